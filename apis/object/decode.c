@@ -1,0 +1,197 @@
+/*
+ * decode.c - manifests to objects: the kind of each document is read from the
+ * document itself, Lists are expanded, and each document fails on its own.
+ */
+#include "apis/object/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads the string member `key` of an object value, or NULL. */
+static const char *value_string(const kumo_value *object, const char *key)
+{
+    const kumo_value *v = kumo_codec_value_get(object, key);
+    return v && v->type == KUMO_VALUE_STRING ? v->text : NULL;
+}
+
+/* Finds the kind of a document and checks its apiVersion. */
+static kumo_error document_kind(const kumo_value *doc, const kumo_object_kind **kind_out,
+                                int *is_list, kumo_diag *diag)
+{
+    if (doc->type != KUMO_VALUE_OBJECT)
+        return kumo_diag_set(diag, KUMO_ERROR_PARSE,
+                             "expected an object with apiVersion and kind, found %s",
+                             doc->type == KUMO_VALUE_ARRAY ? "an array" : "a scalar");
+    const char *kind_name = value_string(doc, "kind");
+    const char *api_version = value_string(doc, "apiVersion");
+    if (kind_name == NULL || kind_name[0] == '\0') {
+        kumo_diag_add_cause(diag, KUMO_CAUSE_REQUIRED, "kind", NULL, "every object names its kind");
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID, "object has no kind");
+    }
+    size_t n = strlen(kind_name);
+    *is_list = n > 4 && strcmp(kind_name + n - 4, "List") == 0;
+    char base[128];
+    snprintf(base, sizeof(base), "%.*s", (int)(*is_list ? n - 4 : n), kind_name);
+    const kumo_object_kind *kind = kumo_object_kind_lookup(base);
+    if (kind == NULL || strcmp(kind->kind, base) != 0) {
+        kumo_diag_add_cause(diag, KUMO_CAUSE_UNSUPPORTED, "kind", kind_name,
+                            "not a kumo kind (see kumoctl api-resources)");
+        return kumo_diag_set(diag, KUMO_ERROR_UNKNOWN_KIND, "unknown kind \"%s\"", kind_name);
+    }
+    if (api_version == NULL || strcmp(api_version, KUMO_API_VERSION) != 0) {
+        kumo_diag_add_cause(diag, api_version ? KUMO_CAUSE_UNSUPPORTED : KUMO_CAUSE_REQUIRED,
+                            "apiVersion", api_version, "supported values: \"%s\"",
+                            KUMO_API_VERSION);
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID, "%s has an unsupported apiVersion",
+                             kind_name);
+    }
+    *kind_out = kind;
+    return KUMO_ERROR_OK;
+}
+
+typedef struct document_list {
+    kumo_object_document *items;
+    size_t count, cap;
+} document_list;
+
+static kumo_object_document *document_push(document_list *list, int index, int line)
+{
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 8;
+        kumo_object_document *grown = realloc(list->items, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        list->items = grown;
+        list->cap = cap;
+    }
+    kumo_object_document *d = &list->items[list->count++];
+    memset(d, 0, sizeof(*d));
+    kumo_diag_init(&d->diag);
+    d->index = index;
+    d->line = line;
+    return d;
+}
+
+/* Decodes one document value (a single object or a List) into list entries. */
+static kumo_error decode_value(document_list *list, const kumo_value *doc, int index,
+                               const kumo_codec_decode_options *options)
+{
+    kumo_object_document *d = document_push(list, index, doc->line);
+    if (d == NULL)
+        return KUMO_ERROR_NOMEM;
+    int is_list = 0;
+    if (document_kind(doc, &d->kind, &is_list, &d->diag) != KUMO_ERROR_OK)
+        return KUMO_ERROR_OK; /* this document failed; the others go on */
+    if (!is_list) {
+        kumo_codec_message_from_value(d->kind->descriptor, doc, options, &d->object, &d->diag);
+        return KUMO_ERROR_OK;
+    }
+    const kumo_value *items = kumo_codec_value_get(doc, "items");
+    const kumo_object_kind *kind = d->kind;
+    list->count--; /* the List itself is replaced by its items */
+    if (items == NULL || items->type != KUMO_VALUE_ARRAY)
+        return KUMO_ERROR_OK;
+    for (size_t i = 0; i < items->count; i++) {
+        kumo_object_document *item = document_push(list, index, items->items[i]->line);
+        if (item == NULL)
+            return KUMO_ERROR_NOMEM;
+        int nested_list = 0;
+        if (document_kind(items->items[i], &item->kind, &nested_list, &item->diag) != KUMO_ERROR_OK)
+            continue;
+        if (nested_list || item->kind != kind) {
+            kumo_diag_set(&item->diag, KUMO_ERROR_INVALID, "items[%zu] of a %sList is a %s", i,
+                          kind->kind, item->kind->kind);
+            continue;
+        }
+        kumo_codec_message_from_value(kind->descriptor, items->items[i], options, &item->object,
+                                      &item->diag);
+    }
+    return KUMO_ERROR_OK;
+}
+
+kumo_error kumo_object_decode_documents(const char *text, size_t len, kumo_codec_format format,
+                                        const kumo_codec_decode_options *options,
+                                        kumo_object_document **docs_out, size_t *count_out,
+                                        kumo_diag *diag)
+{
+    kumo_value **values = NULL;
+    size_t value_count = 0;
+    kumo_error err;
+    *docs_out = NULL;
+    *count_out = 0;
+    if (format == KUMO_CODEC_FORMAT_JSON) {
+        kumo_value *one = NULL;
+        err = kumo_codec_value_parse_json(text, len, options, &one, diag);
+        if (err != KUMO_ERROR_OK)
+            return err;
+        values = malloc(sizeof(*values));
+        if (values == NULL) {
+            kumo_codec_value_destroy(one);
+            return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+        }
+        values[0] = one;
+        value_count = 1;
+    } else if (format == KUMO_CODEC_FORMAT_YAML) {
+        err = kumo_codec_value_parse_yaml(text, len, options, &values, &value_count, diag);
+        if (err != KUMO_ERROR_OK)
+            return err;
+    } else {
+        return kumo_diag_set(diag, KUMO_ERROR_UNSUPPORTED,
+                             "manifests are JSON or YAML; protobuf needs a known kind");
+    }
+    document_list list = {0};
+    err = KUMO_ERROR_OK;
+    for (size_t i = 0; i < value_count && err == KUMO_ERROR_OK; i++)
+        err = decode_value(&list, values[i], (int)i, options);
+    kumo_codec_value_array_destroy(values, value_count);
+    if (err != KUMO_ERROR_OK) {
+        kumo_object_documents_free(list.items, list.count);
+        return kumo_diag_set(diag, err, "out of memory");
+    }
+    *docs_out = list.items;
+    *count_out = list.count;
+    return KUMO_ERROR_OK;
+}
+
+void kumo_object_documents_free(kumo_object_document *docs, size_t count)
+{
+    if (docs == NULL)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        kumo_object_destroy(docs[i].object);
+        kumo_diag_fini(&docs[i].diag);
+    }
+    free(docs);
+}
+
+kumo_error kumo_object_decode(const kumo_object_kind *kind, const char *text, size_t len,
+                              kumo_codec_format format, const kumo_codec_decode_options *options,
+                              ProtobufCMessage **out, kumo_diag *diag)
+{
+    *out = NULL;
+    if (kind != NULL && format == KUMO_CODEC_FORMAT_JSON)
+        return kumo_codec_json_decode(kind->descriptor, text, len, options, out, diag);
+    if (kind != NULL && format == KUMO_CODEC_FORMAT_PROTOBUF)
+        return kumo_codec_protobuf_decode(kind->descriptor, (const uint8_t *)text, len, options,
+                                          out, diag);
+    kumo_object_document *docs = NULL;
+    size_t count = 0;
+    kumo_error err = kumo_object_decode_documents(text, len, format, options, &docs, &count, diag);
+    if (err != KUMO_ERROR_OK)
+        return err;
+    if (count != 1) {
+        err = kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "expected one object, found %zu",
+                            count);
+    } else if (docs[0].diag.code != KUMO_ERROR_OK) {
+        err = docs[0].diag.code;
+        kumo_diag_copy(diag, &docs[0].diag);
+    } else if (kind != NULL && docs[0].kind != kind) {
+        err = kumo_diag_set(diag, KUMO_ERROR_INVALID, "expected a %s, found a %s", kind->kind,
+                            docs[0].kind->kind);
+    } else {
+        *out = docs[0].object;
+        docs[0].object = NULL;
+    }
+    kumo_object_documents_free(docs, count);
+    return err;
+}

@@ -1,0 +1,134 @@
+/*
+ * object.h - what every kumo kind has in common: the kind registry, generic
+ * access to metadata/spec/status, decoding of manifests whose kind is read
+ * from the document itself, defaulting, validation and condition helpers.
+ *
+ * Objects are plain protobuf-c messages of the kinds in apis/kumo/v1alpha1
+ * (Kumo__V1alpha1__Infra, ...). Every kind message has the same first five
+ * fields: api_version, kind, metadata (ObjectMeta), spec, status; this module
+ * reaches them through the descriptors, so nothing here is written per kind
+ * except the validation and defaulting rules (rules.c and friends).
+ *
+ * Memory: messages follow codec.h's rules (free with kumo_object_destroy).
+ * Thread safety: the registry is immutable; every function is re-entrant.
+ */
+#ifndef KUMO_OBJECT_H
+#define KUMO_OBJECT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apis/codec/codec.h"
+#include "apis/error/error.h"
+#include "apis/kumo/v1alpha1/meta.pb-c.h"
+
+#define KUMO_API_GROUP   "kumo.dev"
+#define KUMO_API_VERSION "kumo.dev/v1alpha1"
+
+typedef struct kumo_object_kind {
+    const char *kind;               /* "Infra" */
+    const char *singular;           /* "infra" */
+    const char *plural;             /* "infras" */
+    const char *const *short_names; /* NULL-terminated: {"inf", NULL} */
+    const ProtobufCMessageDescriptor *descriptor;
+    const ProtobufCMessageDescriptor *list_descriptor;
+    int write_only_spec; /* Credential: spec is never returned by get/list/watch */
+} kumo_object_kind;
+
+/* Number of kinds and the i-th one (stable order, as in DESIGN.md). */
+size_t kumo_object_kind_count(void);
+const kumo_object_kind *kumo_object_kind_at(size_t index);
+/* By kind, singular, plural or short name, case-insensitive; NULL when unknown. */
+const kumo_object_kind *kumo_object_kind_lookup(const char *name);
+/* By the kind message's or list message's descriptor; NULL when not a kind. */
+const kumo_object_kind *kumo_object_kind_of(const ProtobufCMessageDescriptor *descriptor);
+
+/* ---- generic access ----------------------------------------------------- */
+
+/* The object's metadata, or NULL when unset. Borrowed from the object. */
+Kumo__V1alpha1__ObjectMeta *kumo_object_meta(const ProtobufCMessage *object);
+/* The metadata, allocated (empty) when unset. NULL only when out of memory. */
+Kumo__V1alpha1__ObjectMeta *kumo_object_meta_ensure(ProtobufCMessage *object);
+/* Sub-message field `spec` or `status` (NULL when unset). Borrowed. */
+ProtobufCMessage *kumo_object_spec(const ProtobufCMessage *object);
+ProtobufCMessage *kumo_object_status(const ProtobufCMessage *object);
+/* Replaces the status sub-message; takes ownership of *status (set to NULL). */
+void kumo_object_status_replace(ProtobufCMessage *object, ProtobufCMessage **status);
+/* Replaces the spec sub-message; takes ownership of *spec (set to NULL). */
+void kumo_object_spec_replace(ProtobufCMessage *object, ProtobufCMessage **spec);
+/* Name and namespace; "" when unset. Borrowed from the object. */
+const char *kumo_object_name(const ProtobufCMessage *object);
+const char *kumo_object_namespace(const ProtobufCMessage *object);
+/* A new empty object of `kind` with apiVersion and kind set. */
+ProtobufCMessage *kumo_object_new(const kumo_object_kind *kind);
+/* Frees an object (or any message from the codec). NULL is a no-op. */
+void kumo_object_destroy(ProtobufCMessage *object);
+
+/* ---- decoding manifests -------------------------------------------------- */
+
+/* One object decoded from a manifest, with where it came from. */
+typedef struct kumo_object_document {
+    ProtobufCMessage *object;     /* owned; NULL when this document failed */
+    const kumo_object_kind *kind; /* NULL when the kind was unknown */
+    int index;                    /* 0-based document number in the stream */
+    int line;                     /* line where the document starts, when known */
+    kumo_diag diag;               /* why it failed (code OK when it did not) */
+} kumo_object_document;
+
+/*
+ * Decodes every document of a JSON or YAML text (a JSON text holds one object,
+ * or a List with `items`, which is expanded). The kind comes from each
+ * document's `kind`, which must be a kumo kind with apiVersion
+ * kumo.dev/v1alpha1. Documents fail independently: each carries its own diag.
+ * Returns OK when the text could be split into documents at all (even if some
+ * failed); *docs_out (count *count_out) is freed with
+ * kumo_object_documents_free. Nothing is defaulted or validated here.
+ */
+kumo_error kumo_object_decode_documents(const char *text, size_t len, kumo_codec_format format,
+                                        const kumo_codec_decode_options *options,
+                                        kumo_object_document **docs_out, size_t *count_out,
+                                        kumo_diag *diag);
+void kumo_object_documents_free(kumo_object_document *docs, size_t count);
+
+/* Decodes exactly one object of a known or unknown (kind == NULL) kind. */
+kumo_error kumo_object_decode(const kumo_object_kind *kind, const char *text, size_t len,
+                              kumo_codec_format format, const kumo_codec_decode_options *options,
+                              ProtobufCMessage **out, kumo_diag *diag);
+
+/* ---- defaulting and validation -------------------------------------------- */
+
+/* Fills defaults (namespace "default", apiVersion/kind, per-kind spec defaults). */
+kumo_error kumo_object_default(ProtobufCMessage *object, kumo_diag *diag);
+
+/*
+ * Checks every rule of the kind (names, required fields, ranges, enums,
+ * cross-field rules). On failure returns KUMO_ERROR_INVALID with one diag
+ * cause per problem (all of them, not just the first) and a message of the
+ * form `Infra "web" is invalid: spec.groups[1].size: Invalid value: -1: must
+ * be greater than or equal to 0`.
+ */
+kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag);
+
+/* Checks that `name` is a DNS-1123 subdomain (object names) / label (namespaces). */
+int kumo_object_name_is_valid(const char *name);
+int kumo_object_namespace_is_valid(const char *ns);
+
+/* ---- conditions ---------------------------------------------------------- */
+
+/*
+ * Sets condition `type` in the status's `conditions` (found through the
+ * descriptor): updates status/reason/message/observedGeneration, and
+ * lastTransitionTime only when status changes. Returns 1 when anything
+ * changed, 0 when not, -1 when out of memory or the object has no conditions.
+ */
+int kumo_object_condition_set(ProtobufCMessage *object, const char *type, const char *status,
+                              const char *reason, const char *message);
+/* The condition of `type`, or NULL. Borrowed. */
+const Kumo__V1alpha1__Condition *kumo_object_condition_get(const ProtobufCMessage *object,
+                                                           const char *type);
+
+/* Current time as a kumo Time value. */
+void kumo_object_time_now(Kumo__V1alpha1__Time *out);
+
+#endif
