@@ -229,16 +229,23 @@ kumo_error kumo_diag_add_cause(kumo_diag *diag, kumo_cause_type type, const char
     return diag_push_cause(diag, type, f, v, m);
 }
 
-size_t kumo_diag_format_cause(const kumo_diag_cause *cause, char *buf, size_t size)
+size_t kumo_diag_format_cause_detail(const kumo_diag_cause *cause, char *buf, size_t size)
 {
     int n;
     const char *type = kumo_cause_type_text(cause->type);
     const char *msg = cause->message ? cause->message : "";
     if (cause->value != NULL)
-        n = snprintf(buf, size, "%s: %s: %s%s%s", cause->field, type, cause->value,
-                     msg[0] ? ": " : "", msg);
+        n = snprintf(buf, size, "%s: %s%s%s", type, cause->value, msg[0] ? ": " : "", msg);
     else
-        n = snprintf(buf, size, "%s: %s%s%s", cause->field, type, msg[0] ? ": " : "", msg);
+        n = snprintf(buf, size, "%s%s%s", type, msg[0] ? ": " : "", msg);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+size_t kumo_diag_format_cause(const kumo_diag_cause *cause, char *buf, size_t size)
+{
+    char detail[1024];
+    kumo_diag_format_cause_detail(cause, detail, sizeof(detail));
+    int n = snprintf(buf, size, "%s: %s", cause->field, detail);
     return n < 0 ? 0 : (size_t)n;
 }
 

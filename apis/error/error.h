@@ -154,6 +154,8 @@ size_t kumo_diag_format_invalid(const kumo_diag *diag, const char *kind, const c
 
 /* Formats one cause as "field: Type: value: message" into buf (snprintf semantics). */
 size_t kumo_diag_format_cause(const kumo_diag_cause *cause, char *buf, size_t size);
+/* The same without the field: "Type: value: message" (a Status cause's message). */
+size_t kumo_diag_format_cause_detail(const kumo_diag_cause *cause, char *buf, size_t size);
 
 /* Copies code, message, foreign code and causes of `from` into `to`. */
 kumo_error kumo_diag_copy(kumo_diag *to, const kumo_diag *from);

@@ -1,0 +1,130 @@
+/*
+ * client.h - kumo's client library over NATS, used by kumoctl, the
+ * controllers and the agent. It speaks docs/api.md and hides it: typed calls
+ * for every verb, and watches that deliver every change exactly once and in
+ * order, across reconnections, nats-server restarts and kumod restarts.
+ *
+ * Objects are protobuf-c messages of the kinds in apis/kumo/v1alpha1 (see
+ * apis/object/object.h). Returned objects are owned by the caller
+ * (kumo_object_destroy). On failure the diag carries the server's Status:
+ * code, message and field causes.
+ *
+ * Thread safety: one kumo_client may be used by many threads at once. Watch
+ * callbacks run on the watch's own thread, one at a time, in revision order.
+ */
+#ifndef KUMO_CLIENT_H
+#define KUMO_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "apis/codec/codec.h"
+#include "apis/error/error.h"
+#include "apis/object/object.h"
+
+typedef struct kumo_client kumo_client;
+
+typedef struct kumo_client_options {
+    const char *url;          /* NULL: $KUMO_NATS_URL, else nats://127.0.0.1:4222 */
+    const char *prefix;       /* NULL: kumo.v1 */
+    kumo_codec_format format; /* wire encoding; JSON (default) or PROTOBUF */
+    int timeout_ms;           /* per request; 0: 10000 */
+    const char *name;         /* connection name shown by nats-server; NULL: "kumo-client" */
+} kumo_client_options;
+
+/*
+ * Connects. Errors: UNAVAILABLE when no NATS server answers at the URL (the
+ * message names it and says how to start kumod).
+ */
+kumo_error kumo_client_connect(const kumo_client_options *options, kumo_client **out,
+                               kumo_diag *diag);
+/* Closes the connection after stopping the client's watches. NULL is a no-op. */
+void kumo_client_destroy(kumo_client *client);
+/* The URL connected to; borrowed. */
+const char *kumo_client_url(const kumo_client *client);
+
+kumo_error kumo_client_create(kumo_client *client, const ProtobufCMessage *object,
+                              ProtobufCMessage **out, kumo_diag *diag);
+kumo_error kumo_client_get(kumo_client *client, const kumo_object_kind *kind, const char *ns,
+                           const char *name, ProtobufCMessage **out, kumo_diag *diag);
+kumo_error kumo_client_update(kumo_client *client, const ProtobufCMessage *object,
+                              ProtobufCMessage **out, kumo_diag *diag);
+kumo_error kumo_client_update_status(kumo_client *client, const ProtobufCMessage *object,
+                                     ProtobufCMessage **out, kumo_diag *diag);
+/* `patch` is an RFC 7386 JSON merge patch. */
+kumo_error kumo_client_patch(kumo_client *client, const kumo_object_kind *kind, const char *ns,
+                             const char *name, const char *patch, ProtobufCMessage **out,
+                             kumo_diag *diag);
+/* Create or update; *created (may be NULL) tells which. */
+kumo_error kumo_client_apply(kumo_client *client, const ProtobufCMessage *object,
+                             ProtobufCMessage **out, int *created, kumo_diag *diag);
+
+typedef struct kumo_client_delete_options {
+    const char *uid;              /* precondition; NULL: none */
+    const char *resource_version; /* precondition; NULL: none */
+    int orphan;                   /* 1: Orphan propagation, else Background */
+} kumo_client_delete_options;
+
+/* `out` (may be NULL) receives the object as it is after the delete. */
+kumo_error kumo_client_delete(kumo_client *client, const kumo_object_kind *kind, const char *ns,
+                              const char *name, const kumo_client_delete_options *options,
+                              ProtobufCMessage **out, kumo_diag *diag);
+
+typedef struct kumo_client_list_options {
+    const char *label_selector; /* NULL: all */
+    const char *field_selector; /* NULL: all */
+    int limit;                  /* 0: no limit */
+    const char *continue_token; /* NULL: first page */
+} kumo_client_list_options;
+
+/*
+ * Lists objects of `kind` in `ns` (NULL: all namespaces). *out is the kind's
+ * List message (e.g. Kumo__V1alpha1__InfraList) with metadata.resourceVersion
+ * and metadata.continue.
+ */
+kumo_error kumo_client_list(kumo_client *client, const kumo_object_kind *kind, const char *ns,
+                            const kumo_client_list_options *options, ProtobufCMessage **out,
+                            kumo_diag *diag);
+
+typedef enum kumo_client_event_type {
+    KUMO_CLIENT_EVENT_ADDED = 0,
+    KUMO_CLIENT_EVENT_MODIFIED,
+    KUMO_CLIENT_EVENT_DELETED,
+} kumo_client_event_type;
+
+/*
+ * Called for each change. `object` is borrowed for the duration of the call
+ * (clone it to keep it). For DELETED after a relist, the object may carry only
+ * its metadata (the library no longer has its last state).
+ */
+typedef void (*kumo_client_watch_fn)(void *context, kumo_client_event_type type, int64_t revision,
+                                     const ProtobufCMessage *object);
+
+typedef struct kumo_client_watch_options {
+    const char *label_selector;
+    const char *field_selector;
+    /*
+     * Revision to start after (a list's resourceVersion). 0: the library first
+     * lists and delivers every existing object as ADDED, then watches.
+     */
+    int64_t from_revision;
+} kumo_client_watch_options;
+
+typedef struct kumo_client_watch kumo_client_watch;
+
+/*
+ * Starts watching `kind` in `ns` (NULL: all namespaces). Changes go to `fn`
+ * on the watch's thread. When the start revision is older than the server
+ * keeps (Gone), the library relists and delivers the difference as
+ * ADDED/MODIFIED/DELETED events, so the caller never has to.
+ */
+kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *kind,
+                                   const char *ns, const kumo_client_watch_options *options,
+                                   kumo_client_watch_fn fn, void *context, kumo_client_watch **out,
+                                   kumo_diag *diag);
+/* The last revision delivered. */
+int64_t kumo_client_watch_revision(const kumo_client_watch *watch);
+/* Stops the watch; no callback runs after it returns. NULL is a no-op. */
+void kumo_client_watch_stop(kumo_client_watch *watch);
+
+#endif
