@@ -1,0 +1,434 @@
+/*
+ * queue.c - de-duplicating, delaying, rate-limiting work queue.
+ *
+ * Every key the queue knows has one entry in a chained hash table. An entry
+ * is in at most one of: the ready FIFO (dirty and not processing), the delay
+ * heap (waiting for `due`), or neither. `processing` is set between get and
+ * done; `dirty` means "must be reconciled (again)". An entry is freed when it
+ * is none of dirty, processing, delayed, and has no failures to remember.
+ *
+ * Invariants: dirty && !processing <=> in the ready FIFO; heap_index >= 0 <=>
+ * in the delay heap.
+ */
+#include "controllers/runtime/queue/queue.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct entry {
+    char *key;
+    struct entry *hash_next;
+    struct entry *ready_next;
+    int dirty;
+    int processing;
+    long heap_index; /* -1: not delayed */
+    double due_ms;
+    int failures;
+} entry;
+
+struct kumo_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    kumo_queue_options options;
+    entry **buckets;
+    size_t bucket_count;
+    size_t entry_count;
+    entry *ready_head, *ready_tail;
+    size_t ready_count;
+    entry **heap;
+    size_t heap_count, heap_cap;
+    double tokens;
+    double tokens_at_ms;
+    int shut_down;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t hash_key(const char *key)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+kumo_queue *kumo_queue_create(const kumo_queue_options *options)
+{
+    kumo_queue *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return NULL;
+    if (options)
+        q->options = *options;
+    if (q->options.backoff_base_ms <= 0)
+        q->options.backoff_base_ms = 5;
+    if (q->options.backoff_max_ms <= 0)
+        q->options.backoff_max_ms = 60000;
+    if (q->options.global_qps <= 0)
+        q->options.global_qps = 50;
+    if (q->options.global_burst <= 0)
+        q->options.global_burst = 300;
+    q->tokens = q->options.global_burst;
+    q->tokens_at_ms = now_ms();
+    q->bucket_count = 1024;
+    q->buckets = calloc(q->bucket_count, sizeof(*q->buckets));
+    if (q->buckets == NULL) {
+        free(q);
+        return NULL;
+    }
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    return q;
+}
+
+void kumo_queue_destroy(kumo_queue *q)
+{
+    if (q == NULL)
+        return;
+    for (size_t i = 0; i < q->bucket_count; i++) {
+        entry *e = q->buckets[i];
+        while (e) {
+            entry *next = e->hash_next;
+            free(e->key);
+            free(e);
+            e = next;
+        }
+    }
+    free(q->buckets);
+    free(q->heap);
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->wake);
+    free(q);
+}
+
+/* Doubles the hash table; keeps going with the old one when out of memory. */
+static void grow_buckets(kumo_queue *q)
+{
+    size_t count = q->bucket_count * 2;
+    entry **buckets = calloc(count, sizeof(*buckets));
+    if (buckets == NULL)
+        return;
+    for (size_t i = 0; i < q->bucket_count; i++) {
+        entry *e = q->buckets[i];
+        while (e) {
+            entry *next = e->hash_next;
+            size_t b = hash_key(e->key) & (count - 1);
+            e->hash_next = buckets[b];
+            buckets[b] = e;
+            e = next;
+        }
+    }
+    free(q->buckets);
+    q->buckets = buckets;
+    q->bucket_count = count;
+}
+
+static entry *find(kumo_queue *q, const char *key)
+{
+    for (entry *e = q->buckets[hash_key(key) & (q->bucket_count - 1)]; e; e = e->hash_next)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+static entry *find_or_make(kumo_queue *q, const char *key)
+{
+    entry *e = find(q, key);
+    if (e != NULL)
+        return e;
+    if (q->entry_count >= q->bucket_count)
+        grow_buckets(q);
+    e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->key = strdup(key)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    e->heap_index = -1;
+    size_t b = hash_key(key) & (q->bucket_count - 1);
+    e->hash_next = q->buckets[b];
+    q->buckets[b] = e;
+    q->entry_count++;
+    return e;
+}
+
+/* Frees the entry when nothing about it needs remembering. */
+static void release_if_idle(kumo_queue *q, entry *e)
+{
+    if (e->dirty || e->processing || e->heap_index >= 0 || e->failures > 0)
+        return;
+    entry **link = &q->buckets[hash_key(e->key) & (q->bucket_count - 1)];
+    while (*link != e)
+        link = &(*link)->hash_next;
+    *link = e->hash_next;
+    q->entry_count--;
+    free(e->key);
+    free(e);
+}
+
+static void ready_push(kumo_queue *q, entry *e)
+{
+    e->ready_next = NULL;
+    if (q->ready_tail)
+        q->ready_tail->ready_next = e;
+    else
+        q->ready_head = e;
+    q->ready_tail = e;
+    q->ready_count++;
+    pthread_cond_signal(&q->wake);
+}
+
+/* ---- the delay heap (min-heap on due_ms) ---- */
+
+static void heap_set(kumo_queue *q, size_t i, entry *e)
+{
+    q->heap[i] = e;
+    e->heap_index = (long)i;
+}
+
+static void heap_up(kumo_queue *q, size_t i)
+{
+    entry *e = q->heap[i];
+    while (i > 0 && q->heap[(i - 1) / 2]->due_ms > e->due_ms) {
+        heap_set(q, i, q->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(q, i, e);
+}
+
+static void heap_down(kumo_queue *q, size_t i)
+{
+    entry *e = q->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= q->heap_count)
+            break;
+        if (child + 1 < q->heap_count && q->heap[child + 1]->due_ms < q->heap[child]->due_ms)
+            child++;
+        if (q->heap[child]->due_ms >= e->due_ms)
+            break;
+        heap_set(q, i, q->heap[child]);
+        i = child;
+    }
+    heap_set(q, i, e);
+}
+
+static void heap_remove(kumo_queue *q, entry *e)
+{
+    size_t i = (size_t)e->heap_index;
+    e->heap_index = -1;
+    q->heap_count--;
+    if (i == q->heap_count)
+        return;
+    entry *moved = q->heap[q->heap_count];
+    heap_set(q, i, moved);
+    heap_up(q, i);
+    heap_down(q, (size_t)moved->heap_index);
+}
+
+/* Marks the entry dirty (cancelling a pending delay); queues it unless a worker has it. */
+static void mark_dirty(kumo_queue *q, entry *e)
+{
+    if (e->heap_index >= 0)
+        heap_remove(q, e);
+    if (e->dirty)
+        return;
+    e->dirty = 1;
+    if (!e->processing)
+        ready_push(q, e);
+}
+
+/* Schedules the entry at `due` unless it is already due sooner (or ready). */
+static int schedule(kumo_queue *q, entry *e, double due)
+{
+    if (e->dirty)
+        return 0; /* it will run before the delay would have passed */
+    if (e->heap_index >= 0) {
+        if (e->due_ms <= due)
+            return 0;
+        e->due_ms = due;
+        heap_up(q, (size_t)e->heap_index);
+        pthread_cond_signal(&q->wake);
+        return 0;
+    }
+    if (q->heap_count == q->heap_cap) {
+        size_t cap = q->heap_cap ? q->heap_cap * 2 : 64;
+        entry **grown = realloc(q->heap, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        q->heap = grown;
+        q->heap_cap = cap;
+    }
+    e->due_ms = due;
+    heap_set(q, q->heap_count++, e);
+    heap_up(q, q->heap_count - 1);
+    pthread_cond_signal(&q->wake);
+    return 0;
+}
+
+int kumo_queue_add_after(kumo_queue *q, const char *key, double delay_ms)
+{
+    int rc = 0;
+    pthread_mutex_lock(&q->lock);
+    entry *e = q->shut_down ? NULL : find_or_make(q, key);
+    if (e == NULL)
+        rc = -1;
+    else if (delay_ms <= 0)
+        mark_dirty(q, e);
+    else if (schedule(q, e, now_ms() + delay_ms) != 0) {
+        rc = -1;
+        release_if_idle(q, e);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+int kumo_queue_add(kumo_queue *q, const char *key)
+{
+    return kumo_queue_add_after(q, key, 0);
+}
+
+/* Takes one token from the global bucket; returns how long to wait for it. */
+static double bucket_delay(kumo_queue *q)
+{
+    double now = now_ms();
+    double rate = q->options.global_qps / 1000.0; /* tokens per ms */
+    q->tokens = fmin(q->options.global_burst, q->tokens + (now - q->tokens_at_ms) * rate);
+    q->tokens_at_ms = now;
+    q->tokens -= 1;
+    return q->tokens >= 0 ? 0 : -q->tokens / rate;
+}
+
+int kumo_queue_add_rate_limited(kumo_queue *q, const char *key)
+{
+    pthread_mutex_lock(&q->lock);
+    entry *e = q->shut_down ? NULL : find_or_make(q, key);
+    if (e == NULL) {
+        pthread_mutex_unlock(&q->lock);
+        return -1;
+    }
+    double backoff = q->options.backoff_base_ms * pow(2.0, fmin(e->failures, 62));
+    backoff = fmin(backoff, q->options.backoff_max_ms);
+    e->failures++;
+    double delay = fmax(backoff, bucket_delay(q));
+    int rc = schedule(q, e, now_ms() + delay);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
+void kumo_queue_forget(kumo_queue *q, const char *key)
+{
+    pthread_mutex_lock(&q->lock);
+    entry *e = find(q, key);
+    if (e != NULL) {
+        e->failures = 0;
+        release_if_idle(q, e);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+int kumo_queue_failures(kumo_queue *q, const char *key)
+{
+    pthread_mutex_lock(&q->lock);
+    entry *e = find(q, key);
+    int failures = e ? e->failures : 0;
+    pthread_mutex_unlock(&q->lock);
+    return failures;
+}
+
+/* Moves every entry whose delay has passed into line; returns ms until the next one (or -1). */
+static double promote_due(kumo_queue *q)
+{
+    double now = now_ms();
+    while (q->heap_count > 0 && q->heap[0]->due_ms <= now) {
+        mark_dirty(q, q->heap[0]);
+    }
+    return q->heap_count > 0 ? q->heap[0]->due_ms - now : -1;
+}
+
+int kumo_queue_get(kumo_queue *q, char *buf, size_t size)
+{
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        double wait_ms = promote_due(q);
+        if (q->ready_head != NULL)
+            break;
+        if (q->shut_down) {
+            pthread_mutex_unlock(&q->lock);
+            return 0;
+        }
+        if (wait_ms < 0) {
+            pthread_cond_wait(&q->wake, &q->lock);
+        } else {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            double ns = (double)until.tv_nsec + wait_ms * 1e6 + 1e5;
+            until.tv_sec += (time_t)(ns / 1e9);
+            until.tv_nsec = (long)fmod(ns, 1e9);
+            pthread_cond_timedwait(&q->wake, &q->lock, &until);
+        }
+    }
+    entry *e = q->ready_head;
+    q->ready_head = e->ready_next;
+    if (q->ready_head == NULL)
+        q->ready_tail = NULL;
+    q->ready_count--;
+    e->dirty = 0;
+    e->processing = 1;
+    size_t n = strlen(e->key);
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, e->key, n);
+    buf[n] = '\0';
+    pthread_mutex_unlock(&q->lock);
+    return 1;
+}
+
+void kumo_queue_done(kumo_queue *q, const char *key)
+{
+    pthread_mutex_lock(&q->lock);
+    entry *e = find(q, key);
+    if (e != NULL && e->processing) {
+        e->processing = 0;
+        if (e->dirty)
+            ready_push(q, e);
+        else
+            release_if_idle(q, e);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+size_t kumo_queue_len(kumo_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->ready_count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+size_t kumo_queue_delayed_len(kumo_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    size_t n = q->heap_count;
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+void kumo_queue_shutdown(kumo_queue *q)
+{
+    pthread_mutex_lock(&q->lock);
+    q->shut_down = 1;
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+}
