@@ -1,0 +1,93 @@
+/*
+ * placement.h - choosing where a node group runs.
+ *
+ * Given a group's PlacementRequirements and the offers of every Connection
+ * (its region, location and catalog of instance types with prices), rank the
+ * connections: for each connection the best instance type that meets the
+ * requirements, then the connections in order of preference (cost, latency
+ * to the users, or both). The ranking is the failover order: when the first
+ * candidate is out of capacity or quota, the group moves to the next.
+ *
+ * Latency between a connection's region and a user location comes from a
+ * measured table when one is loaded (kumo_placement_latency_load: a square
+ * CSV of round-trip milliseconds keyed by "provider-region"), else from an
+ * estimate over the great-circle distance.
+ *
+ * Pure computation: no I/O except the table loader. Thread safety: a loaded
+ * table is read-only and may be shared.
+ */
+#ifndef KUMO_PLACEMENT_H
+#define KUMO_PLACEMENT_H
+
+#include <stddef.h>
+
+#include "apis/error/error.h"
+#include "apis/kumo/v1alpha1/common.pb-c.h"
+
+/* One instance type a connection offers. */
+typedef struct kumo_placement_offer {
+    const char *connection; /* Connection name */
+    const char *provider;   /* "aws" */
+    const char *region;     /* "us-east-1" */
+    double latitude, longitude;
+    int has_location; /* 0 when the connection has not reported where it is */
+    const char *instance_type;
+    int vcpu;
+    int memory_mib;
+    int gpu_count;
+    const char *gpu_model;
+    double price_per_hour;
+} kumo_placement_offer;
+
+typedef struct kumo_placement_latency kumo_placement_latency;
+
+/*
+ * Loads a latency matrix CSV (header row and first column are
+ * "provider-region" keys, cells are RTT ms). Errors: IO, PARSE with the line.
+ */
+kumo_error kumo_placement_latency_load(const char *path, kumo_placement_latency **out,
+                                       kumo_diag *diag);
+void kumo_placement_latency_destroy(kumo_placement_latency *table);
+/* Measured RTT between two "provider-region" keys, or -1 when unknown. */
+double kumo_placement_latency_between(const kumo_placement_latency *table, const char *from,
+                                      const char *to);
+
+/* Estimated RTT in ms over the great-circle distance between two points. */
+double kumo_placement_estimate_rtt_ms(double lat1, double lon1, double lat2, double lon2);
+
+/* A user location resolved to coordinates (and a table key when it named a region). */
+typedef struct kumo_placement_user {
+    const char *name;
+    double latitude, longitude;
+    int has_location;
+    const char *region_key; /* "provider-region" when known, for the table; may be NULL */
+    double weight;          /* > 0 */
+} kumo_placement_user;
+
+/* One ranked candidate: a connection and its best instance type. */
+typedef struct kumo_placement_candidate {
+    const kumo_placement_offer *offer; /* borrowed from the offers array */
+    double latency_ms;                 /* weighted mean RTT to the users; 0 without users */
+    double score;                      /* lower is better */
+    char reason[320];                  /* why it was chosen, for status */
+} kumo_placement_candidate;
+
+typedef struct kumo_placement_input {
+    const Kumo__V1alpha1__PlacementRequirements *requirements;
+    const kumo_placement_offer *offers;
+    size_t offer_count;
+    const kumo_placement_user *users;
+    size_t user_count;
+    const kumo_placement_latency *latency; /* NULL: estimates only */
+    const char *const *excluded;           /* connections to skip (failed over); NULL-terminated */
+} kumo_placement_input;
+
+/*
+ * Ranks connections. Writes at most `max` candidates (best first) and returns
+ * how many connections qualified. When none does, returns 0 and explains in
+ * `why` (e.g. "no instance type with >= 64 vCPU under $1.00/h among 40 offers").
+ */
+size_t kumo_placement_rank(const kumo_placement_input *input, kumo_placement_candidate *out,
+                           size_t max, char *why, size_t why_size);
+
+#endif
