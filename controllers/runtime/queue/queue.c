@@ -1,7 +1,7 @@
 /*
  * queue.c - de-duplicating, delaying, rate-limiting work queue.
  *
- * Every key the queue knows has one entry in a chained hash table. An entry
+ * Every key the queue knows has one entry in a map by key. An entry
  * is in at most one of: the ready FIFO (dirty and not processing), the delay
  * heap (waiting for `due`), or neither. `processing` is set between get and
  * done; `dirty` means "must be reconciled (again)". An entry is freed when it
@@ -12,6 +12,8 @@
  */
 #include "controllers/runtime/queue/queue.h"
 
+#include "apis/map/map.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,7 +23,6 @@
 
 typedef struct entry {
     char *key;
-    struct entry *hash_next;
     struct entry *ready_next;
     int dirty;
     int processing;
@@ -34,9 +35,7 @@ struct kumo_queue {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     kumo_queue_options options;
-    entry **buckets;
-    size_t bucket_count;
-    size_t entry_count;
+    kumo_map *entries; /* key -> entry */
     entry *ready_head, *ready_tail;
     size_t ready_count;
     entry **heap;
@@ -51,14 +50,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static uint64_t hash_key(const char *key)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
 }
 
 kumo_queue *kumo_queue_create(const kumo_queue_options *options)
@@ -78,9 +69,8 @@ kumo_queue *kumo_queue_create(const kumo_queue_options *options)
         q->options.global_burst = 300;
     q->tokens = q->options.global_burst;
     q->tokens_at_ms = now_ms();
-    q->bucket_count = 1024;
-    q->buckets = calloc(q->bucket_count, sizeof(*q->buckets));
-    if (q->buckets == NULL) {
+    q->entries = kumo_map_create();
+    if (q->entries == NULL) {
         free(q);
         return NULL;
     }
@@ -93,54 +83,30 @@ kumo_queue *kumo_queue_create(const kumo_queue_options *options)
     return q;
 }
 
+static void free_entry(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    entry *e = value;
+    free(e->key);
+    free(e);
+}
+
 void kumo_queue_destroy(kumo_queue *q)
 {
     if (q == NULL)
         return;
-    for (size_t i = 0; i < q->bucket_count; i++) {
-        entry *e = q->buckets[i];
-        while (e) {
-            entry *next = e->hash_next;
-            free(e->key);
-            free(e);
-            e = next;
-        }
-    }
-    free(q->buckets);
+    kumo_map_each(q->entries, free_entry, NULL);
+    kumo_map_destroy(q->entries);
     free(q->heap);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->wake);
     free(q);
 }
 
-/* Doubles the hash table; keeps going with the old one when out of memory. */
-static void grow_buckets(kumo_queue *q)
-{
-    size_t count = q->bucket_count * 2;
-    entry **buckets = calloc(count, sizeof(*buckets));
-    if (buckets == NULL)
-        return;
-    for (size_t i = 0; i < q->bucket_count; i++) {
-        entry *e = q->buckets[i];
-        while (e) {
-            entry *next = e->hash_next;
-            size_t b = hash_key(e->key) & (count - 1);
-            e->hash_next = buckets[b];
-            buckets[b] = e;
-            e = next;
-        }
-    }
-    free(q->buckets);
-    q->buckets = buckets;
-    q->bucket_count = count;
-}
-
 static entry *find(kumo_queue *q, const char *key)
 {
-    for (entry *e = q->buckets[hash_key(key) & (q->bucket_count - 1)]; e; e = e->hash_next)
-        if (strcmp(e->key, key) == 0)
-            return e;
-    return NULL;
+    return kumo_map_get(q->entries, key);
 }
 
 static entry *find_or_make(kumo_queue *q, const char *key)
@@ -148,18 +114,15 @@ static entry *find_or_make(kumo_queue *q, const char *key)
     entry *e = find(q, key);
     if (e != NULL)
         return e;
-    if (q->entry_count >= q->bucket_count)
-        grow_buckets(q);
     e = calloc(1, sizeof(*e));
-    if (e == NULL || (e->key = strdup(key)) == NULL) {
+    if (e == NULL || (e->key = strdup(key)) == NULL ||
+        kumo_map_put(q->entries, key, e, NULL) != 0) {
+        if (e)
+            free(e->key);
         free(e);
         return NULL;
     }
     e->heap_index = -1;
-    size_t b = hash_key(key) & (q->bucket_count - 1);
-    e->hash_next = q->buckets[b];
-    q->buckets[b] = e;
-    q->entry_count++;
     return e;
 }
 
@@ -168,11 +131,7 @@ static void release_if_idle(kumo_queue *q, entry *e)
 {
     if (e->dirty || e->processing || e->heap_index >= 0 || e->failures > 0)
         return;
-    entry **link = &q->buckets[hash_key(e->key) & (q->bucket_count - 1)];
-    while (*link != e)
-        link = &(*link)->hash_next;
-    *link = e->hash_next;
-    q->entry_count--;
+    kumo_map_remove(q->entries, e->key);
     free(e->key);
     free(e);
 }
