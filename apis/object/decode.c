@@ -2,8 +2,9 @@
  * decode.c - manifests to objects: the kind of each document is read from the
  * document itself, Lists are expanded, and each document fails on its own.
  */
-#include "apis/object/internal.h"
+#include "apis/object/validate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,10 +15,32 @@ static const char *value_string(const kumo_value *object, const char *key)
     return v && v->type == KUMO_VALUE_STRING ? v->text : NULL;
 }
 
-/* Finds the kind of a document and checks its apiVersion. */
+/* metadata.name of a document value, or "". */
+static const char *document_name(const kumo_value *doc)
+{
+    const kumo_value *meta = kumo_codec_value_get(doc, "metadata");
+    const char *name = meta ? value_string(meta, "name") : NULL;
+    return name ? name : "";
+}
+
+/* Replaces the diag's message with `Kind "name" is invalid: <causes>`. */
+static void invalid_sentence(kumo_diag *diag, const char *kind, const kumo_value *doc)
+{
+    char sentence[sizeof(diag->message)];
+    kumo_diag_format_invalid(diag, kind, document_name(doc), sentence, sizeof(sentence));
+    kumo_diag_set(diag, diag->code, "%s", sentence);
+}
+
+/*
+ * Finds the kind of a document and checks its apiVersion. A Kubernetes-style
+ * generic List (kind "List", apiVersion "v1") sets *is_list with *kind_out
+ * NULL: its items name their own kinds.
+ */
 static kumo_error document_kind(const kumo_value *doc, const kumo_object_kind **kind_out,
                                 int *is_list, kumo_diag *diag)
 {
+    *kind_out = NULL;
+    *is_list = 0;
     if (doc->type != KUMO_VALUE_OBJECT)
         return kumo_diag_set(diag, KUMO_ERROR_PARSE,
                              "expected an object with apiVersion and kind, found %s",
@@ -28,22 +51,35 @@ static kumo_error document_kind(const kumo_value *doc, const kumo_object_kind **
         kumo_diag_add_cause(diag, KUMO_CAUSE_REQUIRED, "kind", NULL, "every object names its kind");
         return kumo_diag_set(diag, KUMO_ERROR_INVALID, "object has no kind");
     }
+    if (strcmp(kind_name, "List") == 0 && api_version != NULL &&
+        (strcmp(api_version, "v1") == 0 || strcmp(api_version, KUMO_API_VERSION) == 0)) {
+        *is_list = 1;
+        return KUMO_ERROR_OK;
+    }
     size_t n = strlen(kind_name);
     *is_list = n > 4 && strcmp(kind_name + n - 4, "List") == 0;
     char base[128];
     snprintf(base, sizeof(base), "%.*s", (int)(*is_list ? n - 4 : n), kind_name);
     const kumo_object_kind *kind = kumo_object_kind_lookup(base);
+    char quoted[RULE_VALUE_MAX + 16];
     if (kind == NULL || strcmp(kind->kind, base) != 0) {
-        kumo_diag_add_cause(diag, KUMO_CAUSE_UNSUPPORTED, "kind", kind_name,
-                            "not a kumo kind (see kumoctl api-resources)");
+        char known[256] = "";
+        for (size_t i = 0, len = 0; i < kumo_object_kind_count() && len < sizeof(known); i++)
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
+                                    kumo_object_kind_at(i)->kind);
+        kumo_diag_add_cause(diag, KUMO_CAUSE_UNSUPPORTED, "kind",
+                            rule_quote(kind_name, quoted, sizeof(quoted)),
+                            "not a kumo kind (kinds: %s)", known);
         return kumo_diag_set(diag, KUMO_ERROR_UNKNOWN_KIND, "unknown kind \"%s\"", kind_name);
     }
     if (api_version == NULL || strcmp(api_version, KUMO_API_VERSION) != 0) {
         kumo_diag_add_cause(diag, api_version ? KUMO_CAUSE_UNSUPPORTED : KUMO_CAUSE_REQUIRED,
-                            "apiVersion", api_version, "supported values: \"%s\"",
-                            KUMO_API_VERSION);
-        return kumo_diag_set(diag, KUMO_ERROR_INVALID, "%s has an unsupported apiVersion",
-                             kind_name);
+                            "apiVersion",
+                            api_version ? rule_quote(api_version, quoted, sizeof(quoted)) : NULL,
+                            "supported values: \"%s\"", KUMO_API_VERSION);
+        diag->code = KUMO_ERROR_INVALID;
+        invalid_sentence(diag, kind->kind, doc);
+        return KUMO_ERROR_INVALID;
     }
     *kind_out = kind;
     return KUMO_ERROR_OK;
@@ -72,6 +108,50 @@ static kumo_object_document *document_push(document_list *list, int index, int l
     return d;
 }
 
+/* Decodes a document of a known kind; a failure reads `Infra "web" is invalid: <causes>`. */
+static void decode_object(const kumo_object_kind *kind, const kumo_value *doc,
+                          const kumo_codec_decode_options *options, kumo_object_document *d)
+{
+    if (kumo_codec_message_from_value(kind->descriptor, doc, options, &d->object, &d->diag) !=
+            KUMO_ERROR_OK &&
+        d->diag.cause_count > 0)
+        invalid_sentence(&d->diag, kind->kind, doc);
+}
+
+/* Decodes the items of a List; `kind` is NULL for a generic List. */
+static kumo_error decode_list_items(document_list *list, const kumo_value *items,
+                                    const kumo_object_kind *kind, int index,
+                                    const kumo_codec_decode_options *options)
+{
+    for (size_t i = 0; items != NULL && i < items->count; i++) {
+        const kumo_value *value = items->items[i];
+        kumo_object_document *item = document_push(list, index, value->line);
+        if (item == NULL)
+            return KUMO_ERROR_NOMEM;
+        int nested_list = 0;
+        const kumo_object_kind *item_kind = kind;
+        /* Items of a typed list (InfraList) may leave out apiVersion and kind. */
+        int implied = kind != NULL && value->type == KUMO_VALUE_OBJECT &&
+                      kumo_codec_value_get(value, "kind") == NULL;
+        if (!implied &&
+            document_kind(value, &item_kind, &nested_list, &item->diag) != KUMO_ERROR_OK)
+            continue;
+        if (nested_list) {
+            kumo_diag_set(&item->diag, KUMO_ERROR_INVALID,
+                          "items[%zu] is a list; lists do not nest", i);
+            continue;
+        }
+        item->kind = item_kind;
+        if (kind != NULL && item_kind != kind) {
+            kumo_diag_set(&item->diag, KUMO_ERROR_INVALID, "items[%zu] of a %sList is a %s", i,
+                          kind->kind, item_kind->kind);
+            continue;
+        }
+        decode_object(item_kind, value, options, item);
+    }
+    return KUMO_ERROR_OK;
+}
+
 /* Decodes one document value (a single object or a List) into list entries. */
 static kumo_error decode_value(document_list *list, const kumo_value *doc, int index,
                                const kumo_codec_decode_options *options)
@@ -83,30 +163,21 @@ static kumo_error decode_value(document_list *list, const kumo_value *doc, int i
     if (document_kind(doc, &d->kind, &is_list, &d->diag) != KUMO_ERROR_OK)
         return KUMO_ERROR_OK; /* this document failed; the others go on */
     if (!is_list) {
-        kumo_codec_message_from_value(d->kind->descriptor, doc, options, &d->object, &d->diag);
+        decode_object(d->kind, doc, options, d);
         return KUMO_ERROR_OK;
     }
-    const kumo_value *items = kumo_codec_value_get(doc, "items");
     const kumo_object_kind *kind = d->kind;
     list->count--; /* the List itself is replaced by its items */
-    if (items == NULL || items->type != KUMO_VALUE_ARRAY)
-        return KUMO_ERROR_OK;
-    for (size_t i = 0; i < items->count; i++) {
-        kumo_object_document *item = document_push(list, index, items->items[i]->line);
-        if (item == NULL)
+    const kumo_value *items = kumo_codec_value_get(doc, "items");
+    if (items != NULL && items->type != KUMO_VALUE_ARRAY) {
+        d = document_push(list, index, doc->line);
+        if (d == NULL)
             return KUMO_ERROR_NOMEM;
-        int nested_list = 0;
-        if (document_kind(items->items[i], &item->kind, &nested_list, &item->diag) != KUMO_ERROR_OK)
-            continue;
-        if (nested_list || item->kind != kind) {
-            kumo_diag_set(&item->diag, KUMO_ERROR_INVALID, "items[%zu] of a %sList is a %s", i,
-                          kind->kind, item->kind->kind);
-            continue;
-        }
-        kumo_codec_message_from_value(kind->descriptor, items->items[i], options, &item->object,
-                                      &item->diag);
+        kumo_diag_add_cause(&d->diag, KUMO_CAUSE_INVALID, "items", NULL, "must be an array");
+        kumo_diag_set(&d->diag, KUMO_ERROR_INVALID, "the items of a List must be an array");
+        return KUMO_ERROR_OK;
     }
-    return KUMO_ERROR_OK;
+    return decode_list_items(list, items, kind, index, options);
 }
 
 kumo_error kumo_object_decode_documents(const char *text, size_t len, kumo_codec_format format,

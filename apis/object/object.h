@@ -7,7 +7,8 @@
  * (Kumo__V1alpha1__Infra, ...). Every kind message has the same first five
  * fields: api_version, kind, metadata (ObjectMeta), spec, status; this module
  * reaches them through the descriptors, so nothing here is written per kind
- * except the validation and defaulting rules (rules.c and friends).
+ * except the validation and defaulting rules (validate*.c, default.c; the
+ * rule vocabulary is in validate.h).
  *
  * Memory: messages follow codec.h's rules (free with kumo_object_destroy).
  * Thread safety: the registry is immutable; every function is re-entrant.
@@ -98,19 +99,31 @@ kumo_error kumo_object_decode(const kumo_object_kind *kind, const char *text, si
 
 /* ---- defaulting and validation -------------------------------------------- */
 
-/* Fills defaults (namespace "default", apiVersion/kind, per-kind spec defaults). */
+/*
+ * Fills defaults (namespace "default", apiVersion/kind, per-kind spec
+ * defaults of docs/api-objects.md §4) in place. Only zero values are
+ * replaced, so defaulting twice equals defaulting once. Errors:
+ * KUMO_ERROR_INVALID_ARGUMENT (not a kind message), KUMO_ERROR_NOMEM.
+ */
 kumo_error kumo_object_default(ProtobufCMessage *object, kumo_diag *diag);
 
 /*
  * Checks every rule of the kind (names, required fields, ranges, enums,
  * cross-field rules). On failure returns KUMO_ERROR_INVALID with one diag
- * cause per problem (all of them, not just the first) and a message of the
- * form `Infra "web" is invalid: spec.groups[1].size: Invalid value: -1: must
- * be greater than or equal to 0`.
+ * cause per problem (all of them, not just the first, up to 1000) and a
+ * message of the form `Infra "web" is invalid: spec.groups[1].size: Invalid
+ * value: -1: must be greater than or equal to 0`. Causes are appended, so
+ * pass a fresh diag; `diag` may be NULL. A zero value where a default exists
+ * is accepted, so the verdict is the same before and after
+ * kumo_object_default. KUMO_ERROR_INVALID_ARGUMENT: not a kind message.
  */
 kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag);
 
-/* Checks that `name` is a DNS-1123 subdomain (object names) / label (namespaces). */
+/*
+ * Object names: 1-253 bytes of [a-z0-9-], starting and ending alphanumeric
+ * (a DNS-1123 subdomain without dots: a name is one token of a NATS
+ * subject). Namespaces: the same, at most 63 bytes (a DNS-1123 label).
+ */
 int kumo_object_name_is_valid(const char *name);
 int kumo_object_namespace_is_valid(const char *ns);
 

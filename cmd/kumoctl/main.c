@@ -1,0 +1,94 @@
+/*
+ * main.c - kumoctl's entry point: the table of commands and the dispatch.
+ *
+ * kumoctl is the kumo command-line client, shaped like kubectl. Commands that
+ * work offline on manifests exist now (validate, convert, version); commands
+ * that talk to a kumo apiserver over NATS (apply, get, describe, delete,
+ * wait) are added to the same table, each in its own file.
+ */
+#include "cmd/kumoctl/kumoctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int help_run(int argc, char **argv);
+
+static const char help_help[] = "Print the help of kumoctl or of one command.\n"
+                                "\n"
+                                "Usage:\n"
+                                "  kumoctl help [COMMAND]\n";
+
+static const kumoctl_command commands[] = {
+    {"validate", "Check manifests offline: decode, default and validate every object",
+     kumoctl_validate_run, kumoctl_validate_help},
+    {"convert", "Print manifests as JSON or YAML with defaults filled in", kumoctl_convert_run,
+     kumoctl_convert_help},
+    {"version", "Print the kumoctl and API versions", kumoctl_version_run, kumoctl_version_help},
+    {"help", "Print the help of kumoctl or of one command", help_run, help_help},
+};
+
+static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
+
+static const kumoctl_command *command_find(const char *name)
+{
+    for (size_t i = 0; i < command_count; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+    fputs("kumoctl is the command-line client of kumo, a multi-cloud control plane.\n"
+          "\n"
+          "Usage:\n"
+          "  kumoctl <command> [flags]\n"
+          "\n"
+          "Commands:\n",
+          out);
+    for (size_t i = 0; i < command_count; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n"
+          "Flags:\n"
+          "  -h, --help  print this help\n"
+          "\n"
+          "Run 'kumoctl <command> --help' for a command's flags and examples.\n",
+          out);
+}
+
+static int help_run(int argc, char **argv)
+{
+    if (argc > 2)
+        return kumoctl_usage_error("kumoctl help", "give at most one command name");
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        print_usage(stdout);
+        return KUMOCTL_EXIT_OK;
+    }
+    const kumoctl_command *command = command_find(argv[1]);
+    if (command == NULL)
+        return kumoctl_usage_error("kumoctl", "unknown command \"%s\" for \"kumoctl\"", argv[1]);
+    fputs(command->help, stdout);
+    return KUMOCTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return KUMOCTL_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+        print_usage(stdout);
+        return KUMOCTL_EXIT_OK;
+    }
+    if (name[0] == '-')
+        return kumoctl_usage_error("kumoctl",
+                                   "unknown flag \"%s\" for \"kumoctl\"; flags go "
+                                   "after the command",
+                                   name);
+    const kumoctl_command *command = command_find(name);
+    if (command == NULL)
+        return kumoctl_usage_error("kumoctl", "unknown command \"%s\" for \"kumoctl\"", name);
+    return command->run(argc - 1, argv + 1);
+}

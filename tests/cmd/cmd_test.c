@@ -1,0 +1,532 @@
+/*
+ * cmd_test.c - kumoctl as a user runs it: each case starts build/bin/kumoctl
+ * with fork + exec, stdout and stderr captured into files, stdin from a file
+ * or a pipe, under a deadline, and checks the exit status and the output.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/harness/test.h"
+
+enum { RUN_DEADLINE_SECONDS = 60 };
+
+typedef struct run_result {
+    int status; /* exit code; 128 + signal when killed */
+    char *out;
+    char *err;
+    double seconds;
+} run_result;
+
+static void run_result_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Where stdin comes from: nothing, a file, or `pipe_bytes` bytes of `pipe_fill` written to a pipe.
+ */
+typedef struct run_input {
+    const char *file;
+    size_t pipe_bytes;
+    const char *pipe_head; /* written first */
+} run_input;
+
+/* Writes the pipe input; stops quietly when kumoctl closes its end. */
+static void feed_pipe(int fd, const run_input *in)
+{
+    static char chunk[1 << 16];
+    memset(chunk, 'x', sizeof(chunk));
+    size_t head = strlen(in->pipe_head), sent = 0;
+    if (write(fd, in->pipe_head, head) != (ssize_t)head)
+        return;
+    while (sent < in->pipe_bytes) {
+        size_t n = in->pipe_bytes - sent < sizeof(chunk) ? in->pipe_bytes - sent : sizeof(chunk);
+        ssize_t w = write(fd, chunk, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* EPIPE: kumoctl stopped reading, as it should */
+        sent += (size_t)w;
+    }
+}
+
+/* Runs kumoctl with `args` (NULL-terminated, without argv[0]). */
+static void run_kumoctl(run_result *r, const run_input *in, const char *const *args)
+{
+    char binary[1024], out_path[512], err_path[512];
+    const char *tmp = getenv("TMPDIR");
+    kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
+    snprintf(out_path, sizeof(out_path), "%s/kumoctl-out-XXXXXX", tmp ? tmp : "/tmp");
+    snprintf(err_path, sizeof(err_path), "%s/kumoctl-err-XXXXXX", tmp ? tmp : "/tmp");
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    KUMO_REQUIRE(out_fd >= 0 && err_fd >= 0);
+    const char *argv[64] = {binary};
+    size_t argc = 1;
+    for (; args[argc - 1] != NULL && argc < 63; argc++)
+        argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    int fds[2] = {-1, -1};
+    if (in && in->pipe_head)
+        KUMO_REQUIRE(pipe(fds) == 0);
+    signal(SIGPIPE, SIG_IGN);
+    double start = kumo_test_now();
+    pid_t pid = fork();
+    KUMO_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int input = fds[0] >= 0 ? fds[0] : open(in && in->file ? in->file : "/dev/null", O_RDONLY);
+        if (input < 0)
+            _exit(126);
+        dup2(input, 0);
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        if (fds[1] >= 0)
+            close(fds[1]);
+        signal(SIGPIPE, SIG_DFL);
+        execv(binary, (char *const *)argv);
+        _exit(127);
+    }
+    if (fds[0] >= 0) {
+        close(fds[0]);
+        feed_pipe(fds[1], in);
+        close(fds[1]);
+    }
+    int status = 0;
+    for (;;) {
+        pid_t done = waitpid(pid, &status, WNOHANG);
+        if (done == pid)
+            break;
+        if (kumo_test_now() - start > RUN_DEADLINE_SECONDS) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            kumo_test_fail_(__FILE__, __LINE__, 0, "kumoctl %s: no exit within %d s",
+                            args[0] ? args[0] : "", RUN_DEADLINE_SECONDS);
+            break;
+        }
+        struct timespec pause = {0, 5 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    r->seconds = kumo_test_now() - start;
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    close(out_fd);
+    close(err_fd);
+    r->out = kumo_test_read_file(out_path, NULL);
+    r->err = kumo_test_read_file(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    KUMO_REQUIRE_PTR_NONNULL(r->out);
+    KUMO_REQUIRE_PTR_NONNULL(r->err);
+}
+
+#define RUN(r, in, ...) run_kumoctl(r, in, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Exit status must be `want`; prints the output when it is not. */
+#define EXPECT_STATUS(r, want)                                                                     \
+    KUMO_CHECK_(0, (r)->status == (want), "exit %d, wanted %d\nstdout: %s\nstderr: %s",            \
+                (r)->status, want, (r)->out, (r)->err)
+
+/* The expectation of an invalid manifest: its "# expect: " line, or its .expect sidecar. */
+static char *expectation_of(const char *path)
+{
+    char sidecar[1600];
+    snprintf(sidecar, sizeof(sidecar), "%s.expect", path);
+    char *text = kumo_test_read_file(sidecar, NULL);
+    if (text == NULL) {
+        text = kumo_test_read_file(path, NULL);
+        KUMO_REQUIRE_PTR_NONNULL(text);
+        KUMO_CHECK_(1, strncmp(text, "# expect: ", 10) == 0,
+                    "%s: first line must be \"# expect: ...\" (or add %s)", path, sidecar);
+        memmove(text, text + 10, strlen(text + 10) + 1);
+    }
+    text[strcspn(text, "\n")] = '\0';
+    KUMO_REQUIRE(text[0] != '\0');
+    return text;
+}
+
+static int is_manifest(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+           (n > 5 && strcmp(name + n - 5, ".json") == 0);
+}
+
+KUMO_TEST(invalid_manifests)
+{
+    char dir_path[1024], path[1400];
+    DIR *dir = opendir(kumo_test_source_path("tests/data/invalid", dir_path, sizeof(dir_path)));
+    KUMO_REQUIRE_PTR_NONNULL(dir);
+    struct dirent *e;
+    size_t checked = 0;
+    while ((e = readdir(dir)) != NULL) {
+        if (!is_manifest(e->d_name))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir_path, e->d_name);
+        char *expect = expectation_of(path);
+        run_result r;
+        RUN(&r, NULL, "validate", "-f", path);
+        KUMO_CHECK_(0, r.status == 1, "%s: exit %d, wanted 1\n%s", e->d_name, r.status, r.err);
+        KUMO_CHECK_(0, strstr(r.err, expect) != NULL, "%s: output lacks \"%s\":\n%s", e->d_name,
+                    expect, r.err);
+        /* Every problem line names the file it is about. */
+        KUMO_CHECK_(0, strstr(r.err, e->d_name) != NULL, "%s: output does not name the file:\n%s",
+                    e->d_name, r.err);
+        KUMO_CHECK_(0, r.out[0] == '\0', "%s: nothing on stdout when invalid: %s", e->d_name,
+                    r.out);
+        run_result_free(&r);
+        free(expect);
+        checked++;
+    }
+    closedir(dir);
+    KUMO_EXPECT_INT_GE(checked, 24);
+}
+
+KUMO_TEST(invalid_directory)
+{
+    char dir[1024];
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", kumo_test_source_path("tests/data/invalid", dir, sizeof(dir)));
+    EXPECT_STATUS(&r, 1);
+    /* Every file is reported, in name order, and the summary counts them. */
+    const char *first = strstr(r.err, "app-command-check-empty.yaml");
+    const char *last = strstr(r.err, "wrong-type.yaml");
+    KUMO_EXPECT(first != NULL && last != NULL && first < last);
+    KUMO_EXPECT_CONTAINS(r.err, "error: ");
+    KUMO_EXPECT_CONTAINS(r.err, "error: 37 of 38 objects invalid; 3 inputs could not be read or "
+                                "parsed\n");
+    run_result_free(&r);
+}
+
+KUMO_TEST(examples_valid)
+{
+    char dir[1024], file[1024];
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", kumo_test_source_path("examples", dir, sizeof(dir)));
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_STR_EQ(r.out, "14 objects valid\n");
+    KUMO_EXPECT_STR_EQ(r.err, "");
+    run_result_free(&r);
+    /* Several -f, files and directory mixed, with -R and --max-bytes=. */
+    RUN(&r, NULL, "validate", "-R", "-f",
+        kumo_test_source_path("examples/app.yaml", file, sizeof(file)), "--filename", dir,
+        "--max-bytes=1Mi");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_STR_EQ(r.out, "15 objects valid\n");
+    run_result_free(&r);
+}
+
+KUMO_TEST(stdin_input)
+{
+    char file[1024];
+    run_input in = {kumo_test_source_path("examples/quickstart.yaml", file, sizeof(file)), 0, NULL};
+    run_result r;
+    RUN(&r, &in, "validate", "-f", "-");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_STR_EQ(r.out, "4 objects valid\n");
+    run_result_free(&r);
+    in.file =
+        kumo_test_source_path("tests/data/invalid/infra-size-negative.yaml", file, sizeof(file));
+    RUN(&r, &in, "validate", "-f", "-");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "<stdin>:2: Infra \"web\" is invalid: spec.groups[1].size: Invalid "
+                                "value: -1: must be greater than or equal to 0");
+    run_result_free(&r);
+}
+
+/* Writes text to dir/name and returns the path (static storage per call slot). */
+static const char *write_file(const char *dir, const char *name, const char *text)
+{
+    static char paths[4][1024];
+    static int slot;
+    char *path = paths[slot++ % 4];
+    snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    KUMO_REQUIRE_PTR_NONNULL(f);
+    KUMO_REQUIRE(fwrite(text, 1, strlen(text), f) == strlen(text));
+    fclose(f);
+    return path;
+}
+
+KUMO_TEST(convert_round_trip)
+{
+    static const char *const examples[] = {"quickstart", "infra",      "app",       "loadbalancer",
+                                           "migration",  "connection", "credential"};
+    const char *dir = kumo_test_tmpdir();
+    char source[1024], name[64];
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+        snprintf(name, sizeof(name), "examples/%s.yaml", examples[i]);
+        kumo_test_source_path(name, source, sizeof(source));
+        run_result json, yaml, again;
+        RUN(&json, NULL, "convert", "-f", source, "-o", "json");
+        EXPECT_STATUS(&json, 0);
+        KUMO_EXPECT_CONTAINS(json.out, "\"apiVersion\": \"kumo.dev/v1alpha1\"");
+        const char *json_path = write_file(dir, "a.json", json.out);
+        RUN(&yaml, NULL, "convert", "-f", json_path); /* JSON in: YAML out by default */
+        EXPECT_STATUS(&yaml, 0);
+        KUMO_EXPECT_CONTAINS(yaml.out, "apiVersion: kumo.dev/v1alpha1");
+        const char *yaml_path = write_file(dir, "b.yaml", yaml.out);
+        RUN(&again, NULL, "convert", "-f", yaml_path, "-o", "json");
+        EXPECT_STATUS(&again, 0);
+        KUMO_CHECK_(0, strcmp(json.out, again.out) == 0,
+                    "%s: JSON -> YAML -> JSON differs:\n%s\n%s", examples[i], json.out, again.out);
+        run_result_free(&json);
+        run_result_free(&yaml);
+        run_result_free(&again);
+    }
+    /* Several objects: a kubectl-style List, and YAML documents separated by ---. */
+    run_result r;
+    RUN(&r, NULL, "convert", "-f",
+        kumo_test_source_path("examples/quickstart.yaml", source, sizeof(source)), "-o", "json");
+    KUMO_EXPECT(strncmp(r.out,
+                        "{\n    \"apiVersion\": \"v1\",\n    \"kind\": \"List\",\n    \"items\": [",
+                        56) == 0);
+    run_result_free(&r);
+    RUN(&r, NULL, "convert", "-f", source, "-o", "yaml");
+    size_t separators = 0;
+    for (const char *p = r.out; (p = strstr(p, "\n---\n")) != NULL; p++)
+        separators++;
+    KUMO_EXPECT_INT_EQ(separators, 3);
+    run_result_free(&r);
+}
+
+KUMO_TEST(convert_no_default)
+{
+    const char *dir = kumo_test_tmpdir();
+    const char *path = write_file(dir, "kp.yaml",
+                                  "apiVersion: kumo.dev/v1alpha1\nkind: Connection\n"
+                                  "metadata: {name: c}\nspec: {driver: sim, region: r}\n");
+    run_result r;
+    RUN(&r, NULL, "convert", "-f", path, "-o", "json", "--no-default");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT(strstr(r.out, "namespace") == NULL);
+    KUMO_EXPECT(strstr(r.out, "rateLimit") == NULL);
+    run_result_free(&r);
+    RUN(&r, NULL, "convert", "-f", path, "-o", "json");
+    KUMO_EXPECT_CONTAINS(r.out, "\"namespace\": \"default\"");
+    KUMO_EXPECT_CONTAINS(r.out, "\"provider\": \"sim\"");
+    KUMO_EXPECT_CONTAINS(r.out, "\"burst\": 20");
+    run_result_free(&r);
+    /* A document that does not decode: nothing printed, exit 1. */
+    path = write_file(dir, "bad.yaml",
+                      "apiVersion: kumo.dev/v1alpha1\nkind: KeyPair\nmetadata: "
+                      "{name: a}\nspec: {connection: c}\n---\nkind: Pod\n");
+    RUN(&r, NULL, "convert", "-f", path, "-o", "yaml");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_STR_EQ(r.out, "");
+    KUMO_EXPECT_CONTAINS(r.err, "nothing printed");
+    run_result_free(&r);
+}
+
+KUMO_TEST(deep_nesting)
+{
+    const char *dir = kumo_test_tmpdir();
+    size_t levels = 10000, cap = levels * 8 + 512;
+    char *json = malloc(cap), *yaml = malloc(cap);
+    KUMO_REQUIRE(json != NULL && yaml != NULL);
+    size_t j = (size_t)snprintf(json, cap,
+                                "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": "
+                                "\"Infra\", \"metadata\": {\"name\": \"deep\"}, "
+                                "\"spec\": ");
+    size_t y = (size_t)snprintf(yaml, cap,
+                                "apiVersion: kumo.dev/v1alpha1\nkind: Infra\n"
+                                "metadata: {name: deep}\nspec: ");
+    for (size_t i = 0; i < levels; i++) {
+        memcpy(json + j, "{\"a\":", 5), j += 5;
+        memcpy(yaml + y, "{a: [", 5), y += 5;
+    }
+    for (size_t i = 0; i < levels; i++) {
+        json[j++] = '}';
+        memcpy(yaml + y, "]}", 2), y += 2;
+    }
+    memcpy(json + j, "}\n", 3);
+    memcpy(yaml + y, "\n", 2);
+    const char *paths[2] = {write_file(dir, "deep.json", json), write_file(dir, "deep.yaml", yaml)};
+    for (int i = 0; i < 2; i++) {
+        run_result r;
+        RUN(&r, NULL, "validate", "-f", paths[i]);
+        EXPECT_STATUS(&r, 1);
+        KUMO_EXPECT_CONTAINS(r.err, "nesting deeper than 100 levels");
+        KUMO_EXPECT_CONTAINS(r.err, paths[i]);
+        KUMO_EXPECT_INT_LT(r.seconds, 10);
+        run_result_free(&r);
+    }
+    free(json);
+    free(yaml);
+}
+
+static const char huge_head[] = "apiVersion: kumo.dev/v1alpha1\nkind: KeyPair\nmetadata:\n"
+                                "  name: huge\n  annotations:\n    filler: ";
+enum { HUGE_BYTES = 100 << 20 };
+
+KUMO_TEST(huge_file)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/huge.yaml", kumo_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    KUMO_REQUIRE_PTR_NONNULL(f);
+    static char chunk[1 << 16];
+    memset(chunk, 'x', sizeof(chunk));
+    fputs(huge_head, f);
+    for (size_t done = 0; done < HUGE_BYTES; done += sizeof(chunk))
+        KUMO_REQUIRE(fwrite(chunk, 1, sizeof(chunk), f) == sizeof(chunk));
+    KUMO_REQUIRE(fclose(f) == 0);
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", path);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "huge.yaml is larger than the limit of 16777216 bytes");
+    KUMO_EXPECT_CONTAINS(r.err, "--max-bytes");
+    KUMO_EXPECT_INT_LT(r.seconds, 10);
+    run_result_free(&r);
+    /* The same file through stdin redirected from the file. */
+    run_input in = {path, 0, NULL};
+    RUN(&r, &in, "validate", "-f", "-");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "input from stdin is larger than the limit of 16777216 bytes");
+    KUMO_EXPECT_INT_LT(r.seconds, 10);
+    run_result_free(&r);
+}
+
+KUMO_TEST(huge_stdin)
+{
+    /* 100 MiB streamed through a pipe: kumoctl stops reading at the limit. */
+    run_input in = {NULL, HUGE_BYTES, huge_head};
+    run_result r;
+    RUN(&r, &in, "validate", "-f", "-");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "input from stdin is larger than the limit of 16777216 bytes");
+    KUMO_EXPECT_INT_LT(r.seconds, 20);
+    run_result_free(&r);
+    /* Just under a raised limit, the same stream is read and judged. */
+    in.pipe_bytes = 1 << 20;
+    RUN(&r, &in, "validate", "-f", "-", "--max-bytes", "2Mi");
+    EXPECT_STATUS(&r, 1); /* the annotation is over 256 KiB */
+    KUMO_EXPECT_CONTAINS(r.err, "KeyPair \"huge\" is invalid: metadata.annotations: Too long");
+    run_result_free(&r);
+}
+
+KUMO_TEST(max_bytes_flag)
+{
+    char file[1024];
+    kumo_test_source_path("examples/infra.yaml", file, sizeof(file));
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", file, "--max-bytes", "100");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "infra.yaml is larger than the limit of 100 bytes");
+    run_result_free(&r);
+    RUN(&r, NULL, "validate", "-f", file, "--max-bytes", "lots");
+    EXPECT_STATUS(&r, 2);
+    KUMO_EXPECT_CONTAINS(r.err, "--max-bytes \"lots\" is not a byte count");
+    run_result_free(&r);
+    RUN(&r, NULL, "validate", "-f", file, "--max-bytes=0");
+    EXPECT_STATUS(&r, 2);
+    run_result_free(&r);
+}
+
+KUMO_TEST(help_every_command)
+{
+    static const char *const commands[] = {"validate", "convert", "version", "help"};
+    run_result r;
+    RUN(&r, NULL, "--help");
+    EXPECT_STATUS(&r, 0);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        KUMO_EXPECT_CONTAINS(r.out, commands[i]);
+    run_result_free(&r);
+    RUN(&r, NULL, "-h");
+    EXPECT_STATUS(&r, 0);
+    run_result_free(&r);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        RUN(&r, NULL, commands[i], "--help");
+        EXPECT_STATUS(&r, 0);
+        KUMO_EXPECT_CONTAINS(r.out, "Usage:");
+        KUMO_EXPECT_CONTAINS(r.out, commands[i]);
+        run_result_free(&r);
+        RUN(&r, NULL, "help", commands[i]);
+        EXPECT_STATUS(&r, 0);
+        KUMO_EXPECT_CONTAINS(r.out, "Usage:");
+        run_result_free(&r);
+    }
+    RUN(&r, NULL, "validate", "-h");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "--max-bytes");
+    run_result_free(&r);
+}
+
+KUMO_TEST(usage_errors)
+{
+    static const struct {
+        const char *args[6];
+        const char *expect;
+    } rows[] = {
+        {{"frobnicate"}, "unknown command \"frobnicate\" for \"kumoctl\"\nSee 'kumoctl --help'"},
+        {{"--frobnicate"}, "unknown flag \"--frobnicate\" for \"kumoctl\""},
+        {{"validate", "--frobnicate", "-f", "x"},
+         "unknown flag \"--frobnicate\" for \"kumoctl validate\"\nSee 'kumoctl validate --help'"},
+        {{"convert", "-x"}, "unknown flag \"-x\" for \"kumoctl convert\""},
+        {{"validate"}, "no input; give -f FILE, -f DIR or -f - (stdin)"},
+        {{"validate", "-f"}, "flag -f needs a value (a file, a directory or - for stdin)"},
+        {{"validate", "examples/"}, "unexpected argument \"examples/\"; name inputs with -f"},
+        {{"convert", "-f", "-", "-o", "xml"}, "unknown output \"xml\"; use -o json or -o yaml"},
+        {{"version", "--help=yes"}, "flag --help does not take a value"},
+        {{"version", "extra"}, "unexpected argument \"extra\""},
+        {{"help", "frobnicate"}, "unknown command \"frobnicate\""},
+        {{NULL}, "Usage:"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        run_result r;
+        run_kumoctl(&r, NULL, rows[i].args);
+        KUMO_CHECK_(0, r.status == 2 && strstr(r.err, rows[i].expect) != NULL,
+                    "row %zu: exit %d (wanted 2), stderr lacks \"%s\":\n%s", i, r.status,
+                    rows[i].expect, r.err);
+        KUMO_CHECK_(0, r.out[0] == '\0', "row %zu: usage errors print nothing on stdout: %s", i,
+                    r.out);
+        run_result_free(&r);
+    }
+}
+
+KUMO_TEST(missing_input)
+{
+    const char *dir = kumo_test_tmpdir();
+    char path[512];
+    run_result r;
+    snprintf(path, sizeof(path), "%s/nope.yaml", dir);
+    RUN(&r, NULL, "validate", "-f", path);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "cannot read ");
+    KUMO_EXPECT_CONTAINS(r.err, "nope.yaml: No such file or directory");
+    run_result_free(&r);
+    /* An empty directory, and an empty file. */
+    RUN(&r, NULL, "validate", "-f", dir);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "holds no *.yaml, *.yml or *.json files");
+    run_result_free(&r);
+    const char *empty = write_file(dir, "empty.yaml", "# nothing here\n");
+    RUN(&r, NULL, "validate", "-f", empty);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "no objects found");
+    run_result_free(&r);
+}
+
+KUMO_TEST(version_output)
+{
+    run_result r;
+    RUN(&r, NULL, "version");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_STR_EQ(r.out, "kumoctl v0.1.0\nAPI version: kumo.dev/v1alpha1\n");
+    run_result_free(&r);
+    RUN(&r, NULL, "version", "-o", "json");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "\"version\": \"v0.1.0\"");
+    KUMO_EXPECT_CONTAINS(r.out, "\"apiVersion\": \"kumo.dev/v1alpha1\"");
+    run_result_free(&r);
+    RUN(&r, NULL, "version", "--output=yaml");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "clientVersion:\n  version: v0.1.0\n");
+    run_result_free(&r);
+}
