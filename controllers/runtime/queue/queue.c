@@ -320,13 +320,13 @@ int kumo_queue_get(kumo_queue *q, char *buf, size_t size)
 {
     pthread_mutex_lock(&q->lock);
     for (;;) {
-        double wait_ms = promote_due(q);
-        if (q->ready_head != NULL)
-            break;
         if (q->shut_down) {
             pthread_mutex_unlock(&q->lock);
             return 0;
         }
+        double wait_ms = promote_due(q);
+        if (q->ready_head != NULL)
+            break;
         if (wait_ms < 0) {
             pthread_cond_wait(&q->wake, &q->lock);
         } else {

@@ -53,8 +53,8 @@ int kumo_queue_failures(kumo_queue *queue, const char *key);
 
 /*
  * Takes the next ready key, blocking until there is one. Copies it into buf
- * (size bytes, truncated keys never happen for keys < size). Returns 1 with a
- * key, 0 when the queue is shut down and drained of ready keys.
+ * (keys shorter than size are never truncated). Returns 1 with a key, 0 once
+ * the queue is shut down (keys still waiting are dropped).
  */
 int kumo_queue_get(kumo_queue *queue, char *buf, size_t size);
 
@@ -66,7 +66,7 @@ size_t kumo_queue_len(kumo_queue *queue);
 /* Keys waiting for a delay to pass. */
 size_t kumo_queue_delayed_len(kumo_queue *queue);
 
-/* Wakes every get; later adds are refused. Keys already ready are still handed out. */
+/* Wakes every get (they return 0); later adds are refused. */
 void kumo_queue_shutdown(kumo_queue *queue);
 
 #endif
