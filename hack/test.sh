@@ -25,11 +25,12 @@ if [ "$unformatted" != "0" ]; then
 fi
 (cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 900 "$@") || status=1
 
-# Fuzzers: a short smoke run of each (a long run is hack/fuzz.sh).
+# Fuzzers: a short smoke run of each (longer: FUZZ_RUNS=1000000 tests/fuzz/smoke.sh DIR).
 if [ $# -eq 0 ] && [ -x tests/fuzz/smoke.sh ] && command -v clang >/dev/null; then
   fuzz_build=$root/build/fuzz
-  CC=clang cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=Debug -DKUMO_SANITIZE=ON -DKUMO_FUZZ=ON >/dev/null
-  cmake --build "$fuzz_build" -j"$jobs" >/dev/null
+  CC=clang cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=Debug -DKUMO_SANITIZE=ON -DKUMO_FUZZ=ON \
+    >/dev/null
+  cmake --build "$fuzz_build" -j"$jobs" --target fuzz_json fuzz_yaml fuzz_protobuf fuzz_seed >/dev/null
   tests/fuzz/smoke.sh "$fuzz_build" || status=1
 fi
 exit $status
