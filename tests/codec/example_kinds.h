@@ -1,8 +1,7 @@
 /*
  * example_kinds.h - kind name -> message descriptor for the kinds of
  * apis/kumo/v1alpha1, used by the codec tests and the fuzz seed tool to
- * decode examples/ (*.yaml). A small local table: the real kind registry lives
- * in the object module.
+ * decode examples/ (*.yaml): a thin view of the object module's kind registry.
  */
 #ifndef KUMO_CODEC_TEST_EXAMPLE_KINDS_H
 #define KUMO_CODEC_TEST_EXAMPLE_KINDS_H
