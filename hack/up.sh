@@ -1,21 +1,85 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds kumo and runs it.
-# For now kumo runs offline: it prints its version and validates examples/.
+# Installs what is missing, builds kumo, starts kumod in the background (with
+# its own embedded nats-server), applies examples/quickstart.yaml and shows
+# what kumo now holds. Stop it with hack/down.sh.
+#
+#   hack/up.sh                      data in build/kumo-data, NATS on 127.0.0.1:4222
+#   KUMO_DATA_DIR=/srv/kumo hack/up.sh
+#   KUMO_NATS_ADDR=127.0.0.1:5222 hack/up.sh
+#   KUMO_BUILD_DIR=/tmp/kumo-build hack/up.sh   build somewhere else than build/
+#
+# Running it again while kumod runs is fine: it rebuilds, leaves the running
+# kumod alone (hack/down.sh && hack/up.sh picks up a new build) and applies
+# the quickstart again (which reports "unchanged").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 hack/deps.sh
 
-build=$root/build
+build=${KUMO_BUILD_DIR:-$root/build}
+data=${KUMO_DATA_DIR:-$root/build/kumo-data}
+addr=${KUMO_NATS_ADDR:-127.0.0.1:4222}
+export KUMO_NATS_URL=nats://$addr
+pid_file=$data/kumod.pid
+log_file=$data/kumod.log
+
+echo "+ building kumo in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKUMO_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-
+kumod=$build/bin/kumod
 kumoctl=$build/bin/kumoctl
-echo "+ kumoctl version"
-"$kumoctl" version
-echo "+ kumoctl validate -f examples/"
-"$kumoctl" validate -f examples/
-echo "+ kumoctl convert -f examples/quickstart.yaml -o json"
-"$kumoctl" convert -f examples/quickstart.yaml -o json | head -n 20
-echo
-echo "kumo is built in $build/bin. Try: $kumoctl --help"
+mkdir -p "$data"
+
+running_pid() {
+  [ -f "$pid_file" ] || return 1
+  local pid
+  pid=$(cat "$pid_file")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q kumod "/proc/$pid/cmdline" 2>/dev/null &&
+    echo "$pid"
+}
+
+if pid=$(running_pid); then
+  echo "+ kumod already runs (pid $pid, data in $data)"
+else
+  rm -f "$pid_file"
+  echo "+ starting kumod (data in $data, NATS on $addr, log in $log_file)"
+  # Its own session: closing this terminal does not stop it.
+  setsid "$kumod" --data-dir "$data" --embedded-nats-addr "$addr" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+fi
+
+# Wait until kumoctl reaches it.
+for _ in $(seq 1 150); do
+  if "$kumoctl" get connections >/dev/null 2>&1; then
+    break
+  fi
+  if ! running_pid >/dev/null; then
+    echo "kumod stopped at start; the end of $log_file:" >&2
+    tail -n 20 "$log_file" >&2
+    rm -f "$pid_file"
+    exit 1
+  fi
+  sleep 0.2
+done
+if ! "$kumoctl" get connections >/dev/null 2>&1; then
+  echo "kumod does not answer on $KUMO_NATS_URL after 30 s; the end of $log_file:" >&2
+  tail -n 20 "$log_file" >&2
+  exit 1
+fi
+
+echo "+ kumoctl apply -f examples/quickstart.yaml"
+"$kumoctl" apply -f examples/quickstart.yaml
+echo "+ kumoctl get infras,connections"
+"$kumoctl" get infras,connections
+down=hack/down.sh
+[ -n "${KUMO_DATA_DIR:-}" ] && down="KUMO_DATA_DIR=$data hack/down.sh"
+cat <<EOF
+
+kumod runs in the background (pid $(cat "$pid_file")), serving on $KUMO_NATS_URL.
+  kumoctl:   $kumoctl get infras      (or put $build/bin on your PATH)
+  log:       $log_file
+  stop it:   $down             (or: kill \$(cat $pid_file))
+EOF
+if [ "$addr" != "127.0.0.1:4222" ]; then
+  echo "  kumoctl needs: export KUMO_NATS_URL=$KUMO_NATS_URL"
+fi

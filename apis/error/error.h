@@ -31,6 +31,8 @@ typedef enum kumo_error_class {
 /*
  * X(NAME, "text", CLASS, http_code, "Reason")
  * Reason is the CamelCase word a Status reply carries (Kubernetes style).
+ * Where rows share a reason, the first is what the reason maps back to
+ * (kumo_error_from_reason), so the general row comes first.
  */
 #define KUMO_ERROR_TABLE(X)                                                                        \
     X(OK, "success", NONE, 200, "")                                                                \
@@ -38,8 +40,8 @@ typedef enum kumo_error_class {
     X(INVALID_ARGUMENT, "invalid argument", TERMINAL, 400, "BadRequest")                           \
     X(PARSE, "malformed input", TERMINAL, 400, "BadRequest")                                       \
     X(INVALID, "invalid object", TERMINAL, 422, "Invalid")                                         \
-    X(UNKNOWN_KIND, "unknown kind", TERMINAL, 404, "NotFound")                                     \
     X(NOT_FOUND, "not found", TERMINAL, 404, "NotFound")                                           \
+    X(UNKNOWN_KIND, "unknown kind", TERMINAL, 404, "NotFound")                                     \
     X(ALREADY_EXISTS, "already exists", TERMINAL, 409, "AlreadyExists")                            \
     X(CONFLICT, "conflict", CONFLICT, 409, "Conflict")                                             \
     X(GONE, "requested revision is no longer retained", TERMINAL, 410, "Gone")                     \

@@ -33,8 +33,13 @@ typedef struct kumo_client_options {
 } kumo_client_options;
 
 /*
- * Connects. Errors: UNAVAILABLE when no NATS server answers at the URL (the
- * message names it and says how to start kumod).
+ * Connects (one attempt, 2 s). Once connected, the client reconnects to
+ * NATS forever on its own, buffering requests meanwhile; a request that
+ * finds no kumod is retried for about a second (kumod restarting) and then
+ * fails with UNAVAILABLE ("no kumod is serving on URL ..."); a read that
+ * times out is retried once. Errors: UNAVAILABLE when no NATS server
+ * answers at the URL (the message names it and says how to start kumod).
+ * The process should call nats_Close() once it has destroyed every client.
  */
 kumo_error kumo_client_connect(const kumo_client_options *options, kumo_client **out,
                                kumo_diag *diag);
@@ -93,9 +98,15 @@ typedef enum kumo_client_event_type {
 } kumo_client_event_type;
 
 /*
- * Called for each change. `object` is borrowed for the duration of the call
- * (clone it to keep it). For DELETED after a relist, the object may carry only
- * its metadata (the library no longer has its last state).
+ * Called for each change, in revision order, each change once. `object` is
+ * borrowed for the duration of the call (clone it to keep it). `revision` is
+ * the change's revision (for the initial list: each object's
+ * resourceVersion, in increasing order). After a relist (Gone), objects that
+ * vanished meanwhile come last as DELETED carrying only their metadata and
+ * the list's revision (several may share it; the library no longer has
+ * their last state). With a selector, an object that starts matching comes
+ * as ADDED and one that stops matching as DELETED. A callback must not stop
+ * its own watch.
  */
 typedef void (*kumo_client_watch_fn)(void *context, kumo_client_event_type type, int64_t revision,
                                      const ProtobufCMessage *object);
@@ -105,7 +116,11 @@ typedef struct kumo_client_watch_options {
     const char *field_selector;
     /*
      * Revision to start after (a list's resourceVersion). 0: the library first
-     * lists and delivers every existing object as ADDED, then watches.
+     * lists and delivers every existing object as ADDED, then watches (one
+     * list: the cheapest way to fill a cache). > 0: the caller holds the state
+     * of that revision; the library still lists once at start, without
+     * delivering, to know which objects the caller holds (for selector
+     * transitions and relists).
      */
     int64_t from_revision;
 } kumo_client_watch_options;
@@ -114,16 +129,36 @@ typedef struct kumo_client_watch kumo_client_watch;
 
 /*
  * Starts watching `kind` in `ns` (NULL: all namespaces). Changes go to `fn`
- * on the watch's thread. When the start revision is older than the server
+ * on the watch's thread. When the watch falls behind the history the server
  * keeps (Gone), the library relists and delivers the difference as
- * ADDED/MODIFIED/DELETED events, so the caller never has to.
+ * ADDED/MODIFIED/DELETED events, so the caller never has to. Missed events
+ * (NATS or kumod restarts, slow consumer drops) are caught up from the
+ * server's revision log: nothing is lost or repeated.
+ * Errors (the watch is not started): INVALID_ARGUMENT (a bad selector),
+ * UNAVAILABLE (no NATS or no kumod), TIMEOUT, or the server's error for the
+ * first list. *out is the caller's: kumo_client_watch_stop, or
+ * kumo_client_destroy stops it. Limitation: if from_revision is already
+ * older than the retained history at start, deletions between it and the
+ * start cannot be reported.
  */
 kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *kind,
                                    const char *ns, const kumo_client_watch_options *options,
                                    kumo_client_watch_fn fn, void *context, kumo_client_watch **out,
                                    kumo_diag *diag);
-/* The last revision delivered. */
+/*
+ * The revision the watch has seen everything up to: every change with a
+ * revision <= it has been examined and, when it concerns the caller,
+ * delivered. It is >= the last revision delivered (it also advances past
+ * changes the selector filtered out, and to the revision catch-ups and lists
+ * reflect). A new watch started from it misses nothing. Any thread.
+ */
 int64_t kumo_client_watch_revision(const kumo_client_watch *watch);
+/*
+ * 1 once the objects that existed when the watch started have all been
+ * delivered (from_revision 0: the initial list's ADDED events); at once for
+ * a watch started from a revision. An informer's "has synced". Any thread.
+ */
+int kumo_client_watch_synced(const kumo_client_watch *watch);
 /* Stops the watch; no callback runs after it returns. NULL is a no-op. */
 void kumo_client_watch_stop(kumo_client_watch *watch);
 

@@ -30,6 +30,7 @@ struct kumo_natsd {
     int ready_timeout_ms;
     pid_t pid;
     char url[128];
+    char config_file[1024]; /* written for options nats-server has no flag for; "" when none */
 };
 
 static long long now_ms(void)
@@ -75,6 +76,33 @@ static int server_answers(const char *host, int port)
     return ok;
 }
 
+/* Writes a configuration file with what nats-server takes no flag for (max_payload). */
+static kumo_error write_config(kumo_natsd *n, long max_payload, kumo_diag *diag)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(n->config_file, sizeof(n->config_file), "%s/kumo-natsd-XXXXXX",
+             tmp && tmp[0] ? tmp : "/tmp");
+    int fd = mkstemp(n->config_file);
+    if (fd < 0) {
+        kumo_error e = kumo_diag_set_foreign(diag, KUMO_ERROR_IO, "errno", errno,
+                                             "cannot write a nats-server configuration file in "
+                                             "%s: %s",
+                                             tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+        n->config_file[0] = '\0';
+        return e;
+    }
+    char text[128];
+    int len = snprintf(text, sizeof(text), "max_payload: %ld\n", max_payload);
+    ssize_t wrote = write(fd, text, (size_t)len);
+    close(fd);
+    if (wrote != len) {
+        unlink(n->config_file);
+        n->config_file[0] = '\0';
+        return kumo_diag_set(diag, KUMO_ERROR_IO, "cannot write a nats-server configuration file");
+    }
+    return KUMO_ERROR_OK;
+}
+
 /* Starts the process and waits for it; *port_clash is set when another port may help. */
 static kumo_error spawn_server(kumo_natsd *n, int *port_clash, kumo_diag *diag)
 {
@@ -88,6 +116,10 @@ static kumo_error spawn_server(kumo_natsd *n, int *port_clash, kumo_diag *diag)
     argv[argc++] = n->host;
     argv[argc++] = "-p";
     argv[argc++] = port_text;
+    if (n->config_file[0] != '\0') {
+        argv[argc++] = "-c";
+        argv[argc++] = n->config_file;
+    }
     if (n->store_dir[0] != '\0') {
         argv[argc++] = "-js";
         argv[argc++] = "-sd";
@@ -159,6 +191,10 @@ kumo_error kumo_natsd_start(const kumo_natsd_options *options, kumo_natsd **out,
         free(n);
         return e;
     }
+    if (o->max_payload > 0 && write_config(n, o->max_payload, diag) != KUMO_ERROR_OK) {
+        free(n);
+        return diag ? diag->code : KUMO_ERROR_IO;
+    }
     /* A picked port can be taken by someone else before the server binds it: retry. */
     kumo_error err = KUMO_ERROR_UNAVAILABLE;
     for (int attempt = 0; attempt < (o->port ? 1 : 5); attempt++) {
@@ -173,6 +209,8 @@ kumo_error kumo_natsd_start(const kumo_natsd_options *options, kumo_natsd **out,
             break;
     }
     if (err != KUMO_ERROR_OK) {
+        if (n->config_file[0] != '\0')
+            unlink(n->config_file);
         free(n);
         return err;
     }
@@ -230,5 +268,7 @@ void kumo_natsd_destroy(kumo_natsd *natsd)
         if (waitpid(natsd->pid, &status, WNOHANG) == 0)
             kumo_natsd_kill(natsd, SIGKILL);
     }
+    if (natsd->config_file[0] != '\0')
+        unlink(natsd->config_file);
     free(natsd);
 }

@@ -23,6 +23,7 @@ typedef struct kumo_natsd_options {
     const char *store_dir; /* JetStream directory (created); NULL: JetStream off */
     const char *log_file;  /* NULL: the server's output goes to /dev/null */
     int ready_timeout_ms;  /* 0: 10000 */
+    long max_payload;      /* largest message in bytes; 0: nats-server's default (1 MiB) */
 } kumo_natsd_options;
 
 /*

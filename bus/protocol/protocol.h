@@ -33,7 +33,9 @@
 #define KUMO_PROTOCOL_HEADER_REVISION         "Kumo-Revision"
 #define KUMO_PROTOCOL_HEADER_PREV_REVISION    "Kumo-Prev-Revision"
 #define KUMO_PROTOCOL_HEADER_PREV_RESOURCE    "Kumo-Prev-Resource-Revision"
-#define KUMO_PROTOCOL_HEADER_MSG_ID           "Nats-Msg-Id"
+/* Events only: when the change was committed, in nanoseconds since the Unix epoch. */
+#define KUMO_PROTOCOL_HEADER_COMMIT_TIME "Kumo-Commit-Time"
+#define KUMO_PROTOCOL_HEADER_MSG_ID      "Nats-Msg-Id"
 
 #define KUMO_PROTOCOL_CONTENT_JSON        "application/json"
 #define KUMO_PROTOCOL_CONTENT_PROTOBUF    "application/protobuf"

@@ -7,6 +7,7 @@
  * wait) are added to the same table, each in its own file.
  */
 #include "cmd/kumoctl/kumoctl.h"
+#include "cmd/kumoctl/remote.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,17 @@ static const kumoctl_command commands[] = {
     {"convert", "Print manifests as JSON or YAML with defaults filled in", kumoctl_convert_run,
      kumoctl_convert_help},
     {"version", "Print the kumoctl and API versions", kumoctl_version_run, kumoctl_version_help},
+    {"apply", "Create or update objects from manifests", kumoctl_apply_run, kumoctl_apply_help},
+    {"create", "Create objects from manifests", kumoctl_create_run, kumoctl_create_help},
+    {"get", "Show objects as a table, YAML, JSON or names; -w follows changes", kumoctl_get_run,
+     kumoctl_get_help},
+    {"describe", "Show one object in detail, with conditions and dependents", kumoctl_describe_run,
+     kumoctl_describe_help},
+    {"delete", "Delete objects and wait until they are gone", kumoctl_delete_run,
+     kumoctl_delete_help},
+    {"wait", "Wait for a condition or a deletion", kumoctl_wait_run, kumoctl_wait_help},
+    {"api-resources", "List the kinds and their short names", kumoctl_api_resources_run,
+     kumoctl_api_resources_help},
     {"help", "Print the help of kumoctl or of one command", help_run, help_help},
 };
 
@@ -47,7 +59,7 @@ static void print_usage(FILE *out)
           "Commands:\n",
           out);
     for (size_t i = 0; i < command_count; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fputs("\n"
           "Flags:\n"
           "  -h, --help  print this help\n"

@@ -25,6 +25,8 @@ KUMO_TEST(reason_roundtrip)
 {
     KUMO_EXPECT_INT_EQ(kumo_error_from_reason("AlreadyExists"), KUMO_ERROR_ALREADY_EXISTS);
     KUMO_EXPECT_INT_EQ(kumo_error_from_reason("Gone"), KUMO_ERROR_GONE);
+    KUMO_EXPECT_INT_EQ(kumo_error_from_reason("NotFound"), KUMO_ERROR_NOT_FOUND);
+    KUMO_EXPECT_INT_EQ(kumo_error_from_reason("Conflict"), KUMO_ERROR_CONFLICT);
     KUMO_EXPECT_INT_EQ(kumo_error_from_reason(""), KUMO_ERROR_OK);
     KUMO_EXPECT_INT_EQ(kumo_error_from_reason("NoSuchReason"), KUMO_ERROR_INTERNAL);
 }

@@ -1,0 +1,246 @@
+/*
+ * delete.c - `kumoctl delete`: delete named objects (or those of manifests)
+ * and, unless --wait=false, wait until each is really gone: an object with
+ * finalizers stays, marked for deletion, until its controller removes them.
+ * --cascade=orphan keeps the dependents (their owner reference is removed);
+ * the default, background, lets kumod delete them too.
+ */
+#include "cmd/kumoctl/remote.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char kumoctl_delete_help[] =
+    "Delete objects, and wait until they are gone.\n"
+    "\n"
+    "Usage:\n"
+    "  kumoctl delete KIND NAME [NAME...] [flags]\n"
+    "  kumoctl delete KIND/NAME [KIND/NAME...] [flags]\n"
+    "  kumoctl delete -f FILE|DIR|- [flags]\n"
+    "\n"
+    "Flags:\n"
+    "  -f, --filename FILE|DIR|-  delete the objects named in these manifests\n"
+    "  -R, --recursive            also read the subdirectories of a DIR\n"
+    "      --wait=true|false      wait until each object is gone (default true)\n"
+    "      --timeout D            how long to wait for each (default: no limit)\n"
+    "      --cascade=background|orphan\n"
+    "                             background (default): dependents are deleted too;\n"
+    "                             orphan: dependents stay, without this owner\n"
+    "      --ignore-not-found     an object that does not exist is not an "
+    "error\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"
+    "Examples:\n"
+    "  kumoctl delete infra hello\n"
+    "  kumoctl delete inf/hello --cascade=orphan\n"
+    "  kumoctl delete -f examples/quickstart.yaml --wait=false\n"
+    "\n"
+    "Output: \"infra.kumo.dev \\\"hello\\\" deleted\" per object. Exit status: 0 deleted;\n"
+    "1 an object did not exist, a wait timed out or kumod could not be reached; 2\n"
+    "usage error.\n";
+
+typedef struct delete_state {
+    kumoctl_remote remote;
+    kumoctl_targets targets;
+    int wait;
+    int orphan;
+    int ignore_not_found;
+    int64_t timeout_ms;
+    /* objects from -f (their names point into these) */
+    ProtobufCMessage **objects;
+    size_t object_count;
+    int failed_documents;
+} delete_state;
+
+static int delete_flag(void *context, int id, const char *value)
+{
+    delete_state *s = context;
+    int taken = kumoctl_remote_flag(&s->remote, id, value);
+    if (taken != KUMOCTL_INPUT_NOT_MINE)
+        return taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
+    switch (id) {
+    case KUMOCTL_FLAG_WAIT:
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+            return kumoctl_usage_error(s->remote.command, "--wait takes true or false, e.g. "
+                                                          "--wait=false");
+        s->wait = value[0] == 't';
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_CASCADE:
+        if (strcmp(value, "orphan") == 0)
+            s->orphan = 1;
+        else if (strcmp(value, "background") == 0 || strcmp(value, "true") == 0)
+            s->orphan = 0;
+        else
+            return kumoctl_usage_error(s->remote.command,
+                                       "--cascade \"%s\": use background or orphan", value);
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_TIMEOUT:
+        if (kumoctl_parse_duration(value, &s->timeout_ms) != 0)
+            return kumoctl_usage_error(s->remote.command,
+                                       "--timeout \"%s\" is not a duration; write e.g. 30s or 5m",
+                                       value);
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_IGNORE_NOT_FOUND:
+        s->ignore_not_found = 1;
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_PARSE_ARGUMENT:
+        return kumoctl_targets_add(&s->targets, s->remote.command, value);
+    default:
+        return KUMOCTL_EXIT_USAGE;
+    }
+}
+
+/* -f: remember each document's object; its kind and name become a target. */
+static void delete_document(void *context, const kumoctl_source *source, kumo_object_document *doc)
+{
+    delete_state *s = context;
+    char location[4200];
+    kumoctl_location(source, doc->line, location, sizeof(location));
+    if (doc->diag.code != KUMO_ERROR_OK || doc->object == NULL) {
+        s->failed_documents++;
+        kumoctl_print_document_errors(location, doc, &doc->diag);
+        return;
+    }
+    kumoctl_targets *t = &s->targets;
+    if (t->name_count == (int)(sizeof(t->names) / sizeof(t->names[0]))) {
+        s->failed_documents++;
+        kumoctl_error("%s: too many objects to delete at once (at most %zu)", location,
+                      sizeof(t->names) / sizeof(t->names[0]));
+        return;
+    }
+    ProtobufCMessage **grown = realloc(s->objects, (s->object_count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        s->failed_documents++;
+        return;
+    }
+    s->objects = grown;
+    s->objects[s->object_count++] = doc->object;
+    t->name_kinds[t->name_count] = doc->kind;
+    t->names[t->name_count++] = kumo_object_name(doc->object);
+    doc->object = NULL;
+}
+
+/* The namespace of target i: its manifest's, else -n's. */
+static const char *namespace_of(const delete_state *s, int i)
+{
+    if (i < (int)s->object_count) {
+        const char *ns = kumo_object_namespace(s->objects[i]);
+        if (ns[0] != '\0')
+            return ns;
+    }
+    return kumoctl_remote_namespace(&s->remote);
+}
+
+static int delete_all(delete_state *s)
+{
+    int status = KUMOCTL_EXIT_OK;
+    int deleted[256] = {0};
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_client_delete_options options = {NULL, NULL, s->orphan};
+    for (int i = 0; i < s->targets.name_count; i++) {
+        const kumo_object_kind *kind = s->targets.name_kinds[i];
+        const char *name = s->targets.names[i], *ns = namespace_of(s, i);
+        kumo_error e = kumo_client_delete(s->remote.client, kind, ns, name, &options, NULL, &diag);
+        if (e == KUMO_ERROR_OK) {
+            printf("%s.%s \"%s\" deleted\n", kind->singular, KUMO_API_GROUP, name);
+            deleted[i] = 1;
+        } else if (e == KUMO_ERROR_NOT_FOUND) {
+            if (!s->ignore_not_found) {
+                char ref[512];
+                kumoctl_object_ref(kind, name, ref, sizeof(ref));
+                fflush(stdout);
+                status = kumoctl_error("%s not found in namespace \"%s\" (list what exists with: "
+                                       "kumoctl get %s -n %s)",
+                                       ref, ns, kind->plural, ns);
+            }
+        } else {
+            fflush(stdout);
+            status = kumoctl_remote_fail(
+                &s->remote, &diag, "deleting %s \"%s\" in namespace \"%s\"", kind->kind, name, ns);
+        }
+        kumo_diag_fini(&diag);
+    }
+    fflush(stdout);
+    for (int i = 0; s->wait && i < s->targets.name_count; i++) {
+        if (!deleted[i])
+            continue;
+        int waited = kumoctl_wait_for(&s->remote, s->targets.name_kinds[i], namespace_of(s, i),
+                                      s->targets.names[i], NULL, NULL, s->timeout_ms, 0);
+        if (waited != KUMOCTL_EXIT_OK)
+            status = waited;
+    }
+    return status;
+}
+
+static int has_filename_flag(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strncmp(argv[i], "-f", 2) == 0 || strncmp(argv[i], "--filename", 10) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int kumoctl_delete_run(int argc, char **argv)
+{
+    static const kumoctl_flag flags[] = {
+        KUMOCTL_INPUT_FLAGS,
+        KUMOCTL_REMOTE_FLAGS,
+        {"wait", 0, 1, KUMOCTL_FLAG_WAIT, "true or false"},
+        {"cascade", 0, 1, KUMOCTL_FLAG_CASCADE, "background or orphan"},
+        {"timeout", 0, 1, KUMOCTL_FLAG_TIMEOUT, "a duration such as 60s"},
+        {"ignore-not-found", 0, 0, KUMOCTL_FLAG_IGNORE_NOT_FOUND, NULL},
+    };
+    delete_state s;
+    memset(&s, 0, sizeof(s));
+    s.wait = 1;
+    kumoctl_remote_init(&s.remote, "kumoctl delete");
+    kumoctl_input input;
+    kumoctl_input_init(&input, s.remote.command);
+    int status;
+    if (has_filename_flag(argc, argv)) {
+        status = kumoctl_input_parse(&input, flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
+                                     kumoctl_delete_help, delete_flag, &s);
+        if (status == KUMOCTL_CONTINUE) {
+            size_t unreadable = kumoctl_input_decode(&input, delete_document, &s);
+            status = unreadable || s.failed_documents ? KUMOCTL_EXIT_FAILED : KUMOCTL_CONTINUE;
+            if (status == KUMOCTL_EXIT_FAILED)
+                kumoctl_error("nothing deleted: fix the manifests above first");
+        }
+    } else {
+        kumoctl_parser parser;
+        kumoctl_parser_init(&parser, s.remote.command, flags, sizeof(flags) / sizeof(flags[0]),
+                            argc, argv);
+        int id;
+        status = KUMOCTL_CONTINUE;
+        while (status == KUMOCTL_CONTINUE &&
+               (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
+            if (id == KUMOCTL_FLAG_HELP) {
+                fputs(kumoctl_delete_help, stdout);
+                status = KUMOCTL_EXIT_OK;
+            } else if (id == KUMOCTL_PARSE_ERROR) {
+                status = KUMOCTL_EXIT_USAGE;
+            } else if (id == KUMOCTL_FLAG_RECURSIVE || id == KUMOCTL_FLAG_MAX_BYTES) {
+                status = kumoctl_usage_error(s.remote.command, "-R and --max-bytes go with -f");
+            } else {
+                int r = delete_flag(&s, id, parser.value);
+                status = r == KUMOCTL_EXIT_OK ? KUMOCTL_CONTINUE : r;
+            }
+        }
+        if (status == KUMOCTL_CONTINUE && s.targets.name_count == 0)
+            status = kumoctl_usage_error(s.remote.command,
+                                         "name what to delete: KIND NAME, KIND/NAME or -f FILE");
+    }
+    if (status == KUMOCTL_CONTINUE) {
+        status = kumoctl_remote_connect(&s.remote);
+        if (status == KUMOCTL_EXIT_OK)
+            status = delete_all(&s);
+    }
+    for (size_t i = 0; i < s.object_count; i++)
+        kumo_object_destroy(s.objects[i]);
+    free(s.objects);
+    kumoctl_input_fini(&input);
+    kumoctl_remote_fini(&s.remote);
+    return status;
+}
