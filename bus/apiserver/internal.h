@@ -1,0 +1,258 @@
+/*
+ * internal.h - what the apiserver's files share.
+ *
+ *   server.c   start/drain/destroy, the NATS connection, the request queue
+ *              and the worker threads that serve it
+ *   verbs.c    one request: subject and headers -> store call -> reply
+ *   reply.c    encoding replies: objects, lists, Status bodies, Credential
+ *              stripping, the Kumo-Code header
+ *   watch.c    watch catch-up requests from the store's revision log
+ *   events.c   the commit hook, the event queue and the publisher thread
+ *              (events, Prev headers, bookmarks)
+ *   desired.c  the KUMO_DESIRED JetStream stream and its durable consumer
+ *
+ * Threads: NATS delivers API requests on its subscription thread, which only
+ * queues them (server.c); `workers` threads take them from the queue and
+ * block in the store, so concurrent writes reach the store's group commit
+ * together, and send the replies on one of APISERVER_REPLY_CONNECTIONS
+ * connections. The store's writer thread calls the commit hook, which only
+ * copies the changes into the event queue; one publisher thread publishes
+ * them in revision order on the events connection. The desired-state
+ * consumer has its own fetch thread and DESIRED_LANES applier threads.
+ *
+ * Connections: api (requests in, desired state, overload replies), events,
+ * and the reply connections. Each has its own callbacks' closure
+ * (apiserver_conn) so destroy can wait for nats.c's last callback.
+ */
+#ifndef KUMO_APISERVER_INTERNAL_H
+#define KUMO_APISERVER_INTERNAL_H
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "apis/codec/codec.h"
+#include "apis/error/error.h"
+#include "apis/object/object.h"
+#include "bus/apiserver/apiserver.h"
+#include "bus/protocol/protocol.h"
+#include "store/store.h"
+
+/* Connections the workers' replies are spread over. */
+#define APISERVER_REPLY_CONNECTIONS 4
+/* Largest request body taken; larger ones get 413 before any decoding. */
+#define APISERVER_MAX_REQUEST_BYTES ((size_t)16 << 20)
+/* Most queued requests; more get 503 at once. */
+#define APISERVER_MAX_QUEUE 65536
+/* Default and largest page of list and watch replies. */
+#define APISERVER_DEFAULT_PAGE 500
+#define APISERVER_MAX_PAGE     10000
+
+/* What one worker thread keeps between requests (no allocation per request). */
+typedef struct apiserver_worker {
+    struct kumo_apiserver *server;
+    natsConnection *reply_conn; /* one of the server's reply connections */
+    pthread_t thread;
+    kumo_diag diag;
+    kumo_codec_buffer out;
+} apiserver_worker;
+
+/* An event copied out of a commit, waiting for the publisher. */
+typedef struct apiserver_event {
+    struct apiserver_event *next;
+    kumo_store_event_type type;
+    int64_t revision;
+    int64_t commit_ns; /* CLOCK_REALTIME when the commit hook ran */
+    const kumo_object_kind *kind;
+    char *ns;        /* points into the same allocation */
+    char *name;      /* likewise */
+    uint8_t *packed; /* the object, protobuf; NULL when dropped under overload */
+    size_t packed_len;
+} apiserver_event;
+
+/* Last revision seen for one resource + namespace (events.c). */
+typedef struct apiserver_ns_entry {
+    struct apiserver_ns_entry *next;
+    const kumo_object_kind *kind;
+    int64_t last_revision;
+    int changed; /* since the last bookmark */
+    char ns[64];
+} apiserver_ns_entry;
+
+typedef struct apiserver_events {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    apiserver_event *head, *tail;
+    size_t queued_bytes;
+    uint64_t dropped;
+    int stopping;
+    int started;
+    pthread_t thread;
+    /* publisher-private */
+    apiserver_ns_entry **buckets;
+    size_t bucket_count;
+    int64_t *resource_last; /* per kind index */
+    int *resource_changed;  /* per kind index */
+    kumo_codec_buffer out;
+} apiserver_events;
+
+/* One applier thread of the desired-state consumer and its share of a batch. */
+typedef struct apiserver_lane {
+    struct kumo_apiserver *server;
+    pthread_t thread;
+    natsMsg **msgs; /* borrowed from the fetched batch */
+    size_t count, cap;
+    kumo_diag diag;
+    kumo_codec_buffer out;
+} apiserver_lane;
+
+typedef struct apiserver_desired {
+    jsCtx *js;
+    natsSubscription *sub;
+    pthread_t fetcher;
+    int fetcher_started;
+    /* lanes, under lock: the fetcher hands out a batch (generation++) and waits
+     * until `busy` lanes are back to 0 */
+    pthread_mutex_t lock;
+    pthread_cond_t start_cond, done_cond;
+    apiserver_lane *lanes;
+    int lane_count;
+    int lanes_started;
+    uint64_t generation;
+    int busy;
+    int stopping;
+} apiserver_desired;
+
+/* One NATS connection of the apiserver and what its callbacks need. */
+typedef struct apiserver_conn {
+    struct kumo_apiserver *server;
+    const char *role; /* "api" or "events", for logs */
+    natsConnection *nc;
+    volatile int closing; /* set before closing: the callbacks stay quiet */
+    int closed;           /* nats.c's closed callback ran (under server->lock) */
+} apiserver_conn;
+
+struct kumo_apiserver {
+    char prefix[128];
+    char url[512];
+    kumo_store *store;
+    int bookmark_ms;
+    size_t max_request_bytes;
+
+    /* requests and desired state */
+    apiserver_conn api;
+    /* replies, sent at once (SendAsap); several, so that the workers do not all queue
+     * for one connection's lock while each reply is written */
+    apiserver_conn reply_links[APISERVER_REPLY_CONNECTIONS];
+    /* events only, from the publisher thread, flushed once per batch */
+    apiserver_conn events_link;
+    natsConnection *conn;        /* == api.nc */
+    natsConnection *events_conn; /* == events_link.nc */
+    natsSubscription *api_sub;
+
+    /* the request queue, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond; /* workers wait for requests */
+    pthread_cond_t idle_cond; /* drain waits for the queue to empty */
+    natsMsg **queue;
+    size_t queue_head, queue_count, queue_cap;
+    int in_flight;
+    int stopping;
+    int drained;
+
+    apiserver_worker *workers;
+    int worker_count;
+    int workers_started;
+
+    apiserver_events events;
+    apiserver_desired desired;
+    int hook_set;
+};
+
+/* ---- verbs.c ---- */
+
+/* Serves one API request and replies to it. Takes ownership of msg. */
+void apiserver_serve(apiserver_worker *worker, natsMsg *msg);
+
+/*
+ * Decodes a request or desired-state body into an object of `kind` (strict,
+ * bounded) and reconciles it with the subject: kind and apiVersion must
+ * agree (400, 422), the namespace is taken from `ns` when absent and must
+ * equal it when present (400). *out is owned by the caller.
+ */
+kumo_error apiserver_decode_object(kumo_apiserver *s, const char *data, size_t len,
+                                   kumo_codec_format format, const kumo_object_kind *kind,
+                                   const char *ns, ProtobufCMessage **out, kumo_diag *diag);
+
+/* ---- reply.c ---- */
+
+/* Per-request reply context: where and how to reply. */
+typedef struct apiserver_reply {
+    kumo_apiserver *server;
+    apiserver_worker *worker;
+    const char *reply_subject;
+    kumo_codec_format format;
+    const kumo_object_kind *kind; /* for Status details; may be NULL */
+    const char *name;             /* likewise */
+} apiserver_reply;
+
+/* Removes what a write-only kind must never return (Credential spec.data). */
+void apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object);
+
+/* Replies with an object (stripped first) and code 200/201. Takes ownership of object. */
+void apiserver_reply_object(apiserver_reply *r, int code, ProtobufCMessage *object);
+/* Replies with an already encoded body. */
+void apiserver_reply_bytes(apiserver_reply *r, int code, const void *data, size_t len);
+/* Replies with the Status of a failure recorded in diag. */
+void apiserver_reply_status(apiserver_reply *r, const kumo_diag *diag);
+/* Replies with a Status built from a code and a message. */
+void apiserver_reply_error(apiserver_reply *r, kumo_error code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Encodes a message in `format` into out (reset first). */
+kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format format,
+                            kumo_codec_buffer *out, kumo_diag *diag);
+
+/* Encodes a Status for diag into out (JSON or protobuf); returns the HTTP-like code. */
+int apiserver_encode_status(const kumo_diag *diag, const kumo_object_kind *kind, const char *name,
+                            kumo_codec_format format, kumo_codec_buffer *out);
+
+/* Publishes `data` on `subject` with headers (NULL-terminated key, value pairs). */
+natsStatus apiserver_publish(natsConnection *conn, const char *subject, const void *data,
+                             size_t len, const char *const *headers);
+
+/* The largest reply body this connection may carry (max_payload minus room for headers). */
+size_t apiserver_max_reply_bytes(const kumo_apiserver *server);
+
+/* ---- watch.c ---- */
+
+void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_request *req);
+
+/* Sets Event.<kind> (the oneof member for the object's kind) to object (borrowed). */
+int apiserver_event_set_object(ProtobufCMessage *event, const kumo_object_kind *kind,
+                               ProtobufCMessage *object);
+
+/* ---- events.c ---- */
+
+kumo_error apiserver_events_start(kumo_apiserver *server, kumo_diag *diag);
+/* Publishes what is queued, then stops the publisher thread. */
+void apiserver_events_stop(kumo_apiserver *server);
+/* The store's commit hook (ctx is the server). */
+void apiserver_commit_hook(void *ctx, const kumo_store_event *events, size_t count);
+
+/* ---- desired.c ---- */
+
+kumo_error apiserver_desired_start(kumo_apiserver *server, kumo_diag *diag);
+/* Finishes the batch being applied, then stops (the stream and consumer stay). */
+void apiserver_desired_stop(kumo_apiserver *server);
+
+/* ---- small helpers (verbs.c) ---- */
+
+/* A header's value or NULL (also when the message has no headers). */
+const char *apiserver_header(natsMsg *msg, const char *key);
+/* Parses a non-negative decimal integer; 0 on success. */
+int apiserver_parse_u64(const char *text, uint64_t *out);
+/* Maps a natsStatus into diag (keeps the NATS code) and returns the kumo code. */
+kumo_error apiserver_nats_error(kumo_diag *diag, natsStatus status, const char *what);
+
+#endif

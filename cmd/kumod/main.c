@@ -1,0 +1,349 @@
+/*
+ * kumod - the kumo server: opens the store, brings up the bus (its own child
+ * nats-server unless --nats names one) and serves the API on it until
+ * SIGTERM or SIGINT, then drains in-flight requests and exits cleanly.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "apis/log/log.h"
+#include "bus/apiserver/apiserver.h"
+#include "bus/natsd/natsd.h"
+#include "bus/protocol/protocol.h"
+#include "store/store.h"
+
+#ifndef KUMO_VERSION
+#define KUMO_VERSION "0.0.0"
+#endif
+
+static const char usage[] =
+    "kumod - the kumo multi-cloud control plane server\n"
+    "\n"
+    "Usage: kumod [flags]\n"
+    "\n"
+    "Flags:\n"
+    "  --data-dir DIR             where the store (and the embedded nats-server's data) live\n"
+    "                             (default: $KUMO_DATA_DIR, else /var/lib/kumo as root,\n"
+    "                             else $XDG_DATA_HOME/kumo or ~/.local/share/kumo)\n"
+    "  --nats URL                 use this NATS server (default: start an embedded one)\n"
+    "  --embedded-nats-addr H:P   address of the embedded nats-server (default 127.0.0.1:4222)\n"
+    "  --prefix P                 subject prefix (default kumo.v1)\n"
+    "  --workers N                request-serving threads (default 64)\n"
+    "  --log-level L              debug, info, warn or error (default info)\n"
+    "  --version                  print the version and exit\n"
+    "  -h, --help                 print this help and exit\n"
+    "\n"
+    "Stop it with SIGTERM or Ctrl-C: it finishes in-flight requests first.\n";
+
+typedef struct kumod_flags {
+    char data_dir[1024];
+    const char *nats_url;
+    char embedded_host[64];
+    int embedded_port;
+    const char *prefix;
+    int workers;
+} kumod_flags;
+
+static void default_data_dir(char *buf, size_t size)
+{
+    const char *env = getenv("KUMO_DATA_DIR");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    if (env && env[0])
+        snprintf(buf, size, "%s", env);
+    else if (geteuid() == 0)
+        snprintf(buf, size, "/var/lib/kumo");
+    else if (xdg && xdg[0])
+        snprintf(buf, size, "%s/kumo", xdg);
+    else
+        snprintf(buf, size, "%s/.local/share/kumo", home ? home : ".");
+}
+
+/* Parses "HOST:PORT". Returns 0 on success. */
+static int parse_host_port(const char *text, char *host, size_t host_size, int *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || colon == text || (size_t)(colon - text) >= host_size)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535)
+        return -1;
+    snprintf(host, host_size, "%.*s", (int)(colon - text), text);
+    *port = (int)p;
+    return 0;
+}
+
+/* Returns 0 to go on, 1 to exit 0 (help/version), 2 on a usage error. */
+static int parse_flags(int argc, char **argv, kumod_flags *f)
+{
+    enum { DATA_DIR = 1, NATS, EMBEDDED, PREFIX, WORKERS, LOG_LEVEL, VERSION };
+    static const struct option options[] = {
+        {"data-dir", required_argument, NULL, DATA_DIR},
+        {"nats", required_argument, NULL, NATS},
+        {"embedded-nats-addr", required_argument, NULL, EMBEDDED},
+        {"prefix", required_argument, NULL, PREFIX},
+        {"workers", required_argument, NULL, WORKERS},
+        {"log-level", required_argument, NULL, LOG_LEVEL},
+        {"version", no_argument, NULL, VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(f, 0, sizeof(*f));
+    default_data_dir(f->data_dir, sizeof(f->data_dir));
+    snprintf(f->embedded_host, sizeof(f->embedded_host), "127.0.0.1");
+    f->embedded_port = 4222;
+    f->prefix = KUMO_PROTOCOL_DEFAULT_PREFIX;
+    f->workers = KUMO_APISERVER_DEFAULT_WORKERS;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case DATA_DIR:
+            snprintf(f->data_dir, sizeof(f->data_dir), "%s", optarg);
+            break;
+        case NATS:
+            f->nats_url = optarg;
+            break;
+        case EMBEDDED:
+            if (parse_host_port(optarg, f->embedded_host, sizeof(f->embedded_host),
+                                &f->embedded_port) != 0) {
+                fprintf(stderr, "kumod: --embedded-nats-addr \"%s\" is not HOST:PORT\n", optarg);
+                return 2;
+            }
+            break;
+        case PREFIX:
+            f->prefix = optarg;
+            break;
+        case WORKERS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end != '\0' || n < 1 || n > 256) {
+                fprintf(stderr, "kumod: --workers \"%s\" must be a number from 1 to 256\n", optarg);
+                return 2;
+            }
+            f->workers = (int)n;
+            break;
+        }
+        case LOG_LEVEL: {
+            kumo_log_level level;
+            if (kumo_log_level_parse(optarg, &level) != 0) {
+                fprintf(stderr, "kumod: --log-level \"%s\": use debug, info, warn or error\n",
+                        optarg);
+                return 2;
+            }
+            kumo_log_set_level(level);
+            break;
+        }
+        case VERSION:
+            printf("kumod v%s (API kumo.dev/v1alpha1)\n", KUMO_VERSION);
+            return 1;
+        case 'h':
+            fputs(usage, stdout);
+            return 1;
+        default:
+            fprintf(stderr, "kumod: unknown flag \"%s\"; see kumod --help\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kumod: unexpected argument \"%s\"; see kumod --help\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* mkdir -p with mode 0700 for the last component. */
+static int make_dirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Largest NATS message of the embedded server: room for the biggest object (1.5 MiB) and pages. */
+#define KUMOD_EMBEDDED_MAX_PAYLOAD (8L << 20)
+
+/* 1 when /proc/<pid>/cmdline is a nats-server whose JetStream directory is js_dir. */
+static int is_our_nats_server(const char *pid, const char *js_dir)
+{
+    char path[300], args[4096];
+    snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, args, sizeof(args) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    args[n] = '\0';
+    if (strstr(args, "nats-server") == NULL)
+        return 0;
+    for (const char *a = args; a < args + n; a += strlen(a) + 1)
+        if (strcmp(a, "-sd") == 0 && a + strlen(a) + 1 < args + n &&
+            strcmp(a + strlen(a) + 1, js_dir) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * A kumod killed with SIGKILL leaves its embedded nats-server running (it is
+ * in its own process group so that Ctrl-C reaches kumod first). Holding the
+ * store's lock proves no other kumod uses this data directory, so a
+ * nats-server on our JetStream directory is such an orphan: stop it, so the
+ * new one can take the port and the directory.
+ */
+static void stop_orphaned_nats_server(const char *js_dir)
+{
+    DIR *proc = opendir("/proc");
+    if (proc == NULL)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+            continue;
+        if (!is_our_nats_server(entry->d_name, js_dir))
+            continue;
+        pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10);
+        KUMO_LOG_WARN("kumod", "stopping the nats-server left behind by a previous kumod",
+                      "pid=%d store_dir=%s", (int)pid, js_dir);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 500 && kill(pid, 0) == 0; i++) {
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        if (kill(pid, 0) == 0)
+            kill(pid, SIGKILL);
+    }
+    closedir(proc);
+}
+
+static void fail(const char *what, const kumo_diag *diag)
+{
+    KUMO_LOG_ERROR("kumod", what, "error=%s", kumo_error_name(diag->code));
+    fprintf(stderr, "kumod: %s: %s\n", what,
+            diag->message[0] ? diag->message : kumo_error_text(diag->code));
+}
+
+int main(int argc, char **argv)
+{
+    kumod_flags flags;
+    int parsed = parse_flags(argc, argv, &flags);
+    if (parsed != 0)
+        return parsed == 1 ? 0 : 2;
+
+    /* Signals are taken synchronously by the main thread; every other thread blocks them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = 1;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_store *store = NULL;
+    kumo_natsd *natsd = NULL;
+    kumo_apiserver *api = NULL;
+
+    if (make_dirs(flags.data_dir) != 0) {
+        fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
+                strerror(errno));
+        goto out;
+    }
+    char absolute[PATH_MAX];
+    if (realpath(flags.data_dir, absolute) != NULL && strlen(absolute) < sizeof(flags.data_dir))
+        memcpy(flags.data_dir, absolute, strlen(absolute) + 1);
+    char store_dir[1100];
+    snprintf(store_dir, sizeof(store_dir), "%s/store", flags.data_dir);
+    kumo_store_options store_options;
+    kumo_store_options_init(&store_options);
+    store_options.path = store_dir;
+    if (kumo_store_open(&store_options, &store, &diag) != KUMO_ERROR_OK) {
+        if (diag.code == KUMO_ERROR_LOCKED) {
+            KUMO_LOG_ERROR("kumod", "data directory in use", "data_dir=%s", flags.data_dir);
+            fprintf(stderr,
+                    "kumod: the data directory %s is in use by another kumod (its store %s is "
+                    "locked).\nStop that kumod first, or give this one its own --data-dir.\n",
+                    flags.data_dir, store_dir);
+        } else {
+            fail("cannot open the store", &diag);
+        }
+        goto out;
+    }
+
+    const char *url = flags.nats_url;
+    if (url == NULL) {
+        char js_dir[1100], log_file[1100];
+        snprintf(js_dir, sizeof(js_dir), "%s/nats", flags.data_dir);
+        snprintf(log_file, sizeof(log_file), "%s/nats-server.log", flags.data_dir);
+        stop_orphaned_nats_server(js_dir);
+        kumo_natsd_options natsd_options = {
+            .host = flags.embedded_host,
+            .port = flags.embedded_port,
+            .store_dir = js_dir,
+            .log_file = log_file,
+            .max_payload = KUMOD_EMBEDDED_MAX_PAYLOAD,
+        };
+        if (kumo_natsd_start(&natsd_options, &natsd, &diag) != KUMO_ERROR_OK) {
+            fail("cannot start the embedded nats-server", &diag);
+            goto out;
+        }
+        url = kumo_natsd_url(natsd);
+        KUMO_LOG_INFO("kumod", "embedded nats-server started", "url=%s pid=%d log=%s", url,
+                      (int)kumo_natsd_pid(natsd), log_file);
+    }
+
+    kumo_apiserver_options api_options = {
+        .nats_url = url,
+        .prefix = flags.prefix,
+        .store = store,
+        .workers = flags.workers,
+        .desired_stream = 1,
+    };
+    if (kumo_apiserver_start(&api_options, &api, &diag) != KUMO_ERROR_OK) {
+        fail("cannot serve the API", &diag);
+        goto out;
+    }
+    KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
+                  flags.data_dir, url, flags.prefix);
+    printf("kumod ready on %s (data in %s)\n", url, flags.data_dir);
+    fflush(stdout);
+
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    KUMO_LOG_INFO("kumod", "stopping: draining in-flight requests", "signal=%d", signal_number);
+    kumo_apiserver_drain(api);
+    status = 0;
+out:
+    kumo_apiserver_destroy(api);
+    kumo_store_close(store);
+    kumo_natsd_destroy(natsd);
+    nats_Close(); /* nats.c's global state */
+    kumo_diag_fini(&diag);
+    if (status == 0)
+        KUMO_LOG_INFO("kumod", "stopped", NULL);
+    return status;
+}
