@@ -1,0 +1,456 @@
+/*
+ * store_bench.c - kumo's store against etcd, in the same run, on the same disk.
+ *
+ *   store_bench --dir DIR [--etcd http://127.0.0.1:PORT] [--seconds S]
+ *               [--objects N] [--list N]
+ *
+ * 1. Durable writes of 1 KiB objects at 1, 16 and 64 concurrent writers, for
+ *    S seconds each: kumo (threads calling kumo_store_create; a create returns
+ *    once its transaction is synced) and etcd (threads POSTing the same bytes
+ *    to its v3 JSON gateway /v3/kv/put, one keep-alive libcurl handle each;
+ *    etcd answers once its WAL is fsync'd). Throughput, p50 and p99.
+ * 2. Loads N objects (default 1,000,000; one namespace holds --list of them),
+ *    times listing that namespace (median of 5) and 100,000 random gets.
+ * Prints human lines, then one `BENCH store ...` line. Exit 0 when it ran.
+ */
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apis/kumo/v1alpha1/network.pb-c.h"
+#include "apis/log/log.h"
+#include "apis/object/object.h"
+#include "store/store.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+/* A Network of about 1 KiB packed. */
+static ProtobufCMessage *make_object(const char *ns, const char *name, size_t pad)
+{
+    ProtobufCMessage *obj = kumo_object_new(kumo_object_kind_lookup("Network"));
+    Kumo__V1alpha1__Network *n = (Kumo__V1alpha1__Network *)obj;
+    n->metadata->name = dup(name);
+    n->metadata->namespace_ = dup(ns);
+    n->metadata->n_labels = 1;
+    n->metadata->labels = malloc(sizeof(*n->metadata->labels));
+    n->metadata->labels[0] = malloc(sizeof(**n->metadata->labels));
+    kumo__v1alpha1__object_meta__labels_entry__init(n->metadata->labels[0]);
+    n->metadata->labels[0]->key = dup("app");
+    n->metadata->labels[0]->value = dup("bench");
+    n->metadata->n_annotations = 1;
+    n->metadata->annotations = malloc(sizeof(*n->metadata->annotations));
+    n->metadata->annotations[0] = malloc(sizeof(**n->metadata->annotations));
+    kumo__v1alpha1__object_meta__annotations_entry__init(n->metadata->annotations[0]);
+    n->metadata->annotations[0]->key = dup("kumo.dev/payload");
+    char *payload = malloc(pad + 1);
+    size_t salt = strlen(name);
+    for (size_t i = 0; i < pad; i++)
+        payload[i] = (char)('a' + (i * 7 + salt) % 26);
+    payload[pad] = '\0';
+    n->metadata->annotations[0]->value = payload;
+    n->spec = malloc(sizeof(*n->spec));
+    kumo__v1alpha1__network_spec__init(n->spec);
+    n->spec->connection = dup("aws-us-east-1");
+    n->spec->cidr = dup("10.0.0.0/16");
+    return obj;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return v[i];
+}
+
+/* ---- the write phase --------------------------------------------------------------- */
+
+typedef struct worker {
+    int id;
+    int level;
+    int run; /* which run_level call: names never repeat across rounds */
+    double end;
+    kumo_store *store;
+    CURL *curl;
+    const char *etcd;
+    double *lat;
+    size_t count, cap;
+    size_t errors;
+    char err[256];
+} worker;
+
+static void record(worker *w, double seconds)
+{
+    if (w->count == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 4096;
+        w->lat = realloc(w->lat, w->cap * sizeof(double));
+    }
+    w->lat[w->count++] = seconds;
+}
+
+static void *kumo_writer(void *arg)
+{
+    worker *w = arg;
+    for (long i = 0; now() < w->end; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "w%d-r%d-%d-%ld", w->level, w->run, w->id, i);
+        ProtobufCMessage *obj = make_object("bench", name, 900);
+        kumo_diag d;
+        kumo_diag_init(&d);
+        double t0 = now();
+        kumo_error err = kumo_store_create(w->store, obj, NULL, NULL, &d);
+        double t1 = now();
+        if (err == KUMO_ERROR_OK)
+            record(w, t1 - t0);
+        else if (w->errors++ == 0)
+            snprintf(w->err, sizeof(w->err), "%.200s", d.message);
+        kumo_diag_fini(&d);
+        kumo_object_destroy(obj);
+    }
+    return NULL;
+}
+
+static size_t sink(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    char *buf = ctx;
+    size_t n = size * nmemb, have = strlen(buf);
+    size_t room = 511 - have;
+    memcpy(buf + have, ptr, n < room ? n : room);
+    buf[have + (n < room ? n : room)] = '\0';
+    return n;
+}
+
+static void *etcd_writer(void *arg)
+{
+    worker *w = arg;
+    char url[256];
+    snprintf(url, sizeof(url), "%s/v3/kv/put", w->etcd);
+    CURL *c = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    char reply[512];
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    uint8_t *packed = malloc(4096);
+    char *b64 = malloc(8192), *body = malloc(16384);
+    for (long i = 0; now() < w->end; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "w%d-r%d-%d-%ld", w->level, w->run, w->id, i);
+        /* the same bytes kumo stores: the packed object */
+        ProtobufCMessage *obj = make_object("bench", name, 900);
+        size_t n = protobuf_c_message_pack(obj, packed);
+        kumo_object_destroy(obj);
+        char key[128], kb64[256];
+        int klen = snprintf(key, sizeof(key), "/kumo/networks/bench/%s", name);
+        EVP_EncodeBlock((unsigned char *)kb64, (const unsigned char *)key, klen);
+        EVP_EncodeBlock((unsigned char *)b64, packed, (int)n);
+        snprintf(body, 16384, "{\"key\":\"%s\",\"value\":\"%s\"}", kb64, b64);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        reply[0] = '\0';
+        double t0 = now();
+        CURLcode rc = curl_easy_perform(c);
+        double t1 = now();
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (rc == CURLE_OK && status == 200 && strstr(reply, "\"header\"") != NULL)
+            record(w, t1 - t0);
+        else if (w->errors++ == 0)
+            snprintf(w->err, sizeof(w->err), "curl %d http %ld %.200s", (int)rc, status, reply);
+    }
+    free(packed);
+    free(b64);
+    free(body);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+typedef struct result {
+    double per_s, p50_ms, p99_ms;
+    size_t ops, errors;
+} result;
+
+static result run_level(const char *what, int level, double seconds, kumo_store *store,
+                        const char *etcd)
+{
+    static int runs;
+    int run = runs++;
+    worker *w = calloc((size_t)level, sizeof(*w));
+    pthread_t *th = calloc((size_t)level, sizeof(*th));
+    double start = now(), end = start + seconds;
+    for (int i = 0; i < level; i++) {
+        w[i] =
+            (worker){.id = i, .level = level, .run = run, .end = end, .store = store, .etcd = etcd};
+        pthread_create(&th[i], NULL, store ? kumo_writer : etcd_writer, &w[i]);
+    }
+    size_t total = 0, errors = 0;
+    for (int i = 0; i < level; i++) {
+        pthread_join(th[i], NULL);
+        total += w[i].count;
+        errors += w[i].errors;
+    }
+    double took = now() - start;
+    double *all = malloc((total ? total : 1) * sizeof(double));
+    size_t k = 0;
+    for (int i = 0; i < level; i++) {
+        memcpy(all + k, w[i].lat, w[i].count * sizeof(double));
+        k += w[i].count;
+        if (w[i].errors && i == 0)
+            fprintf(stderr, "%s: %zu errors, first: %s\n", what, w[i].errors, w[i].err);
+        free(w[i].lat);
+    }
+    qsort(all, total, sizeof(double), cmp_double);
+    result r = {(double)total / took, percentile(all, total, 0.5) * 1e3,
+                percentile(all, total, 0.99) * 1e3, total, errors};
+    printf("%-5s writers=%-3d writes=%-8zu writes/s=%-9.0f p50=%.3f ms p99=%.3f ms errors=%zu\n",
+           what, level, total, r.per_s, r.p50_ms, r.p99_ms, errors);
+    fflush(stdout);
+    free(all);
+    free(w);
+    free(th);
+    return r;
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return v[n / 2];
+}
+
+/* Field-wise medians of several rounds. */
+static result median_result(const result *r, int n)
+{
+    double a[16], b[16], c[16];
+    for (int i = 0; i < n; i++) {
+        a[i] = r[i].per_s;
+        b[i] = r[i].p50_ms;
+        c[i] = r[i].p99_ms;
+    }
+    result m = {median_of(a, n), median_of(b, n), median_of(c, n), 0, 0};
+    return m;
+}
+
+/* ---- the read phase ------------------------------------------------------------------- */
+
+static void load(kumo_store *s, size_t objects, size_t list_ns_count)
+{
+    enum { CHUNK = 5000 };
+    ProtobufCMessage **batch = malloc(CHUNK * sizeof(*batch));
+    double start = now();
+    size_t done = 0;
+    while (done < objects) {
+        size_t n = objects - done < CHUNK ? objects - done : CHUNK;
+        for (size_t i = 0; i < n; i++) {
+            size_t id = done + i;
+            char ns[32], name[32];
+            if (id < list_ns_count)
+                snprintf(ns, sizeof(ns), "big");
+            else
+                snprintf(ns, sizeof(ns), "ns-%03zu", id % 90);
+            snprintf(name, sizeof(name), "obj-%07zu", id);
+            batch[i] = make_object(ns, name, 900);
+        }
+        kumo_diag d;
+        kumo_diag_init(&d);
+        if (kumo_store_create_many(s, (const ProtobufCMessage *const *)batch, n, NULL, &d) !=
+            KUMO_ERROR_OK)
+            fprintf(stderr, "load: %s\n", d.message);
+        kumo_diag_fini(&d);
+        for (size_t i = 0; i < n; i++)
+            kumo_object_destroy(batch[i]);
+        done += n;
+        if (done % 100000 == 0) {
+            printf("load  %zu objects, %.0f objects/s\n", done, (double)done / (now() - start));
+            fflush(stdout);
+        }
+    }
+    free(batch);
+    printf("load  %zu objects in %.1f s (%.0f objects/s)\n", objects, now() - start,
+           (double)objects / (now() - start));
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *etcd = NULL;
+    double seconds = 3;
+    int rounds = 3;
+    size_t objects = 1000000, list_count = 100000;
+    int only_level = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--etcd") == 0 && i + 1 < argc)
+            etcd = argv[++i];
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--objects") == 0 && i + 1 < argc)
+            objects = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc)
+            list_count = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = (int)strtol(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--level") == 0 && i + 1 < argc)
+            only_level = (int)strtol(argv[++i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: store_bench --dir DIR [--etcd URL] [--seconds S] "
+                            "[--objects N] [--list N] [--rounds R] [--level W]\n");
+            return 2;
+        }
+    }
+    if (dir == NULL) {
+        fprintf(stderr, "store_bench: --dir is required\n");
+        return 2;
+    }
+    kumo_log_set_level(KUMO_LOG_LEVEL_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/writes", dir);
+    kumo_store_options o;
+    kumo_store_options_init(&o);
+    o.path = path;
+    kumo_store *s = NULL;
+    kumo_diag d;
+    kumo_diag_init(&d);
+    if (kumo_store_open(&o, &s, &d) != KUMO_ERROR_OK) {
+        fprintf(stderr, "store_bench: %s\n", d.message);
+        return 1;
+    }
+    ProtobufCMessage *probe = make_object("bench", "probe-0000000", 900);
+    printf("object: %zu bytes packed\n", protobuf_c_message_get_packed_size(probe));
+    kumo_object_destroy(probe);
+    int levels[] = {1, 16, 64};
+    result kumo[3], et[3];
+    memset(et, 0, sizeof(et));
+    memset(kumo, 0, sizeof(kumo));
+    if (rounds < 1)
+        rounds = 1;
+    /* kumo and etcd alternate, round after round, so that both see the same disk weather;
+     * each figure is the median over the rounds */
+    for (int i = 0; i < 3; i++) {
+        if (only_level && levels[i] != only_level)
+            continue;
+        result kr[16], er[16];
+        memset(er, 0, sizeof(er));
+        int n = rounds < 16 ? rounds : 16;
+        for (int r = 0; r < n; r++) {
+            kr[r] = run_level("kumo", levels[i], seconds, s, NULL);
+            if (etcd)
+                er[r] = run_level("etcd", levels[i], seconds, NULL, etcd);
+        }
+        kumo[i] = median_result(kr, n);
+        et[i] = median_result(er, n);
+        printf("median of %d: writers=%d kumo %.0f/s p50 %.3f p99 %.3f ms | etcd %.0f/s p50 %.3f "
+               "p99 %.3f ms | ratio %.1f\n",
+               n, levels[i], kumo[i].per_s, kumo[i].p50_ms, kumo[i].p99_ms, et[i].per_s,
+               et[i].p50_ms, et[i].p99_ms, et[i].per_s > 0 ? kumo[i].per_s / et[i].per_s : 0);
+        fflush(stdout);
+    }
+    kumo_store_close(s);
+
+    /* reads: a fresh store with N objects */
+    snprintf(path, sizeof(path), "%s/reads", dir);
+    o.path = path;
+    if (kumo_store_open(&o, &s, &d) != KUMO_ERROR_OK) {
+        fprintf(stderr, "store_bench: %s\n", d.message);
+        return 1;
+    }
+    load(s, objects, list_count);
+    const kumo_object_kind *net = kumo_object_kind_lookup("Network");
+    double runs[5];
+    size_t listed = 0;
+    for (int r = 0; r < 5; r++) {
+        kumo_store_list_options lo = {"big", NULL, NULL, 0, NULL};
+        kumo_store_list_result res;
+        double t0 = now();
+        if (kumo_store_list(s, net, &lo, &res, &d) != KUMO_ERROR_OK)
+            fprintf(stderr, "list: %s\n", d.message);
+        runs[r] = now() - t0;
+        listed = res.count;
+        kumo_store_list_result_fini(&res);
+    }
+    qsort(runs, 5, sizeof(double), cmp_double);
+    printf("list  %zu objects of %zu: median %.3f s (min %.3f, max %.3f)\n", listed, objects,
+           runs[2], runs[0], runs[4]);
+    /* random gets: a first pass (most pages not yet mapped in this process: page faults
+     * included) and a second pass over other random keys (mapped, as in a long-running
+     * server) */
+    enum { GETS = 100000 };
+    double *lat = malloc(GETS * sizeof(double));
+    double get_p50 = 0, get_p99 = 0, warm_p50 = 0, warm_p99 = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        unsigned seed = 12345u + (unsigned)pass;
+        size_t misses = 0;
+        double gstart = now();
+        for (int i = 0; i < GETS; i++) {
+            size_t id = (size_t)rand_r(&seed) % objects;
+            char ns[32], name[32];
+            if (id < list_count)
+                snprintf(ns, sizeof(ns), "big");
+            else
+                snprintf(ns, sizeof(ns), "ns-%03zu", id % 90);
+            snprintf(name, sizeof(name), "obj-%07zu", id);
+            ProtobufCMessage *got = NULL;
+            double t0 = now();
+            kumo_error err = kumo_store_get(s, net, ns, name, &got, NULL, NULL);
+            lat[i] = now() - t0;
+            misses += err != KUMO_ERROR_OK;
+            kumo_object_destroy(got);
+        }
+        double gtook = now() - gstart;
+        qsort(lat, GETS, sizeof(double), cmp_double);
+        double p50 = percentile(lat, GETS, 0.5) * 1e6, p99 = percentile(lat, GETS, 0.99) * 1e6;
+        printf("get   %d random of %zu (%s): p50 %.1f us, p99 %.1f us, %.0f gets/s, misses %zu\n",
+               GETS, objects, pass ? "second pass" : "first pass", p50, p99, GETS / gtook, misses);
+        if (pass == 0) {
+            get_p50 = p50;
+            get_p99 = p99;
+        } else {
+            warm_p50 = p50;
+            warm_p99 = p99;
+        }
+    }
+    free(lat);
+    kumo_store_stats st;
+    kumo_store_stats_get(s, &st, NULL);
+    printf("disk  %.1f MiB for %zu objects (log %zu entries)\n", st.file_bytes / 1048576.0,
+           st.objects, st.log_entries);
+    kumo_store_close(s);
+
+    double ratio = et[2].per_s > 0 ? kumo[2].per_s / et[2].per_s : 0;
+    printf("BENCH store kumo_w64_per_s=%.0f etcd_w64_per_s=%.0f ratio=%.1f kumo_w1_p99_ms=%.3f "
+           "etcd_w1_p99_ms=%.3f list_100k_s=%.3f get_p99_us=%.1f kumo_w1_per_s=%.0f "
+           "etcd_w1_per_s=%.0f kumo_w16_per_s=%.0f etcd_w16_per_s=%.0f kumo_w64_p99_ms=%.3f "
+           "etcd_w64_p99_ms=%.3f get_p50_us=%.1f get_warm_p50_us=%.1f get_warm_p99_us=%.1f\n",
+           kumo[2].per_s, et[2].per_s, ratio, kumo[0].p99_ms, et[0].p99_ms, runs[2], get_p99,
+           kumo[0].per_s, et[0].per_s, kumo[1].per_s, et[1].per_s, kumo[2].p99_ms, et[2].p99_ms,
+           get_p50, warm_p50, warm_p99);
+    curl_global_cleanup();
+    return 0;
+}
