@@ -98,7 +98,7 @@ static void child(const char *dir, int fd, int round)
 }
 
 typedef struct acked {
-    char (*names)[48];
+    char (*names)[64];
     size_t count, cap;
     char counter_value[THREADS][32]; /* last acknowledged "round-i" per counter */
     int64_t max_revision;
