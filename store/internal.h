@@ -281,9 +281,4 @@ int store_gc_step(store_txn *t, size_t budget);
 /* Compacts at most `budget` log entries. Returns 1 when more are due. */
 int store_compact_step(store_txn *t, size_t budget);
 
-/* ---- selector.c ----------------------------------------------------------- */
-
-/* Metadata strings are compared as C strings */
-int store_selector_is_empty(const kumo_store_selector *selector);
-
 #endif

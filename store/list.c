@@ -27,7 +27,7 @@
 typedef struct list_state {
     kumo_store *store;
     const kumo_object_kind *kind;
-    const kumo_store_selector *selector;
+    const kumo_object_selector *selector;
     size_t limit;
     kumo_store_list_result *out;
     size_t cap;
@@ -50,7 +50,7 @@ void kumo_store_list_result_fini(kumo_store_list_result *result)
 /* Adds obj (taking it) when it matches; returns 1 when the page is full. */
 static int page_add(list_state *st, ProtobufCMessage *obj, const void *key, size_t key_len)
 {
-    if (!kumo_store_selector_matches(st->selector, obj)) {
+    if (!kumo_object_selector_matches(st->selector, obj)) {
         kumo_object_destroy(obj);
         return 0;
     }
@@ -292,9 +292,9 @@ kumo_error kumo_store_list(kumo_store *store, const kumo_object_kind *kind,
     memset(&none, 0, sizeof(none));
     if (options == NULL)
         options = &none;
-    kumo_store_selector *selector = NULL;
-    kumo_error err = kumo_store_selector_parse(options->label_selector, options->field_selector,
-                                               &selector, diag);
+    kumo_object_selector *selector = NULL;
+    kumo_error err = kumo_object_selector_parse(options->label_selector, options->field_selector,
+                                                &selector, diag);
     if (err != KUMO_ERROR_OK)
         return err;
     char prefix[STORE_KEY_MAX];
@@ -309,7 +309,7 @@ kumo_error kumo_store_list(kumo_store *store, const kumo_object_kind *kind,
     }
     list_state st = {store,
                      kind,
-                     store_selector_is_empty(selector) ? NULL : selector,
+                     kumo_object_selector_is_empty(selector) ? NULL : selector,
                      options->limit,
                      out,
                      0,
@@ -354,7 +354,7 @@ kumo_error kumo_store_list(kumo_store *store, const kumo_object_kind *kind,
             err = scan_at(&st, txn, prefix, prefix_len, from, from_len, token_revision);
     }
     store_read_end(store, txn);
-    kumo_store_selector_destroy(selector);
+    kumo_object_selector_destroy(selector);
     if (err != KUMO_ERROR_OK)
         kumo_store_list_result_fini(out);
     return err;

@@ -203,22 +203,7 @@ kumo_error kumo_store_get(kumo_store *store, const kumo_object_kind *kind, const
                           const char *name, ProtobufCMessage **out, int64_t *revision_out,
                           kumo_diag *diag);
 
-/*
- * A parsed label + field selector.
- * Labels: comma-separated requirements, each one of
- *   key=value  key==value  key!=value  key in (a,b)  key notin (a,b)  key  !key
- * (!= and notin also match objects without the label, as in Kubernetes).
- * Fields: metadata.name and metadata.namespace with =, == or !=.
- */
-typedef struct kumo_store_selector kumo_store_selector;
-
-/* Either text may be NULL or "". Errors: INVALID_ARGUMENT naming the bad part. */
-kumo_error kumo_store_selector_parse(const char *labels, const char *fields,
-                                     kumo_store_selector **out, kumo_diag *diag);
-void kumo_store_selector_destroy(kumo_store_selector *selector);
-/* 1 when the object matches (a NULL selector matches everything). */
-int kumo_store_selector_matches(const kumo_store_selector *selector,
-                                const ProtobufCMessage *object);
+/* Label and field selectors are apis/object's kumo_object_selector. */
 
 typedef struct kumo_store_list_options {
     const char *namespace_;     /* NULL or "": all namespaces */
@@ -268,9 +253,9 @@ typedef struct kumo_store_event {
 } kumo_store_event;
 
 typedef struct kumo_store_watch_filter {
-    const kumo_object_kind *kind;        /* NULL: every kind */
-    const char *namespace_;              /* NULL or "": every namespace */
-    const kumo_store_selector *selector; /* NULL: no filter */
+    const kumo_object_kind *kind;         /* NULL: every kind */
+    const char *namespace_;               /* NULL or "": every namespace */
+    const kumo_object_selector *selector; /* NULL: no filter */
 } kumo_store_watch_filter;
 
 /*

@@ -37,7 +37,7 @@ void kumo_store_events_free(kumo_store_event *events, size_t count)
 
 /* Does the state before log entry e match the selector? */
 static int previous_matches(kumo_store *store, MDB_txn *txn, const kumo_object_kind *kind,
-                            const store_log_entry *e, const kumo_store_selector *selector)
+                            const store_log_entry *e, const kumo_object_selector *selector)
 {
     store_log_entry prev;
     if (e->previous <= 0 || store_log_get(store, txn, e->previous, &prev) != 0 ||
@@ -47,7 +47,7 @@ static int previous_matches(kumo_store *store, MDB_txn *txn, const kumo_object_k
     if (store_payload_decode(store, kind, e->key, e->key_len, prev.flags, prev.payload,
                              prev.payload_len, &obj, NULL) != KUMO_ERROR_OK)
         return 0;
-    int match = kumo_store_selector_matches(selector, obj);
+    int match = kumo_object_selector_matches(selector, obj);
     kumo_object_destroy(obj);
     return match;
 }
@@ -63,8 +63,8 @@ kumo_error kumo_store_watch_next(kumo_store *store, int64_t from_revision,
     kumo_store_watch_filter none = {NULL, NULL, NULL};
     if (filter == NULL)
         filter = &none;
-    const kumo_store_selector *selector =
-        store_selector_is_empty(filter->selector) ? NULL : filter->selector;
+    const kumo_object_selector *selector =
+        kumo_object_selector_is_empty(filter->selector) ? NULL : filter->selector;
     size_t kind_len = filter->kind ? strlen(filter->kind->kind) : 0;
     size_t ns_len = filter->namespace_ && filter->namespace_[0] ? strlen(filter->namespace_) : 0;
     MDB_txn *txn;
@@ -115,7 +115,7 @@ kumo_error kumo_store_watch_next(kumo_store *store, int64_t from_revision,
                 break;
             kumo_store_event_type type = (kumo_store_event_type)e.type;
             if (selector) {
-                int now = kumo_store_selector_matches(selector, obj);
+                int now = kumo_object_selector_matches(selector, obj);
                 int before = type == KUMO_STORE_EVENT_MODIFIED &&
                              previous_matches(store, txn, kind, &e, selector);
                 if (type == KUMO_STORE_EVENT_MODIFIED && now != before)

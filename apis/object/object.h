@@ -127,6 +127,27 @@ kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag)
 int kumo_object_name_is_valid(const char *name);
 int kumo_object_namespace_is_valid(const char *ns);
 
+/* ---- label and field selectors ------------------------------------------- */
+
+/*
+ * A parsed label + field selector.
+ * Labels: comma-separated requirements, each one of
+ *   key=value  key==value  key!=value  key in (a,b)  key notin (a,b)  key  !key
+ * (!= and notin also match objects without the label, as in Kubernetes).
+ * Fields: metadata.name and metadata.namespace with =, == or !=.
+ */
+typedef struct kumo_object_selector kumo_object_selector;
+
+/* Either text may be NULL or "". Errors: INVALID_ARGUMENT naming the bad part. */
+kumo_error kumo_object_selector_parse(const char *labels, const char *fields,
+                                      kumo_object_selector **out, kumo_diag *diag);
+void kumo_object_selector_destroy(kumo_object_selector *selector);
+/* 1 when the object matches (a NULL selector matches everything). */
+int kumo_object_selector_matches(const kumo_object_selector *selector,
+                                 const ProtobufCMessage *object);
+/* 1 when the selector has no requirement at all (NULL included). */
+int kumo_object_selector_is_empty(const kumo_object_selector *selector);
+
 /* ---- conditions ---------------------------------------------------------- */
 
 /*

@@ -134,10 +134,10 @@ void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_r
         limit = APISERVER_DEFAULT_PAGE;
     if (limit > APISERVER_MAX_PAGE)
         limit = APISERVER_MAX_PAGE;
-    kumo_store_selector *selector = NULL;
-    if (kumo_store_selector_parse(apiserver_header(msg, KUMO_PROTOCOL_HEADER_LABEL_SELECTOR),
-                                  apiserver_header(msg, KUMO_PROTOCOL_HEADER_FIELD_SELECTOR),
-                                  &selector, diag) != KUMO_ERROR_OK) {
+    kumo_object_selector *selector = NULL;
+    if (kumo_object_selector_parse(apiserver_header(msg, KUMO_PROTOCOL_HEADER_LABEL_SELECTOR),
+                                   apiserver_header(msg, KUMO_PROTOCOL_HEADER_FIELD_SELECTOR),
+                                   &selector, diag) != KUMO_ERROR_OK) {
         apiserver_reply_status(r, diag);
         return;
     }
@@ -148,11 +148,11 @@ void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_r
     };
     catch_up c;
     if (read_events(s->store, (int64_t)from, &filter, (size_t)limit, &c, diag) != KUMO_ERROR_OK) {
-        kumo_store_selector_destroy(selector);
+        kumo_object_selector_destroy(selector);
         apiserver_reply_status(r, diag);
         return;
     }
-    kumo_store_selector_destroy(selector);
+    kumo_object_selector_destroy(selector);
     size_t max_reply = apiserver_max_reply_bytes(s);
     size_t count = c.count;
     kumo_codec_buffer *out = &r->worker->out;

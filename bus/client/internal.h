@@ -5,7 +5,6 @@
  *               and the typed verbs
  *   watch.c     list-then-watch: subscription, catch-up, continuity checks,
  *               relist on Gone, delivery on the watch's own thread
- *   selector.c  label and field selectors, matched client-side on live events
  *   keymap.c    a small hash map "namespace/name" -> (revision, uid)
  *
  * Nothing here is part of the public contract (bus/client/client.h).
@@ -99,22 +98,6 @@ int64_t client_now_ms(void);
 
 /* Called by the client's destroy: stops every watch still running. */
 void client_watches_stop_all(kumo_client *client);
-
-/* ---- selector.c ---- */
-
-typedef struct client_selector client_selector;
-
-/*
- * Parses a label selector (`app=web,tier!=db,env in (a,b),env notin (c),key,!key`)
- * and a field selector (`metadata.name=web`, `metadata.namespace!=x`). Either
- * may be NULL or "". *out is NULL when both are empty. Errors:
- * INVALID_ARGUMENT naming the bad part.
- */
-kumo_error client_selector_parse(const char *labels, const char *fields, client_selector **out,
-                                 kumo_diag *diag);
-void client_selector_destroy(client_selector *selector);
-/* 1 when the object matches (a NULL selector matches everything). */
-int client_selector_matches(const client_selector *selector, const ProtobufCMessage *object);
 
 /* ---- keymap.c ---- */
 

@@ -66,7 +66,7 @@ struct kumo_client_watch {
     int all;
     char *label_selector;
     char *field_selector;
-    client_selector *selector;
+    kumo_object_selector *selector;
     kumo_client_watch_fn fn;
     void *context;
 
@@ -263,7 +263,7 @@ static void watch_event(kumo_client_watch *w, kumo_client_event_type type, int64
     const client_keymap_entry *entry = client_keymap_get(&w->known, key);
     int wanted = 1;
     if (live && w->selector != NULL) {
-        int matches = client_selector_matches(w->selector, object);
+        int matches = kumo_object_selector_matches(w->selector, object);
         if (type == KUMO_CLIENT_EVENT_DELETED)
             wanted = entry != NULL || matches;
         else if (matches)
@@ -597,7 +597,7 @@ static void watch_free(kumo_client_watch *w)
     }
     natsSubscription_Destroy(w->events);
     natsSubscription_Destroy(w->replies);
-    client_selector_destroy(w->selector);
+    kumo_object_selector_destroy(w->selector);
     client_keymap_fini(&w->known);
     snapshot_free(&w->initial);
     free(w->label_selector);
@@ -645,7 +645,7 @@ kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *
         (o->field_selector && o->field_selector[0] && !w->field_selector))
         e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     if (e == KUMO_ERROR_OK)
-        e = client_selector_parse(w->label_selector, w->field_selector, &w->selector, diag);
+        e = kumo_object_selector_parse(w->label_selector, w->field_selector, &w->selector, diag);
 
     char events_subject[512];
     if (w->all) {

@@ -293,15 +293,15 @@ static ProtobufCMessage *labelled(const char *name, const char *ns, const char *
 
 static int matches(const char *labels, const char *fields, const ProtobufCMessage *o)
 {
-    client_selector *s = NULL;
+    kumo_object_selector *s = NULL;
     kumo_diag d;
     kumo_diag_init(&d);
-    kumo_error e = client_selector_parse(labels, fields, &s, &d);
+    kumo_error e = kumo_object_selector_parse(labels, fields, &s, &d);
     kumo_diag_fini(&d);
     if (e != KUMO_ERROR_OK)
         return -1;
-    int m = client_selector_matches(s, o);
-    client_selector_destroy(s);
+    int m = kumo_object_selector_matches(s, o);
+    kumo_object_selector_destroy(s);
     return m;
 }
 
@@ -336,10 +336,10 @@ KUMO_TEST(selector_semantics)
     KUMO_EXPECT_INT_EQ(matches(NULL, "metadata.name", o), -1);
     kumo_diag d;
     kumo_diag_init(&d);
-    client_selector *s = NULL;
-    KUMO_EXPECT_INT_EQ(client_selector_parse("env in prod", NULL, &s, &d),
+    kumo_object_selector *s = NULL;
+    KUMO_EXPECT_INT_EQ(kumo_object_selector_parse("env in prod", NULL, &s, &d),
                        KUMO_ERROR_INVALID_ARGUMENT);
-    KUMO_EXPECT_CONTAINS(d.message, "parentheses");
+    KUMO_EXPECT_CONTAINS(d.message, "expected '('");
     kumo_diag_fini(&d);
     kumo_object_destroy(o);
 }

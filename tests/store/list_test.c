@@ -115,16 +115,16 @@ KUMO_TEST(field_selector)
     EXPECT_BAD(NULL, "spec.cidr=10.0.0.0/16", "field label not supported: spec.cidr");
     EXPECT_BAD(NULL, "metadata.name", "expected field=value");
     /* the selector object on its own */
-    kumo_store_selector *sel = NULL;
-    KUMO_REQUIRE_INT_EQ(kumo_store_selector_parse("app=web", "metadata.name=a", &sel, NULL),
+    kumo_object_selector *sel = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_object_selector_parse("app=web", "metadata.name=a", &sel, NULL),
                         KUMO_ERROR_OK);
     ProtobufCMessage *o = t_network("default", "a", "10.0.0.0/16");
-    KUMO_EXPECT_INT_EQ(kumo_store_selector_matches(sel, o), 0);
+    KUMO_EXPECT_INT_EQ(kumo_object_selector_matches(sel, o), 0);
     t_label(o, "app", "web");
-    KUMO_EXPECT_INT_EQ(kumo_store_selector_matches(sel, o), 1);
-    KUMO_EXPECT_INT_EQ(kumo_store_selector_matches(NULL, o), 1);
+    KUMO_EXPECT_INT_EQ(kumo_object_selector_matches(sel, o), 1);
+    KUMO_EXPECT_INT_EQ(kumo_object_selector_matches(NULL, o), 1);
     kumo_object_destroy(o);
-    kumo_store_selector_destroy(sel);
+    kumo_object_selector_destroy(sel);
     kumo_store_close(s);
 }
 

@@ -111,8 +111,8 @@ KUMO_TEST(watch_selector)
     t_label(cur, "tier", "y");
     KUMO_REQUIRE_INT_EQ(kumo_store_update(s, cur, &next_obj, NULL, NULL), KUMO_ERROR_OK); /* 6 */
     kumo_store_delete(s, t_kind("Network"), "default", "a", NULL, NULL, NULL, NULL);      /* 7 */
-    kumo_store_selector *sel = NULL;
-    KUMO_REQUIRE_INT_EQ(kumo_store_selector_parse("app=web", NULL, &sel, NULL), KUMO_ERROR_OK);
+    kumo_object_selector *sel = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_object_selector_parse("app=web", NULL, &sel, NULL), KUMO_ERROR_OK);
     kumo_store_watch_filter f = {NULL, NULL, sel};
     kumo_store_event *ev = NULL;
     int64_t next = 0;
@@ -130,7 +130,7 @@ KUMO_TEST(watch_selector)
     }
     KUMO_EXPECT_INT_EQ(next, 7);
     kumo_store_events_free(ev, n);
-    kumo_store_selector_destroy(sel);
+    kumo_object_selector_destroy(sel);
     kumo_object_destroy(in);
     kumo_object_destroy(cur);
     kumo_object_destroy(next_obj);

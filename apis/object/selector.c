@@ -10,7 +10,9 @@
  * objects that do not have the label. Field selectors support metadata.name
  * and metadata.namespace with =, == and !=.
  */
-#include "store/internal.h"
+#include "apis/object/internal.h"
+
+#include <stdio.h>
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -38,14 +40,14 @@ typedef struct field_req {
     char *value;
 } field_req;
 
-struct kumo_store_selector {
+struct kumo_object_selector {
     label_req *labels;
     size_t n_labels;
     field_req *fields;
     size_t n_fields;
 };
 
-void kumo_store_selector_destroy(kumo_store_selector *sel)
+void kumo_object_selector_destroy(kumo_object_selector *sel)
 {
     if (sel == NULL)
         return;
@@ -62,7 +64,7 @@ void kumo_store_selector_destroy(kumo_store_selector *sel)
     free(sel);
 }
 
-int store_selector_is_empty(const kumo_store_selector *sel)
+int kumo_object_selector_is_empty(const kumo_object_selector *sel)
 {
     return sel == NULL || (sel->n_labels == 0 && sel->n_fields == 0);
 }
@@ -235,7 +237,7 @@ static kumo_error parse_requirement(parser *p, label_req *r)
     }
 }
 
-static kumo_error parse_labels(kumo_store_selector *sel, const char *text, kumo_diag *diag)
+static kumo_error parse_labels(kumo_object_selector *sel, const char *text, kumo_diag *diag)
 {
     parser p = {text, 0, diag};
     skip_space(&p);
@@ -260,7 +262,7 @@ static kumo_error parse_labels(kumo_store_selector *sel, const char *text, kumo_
     }
 }
 
-static kumo_error parse_fields(kumo_store_selector *sel, const char *text, kumo_diag *diag)
+static kumo_error parse_fields(kumo_object_selector *sel, const char *text, kumo_diag *diag)
 {
     const char *s = text;
     while (*s == ' ')
@@ -314,18 +316,18 @@ static kumo_error parse_fields(kumo_store_selector *sel, const char *text, kumo_
     }
 }
 
-kumo_error kumo_store_selector_parse(const char *labels, const char *fields,
-                                     kumo_store_selector **out, kumo_diag *diag)
+kumo_error kumo_object_selector_parse(const char *labels, const char *fields,
+                                      kumo_object_selector **out, kumo_diag *diag)
 {
     *out = NULL;
-    kumo_store_selector *sel = calloc(1, sizeof(*sel));
+    kumo_object_selector *sel = calloc(1, sizeof(*sel));
     if (sel == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     kumo_error err = labels ? parse_labels(sel, labels, diag) : KUMO_ERROR_OK;
     if (err == KUMO_ERROR_OK && fields)
         err = parse_fields(sel, fields, diag);
     if (err != KUMO_ERROR_OK) {
-        kumo_store_selector_destroy(sel);
+        kumo_object_selector_destroy(sel);
         if (err == KUMO_ERROR_NOMEM)
             kumo_diag_set(diag, err, "out of memory");
         return err;
@@ -350,7 +352,7 @@ static int in_values(const label_req *r, const char *v)
     return 0;
 }
 
-int kumo_store_selector_matches(const kumo_store_selector *sel, const ProtobufCMessage *object)
+int kumo_object_selector_matches(const kumo_object_selector *sel, const ProtobufCMessage *object)
 {
     if (sel == NULL)
         return 1;
