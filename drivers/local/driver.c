@@ -1,0 +1,662 @@
+/*
+ * driver.c - the local driver's entry point and table, connections (settings,
+ * privilege check, state folder, names), the frame every call runs in, and
+ * `control`.
+ *
+ * A call: deadline check (a late call is not sent), the connection's mutex
+ * and the state folder's flock (both bounded by the deadline), reload of the
+ * state file when it changed on disk, the body, unlock. Calls of one
+ * connection are serialized; that is plenty for one host.
+ */
+#define _GNU_SOURCE
+#include "drivers/local/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const struct kumo_driver_host *local_host;
+
+kumo_driver_code local_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
+                            const char *cloud_code, const char *fmt, ...)
+{
+    if (diag == NULL)
+        return code;
+    va_list ap;
+    diag->code = (int32_t)code;
+    diag->retry_after_ms = 0;
+    snprintf(diag->cloud_code, sizeof(diag->cloud_code), "%s", cloud_code ? cloud_code : "");
+    va_start(ap, fmt);
+    vsnprintf(diag->message, sizeof(diag->message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+kumo_driver_code local_nomem(struct kumo_driver_diag *diag)
+{
+    return local_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+}
+
+void local_log(int level, const char *fmt, ...)
+{
+    char line[768];
+    if (local_host == NULL || !local_host->log_enabled(local_host->ctx, level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    local_host->log(local_host->ctx, level, "local", line);
+}
+
+/* ---- Names ------------------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull; /* a separator between strings */
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The hex part of an id ("m-1a2b3c4d" -> "1a2b3c4d"). */
+static const char *hex_of(const char *id)
+{
+    const char *dash = id ? strrchr(id, '-') : NULL;
+    return dash ? dash + 1 : (id ? id : "");
+}
+
+void local_netns_name(const struct kumo_driver_conn *c, const char *machine_id, char *buf,
+                      size_t size)
+{
+    snprintf(buf, size, "%s-%s-%s", c->cfg.prefix, c->short_id, machine_id);
+}
+
+void local_veth_name(const char *machine_id, char *buf, size_t size)
+{
+    snprintf(buf, size, "kv%.8s", hex_of(machine_id));
+}
+
+void local_bridge_name(const struct kumo_driver_conn *c, const char *network_id, char *buf,
+                       size_t size)
+{
+    if (network_id == NULL || network_id[0] == '\0')
+        snprintf(buf, size, "kbr-%s", c->short_id);
+    else
+        snprintf(buf, size, "kbn-%.8s", hex_of(network_id));
+}
+
+void local_alias(const struct kumo_driver_conn *c, const char *id, const char *token, char *buf,
+                 size_t size)
+{
+    snprintf(buf, size, "%s-%s-%s %s", c->cfg.prefix, c->short_id, id, token ? token : "");
+}
+
+void local_table_name(const struct kumo_driver_conn *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s_%s", c->cfg.prefix, c->short_id);
+}
+
+void local_cgroup_name(const struct kumo_driver_conn *c, const char *machine_id, char *buf,
+                       size_t size)
+{
+    snprintf(buf, size, "%s-%s-%s", c->cfg.prefix, c->short_id, machine_id);
+}
+
+static int id_taken(struct kumo_driver_conn *c, const char *id)
+{
+    char link[32];
+    for (size_t i = 0; i < c->state.count; i++) {
+        const struct local_object *o = c->state.objects[i];
+        if (strcmp(o->id, id) == 0)
+            return 1;
+        for (size_t j = 0; j < o->subnet_count; j++)
+            if (strcmp(o->subnets[j].id, id) == 0)
+                return 1;
+    }
+    if (strncmp(id, "m-", 2) == 0)
+        local_veth_name(id, link, sizeof(link));
+    else if (strncmp(id, "n-", 2) == 0)
+        snprintf(link, sizeof(link), "kbn-%s", hex_of(id));
+    else
+        return 0;
+    return local_link_exists(link);
+}
+
+void local_new_id(struct kumo_driver_conn *c, int kind, char *buf, size_t size)
+{
+    static const char *const prefixes[] = {"m-", "n-", "sg-", "key-", "s-"};
+    const char *prefix = kind >= 0 && kind <= 4 ? prefixes[kind] : "x-";
+    do {
+        uint64_t seed = fnv(14695981039346656037ull, c->short_id) ^ ++c->state.serial;
+        seed ^= (uint64_t)local_host->realtime_ns(local_host->ctx) ^ ((uint64_t)getpid() << 32);
+        snprintf(buf, size, "%s%08x", prefix, (unsigned)(mix(seed) & 0xffffffffu));
+    } while (id_taken(c, buf));
+}
+
+kumo_driver_code local_check_token(const char *token, struct kumo_driver_diag *diag)
+{
+    size_t n = token ? strlen(token) : 0;
+    if (n == 0)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                          "a creation token (the kumo uid) is required");
+    if (n > LOCAL_TOKEN_MAX)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                          "token \"%.40s...\" is longer than %d characters", token,
+                          LOCAL_TOKEN_MAX);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
+            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                              "token \"%s\": only printable ASCII without spaces is allowed",
+                              token);
+    return KUMO_DRIVER_OK;
+}
+
+/* ---- The call frame -------------------------------------------------------- */
+
+static int64_t mono_now(void)
+{
+    return local_host->monotonic_ns(local_host->ctx);
+}
+
+int local_late(const struct local_call *call)
+{
+    return mono_now() >= call->deadline_ns;
+}
+
+kumo_driver_code local_timeout(struct local_call *call, const char *what,
+                               struct kumo_driver_diag *diag)
+{
+    return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                      "%s: %s: the deadline passed (part of the change may have been applied; "
+                      "repeat the call)",
+                      call->op, what);
+}
+
+kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, int64_t deadline_ns,
+                                  struct local_call *call, struct kumo_driver_diag *diag)
+{
+    char err[600];
+    memset(call, 0, sizeof(*call));
+    call->conn = c;
+    call->op = op;
+    call->deadline_ns = deadline_ns;
+    if (c == NULL)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                          "%s: the connection is NULL", op);
+    if (mono_now() >= deadline_ns)
+        return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                          "%s: the deadline passed before the call was sent", op);
+    pthread_mutex_lock(&c->flight_mu);
+    c->in_flight++;
+    pthread_mutex_unlock(&c->flight_mu);
+    int locked;
+    if (deadline_ns == KUMO_DRIVER_NO_DEADLINE) {
+        locked = pthread_mutex_lock(&c->mu) == 0;
+    } else {
+        struct timespec at;
+        clock_gettime(CLOCK_REALTIME, &at);
+        int64_t left = deadline_ns - mono_now();
+        left = left < 0 ? 0 : left;
+        at.tv_sec += (time_t)(left / 1000000000);
+        at.tv_nsec += (long)(left % 1000000000);
+        if (at.tv_nsec >= 1000000000) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000;
+        }
+        locked = pthread_mutex_timedlock(&c->mu, &at) == 0;
+    }
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    if (!locked)
+        rc = local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                        "%s: other calls on connection %s held it past the deadline", op, c->name);
+    while (rc == KUMO_DRIVER_OK && flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s: locking %s: %s", op,
+                            c->lock_path, strerror(errno));
+        else if (mono_now() >= deadline_ns)
+            rc = local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                            "%s: another connection held %s past the deadline", op, c->lock_path);
+        else {
+            struct timespec ts = {0, 2 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (rc == KUMO_DRIVER_OK && local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0) {
+        flock(c->lock_fd, LOCK_UN);
+        rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s: %s", op, err);
+    }
+    if (rc != KUMO_DRIVER_OK) {
+        if (locked)
+            pthread_mutex_unlock(&c->mu);
+        pthread_mutex_lock(&c->flight_mu);
+        if (--c->in_flight == 0)
+            pthread_cond_broadcast(&c->idle);
+        pthread_mutex_unlock(&c->flight_mu);
+        call->conn = NULL;
+        return rc;
+    }
+    call->now_ns = local_host->realtime_ns(local_host->ctx);
+    return KUMO_DRIVER_OK;
+}
+
+void local_call_end(struct local_call *call)
+{
+    struct kumo_driver_conn *c = call->conn;
+    if (c == NULL)
+        return;
+    flock(c->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_lock(&c->flight_mu);
+    if (--c->in_flight == 0)
+        pthread_cond_broadcast(&c->idle);
+    pthread_mutex_unlock(&c->flight_mu);
+    call->conn = NULL;
+}
+
+kumo_driver_code local_save(struct local_call *call, const char *what,
+                            struct kumo_driver_diag *diag)
+{
+    char err[600];
+    if (local_state_save(&call->conn->state, call->conn->state_path, err, sizeof(err)) == 0)
+        return KUMO_DRIVER_OK;
+    return local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s: %s: %s", call->op, what,
+                      err);
+}
+
+/* ---- Settings ------------------------------------------------------------------ */
+
+static const char known_keys[] =
+    "provider, region, zone, endpoint, state_dir, cidr, agent_command, isolation, cgroups, "
+    "name_prefix, stop_grace_ms, latitude, longitude";
+
+static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
+                            const char *expected)
+{
+    return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                      "local config %s=\"%s\": expected %s", key, value, expected);
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Splits a command line into words: blanks separate, '...' is literal, "..."
+ * and a backslash escape the next character. No shell, no expansion. */
+static int split_command(const char *line, char *words, size_t size, char **argv, int max)
+{
+    size_t n = 0;
+    int count = 0;
+    const char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (*p == '\0')
+            break;
+        if (count == max)
+            return -1;
+        argv[count++] = words + n;
+        char quote = 0;
+        for (; *p && (quote || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
+            char ch = *p;
+            if (quote == 0 && (ch == '\'' || ch == '"')) {
+                quote = ch;
+                continue;
+            }
+            if (quote && ch == quote) {
+                quote = 0;
+                continue;
+            }
+            if (ch == '\\' && quote != '\'' && p[1] != '\0')
+                ch = *++p;
+            if (n + 1 >= size)
+                return -1;
+            words[n++] = ch;
+        }
+        if (quote)
+            return -1;
+        if (n + 1 >= size)
+            return -1;
+        words[n++] = '\0';
+    }
+    argv[count] = NULL;
+    return count;
+}
+
+static kumo_driver_code set_key(struct kumo_driver_conn *c, const char *key, const char *value,
+                                struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = &c->cfg;
+    double d;
+    if (strcmp(key, "provider") == 0) {
+        if (value[0] != '\0' && strcmp(value, "local") != 0)
+            return bad(diag, key, value, "\"local\" (or nothing)");
+    } else if (strcmp(key, "endpoint") == 0) {
+        /* accepted and ignored: the host is the endpoint */
+    } else if (strcmp(key, "region") == 0 || strcmp(key, "zone") == 0) {
+        char *dst = key[0] == 'r' ? cfg->region : cfg->zone;
+        if (value[0] == '\0' || strlen(value) >= sizeof(cfg->region))
+            return bad(diag, key, value, "a name of 1 to 63 characters");
+        snprintf(dst, sizeof(cfg->region), "%s", value);
+    } else if (strcmp(key, "state_dir") == 0) {
+        if (value[0] != '/' || strlen(value) >= sizeof(cfg->state_dir) - 64)
+            return bad(diag, key, value, "an absolute folder path");
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
+    } else if (strcmp(key, "cidr") == 0) {
+        if (local_cidr_parse(value, &cfg->cidr_base, &cfg->cidr_prefix) != 0 ||
+            cfg->cidr_prefix < 16 || cfg->cidr_prefix > 28)
+            return bad(diag, key, value, "an IPv4 range from /16 to /28, like 10.254.7.0/24");
+    } else if (strcmp(key, "agent_command") == 0) {
+        if (strlen(value) >= sizeof(cfg->agent_command))
+            return bad(diag, key, value, "a command line shorter than 2048 characters");
+        snprintf(cfg->agent_command, sizeof(cfg->agent_command), "%s", value);
+    } else if (strcmp(key, "isolation") == 0) {
+        if (strcmp(value, "pid") == 0)
+            cfg->isolate = 1;
+        else if (strcmp(value, "none") == 0)
+            cfg->isolate = 0;
+        else
+            return bad(diag, key, value, "pid (own PID and mount namespaces) or none");
+    } else if (strcmp(key, "cgroups") == 0) {
+        if (strcmp(value, "auto") == 0)
+            cfg->cgroups_wanted = 1;
+        else if (strcmp(value, "off") == 0)
+            cfg->cgroups_wanted = 0;
+        else
+            return bad(diag, key, value, "auto or off");
+    } else if (strcmp(key, "name_prefix") == 0) {
+        size_t n = strlen(value);
+        int ok = n >= 1 && n <= 12 && value[0] >= 'a' && value[0] <= 'z';
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9');
+        if (!ok)
+            return bad(diag, key, value,
+                       "1 to 12 lowercase letters and digits, starting with a "
+                       "letter");
+        snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", value);
+    } else if (strcmp(key, "stop_grace_ms") == 0) {
+        if (parse_double(value, 0, 600000, &d) != 0)
+            return bad(diag, key, value, "milliseconds from 0 to 600000");
+        cfg->stop_grace_ms = (int64_t)d;
+    } else if (strcmp(key, "latitude") == 0 || strcmp(key, "longitude") == 0) {
+        double limit = key[1] == 'a' ? 90 : 180;
+        if (parse_double(value, -limit, limit, &d) != 0)
+            return bad(diag, key, value,
+                       key[1] == 'a' ? "degrees from -90 to 90" : "degrees from -180 to 180");
+        *(key[1] == 'a' ? &cfg->latitude : &cfg->longitude) = d;
+    } else {
+        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                          "local config key \"%s\" is unknown; known keys: %s", key, known_keys);
+    }
+    return KUMO_DRIVER_OK;
+}
+
+/* CAP_NET_ADMIN (12) and CAP_SYS_ADMIN (21) in the effective set. */
+static int privileged(void)
+{
+    char line[256];
+    unsigned long long caps = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "CapEff:", 7) == 0)
+            caps = strtoull(line + 7, NULL, 16);
+    if (f != NULL)
+        fclose(f);
+    return (caps >> 12 & 1) && (caps >> 21 & 1);
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[LOCAL_NAME_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static kumo_driver_code prepare_agent(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    const char *line = c->cfg.agent_command[0] ? c->cfg.agent_command : "sleep infinity";
+    c->agent_is_placeholder = c->cfg.agent_command[0] == '\0';
+    int n =
+        split_command(line, c->agent_words, sizeof(c->agent_words), c->agent_argv, LOCAL_ARGV_MAX);
+    if (n <= 0)
+        return bad(diag, "agent_command", line,
+                   "a command line (words separated by blanks; quotes must be closed)");
+    if (local_find_program(c->agent_argv[0], c->agent_path, sizeof(c->agent_path)) != 0)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                          "local config agent_command: program \"%s\" is not found or not "
+                          "executable",
+                          c->agent_argv[0]);
+    return KUMO_DRIVER_OK;
+}
+
+static void local_close(struct kumo_driver_conn *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->flight_mu);
+    while (c->in_flight > 0)
+        pthread_cond_wait(&c->idle, &c->flight_mu);
+    pthread_mutex_unlock(&c->flight_mu);
+    if (c->lock_fd >= 0)
+        close(c->lock_fd);
+    local_state_clear(&c->state);
+    pthread_cond_destroy(&c->idle);
+    pthread_mutex_destroy(&c->flight_mu);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
+                                   struct kumo_driver_conn **out, struct kumo_driver_diag *diag)
+{
+    char real[PATH_MAX], err[600];
+    if (out == NULL || args == NULL)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                          "open: args and out are required");
+    *out = NULL;
+    struct kumo_driver_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return local_nomem(diag);
+    c->lock_fd = -1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->flight_mu, NULL);
+    pthread_cond_init(&c->idle, NULL);
+    snprintf(c->name, sizeof(c->name), "%s",
+             args->connection && args->connection[0] ? args->connection : "local");
+    struct local_config *cfg = &c->cfg;
+    snprintf(cfg->region, sizeof(cfg->region), "local");
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
+    cfg->isolate = 1;
+    cfg->cgroups_wanted = 1;
+    cfg->stop_grace_ms = 1000;
+    cfg->cidr_prefix = -1;
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    for (size_t i = 0; rc == KUMO_DRIVER_OK && i < args->config_count; i++)
+        rc = args->config[i].key == NULL
+                 ? local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                              "open: config entry %zu has no key", i)
+                 : set_key(c, args->config[i].key,
+                           args->config[i].value ? args->config[i].value : "", diag);
+    if (rc == KUMO_DRIVER_OK && !privileged())
+        rc = local_fail(diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
+                        "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
+                        "network namespaces, bridges and firewall rules; run kumod as root to "
+                        "use connection %s",
+                        c->name);
+    if (rc == KUMO_DRIVER_OK && (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
+                                 access("/proc/self/ns/net", F_OK) != 0))
+        rc = local_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
+                        "the local driver needs iproute2 (`ip`) and network namespaces "
+                        "(apt-get install iproute2)");
+    if (rc == KUMO_DRIVER_OK && local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
+        c->nft_path[0] = '\0'; /* security groups will say so */
+    if (rc == KUMO_DRIVER_OK)
+        rc = prepare_agent(c, diag);
+    if (rc == KUMO_DRIVER_OK && cfg->zone[0] == '\0')
+        snprintf(cfg->zone, sizeof(cfg->zone), "%.60s-a", cfg->region);
+    if (rc == KUMO_DRIVER_OK && cfg->state_dir[0] == '\0') {
+        char safe[256];
+        snprintf(safe, sizeof(safe), "%s", c->name);
+        for (char *p = safe; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+                *p = '_';
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
+    }
+    if (rc == KUMO_DRIVER_OK && make_dirs(cfg->state_dir) != 0)
+        rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                        "local config state_dir=\"%s\": cannot create it: %s", cfg->state_dir,
+                        strerror(errno));
+    if (rc == KUMO_DRIVER_OK) {
+        if (realpath(cfg->state_dir, real) == NULL)
+            snprintf(real, sizeof(real), "%s", cfg->state_dir);
+        uint64_t h = fnv(fnv(fnv(14695981039346656037ull, cfg->prefix), c->name), real);
+        snprintf(c->short_id, sizeof(c->short_id), "%06x", (unsigned)(mix(h) & 0xffffff));
+        if (cfg->cidr_prefix < 0) {
+            cfg->cidr_base = (10u << 24) | (254u << 16) | ((1 + (unsigned)(mix(h + 1) % 254)) << 8);
+            cfg->cidr_prefix = 24;
+        }
+        snprintf(c->state_path, sizeof(c->state_path), "%s/state", real);
+        snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
+        c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (c->lock_fd < 0)
+            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "opening %s: %s",
+                            c->lock_path, strerror(errno));
+    }
+    if (rc == KUMO_DRIVER_OK) {
+        c->cgroup_mode = cfg->cgroups_wanted
+                             ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
+                             : LOCAL_CGROUP_NONE;
+        if (!cfg->cgroups_wanted)
+            snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
+        if (c->cgroup_mode == LOCAL_CGROUP_NONE)
+            local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
+        if (flock(c->lock_fd, LOCK_EX) != 0 ||
+            local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
+            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
+        flock(c->lock_fd, LOCK_UN);
+    }
+    if (rc != KUMO_DRIVER_OK) {
+        local_close(c);
+        return rc;
+    }
+    char range[32];
+    local_ip_format(cfg->cidr_base, range, sizeof(range));
+    local_log(KUMO_DRIVER_LOG_DEBUG, "connection %s opened: bridge kbr-%s %s/%d, state %s", c->name,
+              c->short_id, range, cfg->cidr_prefix, c->state_path);
+    *out = c;
+    return KUMO_DRIVER_OK;
+}
+
+/* ---- control ----------------------------------------------------------------------- */
+
+static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op,
+                                      const char *json_in, char **json_out,
+                                      struct kumo_driver_diag *diag)
+{
+    (void)json_in;
+    struct local_call call;
+    if (json_out == NULL || op == NULL)
+        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                          "control: op and json_out are required");
+    *json_out = NULL;
+    int inventory = strcmp(op, "inventory") == 0, purge = strcmp(op, "purge") == 0;
+    if (!inventory && !purge)
+        return local_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
+                          "local has no control op \"%s\"; known: inventory, purge", op);
+    kumo_driver_code rc = local_call_begin(c, op, mono_now() + 60 * 1000000000ll, &call, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    struct local_buf b;
+    local_buf_init(&b);
+    if (inventory)
+        local_inventory_json(&call, &b);
+    else if ((rc = local_purge(&call, diag)) == KUMO_DRIVER_OK)
+        local_buf_str(&b, "{}");
+    local_call_end(&call);
+    if (rc == KUMO_DRIVER_OK)
+        rc = b.failed || (*json_out = local_pack_text(b.data)) == NULL ? local_nomem(diag)
+                                                                       : KUMO_DRIVER_OK;
+    local_buf_fini(&b);
+    return rc;
+}
+
+/* ---- The table ---------------------------------------------------------------------- */
+
+static const struct kumo_driver table = {
+    .abi_major = KUMO_DRIVER_ABI_MAJOR,
+    .abi_minor = KUMO_DRIVER_ABI_MINOR,
+    .struct_size = sizeof(struct kumo_driver),
+    .name = "local",
+    .description = "this host: machines are network namespaces on a bridge per connection, "
+                   "security groups are nftables rules (needs root)",
+    .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
+                    KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
+                    KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS,
+    .open = local_open,
+    .close = local_close,
+    .catalog_regions = local_catalog_regions,
+    .catalog_instance_types = local_catalog_instance_types,
+    .catalog_images = local_catalog_images,
+    .machine_observe = local_machine_observe,
+    .machine_create = local_machine_create,
+    .machine_update = local_machine_update,
+    .machine_delete = local_machine_delete,
+    .machine_list = local_machine_list,
+    .network_observe = local_network_observe,
+    .network_create = local_network_create,
+    .network_update = local_network_update,
+    .network_delete = local_network_delete,
+    .network_list = local_network_list,
+    .security_group_observe = local_security_group_observe,
+    .security_group_create = local_security_group_create,
+    .security_group_update = local_security_group_update,
+    .security_group_delete = local_security_group_delete,
+    .security_group_list = local_security_group_list,
+    .key_pair_observe = local_key_pair_observe,
+    .key_pair_create = local_key_pair_create,
+    .key_pair_update = local_key_pair_update,
+    .key_pair_delete = local_key_pair_delete,
+    .key_pair_list = local_key_pair_list,
+    .control = local_control,
+};
+
+__attribute__((visibility("default"))) const struct kumo_driver *
+kumo_driver_entry(const struct kumo_driver_host *host)
+{
+    if (host == NULL || host->abi_major != KUMO_DRIVER_ABI_MAJOR ||
+        host->struct_size < offsetof(struct kumo_driver_host, realtime_ns) + sizeof(void *))
+        return NULL;
+    local_host = host;
+    return &table;
+}
