@@ -176,4 +176,7 @@ int kumoctl_print_objects(ProtobufCMessage *const *objects, size_t count, kumoct
 /* "5s", "3m", "2h", "4d" since `seconds` (Unix time); "<unknown>" for 0. */
 void kumoctl_age(int64_t seconds, char *buf, size_t size);
 
+/* describe_infra.c: the Placement and Failovers sections of `kumoctl describe infra`. */
+void kumoctl_describe_infra(const ProtobufCMessage *infra);
+
 #endif

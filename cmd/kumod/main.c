@@ -23,6 +23,7 @@
 #include "bus/apiserver/apiserver.h"
 #include "bus/natsd/natsd.h"
 #include "bus/protocol/protocol.h"
+#include "controllers/manager/manager.h"
 #include "store/store.h"
 
 #ifndef KUMO_VERSION
@@ -43,6 +44,12 @@ static const char usage[] =
     "  --prefix P                 subject prefix (default kumo.v1)\n"
     "  --workers N                request-serving threads (default 64)\n"
     "  --log-level L              debug, info, warn or error (default info)\n"
+    "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
+    "                             comma list of connection,network,securitygroup,keypair,\n"
+    "                             machine,infra\n"
+    "  --drivers-dir DIR          cloud driver plugins (default: <kumod dir>/../lib/kumo/drivers)\n"
+    "  --latency-table FILE       measured inter-region RTT matrix (CSV) for placement\n"
+    "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this help and exit\n"
     "\n"
@@ -239,6 +246,124 @@ static void stop_orphaned_nats_server(const char *js_dir)
     closedir(proc);
 }
 
+/* ---- the controller manager (docs/controllers.md) ------------------------------------ */
+
+typedef struct kumod_controller_flags {
+    const char *list;          /* --controllers */
+    char drivers_dir[1024];    /* --drivers-dir */
+    const char *latency_table; /* --latency-table */
+    double drift_poll_seconds; /* --drift-poll-seconds */
+} kumod_controller_flags;
+
+/*
+ * Takes the controller manager's flags out of argv (so parse_flags never sees
+ * them). Returns 0, or 2 after printing a usage error.
+ */
+static int controller_flags_take(int *argc, char **argv, kumod_controller_flags *cf)
+{
+    static const char *const names[] = {"--controllers", "--drivers-dir", "--latency-table",
+                                        "--drift-poll-seconds"};
+    memset(cf, 0, sizeof(*cf));
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(cf->drivers_dir, sizeof(cf->drivers_dir), "%.990s/../lib/kumo/drivers",
+             slash ? self : ".");
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        int which = -1;
+        const char *value = NULL;
+        for (int k = 0; k < 4 && which < 0; k++) {
+            size_t len = strlen(names[k]);
+            if (strcmp(argv[i], names[k]) == 0) {
+                which = k;
+                if (i + 1 >= *argc) {
+                    fprintf(stderr, "kumod: %s needs a value; see kumod --help\n", names[k]);
+                    return 2;
+                }
+                value = argv[++i];
+            } else if (strncmp(argv[i], names[k], len) == 0 && argv[i][len] == '=') {
+                which = k;
+                value = argv[i] + len + 1;
+            }
+        }
+        if (which < 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        char why[512], *end;
+        switch (which) {
+        case 0:
+            if (kumo_manager_controllers_check(value, why, sizeof(why)) != 0) {
+                fprintf(stderr, "kumod: --controllers: %s\n", why);
+                return 2;
+            }
+            cf->list = value;
+            break;
+        case 1:
+            snprintf(cf->drivers_dir, sizeof(cf->drivers_dir), "%s", value);
+            break;
+        case 2:
+            cf->latency_table = value;
+            break;
+        default:
+            cf->drift_poll_seconds = strtod(value, &end);
+            if (*end != '\0' || !(cf->drift_poll_seconds > 0 && cf->drift_poll_seconds <= 86400)) {
+                fprintf(stderr,
+                        "kumod: --drift-poll-seconds \"%s\" must be a number of seconds "
+                        "from 0.001 to 86400\n",
+                        value);
+                return 2;
+            }
+        }
+    }
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
+/* Credential data for the drivers: read from the store in this process, never over the API. */
+static kumo_error kumod_read_credential(void *context, const char *ns, const char *name,
+                                        ProtobufCMessage **out, kumo_diag *diag)
+{
+    return kumo_store_get(context, kumo_object_kind_lookup("Credential"), ns, name, out, NULL,
+                          diag);
+}
+
+/* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
+static int controllers_start(const kumod_controller_flags *cf, const char *url, const char *prefix,
+                             const char *data_dir, kumo_store *store, kumo_manager **out)
+{
+    *out = NULL;
+    if (cf->list && strcmp(cf->list, "none") == 0)
+        return 0;
+    char host[128] = "host", holder[1300];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(holder, sizeof(holder), "%s:%s", host, data_dir); /* stable across restarts */
+    kumo_manager_options o = {
+        .nats_url = url,
+        .prefix = prefix,
+        .controllers = cf->list,
+        .drivers_dir = cf->drivers_dir,
+        .latency_table = cf->latency_table,
+        .holder = holder,
+        .drift_poll_ms = cf->drift_poll_seconds * 1000,
+        .read_credential = kumod_read_credential,
+        .credential_context = store,
+    };
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_manager_start(&o, out, &diag);
+    if (e != KUMO_ERROR_OK)
+        fprintf(stderr, "kumod: cannot start the controllers: %s\n",
+                diag.message[0] ? diag.message : kumo_error_text(e));
+    kumo_diag_fini(&diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
 static void fail(const char *what, const kumo_diag *diag)
 {
     KUMO_LOG_ERROR("kumod", what, "error=%s", kumo_error_name(diag->code));
@@ -249,6 +374,9 @@ static void fail(const char *what, const kumo_diag *diag)
 int main(int argc, char **argv)
 {
     kumod_flags flags;
+    kumod_controller_flags controller_flags;
+    if (controller_flags_take(&argc, argv, &controller_flags) != 0)
+        return 2;
     int parsed = parse_flags(argc, argv, &flags);
     if (parsed != 0)
         return parsed == 1 ? 0 : 2;
@@ -267,6 +395,7 @@ int main(int argc, char **argv)
     kumo_store *store = NULL;
     kumo_natsd *natsd = NULL;
     kumo_apiserver *api = NULL;
+    kumo_manager *manager = NULL;
 
     if (make_dirs(flags.data_dir) != 0) {
         fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
@@ -327,6 +456,9 @@ int main(int argc, char **argv)
         fail("cannot serve the API", &diag);
         goto out;
     }
+    if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, &manager) !=
+        0)
+        goto out;
     KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
                   flags.data_dir, url, flags.prefix);
     printf("kumod ready on %s (data in %s)\n", url, flags.data_dir);
@@ -335,9 +467,12 @@ int main(int argc, char **argv)
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     KUMO_LOG_INFO("kumod", "stopping: draining in-flight requests", "signal=%d", signal_number);
+    kumo_manager_stop(manager); /* controllers first: they write through the API */
+    manager = NULL;
     kumo_apiserver_drain(api);
     status = 0;
 out:
+    kumo_manager_stop(manager);
     kumo_apiserver_destroy(api);
     kumo_store_close(store);
     kumo_natsd_destroy(natsd);

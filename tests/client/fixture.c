@@ -48,8 +48,9 @@ void fixture_sleep_ms(int ms)
 
 static int kumod_spawn(fixture *f)
 {
-    const char *argv[] = {f->kumod_binary, "--nats",      f->url, "--data-dir",
-                          f->data_dir,     "--log-level", "warn", NULL};
+    /* The API only: controllers would write status on the tests' objects. */
+    const char *argv[] = {f->kumod_binary, "--nats", f->url,          "--data-dir", f->data_dir,
+                          "--log-level",   "warn",   "--controllers", "none",       NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, f->log_file, O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -100,3 +100,36 @@ KUMO_TEST(lease_no_jetstream)
     kumo_diag_fini(&d);
     nats_Close();
 }
+
+KUMO_TEST(lease_reclaim_own_identity)
+{
+    kumo_natsd *n = start_nats();
+    int both = 0;
+    kumo_lease_options o = {.url = kumo_natsd_url(n),
+                            .name = "machine-controller",
+                            .holder = "host:/var/lib/kumo",
+                            .duration_ms = 5000};
+    kumo_lease *a = NULL, *b = NULL;
+    kumo_diag d;
+    kumo_diag_init(&d);
+    KUMO_REQUIRE_INT_EQ(kumo_lease_start(&o, &a, &d), KUMO_ERROR_OK);
+    KUMO_REQUIRE(wait_leader(a, NULL, NULL, 5, &both) >= 0);
+    /* The process dies (the key stays for 5 s) and restarts with the same identity. */
+    kumo_lease_abandon(a);
+    KUMO_REQUIRE_INT_EQ(kumo_lease_start(&o, &b, &d), KUMO_ERROR_OK);
+    double took = wait_leader(b, NULL, NULL, 4, &both);
+    KUMO_EXPECT(took >= 0);
+    KUMO_EXPECT(took < 1.0); /* long before the old key could expire */
+    /* Another identity still has to wait for it. */
+    kumo_lease_options other = o;
+    other.holder = "elsewhere:/var/lib/kumo";
+    kumo_lease *c = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_lease_start(&other, &c, &d), KUMO_ERROR_OK);
+    KUMO_EXPECT(wait_leader(c, b, c, 1.5, &both) < 0);
+    KUMO_EXPECT_INT_EQ(both, 0);
+    kumo_lease_stop(c);
+    kumo_lease_stop(b);
+    kumo_diag_fini(&d);
+    kumo_natsd_destroy(n);
+    nats_Close();
+}

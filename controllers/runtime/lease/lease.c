@@ -71,7 +71,20 @@ static void campaign_step(kumo_lease *l)
         l->revision = rev;
         l->renewed_at_ms = now_ms();
         set_leading(l, 1);
+        return;
     }
+    /* A holder with our identity is an earlier incarnation of us (a restart after a
+     * crash): take the lease back at once instead of waiting for it to expire. */
+    kvEntry *entry = NULL;
+    if (kvStore_Get(&entry, l->kv, l->name) == NATS_OK && entry != NULL &&
+        kvEntry_Operation(entry) == kvOp_Put &&
+        strcmp(kvEntry_ValueString(entry), l->holder) == 0 &&
+        kvStore_UpdateString(&rev, l->kv, l->name, l->holder, kvEntry_Revision(entry)) == NATS_OK) {
+        l->revision = rev;
+        l->renewed_at_ms = now_ms();
+        set_leading(l, 1);
+    }
+    kvEntry_Destroy(entry);
 }
 
 static void *campaign(void *arg)
@@ -92,7 +105,9 @@ static void *campaign(void *arg)
         pthread_cond_timedwait(&l->wake, &l->lock, &until);
     }
     pthread_mutex_unlock(&l->lock);
-    if (l->release_on_stop && atomic_load(&l->leading))
+    /* Unreachable NATS: nothing to release with; the key expires on its own. */
+    if (l->release_on_stop && atomic_load(&l->leading) &&
+        natsConnection_Status(l->nc) == NATS_CONN_STATUS_CONNECTED)
         kvStore_Delete(l->kv, l->name);
     set_leading(l, 0);
     return NULL;
@@ -101,8 +116,14 @@ static void *campaign(void *arg)
 static kumo_error connect_bucket(kumo_lease *l, kumo_diag *diag)
 {
     natsStatus s = natsConnection_ConnectTo(&l->nc, l->options.url);
+    jsOptions jo;
     if (s == NATS_OK)
-        s = natsConnection_JetStream(&l->js, l->nc, NULL);
+        s = jsOptions_Init(&jo);
+    /* A KV call that cannot finish in a third of the lease is no use (and must not hold up
+     * a stop while NATS is unreachable). */
+    jo.Wait = l->options.duration_ms / 3 < 1000 ? l->options.duration_ms / 3 : 1000;
+    if (s == NATS_OK)
+        s = natsConnection_JetStream(&l->js, l->nc, &jo);
     if (s != NATS_OK)
         return kumo_diag_set_foreign(diag, KUMO_ERROR_UNAVAILABLE, "nats", s,
                                      "lease %s: cannot reach NATS at %s: %s", l->name,

@@ -19,10 +19,12 @@
 typedef struct kumo_lease kumo_lease;
 
 typedef struct kumo_lease_options {
-    const char *url;    /* NATS server with JetStream */
-    const char *name;   /* lease name, e.g. "infra-controller" (letters, digits, - and _) */
-    const char *holder; /* this candidate's identity; NULL: "<hostname>-<pid>" */
-    int duration_ms;    /* how long a lease lives without renewal; 0: 15000 */
+    const char *url;  /* NATS server with JetStream */
+    const char *name; /* lease name, e.g. "infra-controller" (letters, digits, - and _) */
+    /* This candidate's identity; NULL: "<hostname>-<pid>". A stable identity (kumod uses
+     * "<hostname>:<data dir>") lets a restarted process reclaim its lease at once. */
+    const char *holder;
+    int duration_ms; /* how long a lease lives without renewal; 0: 15000 */
     /* Called with 1 when this candidate starts leading, 0 when it stops. */
     void (*on_change)(void *context, int leading);
     void *context;

@@ -1,12 +1,15 @@
 /*
  * limiter.c - token bucket + in-flight cap, and a set of them by key.
  *
- * Waiters sleep on one condition variable; a release or a limits change
- * wakes them, and a waiter short of a token sleeps exactly until the next
- * token is due.
+ * Tokens are reserved: a caller takes its token at once (the bucket may go
+ * below zero) and sleeps without the lock exactly until it is due, so no
+ * caller is ever woken for a token another one gets. Callers short of an
+ * in-flight slot wait on one condition variable, woken one per release (all
+ * of them on a limits change).
  */
 #include "controllers/runtime/limiter/limiter.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -81,14 +84,13 @@ void kumo_limiter_set_limits(kumo_limiter *l, const kumo_limiter_limits *limits)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Seconds until a token is available (0 when one is). */
-static double token_wait(kumo_limiter *l, double now)
+/* Refills the bucket up to now. Tokens below zero are reserved by callers still sleeping. */
+static void refill(kumo_limiter *l, double now)
 {
     if (l->limits.qps <= 0)
-        return 0;
+        return;
     l->tokens = fmin(l->limits.burst, l->tokens + (now - l->tokens_at) * l->limits.qps);
     l->tokens_at = now;
-    return l->tokens >= 1 ? 0 : (1 - l->tokens) / l->limits.qps;
 }
 
 static int slot_free(const kumo_limiter *l)
@@ -96,34 +98,62 @@ static int slot_free(const kumo_limiter *l)
     return l->limits.max_in_flight <= 0 || l->stats.in_flight < l->limits.max_in_flight;
 }
 
-static void sleep_until(kumo_limiter *l, double when)
+static void sleep_s(double seconds)
 {
-    struct timespec ts;
-    ts.tv_sec = (time_t)when;
-    ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
-    pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+    if (seconds <= 0)
+        return;
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
-int kumo_limiter_acquire(kumo_limiter *l, int timeout_ms)
+static void abs_time(double when, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)when;
+    ts->tv_nsec = (long)((when - (double)ts->tv_sec) * 1e9);
+}
+
+/*
+ * Reservation: a caller takes its token at once (the bucket may go below
+ * zero) and sleeps, without the lock, exactly until that token is due; so
+ * nobody is woken for a token that another caller gets. Callers waiting for
+ * an in-flight slot are woken one per release. A caller whose token would
+ * come later than it may wait takes nothing.
+ */
+static int acquire(kumo_limiter *l, int timeout_ms, int sleep_on_timeout, double *retry_after_ms)
 {
     pthread_mutex_lock(&l->lock);
-    double deadline = timeout_ms < 0 ? INFINITY : now_s() + timeout_ms / 1000.0;
-    for (;;) {
-        double now = now_s();
-        double wait = token_wait(l, now);
-        if (wait == 0 && slot_free(l))
-            break;
-        if (now >= deadline) {
-            l->stats.timeouts++;
-            pthread_mutex_unlock(&l->lock);
-            return -1;
-        }
-        /* Short of a slot: wait for a release; short of a token: until it is due. */
-        double until = slot_free(l) ? now + wait : now + 1.0;
-        sleep_until(l, fmin(until, deadline));
+    double now = now_s();
+    double deadline = timeout_ms < 0 ? INFINITY : now + timeout_ms / 1000.0;
+    refill(l, now);
+    double wait = l->limits.qps > 0 && l->tokens < 1 ? (1 - l->tokens) / l->limits.qps : 0;
+    if (now + wait > deadline) {
+        l->stats.timeouts++;
+        pthread_mutex_unlock(&l->lock);
+        if (retry_after_ms)
+            *retry_after_ms = wait * 1000.0;
+        if (sleep_on_timeout)
+            sleep_s(deadline - now);
+        return -1;
     }
     if (l->limits.qps > 0)
         l->tokens -= 1;
+    pthread_mutex_unlock(&l->lock);
+    sleep_s(wait);
+    pthread_mutex_lock(&l->lock);
+    while (!slot_free(l)) {
+        if (now_s() >= deadline) {
+            l->tokens += 1; /* give the token back */
+            l->stats.timeouts++;
+            pthread_mutex_unlock(&l->lock);
+            if (retry_after_ms)
+                *retry_after_ms = 50;
+            return -1;
+        }
+        struct timespec until;
+        abs_time(fmin(deadline, now_s() + 1.0), &until);
+        pthread_cond_timedwait(&l->wake, &l->lock, &until);
+    }
     l->stats.acquired++;
     l->stats.in_flight++;
     if (l->stats.in_flight > l->stats.peak_in_flight)
@@ -132,12 +162,23 @@ int kumo_limiter_acquire(kumo_limiter *l, int timeout_ms)
     return 0;
 }
 
+int kumo_limiter_acquire(kumo_limiter *l, int timeout_ms)
+{
+    return acquire(l, timeout_ms, 1, NULL);
+}
+
+int kumo_limiter_acquire_within(kumo_limiter *l, int max_wait_ms, double *retry_after_ms)
+{
+    *retry_after_ms = 0;
+    return acquire(l, max_wait_ms, 0, retry_after_ms);
+}
+
 void kumo_limiter_release(kumo_limiter *l)
 {
     pthread_mutex_lock(&l->lock);
     if (l->stats.in_flight > 0)
         l->stats.in_flight--;
-    pthread_cond_broadcast(&l->wake);
+    pthread_cond_signal(&l->wake); /* one slot: one waiter */
     pthread_mutex_unlock(&l->lock);
 }
 

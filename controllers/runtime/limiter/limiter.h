@@ -33,6 +33,12 @@ void kumo_limiter_set_limits(kumo_limiter *limiter, const kumo_limiter_limits *l
  * call), -1 on timeout.
  */
 int kumo_limiter_acquire(kumo_limiter *limiter, int timeout_ms);
+/*
+ * Like acquire, but when the token would come later than `max_wait_ms` it
+ * returns -1 at once (no waiting) with *retry_after_ms set to when it would
+ * come: a caller with other work does that first.
+ */
+int kumo_limiter_acquire_within(kumo_limiter *limiter, int max_wait_ms, double *retry_after_ms);
 void kumo_limiter_release(kumo_limiter *limiter);
 
 typedef struct kumo_limiter_stats {

@@ -1,0 +1,373 @@
+/*
+ * connection.c - the Connection controller: opens each Connection through
+ * the cloud registry, probes it, and writes what it learnt to status.
+ *
+ *   reachable, lastProbeTime   every probe (probe_interval_ms, +-10%): one
+ *                              catalog_regions call through the limiter;
+ *   location                   the Connection's region in that list;
+ *   catalog                    instance types (with prices) and images, read
+ *                              on the first probe, on a spec change and every
+ *                              CATALOG_REFRESH_MS;
+ *   Ready                      True/Reachable, or False with DriverNotFound,
+ *                              DriverInvalid, InvalidConfig, CredentialNotFound,
+ *                              CredentialUnavailable, Unauthorized, Unreachable.
+ *
+ * A change of a Credential marks the Connections that use it for reopening
+ * (their driver connection is opened again with the new secrets).
+ */
+#include "controllers/infra/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apis/codec/codec.h"
+#include "apis/log/log.h"
+#include "drivers/loader/loader.h"
+
+#define CATALOG_REFRESH_MS (10 * 60 * 1000.0)
+#define FAILED_PROBE_MS    15000.0
+
+typedef struct connection_ctl {
+    kumo_infra_env env;
+    kumo_controller *controller;
+    pthread_mutex_t lock;
+    kumo_map *force; /* keys to probe at the next reconcile (their Credential changed) */
+} connection_ctl;
+
+static void force_set(connection_ctl *ctl, const char *key)
+{
+    pthread_mutex_lock(&ctl->lock);
+    kumo_map_put(ctl->force, key, ctl, NULL);
+    pthread_mutex_unlock(&ctl->lock);
+}
+
+static int force_take(connection_ctl *ctl, const char *key)
+{
+    pthread_mutex_lock(&ctl->lock);
+    int forced = kumo_map_remove(ctl->force, key) != NULL;
+    pthread_mutex_unlock(&ctl->lock);
+    return forced;
+}
+
+static void connection_ctl_free(void *context)
+{
+    connection_ctl *ctl = context;
+    kumo_map_destroy(ctl->force);
+    pthread_mutex_destroy(&ctl->lock);
+    free(ctl);
+}
+
+typedef Kumo__V1alpha1__Connection connection;
+
+static kumo_controller_result requeue(double ms)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_REQUEUE, ms};
+}
+
+static const char *open_failure_reason(kumo_error e, const kumo_diag *diag)
+{
+    switch (e) {
+    case KUMO_ERROR_NOT_FOUND:
+        return strstr(diag->message, "Credential") ? "CredentialNotFound" : "DriverNotFound";
+    case KUMO_ERROR_FORMAT:
+        return "DriverInvalid";
+    case KUMO_ERROR_INVALID_ARGUMENT:
+        return "InvalidConfig";
+    case KUMO_ERROR_UNAUTHORIZED:
+        return "Unauthorized";
+    case KUMO_ERROR_UNAVAILABLE:
+        return strstr(diag->message, "Credential") ? "CredentialUnavailable" : "Unreachable";
+    default:
+        return "ConnectionFailed";
+    }
+}
+
+static void probe_time(Kumo__V1alpha1__ConnectionStatus *s)
+{
+    if (s->last_probe_time == NULL && (s->last_probe_time = malloc(sizeof(*s->last_probe_time))))
+        kumo__v1alpha1__time__init(s->last_probe_time);
+    if (s->last_probe_time)
+        kumo_object_time_now(s->last_probe_time);
+}
+
+/* A driver call with the limiter around it; THROTTLED (local) sets *defer_ms. */
+typedef struct probe {
+    kumo_cloud_conn *conn;
+    infra_call call;
+    kumo_diag diag;
+    double defer_ms;
+} probe;
+
+static int probe_begin(probe *p)
+{
+    memset(&p->call, 0, sizeof(p->call));
+    p->call.conn = p->conn;
+    p->call.driver = kumo_cloud_conn_driver(p->conn);
+    p->call.handle = kumo_cloud_conn_handle(p->conn);
+    kumo_diag_fini(&p->diag);
+    return kumo_cloud_call_begin(p->conn, &p->call.deadline_ns, &p->defer_ms, &p->diag) ==
+                   KUMO_ERROR_OK
+               ? 0
+               : -1;
+}
+
+static void catalog_replace(Kumo__V1alpha1__ConnectionStatus *s,
+                            const struct kumo_driver_instance_type_list *types,
+                            const struct kumo_driver_image_list *images)
+{
+    if (s->catalog)
+        protobuf_c_message_free_unpacked(&s->catalog->base, NULL);
+    Kumo__V1alpha1__Catalog *c = s->catalog = malloc(sizeof(*c));
+    if (c == NULL)
+        return;
+    kumo__v1alpha1__catalog__init(c);
+    c->instance_types = calloc(types->count + 1, sizeof(*c->instance_types));
+    for (size_t i = 0; c->instance_types && i < types->count; i++) {
+        const struct kumo_driver_instance_type *t = types->items[i];
+        Kumo__V1alpha1__CatalogInstanceType *o = malloc(sizeof(*o));
+        if (o == NULL)
+            break;
+        kumo__v1alpha1__catalog_instance_type__init(o);
+        kumo_codec_string_set(&o->name, t->name);
+        o->vcpu = t->vcpu;
+        o->memory_mib = t->memory_mib;
+        o->gpu_count = t->gpu_count;
+        kumo_codec_string_set(&o->gpu_model, t->gpu_model);
+        kumo_codec_string_set(&o->arch, t->arch);
+        o->price_per_hour = t->price_per_hour;
+        kumo_codec_string_set(&o->currency, t->currency);
+        c->instance_types[c->n_instance_types++] = o;
+    }
+    c->images = calloc(images->count + 1, sizeof(*c->images));
+    for (size_t i = 0; c->images && i < images->count; i++) {
+        const struct kumo_driver_image *im = images->items[i];
+        Kumo__V1alpha1__CatalogImage *o = malloc(sizeof(*o));
+        if (o == NULL)
+            break;
+        kumo__v1alpha1__catalog_image__init(o);
+        kumo_codec_string_set(&o->name, im->name);
+        kumo_codec_string_set(&o->os, im->os);
+        kumo_codec_string_set(&o->arch, im->arch);
+        kumo_codec_string_set(&o->provider_id, im->provider_id);
+        kumo_codec_string_set(&o->description, im->description);
+        c->images[c->n_images++] = o;
+    }
+    if ((c->refresh_time = malloc(sizeof(*c->refresh_time))) != NULL) {
+        kumo__v1alpha1__time__init(c->refresh_time);
+        kumo_object_time_now(c->refresh_time);
+    }
+}
+
+static void location_set(Kumo__V1alpha1__ConnectionStatus *s, const struct kumo_driver_region *r)
+{
+    if (s->location == NULL && (s->location = malloc(sizeof(*s->location))) != NULL)
+        kumo__v1alpha1__location__init(s->location);
+    if (s->location == NULL)
+        return;
+    kumo_codec_string_set(&s->location->display_name, r->display_name);
+    s->location->latitude = r->latitude;
+    s->location->longitude = r->longitude;
+}
+
+/* Probes; returns 0 when the cloud answered (status filled), -1 after a failure (status
+ * says why), 1 when the limiter deferred us (p->defer_ms). */
+static int run_probe(connection_ctl *ctl, probe *p, ProtobufCMessage *object,
+                     Kumo__V1alpha1__ConnectionStatus *s, int want_catalog)
+{
+    const connection *c = (const connection *)object;
+    const struct kumo_driver *d = kumo_cloud_conn_driver(p->conn);
+    const struct kumo_driver_host *host = kumo_cloud_conn_host(p->conn);
+    if (d->catalog_regions == NULL) {
+        resource_ready(object, 1, "Reachable", "driver %s has no catalog to probe", d->name);
+        s->reachable = 1;
+        return 0;
+    }
+    if (probe_begin(p) != 0)
+        return 1;
+    struct kumo_driver_region_list *regions = NULL;
+    kumo_driver_code rc =
+        d->catalog_regions(p->call.handle, p->call.deadline_ns, &regions, &p->call.diag);
+    kumo_cloud_call_end(p->conn, rc);
+    if (rc == KUMO_DRIVER_OK) {
+        kumo_cloud_regions_learn(ctl->env.cloud, kumo_cloud_conn_provider(p->conn), regions);
+        for (size_t i = 0; i < regions->count; i++)
+            if (strcmp(regions->items[i]->name, c->spec->region) == 0)
+                location_set(s, regions->items[i]);
+        kumo_driver_free(host, regions);
+    }
+    if (rc == KUMO_DRIVER_OK && want_catalog) {
+        struct kumo_driver_instance_type_list *types = NULL;
+        struct kumo_driver_image_list *images = NULL;
+        if (probe_begin(p) != 0)
+            return 1;
+        rc = d->catalog_instance_types(p->call.handle, p->call.deadline_ns, &types, &p->call.diag);
+        kumo_cloud_call_end(p->conn, rc);
+        if (rc == KUMO_DRIVER_OK) {
+            if (probe_begin(p) != 0) {
+                kumo_driver_free(host, types);
+                return 1;
+            }
+            rc = d->catalog_images(p->call.handle, p->call.deadline_ns, &images, &p->call.diag);
+            kumo_cloud_call_end(p->conn, rc);
+        }
+        if (rc == KUMO_DRIVER_OK)
+            catalog_replace(s, types, images);
+        kumo_driver_free(host, types);
+        kumo_driver_free(host, images);
+    }
+    if (rc != KUMO_DRIVER_OK) {
+        kumo_driver_diag_to_kumo(rc, &p->call.diag, d->name, "probe", &p->diag);
+        s->reachable = 0;
+        resource_ready(object, 0, rc == KUMO_DRIVER_UNAUTHORIZED ? "Unauthorized" : "Unreachable",
+                       "%s", p->diag.message);
+        if (rc == KUMO_DRIVER_UNAUTHORIZED) /* new credentials may come: reopen next time */
+            kumo_cloud_invalidate(ctl->env.cloud, c->metadata->namespace_, c->metadata->name);
+        return -1;
+    }
+    s->reachable = 1;
+    resource_ready(object, 1, "Reachable", "driver %s answers for %s %s", d->name,
+                   kumo_cloud_conn_provider(p->conn), c->spec->region);
+    return 0;
+}
+
+static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
+{
+    connection_ctl *ctl = context;
+    ProtobufCMessage *object =
+        kumo_informer_get(kumo_controller_informer(ctl->controller), ns, name);
+    if (object == NULL || kumo_meta_deleting(object)) {
+        kumo_cloud_forget(ctl->env.cloud, ns, name);
+        kumo_object_destroy(object);
+        return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
+    }
+    ProtobufCMessage *original = kumo_codec_message_clone(object);
+    Kumo__V1alpha1__ConnectionStatus *s =
+        (Kumo__V1alpha1__ConnectionStatus *)kumo_meta_status_ensure(object);
+    const connection *c = (const connection *)object;
+    kumo_controller_result result = requeue(ctl->env.probe_interval_ms * infra_jitter(0.1));
+    if (s == NULL || original == NULL) {
+        kumo_object_destroy(object);
+        kumo_object_destroy(original);
+        return (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+    }
+    /* Not due yet (an event, e.g. our own status write): wait for the probe time. */
+    double age_ms = 1e18;
+    if (s->last_probe_time) {
+        Kumo__V1alpha1__Time now;
+        kumo_object_time_now(&now);
+        age_ms = (double)(now.seconds - s->last_probe_time->seconds) * 1000.0 +
+                 (double)(now.nanos - s->last_probe_time->nanos) / 1e6;
+    }
+    char key[320];
+    infra_key(ns, name, key, sizeof(key));
+    int spec_changed = s->observed_generation != c->metadata->generation || force_take(ctl, key);
+    int ready = kumo_meta_condition_is(object, "Ready", "True");
+    double interval = ready ? ctl->env.probe_interval_ms : FAILED_PROBE_MS;
+    if (!spec_changed && age_ms >= 0 && age_ms < interval * 0.9) {
+        kumo_object_destroy(object);
+        kumo_object_destroy(original);
+        return requeue(interval - age_ms);
+    }
+    probe p;
+    memset(&p, 0, sizeof(p));
+    kumo_diag_init(&p.diag);
+    kumo_error e = kumo_cloud_open(ctl->env.cloud, object, &p.conn, &p.diag);
+    int outcome = -1;
+    if (e != KUMO_ERROR_OK) {
+        s->reachable = 0;
+        resource_ready(object, 0, open_failure_reason(e, &p.diag), "%s", p.diag.message);
+        result = requeue(FAILED_PROBE_MS * infra_jitter(0.1));
+    } else {
+        int want_catalog = spec_changed || s->catalog == NULL || s->catalog->refresh_time == NULL;
+        if (!want_catalog && s->catalog->refresh_time) {
+            Kumo__V1alpha1__Time now;
+            kumo_object_time_now(&now);
+            want_catalog = (double)(now.seconds - s->catalog->refresh_time->seconds) * 1000.0 >
+                           CATALOG_REFRESH_MS;
+        }
+        outcome = run_probe(ctl, &p, object, s, want_catalog);
+        if (outcome == 1)
+            result = requeue(p.defer_ms);
+        else if (outcome < 0)
+            result = requeue(FAILED_PROBE_MS * infra_jitter(0.1));
+        kumo_cloud_conn_release(p.conn);
+    }
+    if (outcome != 1) {
+        probe_time(s);
+        s->observed_generation = c->metadata->generation;
+        if (!kumo_meta_status_equal(object, original)) {
+            kumo_diag_fini(&p.diag);
+            kumo_error we = kumo_client_update_status(ctl->env.client, object, NULL, &p.diag);
+            if (we != KUMO_ERROR_OK && we != KUMO_ERROR_NOT_FOUND)
+                result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+        }
+    }
+    kumo_diag_fini(&p.diag);
+    kumo_object_destroy(object);
+    kumo_object_destroy(original);
+    return result;
+}
+
+/* A Credential changed: reopen and probe the Connections that use it. */
+static void map_credential(void *context, kumo_controller *controller,
+                           const ProtobufCMessage *credential)
+{
+    connection_ctl *ctl = context;
+    kumo_informer *connections = kumo_controller_informer(controller);
+    if (connections == NULL)
+        return;
+    const char *ns = kumo_object_namespace(credential);
+    const char *name = kumo_object_name(credential);
+    size_t count = 0;
+    char **keys = kumo_informer_keys(connections, &count);
+    for (size_t i = 0; keys && i < count; i++) {
+        const char *slash = keys[i] ? strchr(keys[i], '/') : NULL;
+        if (slash == NULL || strncmp(keys[i], ns, (size_t)(slash - keys[i])) != 0)
+            continue;
+        ProtobufCMessage *object = kumo_informer_get(connections, ns, slash + 1);
+        const connection *c = (const connection *)object;
+        if (c && c->spec && c->spec->credential_ref &&
+            strcmp(c->spec->credential_ref->name, name) == 0) {
+            kumo_cloud_invalidate(ctl->env.cloud, ns, slash + 1);
+            force_set(ctl, keys[i]);
+            kumo_controller_enqueue(controller, ns, slash + 1);
+        }
+        kumo_object_destroy(object);
+    }
+    kumo_informer_keys_free(keys, count);
+}
+
+kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controller *out,
+                                  kumo_diag *diag)
+{
+    connection_ctl *ctl = calloc(1, sizeof(*ctl));
+    if (ctl == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    ctl->env = *env;
+    pthread_mutex_init(&ctl->lock, NULL);
+    ctl->force = kumo_map_create();
+    out->context = ctl;
+    out->context_free = connection_ctl_free;
+    if (ctl->force == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    kumo_controller_options o = {
+        .name = "connection",
+        .client = env->client,
+        .kind = kumo_object_kind_lookup("Connection"),
+        .ns = env->ns,
+        .workers = 4,
+        .reconcile = reconcile,
+        .context = ctl,
+        .informers = env->informers,
+    };
+    kumo_error e = kumo_controller_create(&o, &out->controller, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    ctl->controller = out->controller;
+    e = kumo_controller_watch(out->controller, kumo_object_kind_lookup("Credential"),
+                              map_credential, NULL, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_start(out->controller, diag);
+    return e;
+}

@@ -1,0 +1,921 @@
+/*
+ * infra.c - the Infra controller: one Machine per node of each group, and
+ * per connection used a Network, SecurityGroup and KeyPair, all owned by the
+ * Infra (so deleting the Infra deletes them, and their finalizers clean the
+ * clouds).
+ *
+ * One reconcile:
+ *   1. read the Infra, the namespace's Connections and the Infra's Machines
+ *      (owner index of the Machine informer);
+ *   2. per group, the candidates: the explicit connection + instanceType, or
+ *      kumo_placement_rank over the offers of Ready Connections (catalogs in
+ *      their status) allowed by the requirements, minus the connections the
+ *      group failed over from in the last hour (kept in status.failovers);
+ *   3. failover: Machines whose Ready condition says InsufficientCapacity or
+ *      QuotaExceeded on a connection of a placed group exclude that
+ *      connection, are deleted, and a Failover entry is recorded;
+ *   4. scale: new Machines "<infra>-<group>-<n>" (lowest free n) go to the
+ *      first `spreadConnections` candidates, to the one furthest below its
+ *      share; scale down deletes the highest n first; healthy Machines are
+ *      never moved;
+ *   5. shared resources "<infra>-<connection>" for every connection in use,
+ *      deleted when no Machine of the Infra is left there;
+ *   6. status (infra_status.c), written when it changed and at most every
+ *      status_interval_ms while machines are coming up.
+ * Creates are spread round-robin over groups and capped per pass, so every
+ * connection gets work at once and status shows progress.
+ */
+#include "controllers/infra/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apis/codec/codec.h"
+#include "apis/log/log.h"
+
+/* Machines created per reconcile pass before status is written and the pass repeats. */
+#define CREATES_PER_PASS 1000
+#define RESYNC_MS        60000.0
+
+typedef struct infra_ctl {
+    kumo_infra_env env;
+    kumo_controller *controller;
+    kumo_informer *connections, *machines, *networks, *security_groups, *key_pairs;
+    pthread_mutex_t lock;
+    kumo_map *memory; /* "ns/name" -> infra_memory */
+} infra_ctl;
+
+typedef struct infra_memory {
+    int64_t written_revision; /* highest Machine revision our writes made */
+    double written_ms;
+    double status_written_ms;
+    double full_pass_ms; /* when the last full reconcile ran */
+    int more_to_create;  /* the last pass stopped at CREATES_PER_PASS */
+} infra_memory;
+
+typedef Kumo__V1alpha1__Infra infra_object;
+
+static kumo_controller_result requeue(double ms)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_REQUEUE, ms < 1 ? 1 : ms};
+}
+
+static infra_memory memory_get(infra_ctl *ctl, const char *key)
+{
+    infra_memory m;
+    memset(&m, 0, sizeof(m));
+    pthread_mutex_lock(&ctl->lock);
+    infra_memory *found = kumo_map_get(ctl->memory, key);
+    if (found)
+        m = *found;
+    pthread_mutex_unlock(&ctl->lock);
+    return m;
+}
+
+static void memory_put(infra_ctl *ctl, const char *key, const infra_memory *m)
+{
+    pthread_mutex_lock(&ctl->lock);
+    infra_memory *slot = kumo_map_get(ctl->memory, key);
+    if (slot == NULL && (slot = malloc(sizeof(*slot))) != NULL &&
+        kumo_map_put(ctl->memory, key, slot, NULL) != 0) {
+        free(slot);
+        slot = NULL;
+    }
+    if (slot)
+        *slot = *m;
+    pthread_mutex_unlock(&ctl->lock);
+}
+
+/* ---- reading the world ------------------------------------------------------------ */
+
+/* Every object of `informer` in namespace ns (owned array of owned objects). */
+static ProtobufCMessage **objects_in(kumo_informer *informer, const char *ns, size_t *count_out)
+{
+    size_t count = 0, n = 0, ns_len = strlen(ns);
+    char **keys = kumo_informer_keys(informer, &count);
+    ProtobufCMessage **out = calloc(count + 1, sizeof(*out));
+    for (size_t i = 0; out && keys && i < count; i++) {
+        if (keys[i] == NULL || strncmp(keys[i], ns, ns_len) != 0 || keys[i][ns_len] != '/')
+            continue;
+        ProtobufCMessage *o = kumo_informer_get(informer, ns, keys[i] + ns_len + 1);
+        if (o)
+            out[n++] = o;
+    }
+    kumo_informer_keys_free(keys, count);
+    *count_out = n;
+    return out;
+}
+
+static void objects_free(ProtobufCMessage **objects, size_t count)
+{
+    for (size_t i = 0; objects && i < count; i++)
+        kumo_object_destroy(objects[i]);
+    free(objects);
+}
+
+static int selector_matches(const Kumo__V1alpha1__LabelSelector *s, const ProtobufCMessage *object)
+{
+    if (s == NULL)
+        return 1;
+    for (size_t i = 0; i < s->n_match_labels; i++) {
+        const char *v = kumo_meta_label(object, s->match_labels[i]->key);
+        if (v == NULL || strcmp(v, s->match_labels[i]->value) != 0)
+            return 0;
+    }
+    for (size_t i = 0; i < s->n_match_expressions; i++) {
+        const Kumo__V1alpha1__LabelSelectorRequirement *r = s->match_expressions[i];
+        const char *v = kumo_meta_label(object, r->key);
+        int in = 0;
+        for (size_t j = 0; v && j < r->n_values; j++)
+            in = in || strcmp(v, r->values[j]) == 0;
+        switch (r->operator_) {
+        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__In:
+            if (!in)
+                return 0;
+            break;
+        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__NotIn:
+            if (in)
+                return 0;
+            break;
+        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__Exists:
+            if (v == NULL)
+                return 0;
+            break;
+        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__DoesNotExist:
+            if (v != NULL)
+                return 0;
+            break;
+        default:
+            break;
+        }
+    }
+    return 1;
+}
+
+static const Kumo__V1alpha1__Connection *connection_named(const infra_run *run, const char *name)
+{
+    for (size_t i = 0; i < run->connection_count; i++)
+        if (strcmp(kumo_object_name(run->connections[i]), name) == 0)
+            return (const Kumo__V1alpha1__Connection *)run->connections[i];
+    return NULL;
+}
+
+static const char *provider_of(const Kumo__V1alpha1__Connection *c)
+{
+    return c->spec->provider && c->spec->provider[0] ? c->spec->provider : c->spec->driver;
+}
+
+/* Offers of every Ready Connection with a catalog. */
+static int offers_build(infra_run *run)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < run->connection_count; i++) {
+        const Kumo__V1alpha1__Connection *c =
+            (const Kumo__V1alpha1__Connection *)run->connections[i];
+        if (c->status && c->status->catalog && !kumo_meta_deleting(run->connections[i]))
+            total += c->status->catalog->n_instance_types;
+    }
+    run->offers = calloc(total + 1, sizeof(*run->offers));
+    if (run->offers == NULL)
+        return -1;
+    for (size_t i = 0; i < run->connection_count; i++) {
+        const Kumo__V1alpha1__Connection *c =
+            (const Kumo__V1alpha1__Connection *)run->connections[i];
+        if (c->status == NULL || c->status->catalog == NULL ||
+            kumo_meta_deleting(run->connections[i]))
+            continue;
+        for (size_t t = 0; t < c->status->catalog->n_instance_types; t++) {
+            const Kumo__V1alpha1__CatalogInstanceType *it = c->status->catalog->instance_types[t];
+            kumo_placement_offer *o = &run->offers[run->offer_count++];
+            o->connection = c->metadata->name;
+            o->provider = provider_of(c);
+            o->region = c->spec->region;
+            o->has_location = c->status->location != NULL;
+            o->latitude = c->status->location ? c->status->location->latitude : 0;
+            o->longitude = c->status->location ? c->status->location->longitude : 0;
+            o->instance_type = it->name;
+            o->vcpu = it->vcpu;
+            o->memory_mib = it->memory_mib;
+            o->gpu_count = it->gpu_count;
+            o->gpu_model = it->gpu_model;
+            o->price_per_hour = it->price_per_hour;
+        }
+    }
+    return 0;
+}
+
+/* 1 when the Connection may host this group's image (unknown catalogs allow anything). */
+static int has_image(const Kumo__V1alpha1__Connection *c, const char *image)
+{
+    if (c->status == NULL || c->status->catalog == NULL || c->status->catalog->n_images == 0)
+        return 1;
+    for (size_t i = 0; i < c->status->catalog->n_images; i++) {
+        const Kumo__V1alpha1__CatalogImage *im = c->status->catalog->images[i];
+        if (strcmp(im->name, image) == 0 || strcmp(im->provider_id, image) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Parses "<infra>-<group>-<n>" for a group name; -1 when it is not that shape. */
+static long member_index(const char *name, const char *infra, const char *group)
+{
+    size_t li = strlen(infra), lg = strlen(group);
+    if (strncmp(name, infra, li) != 0 || name[li] != '-' ||
+        strncmp(name + li + 1, group, lg) != 0 || name[li + 1 + lg] != '-')
+        return -1;
+    const char *digits = name + li + lg + 2;
+    char *end;
+    long n = strtol(digits, &end, 10);
+    return digits[0] >= '0' && digits[0] <= '9' && *end == '\0' ? n : -1;
+}
+
+static int members_load(infra_ctl *ctl, infra_run *run)
+{
+    const Kumo__V1alpha1__ObjectMeta *m = run->infra->metadata;
+    size_t count = 0;
+    char **keys =
+        kumo_informer_index_keys(ctl->machines, KUMO_INFORMER_INDEX_OWNER, m->uid, &count);
+    run->members = calloc(count + 1, sizeof(*run->members));
+    if (run->members == NULL) {
+        kumo_informer_keys_free(keys, count);
+        return -1;
+    }
+    size_t ns_len = strlen(run->ns);
+    for (size_t i = 0; keys && i < count; i++) {
+        if (strncmp(keys[i], run->ns, ns_len) != 0 || keys[i][ns_len] != '/')
+            continue;
+        Kumo__V1alpha1__Machine *mc = (Kumo__V1alpha1__Machine *)kumo_informer_get(
+            ctl->machines, run->ns, keys[i] + ns_len + 1);
+        if (mc == NULL)
+            continue;
+        infra_member *x = &run->members[run->member_count++];
+        x->name = infra_intern(run, mc->metadata->name);
+        x->uid = infra_intern(run, mc->metadata->uid);
+        const char *group = kumo_meta_label(&mc->base, KUMO_INFRA_LABEL_GROUP);
+        x->group = -1;
+        x->index = -1;
+        for (size_t g = 0; group && g < run->infra->spec->n_groups; g++) {
+            if (strcmp(run->infra->spec->groups[g]->name, group) == 0) {
+                x->group = (int)g;
+                x->index = member_index(x->name, m->name, group);
+            }
+        }
+        x->connection = infra_intern(run, mc->spec->connection);
+        x->instance_type = infra_intern(run, mc->spec->instance_type);
+        x->failure_message = "";
+        x->currency = "";
+        x->deleting = kumo_meta_deleting(&mc->base);
+        x->running = mc->status &&
+                     mc->status->phase == KUMO__V1ALPHA1__MACHINE_STATUS__PHASE__Running &&
+                     kumo_meta_condition_is(&mc->base, "Ready", "True");
+        const Kumo__V1alpha1__Condition *ready = kumo_object_condition_get(&mc->base, "Ready");
+        if (ready && strcmp(ready->status, "False") == 0) {
+            if (strcmp(ready->reason, "InsufficientCapacity") == 0)
+                x->failure = "InsufficientCapacity";
+            else if (strcmp(ready->reason, "QuotaExceeded") == 0)
+                x->failure = "QuotaExceeded";
+            if (x->failure)
+                x->failure_message = infra_intern(run, ready->message);
+        }
+        if (mc->status) {
+            x->cost_per_hour = mc->status->cost_per_hour;
+            x->currency = infra_intern(run, mc->status->currency);
+        }
+        kumo_object_destroy(&mc->base);
+    }
+    kumo_informer_keys_free(keys, count);
+    return 0;
+}
+
+/* ---- placement -------------------------------------------------------------------- */
+
+/* Resolves the group's user locations (coordinates and, when known, a table key). */
+static size_t users_resolve(infra_ctl *ctl, const infra_run *run,
+                            const Kumo__V1alpha1__PlacementRequirements *r,
+                            kumo_placement_user *users, char (*keys)[160])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_user_locations && i < 32; i++) {
+        const Kumo__V1alpha1__UserLocation *u = r->user_locations[i];
+        kumo_placement_user *x = &users[n];
+        memset(x, 0, sizeof(*x));
+        x->name = u->name;
+        x->weight = u->weight > 0 ? u->weight : 1;
+        if (u->latitude_present_case == KUMO__V1ALPHA1__USER_LOCATION__LATITUDE_PRESENT_LATITUDE) {
+            x->latitude = u->latitude;
+            x->longitude = u->longitude;
+            x->has_location = 1;
+            n++;
+            continue;
+        }
+        keys[n][0] = '\0';
+        /* A region name: a Connection in that region knows where it is ... */
+        for (size_t c = 0; c < run->connection_count && !x->has_location; c++) {
+            const Kumo__V1alpha1__Connection *conn =
+                (const Kumo__V1alpha1__Connection *)run->connections[c];
+            if (strcmp(conn->spec->region, u->region) == 0 && conn->status &&
+                conn->status->location) {
+                x->latitude = conn->status->location->latitude;
+                x->longitude = conn->status->location->longitude;
+                x->has_location = 1;
+                snprintf(keys[n], sizeof(keys[n]), "%s-%s", provider_of(conn), u->region);
+            }
+        }
+        /* ... else the measured table has a row for it, or a driver's region list does. */
+        static const char *const providers[] = {"aws", "gcp", "azure"};
+        for (size_t p = 0; keys[n][0] == '\0' && ctl->env.latency && p < 3; p++) {
+            char key[160];
+            snprintf(key, sizeof(key), "%s-%s", providers[p], u->region);
+            int known = kumo_placement_latency_between(ctl->env.latency, key, key) >= 0;
+            for (size_t c = 0; c < run->connection_count && !known; c++) {
+                const Kumo__V1alpha1__Connection *conn =
+                    (const Kumo__V1alpha1__Connection *)run->connections[c];
+                char other[160];
+                snprintf(other, sizeof(other), "%s-%s", provider_of(conn), conn->spec->region);
+                known = kumo_placement_latency_between(ctl->env.latency, other, key) >= 0;
+            }
+            if (known)
+                snprintf(keys[n], sizeof(keys[n]), "%s", key);
+        }
+        if (!x->has_location) {
+            char provider[32];
+            if (kumo_cloud_region_find(ctl->env.cloud, NULL, u->region, &x->latitude, &x->longitude,
+                                       provider, sizeof(provider))) {
+                x->has_location = 1;
+                if (keys[n][0] == '\0')
+                    snprintf(keys[n], sizeof(keys[n]), "%s-%s", provider, u->region);
+            }
+        }
+        x->region_key = keys[n][0] ? keys[n] : NULL;
+        n++;
+    }
+    return n;
+}
+
+static void plan_candidates(infra_ctl *ctl, infra_run *run, infra_group_plan *plan)
+{
+    const Kumo__V1alpha1__NodeGroup *g = plan->spec;
+    if (g->placement == NULL) {
+        plan->explicit_placement = 1;
+        const Kumo__V1alpha1__Connection *c = connection_named(run, g->connection);
+        kumo_placement_offer *o = &plan->explicit_offer;
+        o->connection = g->connection;
+        o->instance_type = g->instance_type;
+        o->provider = c ? provider_of(c) : "";
+        o->region = c ? c->spec->region : "";
+        for (size_t i = 0; i < run->offer_count; i++)
+            if (strcmp(run->offers[i].connection, g->connection) == 0 &&
+                strcmp(run->offers[i].instance_type, g->instance_type) == 0)
+                *o = run->offers[i];
+        plan->candidates[0].offer = o;
+        snprintf(plan->candidates[0].reason, sizeof(plan->candidates[0].reason),
+                 "explicit: group %s names connection %s and instance type %s", g->name,
+                 g->connection, g->instance_type);
+        plan->candidate_count = 1;
+        plan->spread = 1;
+        if (c == NULL)
+            snprintf(plan->no_placement, sizeof(plan->no_placement), "Connection \"%s\" not found",
+                     g->connection);
+        return;
+    }
+    const Kumo__V1alpha1__PlacementRequirements *r = g->placement;
+    /* Offers of Connections the selector allows, Ready, with the group's image. */
+    kumo_placement_offer *allowed = calloc(run->offer_count + 1, sizeof(*allowed));
+    size_t allowed_count = 0;
+    for (size_t i = 0; allowed && i < run->offer_count; i++) {
+        const Kumo__V1alpha1__Connection *c = connection_named(run, run->offers[i].connection);
+        if (c && selector_matches(r->connection_selector, &c->base) &&
+            kumo_meta_condition_is(&c->base, "Ready", "True") && has_image(c, g->image))
+            allowed[allowed_count++] = run->offers[i];
+    }
+    kumo_placement_user users[32];
+    char keys[32][160];
+    size_t user_count = users_resolve(ctl, run, r, users, keys);
+    kumo_placement_input in = {
+        .requirements = r,
+        .offers = allowed,
+        .offer_count = allowed_count,
+        .users = users,
+        .user_count = user_count,
+        .latency = ctl->env.latency,
+        .excluded = plan->excluded_list,
+    };
+    kumo_placement_candidate ranked[INFRA_MAX_CANDIDATES];
+    size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES,
+                                                 plan->no_placement, sizeof(plan->no_placement))
+                           : 0;
+    size_t n = total < INFRA_MAX_CANDIDATES ? total : INFRA_MAX_CANDIDATES;
+    /* The candidates point into `allowed`: repoint them at run->offers, which lives on. */
+    for (size_t i = 0; i < n; i++) {
+        plan->candidates[i] = ranked[i];
+        for (size_t k = 0; k < run->offer_count; k++)
+            if (strcmp(run->offers[k].connection, ranked[i].offer->connection) == 0 &&
+                strcmp(run->offers[k].instance_type, ranked[i].offer->instance_type) == 0)
+                plan->candidates[i].offer = &run->offers[k];
+    }
+    plan->candidate_count = n;
+    free(allowed);
+    plan->spread = (size_t)(r->spread_connections > 0 ? r->spread_connections : 1);
+    if (n == 0 && plan->no_placement[0] == '\0')
+        snprintf(plan->no_placement, sizeof(plan->no_placement),
+                 "no Ready Connection offers an instance type for group %s", g->name);
+}
+
+/* Records a failover of the group away from `from` (once per connection per pass). */
+static void fail_over(infra_group_plan *plan, const infra_member *x)
+{
+    for (size_t i = 0; i < plan->excluded_count; i++)
+        if (strcmp(plan->excluded[i], x->connection) == 0)
+            return;
+    if (plan->excluded_count < INFRA_MAX_FAILOVERS) {
+        snprintf(plan->excluded[plan->excluded_count], sizeof(plan->excluded[0]), "%s",
+                 x->connection);
+        plan->excluded_list[plan->excluded_count] = plan->excluded[plan->excluded_count];
+        plan->excluded_count++;
+        plan->excluded_list[plan->excluded_count] = NULL;
+    }
+    if (plan->failover_count < INFRA_MAX_FAILOVERS) {
+        infra_failover *f = &plan->failovers[plan->failover_count++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->from_connection, sizeof(f->from_connection), "%s", x->connection);
+        snprintf(f->from_instance_type, sizeof(f->from_instance_type), "%s", x->instance_type);
+        f->reason = x->failure;
+        snprintf(f->message, sizeof(f->message), "%s", x->failure_message);
+    }
+}
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+static void note_revision(infra_memory *mem, const ProtobufCMessage *written)
+{
+    int64_t rv = written ? kumo_meta_revision(written) : 0;
+    if (rv > mem->written_revision && written->descriptor == &kumo__v1alpha1__machine__descriptor) {
+        mem->written_revision = rv;
+        mem->written_ms = infra_now_ms();
+    }
+}
+
+static ProtobufCMessage *machine_new(const infra_run *run, const infra_group_plan *plan, long index,
+                                     const kumo_placement_offer *offer)
+{
+    const Kumo__V1alpha1__NodeGroup *g = plan->spec;
+    const Kumo__V1alpha1__InfraSpec *is = run->infra->spec;
+    ProtobufCMessage *object = kumo_object_new(kumo_object_kind_lookup("Machine"));
+    Kumo__V1alpha1__Machine *mc = (Kumo__V1alpha1__Machine *)object;
+    char name[300], shared[600];
+    snprintf(name, sizeof(name), "%s-%s-%ld", run->infra->metadata->name, g->name, index);
+    infra_shared_name(run, offer->connection, shared, sizeof(shared));
+    int bad = object == NULL || infra_owned_meta(run, object, name) ||
+              kumo_meta_label_set(object, KUMO_INFRA_LABEL_GROUP, g->name) < 0;
+    for (size_t i = 0; !bad && i < is->n_labels; i++)
+        bad = kumo_meta_label_set(object, is->labels[i]->key, is->labels[i]->value) < 0;
+    for (size_t i = 0; !bad && i < g->n_labels; i++)
+        bad = kumo_meta_label_set(object, g->labels[i]->key, g->labels[i]->value) < 0;
+    if (!bad && (mc->spec = malloc(sizeof(*mc->spec))) != NULL) {
+        Kumo__V1alpha1__MachineSpec *s = mc->spec;
+        kumo__v1alpha1__machine_spec__init(s);
+        bad = infra_set_string(&s->connection, offer->connection) ||
+              infra_set_string(&s->instance_type, offer->instance_type) ||
+              infra_set_string(&s->image, g->image) ||
+              infra_set_string(&s->user_data, g->user_data);
+        s->network_ref = infra_local_ref(shared);
+        s->key_pair_ref = infra_local_ref(shared);
+        s->security_group_refs = malloc(sizeof(*s->security_group_refs));
+        if (s->security_group_refs && (s->security_group_refs[0] = infra_local_ref(shared)) != NULL)
+            s->n_security_group_refs = 1;
+        bad = bad || s->network_ref == NULL || s->key_pair_ref == NULL ||
+              s->n_security_group_refs != 1;
+        s->drift_policy = (Kumo__V1alpha1__MachineSpec__DriftPolicy)is->drift_policy;
+        if (!bad && g->root_disk) {
+            s->root_disk =
+                (Kumo__V1alpha1__RootDisk *)kumo_codec_message_clone(&g->root_disk->base);
+            bad = s->root_disk == NULL;
+        }
+    } else {
+        bad = 1;
+    }
+    if (bad) {
+        kumo_object_destroy(object);
+        return NULL;
+    }
+    return object;
+}
+
+/* Creates a Machine; returns 0 when it was created (or already existed). */
+static int machine_create(infra_ctl *ctl, infra_run *run, infra_memory *mem,
+                          const infra_group_plan *plan, long index,
+                          const kumo_placement_offer *offer)
+{
+    ProtobufCMessage *object = machine_new(run, plan, index, offer);
+    if (object == NULL)
+        return -1;
+    ProtobufCMessage *created = NULL;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_client_create(ctl->env.client, object, &created, &diag);
+    if (e == KUMO_ERROR_OK)
+        note_revision(mem, created);
+    else if (e != KUMO_ERROR_ALREADY_EXISTS)
+        KUMO_LOG_WARN("controller", "cannot create machine",
+                      "controller=infra machine=%s error=%s detail=\"%s\"",
+                      kumo_object_name(object), kumo_error_name(e), diag.message);
+    kumo_diag_fini(&diag);
+    kumo_object_destroy(object);
+    kumo_object_destroy(created);
+    return e == KUMO_ERROR_OK || e == KUMO_ERROR_ALREADY_EXISTS ? 0 : -1;
+}
+
+/* ---- the reconcile ------------------------------------------------------------------ */
+
+typedef struct creation {
+    size_t group;
+    long index;
+    const kumo_placement_offer *offer;
+} creation;
+
+static int member_add(infra_run *run, const infra_group_plan *plan, size_t group, long index,
+                      const kumo_placement_offer *offer)
+{
+    if (run->member_count == run->member_cap) {
+        size_t cap = run->member_cap ? run->member_cap * 2 : run->member_count + 64;
+        infra_member *grown = realloc(run->members, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        run->members = grown;
+        run->member_cap = cap;
+    }
+    infra_member *x = &run->members[run->member_count++];
+    memset(x, 0, sizeof(*x));
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%s-%ld", run->infra->metadata->name, plan->spec->name, index);
+    x->name = infra_intern(run, name);
+    x->uid = "";
+    x->group = (int)group;
+    x->index = index;
+    x->connection = offer->connection;
+    x->instance_type = offer->instance_type;
+    x->failure_message = "";
+    x->currency = "";
+    return 0;
+}
+
+static int compare_index_desc(const void *a, const void *b)
+{
+    const infra_member *x = *(infra_member *const *)a, *y = *(infra_member *const *)b;
+    return x->index < y->index ? 1 : x->index > y->index ? -1 : 0;
+}
+
+/* A member that counts toward the group's size. */
+static int active(const infra_group_plan *plan, const infra_member *x)
+{
+    return !x->deleting && (plan->explicit_placement || x->failure == NULL);
+}
+
+/* Plans the group's scale-up (into `todo`) and performs its scale-down. */
+static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *todo, size_t room)
+{
+    infra_group_plan *plan = &run->groups[g];
+    infra_member **mine = calloc(run->member_count + 1, sizeof(*mine));
+    size_t count = 0, n_active = 0;
+    long max_index = -1;
+    for (size_t i = 0; mine && i < run->member_count; i++) {
+        infra_member *x = &run->members[i];
+        if (x->group != (int)g)
+            continue;
+        if (x->index > max_index)
+            max_index = x->index;
+        if (active(plan, x)) {
+            mine[count++] = x;
+            n_active++;
+        }
+    }
+    size_t planned = 0;
+    if (mine && (long)n_active > plan->desired) {
+        qsort(mine, count, sizeof(*mine), compare_index_desc);
+        for (size_t i = 0; i < n_active - (size_t)plan->desired; i++) {
+            infra_object_delete(ctl->env.client, "Machine", run->ns, mine[i]->name, mine[i]->uid);
+            mine[i]->deleting = 1;
+        }
+    } else if (mine && (long)n_active < plan->desired && plan->candidate_count > 0 &&
+               plan->no_placement[0] == '\0') {
+        size_t spread = plan->spread < plan->candidate_count ? plan->spread : plan->candidate_count;
+        if (spread == 0)
+            spread = 1;
+        size_t want = (size_t)plan->desired - n_active;
+        /* Machines per chosen candidate now; shares by rank order. */
+        long have[INFRA_MAX_CANDIDATES] = {0}, share[INFRA_MAX_CANDIDATES] = {0};
+        for (size_t c = 0; c < spread; c++) {
+            share[c] = plan->desired / (long)spread + ((long)c < plan->desired % (long)spread);
+            for (size_t i = 0; i < count; i++)
+                have[c] += strcmp(mine[i]->connection, plan->candidates[c].offer->connection) == 0;
+        }
+        /* Free indexes: not used by any member of the group, deleting ones included. */
+        size_t slots = (size_t)(max_index + 2) + want;
+        unsigned char *used = calloc(slots, 1);
+        for (size_t i = 0; used && i < run->member_count; i++)
+            if (run->members[i].group == (int)g && run->members[i].index >= 0 &&
+                (size_t)run->members[i].index < slots)
+                used[run->members[i].index] = 1;
+        long next = 0;
+        for (size_t k = 0; used && k < want && planned < room; k++) {
+            while ((size_t)next < slots && used[next])
+                next++;
+            size_t best = 0;
+            for (size_t c = 1; c < spread; c++)
+                if (share[c] - have[c] > share[best] - have[best])
+                    best = c;
+            have[best]++;
+            used[next] = 1;
+            todo[planned++] = (creation){g, next, plan->candidates[best].offer};
+        }
+        free(used);
+    }
+    free(mine);
+    return planned;
+}
+
+static void run_free(infra_run *run)
+{
+    infra_usage_free(run);
+    infra_arena_free(run);
+    objects_free(run->connections, run->connection_count);
+    free(run->offers);
+    free(run->members);
+    free(run->groups);
+    kumo_object_destroy(run->object);
+}
+
+static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
+{
+    infra_ctl *ctl = context;
+    char key[320];
+    infra_key(ns, name, key, sizeof(key));
+    ProtobufCMessage *object =
+        kumo_informer_get(kumo_controller_informer(ctl->controller), ns, name);
+    if (object == NULL || kumo_meta_deleting(object)) {
+        /* Owner references make the store delete the Machines and shared objects. */
+        kumo_object_destroy(object);
+        pthread_mutex_lock(&ctl->lock);
+        free(kumo_map_remove(ctl->memory, key));
+        pthread_mutex_unlock(&ctl->lock);
+        return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
+    }
+    infra_memory mem = memory_get(ctl, key);
+    double now = infra_now_ms();
+    if (kumo_informer_revision(ctl->machines) < mem.written_revision &&
+        now - mem.written_ms < 5000) {
+        kumo_object_destroy(object);
+        return requeue(20); /* our Machine writes have not reached the cache yet */
+    }
+    /* At most one full pass per half status interval (Machine events, our own status writes),
+     * unless the spec changed or a creation pass is under way. */
+    const Kumo__V1alpha1__Infra *seen = (const Kumo__V1alpha1__Infra *)object;
+    int spec_changed =
+        seen->status == NULL || seen->status->observed_generation != seen->metadata->generation;
+    double quiet_ms = ctl->env.status_interval_ms * 0.5;
+    if (!spec_changed && !mem.more_to_create && now - mem.full_pass_ms < quiet_ms) {
+        kumo_object_destroy(object);
+        return requeue(quiet_ms - (now - mem.full_pass_ms));
+    }
+    mem.full_pass_ms = now;
+    infra_run run;
+    memset(&run, 0, sizeof(run));
+    run.ns = ns;
+    run.object = object;
+    run.infra = (infra_object *)object;
+    size_t n_groups = run.infra->spec ? run.infra->spec->n_groups : 0;
+    run.connections = objects_in(ctl->connections, ns, &run.connection_count);
+    run.groups = calloc(n_groups + 1, sizeof(*run.groups));
+    if (run.connections == NULL || run.groups == NULL || offers_build(&run) != 0 ||
+        members_load(ctl, &run) != 0) {
+        run_free(&run);
+        return (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+    }
+    run.member_cap = run.member_count;
+
+    /* Machines of groups removed from the spec go. */
+    for (size_t i = 0; i < run.member_count; i++) {
+        if (run.members[i].group < 0 && !run.members[i].deleting) {
+            infra_object_delete(ctl->env.client, "Machine", ns, run.members[i].name,
+                                run.members[i].uid);
+            run.members[i].deleting = 1;
+        }
+    }
+
+    /* Candidates and failovers, group by group. */
+    for (size_t g = 0; g < n_groups; g++) {
+        infra_group_plan *plan = &run.groups[g];
+        plan->spec = run.infra->spec->groups[g];
+        plan->desired =
+            plan->spec->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE
+                ? plan->spec->size
+                : 1;
+        plan->explicit_placement = plan->spec->placement == NULL;
+        infra_status_exclusions(run.infra, plan->spec->name, plan);
+        for (size_t i = 0; i < run.member_count; i++) {
+            infra_member *x = &run.members[i];
+            if (x->group != (int)g || x->deleting || x->failure == NULL)
+                continue;
+            if (plan->explicit_placement) {
+                plan->capacity_blocked = 1;
+                continue;
+            }
+            fail_over(plan, x);
+            infra_object_delete(ctl->env.client, "Machine", ns, x->name, x->uid);
+            x->deleting = 1;
+        }
+        plan_candidates(ctl, &run, plan);
+        for (size_t f = 0; f < plan->failover_count; f++) {
+            infra_failover *fo = &plan->failovers[f];
+            if (plan->candidate_count > 0) {
+                snprintf(fo->to_connection, sizeof(fo->to_connection), "%s",
+                         plan->candidates[0].offer->connection);
+                snprintf(fo->to_instance_type, sizeof(fo->to_instance_type), "%s",
+                         plan->candidates[0].offer->instance_type);
+            }
+            KUMO_LOG_INFO("controller", "group failed over",
+                          "controller=infra infra=%s group=%s from=%s to=%s reason=%s", key,
+                          plan->spec->name, fo->from_connection,
+                          fo->to_connection[0] ? fo->to_connection : "<none>", fo->reason);
+        }
+    }
+
+    /* Scale every group; create round-robin over groups so every connection gets work at
+     * once, at most CREATES_PER_PASS per pass (the rest is planned again next pass). */
+    size_t room = 0;
+    for (size_t g = 0; g < n_groups; g++)
+        room += (size_t)(run.groups[g].desired > 0 ? run.groups[g].desired : 0);
+    creation *todo = calloc(room + 1, sizeof(*todo));
+    creation *order = calloc(room + 1, sizeof(*order));
+    size_t planned = 0, pending_more = 0;
+    for (size_t g = 0; todo && order && g < n_groups; g++)
+        planned += plan_scale(ctl, &run, g, todo + planned, room - planned);
+    size_t ordered = 0;
+    if (order) {
+        size_t *cursor = calloc(n_groups + 1, sizeof(*cursor));
+        size_t *start = calloc(n_groups + 2, sizeof(*start));
+        for (size_t i = 0; cursor && start && i < planned; i++)
+            start[todo[i].group + 1]++;
+        for (size_t g = 0; cursor && start && g < n_groups; g++) {
+            start[g + 1] += start[g];
+            cursor[g] = start[g];
+        }
+        while (cursor && start && ordered < planned && ordered < CREATES_PER_PASS)
+            for (size_t g = 0; g < n_groups && ordered < CREATES_PER_PASS; g++)
+                if (cursor[g] < start[g + 1])
+                    order[ordered++] = todo[cursor[g]++];
+        free(cursor);
+        free(start);
+    }
+    pending_more = planned > ordered;
+    /* Shared resources of every connection in use or about to be, then the Machines. */
+    int no_memory = 0;
+    for (size_t i = 0; i < run.member_count; i++)
+        no_memory |= infra_usage_add(&run, run.members[i].connection, run.members[i].group);
+    for (size_t i = 0; i < ordered; i++)
+        no_memory |= infra_usage_add(&run, order[i].offer->connection, (int)order[i].group);
+    infra_shared_env shared = {ctl->env.client, ctl->networks, ctl->security_groups,
+                               ctl->key_pairs};
+    for (size_t u = 0; u < run.usage_count; u++)
+        infra_shared_ensure(&shared, &run, &run.usage[u]);
+    size_t created = 0;
+    for (size_t i = 0; i < ordered; i++) {
+        const creation *c = &order[i];
+        if (machine_create(ctl, &run, &mem, &run.groups[c->group], c->index, c->offer) == 0 &&
+            member_add(&run, &run.groups[c->group], c->group, c->index, c->offer) == 0)
+            created++;
+    }
+    free(todo);
+    free(order);
+    if (!no_memory)
+        infra_shared_prune(&shared, &run);
+
+    /* Status, when it changed, not more often than status_interval_ms while busy. */
+    int converged = 0;
+    kumo_controller_result result = requeue(RESYNC_MS * infra_jitter(0.1));
+    ProtobufCMessage *fresh = infra_status_build(&run, &converged);
+    if (fresh == NULL) {
+        result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+    } else if (!kumo_meta_status_equal(fresh, object)) {
+        double since = infra_now_ms() - mem.status_written_ms;
+        int urgent = converged || created > 0 || spec_changed;
+        if (!urgent && since < ctl->env.status_interval_ms) {
+            result = requeue(ctl->env.status_interval_ms - since);
+        } else {
+            kumo_diag diag;
+            kumo_diag_init(&diag);
+            kumo_error e = kumo_client_update_status(ctl->env.client, fresh, NULL, &diag);
+            if (e == KUMO_ERROR_OK)
+                mem.status_written_ms = infra_now_ms();
+            else if (e != KUMO_ERROR_NOT_FOUND)
+                result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+            kumo_diag_fini(&diag);
+        }
+    }
+    kumo_object_destroy(fresh);
+    mem.more_to_create = pending_more;
+    if (pending_more && result.outcome == KUMO_CONTROLLER_REQUEUE)
+        result = requeue(1); /* more Machines to create: next pass */
+    memory_put(ctl, key, &mem);
+    run_free(&run);
+    return result;
+}
+
+/* ---- start ---------------------------------------------------------------------------- */
+
+/*
+ * A Machine or shared object changed: reconcile its Infra soon, not at once, so that a burst
+ * of changes (thousands of Machines booting) costs one reconcile per status interval.
+ */
+static void map_owner_later(void *context, kumo_controller *controller,
+                            const ProtobufCMessage *object)
+{
+    infra_ctl *ctl = context;
+    const Kumo__V1alpha1__OwnerReference *owner = kumo_meta_owner(object);
+    if (owner && strcmp(owner->kind, "Infra") == 0)
+        kumo_controller_enqueue_after(controller, kumo_object_namespace(object), owner->name,
+                                      ctl->env.status_interval_ms * 0.5);
+}
+
+/* A Connection changed (catalog, readiness): every Infra of its namespace may place anew. */
+static void map_connection(void *context, kumo_controller *controller,
+                           const ProtobufCMessage *connection)
+{
+    (void)context;
+    kumo_informer *infras = kumo_controller_informer(controller);
+    if (infras == NULL)
+        return;
+    const char *ns = kumo_object_namespace(connection);
+    size_t count = 0, ns_len = strlen(ns);
+    char **keys = kumo_informer_keys(infras, &count);
+    for (size_t i = 0; keys && i < count; i++)
+        if (keys[i] && strncmp(keys[i], ns, ns_len) == 0 && keys[i][ns_len] == '/')
+            kumo_controller_enqueue(controller, ns, keys[i] + ns_len + 1);
+    kumo_informer_keys_free(keys, count);
+}
+
+static void free_value(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    free(value);
+}
+
+static void infra_ctl_free(void *context)
+{
+    infra_ctl *ctl = context;
+    if (ctl->memory) {
+        kumo_map_each(ctl->memory, free_value, NULL);
+        kumo_map_destroy(ctl->memory);
+    }
+    pthread_mutex_destroy(&ctl->lock);
+    free(ctl);
+}
+
+kumo_error infra_infra_start(const kumo_infra_env *env, kumo_infra_controller *out, kumo_diag *diag)
+{
+    infra_ctl *ctl = calloc(1, sizeof(*ctl));
+    if (ctl == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    ctl->env = *env;
+    pthread_mutex_init(&ctl->lock, NULL);
+    ctl->memory = kumo_map_create();
+    out->context = ctl;
+    out->context_free = infra_ctl_free;
+    if (ctl->memory == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    kumo_controller_options o = {
+        .name = "infra",
+        .client = env->client,
+        .kind = kumo_object_kind_lookup("Infra"),
+        .ns = env->ns,
+        .workers = 4,
+        .queue = {.backoff_base_ms = 100, .backoff_max_ms = 10000},
+        .reconcile = reconcile,
+        .context = ctl,
+        .informers = env->informers,
+    };
+    kumo_error e = kumo_controller_create(&o, &out->controller, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    ctl->controller = out->controller;
+    struct {
+        const char *kind;
+        kumo_controller_map_fn map;
+        kumo_informer **slot;
+    } watches[] = {
+        {"Connection", map_connection, &ctl->connections},
+        {"Machine", map_owner_later, &ctl->machines},
+        {"Network", map_owner_later, &ctl->networks},
+        {"SecurityGroup", map_owner_later, &ctl->security_groups},
+        {"KeyPair", map_owner_later, &ctl->key_pairs},
+    };
+    for (size_t i = 0; e == KUMO_ERROR_OK && i < sizeof(watches) / sizeof(watches[0]); i++)
+        e = kumo_controller_watch(out->controller, kumo_object_kind_lookup(watches[i].kind),
+                                  watches[i].map, watches[i].slot, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_start(out->controller, diag);
+    return e;
+}

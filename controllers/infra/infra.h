@@ -1,0 +1,73 @@
+/*
+ * infra.h - the infrastructure controllers: Connection, Network,
+ * SecurityGroup, KeyPair, Machine and Infra.
+ *
+ *   connection     probes each Connection through its driver and writes
+ *                  reachability, location and catalog to its status;
+ *   network, securitygroup, keypair, machine
+ *                  keep one cloud resource per object, with one shared
+ *                  reconcile shape (resource.c): finalizer, create-pending
+ *                  marker, observe by id or token, create with the uid as
+ *                  token, drift repair, delete until the cloud says gone;
+ *   infra          turns an Infra into Machines (one per node) and, per
+ *                  connection used, a Network, SecurityGroup and KeyPair,
+ *                  all owned by the Infra; places groups (placement.h) and
+ *                  fails over on capacity or quota errors; rolls status up.
+ *
+ * The controllers talk to each other only through objects. They share one
+ * cloud registry (runtime/cloud) and so one limiter per Connection. The
+ * design is docs/controllers.md; placement is docs/placement.md.
+ *
+ * Thread safety: start/stop from one thread; a started controller runs on
+ * its own workers.
+ */
+#ifndef KUMO_INFRA_H
+#define KUMO_INFRA_H
+
+#include <stddef.h>
+
+#include "bus/client/client.h"
+#include "controllers/infra/placement.h"
+#include "controllers/runtime/cloud/cloud.h"
+#include "controllers/runtime/controller/controller.h"
+
+/* The finalizer every cloud resource object carries while it may exist in a cloud. */
+#define KUMO_INFRA_FINALIZER "kumo.dev/cloud-cleanup"
+/* Written (with the time) before the first create call of an object. */
+#define KUMO_INFRA_CREATE_PENDING "kumo.dev/create-pending"
+#define KUMO_INFRA_LABEL_INFRA    "kumo.dev/infra"
+#define KUMO_INFRA_LABEL_GROUP    "kumo.dev/group"
+
+/* What the controllers share; everything is borrowed and must outlive them. */
+typedef struct kumo_infra_env {
+    kumo_client *client;
+    kumo_cloud *cloud;
+    const kumo_placement_latency *latency; /* NULL: great-circle estimates only */
+    const char *ns;                        /* NULL: all namespaces */
+    kumo_informer_set *informers;          /* shared informers; NULL: each controller its own */
+    int workers;                           /* per cloud-resource controller; 0: 128 */
+    double drift_poll_ms;      /* Running machines are observed this often (+-20%); 0: 30000 */
+    double boot_poll_ms;       /* first observe after a create; 0: learnt per connection */
+    double probe_interval_ms;  /* Connection probes; 0: 60000 */
+    double status_interval_ms; /* least time between Infra status writes while busy; 0: 500 */
+} kumo_infra_env;
+
+typedef struct kumo_infra_controller kumo_infra_controller;
+
+/* The controllers of this package, in the order they should start. */
+size_t kumo_infra_controller_count(void);
+const char *kumo_infra_controller_name(size_t index);
+
+/*
+ * Starts controller `name` (one of the names above): lists its kinds, then
+ * reconciles on its workers. Errors: NOT_FOUND (unknown name), and the
+ * informers' list errors (UNAVAILABLE, ...).
+ */
+kumo_error kumo_infra_controller_start(const char *name, const kumo_infra_env *env,
+                                       kumo_infra_controller **out, kumo_diag *diag);
+/* Stops the workers and informers and frees. NULL is a no-op. */
+void kumo_infra_controller_stop(kumo_infra_controller *controller);
+/* The runtime controller (for its stats). Borrowed until stop. */
+kumo_controller *kumo_infra_controller_runtime(kumo_infra_controller *controller);
+
+#endif

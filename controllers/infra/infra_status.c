@@ -1,0 +1,289 @@
+/*
+ * infra_status.c - the Infra's status, rebuilt from one reconcile's view.
+ *
+ * Per group: desired, ready (Running and Ready Machines not being deleted),
+ * placements (connection + instance type, count, price, why), failovers
+ * (most recent first, at most 10; those under an hour old keep excluding
+ * their connection) and cost. Totals over groups. Conditions:
+ *   Ready        True/AllMachinesReady when every group has exactly its size,
+ *                all ready; else False/MachinesNotReady (counts in the message)
+ *   Progressing  True/Provisioning while machines come or go; False/Converged
+ *   Degraded     True/NoPlacement (no candidate), InsufficientCapacity (an
+ *                explicit group the cloud refuses), FailedOver (a group runs on
+ *                a later candidate after a failover in the last hour),
+ *                InsufficientCandidates (fewer connections than spreadConnections);
+ *                else False/AsExpected
+ */
+#include "controllers/infra/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apis/codec/codec.h"
+
+static const Kumo__V1alpha1__NodeGroupStatus *old_group(const Kumo__V1alpha1__Infra *infra,
+                                                        const char *name)
+{
+    for (size_t i = 0; infra->status && i < infra->status->n_groups; i++)
+        if (strcmp(infra->status->groups[i]->name, name) == 0)
+            return infra->status->groups[i];
+    return NULL;
+}
+
+void infra_status_exclusions(const Kumo__V1alpha1__Infra *infra, const char *group,
+                             infra_group_plan *plan)
+{
+    const Kumo__V1alpha1__NodeGroupStatus *old = old_group(infra, group);
+    Kumo__V1alpha1__Time now;
+    kumo_object_time_now(&now);
+    plan->excluded_count = 0;
+    for (size_t i = 0; old && i < old->n_failovers; i++) {
+        const Kumo__V1alpha1__Failover *f = old->failovers[i];
+        if (f->time == NULL || now.seconds - f->time->seconds > INFRA_FAILOVER_EXCLUDE_SECONDS)
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < plan->excluded_count; k++)
+            dup = dup || strcmp(plan->excluded[k], f->from_connection) == 0;
+        if (dup || plan->excluded_count >= INFRA_MAX_FAILOVERS)
+            continue;
+        snprintf(plan->excluded[plan->excluded_count], sizeof(plan->excluded[0]), "%s",
+                 f->from_connection);
+        plan->excluded_list[plan->excluded_count] = plan->excluded[plan->excluded_count];
+        plan->excluded_count++;
+    }
+    plan->excluded_list[plan->excluded_count] = NULL;
+}
+
+static int put(char **slot, const char *value)
+{
+    return kumo_codec_string_set(slot, value) == KUMO_ERROR_OK ? 0 : -1;
+}
+
+/* The candidate of the plan on `connection` with `type`, or NULL. */
+static const kumo_placement_candidate *candidate_of(const infra_group_plan *plan,
+                                                    const char *connection, const char *type)
+{
+    for (size_t i = 0; i < plan->candidate_count; i++)
+        if (strcmp(plan->candidates[i].offer->connection, connection) == 0 &&
+            strcmp(plan->candidates[i].offer->instance_type, type) == 0)
+            return &plan->candidates[i];
+    return NULL;
+}
+
+static Kumo__V1alpha1__PlacementDecision *placement_new(const infra_group_plan *plan,
+                                                        const infra_member *x)
+{
+    Kumo__V1alpha1__PlacementDecision *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    kumo__v1alpha1__placement_decision__init(p);
+    const kumo_placement_candidate *c = candidate_of(plan, x->connection, x->instance_type);
+    char reason[400];
+    if (c)
+        snprintf(reason, sizeof(reason), "%s", c->reason);
+    else
+        snprintf(reason, sizeof(reason), "existing machines (no longer the group's choice)");
+    p->price_per_hour = c ? c->offer->price_per_hour : x->cost_per_hour;
+    if (put(&p->connection, x->connection) || put(&p->instance_type, x->instance_type) ||
+        put(&p->reason, reason)) {
+        protobuf_c_message_free_unpacked(&p->base, NULL);
+        return NULL;
+    }
+    return p;
+}
+
+static Kumo__V1alpha1__Failover *failover_new(const infra_failover *f)
+{
+    Kumo__V1alpha1__Failover *o = malloc(sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    kumo__v1alpha1__failover__init(o);
+    if ((o->time = malloc(sizeof(*o->time))) != NULL) {
+        kumo__v1alpha1__time__init(o->time);
+        kumo_object_time_now(o->time);
+    }
+    if (o->time == NULL || put(&o->from_connection, f->from_connection) ||
+        put(&o->from_instance_type, f->from_instance_type) ||
+        put(&o->to_connection, f->to_connection) ||
+        put(&o->to_instance_type, f->to_instance_type) || put(&o->reason, f->reason) ||
+        put(&o->message, f->message)) {
+        protobuf_c_message_free_unpacked(&o->base, NULL);
+        return NULL;
+    }
+    return o;
+}
+
+/* One group's status; counts go to the totals. */
+static Kumo__V1alpha1__NodeGroupStatus *
+group_status(const infra_run *run, size_t g, int *active_out, int *ready_out, double *cost_out)
+{
+    const infra_group_plan *plan = &run->groups[g];
+    Kumo__V1alpha1__NodeGroupStatus *gs = malloc(sizeof(*gs));
+    if (gs == NULL)
+        return NULL;
+    kumo__v1alpha1__node_group_status__init(gs);
+    int bad = put(&gs->name, plan->spec->name);
+    gs->desired = plan->desired;
+    gs->placements = calloc(run->member_count + 1, sizeof(*gs->placements));
+    bad = bad || gs->placements == NULL;
+    int active = 0;
+    for (size_t i = 0; !bad && i < run->member_count; i++) {
+        const infra_member *x = &run->members[i];
+        if (x->group != (int)g || x->deleting || (x->failure && !plan->explicit_placement))
+            continue;
+        active++;
+        if (x->running) {
+            gs->ready++;
+            gs->cost_per_hour += x->cost_per_hour;
+        }
+        size_t p = 0;
+        while (p < gs->n_placements &&
+               !(strcmp(gs->placements[p]->connection, x->connection) == 0 &&
+                 strcmp(gs->placements[p]->instance_type, x->instance_type) == 0))
+            p++;
+        if (p == gs->n_placements) {
+            if ((gs->placements[p] = placement_new(plan, x)) == NULL)
+                bad = 1;
+            else
+                gs->n_placements++;
+        }
+        if (!bad)
+            gs->placements[p]->count++;
+    }
+    /* New failovers first, then the recorded ones, at most INFRA_MAX_FAILOVERS. */
+    const Kumo__V1alpha1__NodeGroupStatus *old = old_group(run->infra, plan->spec->name);
+    size_t old_count = old ? old->n_failovers : 0;
+    gs->failovers = calloc(INFRA_MAX_FAILOVERS + 1, sizeof(*gs->failovers));
+    bad = bad || gs->failovers == NULL;
+    for (size_t i = 0; !bad && i < plan->failover_count && gs->n_failovers < INFRA_MAX_FAILOVERS;
+         i++) {
+        if ((gs->failovers[gs->n_failovers] = failover_new(&plan->failovers[i])) == NULL)
+            bad = 1;
+        else
+            gs->n_failovers++;
+    }
+    for (size_t i = 0; !bad && i < old_count && gs->n_failovers < INFRA_MAX_FAILOVERS; i++) {
+        ProtobufCMessage *copy = kumo_codec_message_clone(&old->failovers[i]->base);
+        if (copy == NULL)
+            bad = 1;
+        else
+            gs->failovers[gs->n_failovers++] = (Kumo__V1alpha1__Failover *)copy;
+    }
+    if (bad) {
+        protobuf_c_message_free_unpacked(&gs->base, NULL);
+        return NULL;
+    }
+    *active_out = active;
+    *ready_out = gs->ready;
+    *cost_out = gs->cost_per_hour;
+    return gs;
+}
+
+static void status_clear_groups(Kumo__V1alpha1__InfraStatus *s)
+{
+    for (size_t i = 0; i < s->n_groups; i++)
+        protobuf_c_message_free_unpacked(&s->groups[i]->base, NULL);
+    free(s->groups);
+    s->groups = NULL;
+    s->n_groups = 0;
+}
+
+ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
+{
+    *converged_out = 0;
+    ProtobufCMessage *object = kumo_codec_message_clone(run->object);
+    Kumo__V1alpha1__InfraStatus *s =
+        object ? (Kumo__V1alpha1__InfraStatus *)kumo_meta_status_ensure(object) : NULL;
+    if (s == NULL) {
+        kumo_object_destroy(object);
+        return NULL;
+    }
+    size_t n_groups = run->infra->spec->n_groups;
+    status_clear_groups(s);
+    s->groups = calloc(n_groups + 1, sizeof(*s->groups));
+    if (s->groups == NULL) {
+        kumo_object_destroy(object);
+        return NULL;
+    }
+    int converged = 1, desired = 0, ready = 0;
+    double cost = 0;
+    char not_ready[600] = "", degraded_reason[40] = "", degraded[600] = "";
+    size_t nr_len = 0;
+    for (size_t g = 0; g < n_groups; g++) {
+        const infra_group_plan *plan = &run->groups[g];
+        int active = 0, group_ready = 0;
+        double group_cost = 0;
+        Kumo__V1alpha1__NodeGroupStatus *gs =
+            group_status(run, g, &active, &group_ready, &group_cost);
+        if (gs == NULL) {
+            kumo_object_destroy(object);
+            return NULL;
+        }
+        s->groups[s->n_groups++] = gs;
+        desired += plan->desired;
+        ready += group_ready;
+        cost += group_cost;
+        if (active != plan->desired || group_ready != plan->desired) {
+            converged = 0;
+            if (nr_len < sizeof(not_ready) - 1)
+                nr_len += (size_t)snprintf(not_ready + nr_len, sizeof(not_ready) - nr_len,
+                                           "; group %s: %d/%d ready", plan->spec->name, group_ready,
+                                           plan->desired);
+        }
+        /* The first problem found wins the Degraded condition. */
+        if (degraded_reason[0] != '\0')
+            continue;
+        if (plan->desired > 0 && plan->no_placement[0]) {
+            snprintf(degraded_reason, sizeof(degraded_reason), "NoPlacement");
+            snprintf(degraded, sizeof(degraded), "group %s: %s", plan->spec->name,
+                     plan->no_placement);
+        } else if (plan->capacity_blocked) {
+            snprintf(degraded_reason, sizeof(degraded_reason), "InsufficientCapacity");
+            snprintf(degraded, sizeof(degraded),
+                     "group %s: the cloud refuses machines on %s and the group names its "
+                     "connection explicitly, so it cannot fail over",
+                     plan->spec->name, plan->spec->connection);
+        } else if (plan->excluded_count > 0 && gs->n_failovers > 0) {
+            const Kumo__V1alpha1__Failover *f = gs->failovers[0];
+            snprintf(degraded_reason, sizeof(degraded_reason), "FailedOver");
+            snprintf(degraded, sizeof(degraded), "group %s failed over from %s to %s: %s: %.300s",
+                     plan->spec->name, f->from_connection,
+                     f->to_connection[0] ? f->to_connection : "<no candidate left>", f->reason,
+                     f->message);
+        } else if (!plan->explicit_placement && plan->candidate_count < plan->spread &&
+                   plan->desired > 0) {
+            snprintf(degraded_reason, sizeof(degraded_reason), "InsufficientCandidates");
+            snprintf(degraded, sizeof(degraded),
+                     "group %s: spreadConnections is %zu but only %zu connections qualify",
+                     plan->spec->name, plan->spread, plan->candidate_count);
+        }
+    }
+    s->desired = desired;
+    s->ready = ready;
+    s->cost_per_hour = cost;
+    const char *currency = "USD";
+    for (size_t i = 0; i < run->member_count; i++)
+        if (run->members[i].currency && run->members[i].currency[0])
+            currency = run->members[i].currency;
+    kumo_codec_string_set(&s->currency, currency);
+    s->observed_generation = run->infra->metadata->generation;
+    char message[800];
+    if (converged) {
+        snprintf(message, sizeof(message), "%d of %d machines ready", ready, desired);
+        kumo_object_condition_set(object, "Ready", "True", "AllMachinesReady", message);
+        kumo_object_condition_set(object, "Progressing", "False", "Converged",
+                                  "every group is at its size");
+    } else {
+        snprintf(message, sizeof(message), "%d of %d machines ready%s", ready, desired, not_ready);
+        kumo_object_condition_set(object, "Ready", "False", "MachinesNotReady", message);
+        kumo_object_condition_set(object, "Progressing", "True", "Provisioning", message);
+    }
+    if (degraded_reason[0])
+        kumo_object_condition_set(object, "Degraded", "True", degraded_reason, degraded);
+    else
+        kumo_object_condition_set(object, "Degraded", "False", "AsExpected",
+                                  "every group is placed as it asks");
+    *converged_out = converged;
+    return object;
+}

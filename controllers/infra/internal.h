@@ -1,0 +1,320 @@
+/*
+ * internal.h - what the files of controllers/infra share.
+ *
+ *   controllers.c  the table of controllers and start/stop (infra.h)
+ *   connection.c   the Connection controller: probe, location, catalog
+ *   resource.c     the one reconcile shape of every cloud resource kind
+ *   machine.c      the Machine class of resource.c (phases, drift, boot polls)
+ *   network.c      the Network, SecurityGroup and KeyPair classes
+ *   keygen.c       ed25519 key pairs in OpenSSH format (generated KeyPairs)
+ *   infra.c        the Infra controller: placement, failover, scaling of Machines
+ *   infra_shared.c the per-connection Network/SecurityGroup/KeyPair of an Infra
+ *   infra_status.c the Infra's status roll-up and conditions
+ *   placement.c    ranking connections for a group (placement.h)
+ */
+#ifndef KUMO_INFRA_INTERNAL_H
+#define KUMO_INFRA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "apis/kumo/v1alpha1/connection.pb-c.h"
+#include "apis/kumo/v1alpha1/credential.pb-c.h"
+#include "apis/kumo/v1alpha1/infra.pb-c.h"
+#include "apis/kumo/v1alpha1/machine.pb-c.h"
+#include "apis/kumo/v1alpha1/network.pb-c.h"
+#include "apis/map/map.h"
+#include "controllers/infra/infra.h"
+#include "controllers/runtime/meta/meta.h"
+
+struct kumo_infra_controller {
+    char name[32];
+    kumo_controller *controller;
+    void *context;
+    void (*context_free)(void *context);
+};
+
+/* Milliseconds on the monotonic clock. */
+double infra_now_ms(void);
+/* A random factor in [1 - spread, 1 + spread]. */
+double infra_jitter(double spread);
+/* "ns/name" into buf. */
+void infra_key(const char *ns, const char *name, char *buf, size_t size);
+
+/* Enqueues, for a changed object, every primary object on the same connection
+ * (the primary informer's connection index). context is the primary informer's owner. */
+void infra_enqueue_same_connection(kumo_controller *controller, kumo_informer *primary,
+                                   const ProtobufCMessage *object);
+
+/* ---- one driver call ---------------------------------------------------------------- */
+
+typedef struct infra_call {
+    kumo_cloud_conn *conn;
+    const struct kumo_driver *driver;
+    struct kumo_driver_conn *handle;
+    int64_t deadline_ns;
+    struct kumo_driver_diag diag;
+} infra_call;
+
+/* ---- the cloud resource shape (resource.c) -------------------------------------------- */
+
+/* What an observed cloud resource is, for the generic loop. */
+typedef enum resource_life {
+    LIFE_PENDING = 0, /* exists, not usable yet (booting) */
+    LIFE_READY,       /* exists and usable */
+    LIFE_STOPPED,     /* exists, stopped (machines) */
+    LIFE_GONE,        /* terminating or terminated: as good as absent */
+} resource_life;
+
+typedef struct resource_ctl resource_ctl;
+typedef struct resource_run resource_run;
+
+/* prepare's results besides OK. */
+enum { PREPARE_OK = 0, PREPARE_WAIT = 1, PREPARE_INVALID = 2, PREPARE_ERROR = 3 };
+
+/* Drift actions a class may ask for (machines). */
+typedef enum resource_drift_action {
+    DRIFT_NONE = 0,
+    DRIFT_START,   /* power the resource on again */
+    DRIFT_REPLACE, /* delete it, then create it again */
+    DRIFT_REPORT,  /* only say so in conditions */
+} resource_drift_action;
+
+/*
+ * One kind of cloud resource. The driver calls receive a started call (the
+ * limiter token is taken) and return a driver block in *out that the
+ * generic code frees.
+ */
+typedef struct resource_class {
+    const char *name; /* "machine": controller and lease name */
+    const char *kind; /* "Machine" */
+    kumo_driver_code (*observe)(infra_call *call, const struct kumo_driver_ref *ref, void **out);
+    kumo_driver_code (*create)(infra_call *call, const void *prepared, const char *token,
+                               void **out);
+    kumo_driver_code (*remove)(infra_call *call, const struct kumo_driver_ref *ref);
+    /*
+     * Resolves what create needs (provider ids of referenced objects, a
+     * public key). PREPARE_OK with *prepared (freed with prepared_free);
+     * PREPARE_WAIT when a dependency is not ready yet, PREPARE_INVALID when
+     * the spec can never work, PREPARE_ERROR on an API failure; `why` says
+     * which. May update the object through the API (the KeyPair writes its
+     * generated key first) and then replaces run->object.
+     */
+    int (*prepare)(resource_ctl *ctl, resource_run *run, void **prepared, char *why,
+                   size_t why_size);
+    void (*prepared_free)(void *prepared);
+    /* Writes what the cloud says into run->object's status; returns the resource's life. */
+    resource_life (*apply)(resource_ctl *ctl, resource_run *run, const void *observed);
+    /* Spec changed since observedGeneration: apply it in place (NULL: immutable). */
+    kumo_driver_code (*update)(infra_call *call, resource_run *run, const void *observed,
+                               void **out);
+    /* What to do about a stopped or vanished resource (NULL: replace when gone). */
+    resource_drift_action (*drift)(resource_run *run, resource_life life);
+    /* Starts a stopped resource (DRIFT_START). */
+    kumo_driver_code (*start)(infra_call *call, const struct kumo_driver_ref *ref, void **out);
+    /* Sets status fields for a resource that does not exist (phase, addresses). */
+    void (*clear)(resource_run *run, const char *phase_word);
+    /* Index of the kinds the class reads: 1 when the class uses that informer. */
+    int needs_networks, needs_security_groups, needs_key_pairs;
+    int has_phase; /* machines: boot polls and phases */
+} resource_class;
+
+/* Per-object memory of a resource controller (lost on restart: then everything is observed). */
+typedef struct resource_memory {
+    int seen;                 /* reconciled before by this process */
+    int intent_fresh;         /* we wrote the create-pending marker and made no create since */
+    int64_t written_revision; /* the revision our last write made */
+    double written_at_ms;
+    double next_observe_ms; /* no cloud call before this unless something changed */
+    int64_t observed_generation;
+    double created_at_ms; /* when we last created it (boot estimate) */
+    int polls_since_create;
+} resource_memory;
+
+/* A connection's learnt boot time (machines). */
+typedef struct boot_estimate {
+    double ms;
+} boot_estimate;
+
+struct resource_ctl {
+    const resource_class *cls;
+    kumo_infra_env env;
+    kumo_controller *controller;
+    kumo_informer *objects;
+    kumo_informer *connections;
+    kumo_informer *networks;
+    kumo_informer *security_groups;
+    kumo_informer *key_pairs;
+    pthread_mutex_t lock;
+    kumo_map *memory; /* key -> resource_memory */
+    kumo_map *boot;   /* connection key -> boot_estimate */
+};
+
+/* One reconcile of one object. */
+struct resource_run {
+    resource_ctl *ctl;
+    const char *ns, *name;
+    char key[320];
+    ProtobufCMessage *object;     /* owned; replaced after each write */
+    ProtobufCMessage *original;   /* the object as read, to tell whether status changed */
+    ProtobufCMessage *connection; /* the Connection, or NULL */
+    resource_memory memory;
+    kumo_diag diag;
+};
+
+/* The cloud-resource classes. */
+extern const resource_class infra_machine_class;
+extern const resource_class infra_network_class;
+extern const resource_class infra_security_group_class;
+extern const resource_class infra_key_pair_class;
+
+kumo_error infra_resource_start(const resource_class *cls, const kumo_infra_env *env,
+                                kumo_infra_controller *out, kumo_diag *diag);
+
+/* Status helpers every class uses (status fields found by name). */
+const char *resource_provider_id(const ProtobufCMessage *object);
+int resource_provider_id_set(ProtobufCMessage *object, const char *provider_id);
+/* Writes run->object's status when it changed since it was read (then adopts the result). */
+kumo_error resource_write_status(resource_run *run);
+/* Sets the Ready condition. */
+void resource_ready(ProtobufCMessage *object, int ready, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Looks up `name` in an informer of the same namespace; caller frees. */
+ProtobufCMessage *resource_lookup(kumo_informer *informer, const char *ns, const char *name);
+/* Learns from a machine seen running/pending how long boots take on its connection. */
+double resource_boot_estimate(resource_ctl *ctl, const char *connection_key);
+void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int running,
+                         double elapsed_ms);
+
+/* ---- connection controller --------------------------------------------------------- */
+
+kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controller *out,
+                                  kumo_diag *diag);
+
+/* ---- infra controller (infra.c, infra_status.c) ----------------------------------------- */
+
+kumo_error infra_infra_start(const kumo_infra_env *env, kumo_infra_controller *out,
+                             kumo_diag *diag);
+
+/* Failovers exclude a connection for a group this long. */
+#define INFRA_FAILOVER_EXCLUDE_SECONDS 3600
+#define INFRA_MAX_CANDIDATES           32
+#define INFRA_MAX_FAILOVERS            10
+
+/* One Machine of the Infra, as the reconcile sees it. Strings live in the run's arena. */
+typedef struct infra_member {
+    const char *name;
+    const char *uid;
+    const char *connection;
+    const char *instance_type;
+    const char *failure;         /* "InsufficientCapacity", "QuotaExceeded" or NULL */
+    const char *failure_message; /* "" without a failure */
+    const char *currency;
+    long index; /* n of <infra>-<group>-<n>; -1 when the name does not parse */
+    double cost_per_hour;
+    int group; /* index in spec.groups; -1 when the group is gone */
+    int deleting;
+    int running;
+} infra_member;
+
+/* Strings copied for one reconcile, freed together (chunks never move). */
+typedef struct infra_arena_chunk {
+    struct infra_arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} infra_arena_chunk;
+
+/* A failover decided in this reconcile. */
+typedef struct infra_failover {
+    char from_connection[256], from_instance_type[128];
+    char to_connection[256], to_instance_type[128];
+    const char *reason;
+    char message[400];
+} infra_failover;
+
+/* The plan of one node group. */
+typedef struct infra_group_plan {
+    const Kumo__V1alpha1__NodeGroup *spec;
+    int desired;
+    int explicit_placement;
+    kumo_placement_offer explicit_offer;
+    kumo_placement_candidate candidates[INFRA_MAX_CANDIDATES];
+    size_t candidate_count;
+    size_t spread;          /* connections to use */
+    char no_placement[512]; /* why there is no candidate ("" when there is one) */
+    char excluded[INFRA_MAX_FAILOVERS + 1][256]; /* failed-over connections still excluded */
+    const char *excluded_list[INFRA_MAX_FAILOVERS + 2];
+    size_t excluded_count;
+    infra_failover failovers[INFRA_MAX_FAILOVERS];
+    size_t failover_count;
+    int capacity_blocked; /* explicit group with machines the cloud refused */
+} infra_group_plan;
+
+/* A connection the Infra uses and which of its groups have Machines there. */
+typedef struct infra_usage {
+    char connection[256];
+    unsigned char *groups; /* groups[g] != 0: group g has (or is about to have) Machines here */
+} infra_usage;
+
+/* Everything one Infra reconcile works on. */
+typedef struct infra_run {
+    const char *ns;
+    ProtobufCMessage *object; /* the Infra, owned */
+    Kumo__V1alpha1__Infra *infra;
+    ProtobufCMessage **connections; /* the namespace's Connections, owned */
+    size_t connection_count;
+    kumo_placement_offer *offers; /* borrowing strings from connections */
+    size_t offer_count;
+    infra_member *members;
+    size_t member_count, member_cap;
+    infra_group_plan *groups; /* one per spec group */
+    infra_usage *usage;       /* connections in use, Machines being deleted included */
+    size_t usage_count, usage_cap;
+    infra_arena_chunk *arena;
+} infra_run;
+
+/* A copy of s in the run's arena (valid until the run ends); "" when out of memory. */
+const char *infra_intern(infra_run *run, const char *s);
+void infra_arena_free(infra_run *run);
+
+/* What infra_shared.c reads and writes with. */
+typedef struct infra_shared_env {
+    kumo_client *client;
+    kumo_informer *networks, *security_groups, *key_pairs;
+} infra_shared_env;
+
+/* Notes that `group` (-1: none) has Machines on `connection`. Returns 0 or -1 (no memory). */
+int infra_usage_add(infra_run *run, const char *connection, int group);
+void infra_usage_free(infra_run *run);
+/* Creates (or updates the rules of) the shared objects of one connection in use. */
+void infra_shared_ensure(const infra_shared_env *env, const infra_run *run, const infra_usage *u);
+/* Deletes the Infra's shared objects on connections no longer in use. */
+void infra_shared_prune(const infra_shared_env *env, const infra_run *run);
+/* Helpers for building objects owned by the Infra. */
+int infra_set_string(char **slot, const char *value);
+Kumo__V1alpha1__LocalObjectReference *infra_local_ref(const char *name);
+void infra_shared_name(const infra_run *run, const char *connection, char *buf, size_t size);
+int infra_owned_meta(const infra_run *run, ProtobufCMessage *object, const char *name);
+void infra_object_delete(kumo_client *client, const char *kind, const char *ns, const char *name,
+                         const char *uid);
+
+/*
+ * Builds the Infra's new status from the run (groups, placements, failovers,
+ * totals, conditions) on a copy of the object and returns it (caller frees),
+ * or NULL when out of memory. *converged_out: every group at size and ready.
+ */
+ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out);
+/* The still-active exclusions of a group, from its recorded failovers. */
+void infra_status_exclusions(const Kumo__V1alpha1__Infra *infra, const char *group,
+                             infra_group_plan *plan);
+
+/* ---- keygen ------------------------------------------------------------------------- */
+
+/*
+ * A new ed25519 key pair: *public_out "ssh-ed25519 AAAA... comment" and
+ * *private_out an unencrypted OpenSSH private key file (both malloc'd).
+ * Returns 0, or -1 when the crypto library fails.
+ */
+int infra_keygen_ed25519(const char *comment, char **public_out, char **private_out);
+
+#endif

@@ -1,0 +1,896 @@
+/*
+ * resource.c - the one reconcile shape of every cloud resource kind
+ * (Machine, Network, SecurityGroup, KeyPair); the kind-specific parts are a
+ * resource_class (machine.c, network.c).
+ *
+ * For an object that is not being deleted:
+ *   1. intent first: the finalizer kumo.dev/cloud-cleanup and, before the
+ *      first create, the annotation kumo.dev/create-pending=<time> are
+ *      written in one update. No cloud call happens before both are stored,
+ *      so a resource can never exist in a cloud without an object that will
+ *      clean it up.
+ *   2. observe: by status.providerId when known, else by token (the uid):
+ *      after a crash between a create and the status write the resource is
+ *      found, not created again. (create with the same token would also
+ *      return it: the driver contract makes create idempotent by token.)
+ *   3. act: absent -> create with token = uid; stopped or vanished -> the
+ *      class's drift policy (restart, replace, report); spec changed ->
+ *      update in place where the kind allows it.
+ *   4. status written only when it changed; requeue at the next poll
+ *      (booting machines: about their boot time; converged: the drift poll
+ *      interval with +-20% jitter).
+ * For an object being deleted: delete in the cloud (by id, else by token),
+ * observe until the cloud says NOT_FOUND, then remove the finalizer.
+ *
+ * Cheap reconciles: each object's memory (next observe time, last written
+ * revision) keeps the events caused by our own writes from costing cloud
+ * calls, and a cache older than our last write is waited for, not acted on.
+ */
+#include "controllers/infra/internal.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apis/codec/codec.h"
+#include "apis/log/log.h"
+#include "drivers/loader/loader.h"
+
+/* How long a cache older than our own last write is waited for. */
+#define STALE_CACHE_WAIT_MS 5000
+#define DEFAULT_BOOT_MS     3000.0
+
+/* ---- small shared helpers -------------------------------------------------------------- */
+
+double infra_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+double infra_jitter(double spread)
+{
+    static _Atomic uint64_t state = 0x9e3779b97f4a7c15ull;
+    uint64_t x = atomic_fetch_add(&state, 0x9e3779b97f4a7c15ull);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    double unit = (double)(x >> 11) / (double)(1ull << 53);
+    return 1.0 + spread * (2.0 * unit - 1.0);
+}
+
+void infra_key(const char *ns, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", ns && ns[0] ? ns : "default", name);
+}
+
+/* spec.connection of any kind that has one ("" when none). */
+static const char *spec_connection(const ProtobufCMessage *object)
+{
+    const ProtobufCMessage *spec = kumo_object_spec(object);
+    const ProtobufCFieldDescriptor *f =
+        spec ? protobuf_c_message_descriptor_get_field_by_name(spec->descriptor, "connection")
+             : NULL;
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return "";
+    const char *v = *(const char *const *)((const char *)spec + f->offset);
+    return v ? v : "";
+}
+
+void infra_enqueue_same_connection(kumo_controller *controller, kumo_informer *primary,
+                                   const ProtobufCMessage *object)
+{
+    if (primary == NULL)
+        return; /* still starting: the primary list enqueues everything anyway */
+    const char *connection = object->descriptor == &kumo__v1alpha1__connection__descriptor
+                                 ? kumo_object_name(object)
+                                 : spec_connection(object);
+    if (connection[0] == '\0')
+        return;
+    size_t count = 0;
+    char **keys =
+        kumo_informer_index_keys(primary, KUMO_INFORMER_INDEX_CONNECTION, connection, &count);
+    const char *ns = kumo_object_namespace(object);
+    size_t ns_len = strlen(ns);
+    for (size_t i = 0; keys && i < count; i++) {
+        if (strncmp(keys[i], ns, ns_len) == 0 && keys[i][ns_len] == '/')
+            kumo_controller_enqueue(controller, ns, keys[i] + ns_len + 1);
+    }
+    kumo_informer_keys_free(keys, count);
+}
+
+ProtobufCMessage *resource_lookup(kumo_informer *informer, const char *ns, const char *name)
+{
+    if (informer == NULL || name == NULL || name[0] == '\0')
+        return NULL;
+    return kumo_informer_get(informer, ns, name);
+}
+
+/* ---- status fields by name --------------------------------------------------------------- */
+
+static char **status_string(ProtobufCMessage *status, const char *field)
+{
+    const ProtobufCFieldDescriptor *f =
+        status ? protobuf_c_message_descriptor_get_field_by_name(status->descriptor, field) : NULL;
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return NULL;
+    return (char **)((char *)status + f->offset);
+}
+
+const char *resource_provider_id(const ProtobufCMessage *object)
+{
+    char **slot = status_string(kumo_object_status(object), "provider_id");
+    return slot && *slot ? *slot : "";
+}
+
+int resource_provider_id_set(ProtobufCMessage *object, const char *provider_id)
+{
+    char **slot = status_string(kumo_meta_status_ensure(object), "provider_id");
+    if (slot == NULL)
+        return -1;
+    if (strcmp(*slot ? *slot : "", provider_id ? provider_id : "") == 0)
+        return 0;
+    return kumo_codec_string_set(slot, provider_id) == KUMO_ERROR_OK ? 1 : -1;
+}
+
+static int64_t *status_observed_generation(ProtobufCMessage *status)
+{
+    const ProtobufCFieldDescriptor *f = status ? protobuf_c_message_descriptor_get_field_by_name(
+                                                     status->descriptor, "observed_generation")
+                                               : NULL;
+    return f ? (int64_t *)((char *)status + f->offset) : NULL;
+}
+
+static int64_t status_generation(const ProtobufCMessage *object)
+{
+    const int64_t *g = status_observed_generation(kumo_object_status(object));
+    return g ? *g : -1;
+}
+
+void resource_ready(ProtobufCMessage *object, int ready, const char *reason, const char *fmt, ...)
+{
+    char message[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    kumo_object_condition_set(object, "Ready", ready ? "True" : "False", reason, message);
+}
+
+/* ---- per-object memory ----------------------------------------------------------------- */
+
+static resource_memory memory_get(resource_ctl *ctl, const char *key)
+{
+    resource_memory m;
+    memset(&m, 0, sizeof(m));
+    pthread_mutex_lock(&ctl->lock);
+    const resource_memory *found = kumo_map_get(ctl->memory, key);
+    if (found)
+        m = *found;
+    pthread_mutex_unlock(&ctl->lock);
+    return m;
+}
+
+static void memory_put(resource_ctl *ctl, const char *key, const resource_memory *m)
+{
+    pthread_mutex_lock(&ctl->lock);
+    resource_memory *slot = kumo_map_get(ctl->memory, key);
+    if (slot == NULL) {
+        slot = malloc(sizeof(*slot));
+        if (slot && kumo_map_put(ctl->memory, key, slot, NULL) != 0) {
+            free(slot);
+            slot = NULL;
+        }
+    }
+    if (slot)
+        *slot = *m;
+    pthread_mutex_unlock(&ctl->lock);
+}
+
+static void memory_drop(resource_ctl *ctl, const char *key)
+{
+    pthread_mutex_lock(&ctl->lock);
+    free(kumo_map_remove(ctl->memory, key));
+    pthread_mutex_unlock(&ctl->lock);
+}
+
+double resource_boot_estimate(resource_ctl *ctl, const char *connection_key)
+{
+    if (ctl->env.boot_poll_ms > 0)
+        return ctl->env.boot_poll_ms;
+    pthread_mutex_lock(&ctl->lock);
+    const boot_estimate *b = kumo_map_get(ctl->boot, connection_key);
+    double ms = b ? b->ms : DEFAULT_BOOT_MS;
+    pthread_mutex_unlock(&ctl->lock);
+    return ms;
+}
+
+/*
+ * The first observe after a create tells: running (the boot took at most
+ * `elapsed`) or still pending (it takes longer). Shrinking slowly on the
+ * first and growing faster on the second settles just above the real boot
+ * time, where about one machine in ten needs a second observe.
+ */
+void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int running,
+                         double elapsed_ms)
+{
+    if (ctl->env.boot_poll_ms > 0 || elapsed_ms <= 0)
+        return;
+    pthread_mutex_lock(&ctl->lock);
+    boot_estimate *b = kumo_map_get(ctl->boot, connection_key);
+    if (b == NULL) {
+        b = malloc(sizeof(*b));
+        if (b && kumo_map_put(ctl->boot, connection_key, b, NULL) != 0) {
+            free(b);
+            b = NULL;
+        }
+        if (b)
+            b->ms = DEFAULT_BOOT_MS;
+    }
+    if (b) {
+        /* Only observations near the estimate say something about it: an early pending
+         * one (a reconcile for another reason) or a late running one (a busy queue) do not. */
+        if (running && elapsed_ms <= b->ms * 1.2)
+            b->ms = b->ms * 0.99 < 100 ? 100 : b->ms * 0.99;
+        else if (!running && elapsed_ms >= b->ms * 0.9)
+            b->ms = elapsed_ms * 1.1;
+        if (b->ms > 600000)
+            b->ms = 600000;
+    }
+    pthread_mutex_unlock(&ctl->lock);
+}
+
+/* ---- results ------------------------------------------------------------------------- */
+
+static kumo_controller_result done(void)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
+}
+
+static kumo_controller_result requeue(double after_ms)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_REQUEUE, after_ms < 1 ? 1 : after_ms};
+}
+
+static kumo_controller_result retry(void)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+}
+
+static kumo_controller_result terminal(void)
+{
+    return (kumo_controller_result){KUMO_CONTROLLER_TERMINAL, 0};
+}
+
+/* ---- API writes ---------------------------------------------------------------------- */
+
+static void adopt(resource_run *run, ProtobufCMessage *fresh)
+{
+    kumo_object_destroy(run->object);
+    kumo_object_destroy(run->original);
+    run->object = fresh;
+    run->original = kumo_codec_message_clone(fresh);
+    run->memory.written_revision = kumo_meta_revision(fresh);
+    run->memory.written_at_ms = infra_now_ms();
+}
+
+/* Writes metadata and spec (finalizers, annotations). */
+static kumo_error write_meta(resource_run *run)
+{
+    ProtobufCMessage *fresh = NULL;
+    kumo_diag_fini(&run->diag);
+    kumo_error e = kumo_client_update(run->ctl->env.client, run->object, &fresh, &run->diag);
+    if (e == KUMO_ERROR_OK)
+        adopt(run, fresh);
+    else if (e != KUMO_ERROR_CONFLICT && e != KUMO_ERROR_NOT_FOUND)
+        KUMO_LOG_WARN("controller", "cannot update object",
+                      "controller=%s key=%s error=%s detail=\"%s\"", run->ctl->cls->name, run->key,
+                      kumo_error_name(e), run->diag.message);
+    return e;
+}
+
+/* Writes status when it differs from what was read. */
+kumo_error resource_write_status(resource_run *run)
+{
+    ProtobufCMessage *status = kumo_meta_status_ensure(run->object);
+    int64_t *observed = status_observed_generation(status);
+    if (observed && run->memory.observed_generation > 0)
+        *observed = run->memory.observed_generation;
+    if (kumo_meta_status_equal(run->object, run->original))
+        return KUMO_ERROR_OK;
+    ProtobufCMessage *fresh = NULL;
+    kumo_diag_fini(&run->diag);
+    kumo_error e = kumo_client_update_status(run->ctl->env.client, run->object, &fresh, &run->diag);
+    if (e == KUMO_ERROR_OK) {
+        adopt(run, fresh);
+    } else if (e != KUMO_ERROR_CONFLICT && e != KUMO_ERROR_NOT_FOUND) {
+        KUMO_LOG_WARN("controller", "cannot write status",
+                      "controller=%s key=%s error=%s detail=\"%s\"", run->ctl->cls->name, run->key,
+                      kumo_error_name(e), run->diag.message);
+    }
+    return e;
+}
+
+/* The outcome for a failed API write: conflicts and races are retried at once. */
+static kumo_controller_result api_failed(kumo_error e)
+{
+    if (e == KUMO_ERROR_NOT_FOUND)
+        return done(); /* the object is gone; its deletion event brings us back if needed */
+    return retry();
+}
+
+/* Writes status, then requeues after `after_ms` (or retries when the write failed). */
+static kumo_controller_result status_then(resource_run *run, kumo_controller_result result)
+{
+    kumo_error e = resource_write_status(run);
+    if (e != KUMO_ERROR_OK)
+        return api_failed(e);
+    return result;
+}
+
+/* ---- driver calls -------------------------------------------------------------------- */
+
+/* Starts a driver call; on THROTTLED (*defer_ms set) the caller requeues. */
+static kumo_error call_begin(resource_run *run, kumo_cloud_conn *conn, infra_call *call,
+                             double *defer_ms)
+{
+    memset(call, 0, sizeof(*call));
+    call->conn = conn;
+    call->driver = kumo_cloud_conn_driver(conn);
+    call->handle = kumo_cloud_conn_handle(conn);
+    kumo_diag_fini(&run->diag);
+    return kumo_cloud_call_begin(conn, &call->deadline_ns, defer_ms, &run->diag);
+}
+
+static void call_end(infra_call *call, kumo_driver_code rc)
+{
+    kumo_cloud_call_end(call->conn, rc);
+}
+
+static void driver_free(infra_call *call, void *block)
+{
+    kumo_driver_free(kumo_cloud_conn_host(call->conn), block);
+}
+
+/* What to do after a driver failure that no step handles specially. */
+static kumo_controller_result driver_failed(resource_run *run, infra_call *call,
+                                            kumo_driver_code rc, const char *op)
+{
+    kumo_error e = kumo_driver_diag_to_kumo(rc, &call->diag, call->driver->name, op, &run->diag);
+    if (rc == KUMO_DRIVER_THROTTLED)
+        return requeue((call->diag.retry_after_ms ? call->diag.retry_after_ms : 1000) *
+                       infra_jitter(0.3));
+    if (rc == KUMO_DRIVER_UNAUTHORIZED) {
+        resource_ready(run->object, 0, "Unauthorized", "%s", run->diag.message);
+        return status_then(run, requeue(30000));
+    }
+    KUMO_LOG_INFO("controller", "cloud call failed",
+                  "controller=%s key=%s op=%s error=%s detail=\"%s\"", run->ctl->cls->name,
+                  run->key, op, kumo_error_name(e), run->diag.message);
+    return retry();
+}
+
+/* ---- deletion ------------------------------------------------------------------------ */
+
+static kumo_controller_result remove_finalizer(resource_run *run)
+{
+    if (kumo_meta_finalizer_remove(run->object, KUMO_INFRA_FINALIZER) <= 0)
+        return done();
+    kumo_error e = write_meta(run);
+    if (e != KUMO_ERROR_OK)
+        return api_failed(e);
+    memory_drop(run->ctl, run->key);
+    KUMO_LOG_DEBUG("controller", "cloud resource gone; finalizer removed", "controller=%s key=%s",
+                   run->ctl->cls->name, run->key);
+    return done();
+}
+
+static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
+{
+    const resource_class *cls = run->ctl->cls;
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(run->object);
+    struct kumo_driver_ref ref = {resource_provider_id(run->object), m->uid};
+    infra_call call;
+    double defer_ms = 0;
+    if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK)
+        return requeue(defer_ms);
+    kumo_driver_code rc;
+    if (run->memory.next_observe_ms < 0) {
+        /* Delete was accepted before: observe until the cloud says it is gone. */
+        void *observed = NULL;
+        rc = cls->observe(&call, &ref, &observed);
+        call_end(&call, rc);
+        resource_life life = LIFE_GONE;
+        if (rc == KUMO_DRIVER_OK)
+            life = cls->apply(run->ctl, run, observed);
+        driver_free(&call, observed);
+        if (rc == KUMO_DRIVER_NOT_FOUND || (rc == KUMO_DRIVER_OK && life == LIFE_GONE))
+            return remove_finalizer(run);
+        if (rc != KUMO_DRIVER_OK)
+            return driver_failed(run, &call, rc, "observe");
+        /* Still there: delete again (idempotent) on the next pass. */
+        run->memory.next_observe_ms = 0;
+        memory_put(run->ctl, run->key, &run->memory);
+        return requeue(500);
+    }
+    rc = cls->remove(&call, &ref);
+    call_end(&call, rc);
+    if (rc == KUMO_DRIVER_NOT_FOUND)
+        return remove_finalizer(run);
+    if (rc == KUMO_DRIVER_OK) {
+        run->memory.next_observe_ms = -1; /* "delete accepted" */
+        memory_put(run->ctl, run->key, &run->memory);
+        return requeue(cls->has_phase ? 300 : 100);
+    }
+    if (rc == KUMO_DRIVER_CONFLICT) {
+        /* Something still uses it (machines in a network): wait for them to go. */
+        kumo_driver_diag_to_kumo(rc, &call.diag, call.driver->name, "delete", &run->diag);
+        resource_ready(run->object, 0, "DeleteBlocked", "%s", run->diag.message);
+        return status_then(run, requeue(1000 * infra_jitter(0.2)));
+    }
+    return driver_failed(run, &call, rc, "delete");
+}
+
+/* ---- creation ------------------------------------------------------------------------ */
+
+/* Conditions for a create the cloud refused. */
+static kumo_controller_result create_failed(resource_run *run, infra_call *call,
+                                            kumo_driver_code rc)
+{
+    kumo_driver_diag_to_kumo(rc, &call->diag, call->driver->name, "create", &run->diag);
+    const resource_class *cls = run->ctl->cls;
+    switch (rc) {
+    case KUMO_DRIVER_CAPACITY:
+        resource_ready(run->object, 0, "InsufficientCapacity", "%s", run->diag.message);
+        if (cls->clear)
+            cls->clear(run, "Failed");
+        return status_then(run, requeue(30000 * infra_jitter(0.2)));
+    case KUMO_DRIVER_QUOTA:
+        resource_ready(run->object, 0, "QuotaExceeded", "%s", run->diag.message);
+        if (cls->clear)
+            cls->clear(run, "Failed");
+        return status_then(run, requeue(60000 * infra_jitter(0.2)));
+    case KUMO_DRIVER_INVALID:
+        resource_ready(run->object, 0, "InvalidSpec", "%s", run->diag.message);
+        if (cls->clear)
+            cls->clear(run, "Failed");
+        return status_then(run, terminal());
+    case KUMO_DRIVER_NOT_FOUND:
+    case KUMO_DRIVER_ALREADY_EXISTS:
+        resource_ready(run->object, 0,
+                       rc == KUMO_DRIVER_NOT_FOUND ? "DependencyNotFound" : "AlreadyExists", "%s",
+                       run->diag.message);
+        return status_then(run, requeue(5000 * infra_jitter(0.2)));
+    default:
+        return driver_failed(run, call, rc, "create");
+    }
+}
+
+/* The next observe after an observation that found the resource in `life`. */
+static double next_poll_ms(resource_run *run, resource_life life, const char *connection_key)
+{
+    resource_ctl *ctl = run->ctl;
+    double drift = ctl->env.drift_poll_ms * infra_jitter(0.2);
+    if (life != LIFE_PENDING)
+        return drift;
+    double boot = resource_boot_estimate(ctl, connection_key);
+    if (run->memory.created_at_ms > 0 && run->memory.polls_since_create == 0) {
+        double left = run->memory.created_at_ms + boot - infra_now_ms();
+        return left > 50 ? left : 50;
+    }
+    double again = boot * 0.2;
+    return again < 250 ? 250 : again;
+}
+
+static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
+{
+    resource_ctl *ctl = run->ctl;
+    const resource_class *cls = ctl->cls;
+    void *prepared = NULL;
+    char why[512] = "";
+    int p = cls->prepare(ctl, run, &prepared, why, sizeof(why));
+    if (p == PREPARE_WAIT) {
+        resource_ready(run->object, 0, "WaitingForDependencies", "%s", why);
+        return status_then(run, requeue(2000 * infra_jitter(0.2)));
+    }
+    if (p == PREPARE_INVALID) {
+        resource_ready(run->object, 0, "InvalidSpec", "%s", why);
+        if (cls->clear)
+            cls->clear(run, "Failed");
+        return status_then(run, terminal());
+    }
+    if (p != PREPARE_OK)
+        return retry();
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(run->object);
+    infra_call call;
+    double defer_ms = 0;
+    if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK) {
+        cls->prepared_free(prepared);
+        return requeue(defer_ms);
+    }
+    void *created = NULL;
+    kumo_driver_code rc = cls->create(&call, prepared, m->uid, &created);
+    call_end(&call, rc);
+    cls->prepared_free(prepared);
+    if (rc != KUMO_DRIVER_THROTTLED) {
+        /* From now on the token may name a resource: look before creating again. */
+        run->memory.intent_fresh = 0;
+        memory_put(ctl, run->key, &run->memory);
+    }
+    if (rc != KUMO_DRIVER_OK)
+        return create_failed(run, &call, rc);
+    resource_life life = cls->apply(ctl, run, created);
+    driver_free(&call, created);
+    run->memory.created_at_ms = infra_now_ms();
+    run->memory.polls_since_create = 0;
+    run->memory.next_observe_ms =
+        infra_now_ms() + next_poll_ms(run, life, kumo_cloud_conn_key(conn));
+    KUMO_LOG_DEBUG("controller", "cloud resource created", "controller=%s key=%s id=%s", cls->name,
+                   run->key, resource_provider_id(run->object));
+    kumo_controller_result r = requeue(run->memory.next_observe_ms - infra_now_ms());
+    r = status_then(run, r);
+    memory_put(ctl, run->key, &run->memory);
+    return r;
+}
+
+/* ---- convergence --------------------------------------------------------------------- */
+
+static void time_text(char *buf, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Finalizer and create-pending marker, in one write, before any cloud call. */
+static kumo_error record_intent(resource_run *run)
+{
+    int fresh = 0;
+    int changed = kumo_meta_finalizer_add(run->object, KUMO_INFRA_FINALIZER);
+    if (resource_provider_id(run->object)[0] == '\0' &&
+        kumo_meta_annotation(run->object, KUMO_INFRA_CREATE_PENDING) == NULL) {
+        char now[40];
+        time_text(now, sizeof(now));
+        int set = kumo_meta_annotation_set(run->object, KUMO_INFRA_CREATE_PENDING, now);
+        changed = set < 0 ? -1 : (changed || set);
+        fresh = set > 0;
+    }
+    if (changed < 0)
+        return KUMO_ERROR_NOMEM;
+    kumo_error e = changed ? write_meta(run) : KUMO_ERROR_OK;
+    if (e == KUMO_ERROR_OK && fresh)
+        run->memory.intent_fresh = 1; /* nothing can exist in the cloud with this token yet */
+    return e;
+}
+
+static void drifted(resource_run *run, const char *reason, const char *message)
+{
+    kumo_object_condition_set(run->object, "Drifted", "True", reason, message);
+}
+
+static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
+{
+    resource_ctl *ctl = run->ctl;
+    const resource_class *cls = ctl->cls;
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(run->object);
+    const char *connection_key = kumo_cloud_conn_key(conn);
+    double now = infra_now_ms();
+    KUMO_LOG_DEBUG("controller", "converge", "controller=%s key=%s rv=%s seen=%d next_in_ms=%.0f",
+                   cls->name, run->key, m->resource_version, run->memory.seen,
+                   run->memory.next_observe_ms - now);
+    int64_t generation = kumo_meta_generation(run->object);
+    int64_t *observed_generation = status_observed_generation(kumo_object_status(run->object));
+    int spec_changed = observed_generation == NULL || *observed_generation != generation;
+    const char *provider_id = resource_provider_id(run->object);
+    int known = provider_id[0] != '\0';
+    if (known && !spec_changed && run->memory.next_observe_ms > now)
+        return requeue(run->memory.next_observe_ms - now);
+    if (!run->memory.seen) {
+        /* First sight in this process (a start or a restart): what was converged is polled
+         * on its drift schedule, spread over the interval, not all at once. */
+        run->memory.seen = 1;
+        if (known && !spec_changed && kumo_meta_condition_is(run->object, "Ready", "True")) {
+            run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * 0.5 * infra_jitter(1.0);
+            memory_put(ctl, run->key, &run->memory);
+            return requeue(run->memory.next_observe_ms - now);
+        }
+    }
+    run->memory.observed_generation = generation;
+
+    /* The marker was written by this process and no create was sent since: nothing can
+     * carry this token, so skip the observe. After a restart (no memory) we always look. */
+    if (!known && run->memory.intent_fresh)
+        return create(run, conn);
+    char pid[256];
+    snprintf(pid, sizeof(pid), "%s", provider_id);
+    struct kumo_driver_ref ref = {pid, m->uid};
+    infra_call call;
+    double defer_ms = 0;
+    if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK)
+        return requeue(defer_ms);
+    void *observed = NULL;
+    kumo_driver_code rc = cls->observe(&call, &ref, &observed);
+    call_end(&call, rc);
+    if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
+        return driver_failed(run, &call, rc, "observe");
+    resource_life life = LIFE_GONE;
+    if (rc == KUMO_DRIVER_OK)
+        life = cls->apply(ctl, run, observed);
+    if (cls->has_phase && run->memory.created_at_ms > 0 && rc == KUMO_DRIVER_OK &&
+        run->memory.polls_since_create++ == 0 && (life == LIFE_PENDING || life == LIFE_READY))
+        resource_boot_learn(ctl, connection_key, life == LIFE_READY,
+                            now - run->memory.created_at_ms);
+
+    if (life == LIFE_GONE) {
+        driver_free(&call, observed);
+        if (known) {
+            /* It existed and is gone: deleted behind our back. */
+            resource_drift_action action = cls->drift ? cls->drift(run, LIFE_GONE) : DRIFT_REPLACE;
+            if (action == DRIFT_REPORT) {
+                drifted(run, "Vanished",
+                        "the cloud resource was deleted outside kumo; driftPolicy "
+                        "Ignore: not recreated");
+                resource_ready(run->object, 0, "Vanished", "the cloud resource %s no longer exists",
+                               pid);
+                if (cls->clear)
+                    cls->clear(run, "Terminated");
+                run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * infra_jitter(0.2);
+                memory_put(ctl, run->key, &run->memory);
+                return status_then(run, requeue(run->memory.next_observe_ms - now));
+            }
+            char message[400];
+            snprintf(message, sizeof(message),
+                     "the cloud resource %s was deleted outside kumo; recreated", pid);
+            drifted(run, "Vanished", message);
+            KUMO_LOG_INFO("controller", "cloud resource vanished; recreating",
+                          "controller=%s key=%s id=%s", cls->name, run->key, pid);
+            resource_provider_id_set(run->object, "");
+            if (cls->clear)
+                cls->clear(run, "Pending");
+        }
+        return create(run, conn);
+    }
+    if (life == LIFE_STOPPED) {
+        resource_drift_action action = cls->drift ? cls->drift(run, LIFE_STOPPED) : DRIFT_REPORT;
+        driver_free(&call, observed);
+        observed = NULL;
+        if (action == DRIFT_START || action == DRIFT_REPLACE) {
+            snprintf(pid, sizeof(pid), "%s", resource_provider_id(run->object));
+            if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK)
+                return requeue(defer_ms);
+            if (action == DRIFT_START) {
+                rc = cls->start(&call, &ref, &observed);
+                call_end(&call, rc);
+                if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_CONFLICT)
+                    return driver_failed(run, &call, rc, "start");
+                drifted(run, "Stopped", "the machine was stopped outside kumo; started again");
+                life = rc == KUMO_DRIVER_OK ? cls->apply(ctl, run, observed) : LIFE_STOPPED;
+                driver_free(&call, observed);
+                observed = NULL;
+                if (rc == KUMO_DRIVER_CONFLICT) /* still stopping: start it once it stopped */
+                    return status_then(run, requeue(1000));
+            } else {
+                rc = cls->remove(&call, &ref);
+                call_end(&call, rc);
+                if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
+                    return driver_failed(run, &call, rc, "delete");
+                drifted(run, "Stopped",
+                        "the machine was stopped outside kumo; driftPolicy Recreate: replacing it");
+                run->memory.next_observe_ms = 0;
+                memory_put(ctl, run->key, &run->memory);
+                return status_then(run, requeue(500));
+            }
+            KUMO_LOG_INFO("controller", "stopped machine started again",
+                          "controller=%s key=%s id=%s", cls->name, run->key, pid);
+        } else {
+            drifted(run, "Stopped", "the machine was stopped outside kumo; driftPolicy Ignore");
+        }
+    } else if (spec_changed && cls->update && observed) {
+        void *updated = NULL;
+        if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK) {
+            driver_free(&call, observed);
+            return requeue(defer_ms);
+        }
+        rc = cls->update(&call, run, observed, &updated);
+        call_end(&call, rc);
+        driver_free(&call, observed);
+        observed = NULL;
+        if (rc != KUMO_DRIVER_OK)
+            return driver_failed(run, &call, rc, "update");
+        life = cls->apply(ctl, run, updated);
+        driver_free(&call, updated);
+    }
+    driver_free(&call, observed);
+    if (life == LIFE_READY) {
+        const Kumo__V1alpha1__Condition *d = kumo_object_condition_get(run->object, "Drifted");
+        if (d && strcmp(d->status, "True") == 0)
+            kumo_object_condition_set(run->object, "Drifted", "False", "Repaired",
+                                      "in the state the spec asks for again");
+    }
+    run->memory.next_observe_ms = now + next_poll_ms(run, life, connection_key);
+    memory_put(ctl, run->key, &run->memory);
+    return status_then(run, requeue(run->memory.next_observe_ms - now));
+}
+
+/* ---- the reconcile ------------------------------------------------------------------- */
+
+static kumo_controller_result reconcile_object(resource_run *run)
+{
+    resource_ctl *ctl = run->ctl;
+    int deleting = kumo_meta_deleting(run->object);
+    if (deleting && !kumo_meta_finalizer_has(run->object, KUMO_INFRA_FINALIZER))
+        return done();
+    int intent_known = resource_provider_id(run->object)[0] ||
+                       kumo_meta_annotation(run->object, KUMO_INFRA_CREATE_PENDING);
+    if (deleting && !intent_known)
+        return remove_finalizer(run); /* nothing was ever asked of a cloud */
+    if (!deleting) {
+        kumo_error e = record_intent(run);
+        if (e != KUMO_ERROR_OK)
+            return api_failed(e);
+    }
+    const char *connection_name = spec_connection(run->object);
+    run->connection = resource_lookup(ctl->connections, run->ns, connection_name);
+    if (run->connection == NULL) {
+        resource_ready(run->object, 0, "ConnectionNotFound", "Connection \"%s\" not found",
+                       connection_name);
+        return status_then(run, requeue(10000 * infra_jitter(0.2)));
+    }
+    kumo_cloud_conn *conn = NULL;
+    kumo_diag_fini(&run->diag);
+    kumo_error e = kumo_cloud_open(ctl->env.cloud, run->connection, &conn, &run->diag);
+    if (e != KUMO_ERROR_OK) {
+        resource_ready(run->object, 0, "ConnectionFailed", "Connection \"%s\": %s", connection_name,
+                       run->diag.message);
+        return status_then(run, requeue(15000 * infra_jitter(0.2)));
+    }
+    kumo_controller_result r = deleting ? finalize(run, conn) : converge(run, conn);
+    kumo_cloud_conn_release(conn);
+    return r;
+}
+
+static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
+{
+    resource_ctl *ctl = context;
+    resource_run run;
+    memset(&run, 0, sizeof(run));
+    run.ctl = ctl;
+    run.ns = ns;
+    run.name = name;
+    infra_key(ns, name, run.key, sizeof(run.key));
+    kumo_diag_init(&run.diag);
+    /* Workers start after the primary informer: reading it here needs no lock. */
+    run.object = kumo_informer_get(kumo_controller_informer(ctl->controller), ns, name);
+    if (run.object == NULL) {
+        memory_drop(ctl, run.key);
+        return done();
+    }
+    run.memory = memory_get(ctl, run.key);
+    double now = infra_now_ms();
+    kumo_controller_result r;
+    if (kumo_meta_revision(run.object) < run.memory.written_revision &&
+        now - run.memory.written_at_ms < STALE_CACHE_WAIT_MS) {
+        r = requeue(20); /* our own write has not reached the cache yet */
+        KUMO_LOG_DEBUG("controller", "cache older than our last write; waiting",
+                       "controller=%s key=%s cached=%lld written=%lld", ctl->cls->name, run.key,
+                       (long long)kumo_meta_revision(run.object),
+                       (long long)run.memory.written_revision);
+    } else if (!kumo_meta_deleting(run.object) && run.memory.seen &&
+               run.memory.next_observe_ms > now && resource_provider_id(run.object)[0] &&
+               status_generation(run.object) == kumo_meta_generation(run.object) &&
+               kumo_meta_finalizer_has(run.object, KUMO_INFRA_FINALIZER)) {
+        /* Nothing changed that we did not write ourselves, and no poll is due. */
+        r = requeue(run.memory.next_observe_ms - now);
+    } else {
+        run.original = kumo_codec_message_clone(run.object);
+        r = run.original ? reconcile_object(&run) : retry();
+        if (run.memory.written_at_ms >= now)
+            memory_put(ctl, run.key, &run.memory);
+    }
+    kumo_object_destroy(run.object);
+    kumo_object_destroy(run.original);
+    kumo_object_destroy(run.connection);
+    kumo_diag_fini(&run.diag);
+    return r;
+}
+
+/* ---- start/stop ---------------------------------------------------------------------- */
+
+static void map_same_connection(void *context, kumo_controller *controller,
+                                const ProtobufCMessage *object)
+{
+    resource_ctl *ctl = context;
+    pthread_mutex_lock(&ctl->lock);
+    kumo_informer *objects = ctl->objects;
+    pthread_mutex_unlock(&ctl->lock);
+    infra_enqueue_same_connection(controller, objects, object);
+}
+
+static void free_value(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    free(value);
+}
+
+static void resource_ctl_free(void *context)
+{
+    resource_ctl *ctl = context;
+    if (ctl == NULL)
+        return;
+    if (ctl->memory) {
+        kumo_map_each(ctl->memory, free_value, NULL);
+        kumo_map_destroy(ctl->memory);
+    }
+    if (ctl->boot) {
+        kumo_map_each(ctl->boot, free_value, NULL);
+        kumo_map_destroy(ctl->boot);
+    }
+    pthread_mutex_destroy(&ctl->lock);
+    free(ctl);
+}
+
+kumo_error infra_resource_start(const resource_class *cls, const kumo_infra_env *env,
+                                kumo_infra_controller *out, kumo_diag *diag)
+{
+    resource_ctl *ctl = calloc(1, sizeof(*ctl));
+    if (ctl == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    ctl->cls = cls;
+    ctl->env = *env;
+    pthread_mutex_init(&ctl->lock, NULL);
+    ctl->memory = kumo_map_create();
+    ctl->boot = kumo_map_create();
+    out->context = ctl;
+    out->context_free = resource_ctl_free;
+    if (ctl->memory == NULL || ctl->boot == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    kumo_controller_options o = {
+        .name = cls->name,
+        .client = env->client,
+        .kind = kumo_object_kind_lookup(cls->kind),
+        .ns = env->ns,
+        /* Machines are many; networks, groups and keys a few per connection. */
+        .workers = cls->has_phase ? env->workers : 8,
+        .queue = {.backoff_base_ms = 50,
+                  .backoff_max_ms = 30000,
+                  .global_qps = 2000,
+                  .global_burst = 4000},
+        .reconcile = reconcile,
+        .context = ctl,
+        .informers = env->informers,
+    };
+    kumo_error e = kumo_controller_create(&o, &out->controller, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    ctl->controller = out->controller;
+    struct {
+        const char *kind;
+        int wanted;
+        kumo_informer **slot;
+    } watches[] = {
+        {"Connection", 1, &ctl->connections},
+        {"Network", cls->needs_networks, &ctl->networks},
+        {"SecurityGroup", cls->needs_security_groups, &ctl->security_groups},
+        {"KeyPair", cls->needs_key_pairs, &ctl->key_pairs},
+    };
+    for (size_t i = 0; e == KUMO_ERROR_OK && i < sizeof(watches) / sizeof(watches[0]); i++)
+        if (watches[i].wanted)
+            e = kumo_controller_watch(out->controller, kumo_object_kind_lookup(watches[i].kind),
+                                      map_same_connection, watches[i].slot, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_start(out->controller, diag);
+    if (e == KUMO_ERROR_OK) {
+        pthread_mutex_lock(&ctl->lock);
+        ctl->objects = kumo_controller_informer(out->controller);
+        pthread_mutex_unlock(&ctl->lock);
+    }
+    return e;
+}

@@ -1,0 +1,600 @@
+/*
+ * cloud.c - slots by Connection key, each holding the current open conn;
+ * drivers loaded once by name; limiter brackets around driver calls.
+ *
+ * slot (one per "ns/name", kept until destroy): the current conn (one
+ * reference held by the slot), the uid/generation it was opened for, the
+ * counters, and a remembered open failure. A reopen swaps in a new conn and
+ * drops the slot's reference to the old one; the old driver connection is
+ * closed by whoever releases it last.
+ */
+#include "controllers/runtime/cloud/cloud.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apis/kumo/v1alpha1/connection.pb-c.h"
+#include "apis/kumo/v1alpha1/credential.pb-c.h"
+#include "apis/log/log.h"
+#include "apis/map/map.h"
+#include "apis/object/object.h"
+#include "drivers/loader/loader.h"
+
+/* A failed open is not retried for the same generation before this many ms. */
+#define OPEN_FAILURE_HOLD_MS 3000
+
+typedef struct slot slot;
+
+struct kumo_cloud_conn {
+    kumo_cloud *cloud;
+    slot *slot;
+    atomic_int refs;
+    const struct kumo_driver *driver;
+    const struct kumo_driver_host *host;
+    struct kumo_driver_conn *handle;
+    kumo_limiter *limiter;
+    double qps;
+    int max_waiting;
+    char provider[64];
+    char region[64];
+};
+
+struct slot {
+    char key[320];
+    char driver[64];
+    kumo_cloud_conn *current;
+    char uid[64];
+    int64_t generation;
+    int invalid;
+    /* a remembered failed open */
+    char failed_uid[64];
+    int64_t failed_generation;
+    double failed_at_ms;
+    kumo_diag failure;
+    /* counters */
+    atomic_ullong calls, failures, cloud_throttled, limiter_deferred;
+    atomic_int waiting;
+};
+
+typedef struct loaded_driver {
+    char name[64];
+    kumo_driver_handle *handle;
+} loaded_driver;
+
+typedef struct known_region {
+    char provider[32];
+    char name[64];
+    double latitude, longitude;
+} known_region;
+
+struct kumo_cloud {
+    kumo_cloud_options options;
+    char drivers_dir[1024];
+    kumo_limiter_set *limiters;
+    int own_limiters;
+    pthread_mutex_t lock;
+    kumo_map *slots; /* key -> slot */
+    loaded_driver *drivers;
+    size_t driver_count;
+    known_region *regions;
+    size_t region_count, region_cap;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out, kumo_diag *diag)
+{
+    *out = NULL;
+    if (options == NULL || options->drivers_dir == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "cloud registry: no drivers dir");
+    kumo_cloud *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    c->options = *options;
+    snprintf(c->drivers_dir, sizeof(c->drivers_dir), "%s", options->drivers_dir);
+    c->options.drivers_dir = c->drivers_dir;
+    if (c->options.call_timeout_ms <= 0)
+        c->options.call_timeout_ms = 30000;
+    if (c->options.limiter_wait_ms <= 0)
+        c->options.limiter_wait_ms = 1000;
+    c->limiters = options->limiters;
+    if (c->limiters == NULL) {
+        c->limiters = kumo_limiter_set_create();
+        c->own_limiters = 1;
+    }
+    c->slots = kumo_map_create();
+    pthread_mutex_init(&c->lock, NULL);
+    if (c->limiters == NULL || c->slots == NULL) {
+        kumo_cloud_destroy(c);
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    }
+    *out = c;
+    return KUMO_ERROR_OK;
+}
+
+static void conn_free(kumo_cloud_conn *conn)
+{
+    if (conn->handle)
+        conn->driver->close(conn->handle);
+    free(conn);
+}
+
+void kumo_cloud_conn_release(kumo_cloud_conn *conn)
+{
+    if (conn != NULL && atomic_fetch_sub(&conn->refs, 1) == 1)
+        conn_free(conn);
+}
+
+static void slot_free(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    slot *s = value;
+    kumo_cloud_conn_release(s->current);
+    kumo_diag_fini(&s->failure);
+    free(s);
+}
+
+void kumo_cloud_destroy(kumo_cloud *c)
+{
+    if (c == NULL)
+        return;
+    if (c->slots) {
+        kumo_map_each(c->slots, slot_free, NULL);
+        kumo_map_destroy(c->slots);
+    }
+    for (size_t i = 0; i < c->driver_count; i++)
+        kumo_driver_unload(c->drivers[i].handle);
+    free(c->drivers);
+    free(c->regions);
+    if (c->own_limiters)
+        kumo_limiter_set_destroy(c->limiters);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* The loaded driver `name`, loading it on first use. Caller holds the lock. */
+static kumo_error driver_get(kumo_cloud *c, const char *name, kumo_driver_handle **out,
+                             kumo_diag *diag)
+{
+    for (size_t i = 0; i < c->driver_count; i++) {
+        if (strcmp(c->drivers[i].name, name) == 0) {
+            *out = c->drivers[i].handle;
+            return KUMO_ERROR_OK;
+        }
+    }
+    kumo_driver_handle *h = NULL;
+    kumo_error e = kumo_driver_load(c->drivers_dir, name, &h, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    loaded_driver *grown = realloc(c->drivers, (c->driver_count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        kumo_driver_unload(h);
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    }
+    c->drivers = grown;
+    snprintf(grown[c->driver_count].name, sizeof(grown->name), "%s", name);
+    grown[c->driver_count++].handle = h;
+    KUMO_LOG_INFO("cloud", "driver loaded", "driver=%s path=%s", name, kumo_driver_path(h));
+    *out = h;
+    return KUMO_ERROR_OK;
+}
+
+/* ---- opening ----------------------------------------------------------------------- */
+
+typedef struct kv_list {
+    struct kumo_driver_kv *items;
+    size_t count, cap;
+} kv_list;
+
+static int kv_add(kv_list *l, const char *key, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return 0;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct kumo_driver_kv *grown = realloc(l->items, cap * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        l->items = grown;
+        l->cap = cap;
+    }
+    l->items[l->count].key = key;
+    l->items[l->count++].value = value;
+    return 0;
+}
+
+static int well_known(const char *key)
+{
+    return strcmp(key, "provider") == 0 || strcmp(key, "region") == 0 || strcmp(key, "zone") == 0 ||
+           strcmp(key, "endpoint") == 0;
+}
+
+/* Opens a new conn for the Connection. Called without the lock held. */
+static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connection *connection,
+                            kumo_driver_handle *driver_handle, kumo_cloud_conn **out,
+                            kumo_diag *diag)
+{
+    const Kumo__V1alpha1__ConnectionSpec *spec = connection->spec;
+    const char *ns = connection->metadata->namespace_;
+    ProtobufCMessage *credential = NULL;
+    kumo_error e = KUMO_ERROR_OK;
+    if (spec->credential_ref && spec->credential_ref->name && spec->credential_ref->name[0]) {
+        if (c->options.read_credential == NULL)
+            return kumo_diag_set(diag, KUMO_ERROR_UNAVAILABLE,
+                                 "Connection \"%s\": credentialRef \"%s\" cannot be read: this "
+                                 "controller manager has no access to Credential data",
+                                 connection->metadata->name, spec->credential_ref->name);
+        e = c->options.read_credential(c->options.credential_context, ns,
+                                       spec->credential_ref->name, &credential, diag);
+        if (e != KUMO_ERROR_OK) {
+            if (e == KUMO_ERROR_NOT_FOUND)
+                kumo_diag_set(diag, e, "Connection \"%s\": Credential \"%s\" not found",
+                              connection->metadata->name, spec->credential_ref->name);
+            return e;
+        }
+    }
+    kv_list config = {0}, creds = {0};
+    int bad = kv_add(&config, "provider", spec->provider) ||
+              kv_add(&config, "region", spec->region) || kv_add(&config, "zone", spec->zone) ||
+              kv_add(&config, "endpoint", spec->endpoint);
+    for (size_t i = 0; !bad && i < spec->n_config; i++)
+        if (!well_known(spec->config[i]->key))
+            bad = kv_add(&config, spec->config[i]->key, spec->config[i]->value);
+    const Kumo__V1alpha1__Credential *cred = (const Kumo__V1alpha1__Credential *)credential;
+    for (size_t i = 0; !bad && cred && cred->spec && i < cred->spec->n_data; i++)
+        bad = kv_add(&creds, cred->spec->data[i]->key, cred->spec->data[i]->value);
+    kumo_cloud_conn *conn = bad ? NULL : calloc(1, sizeof(*conn));
+    if (conn == NULL) {
+        e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    } else {
+        conn->cloud = c;
+        conn->slot = s;
+        atomic_init(&conn->refs, 1);
+        conn->driver = kumo_driver_table(driver_handle);
+        conn->host = kumo_driver_host_of(driver_handle);
+        snprintf(conn->provider, sizeof(conn->provider), "%s",
+                 spec->provider && spec->provider[0] ? spec->provider : spec->driver);
+        snprintf(conn->region, sizeof(conn->region), "%s", spec->region);
+        struct kumo_driver_open_args args = {.struct_size = sizeof(args),
+                                             .connection = s->key,
+                                             .config = config.items,
+                                             .config_count = config.count,
+                                             .credentials = creds.items,
+                                             .credential_count = creds.count};
+        struct kumo_driver_diag dd;
+        memset(&dd, 0, sizeof(dd));
+        kumo_driver_code rc = conn->driver->open(&args, &conn->handle, &dd);
+        if (rc != KUMO_DRIVER_OK) {
+            e = kumo_driver_diag_to_kumo(rc, &dd, conn->driver->name, "open", diag);
+            free(conn);
+            conn = NULL;
+        }
+    }
+    free(config.items);
+    free(creds.items);
+    /* Secrets do not outlive the call: the driver copied what it keeps. */
+    for (size_t i = 0; cred && cred->spec && i < cred->spec->n_data; i++)
+        for (volatile char *p = cred->spec->data[i]->value; p && *p; p++)
+            *p = 0;
+    kumo_object_destroy(credential);
+    if (conn == NULL)
+        return e;
+    double qps = 10, burst = 20;
+    int in_flight = 8;
+    if (spec->rate_limit) {
+        if (spec->rate_limit->qps > 0)
+            qps = spec->rate_limit->qps;
+        if (spec->rate_limit->burst > 0)
+            burst = spec->rate_limit->burst;
+        if (spec->rate_limit->max_in_flight > 0)
+            in_flight = spec->rate_limit->max_in_flight;
+    }
+    kumo_limiter_limits limits = {.qps = qps, .burst = burst, .max_in_flight = in_flight};
+    conn->limiter = kumo_limiter_set_get(c->limiters, s->key, &limits);
+    conn->qps = qps;
+    /* Waiters beyond what the limiter serves within ~0.5 s are turned away. */
+    conn->max_waiting = (int)fmax(fmax(2.0 * in_flight, qps / 2), 4);
+    if (conn->limiter == NULL) {
+        conn_free(conn);
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    }
+    *out = conn;
+    return KUMO_ERROR_OK;
+}
+
+kumo_error kumo_cloud_open(kumo_cloud *c, const ProtobufCMessage *object, kumo_cloud_conn **out,
+                           kumo_diag *diag)
+{
+    *out = NULL;
+    const Kumo__V1alpha1__Connection *connection = (const Kumo__V1alpha1__Connection *)object;
+    if (object == NULL || object->descriptor != &kumo__v1alpha1__connection__descriptor ||
+        connection->metadata == NULL || connection->spec == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "not a Connection");
+    const Kumo__V1alpha1__ObjectMeta *m = connection->metadata;
+    char key[320];
+    snprintf(key, sizeof(key), "%s/%s", m->namespace_, m->name);
+    pthread_mutex_lock(&c->lock);
+    slot *s = kumo_map_get(c->slots, key);
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL || kumo_map_put(c->slots, key, s, NULL) != 0) {
+            free(s);
+            pthread_mutex_unlock(&c->lock);
+            return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+        }
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        kumo_diag_init(&s->failure);
+    }
+    snprintf(s->driver, sizeof(s->driver), "%s", connection->spec->driver);
+    if (s->current && !s->invalid && s->generation == m->generation &&
+        strcmp(s->uid, m->uid) == 0) {
+        atomic_fetch_add(&s->current->refs, 1);
+        *out = s->current;
+        pthread_mutex_unlock(&c->lock);
+        return KUMO_ERROR_OK;
+    }
+    if (s->failure.code != KUMO_ERROR_OK && s->failed_generation == m->generation &&
+        strcmp(s->failed_uid, m->uid) == 0 && !s->invalid &&
+        now_ms() - s->failed_at_ms < OPEN_FAILURE_HOLD_MS) {
+        kumo_error e = s->failure.code;
+        kumo_diag_copy(diag, &s->failure);
+        pthread_mutex_unlock(&c->lock);
+        return e;
+    }
+    kumo_driver_handle *driver = NULL;
+    kumo_error e = driver_get(c, connection->spec->driver, &driver, diag);
+    if (e == KUMO_ERROR_NOT_FOUND)
+        kumo_diag_set(diag, e, "Connection \"%s\": driver \"%s\" not found in %s", m->name,
+                      connection->spec->driver, c->drivers_dir);
+    pthread_mutex_unlock(&c->lock);
+
+    kumo_cloud_conn *fresh = NULL;
+    if (e == KUMO_ERROR_OK)
+        e = conn_open(c, s, connection, driver, &fresh, diag);
+
+    pthread_mutex_lock(&c->lock);
+    if (e != KUMO_ERROR_OK) {
+        kumo_diag_fini(&s->failure);
+        kumo_diag_copy(&s->failure, diag);
+        if (s->failure.code == KUMO_ERROR_OK)
+            s->failure.code = e;
+        snprintf(s->failed_uid, sizeof(s->failed_uid), "%s", m->uid);
+        s->failed_generation = m->generation;
+        s->failed_at_ms = now_ms();
+        pthread_mutex_unlock(&c->lock);
+        KUMO_LOG_WARN("cloud", "cannot open connection", "connection=%s error=%s detail=\"%s\"",
+                      key, kumo_error_name(e), diag ? diag->message : "");
+        return e;
+    }
+    kumo_cloud_conn *old = NULL;
+    if (s->current && !s->invalid && s->generation == m->generation &&
+        strcmp(s->uid, m->uid) == 0) {
+        old = fresh; /* another thread opened it meanwhile: use theirs */
+    } else {
+        old = s->current;
+        s->current = fresh;
+        s->generation = m->generation;
+        snprintf(s->uid, sizeof(s->uid), "%s", m->uid);
+        s->invalid = 0;
+        kumo_diag_fini(&s->failure);
+        KUMO_LOG_INFO("cloud", "connection opened", "connection=%s driver=%s provider=%s region=%s",
+                      key, fresh->driver->name, fresh->provider, fresh->region);
+    }
+    atomic_fetch_add(&s->current->refs, 1);
+    *out = s->current;
+    pthread_mutex_unlock(&c->lock);
+    kumo_cloud_conn_release(old);
+    return KUMO_ERROR_OK;
+}
+
+void kumo_cloud_invalidate(kumo_cloud *c, const char *ns, const char *name)
+{
+    char key[320];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&c->lock);
+    slot *s = kumo_map_get(c->slots, key);
+    if (s)
+        s->invalid = 1;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void kumo_cloud_forget(kumo_cloud *c, const char *ns, const char *name)
+{
+    char key[320];
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    pthread_mutex_lock(&c->lock);
+    slot *s = kumo_map_get(c->slots, key);
+    kumo_cloud_conn *old = NULL;
+    if (s) {
+        old = s->current;
+        s->current = NULL;
+        s->invalid = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    kumo_cloud_conn_release(old);
+}
+
+const struct kumo_driver *kumo_cloud_conn_driver(const kumo_cloud_conn *conn)
+{
+    return conn->driver;
+}
+
+const struct kumo_driver_host *kumo_cloud_conn_host(const kumo_cloud_conn *conn)
+{
+    return conn->host;
+}
+
+struct kumo_driver_conn *kumo_cloud_conn_handle(const kumo_cloud_conn *conn)
+{
+    return conn->handle;
+}
+
+const char *kumo_cloud_conn_key(const kumo_cloud_conn *conn)
+{
+    return conn->slot->key;
+}
+
+const char *kumo_cloud_conn_provider(const kumo_cloud_conn *conn)
+{
+    return conn->provider;
+}
+
+const char *kumo_cloud_conn_region(const kumo_cloud_conn *conn)
+{
+    return conn->region;
+}
+
+/* ---- calls ------------------------------------------------------------------------ */
+
+kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
+                                 double *retry_after_ms, kumo_diag *diag)
+{
+    slot *s = conn->slot;
+    *retry_after_ms = 0;
+    int waiting = atomic_fetch_add(&s->waiting, 1) + 1;
+    int acquired = -1;
+    double token_in_ms = 0;
+    if (waiting <= conn->max_waiting)
+        acquired = kumo_limiter_acquire_within(conn->limiter, conn->cloud->options.limiter_wait_ms,
+                                               &token_in_ms);
+    atomic_fetch_sub(&s->waiting, 1);
+    if (acquired != 0) {
+        atomic_fetch_add(&s->limiter_deferred, 1);
+        /* Come back when the callers ahead of us have been served. */
+        double queue_ms = 1000.0 * (double)waiting / (conn->qps > 0 ? conn->qps : 10);
+        *retry_after_ms = token_in_ms > queue_ms ? token_in_ms : queue_ms;
+        return kumo_diag_set(diag, KUMO_ERROR_THROTTLED,
+                             "connection %s: %d calls already wait for its API limit (%.0f/s)",
+                             s->key, waiting - 1, conn->qps);
+    }
+    atomic_fetch_add(&s->calls, 1);
+    *deadline_ns = conn->host->monotonic_ns(conn->host->ctx) +
+                   (int64_t)conn->cloud->options.call_timeout_ms * 1000000;
+    return KUMO_ERROR_OK;
+}
+
+void kumo_cloud_call_end(kumo_cloud_conn *conn, kumo_driver_code result)
+{
+    kumo_limiter_release(conn->limiter);
+    if (result != KUMO_DRIVER_OK)
+        atomic_fetch_add(&conn->slot->failures, 1);
+    if (result == KUMO_DRIVER_THROTTLED)
+        atomic_fetch_add(&conn->slot->cloud_throttled, 1);
+}
+
+kumo_error kumo_cloud_control(kumo_cloud_conn *conn, const char *op, const char *json_in,
+                              char **json_out, kumo_diag *diag)
+{
+    *json_out = NULL;
+    if (conn->driver->control == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_UNSUPPORTED, "driver %s has no control operations",
+                             conn->driver->name);
+    char *block = NULL;
+    struct kumo_driver_diag dd;
+    memset(&dd, 0, sizeof(dd));
+    kumo_driver_code rc = conn->driver->control(conn->handle, op, json_in, &block, &dd);
+    if (rc != KUMO_DRIVER_OK)
+        return kumo_driver_diag_to_kumo(rc, &dd, conn->driver->name, op, diag);
+    *json_out = strdup(block ? block : "{}");
+    kumo_driver_free(conn->host, block);
+    if (*json_out == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    return KUMO_ERROR_OK;
+}
+
+/* ---- regions ---------------------------------------------------------------------- */
+
+void kumo_cloud_regions_learn(kumo_cloud *c, const char *provider,
+                              const struct kumo_driver_region_list *regions)
+{
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; regions && i < regions->count; i++) {
+        const struct kumo_driver_region *r = regions->items[i];
+        size_t j = 0;
+        while (j < c->region_count && !(strcmp(c->regions[j].provider, provider) == 0 &&
+                                        strcmp(c->regions[j].name, r->name) == 0))
+            j++;
+        if (j == c->region_count) {
+            if (c->region_count == c->region_cap) {
+                size_t cap = c->region_cap ? c->region_cap * 2 : 64;
+                known_region *grown = realloc(c->regions, cap * sizeof(*grown));
+                if (grown == NULL)
+                    break;
+                c->regions = grown;
+                c->region_cap = cap;
+            }
+            c->region_count++;
+        }
+        snprintf(c->regions[j].provider, sizeof(c->regions[j].provider), "%s", provider);
+        snprintf(c->regions[j].name, sizeof(c->regions[j].name), "%s", r->name);
+        c->regions[j].latitude = r->latitude;
+        c->regions[j].longitude = r->longitude;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int kumo_cloud_region_find(kumo_cloud *c, const char *provider, const char *region,
+                           double *latitude, double *longitude, char *provider_out,
+                           size_t provider_size)
+{
+    int found = 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->region_count && !found; i++) {
+        const known_region *r = &c->regions[i];
+        if (strcmp(r->name, region) != 0 || (provider && strcmp(r->provider, provider) != 0))
+            continue;
+        *latitude = r->latitude;
+        *longitude = r->longitude;
+        if (provider_out)
+            snprintf(provider_out, provider_size, "%s", r->provider);
+        found = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+/* ---- stats ------------------------------------------------------------------------- */
+
+typedef struct stats_walk {
+    void (*fn)(void *context, const kumo_cloud_stats *stats);
+    void *context;
+} stats_walk;
+
+static void stats_one(void *context, const char *key, void *value)
+{
+    stats_walk *w = context;
+    slot *s = value;
+    kumo_cloud_stats st;
+    memset(&st, 0, sizeof(st));
+    st.key = key;
+    st.driver = s->driver;
+    st.calls = atomic_load(&s->calls);
+    st.failures = atomic_load(&s->failures);
+    st.cloud_throttled = atomic_load(&s->cloud_throttled);
+    st.limiter_deferred = atomic_load(&s->limiter_deferred);
+    if (s->current) {
+        kumo_limiter_stats_get(s->current->limiter, &st.limiter);
+        st.qps = s->current->qps;
+    }
+    w->fn(w->context, &st);
+}
+
+void kumo_cloud_stats_each(kumo_cloud *c, void (*fn)(void *context, const kumo_cloud_stats *stats),
+                           void *context)
+{
+    stats_walk w = {fn, context};
+    pthread_mutex_lock(&c->lock);
+    kumo_map_each(c->slots, stats_one, &w);
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,425 @@
+/*
+ * bench.c - the converge benchmark's client (hack/bench/converge.sh runs it).
+ *
+ * Talks to a running kumod over NATS only (libnats, JSON; no kumo library):
+ *   1. creates N sim Connections (each its own sim account/state file, API
+ *      latency L ms +- J, boot B s, the sim's rate limit = the Connection's
+ *      rateLimit.qps) and waits until every one is Ready;
+ *   2. reads kumod's RSS and CPU time (/proc/<pid>), resets the sims' stats;
+ *   3. applies one Infra with one group of M/N machines per connection and
+ *      polls it until status.ready == M (every Machine Running);
+ *   4. reads kumod's RSS and CPU again, the sims' stats (calls by operation,
+ *      peak QPS, throttles) and the controllers' counters
+ *      (<prefix>.metrics.controllers);
+ *   5. prints the figures, the lower bound the limits imply, and
+ *        BENCH converge machines=M connections=N time_s=T lower_bound_s=LB
+ *              ratio=T/LB bytes_per_object=B cpu_us_per_reconcile=C ...
+ *
+ * Lower bound, per connection (they run in parallel): every machine needs at
+ * least one create and one observe that sees it Running, all through the
+ * connection's token bucket, so (2 * M/N) / qps seconds of calls; the last
+ * machine created still needs its boot time and one call's latency:
+ *     LB = 2 * (M/N) / qps + boot + latency
+ * (the initial burst is ignored: it is under 1% here).
+ */
+#define _GNU_SOURCE
+#include <nats/nats.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *regions[] = {
+    "us-east-1",      "us-east-2",      "us-west-1",      "us-west-2",      "ca-central-1",
+    "sa-east-1",      "eu-west-1",      "eu-west-2",      "eu-central-1",   "eu-north-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-south-1"};
+
+typedef struct options {
+    const char *url;
+    const char *state_dir;
+    int kumod_pid;
+    int connections;
+    int machines;
+    double qps;
+    int burst;
+    int in_flight;
+    double latency_ms, jitter_ms, boot_s;
+    double timeout_s;
+} options;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static natsConnection *nc;
+
+/* A request on `subject` with optional Kumo-Name header; returns the reply body (malloc'd). */
+static char *request(const char *subject, const char *name, const char *body, int timeout_ms)
+{
+    natsMsg *msg = NULL, *reply = NULL;
+    natsStatus s = natsMsg_Create(&msg, subject, NULL, body, (int)strlen(body));
+    if (s == NATS_OK && name)
+        s = natsMsgHeader_Set(msg, "Kumo-Name", name);
+    if (s == NATS_OK)
+        s = natsConnection_RequestMsg(&reply, nc, msg, timeout_ms);
+    natsMsg_Destroy(msg);
+    if (s != NATS_OK)
+        return NULL;
+    char *out = strndup(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
+    natsMsg_Destroy(reply);
+    return out;
+}
+
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0)
+        out = NULL;
+    va_end(ap);
+    return out;
+}
+
+/* The number after the LAST `"key":` in json (-1 when absent). */
+static double last_number(const char *json, const char *key)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+    const char *found = NULL;
+    for (const char *p = json; p && (p = strstr(p, pattern)) != NULL; p++)
+        found = p;
+    if (found == NULL)
+        return -1;
+    found += strlen(pattern);
+    if (*found == '"')
+        found++;
+    return strtod(found, NULL);
+}
+
+/* The number after the FIRST `"key":` at or after `from`. */
+static double number_after(const char *json, const char *key)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+    const char *p = json ? strstr(json, pattern) : NULL;
+    if (p == NULL)
+        return -1;
+    p += strlen(pattern);
+    if (*p == '"')
+        p++;
+    return strtod(p, NULL);
+}
+
+/* A "Name:   N kB" line of /proc/<pid>/status, in KiB (-1 when absent). */
+static long status_kib(int pid, const char *name)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    size_t n = strlen(name);
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, name, n) == 0 && line[n] == ':')
+            kib = strtol(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static long rss_kib(int pid)
+{
+    return status_kib(pid, "VmRSS");
+}
+
+/* utime + stime of the process in seconds. */
+static double cpu_s(int pid)
+{
+    char path[64], text[2048];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')');
+    if (p == NULL)
+        return -1;
+    /* after ") ": state(3) ppid ... utime is field 14, stime 15 */
+    p += 2;
+    for (int field = 3; field < 14 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    if (p == NULL)
+        return -1;
+    char *end;
+    double utime = strtod(p, &end);
+    double stime = strtod(end, NULL);
+    return (utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int connection_ready(int i)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "c%d", i);
+    char *json = request("kumo.v1.api.get.connections.default", name, "", 5000);
+    int ready = json && strstr(json, "\"type\":\"Ready\",\"status\":\"True\"") != NULL;
+    free(json);
+    return ready;
+}
+
+static char *control(int i, const char *op)
+{
+    char subject[128], body[128];
+    snprintf(subject, sizeof(subject), "kumo.v1.control.connections.default.c%d", i);
+    snprintf(body, sizeof(body), "{\"op\": \"%s\"}", op);
+    return request(subject, NULL, body, 10000);
+}
+
+static int parse(int argc, char **argv, options *o)
+{
+    *o = (options){.connections = 20,
+                   .machines = 10000,
+                   .qps = 50,
+                   .burst = 10,
+                   .in_flight = 8,
+                   .latency_ms = 50,
+                   .jitter_ms = 20,
+                   .boot_s = 2,
+                   .timeout_s = 600};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (strcmp(k, "--nats") == 0)
+            o->url = v;
+        else if (strcmp(k, "--state-dir") == 0)
+            o->state_dir = v;
+        else if (strcmp(k, "--kumod-pid") == 0)
+            o->kumod_pid = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--connections") == 0)
+            o->connections = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--machines") == 0)
+            o->machines = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--qps") == 0)
+            o->qps = strtod(v, NULL);
+        else if (strcmp(k, "--burst") == 0)
+            o->burst = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--max-in-flight") == 0)
+            o->in_flight = (int)strtol(v, NULL, 10);
+        else if (strcmp(k, "--latency-ms") == 0)
+            o->latency_ms = strtod(v, NULL);
+        else if (strcmp(k, "--jitter-ms") == 0)
+            o->jitter_ms = strtod(v, NULL);
+        else if (strcmp(k, "--boot-s") == 0)
+            o->boot_s = strtod(v, NULL);
+        else if (strcmp(k, "--timeout-s") == 0)
+            o->timeout_s = strtod(v, NULL);
+        else {
+            fprintf(stderr, "bench-converge: unknown option %s\n", k);
+            return -1;
+        }
+    }
+    if (o->url == NULL || o->state_dir == NULL || o->kumod_pid <= 0 || o->connections < 1 ||
+        o->machines < o->connections) {
+        fprintf(stderr, "bench-converge: need --nats URL --state-dir DIR --kumod-pid PID\n");
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o) != 0)
+        return 2;
+    if (natsConnection_ConnectTo(&nc, o.url) != NATS_OK) {
+        fprintf(stderr, "bench-converge: cannot connect to %s\n", o.url);
+        return 1;
+    }
+    int per = o.machines / o.connections;
+    o.machines = per * o.connections;
+    for (int i = 0; i < o.connections; i++) {
+        char *body =
+            format("{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Connection\","
+                   "\"metadata\":{\"name\":\"c%d\",\"namespace\":\"default\"},"
+                   "\"spec\":{\"driver\":\"sim\",\"provider\":\"aws\",\"region\":\"%s\","
+                   "\"rateLimit\":{\"qps\":%g,\"burst\":%d,\"maxInFlight\":%d},"
+                   "\"config\":{\"state\":\"%s/c%d.state\",\"fsync\":\"false\",\"qps\":\"%g\","
+                   "\"burst\":\"%g\",\"latency_ms\":\"%g\",\"latency_jitter_ms\":\"%g\","
+                   "\"boot_seconds\":\"%g\"}}}",
+                   i, regions[i % (int)(sizeof(regions) / sizeof(regions[0]))], o.qps, o.burst,
+                   o.in_flight, o.state_dir, i, o.qps, o.qps, o.latency_ms, o.jitter_ms, o.boot_s);
+        char *reply = request("kumo.v1.api.apply.connections.default", NULL, body, 10000);
+        if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
+            fprintf(stderr, "bench-converge: cannot create Connection c%d: %s\n", i,
+                    reply ? reply : "no reply");
+            return 1;
+        }
+        free(reply);
+        free(body);
+    }
+    double wait_until = now_s() + 120;
+    for (int i = 0; i < o.connections; i++)
+        while (!connection_ready(i)) {
+            if (now_s() > wait_until) {
+                fprintf(stderr, "bench-converge: Connection c%d is not Ready after 120 s\n", i);
+                return 1;
+            }
+            sleep_ms(100);
+        }
+    sleep_ms(500); /* let the probes' status writes settle before measuring */
+    for (int i = 0; i < o.connections; i++)
+        free(control(i, "reset_stats"));
+    long rss_before = rss_kib(o.kumod_pid);
+    long anon_before = status_kib(o.kumod_pid, "RssAnon");
+    long file_before = status_kib(o.kumod_pid, "RssFile");
+    double cpu_before = cpu_s(o.kumod_pid);
+    char *metrics_before = request("kumo.v1.metrics.controllers", NULL, "", 5000);
+    double reconciles_before = 0;
+    for (const char *p = metrics_before; p && (p = strstr(p, "\"reconciles\":")) != NULL; p++)
+        reconciles_before += number_after(p, "reconciles");
+
+    /* The Infra: one group of `per` machines per connection. */
+    size_t cap = (size_t)o.connections * 200 + 256, at = 0;
+    char *infra = malloc(cap);
+    at += (size_t)snprintf(infra + at, cap - at,
+                           "{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Infra\","
+                           "\"metadata\":{\"name\":\"bench\",\"namespace\":\"default\"},"
+                           "\"spec\":{\"groups\":[");
+    for (int i = 0; i < o.connections; i++)
+        at += (size_t)snprintf(infra + at, cap - at,
+                               "%s{\"name\":\"g%d\",\"size\":%d,\"connection\":\"c%d\","
+                               "\"instanceType\":\"t3.micro\",\"image\":\"ubuntu-22.04\"}",
+                               i ? "," : "", i, per, i);
+    snprintf(infra + at, cap - at, "]}}");
+    double t0 = now_s();
+    char *reply = request("kumo.v1.api.apply.infras.default", NULL, infra, 10000);
+    free(infra);
+    if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
+        fprintf(stderr, "bench-converge: cannot create the Infra: %s\n", reply ? reply : "none");
+        return 1;
+    }
+    free(reply);
+    double ready = 0, last_print = t0;
+    long peak_rss = rss_before;
+    while (ready < o.machines && now_s() - t0 < o.timeout_s) {
+        sleep_ms(100);
+        char *json = request("kumo.v1.api.get.infras.default", "bench", "", 10000);
+        ready = json ? last_number(json, "ready") : 0;
+        free(json);
+        long rss = rss_kib(o.kumod_pid);
+        if (rss > peak_rss)
+            peak_rss = rss;
+        if (now_s() - last_print >= 2) {
+            char *m = request("kumo.v1.metrics.controllers", NULL, "", 5000);
+            const char *mc = m ? strstr(m, "\"name\":\"machine\"") : NULL;
+            const char *ic = m ? strstr(m, "\"name\":\"infra\"") : NULL;
+            double cloud_calls = 0;
+            for (const char *p = m ? strstr(m, "\"connections\"") : NULL;
+                 p && (p = strstr(p, "\"calls\":")) != NULL; p++)
+                cloud_calls += number_after(p, "calls");
+            fprintf(stderr,
+                    "  %5.1f s: %.0f of %d running; machine controller: %.0f reconciles, queue "
+                    "%.0f, delayed %.0f, p50 %.0f ms, p99 %.0f ms; infra reconciles %.0f (p50 %.0f "
+                    "ms); cloud "
+                    "calls %.0f; kumod RSS %ld MiB, CPU %.1f s\n",
+                    now_s() - t0, ready < 0 ? 0 : ready, o.machines, number_after(mc, "reconciles"),
+                    number_after(mc, "queueDepth"), number_after(mc, "delayed"),
+                    number_after(mc, "latencyP50Ms"), number_after(mc, "latencyP99Ms"),
+                    number_after(ic, "reconciles"), number_after(ic, "latencyP50Ms"), cloud_calls,
+                    rss / 1024, cpu_s(o.kumod_pid) - cpu_before);
+            free(m);
+            last_print = now_s();
+        }
+    }
+    double elapsed = now_s() - t0;
+    int converged = ready >= o.machines;
+    sleep_ms(200);
+    long rss_after = rss_kib(o.kumod_pid);
+    long anon_after = status_kib(o.kumod_pid, "RssAnon");
+    long file_after = status_kib(o.kumod_pid, "RssFile");
+    double cpu_after = cpu_s(o.kumod_pid);
+    char *metrics = request("kumo.v1.metrics.controllers", NULL, "", 5000);
+    double reconciles = -reconciles_before;
+    for (const char *p = metrics; p && (p = strstr(p, "\"reconciles\":")) != NULL; p++)
+        reconciles += number_after(p, "reconciles");
+
+    double calls = 0, creates = 0, observes = 0, throttled = 0, peak_qps = 0, peak_in_flight = 0;
+    for (int i = 0; i < o.connections; i++) {
+        char *stats = control(i, "stats");
+        if (stats == NULL)
+            continue;
+        calls += number_after(stats, "calls");
+        throttled += number_after(stats, "throttled");
+        double pq = number_after(stats, "peakQps"), pf = number_after(stats, "peakInFlight");
+        peak_qps = pq > peak_qps ? pq : peak_qps;
+        peak_in_flight = pf > peak_in_flight ? pf : peak_in_flight;
+        const char *by = strstr(stats, "\"byOp\"");
+        creates += number_after(by, "machine_create");
+        observes += number_after(by, "machine_observe");
+        free(stats);
+    }
+    /* Managed objects: Machines, 3 shared objects and a Connection per connection, the Infra. */
+    double objects = o.machines + 4.0 * o.connections + 1;
+    double lower = 2.0 * per / o.qps + o.boot_s + o.latency_ms / 1000.0;
+    /* Tighter: the last boots overlap the remaining observes when those take longer. */
+    double creates_s = per / o.qps, calls_s = 2.0 * per / o.qps;
+    double tight =
+        (calls_s > creates_s + o.boot_s ? calls_s : creates_s + o.boot_s) + o.latency_ms / 1000.0;
+    double bytes_per_object = (double)(rss_after - rss_before) * 1024.0 / objects;
+    double cpu = cpu_after - cpu_before;
+    printf("converge: %d machines over %d sim connections (latency %g+-%g ms, boot %g s, "
+           "%g QPS/burst %d/in flight %d per connection)\n",
+           o.machines, o.connections, o.latency_ms, o.jitter_ms, o.boot_s, o.qps, o.burst,
+           o.in_flight);
+    printf("  all Running after     %.2f s%s\n", elapsed, converged ? "" : " (NOT converged)");
+    printf("  lower bound           %.2f s = 2 calls x %d machines / %g QPS + %g s boot + %g ms "
+           "latency\n",
+           lower, per, o.qps, o.boot_s, o.latency_ms);
+    printf("  ratio                 %.3f\n", elapsed / lower);
+    printf("  tighter bound         %.2f s = max(2 x %d / %g, %d / %g + %g s boot) + %g ms latency "
+           "(boots overlap the later calls): ratio %.3f\n",
+           tight, per, o.qps, per, o.qps, o.boot_s, o.latency_ms, elapsed / tight);
+    printf(
+        "  cloud calls           %.0f (%.2f per machine: %.0f creates, %.0f observes), "
+        "throttled %.0f, peak %.0f/s per connection (limit %g + burst %d), peak in flight %.0f\n",
+        calls, calls / o.machines, creates, observes, throttled, peak_qps, o.qps, o.burst,
+        peak_in_flight);
+    printf("  kumod RSS             %ld -> %ld KiB (peak %ld), %.0f bytes per managed object "
+           "(%.0f objects)\n",
+           rss_before, rss_after, peak_rss, bytes_per_object, objects);
+    printf(
+        "    of which            heap and stacks (RssAnon) %ld -> %ld KiB: %.0f bytes per object;"
+        " mapped files (RssFile: the store's LMDB map) %ld -> %ld KiB: %.0f bytes per object\n",
+        anon_before, anon_after, (double)(anon_after - anon_before) * 1024.0 / objects, file_before,
+        file_after, (double)(file_after - file_before) * 1024.0 / objects);
+    printf("  kumod CPU             %.2f s for %.0f reconciles: %.0f us per reconcile; %.0f us per "
+           "machine\n",
+           cpu, reconciles, reconciles > 0 ? cpu * 1e6 / reconciles : 0, cpu * 1e6 / o.machines);
+    printf("BENCH converge machines=%d connections=%d time_s=%.2f lower_bound_s=%.2f ratio=%.3f "
+           "bytes_per_object=%.0f anon_bytes_per_object=%.0f cpu_us_per_reconcile=%.0f "
+           "calls_per_machine=%.2f "
+           "throttled=%.0f peak_qps=%.0f ratio_tight=%.3f converged=%d\n",
+           o.machines, o.connections, elapsed, lower, elapsed / lower, bytes_per_object,
+           (double)(anon_after - anon_before) * 1024.0 / objects,
+           reconciles > 0 ? cpu * 1e6 / reconciles : 0, calls / o.machines, throttled, peak_qps,
+           elapsed / tight, converged);
+    free(metrics);
+    free(metrics_before);
+    natsConnection_Destroy(nc);
+    nats_Close();
+    return 0;
+}
