@@ -69,8 +69,13 @@ fi
 
 echo "+ kumoctl apply -f examples/quickstart.yaml"
 "$kumoctl" apply -f examples/quickstart.yaml
+echo "+ kumoctl wait --for=condition=Ready infra/hello --timeout=120s"
+"$kumoctl" wait --for=condition=Ready infra/hello --timeout=120s ||
+  echo "(not Ready yet: kumoctl describe infra hello says why)"
 echo "+ kumoctl get infras,connections"
 "$kumoctl" get infras,connections
+echo "+ kumoctl get machines -o wide"
+"$kumoctl" get machines -o wide
 down=hack/down.sh
 [ -n "${KUMO_DATA_DIR:-}" ] && down="KUMO_DATA_DIR=$data hack/down.sh"
 cat <<EOF

@@ -340,8 +340,14 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
     *out = NULL;
     if (cf->list && strcmp(cf->list, "none") == 0)
         return 0;
-    char host[128] = "host", holder[1300];
+    char host[128] = "host", holder[1300], state_root[1100];
     gethostname(host, sizeof(host) - 1);
+    /* Drivers keep their files (the sim's account, the local driver's state) with kumod's. */
+    snprintf(state_root, sizeof(state_root), "%s/drivers", data_dir);
+    if (mkdir(state_root, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "kumod: cannot create %s: %s\n", state_root, strerror(errno));
+        return -1;
+    }
     snprintf(holder, sizeof(holder), "%s:%s", host, data_dir); /* stable across restarts */
     kumo_manager_options o = {
         .nats_url = url,
@@ -353,6 +359,7 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .drift_poll_ms = cf->drift_poll_seconds * 1000,
         .read_credential = kumod_read_credential,
         .credential_context = store,
+        .state_root = state_root,
     };
     kumo_diag diag;
     kumo_diag_init(&diag);

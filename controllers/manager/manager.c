@@ -528,7 +528,8 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                                     .limiters = m->limiters,
                                     .call_timeout_ms = options->call_timeout_ms,
                                     .read_credential = options->read_credential,
-                                    .credential_context = options->credential_context};
+                                    .credential_context = options->credential_context,
+                                    .state_root = options->state_root};
         e = kumo_cloud_create(&cloud, &m->cloud, diag);
     }
     if (e == KUMO_ERROR_OK)

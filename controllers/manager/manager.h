@@ -45,6 +45,7 @@ typedef struct kumo_manager_options {
     int call_timeout_ms;       /* deadline of one driver call; 0: 30000 */
     kumo_cloud_credential_fn read_credential; /* how Credential data is read; NULL: it is not */
     void *credential_context;
+    const char *state_root; /* relative driver state paths resolve here (kumo_cloud_options) */
 } kumo_manager_options;
 
 /*

@@ -75,6 +75,7 @@ typedef struct known_region {
 struct kumo_cloud {
     kumo_cloud_options options;
     char drivers_dir[1024];
+    char state_root[1024];
     kumo_limiter_set *limiters;
     int own_limiters;
     pthread_mutex_t lock;
@@ -103,6 +104,9 @@ kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out
     c->options = *options;
     snprintf(c->drivers_dir, sizeof(c->drivers_dir), "%s", options->drivers_dir);
     c->options.drivers_dir = c->drivers_dir;
+    snprintf(c->state_root, sizeof(c->state_root), "%s",
+             options->state_root ? options->state_root : "");
+    c->options.state_root = c->state_root[0] ? c->state_root : NULL;
     if (c->options.call_timeout_ms <= 0)
         c->options.call_timeout_ms = 30000;
     if (c->options.limiter_wait_ms <= 0)
@@ -214,6 +218,17 @@ static int kv_add(kv_list *l, const char *key, const char *value)
     return 0;
 }
 
+/* A `state`/`state_dir` value that is a relative path, resolved into buf; else the value. */
+static const char *state_path(const kumo_cloud *c, const char *key, const char *value, char *buf,
+                              size_t size)
+{
+    if (c->options.state_root == NULL || value == NULL || value[0] == '\0' || value[0] == '/' ||
+        (strcmp(key, "state") != 0 && strcmp(key, "state_dir") != 0))
+        return value;
+    snprintf(buf, size, "%s/%s", c->options.state_root, value);
+    return buf;
+}
+
 static int well_known(const char *key)
 {
     return strcmp(key, "provider") == 0 || strcmp(key, "region") == 0 || strcmp(key, "zone") == 0 ||
@@ -248,9 +263,17 @@ static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connec
     int bad = kv_add(&config, "provider", spec->provider) ||
               kv_add(&config, "region", spec->region) || kv_add(&config, "zone", spec->zone) ||
               kv_add(&config, "endpoint", spec->endpoint);
-    for (size_t i = 0; !bad && i < spec->n_config; i++)
-        if (!well_known(spec->config[i]->key))
-            bad = kv_add(&config, spec->config[i]->key, spec->config[i]->value);
+    char paths[2][2048]; /* resolved state and state_dir */
+    size_t path_count = 0;
+    for (size_t i = 0; !bad && i < spec->n_config; i++) {
+        const char *key = spec->config[i]->key, *value = spec->config[i]->value;
+        if (well_known(key))
+            continue;
+        if (path_count < 2 &&
+            state_path(c, key, value, paths[path_count], sizeof(paths[0])) != value)
+            value = paths[path_count++];
+        bad = kv_add(&config, key, value);
+    }
     const Kumo__V1alpha1__Credential *cred = (const Kumo__V1alpha1__Credential *)credential;
     for (size_t i = 0; !bad && cred && cred->spec && i < cred->spec->n_data; i++)
         bad = kv_add(&creds, cred->spec->data[i]->key, cred->spec->data[i]->value);

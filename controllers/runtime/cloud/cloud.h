@@ -54,6 +54,13 @@ typedef struct kumo_cloud_options {
     int limiter_wait_ms;        /* longest wait for a token; 0: 1000 */
     kumo_cloud_credential_fn read_credential; /* NULL: Connections with credentialRef fail */
     void *credential_context;
+    /*
+     * Directory that relative paths in a Connection's `state` and `state_dir`
+     * config are resolved against (kumod: <data dir>/drivers), so a manifest
+     * can say `state: account.state` and the driver's files live with kumod's
+     * data. NULL: such values go to the driver as written.
+     */
+    const char *state_root;
 } kumo_cloud_options;
 
 kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out, kumo_diag *diag);
