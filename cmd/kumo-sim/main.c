@@ -62,7 +62,7 @@ static int parse_options(int argc, char **argv, const char *const *names, const 
     return 0;
 }
 
-static int write_out(const struct sim_buf *b)
+static int write_out(const struct kumo_driver_kit_buf *b)
 {
     if (b->failed) {
         fprintf(stderr, "kumo-sim: out of memory\n");
@@ -94,11 +94,11 @@ static int inventory(int argc, char **argv)
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct sim_buf b;
-    sim_buf_init(&b);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
     sim_inventory_json(st, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, values[2], values[1], &b);
     rc = write_out(&b);
-    sim_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     sim_state_close(st);
     return rc;
 }
@@ -121,11 +121,11 @@ static int catalog(int argc, char **argv)
             return fail_usage("unknown region \"%s\" (run 'kumo-sim catalog' for the list)",
                               values[1]);
     }
-    struct sim_buf b;
-    sim_buf_init(&b);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
     sim_catalog_json(&b, values[0], values[1]);
     rc = write_out(&b);
-    sim_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return rc;
 }
 

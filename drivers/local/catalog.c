@@ -111,8 +111,8 @@ static kumo_driver_code late(int64_t deadline_ns, struct kumo_driver_diag *diag)
 {
     if (local_host->monotonic_ns(local_host->ctx) < deadline_ns)
         return KUMO_DRIVER_OK;
-    return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                      "the deadline passed before the catalog was read");
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                "the deadline passed before the catalog was read");
 }
 
 kumo_driver_code local_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
@@ -120,7 +120,8 @@ kumo_driver_code local_catalog_regions(struct kumo_driver_conn *c, int64_t deadl
                                        struct kumo_driver_diag *diag)
 {
     if (out == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", "out is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "out is required");
     *out = NULL;
     kumo_driver_code rc = late(deadline_ns, diag);
     return rc ? rc : answer(local_pack_regions(&c->cfg), (void **)out, diag);
@@ -132,7 +133,8 @@ kumo_driver_code local_catalog_instance_types(struct kumo_driver_conn *c, int64_
 {
     (void)c;
     if (out == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", "out is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "out is required");
     *out = NULL;
     kumo_driver_code rc = late(deadline_ns, diag);
     return rc ? rc : answer(local_pack_types(), (void **)out, diag);
@@ -144,7 +146,8 @@ kumo_driver_code local_catalog_images(struct kumo_driver_conn *c, int64_t deadli
 {
     (void)c;
     if (out == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", "out is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "out is required");
     *out = NULL;
     pthread_once(&once, init);
     kumo_driver_code rc = late(deadline_ns, diag);

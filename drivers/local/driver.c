@@ -24,24 +24,9 @@
 
 const struct kumo_driver_host *local_host;
 
-kumo_driver_code local_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
-                            const char *cloud_code, const char *fmt, ...)
-{
-    if (diag == NULL)
-        return code;
-    va_list ap;
-    diag->code = (int32_t)code;
-    diag->retry_after_ms = 0;
-    snprintf(diag->cloud_code, sizeof(diag->cloud_code), "%s", cloud_code ? cloud_code : "");
-    va_start(ap, fmt);
-    vsnprintf(diag->message, sizeof(diag->message), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 kumo_driver_code local_nomem(struct kumo_driver_diag *diag)
 {
-    return local_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 void local_log(int level, const char *fmt, ...)
@@ -152,17 +137,17 @@ kumo_driver_code local_check_token(const char *token, struct kumo_driver_diag *d
 {
     size_t n = token ? strlen(token) : 0;
     if (n == 0)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "a creation token (the kumo uid) is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "a creation token (the kumo uid) is required");
     if (n > LOCAL_TOKEN_MAX)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "token \"%.40s...\" is longer than %d characters", token,
-                          LOCAL_TOKEN_MAX);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "token \"%.40s...\" is longer than %d characters", token,
+                                    LOCAL_TOKEN_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "token \"%s\": only printable ASCII without spaces is allowed",
-                              token);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "token \"%s\": only printable ASCII without spaces is allowed", token);
     return KUMO_DRIVER_OK;
 }
 
@@ -181,10 +166,11 @@ int local_late(const struct local_call *call)
 kumo_driver_code local_timeout(struct local_call *call, const char *what,
                                struct kumo_driver_diag *diag)
 {
-    return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                      "%s: %s: the deadline passed (part of the change may have been applied; "
-                      "repeat the call)",
-                      call->op, what);
+    return kumo_driver_kit_fail(
+        diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+        "%s: %s: the deadline passed (part of the change may have been applied; "
+        "repeat the call)",
+        call->op, what);
 }
 
 kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, int64_t deadline_ns,
@@ -196,11 +182,11 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
     call->op = op;
     call->deadline_ns = deadline_ns;
     if (c == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "%s: the connection is NULL", op);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "%s: the connection is NULL", op);
     if (mono_now() >= deadline_ns)
-        return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                          "%s: the deadline passed before the call was sent", op);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                    "%s: the deadline passed before the call was sent", op);
     pthread_mutex_lock(&c->flight_mu);
     c->in_flight++;
     pthread_mutex_unlock(&c->flight_mu);
@@ -222,15 +208,17 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
     }
     kumo_driver_code rc = KUMO_DRIVER_OK;
     if (!locked)
-        rc = local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                        "%s: other calls on connection %s held it past the deadline", op, c->name);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                  "%s: other calls on connection %s held it past the deadline", op,
+                                  c->name);
     while (rc == KUMO_DRIVER_OK && flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
-            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s: locking %s: %s", op,
-                            c->lock_path, strerror(errno));
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                      "%s: locking %s: %s", op, c->lock_path, strerror(errno));
         else if (mono_now() >= deadline_ns)
-            rc = local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                            "%s: another connection held %s past the deadline", op, c->lock_path);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                      "%s: another connection held %s past the deadline", op,
+                                      c->lock_path);
         else {
             struct timespec ts = {0, 2 * 1000000};
             nanosleep(&ts, NULL);
@@ -238,7 +226,7 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
     }
     if (rc == KUMO_DRIVER_OK && local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0) {
         flock(c->lock_fd, LOCK_UN);
-        rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s: %s", op, err);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s: %s", op, err);
     }
     if (rc != KUMO_DRIVER_OK) {
         if (locked)
@@ -274,8 +262,8 @@ kumo_driver_code local_save(struct local_call *call, const char *what,
     char err[600];
     if (local_state_save(&call->conn->state, call->conn->state_path, err, sizeof(err)) == 0)
         return KUMO_DRIVER_OK;
-    return local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s: %s: %s", call->op, what,
-                      err);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s: %s: %s",
+                                call->op, what, err);
 }
 
 /* ---- Settings ------------------------------------------------------------------ */
@@ -287,8 +275,8 @@ static const char known_keys[] =
 static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
                             const char *expected)
 {
-    return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                      "local config %s=\"%s\": expected %s", key, value, expected);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                "local config %s=\"%s\": expected %s", key, value, expected);
 }
 
 static int parse_double(const char *s, double min, double max, double *out)
@@ -406,8 +394,9 @@ static kumo_driver_code set_key(struct kumo_driver_conn *c, const char *key, con
                        key[1] == 'a' ? "degrees from -90 to 90" : "degrees from -180 to 180");
         *(key[1] == 'a' ? &cfg->latitude : &cfg->longitude) = d;
     } else {
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                          "local config key \"%s\" is unknown; known keys: %s", key, known_keys);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                                    "local config key \"%s\" is unknown; known keys: %s", key,
+                                    known_keys);
     }
     return KUMO_DRIVER_OK;
 }
@@ -451,10 +440,11 @@ static kumo_driver_code prepare_agent(struct kumo_driver_conn *c, struct kumo_dr
         return bad(diag, "agent_command", line,
                    "a command line (words separated by blanks; quotes must be closed)");
     if (local_find_program(c->agent_argv[0], c->agent_path, sizeof(c->agent_path)) != 0)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "local config agent_command: program \"%s\" is not found or not "
-                          "executable",
-                          c->agent_argv[0]);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+            "local config agent_command: program \"%s\" is not found or not "
+            "executable",
+            c->agent_argv[0]);
     return KUMO_DRIVER_OK;
 }
 
@@ -480,8 +470,8 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
 {
     char real[PATH_MAX], err[600];
     if (out == NULL || args == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "open: args and out are required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "open: args and out are required");
     *out = NULL;
     struct kumo_driver_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -502,21 +492,22 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
     kumo_driver_code rc = KUMO_DRIVER_OK;
     for (size_t i = 0; rc == KUMO_DRIVER_OK && i < args->config_count; i++)
         rc = args->config[i].key == NULL
-                 ? local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                              "open: config entry %zu has no key", i)
+                 ? kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                        "open: config entry %zu has no key", i)
                  : set_key(c, args->config[i].key,
                            args->config[i].value ? args->config[i].value : "", diag);
     if (rc == KUMO_DRIVER_OK && !privileged())
-        rc = local_fail(diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
-                        "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
-                        "network namespaces, bridges and firewall rules; run kumod as root to "
-                        "use connection %s",
-                        c->name);
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
+            "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
+            "network namespaces, bridges and firewall rules; run kumod as root to "
+            "use connection %s",
+            c->name);
     if (rc == KUMO_DRIVER_OK && (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
                                  access("/proc/self/ns/net", F_OK) != 0))
-        rc = local_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
-                        "the local driver needs iproute2 (`ip`) and network namespaces "
-                        "(apt-get install iproute2)");
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
+                                  "the local driver needs iproute2 (`ip`) and network namespaces "
+                                  "(apt-get install iproute2)");
     if (rc == KUMO_DRIVER_OK && local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
         c->nft_path[0] = '\0'; /* security groups will say so */
     if (rc == KUMO_DRIVER_OK)
@@ -533,9 +524,9 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
         snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
     }
     if (rc == KUMO_DRIVER_OK && make_dirs(cfg->state_dir) != 0)
-        rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                        "local config state_dir=\"%s\": cannot create it: %s", cfg->state_dir,
-                        strerror(errno));
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                  "local config state_dir=\"%s\": cannot create it: %s",
+                                  cfg->state_dir, strerror(errno));
     if (rc == KUMO_DRIVER_OK) {
         if (realpath(cfg->state_dir, real) == NULL)
             snprintf(real, sizeof(real), "%s", cfg->state_dir);
@@ -549,8 +540,8 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
         snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
         c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (c->lock_fd < 0)
-            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "opening %s: %s",
-                            c->lock_path, strerror(errno));
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable",
+                                      "opening %s: %s", c->lock_path, strerror(errno));
     }
     if (rc == KUMO_DRIVER_OK) {
         c->cgroup_mode = cfg->cgroups_wanted
@@ -562,7 +553,7 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
             local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
         if (flock(c->lock_fd, LOCK_EX) != 0 ||
             local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
-            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
         flock(c->lock_fd, LOCK_UN);
     }
     if (rc != KUMO_DRIVER_OK) {
@@ -586,27 +577,27 @@ static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op
     (void)json_in;
     struct local_call call;
     if (json_out == NULL || op == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "control: op and json_out are required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "control: op and json_out are required");
     *json_out = NULL;
     int inventory = strcmp(op, "inventory") == 0, purge = strcmp(op, "purge") == 0;
     if (!inventory && !purge)
-        return local_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
-                          "local has no control op \"%s\"; known: inventory, purge", op);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
+                                    "local has no control op \"%s\"; known: inventory, purge", op);
     kumo_driver_code rc = local_call_begin(c, op, mono_now() + 60 * 1000000000ll, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct local_buf b;
-    local_buf_init(&b);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
     if (inventory)
         local_inventory_json(&call, &b);
     else if ((rc = local_purge(&call, diag)) == KUMO_DRIVER_OK)
-        local_buf_str(&b, "{}");
+        kumo_driver_kit_buf_str(&b, "{}");
     local_call_end(&call);
     if (rc == KUMO_DRIVER_OK)
         rc = b.failed || (*json_out = local_pack_text(b.data)) == NULL ? local_nomem(diag)
                                                                        : KUMO_DRIVER_OK;
-    local_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return rc;
 }
 

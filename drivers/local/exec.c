@@ -113,16 +113,17 @@ static void trim_stderr(const char *text, char *buf, size_t size)
 }
 
 kumo_driver_code local_run(const char *const *argv, const char *input, int64_t deadline_ns,
-                           const char *what, struct local_buf *out, struct kumo_driver_diag *diag)
+                           const char *what, struct kumo_driver_kit_buf *out,
+                           struct kumo_driver_diag *diag)
 {
     char cmd[200], err_text[300];
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    struct local_buf err;
-    local_buf_init(&err);
+    struct kumo_driver_kit_buf err;
+    kumo_driver_kit_buf_init(&err);
     command_line(argv, cmd, sizeof(cmd));
     if (now_ns() >= deadline_ns)
-        return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                          "%s: the deadline passed before `%s` ran", what, cmd);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                    "%s: the deadline passed before `%s` ran", what, cmd);
     if ((input != NULL && pipe2(in_pipe, O_CLOEXEC) != 0) || pipe2(out_pipe, O_CLOEXEC) != 0 ||
         pipe2(err_pipe, O_CLOEXEC) != 0) {
         int e = errno;
@@ -134,8 +135,8 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
             if (err_pipe[i] >= 0)
                 close(err_pipe[i]);
         }
-        return local_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed", "%s: cannot run `%s`: %s",
-                          what, cmd, strerror(e));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
+                                    "%s: cannot run `%s`: %s", what, cmd, strerror(e));
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -167,8 +168,8 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
             close(in_pipe[1]);
         close(out_pipe[0]);
         close(err_pipe[0]);
-        return local_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed", "%s: cannot run `%s`: %s",
-                          what, cmd, strerror(spawn_rc));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
+                                    "%s: cannot run `%s`: %s", what, cmd, strerror(spawn_rc));
     }
     /* Feed stdin, drain stdout and stderr, until both close or the deadline. */
     size_t fed = 0, input_len = input ? strlen(input) : 0;
@@ -221,9 +222,9 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
             ssize_t got = read(*readers[r], chunk, sizeof(chunk));
             if (got > 0) {
                 if (r == 0 && out != NULL)
-                    local_buf_add(out, chunk, (size_t)got);
+                    kumo_driver_kit_buf_add(out, chunk, (size_t)got);
                 else if (r == 1 && err.len < 4096)
-                    local_buf_add(&err, chunk, (size_t)got);
+                    kumo_driver_kit_buf_add(&err, chunk, (size_t)got);
             } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 close(*readers[r]);
                 *readers[r] = -1;
@@ -243,27 +244,30 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
         ;
     int lost = waited < 0; /* ECHILD: this process ignores SIGCHLD, the status is gone */
     trim_stderr(err.data, err_text, sizeof(err_text));
-    local_buf_fini(&err);
+    kumo_driver_kit_buf_fini(&err);
     if (timed_out)
-        return local_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                          "%s: `%s` did not finish by the deadline (killed; it may have applied "
-                          "part of its change)",
-                          what, cmd);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+            "%s: `%s` did not finish by the deadline (killed; it may have applied "
+            "part of its change)",
+            what, cmd);
     if (lost)
-        return local_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
-                          "%s: the exit status of `%s` is unknown (SIGCHLD is ignored in this "
-                          "process): %s",
-                          what, cmd, err_text);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
+            "%s: the exit status of `%s` is unknown (SIGCHLD is ignored in this "
+            "process): %s",
+            what, cmd, err_text);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return KUMO_DRIVER_OK;
     kumo_driver_code code = strstr(err_text, "Operation not permitted") != NULL
                                 ? KUMO_DRIVER_UNAUTHORIZED
                                 : KUMO_DRIVER_INTERNAL;
     if (WIFSIGNALED(status))
-        return local_fail(diag, code, "CommandFailed", "%s: `%s` was killed by signal %d: %s", what,
-                          cmd, WTERMSIG(status), err_text);
-    return local_fail(diag, code, "CommandFailed", "%s: `%s` failed (exit %d): %s", what, cmd,
-                      WEXITSTATUS(status), err_text);
+        return kumo_driver_kit_fail(diag, code, "CommandFailed",
+                                    "%s: `%s` was killed by signal %d: %s", what, cmd,
+                                    WTERMSIG(status), err_text);
+    return kumo_driver_kit_fail(diag, code, "CommandFailed", "%s: `%s` failed (exit %d): %s", what,
+                                cmd, WEXITSTATUS(status), err_text);
 }
 
 kumo_driver_code local_ip_batch(struct kumo_driver_conn *c, const char *netns, const char *lines,

@@ -94,25 +94,25 @@ static const char *phase_word(int phase)
     return phase >= 0 && phase <= KUMO_DRIVER_MACHINE_TERMINATED ? words[phase] : "unknown";
 }
 
-void local_inventory_json(struct local_call *call, struct local_buf *b)
+void local_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b)
 {
     struct kumo_driver_conn *c = call->conn;
     char text[LOCAL_NAME_MAX + 64], table[64], range[32];
     struct local_orphan orphans[64];
     local_table_name(c, table, sizeof(table));
     local_ip_format(c->cfg.cidr_base, range, sizeof(range));
-    local_buf_str(b, "{\"connection\":");
-    local_buf_json_str(b, c->name);
-    local_buf_printf(b,
-                     ",\"shortId\":\"%s\",\"bridge\":\"kbr-%s\",\"cidr\":\"%s/%d\","
-                     "\"table\":\"inet %s\",\"cgroups\":",
-                     c->short_id, c->short_id, range, c->cfg.cidr_prefix, table);
-    local_buf_json_str(b, c->cgroup_note);
-    local_buf_str(b, ",\"stateDir\":");
-    local_buf_json_str(b, c->cfg.state_dir);
-    local_buf_str(b, ",\"agent\":");
-    local_buf_json_str(b, c->agent_is_placeholder ? "" : c->agent_path);
-    local_buf_str(b, ",\"machines\":[");
+    kumo_driver_kit_buf_str(b, "{\"connection\":");
+    kumo_driver_kit_buf_json_str(b, c->name);
+    kumo_driver_kit_buf_printf(b,
+                               ",\"shortId\":\"%s\",\"bridge\":\"kbr-%s\",\"cidr\":\"%s/%d\","
+                               "\"table\":\"inet %s\",\"cgroups\":",
+                               c->short_id, c->short_id, range, c->cfg.cidr_prefix, table);
+    kumo_driver_kit_buf_json_str(b, c->cgroup_note);
+    kumo_driver_kit_buf_str(b, ",\"stateDir\":");
+    kumo_driver_kit_buf_json_str(b, c->cfg.state_dir);
+    kumo_driver_kit_buf_str(b, ",\"agent\":");
+    kumo_driver_kit_buf_json_str(b, c->agent_is_placeholder ? "" : c->agent_path);
+    kumo_driver_kit_buf_str(b, ",\"machines\":[");
     int first = 1;
     for (size_t i = 0; i < c->state.count; i++) {
         const struct local_object *m = c->state.objects[i];
@@ -120,56 +120,56 @@ void local_inventory_json(struct local_call *call, struct local_buf *b)
             continue;
         struct local_machine_view v;
         local_machine_view_of(c, m, &v);
-        local_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
+        kumo_driver_kit_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
         first = 0;
-        local_buf_json_str(b, m->id);
-        local_buf_str(b, ",\"token\":");
-        local_buf_json_str(b, m->token);
+        kumo_driver_kit_buf_json_str(b, m->id);
+        kumo_driver_kit_buf_str(b, ",\"token\":");
+        kumo_driver_kit_buf_json_str(b, m->token);
         local_netns_name(c, m->id, text, sizeof(text));
-        local_buf_str(b, ",\"netns\":");
-        local_buf_json_str(b, text);
+        kumo_driver_kit_buf_str(b, ",\"netns\":");
+        kumo_driver_kit_buf_json_str(b, text);
         local_veth_name(m->id, text, sizeof(text));
-        local_buf_printf(b, ",\"veth\":\"%s\"", text);
+        kumo_driver_kit_buf_printf(b, ",\"veth\":\"%s\"", text);
         local_bridge_name(c, m->network_id, text, sizeof(text));
-        local_buf_printf(b,
-                         ",\"bridge\":\"%s\",\"ip\":\"%s\",\"phase\":\"%s\","
-                         "\"providerState\":\"%s\",\"pid\":%lld",
-                         text, m->ip ? m->ip : "", phase_word(v.phase), v.provider_state,
-                         (long long)(local_pid_alive(m->pid, m->pid_start) ? m->pid : 0));
+        kumo_driver_kit_buf_printf(b,
+                                   ",\"bridge\":\"%s\",\"ip\":\"%s\",\"phase\":\"%s\","
+                                   "\"providerState\":\"%s\",\"pid\":%lld",
+                                   text, m->ip ? m->ip : "", phase_word(v.phase), v.provider_state,
+                                   (long long)(local_pid_alive(m->pid, m->pid_start) ? m->pid : 0));
         local_cgroup_path(c, m->id, text, sizeof(text));
-        local_buf_str(b, ",\"cgroup\":");
-        local_buf_json_str(b, text);
+        kumo_driver_kit_buf_str(b, ",\"cgroup\":");
+        kumo_driver_kit_buf_json_str(b, text);
         local_machine_file(c, m->id, "log", text, sizeof(text));
-        local_buf_str(b, ",\"log\":");
-        local_buf_json_str(b, text);
-        local_buf_str(b, "}");
+        kumo_driver_kit_buf_str(b, ",\"log\":");
+        kumo_driver_kit_buf_json_str(b, text);
+        kumo_driver_kit_buf_str(b, "}");
     }
-    local_buf_str(b, "],\"networks\":[");
+    kumo_driver_kit_buf_str(b, "],\"networks\":[");
     first = 1;
     for (size_t i = 0; i < c->state.count; i++) {
         const struct local_object *n = c->state.objects[i];
         if (n->kind != LOCAL_NETWORK)
             continue;
         local_bridge_name(c, n->id, text, sizeof(text));
-        local_buf_printf(b, "%s{\"id\":", first ? "" : ",");
+        kumo_driver_kit_buf_printf(b, "%s{\"id\":", first ? "" : ",");
         first = 0;
-        local_buf_json_str(b, n->id);
-        local_buf_str(b, ",\"token\":");
-        local_buf_json_str(b, n->token);
-        local_buf_printf(b, ",\"bridge\":\"%s\",\"cidr\":", text);
-        local_buf_json_str(b, n->cidr);
-        local_buf_str(b, "}");
+        kumo_driver_kit_buf_json_str(b, n->id);
+        kumo_driver_kit_buf_str(b, ",\"token\":");
+        kumo_driver_kit_buf_json_str(b, n->token);
+        kumo_driver_kit_buf_printf(b, ",\"bridge\":\"%s\",\"cidr\":", text);
+        kumo_driver_kit_buf_json_str(b, n->cidr);
+        kumo_driver_kit_buf_str(b, "}");
     }
-    local_buf_str(b, "],\"orphans\":[");
+    kumo_driver_kit_buf_str(b, "],\"orphans\":[");
     size_t count = local_find_orphans(c, orphans, 64);
     for (size_t i = 0; i < count; i++) {
-        local_buf_printf(b, "%s{\"id\":", i ? "," : "");
-        local_buf_json_str(b, orphans[i].id);
-        local_buf_str(b, ",\"token\":");
-        local_buf_json_str(b, orphans[i].token);
-        local_buf_str(b, "}");
+        kumo_driver_kit_buf_printf(b, "%s{\"id\":", i ? "," : "");
+        kumo_driver_kit_buf_json_str(b, orphans[i].id);
+        kumo_driver_kit_buf_str(b, ",\"token\":");
+        kumo_driver_kit_buf_json_str(b, orphans[i].token);
+        kumo_driver_kit_buf_str(b, "}");
     }
-    local_buf_str(b, "]}");
+    kumo_driver_kit_buf_str(b, "]}");
 }
 
 /* Deletes every link whose alias starts with this connection's names. */

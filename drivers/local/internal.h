@@ -23,7 +23,7 @@
  *   network.c  networks (bridges with subnets)
  *   resource.c lookup and list filters, security groups and key pairs
  *   catalog.c  the region, instance types and images
- *   pack.c     results as one host-allocated block each; a small JSON writer
+ *   pack.c     results as one host-allocated block each (with drivers/kit/)
  *
  * Naming: every kernel object carries the connection's name prefix and short
  * id C (6 hex digits of a hash of prefix, connection and state folder):
@@ -43,6 +43,7 @@
 #define KUMO_LOCAL_INTERNAL_H
 
 #include "drivers/driver.h"
+#include "drivers/kit/kit.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,29 +58,8 @@
 
 extern const struct kumo_driver_host *local_host;
 
-/* Fills diag (when not NULL) and returns code. */
-kumo_driver_code local_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
-                            const char *cloud_code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 void local_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 kumo_driver_code local_nomem(struct kumo_driver_diag *diag);
-
-/* ---- pack.c: a growable buffer and JSON writing --------------------------- */
-
-struct local_buf {
-    char *data; /* NUL-terminated when len > 0 */
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
-void local_buf_init(struct local_buf *b);
-void local_buf_fini(struct local_buf *b);
-void local_buf_add(struct local_buf *b, const char *data, size_t len);
-void local_buf_str(struct local_buf *b, const char *s);
-void local_buf_printf(struct local_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void local_buf_json_str(struct local_buf *b, const char *s);
 
 /* ---- state.c: objects and the state file --------------------------------- */
 
@@ -93,11 +73,6 @@ enum local_status {
     LOCAL_READY = 0,    /* built */
     LOCAL_BUILDING = 1, /* intent recorded, side effects under way or interrupted */
     LOCAL_DELETING = 2, /* delete under way or interrupted */
-};
-
-struct local_tag {
-    char *key;
-    char *value;
 };
 
 struct local_subnet {
@@ -123,7 +98,7 @@ struct local_object {
     char *token;
     char *name;
     int64_t created_ns;
-    struct local_tag *tags;
+    struct kumo_driver_kit_tag *tags;
     size_t tag_count;
     /* machine */
     char *type;
@@ -276,7 +251,8 @@ kumo_driver_code local_check_token(const char *token, struct kumo_driver_diag *d
  * INTERNAL (anything else). stdout is stored in out when out is not NULL.
  */
 kumo_driver_code local_run(const char *const *argv, const char *input, int64_t deadline_ns,
-                           const char *what, struct local_buf *out, struct kumo_driver_diag *diag);
+                           const char *what, struct kumo_driver_kit_buf *out,
+                           struct kumo_driver_diag *diag);
 /* `ip [-n netns] -batch -` with the given lines. */
 kumo_driver_code local_ip_batch(struct kumo_driver_conn *c, const char *netns, const char *lines,
                                 int64_t deadline_ns, const char *what,
@@ -417,29 +393,10 @@ void *local_pack_images(void);
 
 /* ---- machine.c and resource.c: the operations ------------------------------ */
 
-#define LOCAL_DECLARE_OPS(kind)                                                                    \
-    kumo_driver_code local_##kind##_observe(                                                       \
-        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref, int64_t deadline_ns,        \
-        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
-    kumo_driver_code local_##kind##_create(                                                        \
-        struct kumo_driver_conn *c, const struct kumo_driver_##kind##_spec *spec,                  \
-        const char *token, int64_t deadline_ns, struct kumo_driver_##kind **out,                   \
-        struct kumo_driver_diag *diag);                                                            \
-    kumo_driver_code local_##kind##_update(                                                        \
-        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,                             \
-        const struct kumo_driver_##kind##_update *update, int64_t deadline_ns,                     \
-        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
-    kumo_driver_code local_##kind##_delete(struct kumo_driver_conn *c,                             \
-                                           const struct kumo_driver_ref *ref, int64_t deadline_ns, \
-                                           struct kumo_driver_diag *diag);                         \
-    kumo_driver_code local_##kind##_list(                                                          \
-        struct kumo_driver_conn *c, const struct kumo_driver_filter *filter, int64_t deadline_ns,  \
-        struct kumo_driver_##kind##_list **out, struct kumo_driver_diag *diag)
-
-LOCAL_DECLARE_OPS(machine);
-LOCAL_DECLARE_OPS(network);
-LOCAL_DECLARE_OPS(security_group);
-LOCAL_DECLARE_OPS(key_pair);
+KUMO_DRIVER_KIT_DECLARE_OPS(local, machine);
+KUMO_DRIVER_KIT_DECLARE_OPS(local, network);
+KUMO_DRIVER_KIT_DECLARE_OPS(local, security_group);
+KUMO_DRIVER_KIT_DECLARE_OPS(local, key_pair);
 
 /* Finds the object a ref names (INVALID for an empty ref, NOT_FOUND with the
  * cloud's words when absent). Objects being deleted count as present. */
@@ -462,8 +419,8 @@ kumo_driver_code local_list_kind(struct kumo_driver_conn *c, int kind, const cha
 #define LOCAL_NEED_OUT(op)                                                                         \
     do {                                                                                           \
         if (out == NULL)                                                                           \
-            return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",                       \
-                              op ": out is required");                                             \
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",             \
+                                        op ": out is required");                                   \
         *out = NULL;                                                                               \
     } while (0)
 
@@ -503,7 +460,7 @@ size_t local_find_orphans(struct kumo_driver_conn *c, struct local_orphan *out, 
 struct local_object *local_orphan_object(const struct local_orphan *o);
 extern const struct local_machine_view local_orphan_view;
 /* control inventory: JSON of the connection's machines, networks and orphans. */
-void local_inventory_json(struct local_call *call, struct local_buf *b);
+void local_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b);
 /* control purge: removes everything the connection made and empties its state. */
 kumo_driver_code local_purge(struct local_call *call, struct kumo_driver_diag *diag);
 

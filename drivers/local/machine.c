@@ -140,9 +140,9 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
         if (f != NULL)
             ok = fclose(f) == 0 && ok;
         if (!ok)
-            return local_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                              "machine %s: writing its user data to %s: %s", m->id, data_path,
-                              strerror(errno));
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                        "machine %s: writing its user data to %s: %s", m->id,
+                                        data_path, strerror(errno));
     }
     const struct local_type *t = local_type_find(m->type);
     if (c->cgroup_mode != LOCAL_CGROUP_NONE &&
@@ -186,11 +186,11 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
         if (started == -2) {
             rc = local_timeout(call, err, diag);
         } else if (started != 0) {
-            rc = local_fail(diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id,
-                            err,
-                            c->cfg.isolate && namespaces
-                                ? " (isolation=none runs it without PID and mount namespaces)"
-                                : "");
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id, err,
+                c->cfg.isolate && namespaces
+                    ? " (isolation=none runs it without PID and mount namespaces)"
+                    : "");
         } else {
             m->pid = pid;
             m->pid_start = start;
@@ -228,28 +228,29 @@ static kumo_driver_code ensure_machine(struct local_call *call, struct local_obj
         rc = local_ip(c, call->deadline_ns, what, diag, "link", "set", "dev", veth, "alias", alias,
                       NULL);
     int ipv6 = stat("/proc/sys/net/ipv6", &sb) == 0;
-    struct local_buf host, inside;
-    local_buf_init(&host);
-    local_buf_init(&inside);
+    struct kumo_driver_kit_buf host, inside;
+    kumo_driver_kit_buf_init(&host);
+    kumo_driver_kit_buf_init(&inside);
     local_ip_format(pool.base + 1, gateway, sizeof(gateway));
     if (ipv6)
-        local_buf_printf(&host, "link set dev %s addrgenmode none\n", veth);
-    local_buf_printf(&host, "link set dev %s master %s\nlink set dev %s up\n", veth, pool.bridge,
-                     veth);
+        kumo_driver_kit_buf_printf(&host, "link set dev %s addrgenmode none\n", veth);
+    kumo_driver_kit_buf_printf(&host, "link set dev %s master %s\nlink set dev %s up\n", veth,
+                               pool.bridge, veth);
     if (ipv6)
-        local_buf_str(&inside, "link set dev eth0 addrgenmode none\n");
-    local_buf_printf(&inside,
-                     "addr replace %s/%d dev eth0\nlink set dev eth0 up\nlink set dev lo up\n"
-                     "route replace default via %s dev eth0\n",
-                     m->ip, pool.prefix, gateway);
+        kumo_driver_kit_buf_str(&inside, "link set dev eth0 addrgenmode none\n");
+    kumo_driver_kit_buf_printf(
+        &inside,
+        "addr replace %s/%d dev eth0\nlink set dev eth0 up\nlink set dev lo up\n"
+        "route replace default via %s dev eth0\n",
+        m->ip, pool.prefix, gateway);
     if (rc == KUMO_DRIVER_OK && (host.failed || inside.failed))
         rc = local_nomem(diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_ip_batch(c, NULL, host.data, call->deadline_ns, what, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_ip_batch(c, netns, inside.data, call->deadline_ns, what, diag);
-    local_buf_fini(&host);
-    local_buf_fini(&inside);
+    kumo_driver_kit_buf_fini(&host);
+    kumo_driver_kit_buf_fini(&inside);
     if (rc == KUMO_DRIVER_OK && m->sg_count > 0)
         rc = local_firewall_apply(call, diag);
     if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_RUNNING &&
@@ -271,9 +272,9 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
     o->sg_ids = NULL;
     o->sg_count = 0;
     if (count > LOCAL_MAX_GROUPS)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "SecurityGroupsPerInstanceLimitExceeded",
-                          "%zu security groups given; a machine may have at most %d", count,
-                          LOCAL_MAX_GROUPS);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "SecurityGroupsPerInstanceLimitExceeded",
+            "%zu security groups given; a machine may have at most %d", count, LOCAL_MAX_GROUPS);
     if (count == 0)
         return KUMO_DRIVER_OK;
     if ((o->sg_ids = calloc(count, sizeof(char *))) == NULL)
@@ -282,16 +283,17 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
         const struct local_object *g =
             local_state_find_id(&call->conn->state, LOCAL_SECURITY_GROUP, ids[i]);
         if (g == NULL)
-            return local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                              "The security group '%s' does not exist in %s", ids[i] ? ids[i] : "",
-                              call->conn->cfg.region);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
+                                        "The security group '%s' does not exist in %s",
+                                        ids[i] ? ids[i] : "", call->conn->cfg.region);
         const char *want = o->network_id ? o->network_id : "";
         const char *have = g->network_id ? g->network_id : "";
         if (strcmp(want, have) != 0)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                              "security group %s belongs to network '%s' but the machine is in "
-                              "network '%s'",
-                              g->id, have, want);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                "security group %s belongs to network '%s' but the machine is in "
+                "network '%s'",
+                g->id, have, want);
         if (local_set_str(&o->sg_ids[o->sg_count], g->id) != 0)
             return local_nomem(diag);
         o->sg_count++;
@@ -309,16 +311,18 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
     *out = NULL;
     const struct local_type *type = local_type_find(spec->instance_type);
     if (type == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "Invalid value '%s' for InstanceType: the local driver offers "
-                          "local.nano, local.small, local.medium, local.large, local.xlarge",
-                          spec->instance_type ? spec->instance_type : "");
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+            "Invalid value '%s' for InstanceType: the local driver offers "
+            "local.nano, local.small, local.medium, local.large, local.xlarge",
+            spec->instance_type ? spec->instance_type : "");
     const char *image = local_image_find(spec->image);
     if (image == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
-                          "The image '%s' is not offered by the local driver (host, debian-12, "
-                          "ubuntu-22.04, ubuntu-24.04: all run on the host's filesystem)",
-                          spec->image ? spec->image : "");
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
+            "The image '%s' is not offered by the local driver (host, debian-12, "
+            "ubuntu-22.04, ubuntu-24.04: all run on the host's filesystem)",
+            spec->image ? spec->image : "");
     struct local_pool pool;
     kumo_driver_code rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
     if (rc != KUMO_DRIVER_OK)
@@ -332,18 +336,18 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
                 zone = net->subnets[i].zone;
     }
     if (spec->zone && spec->zone[0] && strcmp(spec->zone, zone) != 0)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "Invalid availability zone: [%s]; this machine can only be in %s",
-                          spec->zone, zone);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+            "Invalid availability zone: [%s]; this machine can only be in %s", spec->zone, zone);
     if (spec->key_pair_id && spec->key_pair_id[0] &&
         local_state_find_id(&c->state, LOCAL_KEY_PAIR, spec->key_pair_id) == NULL)
-        return local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
-                          "The key pair '%s' does not exist in %s", spec->key_pair_id,
-                          c->cfg.region);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
+                                    "The key pair '%s' does not exist in %s", spec->key_pair_id,
+                                    c->cfg.region);
     if (spec->user_data && strlen(spec->user_data) > 16384)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "User data is limited to 16384 bytes (%zu given)",
-                          strlen(spec->user_data));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "User data is limited to 16384 bytes (%zu given)",
+                                    strlen(spec->user_data));
     struct local_object *o = local_object_new(LOCAL_MACHINE);
     if (o == NULL)
         return local_nomem(diag);
@@ -422,8 +426,8 @@ kumo_driver_code local_machine_create(struct kumo_driver_conn *c,
     struct local_call call;
     struct local_orphan orphans[64];
     if (out == NULL || spec == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "machine_create: spec and out are required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_create: spec and out are required");
     *out = NULL;
     kumo_driver_code rc = local_check_token(token, diag);
     if (rc == KUMO_DRIVER_OK)
@@ -491,8 +495,8 @@ kumo_driver_code local_machine_observe(struct kumo_driver_conn *c,
     struct local_call call;
     struct local_orphan orphans[64];
     if (out == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "machine_observe: out is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_observe: out is required");
     *out = NULL;
     kumo_driver_code rc = local_call_begin(c, "machine_observe", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
@@ -528,8 +532,8 @@ kumo_driver_code local_machine_list(struct kumo_driver_conn *c,
     struct local_call call;
     struct local_orphan orphans[64];
     if (out == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "machine_list: out is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_list: out is required");
     *out = NULL;
     kumo_driver_code rc = local_call_begin(c, "machine_list", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
@@ -607,8 +611,8 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
 {
     struct local_call call;
     if (out == NULL || u == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "machine_update: update and out are required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_update: update and out are required");
     *out = NULL;
     kumo_driver_code rc = local_call_begin(c, "machine_update", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
@@ -621,8 +625,9 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
     struct local_machine_view now;
     local_machine_view_of(c, m, &now);
     if (m->status != LOCAL_READY || now.phase == KUMO_DRIVER_MACHINE_TERMINATED) {
-        rc = local_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                        "The instance '%s' is %s and cannot be changed", m->id, now.provider_state);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                                  "The instance '%s' is %s and cannot be changed", m->id,
+                                  now.provider_state);
         local_call_end(&call);
         return rc;
     }
@@ -636,12 +641,13 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         strcmp(u->instance_type, m->type) != 0) {
         const struct local_type *t = local_type_find(u->instance_type);
         if (t == NULL)
-            rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "Invalid value '%s' for InstanceType", u->instance_type);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                      "Invalid value '%s' for InstanceType", u->instance_type);
         else if (now.phase != KUMO_DRIVER_MACHINE_STOPPED)
-            rc = local_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                            "The instance '%s' is %s; it must be stopped to change its type", m->id,
-                            now.provider_state);
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                "The instance '%s' is %s; it must be stopped to change its type", m->id,
+                now.provider_state);
         else if (local_set_str(&copy->type, t->name) != 0)
             rc = local_nomem(diag);
     }
@@ -653,8 +659,9 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         rc = local_copy_tags(copy, u->tags, u->tag_count, diag);
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_POWER)) {
         if (u->power != KUMO_DRIVER_POWER_RUNNING && u->power != KUMO_DRIVER_POWER_STOPPED)
-            rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "power %d is neither running (0) nor stopped (1)", (int)u->power);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                      "power %d is neither running (0) nor stopped (1)",
+                                      (int)u->power);
         else
             copy->power = u->power;
     }
@@ -712,26 +719,28 @@ kumo_driver_code local_machine_pool(struct local_call *call, const char *network
                     net = o, sub = &o->subnets[j];
         }
         if (sub == NULL)
-            return local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidSubnetID.NotFound",
-                              "The subnet ID '%s' does not exist in %s", subnet_id, c->cfg.region);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidSubnetID.NotFound",
+                                        "The subnet ID '%s' does not exist in %s", subnet_id,
+                                        c->cfg.region);
         if (network_id && network_id[0] && strcmp(network_id, net->id) != 0)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                              "subnet %s belongs to network %s, not %s", subnet_id, net->id,
-                              network_id);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                                        "subnet %s belongs to network %s, not %s", subnet_id,
+                                        net->id, network_id);
     } else if (network_id && network_id[0]) {
         net = local_state_find_id(&c->state, LOCAL_NETWORK, network_id);
         if (net == NULL || net->status == LOCAL_DELETING)
-            return local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                              "The network ID '%s' does not exist in %s", network_id,
-                              c->cfg.region);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
+                                        "The network ID '%s' does not exist in %s", network_id,
+                                        c->cfg.region);
         sub = net->subnet_count > 0 ? &net->subnets[0] : NULL;
     }
     if (net == NULL) {
         pool->base = c->cfg.cidr_base;
         pool->prefix = c->cfg.cidr_prefix;
     } else if (local_cidr_parse(sub ? sub->cidr : net->cidr, &pool->base, &pool->prefix) != 0) {
-        return local_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                          "network %s has an unreadable range in the state file", net->id);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                    "network %s has an unreadable range in the state file",
+                                    net->id);
     }
     local_bridge_name(c, net ? net->id : NULL, pool->bridge, sizeof(pool->bridge));
     snprintf(pool->network_id, sizeof(pool->network_id), "%s", net ? net->id : "");

@@ -98,9 +98,9 @@ kumo_driver_code local_pool_allocate(struct kumo_driver_conn *c, const struct lo
     }
     char range[32];
     local_ip_format(pool->base, range, sizeof(range));
-    return local_fail(diag, KUMO_DRIVER_CAPACITY, "InsufficientFreeAddressesInSubnet",
-                      "no free address left in %s/%d (bridge %s)", range, pool->prefix,
-                      pool->bridge);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_CAPACITY, "InsufficientFreeAddressesInSubnet",
+                                "no free address left in %s/%d (bridge %s)", range, pool->prefix,
+                                pool->bridge);
 }
 
 kumo_driver_code local_check_host_routes(uint32_t base, int prefix, const char *bridge,
@@ -124,10 +124,11 @@ kumo_driver_code local_check_host_routes(uint32_t base, int prefix, const char *
             char mine[32], theirs[32];
             local_ip_format(base, mine, sizeof(mine));
             local_ip_format(d, theirs, sizeof(theirs));
-            rc = local_fail(diag, KUMO_DRIVER_CONFLICT, "InvalidSubnet.Conflict",
-                            "%s: %s/%d overlaps the host's route %s/%d on %s; choose another "
-                            "range (the default network's is the connection's `cidr` setting)",
-                            what, mine, prefix, theirs, p, iface);
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_CONFLICT, "InvalidSubnet.Conflict",
+                "%s: %s/%d overlaps the host's route %s/%d on %s; choose another "
+                "range (the default network's is the connection's `cidr` setting)",
+                what, mine, prefix, theirs, p, iface);
         }
     }
     fclose(f);
@@ -163,19 +164,19 @@ kumo_driver_code local_bridge_ensure(struct local_call *call, const char *bridge
                   NULL);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct local_buf b;
+    struct kumo_driver_kit_buf b;
     char ip[32];
-    local_buf_init(&b);
-    local_buf_printf(&b, "link set dev %s type bridge nf_call_iptables 1\n", bridge);
-    local_buf_printf(&b, "link set dev %s addrgenmode none\n", bridge);
+    kumo_driver_kit_buf_init(&b);
+    kumo_driver_kit_buf_printf(&b, "link set dev %s type bridge nf_call_iptables 1\n", bridge);
+    kumo_driver_kit_buf_printf(&b, "link set dev %s addrgenmode none\n", bridge);
     for (size_t i = 0; i < count; i++) {
         local_ip_format(bases[i] + 1, ip, sizeof(ip));
-        local_buf_printf(&b, "addr replace %s/%d dev %s\n", ip, prefixes[i], bridge);
+        kumo_driver_kit_buf_printf(&b, "addr replace %s/%d dev %s\n", ip, prefixes[i], bridge);
     }
-    local_buf_printf(&b, "link set dev %s up\n", bridge);
+    kumo_driver_kit_buf_printf(&b, "link set dev %s up\n", bridge);
     rc = b.failed ? local_nomem(diag)
                   : local_ip_batch(c, NULL, b.data, call->deadline_ns, what, diag);
-    local_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return rc;
 }
 
@@ -207,7 +208,7 @@ static int range_match(const char *cidr, const char *field, char *buf, size_t si
     return 0;
 }
 
-static void rule_line(struct local_buf *b, const struct local_rule *r, int inbound)
+static void rule_line(struct kumo_driver_kit_buf *b, const struct local_rule *r, int inbound)
 {
     char match[64], ports[40] = "";
     if (range_match(r->cidr, inbound ? "saddr" : "daddr", match, sizeof(match)) != 0)
@@ -230,7 +231,7 @@ static void rule_line(struct local_buf *b, const struct local_rule *r, int inbou
     }
     char line[128];
     snprintf(line, sizeof(line), "%s%s %s", match, ports, verdict);
-    local_buf_printf(b, "    %s\n", line[0] == ' ' ? line + 1 : line);
+    kumo_driver_kit_buf_printf(b, "    %s\n", line[0] == ' ' ? line + 1 : line);
 }
 
 /* The groups of machine m that exist. */
@@ -274,11 +275,11 @@ static kumo_driver_code check_br_netfilter(struct local_call *call, struct kumo_
         if (stat("/proc/sys/net/bridge", &sb) == 0)
             return KUMO_DRIVER_OK;
     }
-    return local_fail(diag, KUMO_DRIVER_UNAVAILABLE, "FirewallUnavailable",
-                      "security groups of connection %s: the local driver needs the "
-                      "br_netfilter kernel module to filter bridged traffic (modprobe "
-                      "br_netfilter)",
-                      call->conn->name);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "FirewallUnavailable",
+                                "security groups of connection %s: the local driver needs the "
+                                "br_netfilter kernel module to filter bridged traffic (modprobe "
+                                "br_netfilter)",
+                                call->conn->name);
 }
 
 static kumo_driver_code nft(struct local_call *call, const char *script,
@@ -288,8 +289,9 @@ static kumo_driver_code nft(struct local_call *call, const char *script,
     char what[320];
     snprintf(what, sizeof(what), "security groups of connection %s", c->name);
     if (c->nft_path[0] == '\0')
-        return local_fail(diag, KUMO_DRIVER_UNAVAILABLE, "FirewallUnavailable",
-                          "%s: nftables is not installed (apt-get install nftables)", what);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "FirewallUnavailable",
+                                    "%s: nftables is not installed (apt-get install nftables)",
+                                    what);
     const char *argv[] = {c->nft_path, "-f", "-", NULL};
     return local_run(argv, script, call->deadline_ns, what, NULL, diag);
 }
@@ -318,17 +320,17 @@ kumo_driver_code local_firewall_apply(struct local_call *call, struct kumo_drive
         return rc;
     char table[64], bridge[32], hex[16];
     const struct local_object *groups[LOCAL_MAX_GROUPS];
-    struct local_buf base, chains;
-    local_buf_init(&base);
-    local_buf_init(&chains);
+    struct kumo_driver_kit_buf base, chains;
+    kumo_driver_kit_buf_init(&base);
+    kumo_driver_kit_buf_init(&chains);
     local_table_name(c, table, sizeof(table));
-    local_buf_printf(&base, "table inet %s\ndelete table inet %s\ntable inet %s {\n", table, table,
-                     table);
-    struct local_buf fwd_out, fwd_in, out, in;
-    local_buf_init(&fwd_out);
-    local_buf_init(&fwd_in);
-    local_buf_init(&out);
-    local_buf_init(&in);
+    kumo_driver_kit_buf_printf(&base, "table inet %s\ndelete table inet %s\ntable inet %s {\n",
+                               table, table, table);
+    struct kumo_driver_kit_buf fwd_out, fwd_in, out, in;
+    kumo_driver_kit_buf_init(&fwd_out);
+    kumo_driver_kit_buf_init(&fwd_in);
+    kumo_driver_kit_buf_init(&out);
+    kumo_driver_kit_buf_init(&in);
     for (size_t i = 0; i < st->count; i++) {
         const struct local_object *m = st->objects[i];
         if (!filtered(m))
@@ -336,52 +338,57 @@ kumo_driver_code local_firewall_apply(struct local_call *call, struct kumo_drive
         size_t n = groups_of(st, m, groups);
         snprintf(hex, sizeof(hex), "%s", strchr(m->id, '-') ? strchr(m->id, '-') + 1 : m->id);
         local_bridge_name(c, m->network_id, bridge, sizeof(bridge));
-        local_buf_printf(&fwd_in, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge, m->ip,
-                         hex);
-        local_buf_printf(&out, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge, m->ip, hex);
-        local_buf_printf(&chains, "  chain in_%s {\n", hex);
+        kumo_driver_kit_buf_printf(&fwd_in, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge,
+                                   m->ip, hex);
+        kumo_driver_kit_buf_printf(&out, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge,
+                                   m->ip, hex);
+        kumo_driver_kit_buf_printf(&chains, "  chain in_%s {\n", hex);
         for (size_t g = 0; g < n; g++)
             for (size_t r = 0; r < groups[g]->rule_count; r++)
                 if (groups[g]->rules[r].direction == KUMO_DRIVER_INBOUND)
                     rule_line(&chains, &groups[g]->rules[r], 1);
-        local_buf_str(&chains, "    drop\n  }\n");
+        kumo_driver_kit_buf_str(&chains, "    drop\n  }\n");
         if (!has_outbound(groups, n))
             continue;
-        local_buf_printf(&fwd_out, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge, m->ip,
-                         hex);
-        local_buf_printf(&in, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge, m->ip, hex);
-        local_buf_printf(&chains, "  chain out_%s {\n", hex);
+        kumo_driver_kit_buf_printf(&fwd_out, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge,
+                                   m->ip, hex);
+        kumo_driver_kit_buf_printf(&in, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge,
+                                   m->ip, hex);
+        kumo_driver_kit_buf_printf(&chains, "  chain out_%s {\n", hex);
         for (size_t g = 0; g < n; g++)
             for (size_t r = 0; r < groups[g]->rule_count; r++)
                 if (groups[g]->rules[r].direction == KUMO_DRIVER_OUTBOUND)
                     rule_line(&chains, &groups[g]->rules[r], 0);
-        local_buf_str(&chains, "    drop\n  }\n");
+        kumo_driver_kit_buf_str(&chains, "    drop\n  }\n");
     }
     static const char head[] = "    ct state established,related accept\n";
-    local_buf_str(&base, "  chain forward {\n    type filter hook forward priority filter; policy "
-                         "accept;\n");
-    local_buf_str(&base, head);
-    local_buf_str(&base, fwd_out.data ? fwd_out.data : "");
-    local_buf_str(&base, fwd_in.data ? fwd_in.data : "");
-    local_buf_str(&base, "  }\n  chain output {\n    type filter hook output priority filter; "
-                         "policy accept;\n");
-    local_buf_str(&base, head);
-    local_buf_str(&base, out.data ? out.data : "");
-    local_buf_str(&base, "  }\n  chain input {\n    type filter hook input priority filter; "
-                         "policy accept;\n");
-    local_buf_str(&base, head);
-    local_buf_str(&base, in.data ? in.data : "");
-    local_buf_str(&base, "  }\n");
-    local_buf_str(&base, chains.data ? chains.data : "");
-    local_buf_str(&base, "}\n");
+    kumo_driver_kit_buf_str(
+        &base, "  chain forward {\n    type filter hook forward priority filter; policy "
+               "accept;\n");
+    kumo_driver_kit_buf_str(&base, head);
+    kumo_driver_kit_buf_str(&base, fwd_out.data ? fwd_out.data : "");
+    kumo_driver_kit_buf_str(&base, fwd_in.data ? fwd_in.data : "");
+    kumo_driver_kit_buf_str(&base,
+                            "  }\n  chain output {\n    type filter hook output priority filter; "
+                            "policy accept;\n");
+    kumo_driver_kit_buf_str(&base, head);
+    kumo_driver_kit_buf_str(&base, out.data ? out.data : "");
+    kumo_driver_kit_buf_str(&base,
+                            "  }\n  chain input {\n    type filter hook input priority filter; "
+                            "policy accept;\n");
+    kumo_driver_kit_buf_str(&base, head);
+    kumo_driver_kit_buf_str(&base, in.data ? in.data : "");
+    kumo_driver_kit_buf_str(&base, "  }\n");
+    kumo_driver_kit_buf_str(&base, chains.data ? chains.data : "");
+    kumo_driver_kit_buf_str(&base, "}\n");
     int failed =
         base.failed | chains.failed | fwd_out.failed | fwd_in.failed | out.failed | in.failed;
     rc = failed ? local_nomem(diag) : nft(call, base.data, diag);
-    local_buf_fini(&base);
-    local_buf_fini(&chains);
-    local_buf_fini(&fwd_out);
-    local_buf_fini(&fwd_in);
-    local_buf_fini(&out);
-    local_buf_fini(&in);
+    kumo_driver_kit_buf_fini(&base);
+    kumo_driver_kit_buf_fini(&chains);
+    kumo_driver_kit_buf_fini(&fwd_out);
+    kumo_driver_kit_buf_fini(&fwd_in);
+    kumo_driver_kit_buf_fini(&out);
+    kumo_driver_kit_buf_fini(&in);
     return rc;
 }

@@ -45,9 +45,9 @@ kumo_driver_code local_network_ensure(struct local_call *call, const char *netwo
     } else {
         const struct local_object *n = local_state_find_id(&c->state, LOCAL_NETWORK, network_id);
         if (n == NULL)
-            return local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                              "The network ID '%s' does not exist in %s", network_id,
-                              c->cfg.region);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
+                                        "The network ID '%s' does not exist in %s", network_id,
+                                        c->cfg.region);
         count = network_ranges(n, bases, prefixes, 64);
         local_alias(c, n->id, n->token, alias, sizeof(alias));
         snprintf(what, sizeof(what), "network %s", n->id);
@@ -63,9 +63,9 @@ static kumo_driver_code check_overlap(struct local_call *call, const char *self,
     char range[32];
     if (local_cidr_overlap(base, prefix, c->cfg.cidr_base, c->cfg.cidr_prefix)) {
         local_ip_format(c->cfg.cidr_base, range, sizeof(range));
-        return local_fail(diag, KUMO_DRIVER_CONFLICT, "InvalidVpc.Range",
-                          "%s overlaps the default network %s/%d of connection %s", cidr, range,
-                          c->cfg.cidr_prefix, c->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "InvalidVpc.Range",
+                                    "%s overlaps the default network %s/%d of connection %s", cidr,
+                                    range, c->cfg.cidr_prefix, c->name);
     }
     for (size_t i = 0; i < c->state.count; i++) {
         const struct local_object *o = c->state.objects[i];
@@ -75,8 +75,8 @@ static kumo_driver_code check_overlap(struct local_call *call, const char *self,
             local_cidr_parse(o->cidr, &other, &other_prefix) != 0)
             continue;
         if (local_cidr_overlap(base, prefix, other, other_prefix))
-            return local_fail(diag, KUMO_DRIVER_CONFLICT, "InvalidVpc.Range",
-                              "%s overlaps network %s (%s)", cidr, o->id, o->cidr);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "InvalidVpc.Range",
+                                        "%s overlaps network %s (%s)", cidr, o->id, o->cidr);
     }
     return KUMO_DRIVER_OK;
 }
@@ -117,8 +117,9 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
     int net_prefix, prefix[64];
     char id[32];
     if (count > 64)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
-                          "%zu subnets given; a local network may have at most 64", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
+                                    "%zu subnets given; a local network may have at most 64",
+                                    count);
     local_cidr_parse(o->cidr, &net, &net_prefix);
     free_subnets(o);
     if (count && (o->subnets = calloc(count, sizeof(*o->subnets))) == NULL)
@@ -127,36 +128,36 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
         const struct kumo_driver_subnet *s = &subs[i];
         const char *name = s->name ? s->name : "";
         if (name[0] == '\0' || strlen(name) > 64)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "subnet %zu: a name of 1 to 64 characters is required", i);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "subnet %zu: a name of 1 to 64 characters is required", i);
         if (local_cidr_parse(s->cidr, &base[i], &prefix[i]) != 0 || prefix[i] < net_prefix ||
             prefix[i] > 28 || !local_cidr_overlap(base[i], prefix[i], net, net_prefix))
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
-                              "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
-                              "network's %s",
-                              name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
+                                        "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
+                                        "network's %s",
+                                        name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(o->subnets[j].name, name) == 0)
-                return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                  "subnet name '%s' is given twice", name);
+                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                            "subnet name '%s' is given twice", name);
             if (local_cidr_overlap(base[i], prefix[i], base[j], prefix[j]))
-                return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
-                                  "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
-                                  o->subnets[j].name, o->subnets[j].cidr);
+                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
+                                            "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
+                                            o->subnets[j].name, o->subnets[j].cidr);
         }
         const char *zone = s->zone && s->zone[0] ? s->zone : call->conn->cfg.zone;
         if (strcmp(zone, call->conn->cfg.zone) != 0)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "subnet %s: [%s] is not a zone of %s (its one zone is %s)", name,
-                              zone, call->conn->cfg.region, call->conn->cfg.zone);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "subnet %s: [%s] is not a zone of %s (its one zone is %s)",
+                                        name, zone, call->conn->cfg.region, call->conn->cfg.zone);
         const struct local_subnet *kept = NULL;
         for (size_t j = 0; old != NULL && j < old->subnet_count; j++)
             if (strcmp(old->subnets[j].name, name) == 0)
                 kept = &old->subnets[j];
         if (kept != NULL && strcmp(kept->cidr, s->cidr) != 0)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "subnet %s (%s) cannot change its CIDR in place (it is %s)", name,
-                              kept->id, kept->cidr);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "subnet %s (%s) cannot change its CIDR in place (it is %s)",
+                                        name, kept->id, kept->cidr);
         if (kept != NULL)
             snprintf(id, sizeof(id), "%s", kept->id);
         else
@@ -179,9 +180,9 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
             kept = strcmp(o->subnets[i].id, old->subnets[j].id) == 0;
         size_t users = kept ? 0 : machines_in(&call->conn->state, 1, old->subnets[j].id);
         if (users > 0)
-            return local_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                              "subnet %s (%s) has %zu machines and cannot be removed",
-                              old->subnets[j].name, old->subnets[j].id, users);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+                                        "subnet %s (%s) has %zu machines and cannot be removed",
+                                        old->subnets[j].name, old->subnets[j].id, users);
     }
     return KUMO_DRIVER_OK;
 }
@@ -218,8 +219,8 @@ kumo_driver_code local_network_create(struct kumo_driver_conn *c,
     char id[32], bridge[32];
     LOCAL_NEED_OUT("network_create");
     if (spec == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "network_create: spec is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "network_create: spec is required");
     kumo_driver_code rc = local_check_token(token, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_call_begin(c, "network_create", deadline_ns, &call, diag);
@@ -245,9 +246,10 @@ kumo_driver_code local_network_create(struct kumo_driver_conn *c,
     }
     if (rc == KUMO_DRIVER_OK &&
         (local_cidr_parse(spec->cidr, &base, &prefix) != 0 || prefix < 16 || prefix > 28))
-        rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
-                        "The CIDR '%s' is invalid: expected an IPv4 range from /16 to /28",
-                        spec->cidr ? spec->cidr : "");
+        rc =
+            kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
+                                 "The CIDR '%s' is invalid: expected an IPv4 range from /16 to /28",
+                                 spec->cidr ? spec->cidr : "");
     if (rc == KUMO_DRIVER_OK)
         rc = check_overlap(&call, NULL, base, prefix, spec->cidr, diag);
     if (rc != KUMO_DRIVER_OK) {
@@ -311,8 +313,8 @@ kumo_driver_code local_network_update(struct kumo_driver_conn *c, const struct k
     struct local_call call;
     LOCAL_NEED_OUT("network_update");
     if (u == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "network_update: update is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "network_update: update is required");
     kumo_driver_code rc = local_call_begin(c, "network_update", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
@@ -388,10 +390,11 @@ kumo_driver_code local_network_delete(struct kumo_driver_conn *c, const struct k
             g->kind == LOCAL_SECURITY_GROUP && g->network_id && strcmp(g->network_id, n->id) == 0;
     }
     if (machines + groups > 0) {
-        rc = local_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                        "The network '%s' has %zu machines and %zu security groups and cannot be "
-                        "deleted",
-                        n->id, machines, groups);
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+            "The network '%s' has %zu machines and %zu security groups and cannot be "
+            "deleted",
+            n->id, machines, groups);
         local_call_end(&call);
         return rc;
     }

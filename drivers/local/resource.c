@@ -38,21 +38,21 @@ struct local_object *local_lookup(struct local_call *call, int kind,
     if (ref != NULL && ref->provider_id != NULL && ref->provider_id[0] != '\0') {
         struct local_object *o = local_state_find_id(st, kind, ref->provider_id);
         if (o == NULL)
-            *rc = local_fail(diag, KUMO_DRIVER_NOT_FOUND, not_found_code(kind),
-                             "The %s ID '%s' does not exist in %s", human, ref->provider_id,
-                             call->conn->cfg.region);
+            *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, not_found_code(kind),
+                                       "The %s ID '%s' does not exist in %s", human,
+                                       ref->provider_id, call->conn->cfg.region);
         return o;
     }
     if (ref != NULL && ref->token != NULL && ref->token[0] != '\0') {
         struct local_object *o = local_state_find_token(st, kind, ref->token);
         if (o == NULL)
-            *rc = local_fail(diag, KUMO_DRIVER_NOT_FOUND, not_found_code(kind),
-                             "No %s with token '%s' exists in %s", human, ref->token,
-                             call->conn->cfg.region);
+            *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, not_found_code(kind),
+                                       "No %s with token '%s' exists in %s", human, ref->token,
+                                       call->conn->cfg.region);
         return o;
     }
-    *rc = local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                     "a %s reference needs a provider id or a token", human);
+    *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                               "a %s reference needs a provider id or a token", human);
     return NULL;
 }
 
@@ -125,8 +125,8 @@ static kumo_driver_code set_rules(struct local_object *o, const struct kumo_driv
     o->rules = NULL;
     o->rule_count = 0;
     if (count > 100)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "RulesPerSecurityGroupLimitExceeded",
-                          "%zu rules given; at most 100 are allowed", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "RulesPerSecurityGroupLimitExceeded",
+                                    "%zu rules given; at most 100 are allowed", count);
     if (count && (o->rules = calloc(count, sizeof(*o->rules))) == NULL)
         return local_nomem(diag);
     for (size_t i = 0; i < count; i++) {
@@ -135,21 +135,22 @@ static kumo_driver_code set_rules(struct local_object *o, const struct kumo_driv
         int prefix;
         const char *cidr = r->cidr && r->cidr[0] ? r->cidr : "0.0.0.0/0";
         if (r->direction != KUMO_DRIVER_INBOUND && r->direction != KUMO_DRIVER_OUTBOUND)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "rule %zu: direction %d is neither inbound (1) nor outbound (2)", i,
-                              r->direction);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "rule %zu: direction %d is neither inbound (1) nor outbound (2)", i, r->direction);
         if (r->protocol < KUMO_DRIVER_TCP || r->protocol > KUMO_DRIVER_ALL_PROTOCOLS)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "rule %zu: protocol %d is not tcp (1), udp (2), icmp (3) or all (4)",
-                              i, r->protocol);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "rule %zu: protocol %d is not tcp (1), udp (2), icmp (3) or all (4)", i,
+                r->protocol);
         if ((r->protocol == KUMO_DRIVER_TCP || r->protocol == KUMO_DRIVER_UDP) &&
             (r->from_port < 0 || r->to_port > 65535 || r->from_port > r->to_port))
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "rule %zu: ports %d-%d are not a range within 0-65535", i,
-                              r->from_port, r->to_port);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "rule %zu: ports %d-%d are not a range within 0-65535", i,
+                                        r->from_port, r->to_port);
         if (strchr(cidr, ':') == NULL && local_cidr_parse(cidr, &base, &prefix) != 0)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "rule %zu: '%s' is not a CIDR range", i, cidr);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "rule %zu: '%s' is not a CIDR range", i, cidr);
         struct local_rule *d = &o->rules[o->rule_count];
         *d = (struct local_rule){r->direction, r->protocol, r->from_port, r->to_port, NULL, NULL};
         if (local_set_str(&d->cidr, cidr) | local_set_str(&d->description, r->description)) {
@@ -205,8 +206,8 @@ kumo_driver_code local_security_group_create(struct kumo_driver_conn *c,
     char id[32];
     LOCAL_NEED_OUT("security_group_create");
     if (spec == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "security_group_create: spec is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "security_group_create: spec is required");
     kumo_driver_code rc = local_check_token(token, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_call_begin(c, "security_group_create", deadline_ns, &call, diag);
@@ -221,15 +222,16 @@ kumo_driver_code local_security_group_create(struct kumo_driver_conn *c,
     const char *network = spec->network_id && spec->network_id[0] ? spec->network_id : NULL;
     const char *name = spec->name && spec->name[0] ? spec->name : token;
     if (network && local_state_find_id(&c->state, LOCAL_NETWORK, network) == NULL)
-        rc = local_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                        "The network ID '%s' does not exist in %s", network, c->cfg.region);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
+                                  "The network ID '%s' does not exist in %s", network,
+                                  c->cfg.region);
     for (size_t i = 0; rc == KUMO_DRIVER_OK && i < c->state.count; i++) {
         const struct local_object *o = c->state.objects[i];
         if (o->kind == LOCAL_SECURITY_GROUP && strcmp(o->name, name) == 0 &&
             strcmp(o->network_id ? o->network_id : "", network ? network : "") == 0)
-            rc = local_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidGroup.Duplicate",
-                            "The security group '%s' already exists in network '%s' (%s)", name,
-                            network ? network : "default", o->id);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidGroup.Duplicate",
+                                      "The security group '%s' already exists in network '%s' (%s)",
+                                      name, network ? network : "default", o->id);
     }
     g = rc == KUMO_DRIVER_OK ? local_object_new(LOCAL_SECURITY_GROUP) : NULL;
     if (rc == KUMO_DRIVER_OK && g == NULL)
@@ -267,8 +269,8 @@ local_security_group_update(struct kumo_driver_conn *c, const struct kumo_driver
     struct local_call call;
     LOCAL_NEED_OUT("security_group_update");
     if (u == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "security_group_update: update is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "security_group_update: update is required");
     kumo_driver_code rc = local_call_begin(c, "security_group_update", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
@@ -308,9 +310,9 @@ kumo_driver_code local_security_group_delete(struct kumo_driver_conn *c,
     struct local_object *g = local_lookup(&call, LOCAL_SECURITY_GROUP, ref, &rc, diag);
     size_t users = g ? machines_using_group(&c->state, g->id) : 0;
     if (users > 0)
-        rc = local_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                        "The security group '%s' is used by %zu machines and cannot be deleted",
-                        g->id, users);
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+            "The security group '%s' is used by %zu machines and cannot be deleted", g->id, users);
     else if (g != NULL) {
         local_state_remove(&c->state, g);
         rc = local_save(&call, "recording the delete", diag);
@@ -366,8 +368,8 @@ kumo_driver_code local_key_pair_create(struct kumo_driver_conn *c,
     char id[32], fingerprint[64];
     LOCAL_NEED_OUT("key_pair_create");
     if (spec == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "key_pair_create: spec is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "key_pair_create: spec is required");
     kumo_driver_code rc = local_check_token(token, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_call_begin(c, "key_pair_create", deadline_ns, &call, diag);
@@ -383,16 +385,19 @@ kumo_driver_code local_key_pair_create(struct kumo_driver_conn *c,
     const char *name = spec->name && spec->name[0] ? spec->name : token;
     if ((strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-sha2-", 11) != 0) ||
         strchr(key, ' ') == NULL)
-        rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
-                        "Key is not in valid OpenSSH public key format (expected \"ssh-ed25519 "
-                        "AAAA...\", \"ssh-rsa ...\" or \"ecdsa-sha2-...\")");
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
+            "Key is not in valid OpenSSH public key format (expected \"ssh-ed25519 "
+            "AAAA...\", \"ssh-rsa ...\" or \"ecdsa-sha2-...\")");
     else if (strlen(key) > 16384)
-        rc = local_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format", "the key is too long");
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
+                                  "the key is too long");
     for (size_t i = 0; rc == KUMO_DRIVER_OK && i < c->state.count; i++)
         if (c->state.objects[i]->kind == LOCAL_KEY_PAIR &&
             strcmp(c->state.objects[i]->name, name) == 0)
-            rc = local_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidKeyPair.Duplicate",
-                            "The key pair '%s' already exists (%s)", name, c->state.objects[i]->id);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidKeyPair.Duplicate",
+                                      "The key pair '%s' already exists (%s)", name,
+                                      c->state.objects[i]->id);
     k = rc == KUMO_DRIVER_OK ? local_object_new(LOCAL_KEY_PAIR) : NULL;
     if (rc == KUMO_DRIVER_OK && k == NULL)
         rc = local_nomem(diag);
@@ -430,8 +435,8 @@ kumo_driver_code local_key_pair_update(struct kumo_driver_conn *c,
     struct local_call call;
     LOCAL_NEED_OUT("key_pair_update");
     if (u == NULL)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "key_pair_update: update is required");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "key_pair_update: update is required");
     kumo_driver_code rc = local_call_begin(c, "key_pair_update", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;

@@ -159,8 +159,8 @@ kumo_driver_code local_copy_tags(struct local_object *o, const struct kumo_drive
 {
     free_tags(o);
     if (count > 50)
-        return local_fail(diag, KUMO_DRIVER_INVALID, "TagLimitExceeded",
-                          "%zu tags given; at most 50 are allowed", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "TagLimitExceeded",
+                                    "%zu tags given; at most 50 are allowed", count);
     if (count == 0)
         return KUMO_DRIVER_OK;
     if ((o->tags = calloc(count, sizeof(*o->tags))) == NULL)
@@ -168,14 +168,14 @@ kumo_driver_code local_copy_tags(struct local_object *o, const struct kumo_drive
     for (size_t i = 0; i < count; i++) {
         const char *key = tags[i].key ? tags[i].key : "";
         if (key[0] == '\0' || strlen(key) > 127)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "tag %zu: a key of 1 to 127 characters is required", i);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "tag %zu: a key of 1 to 127 characters is required", i);
         if (strcmp(key, KUMO_DRIVER_TOKEN_TAG) == 0)
             continue; /* the driver sets it */
         if (tags[i].value && strlen(tags[i].value) > 255)
-            return local_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                              "tag %s: the value is longer than 255 characters", key);
-        struct local_tag *t = &o->tags[o->tag_count];
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "tag %s: the value is longer than 255 characters", key);
+        struct kumo_driver_kit_tag *t = &o->tags[o->tag_count];
         if (local_set_str(&t->key, key) != 0 ||
             local_set_str(&t->value, tags[i].value ? tags[i].value : "") != 0) {
             free(t->key);
@@ -256,45 +256,45 @@ struct local_object *local_state_find_token(struct local_state *st, int kind, co
 
 /* ---- Writing ---------------------------------------------------------------- */
 
-static void put_escaped(struct local_buf *b, const char *s)
+static void put_escaped(struct kumo_driver_kit_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '%' || *p == '=' || *p == ',' || *p < 0x20 || *p == 0x7f) {
             char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            local_buf_add(b, esc, 3);
+            kumo_driver_kit_buf_add(b, esc, 3);
         } else {
-            local_buf_add(b, (const char *)p, 1);
+            kumo_driver_kit_buf_add(b, (const char *)p, 1);
         }
     }
 }
 
-static void put_field(struct local_buf *b, const char *key, const char *value)
+static void put_field(struct kumo_driver_kit_buf *b, const char *key, const char *value)
 {
     if (value == NULL)
         return;
-    local_buf_printf(b, "\t%s=", key);
+    kumo_driver_kit_buf_printf(b, "\t%s=", key);
     put_escaped(b, value);
 }
 
-static void put_int(struct local_buf *b, const char *key, long long value)
+static void put_int(struct kumo_driver_kit_buf *b, const char *key, long long value)
 {
     if (value != 0)
-        local_buf_printf(b, "\t%s=%lld", key, value);
+        kumo_driver_kit_buf_printf(b, "\t%s=%lld", key, value);
 }
 
-static void put_object(struct local_buf *b, const struct local_object *o)
+static void put_object(struct kumo_driver_kit_buf *b, const struct local_object *o)
 {
-    local_buf_printf(b, "object\tkind=%s", kind_words[o->kind]);
+    kumo_driver_kit_buf_printf(b, "object\tkind=%s", kind_words[o->kind]);
     put_int(b, "status", o->status);
     put_field(b, "id", o->id);
     put_field(b, "token", o->token);
     put_field(b, "name", o->name);
     put_int(b, "created", o->created_ns);
     for (size_t i = 0; i < o->tag_count; i++) {
-        local_buf_str(b, "\ttag=");
+        kumo_driver_kit_buf_str(b, "\ttag=");
         put_escaped(b, o->tags[i].key);
-        local_buf_str(b, "=");
+        kumo_driver_kit_buf_str(b, "=");
         put_escaped(b, o->tags[i].value);
     }
     put_field(b, "type", o->type);
@@ -314,26 +314,26 @@ static void put_object(struct local_buf *b, const struct local_object *o)
     put_field(b, "cidr", o->cidr);
     for (size_t i = 0; i < o->subnet_count; i++) {
         const struct local_subnet *s = &o->subnets[i];
-        local_buf_str(b, "\tsubnet=");
+        kumo_driver_kit_buf_str(b, "\tsubnet=");
         put_escaped(b, s->id);
-        local_buf_str(b, ",");
+        kumo_driver_kit_buf_str(b, ",");
         put_escaped(b, s->name);
-        local_buf_str(b, ",");
+        kumo_driver_kit_buf_str(b, ",");
         put_escaped(b, s->cidr);
-        local_buf_str(b, ",");
+        kumo_driver_kit_buf_str(b, ",");
         put_escaped(b, s->zone);
     }
     for (size_t i = 0; i < o->rule_count; i++) {
         const struct local_rule *r = &o->rules[i];
-        local_buf_printf(b, "\trule=%d,%d,%d,%d,", r->direction, r->protocol, r->from_port,
-                         r->to_port);
+        kumo_driver_kit_buf_printf(b, "\trule=%d,%d,%d,%d,", r->direction, r->protocol,
+                                   r->from_port, r->to_port);
         put_escaped(b, r->cidr);
-        local_buf_str(b, ",");
+        kumo_driver_kit_buf_str(b, ",");
         put_escaped(b, r->description);
     }
     put_field(b, "pubkey", o->public_key);
     put_field(b, "fingerprint", o->fingerprint);
-    local_buf_str(b, "\n");
+    kumo_driver_kit_buf_str(b, "\n");
 }
 
 static void stamp(struct local_state *st, const struct stat *sb)
@@ -354,14 +354,15 @@ static int same_stamp(const struct local_state *st, const struct stat *sb)
 
 int local_state_save(struct local_state *st, const char *path, char *err, size_t err_size)
 {
-    struct local_buf b;
+    struct kumo_driver_kit_buf b;
     char tmp[LOCAL_NAME_MAX + 32], dir[LOCAL_NAME_MAX + 32];
-    local_buf_init(&b);
-    local_buf_printf(&b, "kumo-local-state 1\nserial\t%llu\n", (unsigned long long)st->serial);
+    kumo_driver_kit_buf_init(&b);
+    kumo_driver_kit_buf_printf(&b, "kumo-local-state 1\nserial\t%llu\n",
+                               (unsigned long long)st->serial);
     for (size_t i = 0; i < st->count; i++)
         put_object(&b, st->objects[i]);
     if (b.failed) {
-        local_buf_fini(&b);
+        kumo_driver_kit_buf_fini(&b);
         snprintf(err, err_size, "out of memory writing %s", path);
         return -1;
     }
@@ -385,10 +386,10 @@ int local_state_save(struct local_state *st, const char *path, char *err, size_t
         saved = errno ? errno : saved;
         snprintf(err, err_size, "writing the state file %s: %s", path, strerror(saved));
         unlink(tmp);
-        local_buf_fini(&b);
+        kumo_driver_kit_buf_fini(&b);
         return -1;
     }
-    local_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     snprintf(dir, sizeof(dir), "%s", path);
     int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

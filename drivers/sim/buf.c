@@ -1,109 +1,13 @@
 /*
- * buf.c - a growable text buffer, JSON writing, and a reader for the flat
- * JSON objects `control` takes. Nothing here is a general JSON library: the
- * reader handles one object level and returns nested values as raw text.
+ * buf.c - a reader for the flat JSON objects `control` takes (the buffer and
+ * JSON writing are drivers/kit/'s). Not a general JSON library: the reader
+ * handles one object level and returns nested values as raw text.
  */
 #include "drivers/sim/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void sim_buf_init(struct sim_buf *b)
-{
-    memset(b, 0, sizeof(*b));
-}
-
-void sim_buf_fini(struct sim_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
-static int reserve(struct sim_buf *b, size_t extra)
-{
-    if (b->failed)
-        return -1;
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (grown == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->data = grown;
-    b->cap = cap;
-    return 0;
-}
-
-void sim_buf_add(struct sim_buf *b, const void *data, size_t len)
-{
-    if (reserve(b, len) != 0)
-        return;
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
-void sim_buf_str(struct sim_buf *b, const char *s)
-{
-    sim_buf_add(b, s, strlen(s));
-}
-
-void sim_buf_printf(struct sim_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || reserve(b, (size_t)n) != 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-void sim_buf_json_str(struct sim_buf *b, const char *s)
-{
-    sim_buf_add(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        switch (*p) {
-        case '"':
-            sim_buf_add(b, "\\\"", 2);
-            break;
-        case '\\':
-            sim_buf_add(b, "\\\\", 2);
-            break;
-        case '\n':
-            sim_buf_add(b, "\\n", 2);
-            break;
-        case '\r':
-            sim_buf_add(b, "\\r", 2);
-            break;
-        case '\t':
-            sim_buf_add(b, "\\t", 2);
-            break;
-        default:
-            if (*p < 0x20)
-                sim_buf_printf(b, "\\u%04x", *p);
-            else
-                sim_buf_add(b, p, 1);
-        }
-    }
-    sim_buf_add(b, "\"", 1);
-}
-
-void sim_buf_json_key(struct sim_buf *b, const char *key, int first)
-{
-    if (!first)
-        sim_buf_add(b, ",", 1);
-    sim_buf_json_str(b, key);
-    sim_buf_add(b, ":", 1);
-}
 
 /* ---- Reading ------------------------------------------------------------ */
 

@@ -254,34 +254,34 @@ static int wanted(const char *filter, const char *value)
     return filter == NULL || filter[0] == '\0' || strcmp(filter, value) == 0;
 }
 
-void sim_catalog_json(struct sim_buf *b, const char *provider, const char *region)
+void sim_catalog_json(struct kumo_driver_kit_buf *b, const char *provider, const char *region)
 {
     char zone[80];
     int first = 1;
-    sim_buf_str(b, "{\"regions\":[");
+    kumo_driver_kit_buf_str(b, "{\"regions\":[");
     for (size_t i = 0; i < sim_region_count; i++) {
         const struct sim_region *r = &sim_regions[i];
         if (!wanted(provider, r->provider) || !wanted(region, r->name))
             continue;
-        sim_buf_str(b, first ? "{" : ",{");
+        kumo_driver_kit_buf_str(b, first ? "{" : ",{");
         first = 0;
-        sim_buf_json_key(b, "provider", 1);
-        sim_buf_json_str(b, r->provider);
-        sim_buf_json_key(b, "name", 0);
-        sim_buf_json_str(b, r->name);
-        sim_buf_json_key(b, "displayName", 0);
-        sim_buf_json_str(b, r->display);
-        sim_buf_printf(b, ",\"latitude\":%.4f,\"longitude\":%.4f,\"zones\":[", r->latitude,
-                       r->longitude);
+        kumo_driver_kit_buf_json_key(b, "provider", 1);
+        kumo_driver_kit_buf_json_str(b, r->provider);
+        kumo_driver_kit_buf_json_key(b, "name", 0);
+        kumo_driver_kit_buf_json_str(b, r->name);
+        kumo_driver_kit_buf_json_key(b, "displayName", 0);
+        kumo_driver_kit_buf_json_str(b, r->display);
+        kumo_driver_kit_buf_printf(b, ",\"latitude\":%.4f,\"longitude\":%.4f,\"zones\":[",
+                                   r->latitude, r->longitude);
         for (int z = 0; z < SIM_ZONES_PER_REGION; z++) {
             sim_zone_name(r, z, zone, sizeof(zone));
             if (z > 0)
-                sim_buf_str(b, ",");
-            sim_buf_json_str(b, zone);
+                kumo_driver_kit_buf_str(b, ",");
+            kumo_driver_kit_buf_json_str(b, zone);
         }
-        sim_buf_str(b, "]}");
+        kumo_driver_kit_buf_str(b, "]}");
     }
-    sim_buf_str(b, "],\"instanceTypes\":[");
+    kumo_driver_kit_buf_str(b, "],\"instanceTypes\":[");
     first = 1;
     const struct sim_region *priced = NULL;
     for (size_t i = 0; region != NULL && region[0] && i < sim_region_count; i++)
@@ -291,22 +291,23 @@ void sim_catalog_json(struct sim_buf *b, const char *provider, const char *regio
         const struct sim_type *t = &sim_types[i];
         if (!wanted(provider, t->provider) || (priced && strcmp(priced->provider, t->provider)))
             continue;
-        sim_buf_str(b, first ? "{" : ",{");
+        kumo_driver_kit_buf_str(b, first ? "{" : ",{");
         first = 0;
-        sim_buf_json_key(b, "provider", 1);
-        sim_buf_json_str(b, t->provider);
-        sim_buf_json_key(b, "name", 0);
-        sim_buf_json_str(b, t->name);
-        sim_buf_printf(b, ",\"vcpu\":%d,\"memoryMiB\":%d,\"gpuCount\":%d,\"gpuMemoryMiB\":%d",
-                       t->vcpu, t->memory_mib, t->gpu_count, t->gpu_memory_mib);
-        sim_buf_json_key(b, "gpuModel", 0);
-        sim_buf_json_str(b, t->gpu_model);
-        sim_buf_json_key(b, "arch", 0);
-        sim_buf_json_str(b, t->arch);
-        sim_buf_printf(b, ",\"pricePerHour\":%.4f,\"currency\":\"USD\"}",
-                       priced ? sim_type_price(t, priced) : t->price);
+        kumo_driver_kit_buf_json_key(b, "provider", 1);
+        kumo_driver_kit_buf_json_str(b, t->provider);
+        kumo_driver_kit_buf_json_key(b, "name", 0);
+        kumo_driver_kit_buf_json_str(b, t->name);
+        kumo_driver_kit_buf_printf(
+            b, ",\"vcpu\":%d,\"memoryMiB\":%d,\"gpuCount\":%d,\"gpuMemoryMiB\":%d", t->vcpu,
+            t->memory_mib, t->gpu_count, t->gpu_memory_mib);
+        kumo_driver_kit_buf_json_key(b, "gpuModel", 0);
+        kumo_driver_kit_buf_json_str(b, t->gpu_model);
+        kumo_driver_kit_buf_json_key(b, "arch", 0);
+        kumo_driver_kit_buf_json_str(b, t->arch);
+        kumo_driver_kit_buf_printf(b, ",\"pricePerHour\":%.4f,\"currency\":\"USD\"}",
+                                   priced ? sim_type_price(t, priced) : t->price);
     }
-    sim_buf_str(b, "],\"images\":[");
+    kumo_driver_kit_buf_str(b, "],\"images\":[");
     first = 1;
     for (size_t i = 0; i < sim_image_count; i++) {
         const struct sim_image *im = &sim_images[i];
@@ -314,21 +315,21 @@ void sim_catalog_json(struct sim_buf *b, const char *provider, const char *regio
             continue;
         char id[128];
         sim_image_id(im, priced, id, sizeof(id));
-        sim_buf_str(b, first ? "{" : ",{");
+        kumo_driver_kit_buf_str(b, first ? "{" : ",{");
         first = 0;
-        sim_buf_json_key(b, "provider", 1);
-        sim_buf_json_str(b, im->provider);
-        sim_buf_json_key(b, "name", 0);
-        sim_buf_json_str(b, im->name);
-        sim_buf_json_key(b, "os", 0);
-        sim_buf_json_str(b, im->os);
-        sim_buf_json_key(b, "arch", 0);
-        sim_buf_json_str(b, im->arch);
-        sim_buf_json_key(b, "providerId", 0);
-        sim_buf_json_str(b, id);
-        sim_buf_json_key(b, "description", 0);
-        sim_buf_json_str(b, im->description);
-        sim_buf_str(b, "}");
+        kumo_driver_kit_buf_json_key(b, "provider", 1);
+        kumo_driver_kit_buf_json_str(b, im->provider);
+        kumo_driver_kit_buf_json_key(b, "name", 0);
+        kumo_driver_kit_buf_json_str(b, im->name);
+        kumo_driver_kit_buf_json_key(b, "os", 0);
+        kumo_driver_kit_buf_json_str(b, im->os);
+        kumo_driver_kit_buf_json_key(b, "arch", 0);
+        kumo_driver_kit_buf_json_str(b, im->arch);
+        kumo_driver_kit_buf_json_key(b, "providerId", 0);
+        kumo_driver_kit_buf_json_str(b, id);
+        kumo_driver_kit_buf_json_key(b, "description", 0);
+        kumo_driver_kit_buf_json_str(b, im->description);
+        kumo_driver_kit_buf_str(b, "}");
     }
-    sim_buf_str(b, "]}\n");
+    kumo_driver_kit_buf_str(b, "]}\n");
 }

@@ -33,21 +33,6 @@ const char *sim_op_name(int op)
     return op >= 0 && op < SIM_OP_COUNT ? op_names[op] : "unknown";
 }
 
-kumo_driver_code sim_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
-                          const char *cloud_code, const char *fmt, ...)
-{
-    if (diag == NULL)
-        return code;
-    va_list ap;
-    diag->code = (int32_t)code;
-    diag->retry_after_ms = 0;
-    snprintf(diag->cloud_code, sizeof(diag->cloud_code), "%s", cloud_code ? cloud_code : "");
-    va_start(ap, fmt);
-    vsnprintf(diag->message, sizeof(diag->message), fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* ---- Settings ----------------------------------------------------------- */
 
 void sim_config_defaults(struct sim_config *cfg)
@@ -112,8 +97,8 @@ static int parse_bool(const char *s, int *out)
 static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
                             const char *expected)
 {
-    return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                    "sim config %s=\"%s\": expected %s", key, value, expected);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                "sim config %s=\"%s\": expected %s", key, value, expected);
 }
 
 static const char known_keys[] =
@@ -134,8 +119,9 @@ kumo_driver_code sim_config_set(struct sim_config *cfg, const char *key, const c
         strcmp(key, "compact_bytes") == 0 || strcmp(key, "endpoint") == 0 ||
         strcmp(key, "auth_secret") == 0) {
         if (!at_open)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "sim config %s can only be set when the connection is opened", key);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "sim config %s can only be set when the connection is opened", key);
         if (strcmp(key, "provider") == 0) {
             if (!sim_provider_known(value))
                 return bad(diag, key, value, "one of aws, gcp, azure");
@@ -197,10 +183,11 @@ kumo_driver_code sim_config_set(struct sim_config *cfg, const char *key, const c
     } else if (strncmp(key, "capacity.", 9) == 0) {
         const struct sim_type *t = sim_type_find(cfg->provider, key + 9);
         if (t == NULL)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "sim config %s: \"%s\" is not an instance type of provider %s (set "
-                            "provider before capacity.<type>)",
-                            key, key + 9, cfg->provider);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "sim config %s: \"%s\" is not an instance type of provider %s (set "
+                "provider before capacity.<type>)",
+                key, key + 9, cfg->provider);
         if (parse_limit(value, &n) != 0)
             return bad(diag, key, value, "a machine count >= 0 or \"unlimited\"");
         cfg->type_capacity[t - sim_types] = n;
@@ -232,8 +219,9 @@ kumo_driver_code sim_config_set(struct sim_config *cfg, const char *key, const c
         cfg->seed = (uint64_t)n;
         cfg->has_seed = 1;
     } else {
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "UnknownParameter",
-                        "sim config key \"%s\" is unknown; known keys: %s", key, known_keys);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "UnknownParameter",
+                                    "sim config key \"%s\" is unknown; known keys: %s", key,
+                                    known_keys);
     }
     return KUMO_DRIVER_OK;
 }
@@ -318,27 +306,28 @@ static void window_add(struct sim_window *w, int64_t now)
         w->peak = w->len;
 }
 
-void sim_conn_stats_json(struct kumo_driver_conn *c, struct sim_buf *out)
+void sim_conn_stats_json(struct kumo_driver_conn *c, struct kumo_driver_kit_buf *out)
 {
     pthread_mutex_lock(&c->mu);
-    sim_buf_str(out, "{");
-    sim_buf_json_key(out, "connection", 1);
-    sim_buf_json_str(out, c->name);
-    sim_buf_json_key(out, "region", 0);
-    sim_buf_json_str(out, c->cfg.region->name);
-    sim_buf_printf(out,
-                   ",\"qpsLimit\":%g,\"burst\":%g,\"calls\":%llu,\"accepted\":%llu,"
-                   "\"throttled\":%llu,\"faults\":%llu,\"timeouts\":%llu,\"peakQps\":%zu,"
-                   "\"peakAcceptedQps\":%zu,\"inFlight\":%d,\"peakInFlight\":%d,\"byOp\":{",
-                   c->cfg.qps, c->cfg.burst, (unsigned long long)c->total_calls,
-                   (unsigned long long)c->accepted, (unsigned long long)c->throttled,
-                   (unsigned long long)c->faults, (unsigned long long)c->timeouts, c->requests.peak,
-                   c->accepted_window.peak, c->in_flight, c->peak_in_flight);
+    kumo_driver_kit_buf_str(out, "{");
+    kumo_driver_kit_buf_json_key(out, "connection", 1);
+    kumo_driver_kit_buf_json_str(out, c->name);
+    kumo_driver_kit_buf_json_key(out, "region", 0);
+    kumo_driver_kit_buf_json_str(out, c->cfg.region->name);
+    kumo_driver_kit_buf_printf(
+        out,
+        ",\"qpsLimit\":%g,\"burst\":%g,\"calls\":%llu,\"accepted\":%llu,"
+        "\"throttled\":%llu,\"faults\":%llu,\"timeouts\":%llu,\"peakQps\":%zu,"
+        "\"peakAcceptedQps\":%zu,\"inFlight\":%d,\"peakInFlight\":%d,\"byOp\":{",
+        c->cfg.qps, c->cfg.burst, (unsigned long long)c->total_calls,
+        (unsigned long long)c->accepted, (unsigned long long)c->throttled,
+        (unsigned long long)c->faults, (unsigned long long)c->timeouts, c->requests.peak,
+        c->accepted_window.peak, c->in_flight, c->peak_in_flight);
     for (int i = 0; i < SIM_OP_COUNT; i++) {
-        sim_buf_json_key(out, op_names[i], i == 0);
-        sim_buf_printf(out, "%llu", (unsigned long long)c->calls[i]);
+        kumo_driver_kit_buf_json_key(out, op_names[i], i == 0);
+        kumo_driver_kit_buf_printf(out, "%llu", (unsigned long long)c->calls[i]);
     }
-    sim_buf_str(out, "}}\n");
+    kumo_driver_kit_buf_str(out, "}}\n");
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -387,12 +376,14 @@ kumo_driver_code sim_call_begin(struct kumo_driver_conn *c, int op, int64_t dead
 
     int64_t start = mono_now();
     if (deadline_ns <= start)
-        return sim_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
-                        "%s: the deadline had passed before the request was sent", sim_op_name(op));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
+                                    "%s: the deadline had passed before the request was sent",
+                                    sim_op_name(op));
     if (sleep_until(start + latency / 2, deadline_ns))
-        return sim_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
-                        "%s: no answer within the deadline; the request did not reach the cloud",
-                        sim_op_name(op));
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
+            "%s: no answer within the deadline; the request did not reach the cloud",
+            sim_op_name(op));
 
     /* The request arrives at the cloud. */
     call->reached = 1;
@@ -404,9 +395,9 @@ kumo_driver_code sim_call_begin(struct kumo_driver_conn *c, int op, int64_t dead
     window_add(&c->requests, now);
     const struct sim_config *cfg = &c->cfg;
     if (!c->authorized) {
-        rc = sim_fail(diag, KUMO_DRIVER_UNAUTHORIZED, "AuthFailure",
-                      "connection %s: the credentials were refused (secret_key does not match)",
-                      c->name);
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_UNAUTHORIZED, "AuthFailure",
+            "connection %s: the credentials were refused (secret_key does not match)", c->name);
     } else if (cfg->qps > 0) {
         double burst = cfg->burst > 0 ? cfg->burst : (cfg->qps > 1 ? cfg->qps : 1);
         c->tokens += (double)(now - c->bucket_ns) / 1e9 * cfg->qps;
@@ -417,22 +408,25 @@ kumo_driver_code sim_call_begin(struct kumo_driver_conn *c, int op, int64_t dead
             c->tokens -= 1;
         } else {
             c->throttled++;
-            rc = sim_fail(diag, KUMO_DRIVER_THROTTLED, "RequestLimitExceeded",
-                          "Request limit exceeded: connection %s allows %g requests per second "
-                          "(burst %g)",
-                          c->name, cfg->qps, burst);
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_THROTTLED, "RequestLimitExceeded",
+                "Request limit exceeded: connection %s allows %g requests per second "
+                "(burst %g)",
+                c->name, cfg->qps, burst);
             diag->retry_after_ms = (uint32_t)((1 - c->tokens) / cfg->qps * 1000) + 1;
         }
     }
     if (rc == KUMO_DRIVER_OK && cfg->fault_rate > 0 && unit_random(&c->rng) < cfg->fault_rate) {
         c->faults++;
         if (unit_random(&c->rng) < 0.5)
-            rc = sim_fail(diag, KUMO_DRIVER_UNAVAILABLE, "Unavailable",
-                          "%s: the service is unavailable, please try again (injected fault)",
-                          sim_op_name(op));
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_UNAVAILABLE, "Unavailable",
+                "%s: the service is unavailable, please try again (injected fault)",
+                sim_op_name(op));
         else
-            rc = sim_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                          "%s: an internal error has occurred (injected fault)", sim_op_name(op));
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                      "%s: an internal error has occurred (injected fault)",
+                                      sim_op_name(op));
     }
     if (rc == KUMO_DRIVER_OK) {
         c->accepted++;
@@ -448,9 +442,10 @@ kumo_driver_code sim_call_end(struct sim_call *call, kumo_driver_code rc,
     struct kumo_driver_conn *c = call->conn;
     if (call->reached) {
         if (sleep_until(mono_now() + call->response_ns, call->deadline_ns)) {
-            rc = sim_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
-                          "%s: no answer within the deadline; the request may have been applied",
-                          sim_op_name(call->op));
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
+                "%s: no answer within the deadline; the request may have been applied",
+                sim_op_name(call->op));
         } else if (rc == KUMO_DRIVER_OK) {
             pthread_mutex_lock(&c->mu);
             int lost =
@@ -459,10 +454,11 @@ kumo_driver_code sim_call_end(struct sim_call *call, kumo_driver_code rc,
                 c->faults++;
             pthread_mutex_unlock(&c->mu);
             if (lost)
-                rc = sim_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                              "%s: an internal error has occurred after the request was applied "
-                              "(injected fault)",
-                              sim_op_name(call->op));
+                rc = kumo_driver_kit_fail(
+                    diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                    "%s: an internal error has occurred after the request was applied "
+                    "(injected fault)",
+                    sim_op_name(call->op));
         }
     }
     if (rc == KUMO_DRIVER_TIMEOUT) {

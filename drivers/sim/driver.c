@@ -47,9 +47,9 @@ static kumo_driver_code attach(struct kumo_driver_conn *c, struct kumo_driver_di
     char path[PATH_MAX + 8], err[512];
     int locked = 0;
     if (resolve(c->cfg.state_path, path, sizeof(path)) != 0)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                        "sim config state=\"%s\": its folder does not exist (%s)",
-                        c->cfg.state_path, strerror(errno));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "sim config state=\"%s\": its folder does not exist (%s)",
+                                    c->cfg.state_path, strerror(errno));
     pthread_mutex_lock(&registry_mu);
     struct sim_state *st = registry;
     while (st != NULL && (strcmp(st->path, path) != 0 || st->pid != (long)getpid()))
@@ -65,8 +65,8 @@ static kumo_driver_code attach(struct kumo_driver_conn *c, struct kumo_driver_di
         st->refs++;
     pthread_mutex_unlock(&registry_mu);
     if (st == NULL)
-        return sim_fail(diag, locked ? KUMO_DRIVER_UNAVAILABLE : KUMO_DRIVER_INTERNAL,
-                        locked ? "StateLocked" : "StateUnreadable", "%s", err);
+        return kumo_driver_kit_fail(diag, locked ? KUMO_DRIVER_UNAVAILABLE : KUMO_DRIVER_INTERNAL,
+                                    locked ? "StateLocked" : "StateUnreadable", "%s", err);
     c->state = st;
     return KUMO_DRIVER_OK;
 }
@@ -109,7 +109,7 @@ static kumo_driver_code sim_open(const struct kumo_driver_open_args *args,
     *out = NULL;
     struct kumo_driver_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->idle, NULL);
     snprintf(c->name, sizeof(c->name), "%s", args->connection ? args->connection : "sim");
@@ -126,28 +126,32 @@ static kumo_driver_code sim_open(const struct kumo_driver_open_args *args,
             rc = sim_config_set(&c->cfg, args->config[i].key, args->config[i].value, 1, diag);
     struct sim_config *cfg = &c->cfg;
     if (rc == KUMO_DRIVER_OK && cfg->region_name[0] == '\0')
-        rc = sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                      "sim config region is required (a region of %s, e.g. %s)", cfg->provider,
-                      strcmp(cfg->provider, "gcp") == 0     ? "us-central1"
-                      : strcmp(cfg->provider, "azure") == 0 ? "eastus"
-                                                            : "us-east-1");
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                  "sim config region is required (a region of %s, e.g. %s)",
+                                  cfg->provider,
+                                  strcmp(cfg->provider, "gcp") == 0     ? "us-central1"
+                                  : strcmp(cfg->provider, "azure") == 0 ? "eastus"
+                                                                        : "us-east-1");
     if (rc == KUMO_DRIVER_OK) {
         cfg->region = sim_region_find(cfg->provider, cfg->region_name);
         if (cfg->region == NULL)
-            rc = sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "sim config region=\"%s\" is not a region of provider %s (see "
-                          "kumo-sim catalog --provider %s)",
-                          cfg->region_name, cfg->provider, cfg->provider);
+            rc =
+                kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                     "sim config region=\"%s\" is not a region of provider %s (see "
+                                     "kumo-sim catalog --provider %s)",
+                                     cfg->region_name, cfg->provider, cfg->provider);
     }
     if (rc == KUMO_DRIVER_OK && cfg->zone[0] == '\0')
         sim_zone_name(cfg->region, 0, cfg->zone, sizeof(cfg->zone));
     if (rc == KUMO_DRIVER_OK && !sim_zone_valid(cfg->region, cfg->zone))
-        rc = sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                      "sim config zone=\"%s\" is not a zone of %s", cfg->zone, cfg->region->name);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                  "sim config zone=\"%s\" is not a zone of %s", cfg->zone,
+                                  cfg->region->name);
     if (rc == KUMO_DRIVER_OK && cfg->state_path[0] == '\0')
-        rc = sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                      "sim config state is required: the path of the file that holds the "
-                      "simulated cloud (connections naming the same file share one account)");
+        rc = kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "MissingParameter",
+            "sim config state is required: the path of the file that holds the "
+            "simulated cloud (connections naming the same file share one account)");
     c->authorized = 1;
     if (rc == KUMO_DRIVER_OK && cfg->auth_secret[0] != '\0') {
         c->authorized = 0;
@@ -180,8 +184,9 @@ static kumo_driver_code sim_open(const struct kumo_driver_open_args *args,
 static kumo_driver_code reply(char **json_out, const char *text, struct kumo_driver_diag *diag)
 {
     *json_out = sim_pack_text(text);
-    return *json_out ? KUMO_DRIVER_OK
-                     : sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return *json_out
+               ? KUMO_DRIVER_OK
+               : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 /* Applies every member of a flat JSON object as a config key. */
@@ -199,9 +204,9 @@ static kumo_driver_code configure(struct kumo_driver_conn *c, const char *json,
             return code;
     }
     if (rc < 0)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "MalformedInput",
-                        "configure: expected a flat JSON object of settings, like "
-                        "{\"qps\":\"50\",\"capacity.t3.micro\":3}");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MalformedInput",
+                                    "configure: expected a flat JSON object of settings, like "
+                                    "{\"qps\":\"50\",\"capacity.t3.micro\":3}");
     pthread_mutex_lock(&c->mu);
     if (next.qps != c->cfg.qps || next.burst != c->cfg.burst)
         c->tokens = next.burst > 0 ? next.burst : (next.qps > 1 ? next.qps : 1);
@@ -217,25 +222,26 @@ static kumo_driver_code sim_control(struct kumo_driver_conn *c, const char *op, 
                                     char **json_out, struct kumo_driver_diag *diag)
 {
     char value[256], type[128];
-    struct sim_buf b;
+    struct kumo_driver_kit_buf b;
     if (json_out == NULL || op == NULL)
         return sim_missing(diag, "control", "op and json_out");
     *json_out = NULL;
-    sim_buf_init(&b);
+    kumo_driver_kit_buf_init(&b);
     kumo_driver_code rc = KUMO_DRIVER_OK;
     if (strcmp(op, "stats") == 0) {
         sim_conn_stats_json(c, &b);
     } else if (strcmp(op, "reset_stats") == 0) {
         sim_conn_stats_reset(c);
-        sim_buf_str(&b, "{}");
+        kumo_driver_kit_buf_str(&b, "{}");
     } else if (strcmp(op, "configure") == 0) {
         rc = configure(c, json_in, diag);
-        sim_buf_str(&b, "{}");
+        kumo_driver_kit_buf_str(&b, "{}");
     } else if (strcmp(op, "set_capacity") == 0) {
         /* {"type":"t3.micro","capacity":3} or {"capacity":"unlimited"} for the region */
         if (sim_json_get(json_in, "capacity", value, sizeof(value)) != 1)
-            rc = sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "set_capacity needs {\"capacity\":N} and optionally \"type\"");
+            rc =
+                kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                     "set_capacity needs {\"capacity\":N} and optionally \"type\"");
         struct sim_config next;
         sim_conn_config(c, &next);
         char key[160] = "capacity";
@@ -248,15 +254,15 @@ static kumo_driver_code sim_control(struct kumo_driver_conn *c, const char *op, 
             c->cfg = next;
             pthread_mutex_unlock(&c->mu);
         }
-        sim_buf_str(&b, "{}");
+        kumo_driver_kit_buf_str(&b, "{}");
     } else if (strcmp(op, "machine_stop") == 0 || strcmp(op, "machine_start") == 0 ||
                strcmp(op, "machine_terminate") == 0) {
         if (sim_json_get(json_in, "id", value, sizeof(value)) != 1)
-            rc = sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                          "%s needs {\"id\":\"i-...\"}", op);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                      "%s needs {\"id\":\"i-...\"}", op);
         else
             rc = sim_machine_force(c, value, op + 8, diag);
-        sim_buf_str(&b, "{}");
+        kumo_driver_kit_buf_str(&b, "{}");
     } else if (strcmp(op, "inventory") == 0) {
         int has_region = sim_json_get(json_in, "region", value, sizeof(value)) == 1;
         pthread_mutex_lock(&c->state->mu);
@@ -264,13 +270,14 @@ static kumo_driver_code sim_control(struct kumo_driver_conn *c, const char *op, 
                            has_region ? value : NULL, &b);
         pthread_mutex_unlock(&c->state->mu);
     } else {
-        rc = sim_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
-                      "sim has no control op \"%s\"; known: %s", op, control_ops);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
+                                  "sim has no control op \"%s\"; known: %s", op, control_ops);
     }
     if (rc == KUMO_DRIVER_OK)
-        rc = b.failed ? sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory")
-                      : reply(json_out, b.data ? b.data : "{}", diag);
-    sim_buf_fini(&b);
+        rc = b.failed
+                 ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory")
+                 : reply(json_out, b.data ? b.data : "{}", diag);
+    kumo_driver_kit_buf_fini(&b);
     return rc;
 }
 

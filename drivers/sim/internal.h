@@ -18,30 +18,14 @@
 #define KUMO_SIM_INTERNAL_H
 
 #include "drivers/driver.h"
+#include "drivers/kit/kit.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- buf.c: growable text buffer, JSON writing and a tiny JSON reader --- */
-
-struct sim_buf {
-    char *data; /* NUL-terminated when len > 0 */
-    size_t len;
-    size_t cap;
-    int failed; /* an allocation failed; the content is incomplete */
-};
-
-void sim_buf_init(struct sim_buf *b);
-void sim_buf_fini(struct sim_buf *b);
-void sim_buf_add(struct sim_buf *b, const void *data, size_t len);
-void sim_buf_str(struct sim_buf *b, const char *s);
-void sim_buf_printf(struct sim_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal (quotes included); NULL as "". */
-void sim_buf_json_str(struct sim_buf *b, const char *s);
-/* Appends `"key":` (preceded by a comma unless first). */
-void sim_buf_json_key(struct sim_buf *b, const char *key, int first);
+/* ---- buf.c: a tiny JSON reader (the buffer and JSON writing are the kit's) --- */
 
 /*
  * Iterates the members of a flat JSON object: each call stores the next
@@ -110,7 +94,7 @@ double sim_type_price(const struct sim_type *type, const struct sim_region *regi
 void sim_image_id(const struct sim_image *image, const struct sim_region *region, char *buf,
                   size_t size);
 /* {"regions":[...],"instanceTypes":[...],"images":[...]}; NULL filters: all. */
-void sim_catalog_json(struct sim_buf *b, const char *provider, const char *region);
+void sim_catalog_json(struct kumo_driver_kit_buf *b, const char *provider, const char *region);
 
 /* ---- model.c: objects, maps and the record codec ------------------------- */
 
@@ -124,11 +108,6 @@ enum sim_power {
     SIM_POWER_RUNNING = 0,
     SIM_POWER_STOPPED,
     SIM_POWER_TERMINATED,
-};
-
-struct sim_tag {
-    char *key;
-    char *value;
 };
 
 struct sim_subnet {
@@ -161,7 +140,7 @@ struct sim_object {
     char *region;
     char *name;
     char *token_key; /* "kind|provider|region|token": key of by_token */
-    struct sim_tag *tags;
+    struct kumo_driver_kit_tag *tags;
     size_t tag_count;
     int64_t created_ns; /* Unix ns */
     int64_t visible_ns; /* reads do not see it before (eventual consistency) */
@@ -230,7 +209,7 @@ void sim_ip_format(uint32_t ip, char *buf, size_t size);
 int sim_cidr_parse(const char *cidr, uint32_t *base, int *prefix);
 
 /* Record payload codec: "op=put\nkind=machine\nid=...\n..." */
-void sim_object_encode(const struct sim_object *o, struct sim_buf *out);
+void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *out);
 /* Parses a put payload into a new object; NULL on malformed or nomem. */
 struct sim_object *sim_object_decode(const char *payload, size_t len);
 
@@ -278,8 +257,8 @@ struct sim_state {
     int lock_fd;
     int fsync;
     int64_t compact_bytes;
-    struct sim_buf pending;
-    struct sim_buf writing;
+    struct kumo_driver_kit_buf pending;
+    struct kumo_driver_kit_buf writing;
     uint64_t appended;
     uint64_t durable;
     int flushing;
@@ -329,7 +308,7 @@ int sim_journal_commit(struct sim_state *st, uint64_t seq, char *err, size_t err
 
 /* inventory.c: the inventory as JSON; region/provider NULL: all. Caller holds mu. */
 void sim_inventory_json(struct sim_state *st, int64_t now_ns, const char *provider,
-                        const char *region, struct sim_buf *out);
+                        const char *region, struct kumo_driver_kit_buf *out);
 
 /* A log hook for the core (the driver routes it to the host; kumo-sim to stderr). */
 extern void (*sim_log_hook)(int level, const char *message);
@@ -452,11 +431,6 @@ struct kumo_driver_conn {
 /* The host given to kumo_driver_entry. */
 extern const struct kumo_driver_host *sim_host;
 
-/* Fills diag and returns code. */
-kumo_driver_code sim_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
-                          const char *cloud_code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* One simulated API call: the request leg of the latency, arrival counting,
  * auth, the rate limit and faults (begin), then the response leg (end). */
 struct sim_call {
@@ -477,7 +451,7 @@ double sim_conn_random(struct kumo_driver_conn *c);
 /* Copies the settings under the lock. */
 void sim_conn_config(struct kumo_driver_conn *c, struct sim_config *out);
 /* {"calls":...} */
-void sim_conn_stats_json(struct kumo_driver_conn *c, struct sim_buf *out);
+void sim_conn_stats_json(struct kumo_driver_conn *c, struct kumo_driver_kit_buf *out);
 void sim_conn_stats_reset(struct kumo_driver_conn *c);
 
 /* pack.c: results as one host-allocated block each (NULL: out of memory).
@@ -633,28 +607,10 @@ kumo_driver_code sim_missing(struct kumo_driver_diag *diag, const char *op, cons
     }
 
 /* The table's resource operations (ops.c: machines; network.c: the rest). */
-#define SIM_DECLARE_OPS(kind)                                                                      \
-    kumo_driver_code sim_##kind##_observe(                                                         \
-        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref, int64_t deadline_ns,        \
-        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
-    kumo_driver_code sim_##kind##_create(                                                          \
-        struct kumo_driver_conn *c, const struct kumo_driver_##kind##_spec *spec,                  \
-        const char *token, int64_t deadline_ns, struct kumo_driver_##kind **out,                   \
-        struct kumo_driver_diag *diag);                                                            \
-    kumo_driver_code sim_##kind##_update(                                                          \
-        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,                             \
-        const struct kumo_driver_##kind##_update *update, int64_t deadline_ns,                     \
-        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
-    kumo_driver_code sim_##kind##_delete(struct kumo_driver_conn *c,                               \
-                                         const struct kumo_driver_ref *ref, int64_t deadline_ns,   \
-                                         struct kumo_driver_diag *diag);                           \
-    kumo_driver_code sim_##kind##_list(                                                            \
-        struct kumo_driver_conn *c, const struct kumo_driver_filter *filter, int64_t deadline_ns,  \
-        struct kumo_driver_##kind##_list **out, struct kumo_driver_diag *diag);
-SIM_DECLARE_OPS(machine)
-SIM_DECLARE_OPS(network)
-SIM_DECLARE_OPS(security_group)
-SIM_DECLARE_OPS(key_pair)
+KUMO_DRIVER_KIT_DECLARE_OPS(sim, machine);
+KUMO_DRIVER_KIT_DECLARE_OPS(sim, network);
+KUMO_DRIVER_KIT_DECLARE_OPS(sim, security_group);
+KUMO_DRIVER_KIT_DECLARE_OPS(sim, key_pair);
 
 kumo_driver_code sim_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
                                      struct kumo_driver_region_list **out,

@@ -266,52 +266,53 @@ void sim_map_remove(struct sim_map *m, const char *key)
 
 /* ---- Codec: encoding ---------------------------------------------------- */
 
-static void put_escaped(struct sim_buf *b, const char *s)
+static void put_escaped(struct kumo_driver_kit_buf *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
         if (*p == '\\')
-            sim_buf_add(b, "\\\\", 2);
+            kumo_driver_kit_buf_add(b, "\\\\", 2);
         else if (*p == '\n')
-            sim_buf_add(b, "\\n", 2);
+            kumo_driver_kit_buf_add(b, "\\n", 2);
         else if (*p == '\t')
-            sim_buf_add(b, "\\t", 2);
+            kumo_driver_kit_buf_add(b, "\\t", 2);
         else
-            sim_buf_add(b, p, 1);
+            kumo_driver_kit_buf_add(b, p, 1);
     }
 }
 
-static void put_str(struct sim_buf *b, const char *key, const char *value)
+static void put_str(struct kumo_driver_kit_buf *b, const char *key, const char *value)
 {
     if (value == NULL)
         return;
-    sim_buf_str(b, key);
-    sim_buf_add(b, "=", 1);
+    kumo_driver_kit_buf_str(b, key);
+    kumo_driver_kit_buf_add(b, "=", 1);
     put_escaped(b, value);
-    sim_buf_add(b, "\n", 1);
+    kumo_driver_kit_buf_add(b, "\n", 1);
 }
 
-static void put_int(struct sim_buf *b, const char *key, int64_t value)
+static void put_int(struct kumo_driver_kit_buf *b, const char *key, int64_t value)
 {
-    sim_buf_printf(b, "%s=%" PRId64 "\n", key, value);
+    kumo_driver_kit_buf_printf(b, "%s=%" PRId64 "\n", key, value);
 }
 
 /* key=part1<TAB>part2...; parts may be NULL (written empty). */
-static void put_parts(struct sim_buf *b, const char *key, const char *const *parts, int n)
+static void put_parts(struct kumo_driver_kit_buf *b, const char *key, const char *const *parts,
+                      int n)
 {
-    sim_buf_str(b, key);
-    sim_buf_add(b, "=", 1);
+    kumo_driver_kit_buf_str(b, key);
+    kumo_driver_kit_buf_add(b, "=", 1);
     for (int i = 0; i < n; i++) {
         if (i > 0)
-            sim_buf_add(b, "\t", 1);
+            kumo_driver_kit_buf_add(b, "\t", 1);
         put_escaped(b, parts[i]);
     }
-    sim_buf_add(b, "\n", 1);
+    kumo_driver_kit_buf_add(b, "\n", 1);
 }
 
-void sim_object_encode(const struct sim_object *o, struct sim_buf *b)
+void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *b)
 {
     char num[4][24];
-    sim_buf_str(b, "op=put\n");
+    kumo_driver_kit_buf_str(b, "op=put\n");
     put_str(b, "kind", sim_kind_name(o->kind));
     put_str(b, "id", o->id);
     put_str(b, "token", o->token);
@@ -348,7 +349,7 @@ void sim_object_encode(const struct sim_object *o, struct sim_buf *b)
         put_int(b, "public_ip", o->public_ip);
         put_str(b, "ip_key", o->ip_key);
         put_str(b, "public_ip_key", o->public_ip_key);
-        sim_buf_printf(b, "price=%.17g\n", o->price);
+        kumo_driver_kit_buf_printf(b, "price=%.17g\n", o->price);
         put_int(b, "vcpu", o->vcpu);
         break;
     case SIM_NETWORK:
@@ -478,7 +479,7 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
         if (split_parts(value, parts, MAX_PARTS) != 2 ||
             push((void **)&o->tags, &o->tag_count, sizeof(*o->tags)) != 0)
             return -1;
-        struct sim_tag *t = &o->tags[o->tag_count - 1];
+        struct kumo_driver_kit_tag *t = &o->tags[o->tag_count - 1];
         return sim_set_str(&t->key, parts[0]) | sim_set_str(&t->value, parts[1]);
     }
     if (strcmp(key, "rule") == 0) {

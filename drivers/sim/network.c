@@ -13,7 +13,7 @@
 
 static kumo_driver_code nomem(struct kumo_driver_diag *diag)
 {
-    return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 /* ---- Networks ----------------------------------------------------------- */
@@ -36,8 +36,8 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
     int net_prefix, prefix[256];
     char id[64], zone[80];
     if (count > 200)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
-                        "%zu subnets given; a network may have at most 200", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
+                                    "%zu subnets given; a network may have at most 200", count);
     sim_cidr_parse(o->cidr, &net, &net_prefix);
     for (size_t i = 0; i < o->subnet_count; i++) {
         free(o->subnets[i].id);
@@ -54,36 +54,38 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
         const struct kumo_driver_subnet *s = &subs[i];
         const char *name = s->name ? s->name : "";
         if (name[0] == '\0' || strlen(name) > 64)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "subnet %zu: a name of 1 to 64 characters is required", i);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "subnet %zu: a name of 1 to 64 characters is required", i);
         if (sim_cidr_parse(s->cidr, &base[i], &prefix[i]) != 0 || prefix[i] < net_prefix ||
             prefix[i] > 28 || !overlaps(base[i], prefix[i], net, net_prefix))
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
-                            "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
-                            "network's %s",
-                            name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
+                                        "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
+                                        "network's %s",
+                                        name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(o->subnets[j].name, name) == 0)
-                return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                "subnet name '%s' is given twice", name);
+                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                            "subnet name '%s' is given twice", name);
             if (overlaps(base[i], prefix[i], base[j], prefix[j]))
-                return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
-                                "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
-                                o->subnets[j].name, o->subnets[j].cidr);
+                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
+                                            "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
+                                            o->subnets[j].name, o->subnets[j].cidr);
         }
         snprintf(zone, sizeof(zone), "%s", s->zone && s->zone[0] ? s->zone : r->cfg.zone);
         if (!sim_zone_valid(r->cfg.region, zone))
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "subnet %s: [%s] is not a zone of %s", name, zone, r->cfg.region->name);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "subnet %s: [%s] is not a zone of %s", name, zone,
+                                        r->cfg.region->name);
         const struct sim_subnet *kept = NULL;
         for (size_t j = 0; old != NULL && j < old->subnet_count; j++)
             if (strcmp(old->subnets[j].name, name) == 0)
                 kept = &old->subnets[j];
         if (kept != NULL && (strcmp(kept->cidr, s->cidr) != 0 || strcmp(kept->zone, zone) != 0))
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "subnet %s (%s) cannot change its CIDR or zone in place (it is %s in "
-                            "%s)",
-                            name, kept->id, kept->cidr, kept->zone);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "subnet %s (%s) cannot change its CIDR or zone in place (it is %s in "
+                "%s)",
+                name, kept->id, kept->cidr, kept->zone);
         if (kept != NULL) {
             snprintf(id, sizeof(id), "%s", kept->id);
         } else {
@@ -131,10 +133,11 @@ static kumo_driver_code network_create_body(struct kumo_driver_conn *c, struct s
     uint32_t base;
     int prefix;
     if (sim_cidr_parse(spec->cidr, &base, &prefix) != 0 || prefix < 16 || prefix > 28)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
-                        "The CIDR '%s' is invalid: expected an IPv4 network from /16 to /28, "
-                        "e.g. 10.0.0.0/16",
-                        spec->cidr ? spec->cidr : "");
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
+            "The CIDR '%s' is invalid: expected an IPv4 network from /16 to /28, "
+            "e.g. 10.0.0.0/16",
+            spec->cidr ? spec->cidr : "");
     struct sim_object *o = sim_object_new(SIM_NETWORK);
     if (o == NULL)
         return nomem(diag);
@@ -173,10 +176,11 @@ static kumo_driver_code network_update_body(struct kumo_driver_conn *c, struct s
                 kept |= strcmp(copy->subnets[j].id, o->subnets[i].id) == 0;
             size_t users = kept ? 0 : machines_using(c, r, 1, o->subnets[i].id);
             if (users > 0)
-                rc = sim_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                              "The subnet '%s' has dependencies and cannot be deleted (%zu "
-                              "machines)",
-                              o->subnets[i].id, users);
+                rc = kumo_driver_kit_fail(
+                    diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+                    "The subnet '%s' has dependencies and cannot be deleted (%zu "
+                    "machines)",
+                    o->subnets[i].id, users);
         }
     }
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_NETWORK_SET_TAGS))
@@ -202,10 +206,11 @@ static kumo_driver_code network_delete_body(struct kumo_driver_conn *c, struct s
             g->kind == SIM_SECURITY_GROUP && g->network_id && strcmp(g->network_id, o->id) == 0;
     }
     if (machines + groups > 0)
-        return sim_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                        "The network '%s' has dependencies and cannot be deleted (%zu machines, "
-                        "%zu security groups)",
-                        o->id, machines, groups);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+            "The network '%s' has dependencies and cannot be deleted (%zu machines, "
+            "%zu security groups)",
+            o->id, machines, groups);
     sim_delete_now(c, r, o);
     return KUMO_DRIVER_OK;
 }
@@ -228,8 +233,9 @@ static kumo_driver_code set_rules(struct sim_object *o, const struct kumo_driver
     o->rules = NULL;
     o->rule_count = 0;
     if (count > 120)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "RulesPerSecurityGroupLimitExceeded",
-                        "%zu rules given; a security group may have at most 120", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "RulesPerSecurityGroupLimitExceeded",
+                                    "%zu rules given; a security group may have at most 120",
+                                    count);
     if (count == 0)
         return KUMO_DRIVER_OK;
     o->rules = calloc(count, sizeof(*o->rules));
@@ -239,24 +245,27 @@ static kumo_driver_code set_rules(struct sim_object *o, const struct kumo_driver
         const struct kumo_driver_rule *in = &rules[i];
         int ports = in->protocol == KUMO_DRIVER_TCP || in->protocol == KUMO_DRIVER_UDP;
         if (in->direction != KUMO_DRIVER_INBOUND && in->direction != KUMO_DRIVER_OUTBOUND)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "rule %zu: direction %d is neither inbound (1) nor outbound (2)", i,
-                            (int)in->direction);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "rule %zu: direction %d is neither inbound (1) nor outbound (2)", i,
+                (int)in->direction);
         if (in->protocol < KUMO_DRIVER_TCP || in->protocol > KUMO_DRIVER_ALL_PROTOCOLS)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "rule %zu: protocol %d is not tcp (1), udp (2), icmp (3) or all (4)", i,
-                            (int)in->protocol);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "rule %zu: protocol %d is not tcp (1), udp (2), icmp (3) or all (4)", i,
+                (int)in->protocol);
         if (ports && (in->from_port < 0 || in->to_port > 65535 || in->from_port > in->to_port))
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "rule %zu: ports %d-%d are not a range inside 0-65535", i,
-                            (int)in->from_port, (int)in->to_port);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "rule %zu: ports %d-%d are not a range inside 0-65535", i,
+                                        (int)in->from_port, (int)in->to_port);
         if (sim_cidr_parse(in->cidr, &base, &prefix) != 0)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "rule %zu: CIDR '%s' is not an IPv4 network like 0.0.0.0/0", i,
-                            in->cidr ? in->cidr : "");
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "rule %zu: CIDR '%s' is not an IPv4 network like 0.0.0.0/0",
+                                        i, in->cidr ? in->cidr : "");
         if (in->description && strlen(in->description) > 255)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "rule %zu: the description is longer than 255 characters", i);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                        "rule %zu: the description is longer than 255 characters",
+                                        i);
         struct sim_rule *d = &o->rules[o->rule_count];
         d->direction = in->direction;
         d->protocol = in->protocol;
@@ -283,8 +292,9 @@ static kumo_driver_code security_group_create_body(struct kumo_driver_conn *c,
         return sim_result(r, existing, diag);
     const char *network = spec->network_id && spec->network_id[0] ? spec->network_id : NULL;
     if (network != NULL && sim_find_kind(c, r, SIM_NETWORK, network) == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                        "The network ID '%s' does not exist in %s", network, r->cfg.region->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
+                                    "The network ID '%s' does not exist in %s", network,
+                                    r->cfg.region->name);
     const char *name = spec->name ? spec->name : "";
     for (size_t i = 0; name[0] && i < c->state->count; i++) {
         const struct sim_object *g = c->state->objects[i];
@@ -292,9 +302,10 @@ static kumo_driver_code security_group_create_body(struct kumo_driver_conn *c,
             strcmp(g->region, r->cfg.region->name) == 0 &&
             strcmp(g->provider, r->cfg.provider) == 0 &&
             strcmp(g->network_id ? g->network_id : "", network ? network : "") == 0)
-            return sim_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidGroup.Duplicate",
-                            "The security group '%s' already exists in network '%s' (%s)", name,
-                            network ? network : "default", g->id);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidGroup.Duplicate",
+                "The security group '%s' already exists in network '%s' (%s)", name,
+                network ? network : "default", g->id);
     }
     struct sim_object *o = sim_object_new(SIM_SECURITY_GROUP);
     if (o == NULL)
@@ -353,9 +364,9 @@ static kumo_driver_code security_group_delete_body(struct kumo_driver_conn *c,
             users += strcmp(m->sg_ids[j], o->id) == 0;
     }
     if (users > 0)
-        return sim_fail(diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
-                        "The security group '%s' is used by %zu machines and cannot be deleted",
-                        o->id, users);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_CONFLICT, "DependencyViolation",
+            "The security group '%s' is used by %zu machines and cannot be deleted", o->id, users);
     sim_delete_now(c, r, o);
     return KUMO_DRIVER_OK;
 }
@@ -388,19 +399,22 @@ static kumo_driver_code key_pair_create_body(struct kumo_driver_conn *c, struct 
         return sim_result(r, existing, diag);
     const char *key = spec->public_key ? spec->public_key : "";
     if (strncmp(key, "ssh-", 4) != 0 && strncmp(key, "ecdsa-sha2-", 11) != 0)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
-                        "Key is not in valid OpenSSH public key format (expected \"ssh-ed25519 "
-                        "AAAA...\", \"ssh-rsa ...\" or \"ecdsa-sha2-...\")");
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
+            "Key is not in valid OpenSSH public key format (expected \"ssh-ed25519 "
+            "AAAA...\", \"ssh-rsa ...\" or \"ecdsa-sha2-...\")");
     if (strlen(key) > 16384)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format", "the key is too long");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidKey.Format",
+                                    "the key is too long");
     const char *name = spec->name && spec->name[0] ? spec->name : r->token;
     for (size_t i = 0; i < c->state->count; i++) {
         const struct sim_object *k = c->state->objects[i];
         if (k->kind == SIM_KEY_PAIR && strcmp(k->name, name) == 0 &&
             strcmp(k->region, r->cfg.region->name) == 0 &&
             strcmp(k->provider, r->cfg.provider) == 0)
-            return sim_fail(diag, KUMO_DRIVER_ALREADY_EXISTS, "InvalidKeyPair.Duplicate",
-                            "The key pair '%s' already exists (%s)", name, k->id);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_ALREADY_EXISTS,
+                                        "InvalidKeyPair.Duplicate",
+                                        "The key pair '%s' already exists (%s)", name, k->id);
     }
     char fingerprint[64];
     fingerprint_of(key, fingerprint, sizeof(fingerprint));

@@ -55,8 +55,8 @@ kumo_driver_code sim_run(struct kumo_driver_conn *c, int op, int64_t deadline_ns
         rc = body(c, r, diag);
         pthread_mutex_unlock(&st->mu);
         if (r->appended && sim_journal_commit(st, r->seq, err, sizeof(err)) != 0) {
-            rc = sim_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s: %s", sim_op_name(op),
-                          err);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s: %s",
+                                      sim_op_name(op), err);
         }
     }
     rc = sim_call_end(&call, rc, diag);
@@ -72,8 +72,8 @@ kumo_driver_code sim_result(struct sim_request *r, const struct sim_object *o,
 {
     r->block = sim_pack_object(o, r->now_ns);
     if (r->block == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory returning %s %s",
-                        human[o->kind], o->id);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory returning %s %s", human[o->kind], o->id);
     return KUMO_DRIVER_OK;
 }
 
@@ -108,21 +108,21 @@ struct sim_object *sim_lookup(struct kumo_driver_conn *c, struct sim_request *r,
         if (o != NULL && sim_object_gone(o, r->now_ns))
             o = NULL;
     } else {
-        *rc = sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                       "a %s reference needs a provider id or a token", human[r->kind]);
+        *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                   "a %s reference needs a provider id or a token", human[r->kind]);
         return NULL;
     }
     if (o != NULL && for_read && o->visible_ns > r->now_ns)
         o = NULL; /* eventual consistency: not visible yet */
     if (o == NULL) {
         if (by_id)
-            *rc = sim_fail(diag, KUMO_DRIVER_NOT_FOUND, sim_not_found_code(r->kind),
-                           "The %s ID '%s' does not exist in %s", human[r->kind], ref->provider_id,
-                           r->cfg.region->name);
+            *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, sim_not_found_code(r->kind),
+                                       "The %s ID '%s' does not exist in %s", human[r->kind],
+                                       ref->provider_id, r->cfg.region->name);
         else
-            *rc = sim_fail(diag, KUMO_DRIVER_NOT_FOUND, sim_not_found_code(r->kind),
-                           "no %s with token '%s' exists in %s", human[r->kind], ref->token,
-                           r->cfg.region->name);
+            *rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, sim_not_found_code(r->kind),
+                                       "no %s with token '%s' exists in %s", human[r->kind],
+                                       ref->token, r->cfg.region->name);
     }
     return o;
 }
@@ -150,30 +150,33 @@ kumo_driver_code sim_copy_tags(struct sim_object *o, const struct kumo_driver_ta
     o->tags = NULL;
     o->tag_count = 0;
     if (count > 50)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "TagLimitExceeded",
-                        "%zu tags given; a resource may have at most 50", count);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "TagLimitExceeded",
+                                    "%zu tags given; a resource may have at most 50", count);
     if (count == 0)
         return KUMO_DRIVER_OK;
     o->tags = calloc(count, sizeof(*o->tags));
     if (o->tags == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory copying tags");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory copying tags");
     for (size_t i = 0; i < count; i++) {
         const char *key = tags[i].key, *value = tags[i].value ? tags[i].value : "";
         if (key == NULL || key[0] == '\0' || strlen(key) > 128 || strlen(value) > 256)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                            "tag %zu (\"%s\"): keys need 1 to 128 characters, values at most 256",
-                            i, key ? key : "");
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "tag %zu (\"%s\"): keys need 1 to 128 characters, values at most 256", i,
+                key ? key : "");
         if (strcmp(key, KUMO_DRIVER_TOKEN_TAG) == 0)
             continue; /* the driver sets it from the token */
         for (size_t j = 0; j < o->tag_count; j++)
             if (strcmp(o->tags[j].key, key) == 0)
-                return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                "tag key \"%s\" is given twice", key);
-        struct sim_tag *t = &o->tags[o->tag_count];
+                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                            "tag key \"%s\" is given twice", key);
+        struct kumo_driver_kit_tag *t = &o->tags[o->tag_count];
         if (sim_set_str(&t->key, key) != 0 || sim_set_str(&t->value, value) != 0) {
             free(t->key);
             t->key = NULL;
-            return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory copying tags");
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                        "out of memory copying tags");
         }
         o->tag_count++;
     }
@@ -193,8 +196,8 @@ kumo_driver_code sim_add_new(struct kumo_driver_conn *c, struct sim_request *r,
         sim_set_str(&o->provider, r->cfg.provider) != 0 ||
         sim_set_str(&o->region, r->cfg.region->name) != 0 || sim_state_insert(st, o) != 0) {
         sim_object_free(o);
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory creating %s",
-                        human[r->kind]);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory creating %s", human[r->kind]);
     }
     r->seq = sim_journal_put(st, o);
     r->appended = 1;
@@ -207,8 +210,8 @@ kumo_driver_code sim_commit_change(struct kumo_driver_conn *c, struct sim_reques
 {
     if (sim_state_replace(c->state, old, copy) != 0) {
         sim_object_free(copy);
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory updating %s %s",
-                        human[r->kind], old->id);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory updating %s %s", human[r->kind], old->id);
     }
     r->seq = sim_journal_put(c->state, copy);
     r->appended = 1;
@@ -248,7 +251,8 @@ kumo_driver_code sim_list_body(struct kumo_driver_conn *c, struct sim_request *r
     struct sim_object **hits = malloc((st->count ? st->count : 1) * sizeof(*hits));
     size_t n = 0;
     if (hits == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory listing");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory listing");
     for (size_t i = 0; i < st->count; i++) {
         struct sim_object *o = st->objects[i];
         if (o->kind == r->kind && in_scope(r, o) && !sim_object_gone(o, r->now_ns) &&
@@ -259,7 +263,8 @@ kumo_driver_code sim_list_body(struct kumo_driver_conn *c, struct sim_request *r
     r->block = sim_pack_list(hits, n, r->now_ns);
     free(hits);
     if (r->block == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory listing");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                    "out of memory listing");
     return KUMO_DRIVER_OK;
 }
 
@@ -270,8 +275,9 @@ static kumo_driver_code regions_body(struct kumo_driver_conn *c, struct sim_requ
 {
     (void)c;
     r->block = sim_pack_regions(r->cfg.provider);
-    return r->block ? KUMO_DRIVER_OK
-                    : sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return r->block
+               ? KUMO_DRIVER_OK
+               : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 static kumo_driver_code types_body(struct kumo_driver_conn *c, struct sim_request *r,
@@ -279,8 +285,9 @@ static kumo_driver_code types_body(struct kumo_driver_conn *c, struct sim_reques
 {
     (void)c;
     r->block = sim_pack_instance_types(r->cfg.region);
-    return r->block ? KUMO_DRIVER_OK
-                    : sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return r->block
+               ? KUMO_DRIVER_OK
+               : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 static kumo_driver_code images_body(struct kumo_driver_conn *c, struct sim_request *r,
@@ -288,8 +295,9 @@ static kumo_driver_code images_body(struct kumo_driver_conn *c, struct sim_reque
 {
     (void)c;
     r->block = sim_pack_images(r->cfg.region);
-    return r->block ? KUMO_DRIVER_OK
-                    : sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+    return r->block
+               ? KUMO_DRIVER_OK
+               : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
 }
 
 #define SIM_CATALOG_OP(fn, op, body, type)                                                         \
@@ -298,7 +306,8 @@ static kumo_driver_code images_body(struct kumo_driver_conn *c, struct sim_reque
     {                                                                                              \
         struct sim_request r;                                                                      \
         if (out == NULL)                                                                           \
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", #fn ": out is NULL");   \
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",             \
+                                        #fn ": out is NULL");                                      \
         memset(&r, 0, sizeof(r));                                                                  \
         kumo_driver_code rc = sim_run(c, op, deadline_ns, body, &r, diag);                         \
         *out = r.block;                                                                            \
@@ -346,7 +355,7 @@ static kumo_driver_code check_room(struct kumo_driver_conn *c, struct sim_reques
     count_machines(c, r, type->name, &all, &same, &vcpus);
     if ((type_cap != SIM_UNLIMITED && same >= type_cap) ||
         (cfg->capacity != SIM_UNLIMITED && all >= cfg->capacity)) {
-        kumo_driver_code rc = sim_fail(
+        kumo_driver_code rc = kumo_driver_kit_fail(
             diag, KUMO_DRIVER_CAPACITY, "InsufficientInstanceCapacity",
             "We currently do not have sufficient %s capacity in the Availability Zone you "
             "requested (%s). Our system will be working on provisioning additional capacity.",
@@ -355,16 +364,17 @@ static kumo_driver_code check_room(struct kumo_driver_conn *c, struct sim_reques
         return rc;
     }
     if (cfg->quota_machines != SIM_UNLIMITED && all >= cfg->quota_machines)
-        return sim_fail(diag, KUMO_DRIVER_QUOTA, "InstanceLimitExceeded",
-                        "You have requested more instances (%lld) than your current instance "
-                        "limit of %lld allows for region %s",
-                        (long long)all + 1, (long long)cfg->quota_machines, cfg->region->name);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_QUOTA, "InstanceLimitExceeded",
+            "You have requested more instances (%lld) than your current instance "
+            "limit of %lld allows for region %s",
+            (long long)all + 1, (long long)cfg->quota_machines, cfg->region->name);
     if (cfg->quota_vcpus != SIM_UNLIMITED && vcpus + type->vcpu > cfg->quota_vcpus)
-        return sim_fail(diag, KUMO_DRIVER_QUOTA, "VcpuLimitExceeded",
-                        "You have requested more vCPU capacity (%lld) than your current vCPU "
-                        "limit of %lld allows for region %s",
-                        (long long)(vcpus + type->vcpu), (long long)cfg->quota_vcpus,
-                        cfg->region->name);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_QUOTA, "VcpuLimitExceeded",
+            "You have requested more vCPU capacity (%lld) than your current vCPU "
+            "limit of %lld allows for region %s",
+            (long long)(vcpus + type->vcpu), (long long)cfg->quota_vcpus, cfg->region->name);
     return KUMO_DRIVER_OK;
 }
 
@@ -379,28 +389,30 @@ static kumo_driver_code set_groups(struct kumo_driver_conn *c, struct sim_reques
     o->sg_ids = NULL;
     o->sg_count = 0;
     if (count > 16)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "SecurityGroupsPerInstanceLimitExceeded",
-                        "%zu security groups given; a machine may have at most 16", count);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "SecurityGroupsPerInstanceLimitExceeded",
+            "%zu security groups given; a machine may have at most 16", count);
     if (count == 0)
         return KUMO_DRIVER_OK;
     o->sg_ids = calloc(count, sizeof(char *));
     if (o->sg_ids == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     for (size_t i = 0; i < count; i++) {
         const struct sim_object *g = sim_find_kind(c, r, SIM_SECURITY_GROUP, ids[i]);
         if (g == NULL)
-            return sim_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                            "The security group '%s' does not exist in %s", ids[i] ? ids[i] : "",
-                            r->cfg.region->name);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
+                                        "The security group '%s' does not exist in %s",
+                                        ids[i] ? ids[i] : "", r->cfg.region->name);
         const char *want = o->network_id ? o->network_id : "";
         const char *have = g->network_id ? g->network_id : "";
         if (strcmp(want, have) != 0)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                            "security group %s belongs to network '%s' but the machine is in "
-                            "network '%s'",
-                            g->id, have, want);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                "security group %s belongs to network '%s' but the machine is in "
+                "network '%s'",
+                g->id, have, want);
         if (sim_set_str(&o->sg_ids[o->sg_count], g->id) != 0)
-            return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
         o->sg_count++;
     }
     return KUMO_DRIVER_OK;
@@ -416,7 +428,8 @@ static kumo_driver_code allocate_addresses(struct kumo_driver_conn *c, struct si
     uint32_t base;
     int prefix;
     if (sim_cidr_parse(cidr, &base, &prefix) != 0 || prefix > 28)
-        return sim_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "bad pool CIDR %s", cidr);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "bad pool CIDR %s",
+                                    cidr);
     uint32_t size = prefix == 0 ? 0xffffffffu : 1u << (32 - prefix);
     uint32_t usable = size - 5; /* the cloud keeps the first four and the last */
     uint32_t start = (uint32_t)(sim_state_random(st) % usable);
@@ -428,13 +441,13 @@ static kumo_driver_code allocate_addresses(struct kumo_driver_conn *c, struct si
             continue;
         o->private_ip = addr;
         if (sim_set_str(&o->ip_key, key) != 0)
-            return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
         break;
     }
     if (o->private_ip == 0)
-        return sim_fail(diag, KUMO_DRIVER_CAPACITY, "InsufficientFreeAddressesInSubnet",
-                        "The specified subnet (%s, %s) does not have enough free addresses", pool,
-                        cidr);
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_CAPACITY, "InsufficientFreeAddressesInSubnet",
+            "The specified subnet (%s, %s) does not have enough free addresses", pool, cidr);
     for (uint32_t k = 0; k < (1u << 17); k++) {
         uint32_t off = st->next_public++;
         if (st->next_public >= (1u << 17) - 1)
@@ -446,7 +459,8 @@ static kumo_driver_code allocate_addresses(struct kumo_driver_conn *c, struct si
         o->public_ip = 0xc6120000u + off;
         return sim_set_str(&o->public_ip_key, key) == 0
                    ? KUMO_DRIVER_OK
-                   : sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+                   : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
+                                          "out of memory");
     }
     return KUMO_DRIVER_OK; /* no public address left: private only */
 }
@@ -462,15 +476,15 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
 
     const struct sim_type *type = sim_type_find(cfg->provider, spec->instance_type);
     if (type == NULL)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                        "Invalid value '%s' for InstanceType: not offered by %s in %s",
-                        spec->instance_type ? spec->instance_type : "", cfg->provider,
-                        cfg->region->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "Invalid value '%s' for InstanceType: not offered by %s in %s",
+                                    spec->instance_type ? spec->instance_type : "", cfg->provider,
+                                    cfg->region->name);
     const struct sim_image *image = sim_image_find(cfg->provider, cfg->region, spec->image);
     if (image == NULL)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
-                        "The image '%s' does not exist in %s", spec->image ? spec->image : "",
-                        cfg->region->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
+                                    "The image '%s' does not exist in %s",
+                                    spec->image ? spec->image : "", cfg->region->name);
 
     /* Where: subnet, network, zone. */
     const struct sim_object *net = NULL;
@@ -482,50 +496,52 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
                 if (strcmp(o->subnets[i].id, spec->subnet_id) == 0)
                     sub = &o->subnets[i];
         if (sub == NULL)
-            return sim_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidSubnetID.NotFound",
-                            "The subnet ID '%s' does not exist in %s", spec->subnet_id,
-                            cfg->region->name);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidSubnetID.NotFound",
+                                        "The subnet ID '%s' does not exist in %s", spec->subnet_id,
+                                        cfg->region->name);
         net = o;
         if (spec->network_id != NULL && spec->network_id[0] &&
             strcmp(spec->network_id, net->id) != 0)
-            return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                            "subnet %s belongs to network %s, not %s", sub->id, net->id,
-                            spec->network_id);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                                        "subnet %s belongs to network %s, not %s", sub->id, net->id,
+                                        spec->network_id);
     } else if (spec->network_id != NULL && spec->network_id[0] != '\0') {
         net = sim_find_kind(c, r, SIM_NETWORK, spec->network_id);
         if (net == NULL)
-            return sim_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                            "The network ID '%s' does not exist in %s", spec->network_id,
-                            cfg->region->name);
+            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
+                                        "The network ID '%s' does not exist in %s",
+                                        spec->network_id, cfg->region->name);
         sub = net->subnet_count > 0 ? &net->subnets[0] : NULL;
     }
     const char *zone = spec->zone != NULL && spec->zone[0] ? spec->zone : NULL;
     if (sub != NULL && zone != NULL && strcmp(zone, sub->zone) != 0)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterCombination",
-                        "zone %s was asked but subnet %s is in %s", zone, sub->id, sub->zone);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterCombination",
+                                    "zone %s was asked but subnet %s is in %s", zone, sub->id,
+                                    sub->zone);
     if (sub != NULL)
         zone = sub->zone;
     if (zone == NULL)
         zone = cfg->zone;
     if (!sim_zone_valid(cfg->region, zone))
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                        "Invalid availability zone: [%s] is not a zone of %s", zone,
-                        cfg->region->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "Invalid availability zone: [%s] is not a zone of %s", zone,
+                                    cfg->region->name);
     if (spec->key_pair_id != NULL && spec->key_pair_id[0] &&
         sim_find_kind(c, r, SIM_KEY_PAIR, spec->key_pair_id) == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
-                        "The key pair '%s' does not exist in %s", spec->key_pair_id,
-                        cfg->region->name);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
+                                    "The key pair '%s' does not exist in %s", spec->key_pair_id,
+                                    cfg->region->name);
     if (spec->user_data != NULL && strlen(spec->user_data) > 16384)
-        return sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                        "User data is limited to 16384 bytes (%zu given)", strlen(spec->user_data));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "User data is limited to 16384 bytes (%zu given)",
+                                    strlen(spec->user_data));
     kumo_driver_code rc = check_room(c, r, type, zone, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
 
     struct sim_object *o = sim_object_new(SIM_MACHINE);
     if (o == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     int nomem = sim_set_str(&o->name, spec->name ? spec->name : "") | sim_set_str(&o->zone, zone) |
                 sim_set_str(&o->type, type->name) | sim_set_str(&o->image, spec->image) |
                 sim_set_str(&o->network_id, net ? net->id : NULL) |
@@ -536,7 +552,7 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
                 sim_set_str(&o->root_disk_type, spec->root_disk_type);
     if (nomem) {
         sim_object_free(o);
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     }
     o->root_disk_gib = spec->root_disk_gib;
     o->power = SIM_POWER_RUNNING;
@@ -575,26 +591,29 @@ static kumo_driver_code machine_update_body(struct kumo_driver_conn *c, struct s
     if (o == NULL)
         return rc;
     if (o->power == SIM_POWER_TERMINATED)
-        return sim_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                        "The instance '%s' is terminating and cannot be changed", o->id);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                                    "The instance '%s' is terminating and cannot be changed",
+                                    o->id);
     kumo_driver_machine_phase phase = sim_machine_phase(o, r->now_ns);
     struct sim_object *copy = sim_object_clone(o);
     if (copy == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     int changed = 0;
     if ((u->fields & KUMO_DRIVER_MACHINE_SET_INSTANCE_TYPE) && u->instance_type &&
         strcmp(u->instance_type, o->type) != 0) {
         const struct sim_type *t = sim_type_find(r->cfg.provider, u->instance_type);
         if (t == NULL)
-            rc = sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "Invalid value '%s' for InstanceType: not offered by %s in %s",
-                          u->instance_type, r->cfg.provider, r->cfg.region->name);
+            rc =
+                kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                     "Invalid value '%s' for InstanceType: not offered by %s in %s",
+                                     u->instance_type, r->cfg.provider, r->cfg.region->name);
         else if (phase != KUMO_DRIVER_MACHINE_STOPPED)
-            rc = sim_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                          "The instance '%s' is %s; it must be stopped to change its type", o->id,
-                          sim_phase_word(phase));
+            rc = kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                "The instance '%s' is %s; it must be stopped to change its type", o->id,
+                sim_phase_word(phase));
         else if (sim_set_str(&copy->type, t->name) != 0)
-            rc = sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
         if (t != NULL) {
             copy->price = sim_type_price(t, r->cfg.region);
             copy->vcpu = t->vcpu;
@@ -612,8 +631,9 @@ static kumo_driver_code machine_update_body(struct kumo_driver_conn *c, struct s
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_POWER)) {
         if (u->power == KUMO_DRIVER_POWER_RUNNING) {
             if (phase == KUMO_DRIVER_MACHINE_STOPPING) {
-                rc = sim_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                              "The instance '%s' is stopping; start it once it is stopped", o->id);
+                rc = kumo_driver_kit_fail(
+                    diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                    "The instance '%s' is stopping; start it once it is stopped", o->id);
             } else if (phase == KUMO_DRIVER_MACHINE_STOPPED) {
                 rc = check_room(c, r, sim_type_find(r->cfg.provider, copy->type), copy->zone, diag);
                 copy->power = SIM_POWER_RUNNING;
@@ -629,8 +649,9 @@ static kumo_driver_code machine_update_body(struct kumo_driver_conn *c, struct s
                 changed = 1;
             }
         } else {
-            rc = sim_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                          "power %d is neither running (0) nor stopped (1)", (int)u->power);
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                      "power %d is neither running (0) nor stopped (1)",
+                                      (int)u->power);
         }
     }
     if (rc != KUMO_DRIVER_OK || !changed) {
@@ -654,7 +675,7 @@ static kumo_driver_code terminate(struct kumo_driver_conn *c, struct sim_request
     }
     struct sim_object *copy = sim_object_clone(o);
     if (copy == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     copy->power = SIM_POWER_TERMINATED;
     copy->transition_ns = r->now_ns;
     copy->terminate_ms = terminate_ms;
@@ -683,14 +704,14 @@ static kumo_driver_code force_body(struct kumo_driver_conn *c, struct sim_reques
     if (strcmp(action, "terminate") == 0)
         return terminate(c, r, o, diag);
     if (o->power == SIM_POWER_TERMINATED)
-        return sim_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                        "The instance '%s' is terminating", o->id);
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                                    "The instance '%s' is terminating", o->id);
     int stop = strcmp(action, "stop") == 0;
     if ((stop && o->power == SIM_POWER_STOPPED) || (!stop && o->power == SIM_POWER_RUNNING))
         return KUMO_DRIVER_OK;
     struct sim_object *copy = sim_object_clone(o);
     if (copy == NULL)
-        return sim_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     copy->power = stop ? SIM_POWER_STOPPED : SIM_POWER_RUNNING;
     copy->transition_ns = r->now_ns;
     if (!stop)
@@ -717,7 +738,7 @@ kumo_driver_code sim_machine_force(struct kumo_driver_conn *c, const char *id, c
     kumo_driver_code rc = force_body(c, &r, diag);
     pthread_mutex_unlock(&c->state->mu);
     if (r.appended && sim_journal_commit(c->state, r.seq, err, sizeof(err)) != 0)
-        rc = sim_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s", err);
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "%s", err);
     return rc;
 }
 
@@ -725,7 +746,8 @@ kumo_driver_code sim_machine_force(struct kumo_driver_conn *c, const char *id, c
 
 kumo_driver_code sim_missing(struct kumo_driver_diag *diag, const char *op, const char *what)
 {
-    return sim_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", "%s: %s is required", op, what);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter", "%s: %s is required",
+                                op, what);
 }
 
 SIM_DEFINE_OPS(machine, MACHINE, SIM_MACHINE, machine_create_body, machine_update_body,

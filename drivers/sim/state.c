@@ -95,14 +95,14 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void frame(struct sim_buf *out, const struct sim_buf *payload)
+static void frame(struct kumo_driver_kit_buf *out, const struct kumo_driver_kit_buf *payload)
 {
     unsigned char head[RECORD_HEAD];
     put_u32(head, RECORD_MAGIC);
     put_u32(head + 4, (uint32_t)payload->len);
     put_u32(head + 8, crc32_of(payload->data, payload->len));
-    sim_buf_add(out, head, sizeof(head));
-    sim_buf_add(out, payload->data, payload->len);
+    kumo_driver_kit_buf_add(out, head, sizeof(head));
+    kumo_driver_kit_buf_add(out, payload->data, payload->len);
 }
 
 /* ---- Ids and randomness ------------------------------------------------- */
@@ -260,20 +260,21 @@ void sim_state_sweep(struct sim_state *st, int64_t now_ns)
 
 struct sim_object *sim_object_clone(const struct sim_object *o)
 {
-    struct sim_buf b;
-    sim_buf_init(&b);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
     sim_object_encode(o, &b);
     struct sim_object *copy = b.failed ? NULL : sim_object_decode(b.data, b.len);
-    sim_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return copy;
 }
 
 /* ---- Replay ------------------------------------------------------------- */
 
-static void encode_meta(const struct sim_state *st, struct sim_buf *b)
+static void encode_meta(const struct sim_state *st, struct kumo_driver_kit_buf *b)
 {
-    sim_buf_printf(b, "op=meta\nsalt=%" PRIu64 "\nnext_serial=%" PRIu64 "\nnext_public=%u\n",
-                   st->salt, st->next_serial, st->next_public);
+    kumo_driver_kit_buf_printf(
+        b, "op=meta\nsalt=%" PRIu64 "\nnext_serial=%" PRIu64 "\nnext_public=%u\n", st->salt,
+        st->next_serial, st->next_public);
 }
 
 /* Applies one payload. 0 ok, -1 malformed, -2 nomem. */
@@ -323,7 +324,7 @@ static int apply(struct sim_state *st, const char *payload, size_t len)
     return 0;
 }
 
-static int read_all(int fd, struct sim_buf *out)
+static int read_all(int fd, struct kumo_driver_kit_buf *out)
 {
     char chunk[65536];
     for (;;) {
@@ -334,7 +335,7 @@ static int read_all(int fd, struct sim_buf *out)
             return -1;
         if (n == 0)
             return out->failed ? -1 : 0;
-        sim_buf_add(out, chunk, (size_t)n);
+        kumo_driver_kit_buf_add(out, chunk, (size_t)n);
     }
 }
 
@@ -364,8 +365,8 @@ static int sync_folder(const char *path)
     return rc;
 }
 
-static int replay(struct sim_state *st, const struct sim_buf *file, size_t *good_end, char *err,
-                  size_t err_size)
+static int replay(struct sim_state *st, const struct kumo_driver_kit_buf *file, size_t *good_end,
+                  char *err, size_t err_size)
 {
     const unsigned char *p = (const unsigned char *)file->data;
     size_t off = HEADER_SIZE;
@@ -439,13 +440,13 @@ static uint64_t fresh_salt(void)
 /* Writes the header and a meta record into an empty file. */
 static int initialise(struct sim_state *st, char *err, size_t err_size)
 {
-    struct sim_buf b, meta;
-    sim_buf_init(&b);
-    sim_buf_init(&meta);
+    struct kumo_driver_kit_buf b, meta;
+    kumo_driver_kit_buf_init(&b);
+    kumo_driver_kit_buf_init(&meta);
     st->salt = fresh_salt();
     st->next_serial = 1;
     st->next_public = 1;
-    sim_buf_add(&b, HEADER, HEADER_SIZE);
+    kumo_driver_kit_buf_add(&b, HEADER, HEADER_SIZE);
     encode_meta(st, &meta);
     frame(&b, &meta);
     int rc = b.failed || ftruncate(st->fd, 0) != 0 || write_all(st->fd, b.data, b.len) != 0 ||
@@ -455,8 +456,8 @@ static int initialise(struct sim_state *st, char *err, size_t err_size)
     if (rc != 0)
         snprintf(err, err_size, "cannot initialise sim state %s: %s", st->path, strerror(errno));
     st->file_bytes = (int64_t)b.len;
-    sim_buf_fini(&b);
-    sim_buf_fini(&meta);
+    kumo_driver_kit_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&meta);
     return rc;
 }
 
@@ -465,8 +466,8 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
 {
     if (locked != NULL)
         *locked = 0;
-    struct sim_buf file;
-    sim_buf_init(&file);
+    struct kumo_driver_kit_buf file;
+    kumo_driver_kit_buf_init(&file);
     struct sim_state *st = calloc(1, sizeof(*st));
     if (st == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -483,8 +484,8 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->journal_mu, NULL);
     pthread_cond_init(&st->journal_cond, NULL);
-    sim_buf_init(&st->pending);
-    sim_buf_init(&st->writing);
+    kumo_driver_kit_buf_init(&st->pending);
+    kumo_driver_kit_buf_init(&st->writing);
     st->path = strdup(path);
     if (st->path == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -545,10 +546,10 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
         close(st->fd);
         st->fd = -1;
     }
-    sim_buf_fini(&file);
+    kumo_driver_kit_buf_fini(&file);
     return st;
 err:
-    sim_buf_fini(&file);
+    kumo_driver_kit_buf_fini(&file);
     sim_state_close(st);
     return NULL;
 }
@@ -563,8 +564,8 @@ void sim_state_close(struct sim_state *st)
     sim_map_fini(&st->by_id);
     sim_map_fini(&st->by_token);
     sim_map_fini(&st->by_ip);
-    sim_buf_fini(&st->pending);
-    sim_buf_fini(&st->writing);
+    kumo_driver_kit_buf_fini(&st->pending);
+    kumo_driver_kit_buf_fini(&st->writing);
     if (st->fd >= 0)
         close(st->fd);
     if (st->lock_fd >= 0)
@@ -578,7 +579,7 @@ void sim_state_close(struct sim_state *st)
 
 /* ---- Journal ------------------------------------------------------------ */
 
-static uint64_t append(struct sim_state *st, const struct sim_buf *payload)
+static uint64_t append(struct sim_state *st, const struct kumo_driver_kit_buf *payload)
 {
     uint64_t seq = 0;
     pthread_mutex_lock(&st->journal_mu);
@@ -597,21 +598,21 @@ static uint64_t append(struct sim_state *st, const struct sim_buf *payload)
 
 uint64_t sim_journal_put(struct sim_state *st, const struct sim_object *o)
 {
-    struct sim_buf b;
-    sim_buf_init(&b);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
     sim_object_encode(o, &b);
     uint64_t seq = append(st, &b);
-    sim_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return seq;
 }
 
 uint64_t sim_journal_delete(struct sim_state *st, const struct sim_object *o)
 {
-    struct sim_buf b;
-    sim_buf_init(&b);
-    sim_buf_printf(&b, "op=del\nkind=%s\nid=%s\n", sim_kind_name(o->kind), o->id);
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
+    kumo_driver_kit_buf_printf(&b, "op=del\nkind=%s\nid=%s\n", sim_kind_name(o->kind), o->id);
     uint64_t seq = append(st, &b);
-    sim_buf_fini(&b);
+    kumo_driver_kit_buf_fini(&b);
     return seq;
 }
 
@@ -620,11 +621,11 @@ uint64_t sim_journal_delete(struct sim_state *st, const struct sim_object *o)
 static int compact(struct sim_state *st, int64_t now_ns)
 {
     char tmp[4096 + 16];
-    struct sim_buf snap, rec;
-    sim_buf_init(&snap);
-    sim_buf_init(&rec);
+    struct kumo_driver_kit_buf snap, rec;
+    kumo_driver_kit_buf_init(&snap);
+    kumo_driver_kit_buf_init(&rec);
     snprintf(tmp, sizeof(tmp), "%s.compact", st->path);
-    sim_buf_add(&snap, HEADER, HEADER_SIZE);
+    kumo_driver_kit_buf_add(&snap, HEADER, HEADER_SIZE);
     encode_meta(st, &rec);
     frame(&snap, &rec);
     int fd = -1, rc = -1;
@@ -661,8 +662,8 @@ done:
     }
     if (fd >= 0)
         close(fd);
-    sim_buf_fini(&snap);
-    sim_buf_fini(&rec);
+    kumo_driver_kit_buf_fini(&snap);
+    kumo_driver_kit_buf_fini(&rec);
     return rc;
 }
 
@@ -706,7 +707,7 @@ int sim_journal_commit(struct sim_state *st, uint64_t seq, char *err, size_t err
             continue;
         }
         /* Become the leader: write what everyone queued, outside the lock. */
-        struct sim_buf swap = st->writing;
+        struct kumo_driver_kit_buf swap = st->writing;
         st->writing = st->pending;
         st->pending = swap;
         st->pending.len = 0;

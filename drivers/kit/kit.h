@@ -1,0 +1,142 @@
+/*
+ * kit.h - helpers for driver authors: what every driver needs besides its
+ * cloud. Depends on drivers/driver.h and libc only, so a driver .so may link
+ * it (drivers/kit/ is a static library built with -fPIC and hidden
+ * visibility: nothing here is exported from a driver).
+ *
+ *   - kumo_driver_kit_buf: a growable NUL-terminated text buffer with JSON
+ *     string writing, for control replies, command input and state files.
+ *   - kumo_driver_kit_pack: the arena that packs a result as ONE block from
+ *     the host allocator (the struct, its arrays and every string inside), so
+ *     the host frees a result with one call. A packer runs twice over the same
+ *     data (KUMO_DRIVER_KIT_PACK_TWICE): measuring with no block, then filling
+ *     a block of exactly the measured size. Packed strings are never NULL.
+ *   - kumo_driver_kit_fail: fills a kumo_driver_diag and returns the code.
+ *
+ * Thread safety: none of these keep global state; a buffer or arena belongs
+ * to one thread at a time.
+ */
+#ifndef KUMO_DRIVER_KIT_H
+#define KUMO_DRIVER_KIT_H
+
+#include "drivers/driver.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* ---- Diagnostics ------------------------------------------------------------ */
+
+/* Fills diag (when not NULL) with code, cloud_code ("" when NULL) and the
+ * formatted message (truncated to the diag's field), then returns code. */
+kumo_driver_code kumo_driver_kit_fail(struct kumo_driver_diag *diag, kumo_driver_code code,
+                                      const char *cloud_code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- Text buffer ------------------------------------------------------------ */
+
+struct kumo_driver_kit_buf {
+    char *data; /* NUL-terminated when len > 0; owned, freed by fini */
+    size_t len;
+    size_t cap;
+    int failed; /* an allocation failed; the content is incomplete */
+};
+
+/* An empty buffer in caller storage; fini frees its data (malloc'd). */
+void kumo_driver_kit_buf_init(struct kumo_driver_kit_buf *b);
+void kumo_driver_kit_buf_fini(struct kumo_driver_kit_buf *b);
+/* Appends; after a failed allocation every append is a no-op and failed stays set. */
+void kumo_driver_kit_buf_add(struct kumo_driver_kit_buf *b, const void *data, size_t len);
+void kumo_driver_kit_buf_str(struct kumo_driver_kit_buf *b, const char *s);
+void kumo_driver_kit_buf_printf(struct kumo_driver_kit_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included); NULL as "". Escapes
+ * '"', '\\', \n, \r, \t by their short forms and other control bytes as \u00XX. */
+void kumo_driver_kit_buf_json_str(struct kumo_driver_kit_buf *b, const char *s);
+/* Appends `"key":` (preceded by a comma unless first). */
+void kumo_driver_kit_buf_json_key(struct kumo_driver_kit_buf *b, const char *key, int first);
+
+/* ---- Packing results ---------------------------------------------------------- */
+
+struct kumo_driver_kit_pack {
+    char *base; /* NULL while measuring */
+    size_t size;
+    size_t used;
+};
+
+/* A tag as a driver keeps it (both strings owned by the driver's object). */
+struct kumo_driver_kit_tag {
+    char *key;
+    char *value;
+};
+
+/* The shape every kumo_driver_*_list struct has (checked in kit.c). */
+struct kumo_driver_kit_list {
+    size_t struct_size;
+    size_t count;
+    const void *const *items;
+};
+
+/* n bytes aligned to align (a power of two) from the arena: NULL while
+ * measuring, else the place in the block. */
+void *kumo_driver_kit_pack_take(struct kumo_driver_kit_pack *p, size_t n, size_t align);
+/* A copy of s (NULL as "") in the arena; NULL while measuring. */
+const char *kumo_driver_kit_pack_str(struct kumo_driver_kit_pack *p, const char *s);
+/* A copy of count strings and the array holding them; NULL while measuring. */
+const char *const *kumo_driver_kit_pack_strings(struct kumo_driver_kit_pack *p,
+                                                char *const *strings, size_t count);
+/* The tags of an object, the token tag (KUMO_DRIVER_TOKEN_TAG = token) first;
+ * *out_count = count + 1. NULL while measuring. */
+const struct kumo_driver_tag *kumo_driver_kit_pack_tags(struct kumo_driver_kit_pack *p,
+                                                        const char *token,
+                                                        const struct kumo_driver_kit_tag *tags,
+                                                        size_t count, size_t *out_count);
+/* A list header followed by count item slots; when filling, the header is set
+ * (struct_size, count, items) and the slots are returned for the caller to
+ * fill. NULL while measuring. */
+const void **kumo_driver_kit_pack_list(struct kumo_driver_kit_pack *p, size_t count);
+/* text copied into a block from the host allocator; NULL: no memory. */
+char *kumo_driver_kit_pack_text(const struct kumo_driver_host *host, const char *text);
+
+/*
+ * Runs the statement `fill` (which packs through the arena pointer named p)
+ * measuring, allocates the measured size with host->mem_alloc, and runs it
+ * again into the block, which it stores in block. block stays NULL when the
+ * allocation fails.
+ */
+#define KUMO_DRIVER_KIT_PACK_TWICE(host, block, p, fill)                                           \
+    do {                                                                                           \
+        struct kumo_driver_kit_pack measure_ = {NULL, 0, 0};                                       \
+        struct kumo_driver_kit_pack *p = &measure_;                                                \
+        fill;                                                                                      \
+        struct kumo_driver_kit_pack real_ = {(host)->mem_alloc((host)->ctx, measure_.used),        \
+                                             measure_.used, 0};                                    \
+        if (real_.base != NULL) {                                                                  \
+            p = &real_;                                                                            \
+            (block) = real_.base;                                                                  \
+            fill;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+/* ---- Declaring a driver's operations -------------------------------------------- */
+
+/* Prototypes of the five table ops of resource `kind` named <prefix>_<kind>_<op>. */
+#define KUMO_DRIVER_KIT_DECLARE_OPS(prefix, kind)                                                  \
+    kumo_driver_code prefix##_##kind##_observe(                                                    \
+        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref, int64_t deadline_ns,        \
+        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
+    kumo_driver_code prefix##_##kind##_create(                                                     \
+        struct kumo_driver_conn *c, const struct kumo_driver_##kind##_spec *spec,                  \
+        const char *token, int64_t deadline_ns, struct kumo_driver_##kind **out,                   \
+        struct kumo_driver_diag *diag);                                                            \
+    kumo_driver_code prefix##_##kind##_update(                                                     \
+        struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,                             \
+        const struct kumo_driver_##kind##_update *update, int64_t deadline_ns,                     \
+        struct kumo_driver_##kind **out, struct kumo_driver_diag *diag);                           \
+    kumo_driver_code prefix##_##kind##_delete(struct kumo_driver_conn *c,                          \
+                                              const struct kumo_driver_ref *ref,                   \
+                                              int64_t deadline_ns, struct kumo_driver_diag *diag); \
+    kumo_driver_code prefix##_##kind##_list(                                                       \
+        struct kumo_driver_conn *c, const struct kumo_driver_filter *filter, int64_t deadline_ns,  \
+        struct kumo_driver_##kind##_list **out, struct kumo_driver_diag *diag)
+
+#endif
