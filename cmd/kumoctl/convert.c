@@ -79,24 +79,6 @@ static void convert_document(void *context, const kumoctl_source *source, kumo_o
     doc->object = NULL;
 }
 
-/* Appends `text` with every line after the first indented by `indent` spaces. */
-static kumo_error append_indented(kumo_codec_buffer *out, const char *text, size_t len, int indent)
-{
-    static const char spaces[] = "                ";
-    kumo_error err = KUMO_ERROR_OK;
-    size_t start = 0;
-    for (size_t i = 0; i <= len && err == KUMO_ERROR_OK; i++) {
-        if (i < len && text[i] != '\n')
-            continue;
-        if (start > 0)
-            err = kumo_codec_buffer_append(out, spaces, (size_t)indent);
-        if (err == KUMO_ERROR_OK)
-            err = kumo_codec_buffer_append(out, text + start, i - start + (i < len));
-        start = i + 1;
-    }
-    return err;
-}
-
 /* JSON: one object as is; several as a kubectl-style List. JSON strings never hold a raw
  * newline, so indenting the lines of each item's text is safe. */
 static kumo_error encode_json(const convert_state *state, kumo_codec_buffer *out, kumo_diag *diag)
@@ -117,7 +99,7 @@ static kumo_error encode_json(const convert_state *state, kumo_codec_buffer *out
         if (err == KUMO_ERROR_OK)
             err = kumo_codec_buffer_append(out, "        ", 8);
         if (err == KUMO_ERROR_OK)
-            err = append_indented(out, item.data, item.len, 8);
+            err = kumoctl_append_indented(out, item.data, item.len, 8);
         const char *separator = i + 1 < state->count ? ",\n" : "\n";
         if (err == KUMO_ERROR_OK)
             err = kumo_codec_buffer_append(out, separator, strlen(separator));

@@ -131,6 +131,11 @@ const char *kumoctl_location(const kumoctl_source *source, int line, char *buf, 
 void kumoctl_print_document_errors(const char *location, const kumo_object_document *doc,
                                    const kumo_diag *diag);
 
+/* Appends `text` (len bytes) to out with every line after the first indented by `indent`
+ * spaces (at most 16), for nesting an encoded object in a List (printers.c). */
+kumo_error kumoctl_append_indented(kumo_codec_buffer *out, const char *text, size_t len,
+                                   int indent);
+
 /* ---- reading manifests (manifests.c) ---------------------------------------------- */
 
 /* Flag ids of the commands that read manifests (validate, convert, later apply). */

@@ -431,8 +431,8 @@ void kumoctl_table_print_more(kumoctl_table *t, FILE *out)
 
 /* ---- yaml, json, name ------------------------------------------------------------------- */
 
-/* Appends `text` with every line after the first indented by `indent` spaces. */
-static kumo_error append_indented(kumo_codec_buffer *out, const char *text, size_t len, int indent)
+/* See kumoctl.h. */
+kumo_error kumoctl_append_indented(kumo_codec_buffer *out, const char *text, size_t len, int indent)
 {
     static const char spaces[] = "                ";
     kumo_error err = KUMO_ERROR_OK;
@@ -487,7 +487,7 @@ int kumoctl_print_objects(ProtobufCMessage *const *objects, size_t count, kumoct
             if (err == KUMO_ERROR_OK)
                 err = kumo_codec_json_encode(objects[i], &pretty, &item, &diag);
             if (err == KUMO_ERROR_OK)
-                err = append_indented(&buf, item.data, item.len, 8);
+                err = kumoctl_append_indented(&buf, item.data, item.len, 8);
         }
         if (err == KUMO_ERROR_OK)
             err = count ? kumo_codec_buffer_append(&buf, "\n    ]\n}\n", 8)

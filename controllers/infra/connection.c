@@ -361,13 +361,6 @@ kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controll
         .context = ctl,
         .informers = env->informers,
     };
-    kumo_error e = kumo_controller_create(&o, &out->controller, diag);
-    if (e != KUMO_ERROR_OK)
-        return e;
-    ctl->controller = out->controller;
-    e = kumo_controller_watch(out->controller, kumo_object_kind_lookup("Credential"),
-                              map_credential, NULL, diag);
-    if (e == KUMO_ERROR_OK)
-        e = kumo_controller_start(out->controller, diag);
-    return e;
+    const infra_watch watches[] = {{"Credential", map_credential, NULL}};
+    return infra_controller_run(&o, watches, 1, out, &ctl->controller, diag);
 }

@@ -1,5 +1,6 @@
 /*
- * controllers.c - the table of the package's controllers and their start/stop.
+ * controllers.c - the table of the package's controllers and their start/stop,
+ * and the create-watch-start sequence every controller of the package shares.
  */
 #include "controllers/infra/internal.h"
 
@@ -74,6 +75,22 @@ void kumo_infra_controller_stop(kumo_infra_controller *c)
     if (c->context_free)
         c->context_free(c->context);
     free(c);
+}
+
+kumo_error infra_controller_run(const kumo_controller_options *options, const infra_watch *watches,
+                                size_t watch_count, kumo_infra_controller *out,
+                                kumo_controller **self, kumo_diag *diag)
+{
+    kumo_error e = kumo_controller_create(options, &out->controller, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    *self = out->controller;
+    for (size_t i = 0; e == KUMO_ERROR_OK && i < watch_count; i++)
+        e = kumo_controller_watch(out->controller, kumo_object_kind_lookup(watches[i].kind),
+                                  watches[i].map, watches[i].informer_out, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_start(out->controller, diag);
+    return e;
 }
 
 kumo_controller *kumo_infra_controller_runtime(kumo_infra_controller *c)

@@ -1,16 +1,18 @@
 /*
  * internal.h - what the files of controllers/infra share.
  *
- *   controllers.c  the table of controllers and start/stop (infra.h)
- *   connection.c   the Connection controller: probe, location, catalog
- *   resource.c     the one reconcile shape of every cloud resource kind
- *   machine.c      the Machine class of resource.c (phases, drift, boot polls)
- *   network.c      the Network, SecurityGroup and KeyPair classes
- *   keygen.c       ed25519 key pairs in OpenSSH format (generated KeyPairs)
- *   infra.c        the Infra controller: placement, failover, scaling of Machines
- *   infra_shared.c the per-connection Network/SecurityGroup/KeyPair of an Infra
- *   infra_status.c the Infra's status roll-up and conditions
- *   placement.c    ranking connections for a group (placement.h)
+ *   controllers.c    the table of controllers and start/stop (infra.h)
+ *   connection.c     the Connection controller: probe, location, catalog
+ *   resource.c       the one reconcile shape of every cloud resource kind
+ *   resource_state.c shared helpers, per-object memory and API writes of resource.c
+ *   machine.c        the Machine class of resource.c (phases, drift, boot polls)
+ *   network.c        the Network, SecurityGroup and KeyPair classes
+ *   keygen.c         ed25519 key pairs in OpenSSH format (generated KeyPairs)
+ *   infra.c          the Infra controller: the reconcile, scaling of Machines
+ *   infra_place.c    the Infra's reading of the world, placement and failover
+ *   infra_shared.c   the per-connection Network/SecurityGroup/KeyPair of an Infra
+ *   infra_status.c   the Infra's status roll-up and conditions
+ *   placement.c      ranking connections for a group (placement.h)
  */
 #ifndef KUMO_INFRA_INTERNAL_H
 #define KUMO_INFRA_INTERNAL_H
@@ -33,6 +35,23 @@ struct kumo_infra_controller {
     void *context;
     void (*context_free)(void *context);
 };
+
+/* A kind a controller watches besides its own: `map` turns a change into enqueues, and the
+ * kind's informer is stored in *informer_out (when not NULL). */
+typedef struct infra_watch {
+    const char *kind;
+    kumo_controller_map_fn map;
+    kumo_informer **informer_out;
+} infra_watch;
+
+/*
+ * Creates the controller of `options` into out->controller and *self (before any watch or
+ * start, so the context sees its controller), adds each watch in order and starts it.
+ * Returns the first error; whatever was made is freed by kumo_infra_controller_stop.
+ */
+kumo_error infra_controller_run(const kumo_controller_options *options, const infra_watch *watches,
+                                size_t watch_count, kumo_infra_controller *out,
+                                kumo_controller **self, kumo_diag *diag);
 
 /* Milliseconds on the monotonic clock. */
 double infra_now_ms(void);
@@ -179,6 +198,19 @@ kumo_error resource_write_status(resource_run *run);
 /* Sets the Ready condition. */
 void resource_ready(ProtobufCMessage *object, int ready, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* spec.connection of any kind that has one ("" when none). */
+const char *resource_spec_connection(const ProtobufCMessage *object);
+/* status.observedGeneration (NULL when the kind has none) and metadata.generation. */
+int64_t *resource_status_observed_generation(ProtobufCMessage *status);
+int64_t resource_status_generation(const ProtobufCMessage *object);
+/* The per-object memory under ctl->lock: a copy (zeroed when unknown), store, forget. */
+resource_memory resource_memory_get(resource_ctl *ctl, const char *key);
+void resource_memory_put(resource_ctl *ctl, const char *key, const resource_memory *m);
+void resource_memory_drop(resource_ctl *ctl, const char *key);
+/* Writes run->object's metadata and spec (finalizers, annotations), then adopts the result. */
+kumo_error resource_write_meta(resource_run *run);
+/* Finalizer and create-pending marker, in one write, before any cloud call. */
+kumo_error resource_record_intent(resource_run *run);
 /* Looks up `name` in an informer of the same namespace; caller frees. */
 ProtobufCMessage *resource_lookup(kumo_informer *informer, const char *ns, const char *name);
 /* Learns from a machine seen running/pending how long boots take on its connection. */
@@ -276,6 +308,20 @@ typedef struct infra_run {
 /* A copy of s in the run's arena (valid until the run ends); "" when out of memory. */
 const char *infra_intern(infra_run *run, const char *s);
 void infra_arena_free(infra_run *run);
+
+/* ---- reading and placing (infra_place.c) ---- */
+
+/* Every object of `informer` in namespace ns (owned array of owned objects). */
+ProtobufCMessage **infra_objects_in(kumo_informer *informer, const char *ns, size_t *count_out);
+void infra_objects_free(ProtobufCMessage **objects, size_t count);
+/* run->offers: the offers of every Ready Connection with a catalog. 0, or -1 (no memory). */
+int infra_offers_build(infra_run *run);
+/* run->members: the Infra's Machines (owner index of `machines`). 0, or -1 (no memory). */
+int infra_members_load(kumo_informer *machines, infra_run *run);
+/* The group's candidates (explicit placement, or ranked offers minus exclusions). */
+void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_group_plan *plan);
+/* Records a failover of the group away from x's connection (once per connection per pass). */
+void infra_fail_over(infra_group_plan *plan, const infra_member *x);
 
 /* What infra_shared.c reads and writes with. */
 typedef struct infra_shared_env {

@@ -1,7 +1,8 @@
 /*
  * resource.c - the one reconcile shape of every cloud resource kind
  * (Machine, Network, SecurityGroup, KeyPair); the kind-specific parts are a
- * resource_class (machine.c, network.c).
+ * resource_class (machine.c, network.c); its helpers, memory and API writes
+ * are in resource_state.c.
  *
  * For an object that is not being deleted:
  *   1. intent first: the finalizer kumo.dev/cloud-cleanup and, before the
@@ -28,12 +29,9 @@
  */
 #include "controllers/infra/internal.h"
 
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
@@ -41,210 +39,6 @@
 
 /* How long a cache older than our own last write is waited for. */
 #define STALE_CACHE_WAIT_MS 5000
-#define DEFAULT_BOOT_MS     3000.0
-
-/* ---- small shared helpers -------------------------------------------------------------- */
-
-double infra_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-double infra_jitter(double spread)
-{
-    static _Atomic uint64_t state = 0x9e3779b97f4a7c15ull;
-    uint64_t x = atomic_fetch_add(&state, 0x9e3779b97f4a7c15ull);
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    double unit = (double)(x >> 11) / (double)(1ull << 53);
-    return 1.0 + spread * (2.0 * unit - 1.0);
-}
-
-void infra_key(const char *ns, const char *name, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/%s", ns && ns[0] ? ns : "default", name);
-}
-
-/* spec.connection of any kind that has one ("" when none). */
-static const char *spec_connection(const ProtobufCMessage *object)
-{
-    const ProtobufCMessage *spec = kumo_object_spec(object);
-    const ProtobufCFieldDescriptor *f =
-        spec ? protobuf_c_message_descriptor_get_field_by_name(spec->descriptor, "connection")
-             : NULL;
-    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
-        return "";
-    const char *v = *(const char *const *)((const char *)spec + f->offset);
-    return v ? v : "";
-}
-
-void infra_enqueue_same_connection(kumo_controller *controller, kumo_informer *primary,
-                                   const ProtobufCMessage *object)
-{
-    if (primary == NULL)
-        return; /* still starting: the primary list enqueues everything anyway */
-    const char *connection = object->descriptor == &kumo__v1alpha1__connection__descriptor
-                                 ? kumo_object_name(object)
-                                 : spec_connection(object);
-    if (connection[0] == '\0')
-        return;
-    size_t count = 0;
-    char **keys =
-        kumo_informer_index_keys(primary, KUMO_INFORMER_INDEX_CONNECTION, connection, &count);
-    const char *ns = kumo_object_namespace(object);
-    size_t ns_len = strlen(ns);
-    for (size_t i = 0; keys && i < count; i++) {
-        if (strncmp(keys[i], ns, ns_len) == 0 && keys[i][ns_len] == '/')
-            kumo_controller_enqueue(controller, ns, keys[i] + ns_len + 1);
-    }
-    kumo_informer_keys_free(keys, count);
-}
-
-ProtobufCMessage *resource_lookup(kumo_informer *informer, const char *ns, const char *name)
-{
-    if (informer == NULL || name == NULL || name[0] == '\0')
-        return NULL;
-    return kumo_informer_get(informer, ns, name);
-}
-
-/* ---- status fields by name --------------------------------------------------------------- */
-
-static char **status_string(ProtobufCMessage *status, const char *field)
-{
-    const ProtobufCFieldDescriptor *f =
-        status ? protobuf_c_message_descriptor_get_field_by_name(status->descriptor, field) : NULL;
-    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
-        return NULL;
-    return (char **)((char *)status + f->offset);
-}
-
-const char *resource_provider_id(const ProtobufCMessage *object)
-{
-    char **slot = status_string(kumo_object_status(object), "provider_id");
-    return slot && *slot ? *slot : "";
-}
-
-int resource_provider_id_set(ProtobufCMessage *object, const char *provider_id)
-{
-    char **slot = status_string(kumo_meta_status_ensure(object), "provider_id");
-    if (slot == NULL)
-        return -1;
-    if (strcmp(*slot ? *slot : "", provider_id ? provider_id : "") == 0)
-        return 0;
-    return kumo_codec_string_set(slot, provider_id) == KUMO_ERROR_OK ? 1 : -1;
-}
-
-static int64_t *status_observed_generation(ProtobufCMessage *status)
-{
-    const ProtobufCFieldDescriptor *f = status ? protobuf_c_message_descriptor_get_field_by_name(
-                                                     status->descriptor, "observed_generation")
-                                               : NULL;
-    return f ? (int64_t *)((char *)status + f->offset) : NULL;
-}
-
-static int64_t status_generation(const ProtobufCMessage *object)
-{
-    const int64_t *g = status_observed_generation(kumo_object_status(object));
-    return g ? *g : -1;
-}
-
-void resource_ready(ProtobufCMessage *object, int ready, const char *reason, const char *fmt, ...)
-{
-    char message[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    kumo_object_condition_set(object, "Ready", ready ? "True" : "False", reason, message);
-}
-
-/* ---- per-object memory ----------------------------------------------------------------- */
-
-static resource_memory memory_get(resource_ctl *ctl, const char *key)
-{
-    resource_memory m;
-    memset(&m, 0, sizeof(m));
-    pthread_mutex_lock(&ctl->lock);
-    const resource_memory *found = kumo_map_get(ctl->memory, key);
-    if (found)
-        m = *found;
-    pthread_mutex_unlock(&ctl->lock);
-    return m;
-}
-
-static void memory_put(resource_ctl *ctl, const char *key, const resource_memory *m)
-{
-    pthread_mutex_lock(&ctl->lock);
-    resource_memory *slot = kumo_map_get(ctl->memory, key);
-    if (slot == NULL) {
-        slot = malloc(sizeof(*slot));
-        if (slot && kumo_map_put(ctl->memory, key, slot, NULL) != 0) {
-            free(slot);
-            slot = NULL;
-        }
-    }
-    if (slot)
-        *slot = *m;
-    pthread_mutex_unlock(&ctl->lock);
-}
-
-static void memory_drop(resource_ctl *ctl, const char *key)
-{
-    pthread_mutex_lock(&ctl->lock);
-    free(kumo_map_remove(ctl->memory, key));
-    pthread_mutex_unlock(&ctl->lock);
-}
-
-double resource_boot_estimate(resource_ctl *ctl, const char *connection_key)
-{
-    if (ctl->env.boot_poll_ms > 0)
-        return ctl->env.boot_poll_ms;
-    pthread_mutex_lock(&ctl->lock);
-    const boot_estimate *b = kumo_map_get(ctl->boot, connection_key);
-    double ms = b ? b->ms : DEFAULT_BOOT_MS;
-    pthread_mutex_unlock(&ctl->lock);
-    return ms;
-}
-
-/*
- * The first observe after a create tells: running (the boot took at most
- * `elapsed`) or still pending (it takes longer). Shrinking slowly on the
- * first and growing faster on the second settles just above the real boot
- * time, where about one machine in ten needs a second observe.
- */
-void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int running,
-                         double elapsed_ms)
-{
-    if (ctl->env.boot_poll_ms > 0 || elapsed_ms <= 0)
-        return;
-    pthread_mutex_lock(&ctl->lock);
-    boot_estimate *b = kumo_map_get(ctl->boot, connection_key);
-    if (b == NULL) {
-        b = malloc(sizeof(*b));
-        if (b && kumo_map_put(ctl->boot, connection_key, b, NULL) != 0) {
-            free(b);
-            b = NULL;
-        }
-        if (b)
-            b->ms = DEFAULT_BOOT_MS;
-    }
-    if (b) {
-        /* Only observations near the estimate say something about it: an early pending
-         * one (a reconcile for another reason) or a late running one (a busy queue) do not. */
-        if (running && elapsed_ms <= b->ms * 1.2)
-            b->ms = b->ms * 0.99 < 100 ? 100 : b->ms * 0.99;
-        else if (!running && elapsed_ms >= b->ms * 0.9)
-            b->ms = elapsed_ms * 1.1;
-        if (b->ms > 600000)
-            b->ms = 600000;
-    }
-    pthread_mutex_unlock(&ctl->lock);
-}
 
 /* ---- results ------------------------------------------------------------------------- */
 
@@ -266,55 +60,6 @@ static kumo_controller_result retry(void)
 static kumo_controller_result terminal(void)
 {
     return (kumo_controller_result){KUMO_CONTROLLER_TERMINAL, 0};
-}
-
-/* ---- API writes ---------------------------------------------------------------------- */
-
-static void adopt(resource_run *run, ProtobufCMessage *fresh)
-{
-    kumo_object_destroy(run->object);
-    kumo_object_destroy(run->original);
-    run->object = fresh;
-    run->original = kumo_codec_message_clone(fresh);
-    run->memory.written_revision = kumo_meta_revision(fresh);
-    run->memory.written_at_ms = infra_now_ms();
-}
-
-/* Writes metadata and spec (finalizers, annotations). */
-static kumo_error write_meta(resource_run *run)
-{
-    ProtobufCMessage *fresh = NULL;
-    kumo_diag_fini(&run->diag);
-    kumo_error e = kumo_client_update(run->ctl->env.client, run->object, &fresh, &run->diag);
-    if (e == KUMO_ERROR_OK)
-        adopt(run, fresh);
-    else if (e != KUMO_ERROR_CONFLICT && e != KUMO_ERROR_NOT_FOUND)
-        KUMO_LOG_WARN("controller", "cannot update object",
-                      "controller=%s key=%s error=%s detail=\"%s\"", run->ctl->cls->name, run->key,
-                      kumo_error_name(e), run->diag.message);
-    return e;
-}
-
-/* Writes status when it differs from what was read. */
-kumo_error resource_write_status(resource_run *run)
-{
-    ProtobufCMessage *status = kumo_meta_status_ensure(run->object);
-    int64_t *observed = status_observed_generation(status);
-    if (observed && run->memory.observed_generation > 0)
-        *observed = run->memory.observed_generation;
-    if (kumo_meta_status_equal(run->object, run->original))
-        return KUMO_ERROR_OK;
-    ProtobufCMessage *fresh = NULL;
-    kumo_diag_fini(&run->diag);
-    kumo_error e = kumo_client_update_status(run->ctl->env.client, run->object, &fresh, &run->diag);
-    if (e == KUMO_ERROR_OK) {
-        adopt(run, fresh);
-    } else if (e != KUMO_ERROR_CONFLICT && e != KUMO_ERROR_NOT_FOUND) {
-        KUMO_LOG_WARN("controller", "cannot write status",
-                      "controller=%s key=%s error=%s detail=\"%s\"", run->ctl->cls->name, run->key,
-                      kumo_error_name(e), run->diag.message);
-    }
-    return e;
 }
 
 /* The outcome for a failed API write: conflicts and races are retried at once. */
@@ -382,10 +127,10 @@ static kumo_controller_result remove_finalizer(resource_run *run)
 {
     if (kumo_meta_finalizer_remove(run->object, KUMO_INFRA_FINALIZER) <= 0)
         return done();
-    kumo_error e = write_meta(run);
+    kumo_error e = resource_write_meta(run);
     if (e != KUMO_ERROR_OK)
         return api_failed(e);
-    memory_drop(run->ctl, run->key);
+    resource_memory_drop(run->ctl, run->key);
     KUMO_LOG_DEBUG("controller", "cloud resource gone; finalizer removed", "controller=%s key=%s",
                    run->ctl->cls->name, run->key);
     return done();
@@ -416,7 +161,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
             return driver_failed(run, &call, rc, "observe");
         /* Still there: delete again (idempotent) on the next pass. */
         run->memory.next_observe_ms = 0;
-        memory_put(run->ctl, run->key, &run->memory);
+        resource_memory_put(run->ctl, run->key, &run->memory);
         return requeue(500);
     }
     rc = cls->remove(&call, &ref);
@@ -425,7 +170,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
         return remove_finalizer(run);
     if (rc == KUMO_DRIVER_OK) {
         run->memory.next_observe_ms = -1; /* "delete accepted" */
-        memory_put(run->ctl, run->key, &run->memory);
+        resource_memory_put(run->ctl, run->key, &run->memory);
         return requeue(cls->has_phase ? 300 : 100);
     }
     if (rc == KUMO_DRIVER_CONFLICT) {
@@ -521,7 +266,7 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     if (rc != KUMO_DRIVER_THROTTLED) {
         /* From now on the token may name a resource: look before creating again. */
         run->memory.intent_fresh = 0;
-        memory_put(ctl, run->key, &run->memory);
+        resource_memory_put(ctl, run->key, &run->memory);
     }
     if (rc != KUMO_DRIVER_OK)
         return create_failed(run, &call, rc);
@@ -535,40 +280,11 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
                    run->key, resource_provider_id(run->object));
     kumo_controller_result r = requeue(run->memory.next_observe_ms - infra_now_ms());
     r = status_then(run, r);
-    memory_put(ctl, run->key, &run->memory);
+    resource_memory_put(ctl, run->key, &run->memory);
     return r;
 }
 
 /* ---- convergence --------------------------------------------------------------------- */
-
-static void time_text(char *buf, size_t size)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Finalizer and create-pending marker, in one write, before any cloud call. */
-static kumo_error record_intent(resource_run *run)
-{
-    int fresh = 0;
-    int changed = kumo_meta_finalizer_add(run->object, KUMO_INFRA_FINALIZER);
-    if (resource_provider_id(run->object)[0] == '\0' &&
-        kumo_meta_annotation(run->object, KUMO_INFRA_CREATE_PENDING) == NULL) {
-        char now[40];
-        time_text(now, sizeof(now));
-        int set = kumo_meta_annotation_set(run->object, KUMO_INFRA_CREATE_PENDING, now);
-        changed = set < 0 ? -1 : (changed || set);
-        fresh = set > 0;
-    }
-    if (changed < 0)
-        return KUMO_ERROR_NOMEM;
-    kumo_error e = changed ? write_meta(run) : KUMO_ERROR_OK;
-    if (e == KUMO_ERROR_OK && fresh)
-        run->memory.intent_fresh = 1; /* nothing can exist in the cloud with this token yet */
-    return e;
-}
 
 static void drifted(resource_run *run, const char *reason, const char *message)
 {
@@ -586,7 +302,8 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                    cls->name, run->key, m->resource_version, run->memory.seen,
                    run->memory.next_observe_ms - now);
     int64_t generation = kumo_meta_generation(run->object);
-    int64_t *observed_generation = status_observed_generation(kumo_object_status(run->object));
+    int64_t *observed_generation =
+        resource_status_observed_generation(kumo_object_status(run->object));
     int spec_changed = observed_generation == NULL || *observed_generation != generation;
     const char *provider_id = resource_provider_id(run->object);
     int known = provider_id[0] != '\0';
@@ -598,7 +315,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
         run->memory.seen = 1;
         if (known && !spec_changed && kumo_meta_condition_is(run->object, "Ready", "True")) {
             run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * 0.5 * infra_jitter(1.0);
-            memory_put(ctl, run->key, &run->memory);
+            resource_memory_put(ctl, run->key, &run->memory);
             return requeue(run->memory.next_observe_ms - now);
         }
     }
@@ -642,7 +359,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                 if (cls->clear)
                     cls->clear(run, "Terminated");
                 run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * infra_jitter(0.2);
-                memory_put(ctl, run->key, &run->memory);
+                resource_memory_put(ctl, run->key, &run->memory);
                 return status_then(run, requeue(run->memory.next_observe_ms - now));
             }
             char message[400];
@@ -684,7 +401,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                 drifted(run, "Stopped",
                         "the machine was stopped outside kumo; driftPolicy Recreate: replacing it");
                 run->memory.next_observe_ms = 0;
-                memory_put(ctl, run->key, &run->memory);
+                resource_memory_put(ctl, run->key, &run->memory);
                 return status_then(run, requeue(500));
             }
             KUMO_LOG_INFO("controller", "stopped machine started again",
@@ -715,7 +432,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                                       "in the state the spec asks for again");
     }
     run->memory.next_observe_ms = now + next_poll_ms(run, life, connection_key);
-    memory_put(ctl, run->key, &run->memory);
+    resource_memory_put(ctl, run->key, &run->memory);
     return status_then(run, requeue(run->memory.next_observe_ms - now));
 }
 
@@ -732,11 +449,11 @@ static kumo_controller_result reconcile_object(resource_run *run)
     if (deleting && !intent_known)
         return remove_finalizer(run); /* nothing was ever asked of a cloud */
     if (!deleting) {
-        kumo_error e = record_intent(run);
+        kumo_error e = resource_record_intent(run);
         if (e != KUMO_ERROR_OK)
             return api_failed(e);
     }
-    const char *connection_name = spec_connection(run->object);
+    const char *connection_name = resource_spec_connection(run->object);
     run->connection = resource_lookup(ctl->connections, run->ns, connection_name);
     if (run->connection == NULL) {
         resource_ready(run->object, 0, "ConnectionNotFound", "Connection \"%s\" not found",
@@ -769,10 +486,10 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     /* Workers start after the primary informer: reading it here needs no lock. */
     run.object = kumo_informer_get(kumo_controller_informer(ctl->controller), ns, name);
     if (run.object == NULL) {
-        memory_drop(ctl, run.key);
+        resource_memory_drop(ctl, run.key);
         return done();
     }
-    run.memory = memory_get(ctl, run.key);
+    run.memory = resource_memory_get(ctl, run.key);
     double now = infra_now_ms();
     kumo_controller_result r;
     if (kumo_meta_revision(run.object) < run.memory.written_revision &&
@@ -784,7 +501,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
                        (long long)run.memory.written_revision);
     } else if (!kumo_meta_deleting(run.object) && run.memory.seen &&
                run.memory.next_observe_ms > now && resource_provider_id(run.object)[0] &&
-               status_generation(run.object) == kumo_meta_generation(run.object) &&
+               resource_status_generation(run.object) == kumo_meta_generation(run.object) &&
                kumo_meta_finalizer_has(run.object, KUMO_INFRA_FINALIZER)) {
         /* Nothing changed that we did not write ourselves, and no poll is due. */
         r = requeue(run.memory.next_observe_ms - now);
@@ -792,7 +509,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         run.original = kumo_codec_message_clone(run.object);
         r = run.original ? reconcile_object(&run) : retry();
         if (run.memory.written_at_ms >= now)
-            memory_put(ctl, run.key, &run.memory);
+            resource_memory_put(ctl, run.key, &run.memory);
     }
     kumo_object_destroy(run.object);
     kumo_object_destroy(run.original);
@@ -867,26 +584,17 @@ kumo_error infra_resource_start(const resource_class *cls, const kumo_infra_env 
         .context = ctl,
         .informers = env->informers,
     };
-    kumo_error e = kumo_controller_create(&o, &out->controller, diag);
-    if (e != KUMO_ERROR_OK)
-        return e;
-    ctl->controller = out->controller;
-    struct {
-        const char *kind;
-        int wanted;
-        kumo_informer **slot;
-    } watches[] = {
-        {"Connection", 1, &ctl->connections},
-        {"Network", cls->needs_networks, &ctl->networks},
-        {"SecurityGroup", cls->needs_security_groups, &ctl->security_groups},
-        {"KeyPair", cls->needs_key_pairs, &ctl->key_pairs},
-    };
-    for (size_t i = 0; e == KUMO_ERROR_OK && i < sizeof(watches) / sizeof(watches[0]); i++)
-        if (watches[i].wanted)
-            e = kumo_controller_watch(out->controller, kumo_object_kind_lookup(watches[i].kind),
-                                      map_same_connection, watches[i].slot, diag);
-    if (e == KUMO_ERROR_OK)
-        e = kumo_controller_start(out->controller, diag);
+    /* The Connection always; the other kinds when the class reads them. */
+    infra_watch watches[4] = {{"Connection", map_same_connection, &ctl->connections}};
+    size_t watch_count = 1;
+    if (cls->needs_networks)
+        watches[watch_count++] = (infra_watch){"Network", map_same_connection, &ctl->networks};
+    if (cls->needs_security_groups)
+        watches[watch_count++] =
+            (infra_watch){"SecurityGroup", map_same_connection, &ctl->security_groups};
+    if (cls->needs_key_pairs)
+        watches[watch_count++] = (infra_watch){"KeyPair", map_same_connection, &ctl->key_pairs};
+    kumo_error e = infra_controller_run(&o, watches, watch_count, out, &ctl->controller, diag);
     if (e == KUMO_ERROR_OK) {
         pthread_mutex_lock(&ctl->lock);
         ctl->objects = kumo_controller_informer(out->controller);

@@ -34,47 +34,14 @@ cc -O2 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURC
   "$root/hack/bench/converge/bench.c" -o "$build/bin/bench-converge" \
   $(pkg-config --cflags --libs libnats) -lpthread
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-bench-converge-XXXXXX")
-nats_pid=""
-kumod_pid=""
-cleanup() {
-  [ -n "$kumod_pid" ] && kill "$kumod_pid" 2>/dev/null && wait "$kumod_pid" 2>/dev/null || true
-  [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+. "$root/hack/bench/lib.sh"
+bench_work_init converge
 
-mkdir -p "$work/nats" "$work/ports" "$work/kumod" "$work/sim"
-printf 'max_payload: 8388608\n' >"$work/nats.conf"
-nats-server -c "$work/nats.conf" -a 127.0.0.1 -p -1 -js -sd "$work/nats" \
-  --ports_file_dir "$work/ports" >"$work/nats.log" 2>&1 &
-nats_pid=$!
-url=""
-for _ in $(seq 1 200); do
-  ports=$(cat "$work"/ports/*.ports 2>/dev/null || true)
-  url=$(printf '%s' "$ports" | grep -o 'nats://[0-9.]*:[0-9]*' | head -1 || true)
-  [ -n "$url" ] && break
-  sleep 0.05
-done
-if [ -z "$url" ]; then
-  echo "nats-server did not start; its log:" >&2
-  cat "$work/nats.log" >&2
-  exit 1
-fi
+mkdir -p "$work/sim"
+bench_nats_start
 
 # Drift polls every 10 minutes: converged machines are not polled during the run.
-"$build/bin/kumod" --nats "$url" --data-dir "$work/kumod" --log-level warn \
-  --drift-poll-seconds 600 >"$work/kumod.log" 2>&1 &
-kumod_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "kumod ready" "$work/kumod.log" && break
-  sleep 0.05
-done
-if ! grep -q "kumod ready" "$work/kumod.log"; then
-  echo "kumod did not start; its log:" >&2
-  cat "$work/kumod.log" >&2
-  exit 1
-fi
+bench_kumod_start --drift-poll-seconds 600
 
 echo "nats-server $url, kumod pid $kumod_pid, $(nproc) CPUs" >&2
 "$build/bin/bench-converge" --nats "$url" --state-dir "$work/sim" --kumod-pid "$kumod_pid" "$@"

@@ -1,0 +1,57 @@
+# hack/bench/lib.sh - what the benches that run kumod over NATS share (sourced by api.sh and
+# converge.sh): a temporary work dir cleaned up on exit, nats-server (JetStream, random port,
+# max_payload 8 MiB) and kumod --nats, each waited for until it is ready.
+#
+#   bench_work_init NAME     work=<new temp dir>; on exit kumod and nats-server are stopped
+#                            and the dir removed
+#   bench_nats_start         starts nats-server in $work; sets nats_pid and url
+#   bench_kumod_start ARG..  starts $build/bin/kumod on $url with data in $work/kumod and
+#                            --log-level warn plus ARGs; sets kumod_pid
+
+bench_work_init() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-bench-$1-XXXXXX")
+  nats_pid=""
+  kumod_pid=""
+  trap bench_cleanup EXIT INT TERM
+  mkdir -p "$work/nats" "$work/ports" "$work/kumod"
+}
+
+bench_cleanup() {
+  [ -n "$kumod_pid" ] && kill "$kumod_pid" 2>/dev/null && wait "$kumod_pid" 2>/dev/null || true
+  [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+
+bench_nats_start() {
+  printf 'max_payload: 8388608\n' >"$work/nats.conf"
+  nats-server -c "$work/nats.conf" -a 127.0.0.1 -p -1 -js -sd "$work/nats" \
+    --ports_file_dir "$work/ports" >"$work/nats.log" 2>&1 &
+  nats_pid=$!
+  url=""
+  for _ in $(seq 1 200); do
+    ports=$(cat "$work"/ports/*.ports 2>/dev/null || true)
+    url=$(printf '%s' "$ports" | grep -o 'nats://[0-9.]*:[0-9]*' | head -1 || true)
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  if [ -z "$url" ]; then
+    echo "nats-server did not start; its log:" >&2
+    cat "$work/nats.log" >&2
+    exit 1
+  fi
+}
+
+bench_kumod_start() {
+  "$build/bin/kumod" --nats "$url" --data-dir "$work/kumod" --log-level warn "$@" \
+    >"$work/kumod.log" 2>&1 &
+  kumod_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q "kumod ready" "$work/kumod.log" && break
+    sleep 0.05
+  done
+  if ! grep -q "kumod ready" "$work/kumod.log"; then
+    echo "kumod did not start; its log:" >&2
+    cat "$work/kumod.log" >&2
+    exit 1
+  fi
+}
