@@ -201,6 +201,73 @@ const struct kumo_driver_tag *kumo_driver_kit_pack_tags(struct kumo_driver_kit_p
     return t;
 }
 
+const struct kumo_driver_subnet *
+kumo_driver_kit_pack_subnets(struct kumo_driver_kit_pack *p,
+                             const struct kumo_driver_kit_subnet *subnets, size_t count)
+{
+    struct kumo_driver_subnet *out =
+        kumo_driver_kit_pack_take(p, count * sizeof(*out), alignof(struct kumo_driver_subnet));
+    for (size_t i = 0; i < count; i++) {
+        struct kumo_driver_subnet s;
+        s.name = kumo_driver_kit_pack_str(p, subnets[i].name);
+        s.cidr = kumo_driver_kit_pack_str(p, subnets[i].cidr);
+        s.zone = kumo_driver_kit_pack_str(p, subnets[i].zone);
+        s.provider_id = kumo_driver_kit_pack_str(p, subnets[i].id);
+        if (out != NULL)
+            out[i] = s;
+    }
+    return out;
+}
+
+const struct kumo_driver_rule *kumo_driver_kit_pack_rules(struct kumo_driver_kit_pack *p,
+                                                          const struct kumo_driver_kit_rule *rules,
+                                                          size_t count)
+{
+    struct kumo_driver_rule *out =
+        kumo_driver_kit_pack_take(p, count * sizeof(*out), alignof(struct kumo_driver_rule));
+    for (size_t i = 0; i < count; i++) {
+        struct kumo_driver_rule r;
+        r.direction = rules[i].direction;
+        r.protocol = rules[i].protocol;
+        r.from_port = rules[i].from_port;
+        r.to_port = rules[i].to_port;
+        r.cidr = kumo_driver_kit_pack_str(p, rules[i].cidr);
+        r.description = kumo_driver_kit_pack_str(p, rules[i].description);
+        if (out != NULL)
+            out[i] = r;
+    }
+    return out;
+}
+
+void kumo_driver_kit_tags_free(struct kumo_driver_kit_tag *tags, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(tags[i].key);
+        free(tags[i].value);
+    }
+    free(tags);
+}
+
+void kumo_driver_kit_subnets_free(struct kumo_driver_kit_subnet *subnets, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(subnets[i].id);
+        free(subnets[i].name);
+        free(subnets[i].cidr);
+        free(subnets[i].zone);
+    }
+    free(subnets);
+}
+
+void kumo_driver_kit_rules_free(struct kumo_driver_kit_rule *rules, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(rules[i].cidr);
+        free(rules[i].description);
+    }
+    free(rules);
+}
+
 const void **kumo_driver_kit_pack_list(struct kumo_driver_kit_pack *p, size_t count)
 {
     struct kumo_driver_kit_list *list =

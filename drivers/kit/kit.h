@@ -69,6 +69,28 @@ struct kumo_driver_kit_tag {
     char *value;
 };
 
+/* A subnet and a firewall rule as a driver keeps them (strings owned by the object). */
+struct kumo_driver_kit_subnet {
+    char *id;
+    char *name;
+    char *cidr;
+    char *zone;
+};
+
+struct kumo_driver_kit_rule {
+    int direction;
+    int protocol;
+    int from_port;
+    int to_port;
+    char *cidr;
+    char *description;
+};
+
+/* Free the strings of each element and the array itself. */
+void kumo_driver_kit_tags_free(struct kumo_driver_kit_tag *tags, size_t count);
+void kumo_driver_kit_subnets_free(struct kumo_driver_kit_subnet *subnets, size_t count);
+void kumo_driver_kit_rules_free(struct kumo_driver_kit_rule *rules, size_t count);
+
 /* The shape every kumo_driver_*_list struct has (checked in kit.c). */
 struct kumo_driver_kit_list {
     size_t struct_size;
@@ -90,6 +112,13 @@ const struct kumo_driver_tag *kumo_driver_kit_pack_tags(struct kumo_driver_kit_p
                                                         const char *token,
                                                         const struct kumo_driver_kit_tag *tags,
                                                         size_t count, size_t *out_count);
+/* Copies of count subnets / rules in the ABI's layout; NULL while measuring. */
+const struct kumo_driver_subnet *
+kumo_driver_kit_pack_subnets(struct kumo_driver_kit_pack *p,
+                             const struct kumo_driver_kit_subnet *subnets, size_t count);
+const struct kumo_driver_rule *kumo_driver_kit_pack_rules(struct kumo_driver_kit_pack *p,
+                                                          const struct kumo_driver_kit_rule *rules,
+                                                          size_t count);
 /* A list header followed by count item slots; when filling, the header is set
  * (struct_size, count, items) and the slots are returned for the caller to
  * fill. NULL while measuring. */

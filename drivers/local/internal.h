@@ -75,22 +75,6 @@ enum local_status {
     LOCAL_DELETING = 2, /* delete under way or interrupted */
 };
 
-struct local_subnet {
-    char *id;
-    char *name;
-    char *cidr;
-    char *zone;
-};
-
-struct local_rule {
-    int direction;
-    int protocol;
-    int from_port;
-    int to_port;
-    char *cidr;
-    char *description;
-};
-
 struct local_object {
     int kind;
     int status;
@@ -117,9 +101,9 @@ struct local_object {
     uint64_t pid_start; /* its start time in clock ticks (guards PID reuse) */
     /* network (cidr, subnets); security group (network_id, rules) */
     char *cidr;
-    struct local_subnet *subnets;
+    struct kumo_driver_kit_subnet *subnets;
     size_t subnet_count;
-    struct local_rule *rules;
+    struct kumo_driver_kit_rule *rules;
     size_t rule_count;
     /* key pair */
     char *public_key;

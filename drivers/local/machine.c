@@ -710,7 +710,7 @@ kumo_driver_code local_machine_pool(struct local_call *call, const char *network
     struct kumo_driver_conn *c = call->conn;
     memset(pool, 0, sizeof(*pool));
     const struct local_object *net = NULL;
-    const struct local_subnet *sub = NULL;
+    const struct kumo_driver_kit_subnet *sub = NULL;
     if (subnet_id && subnet_id[0]) {
         for (size_t i = 0; i < c->state.count && sub == NULL; i++) {
             const struct local_object *o = c->state.objects[i];

@@ -208,7 +208,8 @@ static int range_match(const char *cidr, const char *field, char *buf, size_t si
     return 0;
 }
 
-static void rule_line(struct kumo_driver_kit_buf *b, const struct local_rule *r, int inbound)
+static void rule_line(struct kumo_driver_kit_buf *b, const struct kumo_driver_kit_rule *r,
+                      int inbound)
 {
     char match[64], ports[40] = "";
     if (range_match(r->cidr, inbound ? "saddr" : "daddr", match, sizeof(match)) != 0)

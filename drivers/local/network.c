@@ -83,13 +83,7 @@ static kumo_driver_code check_overlap(struct local_call *call, const char *self,
 
 static void free_subnets(struct local_object *o)
 {
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        free(o->subnets[i].id);
-        free(o->subnets[i].name);
-        free(o->subnets[i].cidr);
-        free(o->subnets[i].zone);
-    }
-    free(o->subnets);
+    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
     o->subnets = NULL;
     o->subnet_count = 0;
 }
@@ -150,7 +144,7 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                         "subnet %s: [%s] is not a zone of %s (its one zone is %s)",
                                         name, zone, call->conn->cfg.region, call->conn->cfg.zone);
-        const struct local_subnet *kept = NULL;
+        const struct kumo_driver_kit_subnet *kept = NULL;
         for (size_t j = 0; old != NULL && j < old->subnet_count; j++)
             if (strcmp(old->subnets[j].name, name) == 0)
                 kept = &old->subnets[j];
@@ -162,7 +156,7 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
             snprintf(id, sizeof(id), "%s", kept->id);
         else
             local_new_id(call->conn, LOCAL_SUBNET_ID, id, sizeof(id));
-        struct local_subnet *d = &o->subnets[o->subnet_count];
+        struct kumo_driver_kit_subnet *d = &o->subnets[o->subnet_count];
         if (local_set_str(&d->id, id) | local_set_str(&d->name, name) |
             local_set_str(&d->cidr, s->cidr) | local_set_str(&d->zone, zone)) {
             free(d->id);

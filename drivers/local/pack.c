@@ -64,18 +64,7 @@ static const void *pack_network(struct kumo_driver_kit_pack *p, const struct loc
     v.region = kumo_driver_kit_pack_str(p, region);
     v.cidr = kumo_driver_kit_pack_str(p, o->cidr);
     v.state = kumo_driver_kit_pack_str(p, o->status == LOCAL_READY ? "available" : "pending");
-    struct kumo_driver_subnet *subs = kumo_driver_kit_pack_take(p, o->subnet_count * sizeof(*subs),
-                                                                alignof(struct kumo_driver_subnet));
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        struct kumo_driver_subnet s;
-        s.name = kumo_driver_kit_pack_str(p, o->subnets[i].name);
-        s.cidr = kumo_driver_kit_pack_str(p, o->subnets[i].cidr);
-        s.zone = kumo_driver_kit_pack_str(p, o->subnets[i].zone);
-        s.provider_id = kumo_driver_kit_pack_str(p, o->subnets[i].id);
-        if (subs != NULL)
-            subs[i] = s;
-    }
-    v.subnets = subs;
+    v.subnets = kumo_driver_kit_pack_subnets(p, o->subnets, o->subnet_count);
     v.subnet_count = o->subnet_count;
     v.created_ns = o->created_ns;
     v.tags = kumo_driver_kit_pack_tags(p, o->token, o->tags, o->tag_count, &v.tag_count);
@@ -97,20 +86,7 @@ static const void *pack_security_group(struct kumo_driver_kit_pack *p, const str
     v.name = kumo_driver_kit_pack_str(p, o->name);
     v.region = kumo_driver_kit_pack_str(p, region);
     v.network_id = kumo_driver_kit_pack_str(p, o->network_id);
-    struct kumo_driver_rule *rules = kumo_driver_kit_pack_take(p, o->rule_count * sizeof(*rules),
-                                                               alignof(struct kumo_driver_rule));
-    for (size_t i = 0; i < o->rule_count; i++) {
-        struct kumo_driver_rule r;
-        r.direction = o->rules[i].direction;
-        r.protocol = o->rules[i].protocol;
-        r.from_port = o->rules[i].from_port;
-        r.to_port = o->rules[i].to_port;
-        r.cidr = kumo_driver_kit_pack_str(p, o->rules[i].cidr);
-        r.description = kumo_driver_kit_pack_str(p, o->rules[i].description);
-        if (rules != NULL)
-            rules[i] = r;
-    }
-    v.rules = rules;
+    v.rules = kumo_driver_kit_pack_rules(p, o->rules, o->rule_count);
     v.rule_count = o->rule_count;
     v.created_ns = o->created_ns;
     v.tags = kumo_driver_kit_pack_tags(p, o->token, o->tags, o->tag_count, &v.tag_count);

@@ -117,11 +117,7 @@ kumo_driver_code local_list_kind(struct kumo_driver_conn *c, int kind, const cha
 static kumo_driver_code set_rules(struct local_object *o, const struct kumo_driver_rule *rules,
                                   size_t count, struct kumo_driver_diag *diag)
 {
-    for (size_t i = 0; i < o->rule_count; i++) {
-        free(o->rules[i].cidr);
-        free(o->rules[i].description);
-    }
-    free(o->rules);
+    kumo_driver_kit_rules_free(o->rules, o->rule_count);
     o->rules = NULL;
     o->rule_count = 0;
     if (count > 100)
@@ -151,8 +147,9 @@ static kumo_driver_code set_rules(struct local_object *o, const struct kumo_driv
         if (strchr(cidr, ':') == NULL && local_cidr_parse(cidr, &base, &prefix) != 0)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                         "rule %zu: '%s' is not a CIDR range", i, cidr);
-        struct local_rule *d = &o->rules[o->rule_count];
-        *d = (struct local_rule){r->direction, r->protocol, r->from_port, r->to_port, NULL, NULL};
+        struct kumo_driver_kit_rule *d = &o->rules[o->rule_count];
+        *d = (struct kumo_driver_kit_rule){r->direction, r->protocol, r->from_port,
+                                           r->to_port,   NULL,        NULL};
         if (local_set_str(&d->cidr, cidr) | local_set_str(&d->description, r->description)) {
             free(d->cidr);
             free(d->description);

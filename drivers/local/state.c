@@ -58,11 +58,7 @@ struct local_object *local_object_new(int kind)
 
 static void free_tags(struct local_object *o)
 {
-    for (size_t i = 0; i < o->tag_count; i++) {
-        free(o->tags[i].key);
-        free(o->tags[i].value);
-    }
-    free(o->tags);
+    kumo_driver_kit_tags_free(o->tags, o->tag_count);
     o->tags = NULL;
     o->tag_count = 0;
 }
@@ -80,18 +76,8 @@ void local_object_free(struct local_object *o)
     for (size_t i = 0; i < o->sg_count; i++)
         free(o->sg_ids[i]);
     free(o->sg_ids);
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        free(o->subnets[i].id);
-        free(o->subnets[i].name);
-        free(o->subnets[i].cidr);
-        free(o->subnets[i].zone);
-    }
-    free(o->subnets);
-    for (size_t i = 0; i < o->rule_count; i++) {
-        free(o->rules[i].cidr);
-        free(o->rules[i].description);
-    }
-    free(o->rules);
+    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
+    kumo_driver_kit_rules_free(o->rules, o->rule_count);
     free(o);
 }
 
@@ -313,7 +299,7 @@ static void put_object(struct kumo_driver_kit_buf *b, const struct local_object 
     put_int(b, "pidstart", (long long)o->pid_start);
     put_field(b, "cidr", o->cidr);
     for (size_t i = 0; i < o->subnet_count; i++) {
-        const struct local_subnet *s = &o->subnets[i];
+        const struct kumo_driver_kit_subnet *s = &o->subnets[i];
         kumo_driver_kit_buf_str(b, "\tsubnet=");
         put_escaped(b, s->id);
         kumo_driver_kit_buf_str(b, ",");
@@ -324,7 +310,7 @@ static void put_object(struct kumo_driver_kit_buf *b, const struct local_object 
         put_escaped(b, s->zone);
     }
     for (size_t i = 0; i < o->rule_count; i++) {
-        const struct local_rule *r = &o->rules[i];
+        const struct kumo_driver_kit_rule *r = &o->rules[i];
         kumo_driver_kit_buf_printf(b, "\trule=%d,%d,%d,%d,", r->direction, r->protocol,
                                    r->from_port, r->to_port);
         put_escaped(b, r->cidr);
@@ -518,7 +504,7 @@ static int apply_field(struct local_object *o, const char *key, const char *raw)
                 free(parts[i]);
             return -1;
         }
-        struct local_subnet *s = &o->subnets[o->subnet_count++];
+        struct kumo_driver_kit_subnet *s = &o->subnets[o->subnet_count++];
         s->id = parts[0];
         s->name = parts[1];
         s->cidr = parts[2];
@@ -556,7 +542,7 @@ static int apply_field(struct local_object *o, const char *key, const char *raw)
                 free(parts[i]);
             return -1;
         }
-        struct local_rule *r = &o->rules[o->rule_count++];
+        struct kumo_driver_kit_rule *r = &o->rules[o->rule_count++];
         r->direction = (int)v[0];
         r->protocol = (int)v[1];
         r->from_port = (int)v[2];

@@ -110,22 +110,6 @@ enum sim_power {
     SIM_POWER_TERMINATED,
 };
 
-struct sim_subnet {
-    char *id;
-    char *name;
-    char *cidr;
-    char *zone;
-};
-
-struct sim_rule {
-    int direction;
-    int protocol;
-    int from_port;
-    int to_port;
-    char *cidr;
-    char *description;
-};
-
 /*
  * One resource. A flat struct for every kind (fields of other kinds stay
  * NULL/0) so that one codec and one free function serve all. Every string is
@@ -173,11 +157,11 @@ struct sim_object {
 
     /* network */
     char *cidr;
-    struct sim_subnet *subnets;
+    struct kumo_driver_kit_subnet *subnets;
     size_t subnet_count;
 
     /* security group */
-    struct sim_rule *rules;
+    struct kumo_driver_kit_rule *rules;
     size_t rule_count;
 
     /* key pair */

@@ -112,7 +112,7 @@ static void json_security_group(struct kumo_driver_kit_buf *b, const struct sim_
     kumo_driver_kit_buf_json_key(b, "rules", 0);
     kumo_driver_kit_buf_str(b, "[");
     for (size_t i = 0; i < o->rule_count; i++) {
-        const struct sim_rule *r = &o->rules[i];
+        const struct kumo_driver_kit_rule *r = &o->rules[i];
         kumo_driver_kit_buf_str(b, i ? ",{" : "{");
         kumo_driver_kit_buf_json_key(b, "direction", 1);
         kumo_driver_kit_buf_json_str(b,

@@ -50,26 +50,12 @@ void sim_object_free(struct sim_object *o)
                         &o->cidr,      &o->public_key,     &o->fingerprint};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
-    for (size_t i = 0; i < o->tag_count; i++) {
-        free(o->tags[i].key);
-        free(o->tags[i].value);
-    }
-    free(o->tags);
+    kumo_driver_kit_tags_free(o->tags, o->tag_count);
     for (size_t i = 0; i < o->sg_count; i++)
         free(o->sg_ids[i]);
     free(o->sg_ids);
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        free(o->subnets[i].id);
-        free(o->subnets[i].name);
-        free(o->subnets[i].cidr);
-        free(o->subnets[i].zone);
-    }
-    free(o->subnets);
-    for (size_t i = 0; i < o->rule_count; i++) {
-        free(o->rules[i].cidr);
-        free(o->rules[i].description);
-    }
-    free(o->rules);
+    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
+    kumo_driver_kit_rules_free(o->rules, o->rule_count);
     free(o);
 }
 
@@ -355,7 +341,7 @@ void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *b
     case SIM_NETWORK:
         put_str(b, "cidr", o->cidr);
         for (size_t i = 0; i < o->subnet_count; i++) {
-            const struct sim_subnet *s = &o->subnets[i];
+            const struct kumo_driver_kit_subnet *s = &o->subnets[i];
             const char *parts[4] = {s->id, s->name, s->cidr, s->zone};
             put_parts(b, "subnet", parts, 4);
         }
@@ -363,7 +349,7 @@ void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *b
     case SIM_SECURITY_GROUP:
         put_str(b, "network", o->network_id);
         for (size_t i = 0; i < o->rule_count; i++) {
-            const struct sim_rule *r = &o->rules[i];
+            const struct kumo_driver_kit_rule *r = &o->rules[i];
             snprintf(num[0], sizeof(num[0]), "%d", r->direction);
             snprintf(num[1], sizeof(num[1]), "%d", r->protocol);
             snprintf(num[2], sizeof(num[2]), "%d", r->from_port);
@@ -465,7 +451,7 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
         if (split_parts(value, parts, MAX_PARTS) != 4 ||
             push((void **)&o->subnets, &o->subnet_count, sizeof(*o->subnets)) != 0)
             return -1;
-        struct sim_subnet *s = &o->subnets[o->subnet_count - 1];
+        struct kumo_driver_kit_subnet *s = &o->subnets[o->subnet_count - 1];
         return sim_set_str(&s->id, parts[0]) | sim_set_str(&s->name, parts[1]) |
                sim_set_str(&s->cidr, parts[2]) | sim_set_str(&s->zone, parts[3]);
     }
@@ -491,7 +477,7 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
                 return -1;
         if (push((void **)&o->rules, &o->rule_count, sizeof(*o->rules)) != 0)
             return -1;
-        struct sim_rule *r = &o->rules[o->rule_count - 1];
+        struct kumo_driver_kit_rule *r = &o->rules[o->rule_count - 1];
         r->direction = (int)n[0];
         r->protocol = (int)n[1];
         r->from_port = (int)n[2];

@@ -39,13 +39,7 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
                                     "%zu subnets given; a network may have at most 200", count);
     sim_cidr_parse(o->cidr, &net, &net_prefix);
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        free(o->subnets[i].id);
-        free(o->subnets[i].name);
-        free(o->subnets[i].cidr);
-        free(o->subnets[i].zone);
-    }
-    free(o->subnets);
+    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
     o->subnets = count ? calloc(count, sizeof(*o->subnets)) : NULL;
     o->subnet_count = 0;
     if (count && o->subnets == NULL)
@@ -76,7 +70,7 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                         "subnet %s: [%s] is not a zone of %s", name, zone,
                                         r->cfg.region->name);
-        const struct sim_subnet *kept = NULL;
+        const struct kumo_driver_kit_subnet *kept = NULL;
         for (size_t j = 0; old != NULL && j < old->subnet_count; j++)
             if (strcmp(old->subnets[j].name, name) == 0)
                 kept = &old->subnets[j];
@@ -92,7 +86,7 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
             uint64_t serial;
             sim_state_new_id(c->state, "subnet-0", id, sizeof(id), &serial);
         }
-        struct sim_subnet *d = &o->subnets[o->subnet_count];
+        struct kumo_driver_kit_subnet *d = &o->subnets[o->subnet_count];
         if (sim_set_str(&d->id, id) | sim_set_str(&d->name, name) | sim_set_str(&d->cidr, s->cidr) |
             sim_set_str(&d->zone, zone)) {
             free(d->id);
@@ -225,11 +219,7 @@ static kumo_driver_code set_rules(struct sim_object *o, const struct kumo_driver
 {
     uint32_t base;
     int prefix;
-    for (size_t i = 0; i < o->rule_count; i++) {
-        free(o->rules[i].cidr);
-        free(o->rules[i].description);
-    }
-    free(o->rules);
+    kumo_driver_kit_rules_free(o->rules, o->rule_count);
     o->rules = NULL;
     o->rule_count = 0;
     if (count > 120)
@@ -266,7 +256,7 @@ static kumo_driver_code set_rules(struct sim_object *o, const struct kumo_driver
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                         "rule %zu: the description is longer than 255 characters",
                                         i);
-        struct sim_rule *d = &o->rules[o->rule_count];
+        struct kumo_driver_kit_rule *d = &o->rules[o->rule_count];
         d->direction = in->direction;
         d->protocol = in->protocol;
         d->from_port = ports ? in->from_port : 0;

@@ -488,7 +488,7 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
 
     /* Where: subnet, network, zone. */
     const struct sim_object *net = NULL;
-    const struct sim_subnet *sub = NULL;
+    const struct kumo_driver_kit_subnet *sub = NULL;
     if (spec->subnet_id != NULL && spec->subnet_id[0] != '\0') {
         struct sim_object *o = sim_state_find_id(c->state, spec->subnet_id);
         if (o != NULL && o->kind == SIM_NETWORK && in_scope(r, o))
