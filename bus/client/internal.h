@@ -20,6 +20,7 @@
 
 #include "apis/codec/codec.h"
 #include "apis/error/error.h"
+#include "apis/map/map.h"
 #include "apis/object/object.h"
 #include "bus/client/client.h"
 #include "bus/protocol/protocol.h"
@@ -102,14 +103,14 @@ void client_watches_stop_all(kumo_client *client);
 /* ---- keymap.c ---- */
 
 typedef struct client_keymap_entry {
-    char *key; /* "namespace/name"; NULL: free slot */
+    char *key; /* "namespace/name" */
     int64_t revision;
     char *uid;
 } client_keymap_entry;
 
+/* "namespace/name" -> what the watch last delivered; entries in an apis/map. */
 typedef struct client_keymap {
-    client_keymap_entry *slots;
-    size_t capacity; /* power of two, or 0 */
+    kumo_map *entries; /* created on the first put */
     size_t count;
 } client_keymap;
 
@@ -120,6 +121,9 @@ int client_keymap_put(client_keymap *map, const char *key, int64_t revision, con
 /* The entry or NULL; borrowed until the next change of the map. */
 const client_keymap_entry *client_keymap_get(const client_keymap *map, const char *key);
 void client_keymap_remove(client_keymap *map, const char *key);
+/* Calls fn for every entry (the map must not change meanwhile). */
+void client_keymap_each(const client_keymap *map,
+                        void (*fn)(void *context, const client_keymap_entry *entry), void *context);
 /* Writes "namespace/name" into buf. */
 void client_keymap_key(const char *ns, const char *name, char *buf, size_t size);
 

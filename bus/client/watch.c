@@ -330,6 +330,20 @@ static void deliver_vanished(kumo_client_watch *w, const client_keymap_entry *go
     kumo_object_destroy(stub);
 }
 
+typedef struct vanished {
+    kumo_client_watch *watch;
+    const client_keymap *fresh;
+    int64_t revision;
+} vanished;
+
+/* DELETED for a known object that the new list does not have. */
+static void deliver_if_vanished(void *context, const client_keymap_entry *entry)
+{
+    const vanished *v = context;
+    if (client_keymap_get(v->fresh, entry->key) == NULL)
+        deliver_vanished(v->watch, entry, v->revision);
+}
+
 /*
  * Makes `known` the list's content. deliver: report the differences (the
  * first list and every relist); else only seed `known` with the objects
@@ -371,10 +385,10 @@ static void apply_snapshot(kumo_client_watch *w, const snapshot *s, int report,
         else if (had->revision != order[i].revision || strcmp(had->uid, uid ? uid : "") != 0)
             deliver(w, KUMO_CLIENT_EVENT_MODIFIED, order[i].revision, object);
     }
-    if (report)
-        for (size_t i = 0; i < w->known.capacity; i++)
-            if (w->known.slots[i].key && client_keymap_get(&fresh, w->known.slots[i].key) == NULL)
-                deliver_vanished(w, &w->known.slots[i], s->revision);
+    if (report) {
+        vanished v = {w, &fresh, s->revision};
+        client_keymap_each(&w->known, deliver_if_vanished, &v);
+    }
     client_keymap_fini(&w->known);
     w->known = fresh;
     free(order);
