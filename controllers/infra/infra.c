@@ -240,7 +240,7 @@ static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *tod
             mine[i]->deleting = 1;
         }
     } else if (mine && (long)n_active < plan->desired && plan->candidate_count > 0 &&
-               plan->no_placement[0] == '\0') {
+               plan->no_placement[0] == '\0' && plan->settling[0] == '\0') {
         size_t spread = plan->spread < plan->candidate_count ? plan->spread : plan->candidate_count;
         if (spread == 0)
             spread = 1;
@@ -456,6 +456,11 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         }
     }
     kumo_object_destroy(fresh);
+    int settling = 0;
+    for (size_t g = 0; g < n_groups; g++)
+        settling |= run.groups[g].settling[0] != '\0';
+    if (settling && result.outcome == KUMO_CONTROLLER_REQUEUE && result.after_ms > 500)
+        result = requeue(500); /* a new Connection has not reported yet */
     mem.more_to_create = pending_more;
     if (pending_more && result.outcome == KUMO_CONTROLLER_REQUEUE)
         result = requeue(1); /* more Machines to create: next pass */

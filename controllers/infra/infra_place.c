@@ -276,6 +276,33 @@ static size_t users_resolve(const kumo_infra_env *env, const infra_run *run,
     return n;
 }
 
+/*
+ * A Connection the group may use that is new and has not reported on its
+ * current spec yet: placing without it would put machines elsewhere for good
+ * only because its probe came second. Placement waits for it, but not for
+ * longer than INFRA_CONNECTION_SETTLE_SECONDS after its creation.
+ */
+static const char *settling_connection(const infra_run *run,
+                                       const Kumo__V1alpha1__LabelSelector *selector)
+{
+    Kumo__V1alpha1__Time now;
+    kumo_object_time_now(&now);
+    for (size_t i = 0; i < run->connection_count; i++) {
+        const Kumo__V1alpha1__Connection *c =
+            (const Kumo__V1alpha1__Connection *)run->connections[i];
+        const Kumo__V1alpha1__ObjectMeta *m = c->metadata;
+        if (kumo_meta_deleting(&c->base) || !selector_matches(selector, &c->base))
+            continue;
+        int reported = c->status && c->status->observed_generation >= m->generation &&
+                       kumo_object_condition_get(&c->base, "Ready") != NULL;
+        int young = m->creation_timestamp &&
+                    now.seconds - m->creation_timestamp->seconds < INFRA_CONNECTION_SETTLE_SECONDS;
+        if (!reported && young)
+            return m->name;
+    }
+    return NULL;
+}
+
 void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_group_plan *plan)
 {
     const Kumo__V1alpha1__NodeGroup *g = plan->spec;
@@ -303,6 +330,8 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
         return;
     }
     const Kumo__V1alpha1__PlacementRequirements *r = g->placement;
+    const char *settling = settling_connection(run, r->connection_selector);
+    snprintf(plan->settling, sizeof(plan->settling), "%s", settling ? settling : "");
     /* Offers of Connections the selector allows, Ready, with the group's image. */
     kumo_placement_offer *allowed = calloc(run->offer_count + 1, sizeof(*allowed));
     size_t allowed_count = 0;

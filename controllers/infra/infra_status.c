@@ -7,7 +7,8 @@
  * their connection) and cost. Totals over groups. Conditions:
  *   Ready        True/AllMachinesReady when every group has exactly its size,
  *                all ready; else False/MachinesNotReady (counts in the message)
- *   Progressing  True/Provisioning while machines come or go; False/Converged
+ *   Progressing  True/Provisioning while machines come or go (the message names a
+ *                new Connection placement waits for); False/Converged
  *   Degraded     True/NoPlacement (no candidate), InsufficientCapacity (an
  *                explicit group the cloud refuses), FailedOver (a group runs on
  *                a later candidate after a failover in the last hour),
@@ -227,9 +228,11 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
         if (active != plan->desired || group_ready != plan->desired) {
             converged = 0;
             if (nr_len < sizeof(not_ready) - 1)
-                nr_len += (size_t)snprintf(not_ready + nr_len, sizeof(not_ready) - nr_len,
-                                           "; group %s: %d/%d ready", plan->spec->name, group_ready,
-                                           plan->desired);
+                nr_len += (size_t)snprintf(
+                    not_ready + nr_len, sizeof(not_ready) - nr_len, "; group %s: %d/%d ready%s%s%s",
+                    plan->spec->name, group_ready, plan->desired,
+                    plan->settling[0] ? " (placement waits for Connection " : "", plan->settling,
+                    plan->settling[0] ? " to report)" : "");
         }
         /* The first problem found wins the Degraded condition. */
         if (degraded_reason[0] != '\0')

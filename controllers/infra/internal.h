@@ -231,7 +231,9 @@ kumo_error infra_infra_start(const kumo_infra_env *env, kumo_infra_controller *o
 /* Failovers exclude a connection for a group this long. */
 #define INFRA_FAILOVER_EXCLUDE_SECONDS 3600
 #define INFRA_MAX_CANDIDATES           32
-#define INFRA_MAX_FAILOVERS            10
+/* A new Connection that has not reported yet holds placement this long at most. */
+#define INFRA_CONNECTION_SETTLE_SECONDS 30
+#define INFRA_MAX_FAILOVERS             10
 
 /* One Machine of the Infra, as the reconcile sees it. Strings live in the run's arena. */
 typedef struct infra_member {
@@ -280,6 +282,7 @@ typedef struct infra_group_plan {
     infra_failover failovers[INFRA_MAX_FAILOVERS];
     size_t failover_count;
     int capacity_blocked; /* explicit group with machines the cloud refused */
+    char settling[256];   /* a new Connection placement waits for ("" when none) */
 } infra_group_plan;
 
 /* A connection the Infra uses and which of its groups have Machines there. */

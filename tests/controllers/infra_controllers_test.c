@@ -416,3 +416,53 @@ KUMO_TEST(infra_placement_spread_and_selector)
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
+
+static int infra_waits_for(api_fixture *f, void *arg)
+{
+    Kumo__V1alpha1__Infra *i = (Kumo__V1alpha1__Infra *)api_get(f, "Infra", "near-users");
+    const Kumo__V1alpha1__Condition *c =
+        i ? kumo_object_condition_get(&i->base, "Progressing") : NULL;
+    int ok = c && strstr(c->message, arg) != NULL;
+    kumo_object_destroy(i ? &i->base : NULL);
+    return ok;
+}
+
+/* A Connection that reports second still gets the machines it is best for. */
+KUMO_TEST(infra_placement_waits_for_new_connection)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    /* "slow" is near the users but every call to it takes 2 s, its first probe included. */
+    const char *conn = "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Connection\","
+                       " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
+                       " \"spec\": {\"driver\": \"sim\", \"provider\": \"aws\", \"region\": \"%s\","
+                       " \"rateLimit\": {\"qps\": 100, \"burst\": 20}, \"config\": {\"state\": "
+                       "\"%s\", \"fsync\": \"false\", \"boot_seconds\": \"0.3\","
+                       " \"latency_ms\": \"%s\"}}}";
+    KUMO_REQUIRE(api_apply(&f, conn, "slow", "us-east-1", f.state, "2000") == 0);
+    KUMO_REQUIRE(api_apply(&f, conn, "quick", "eu-west-1", f.state, "0") == 0);
+    KUMO_REQUIRE(
+        api_apply(&f,
+                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\", \"metadata\":"
+                  " {\"name\": \"near-users\", \"namespace\": \"default\"}, \"spec\": {\"groups\":"
+                  " [{\"name\": \"g\", \"size\": 2, \"image\": \"ubuntu-22.04\", \"placement\":"
+                  " {\"vcpuMin\": 2, \"preference\": \"Latency\", \"userLocations\": [{\"name\":"
+                  " \"virginia\", \"latitude\": 38.9, \"longitude\": -77.0}]}}]}}") == 0);
+    kumo_manager *m = start_controllers(&f, "all");
+    KUMO_REQUIRE(m != NULL);
+    KUMO_EXPECT(api_wait(&f, 10, infra_waits_for, "waits for Connection slow"));
+    infra_want w = {"near-users", 2};
+    int ok = api_wait(&f, 60, infra_ready, &w);
+    if (!ok)
+        print_condition(&f, "Infra", "near-users", "Progressing");
+    KUMO_EXPECT(ok);
+    Kumo__V1alpha1__Infra *i = (Kumo__V1alpha1__Infra *)api_get(&f, "Infra", "near-users");
+    KUMO_REQUIRE(i && i->status && i->status->n_groups == 1);
+    KUMO_EXPECT_INT_EQ(i->status->groups[0]->n_placements, 1);
+    if (i->status->groups[0]->n_placements == 1)
+        KUMO_EXPECT_STR_EQ(i->status->groups[0]->placements[0]->connection, "slow");
+    KUMO_EXPECT_INT_EQ(i->status->groups[0]->n_failovers, 0);
+    kumo_object_destroy(&i->base);
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}

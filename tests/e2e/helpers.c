@@ -29,9 +29,19 @@ void e2e_sleep_ms(int ms)
 
 static int kumod_spawn(e2e *t)
 {
-    const char *argv[] = {t->kumod_binary, "--nats",        t->url,         "--data-dir",
-                          t->data_dir,     "--drivers-dir", t->drivers_dir, "--drift-poll-seconds",
-                          t->drift_poll,   "--log-level",   "info",         NULL};
+    const char *level = getenv("KUMO_E2E_LOG_LEVEL");
+    const char *argv[] = {t->kumod_binary,
+                          "--nats",
+                          t->url,
+                          "--data-dir",
+                          t->data_dir,
+                          "--drivers-dir",
+                          t->drivers_dir,
+                          "--drift-poll-seconds",
+                          t->drift_poll,
+                          "--log-level",
+                          level ? level : "info",
+                          NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, t->log_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
