@@ -31,6 +31,7 @@ struct kumo_natsd {
     pid_t pid;
     char url[128];
     char config_file[1024]; /* written for options nats-server has no flag for; "" when none */
+    long max_payload;
 };
 
 static long long now_ms(void)
@@ -76,13 +77,19 @@ static int server_answers(const char *host, int port)
     return ok;
 }
 
-/* Writes a configuration file with what nats-server takes no flag for (max_payload). */
-static kumo_error write_config(kumo_natsd *n, long max_payload, kumo_diag *diag)
+/* Writes the configuration file: what nats-server takes no flag for (max_payload) and
+ * the caller's own text (an authorization block). The file is created once, mode 0600. */
+static kumo_error write_config(kumo_natsd *n, long max_payload, const char *text, kumo_diag *diag)
 {
     const char *tmp = getenv("TMPDIR");
-    snprintf(n->config_file, sizeof(n->config_file), "%s/kumo-natsd-XXXXXX",
-             tmp && tmp[0] ? tmp : "/tmp");
-    int fd = mkstemp(n->config_file);
+    int fd;
+    if (n->config_file[0] == '\0') {
+        snprintf(n->config_file, sizeof(n->config_file), "%s/kumo-natsd-XXXXXX",
+                 tmp && tmp[0] ? tmp : "/tmp");
+        fd = mkstemp(n->config_file);
+    } else {
+        fd = open(n->config_file, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    }
     if (fd < 0) {
         kumo_error e = kumo_diag_set_foreign(diag, KUMO_ERROR_IO, "errno", errno,
                                              "cannot write a nats-server configuration file in "
@@ -91,11 +98,14 @@ static kumo_error write_config(kumo_natsd *n, long max_payload, kumo_diag *diag)
         n->config_file[0] = '\0';
         return e;
     }
-    char text[128];
-    int len = snprintf(text, sizeof(text), "max_payload: %ld\n", max_payload);
-    ssize_t wrote = write(fd, text, (size_t)len);
-    close(fd);
-    if (wrote != len) {
+    char head[128] = "";
+    if (max_payload > 0)
+        snprintf(head, sizeof(head), "max_payload: %ld\n", max_payload);
+    size_t head_len = strlen(head), text_len = text ? strlen(text) : 0;
+    int ok = write(fd, head, head_len) == (ssize_t)head_len &&
+             (text_len == 0 || write(fd, text, text_len) == (ssize_t)text_len);
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
         unlink(n->config_file);
         n->config_file[0] = '\0';
         return kumo_diag_set(diag, KUMO_ERROR_IO, "cannot write a nats-server configuration file");
@@ -191,7 +201,9 @@ kumo_error kumo_natsd_start(const kumo_natsd_options *options, kumo_natsd **out,
         free(n);
         return e;
     }
-    if (o->max_payload > 0 && write_config(n, o->max_payload, diag) != KUMO_ERROR_OK) {
+    n->max_payload = o->max_payload;
+    if ((o->max_payload > 0 || o->config_text) &&
+        write_config(n, o->max_payload, o->config_text, diag) != KUMO_ERROR_OK) {
         free(n);
         return diag ? diag->code : KUMO_ERROR_IO;
     }
@@ -251,6 +263,19 @@ kumo_error kumo_natsd_restart(kumo_natsd *natsd, kumo_diag *diag)
         kumo_natsd_kill(natsd, SIGTERM);
     int port_clash;
     return spawn_server(natsd, &port_clash, diag);
+}
+
+kumo_error kumo_natsd_reload(kumo_natsd *natsd, const char *config_text, kumo_diag *diag)
+{
+    if (natsd->config_file[0] == '\0')
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                             "this nats-server was started without a configuration file");
+    kumo_error e = write_config(natsd, natsd->max_payload, config_text, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    if (natsd->pid <= 0 || kill(natsd->pid, SIGHUP) != 0)
+        return kumo_diag_set(diag, KUMO_ERROR_UNAVAILABLE, "nats-server is not running");
+    return KUMO_ERROR_OK;
 }
 
 void kumo_natsd_destroy(kumo_natsd *natsd)

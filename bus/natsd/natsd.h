@@ -17,13 +17,14 @@
 typedef struct kumo_natsd kumo_natsd;
 
 typedef struct kumo_natsd_options {
-    const char *binary;    /* NULL: $KUMO_NATS_SERVER, else "nats-server" from PATH */
-    const char *host;      /* NULL: "127.0.0.1" */
-    int port;              /* 0: a free port is picked */
-    const char *store_dir; /* JetStream directory (created); NULL: JetStream off */
-    const char *log_file;  /* NULL: the server's output goes to /dev/null */
-    int ready_timeout_ms;  /* 0: 10000 */
-    long max_payload;      /* largest message in bytes; 0: nats-server's default (1 MiB) */
+    const char *binary;      /* NULL: $KUMO_NATS_SERVER, else "nats-server" from PATH */
+    const char *host;        /* NULL: "127.0.0.1" */
+    int port;                /* 0: a free port is picked */
+    const char *store_dir;   /* JetStream directory (created); NULL: JetStream off */
+    const char *log_file;    /* NULL: the server's output goes to /dev/null */
+    int ready_timeout_ms;    /* 0: 10000 */
+    long max_payload;        /* largest message in bytes; 0: nats-server's default (1 MiB) */
+    const char *config_text; /* more configuration (an authorization block); NULL: none */
 } kumo_natsd_options;
 
 /*
@@ -44,6 +45,14 @@ void kumo_natsd_kill(kumo_natsd *natsd, int signal);
 
 /* Starts the server again on the same port and store dir (after a kill). */
 kumo_error kumo_natsd_restart(kumo_natsd *natsd, kumo_diag *diag);
+
+/*
+ * Replaces the configuration text given at start and makes the server reload
+ * it (SIGHUP; clients whose permissions changed are re-checked by the server).
+ * Errors: INVALID_ARGUMENT (started without config_text or max_payload), IO,
+ * UNAVAILABLE (not running).
+ */
+kumo_error kumo_natsd_reload(kumo_natsd *natsd, const char *config_text, kumo_diag *diag);
 
 /* Stops the server gracefully (SIGTERM, then SIGKILL after 5 s) and frees the handle. */
 void kumo_natsd_destroy(kumo_natsd *natsd);
