@@ -67,7 +67,7 @@
 #include <stdint.h>
 
 #define KUMO_DRIVER_ABI_MAJOR 1
-#define KUMO_DRIVER_ABI_MINOR 0
+#define KUMO_DRIVER_ABI_MINOR 1
 
 /* The exported entry point, its name for dlsym, and the file name pattern. */
 #define KUMO_DRIVER_ENTRY_SYMBOL "kumo_driver_entry"
@@ -287,6 +287,10 @@ struct kumo_driver_machine_spec {
     size_t tag_count; /* KUMO_DRIVER_TOKEN_TAG is set by the driver, never from here */
     uint32_t root_disk_gib;
     const char *root_disk_type;
+    /* Since ABI 1.1: what the machine's kumo-agent needs to join the agent bus (a JSON
+     * AgentBootstrap, secret: it holds the machine's key). A driver that runs agents hands
+     * it to the agent only (the local driver: in its environment; a cloud: in user data). */
+    const char *agent_bootstrap;
 };
 
 /* An in-place change; only the fields named in `fields` are applied. */

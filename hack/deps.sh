@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev liblmdb-dev libssl-dev libyaml-dev
   libjansson-dev
   etcd-server etcd-client
-  clang-format iproute2 nftables procps curl
+  clang-format iproute2 nftables procps curl python3
 )
 
 missing=()

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds kumo, starts kumod in the background (with
-# its own embedded nats-server), applies examples/quickstart.yaml and shows
-# what kumo now holds. Stop it with hack/down.sh.
+# its own embedded nats-server), applies the quickstart and shows what kumo
+# now holds. As root that is examples/quickstart-local.yaml: four machines
+# (network namespaces) over two local connections running an HTTP service,
+# and the curl command that reaches it; otherwise (or KUMO_QUICKSTART=sim)
+# examples/quickstart.yaml on the simulated cloud. Stop it with hack/down.sh.
 #
 #   hack/up.sh                      data in build/kumo-data, NATS on 127.0.0.1:4222
 #   KUMO_DATA_DIR=/srv/kumo hack/up.sh
@@ -67,15 +70,39 @@ if ! "$kumoctl" get connections >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "+ kumoctl apply -f examples/quickstart.yaml"
-"$kumoctl" apply -f examples/quickstart.yaml
-echo "+ kumoctl wait --for=condition=Ready infra/hello --timeout=120s"
-"$kumoctl" wait --for=condition=Ready infra/hello --timeout=120s ||
-  echo "(not Ready yet: kumoctl describe infra hello says why)"
-echo "+ kumoctl get infras,connections"
-"$kumoctl" get infras,connections
-echo "+ kumoctl get machines -o wide"
-"$kumoctl" get machines -o wide
+if [ "$(id -u)" = 0 ] && [ "${KUMO_QUICKSTART:-}" != sim ]; then
+  # Root: real machines (network namespaces) on this host, and a real HTTP service on them.
+  echo "+ kumoctl apply -f examples/quickstart-local.yaml"
+  "$kumoctl" apply -f examples/quickstart-local.yaml
+  echo "+ kumoctl wait --for=condition=Ready app/hello --timeout=180s"
+  "$kumoctl" wait --for=condition=Ready app/hello --timeout=180s ||
+    echo "(not Ready yet: kumoctl describe app hello says why)"
+  echo "+ kumoctl get infras,apps"
+  "$kumoctl" get infras,apps
+  echo "+ kumoctl get machines -o wide"
+  "$kumoctl" get machines -o wide
+  first=$("$kumoctl" get app hello -o json | python3 -c '
+import json, sys
+ins = json.load(sys.stdin).get("status", {}).get("instances", [])
+print(ins[0]["address"] if ins else "")' 2>/dev/null || true)
+  if [ -n "$first" ]; then
+    echo "+ curl http://$first:8080/"
+    curl -fsS -m 3 "http://$first:8080/" || true
+    curl_hint="curl http://$first:8080/   (every instance: kumoctl get app hello -o yaml)"
+  fi
+else
+  # Not root (or KUMO_QUICKSTART=sim): the simulated cloud.
+  [ "$(id -u)" = 0 ] || echo "+ not root: using the simulated cloud (root runs examples/quickstart-local.yaml)"
+  echo "+ kumoctl apply -f examples/quickstart.yaml"
+  "$kumoctl" apply -f examples/quickstart.yaml
+  echo "+ kumoctl wait --for=condition=Ready infra/hello --timeout=120s"
+  "$kumoctl" wait --for=condition=Ready infra/hello --timeout=120s ||
+    echo "(not Ready yet: kumoctl describe infra hello says why)"
+  echo "+ kumoctl get infras,connections"
+  "$kumoctl" get infras,connections
+  echo "+ kumoctl get machines -o wide"
+  "$kumoctl" get machines -o wide
+fi
 down=hack/down.sh
 [ -n "${KUMO_DATA_DIR:-}" ] && down="KUMO_DATA_DIR=$data hack/down.sh"
 cat <<EOF
@@ -85,6 +112,10 @@ kumod runs in the background (pid $(cat "$pid_file")), serving on $KUMO_NATS_URL
   log:       $log_file
   stop it:   $down             (or: kill \$(cat $pid_file))
 EOF
+if [ -n "${curl_hint:-}" ]; then
+  echo "  the app:   $curl_hint"
+  echo "  remove:    $kumoctl delete -f examples/quickstart-local.yaml   (machines outlive kumod)"
+fi
 if [ "$addr" != "127.0.0.1:4222" ]; then
   echo "  kumoctl needs: export KUMO_NATS_URL=$KUMO_NATS_URL"
 fi

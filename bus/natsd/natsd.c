@@ -1,6 +1,7 @@
 /*
  * natsd.c - spawns nats-server, waits for its INFO line, stops and reaps it.
  */
+#define _GNU_SOURCE
 #include "bus/natsd/natsd.h"
 
 #include <arpa/inet.h>
@@ -142,6 +143,9 @@ static kumo_error spawn_server(kumo_natsd *n, int *port_clash, kumo_diag *diag)
     const char *out = n->log_file[0] ? n->log_file : "/dev/null";
     posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    /* Nothing of the parent's (kumod's store files, its sockets) may live on in the server,
+     * which can outlive kumod. */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
     /* Its own process group, so a terminal's Ctrl-C reaches kumod first. */

@@ -23,6 +23,8 @@
 #include "bus/apiserver/apiserver.h"
 #include "bus/natsd/natsd.h"
 #include "bus/protocol/protocol.h"
+#include "cmd/kumod/agents.h"
+#include "cmd/kumod/orphan.h"
 #include "controllers/manager/manager.h"
 #include "store/store.h"
 
@@ -46,10 +48,14 @@ static const char usage[] =
     "  --log-level L              debug, info, warn or error (default info)\n"
     "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
     "                             comma list of connection,network,securitygroup,keypair,\n"
-    "                             machine,infra\n"
+    "                             machine,infra,app\n"
     "  --drivers-dir DIR          cloud driver plugins (default: <kumod dir>/../lib/kumo/drivers)\n"
     "  --latency-table FILE       measured inter-region RTT matrix (CSV) for placement\n"
     "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
+    "  --agent-listen H:P|none    the agent bus, which the kumo-agents in machines join\n"
+    "                             (default 0.0.0.0 on the port it had last time, else a free one)\n"
+    "  --agent-advertise URLS     comma list of nats:// URLs agents use to reach the agent bus\n"
+    "                             (default: the machine's gateway, the local driver's bridge)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this help and exit\n"
     "\n"
@@ -62,6 +68,9 @@ typedef struct kumod_flags {
     int embedded_port;
     const char *prefix;
     int workers;
+    char agent_host[64]; /* "" with --agent-listen none */
+    int agent_port;
+    const char *agent_advertise;
 } kumod_flags;
 
 static void default_data_dir(char *buf, size_t size)
@@ -97,7 +106,17 @@ static int parse_host_port(const char *text, char *host, size_t host_size, int *
 /* Returns 0 to go on, 1 to exit 0 (help/version), 2 on a usage error. */
 static int parse_flags(int argc, char **argv, kumod_flags *f)
 {
-    enum { DATA_DIR = 1, NATS, EMBEDDED, PREFIX, WORKERS, LOG_LEVEL, VERSION };
+    enum {
+        DATA_DIR = 1,
+        NATS,
+        EMBEDDED,
+        PREFIX,
+        WORKERS,
+        LOG_LEVEL,
+        VERSION,
+        AGENT_LISTEN,
+        AGENT_ADVERTISE
+    };
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, DATA_DIR},
         {"nats", required_argument, NULL, NATS},
@@ -106,6 +125,8 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         {"workers", required_argument, NULL, WORKERS},
         {"log-level", required_argument, NULL, LOG_LEVEL},
         {"version", no_argument, NULL, VERSION},
+        {"agent-listen", required_argument, NULL, AGENT_LISTEN},
+        {"agent-advertise", required_argument, NULL, AGENT_ADVERTISE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -115,6 +136,7 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
     f->embedded_port = 4222;
     f->prefix = KUMO_PROTOCOL_DEFAULT_PREFIX;
     f->workers = KUMO_APISERVER_DEFAULT_WORKERS;
+    snprintf(f->agent_host, sizeof(f->agent_host), "0.0.0.0");
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -134,6 +156,18 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
             break;
         case PREFIX:
             f->prefix = optarg;
+            break;
+        case AGENT_LISTEN:
+            if (strcmp(optarg, "none") == 0) {
+                f->agent_host[0] = '\0';
+            } else if (parse_host_port(optarg, f->agent_host, sizeof(f->agent_host),
+                                       &f->agent_port) != 0) {
+                fprintf(stderr, "kumod: --agent-listen \"%s\" is not HOST:PORT or none\n", optarg);
+                return 2;
+            }
+            break;
+        case AGENT_ADVERTISE:
+            f->agent_advertise = optarg;
             break;
         case WORKERS: {
             char *end;
@@ -233,15 +267,11 @@ static void stop_orphaned_nats_server(const char *js_dir)
         if (!is_our_nats_server(entry->d_name, js_dir))
             continue;
         pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10);
+        if (!kumod_pid_running(pid))
+            continue;
         KUMO_LOG_WARN("kumod", "stopping the nats-server left behind by a previous kumod",
                       "pid=%d store_dir=%s", (int)pid, js_dir);
-        kill(pid, SIGTERM);
-        for (int i = 0; i < 500 && kill(pid, 0) == 0; i++) {
-            struct timespec pause = {0, 10 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
-        if (kill(pid, 0) == 0)
-            kill(pid, SIGKILL);
+        kumod_orphan_stop(pid, 1);
     }
     closedir(proc);
 }
@@ -335,7 +365,8 @@ static kumo_error kumod_read_credential(void *context, const char *ns, const cha
 
 /* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
 static int controllers_start(const kumod_controller_flags *cf, const char *url, const char *prefix,
-                             const char *data_dir, kumo_store *store, kumo_manager **out)
+                             const char *data_dir, kumo_store *store, kumod_agents *agents,
+                             kumo_manager **out)
 {
     *out = NULL;
     if (cf->list && strcmp(cf->list, "none") == 0)
@@ -360,6 +391,11 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .read_credential = kumod_read_credential,
         .credential_context = store,
         .state_root = state_root,
+        .agent_url = agents ? kumod_agents_url(agents) : NULL,
+        .agent_user = agents ? kumod_agents_user(agents) : NULL,
+        .agent_password = agents ? kumod_agents_password(agents) : NULL,
+        .agent_bootstrap = kumod_agents_bootstrap,
+        .agent_context = agents,
     };
     kumo_diag diag;
     kumo_diag_init(&diag);
@@ -403,6 +439,7 @@ int main(int argc, char **argv)
     kumo_natsd *natsd = NULL;
     kumo_apiserver *api = NULL;
     kumo_manager *manager = NULL;
+    kumod_agents *agents = NULL;
 
     if (make_dirs(flags.data_dir) != 0) {
         fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
@@ -463,8 +500,21 @@ int main(int argc, char **argv)
         fail("cannot serve the API", &diag);
         goto out;
     }
-    if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, &manager) !=
-        0)
+    int run_controllers = !(controller_flags.list && strcmp(controller_flags.list, "none") == 0);
+    if (run_controllers && flags.agent_host[0]) {
+        kumod_agents_options ao = {.data_dir = flags.data_dir,
+                                   .host = flags.agent_host,
+                                   .port = flags.agent_port,
+                                   .advertise = flags.agent_advertise,
+                                   .api_url = url,
+                                   .api_prefix = flags.prefix};
+        if (kumod_agents_start(&ao, &agents, &diag) != KUMO_ERROR_OK) {
+            fail("cannot start the agent bus", &diag);
+            goto out;
+        }
+    }
+    if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, agents,
+                          &manager) != 0)
         goto out;
     KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
                   flags.data_dir, url, flags.prefix);
@@ -480,6 +530,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     kumo_manager_stop(manager);
+    kumod_agents_stop(agents);
     kumo_apiserver_destroy(api);
     kumo_store_close(store);
     kumo_natsd_destroy(natsd);

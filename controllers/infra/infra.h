@@ -50,6 +50,10 @@ typedef struct kumo_infra_env {
     double boot_poll_ms;       /* first observe after a create; 0: learnt per connection */
     double probe_interval_ms;  /* Connection probes; 0: 60000 */
     double status_interval_ms; /* least time between Infra status writes while busy; 0: 500 */
+    /* The bootstrap document of a new machine's kumo-agent (malloc'd JSON, bus/agent/agent.h),
+     * handed to the driver at create; NULL function or NULL result: the machine has no agent. */
+    char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
+    void *agent_context;
 } kumo_infra_env;
 
 typedef struct kumo_infra_controller kumo_infra_controller;

@@ -51,6 +51,7 @@ typedef struct prepared_machine {
     char network_id[128], subnet_id[128], key_pair_id[128];
     char **security_group_ids;
     struct kumo_driver_tag *tags;
+    char *agent_bootstrap;
 } prepared_machine;
 
 static void prepared_free(void *p)
@@ -62,6 +63,9 @@ static void prepared_free(void *p)
         free(pm->security_group_ids[i]);
     free(pm->security_group_ids);
     free(pm->tags);
+    if (pm->agent_bootstrap)
+        memset(pm->agent_bootstrap, 0, strlen(pm->agent_bootstrap));
+    free(pm->agent_bootstrap);
     free(pm);
 }
 
@@ -173,6 +177,11 @@ static int prepare(resource_ctl *ctl, resource_run *run, void **out, char *why, 
         }
         pm->spec.tags = pm->tags;
         pm->spec.tag_count = pm->tags ? spec->n_tags : 0;
+    }
+    if (rc == PREPARE_OK && ctl->env.agent_bootstrap) {
+        pm->agent_bootstrap = ctl->env.agent_bootstrap(ctl->env.agent_context, run->ns,
+                                                       m->metadata->name, m->metadata->uid);
+        pm->spec.agent_bootstrap = pm->agent_bootstrap;
     }
     if (rc != PREPARE_OK) {
         prepared_free(pm);

@@ -24,19 +24,28 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 #include "bus/client/client.h"
+#include "controllers/app/app.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/lease/lease.h"
 
 #define DEFAULT_PREFIX "kumo.v1"
 #define MAX_SLOTS      16
 
+/* How the manager starts, stops and reads one controller, whatever its package. */
+typedef struct controller_ops {
+    kumo_error (*start)(struct kumo_manager *m, const char *name, void **out, kumo_diag *diag);
+    void (*stop)(void *controller);
+    kumo_controller *(*runtime)(void *controller);
+} controller_ops;
+
 typedef struct slot {
     struct kumo_manager *manager;
     const char *name;
+    const controller_ops *ops;
     int enabled;
     kumo_lease *lease;
     atomic_int leading;
-    kumo_infra_controller *running; /* under manager->lock */
+    void *running; /* under manager->lock */
     double retry_at_ms;
 } slot;
 
@@ -49,6 +58,7 @@ struct kumo_manager {
     kumo_cloud *cloud;
     kumo_placement_latency *latency;
     kumo_infra_env env;
+    natsConnection *agents; /* the agent bus (NULL: no app controller) */
     slot slots[MAX_SLOTS];
     size_t slot_count;
     natsConnection *nc;
@@ -73,6 +83,60 @@ static double now_ms(void)
 /* ---- the controllers list ----------------------------------------------------------- */
 
 /* 1 when `name` is in the comma list (or the list is NULL/"all"). */
+/* ---- the controllers it runs ------------------------------------------------------------ */
+
+static kumo_error infra_start(struct kumo_manager *m, const char *name, void **out, kumo_diag *diag)
+{
+    return kumo_infra_controller_start(name, &m->env, (kumo_infra_controller **)out, diag);
+}
+
+static void infra_stop(void *c)
+{
+    kumo_infra_controller_stop(c);
+}
+
+static kumo_controller *infra_runtime(void *c)
+{
+    return kumo_infra_controller_runtime(c);
+}
+
+static kumo_error app_start(struct kumo_manager *m, const char *name, void **out, kumo_diag *diag)
+{
+    (void)name;
+    kumo_app_env env = {
+        .client = m->client, .agents = m->agents, .ns = m->options.ns, .informers = m->informers};
+    return kumo_app_controller_start(&env, (kumo_app_controller **)out, diag);
+}
+
+static void app_stop(void *c)
+{
+    kumo_app_controller_stop(c);
+}
+
+static kumo_controller *app_runtime(void *c)
+{
+    return kumo_app_controller_runtime(c);
+}
+
+static const controller_ops infra_ops = {infra_start, infra_stop, infra_runtime};
+static const controller_ops app_ops = {app_start, app_stop, app_runtime};
+
+/* Every controller by name, in start order: the infra package's, then "app". */
+static size_t controller_count(void)
+{
+    return kumo_infra_controller_count() + 1;
+}
+
+static const char *controller_name(size_t i)
+{
+    return i < kumo_infra_controller_count() ? kumo_infra_controller_name(i) : "app";
+}
+
+static const controller_ops *controller_ops_of(size_t i)
+{
+    return i < kumo_infra_controller_count() ? &infra_ops : &app_ops;
+}
+
 static int listed(const char *list, const char *name)
 {
     if (list == NULL || list[0] == '\0' || strcmp(list, "all") == 0)
@@ -94,16 +158,15 @@ int kumo_manager_controllers_check(const char *list, char *why, size_t why_size)
         return 0;
     char known[256] = "";
     size_t at = 0;
-    for (size_t i = 0; i < kumo_infra_controller_count(); i++)
+    for (size_t i = 0; i < controller_count(); i++)
         at += (size_t)snprintf(known + at, sizeof(known) - at, "%s%s", i ? ", " : "",
-                               kumo_infra_controller_name(i));
+                               controller_name(i));
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         int found = 0;
-        for (size_t i = 0; i < kumo_infra_controller_count() && !found; i++)
-            found = strlen(kumo_infra_controller_name(i)) == len &&
-                    strncmp(p, kumo_infra_controller_name(i), len) == 0;
+        for (size_t i = 0; i < controller_count() && !found; i++)
+            found = strlen(controller_name(i)) == len && strncmp(p, controller_name(i), len) == 0;
         if (!found) {
             snprintf(why, why_size,
                      "unknown controller \"%.*s\" in \"%s\"; use all, none or a comma-separated "
@@ -194,7 +257,7 @@ char *kumo_manager_metrics(kumo_manager *m)
                 s->name, s->enabled ? "true" : "false", atomic_load(&s->leading) ? "true" : "false",
                 s->running ? "true" : "false");
         if (s->running) {
-            kumo_controller *c = kumo_infra_controller_runtime(s->running);
+            kumo_controller *c = s->ops->runtime(s->running);
             kumo_controller_stats st;
             kumo_controller_stats_get(c, &st);
             kumo_informer *inf = kumo_controller_informer(c);
@@ -352,15 +415,15 @@ static void slot_step(kumo_manager *m, slot *s)
 {
     int leading = atomic_load(&s->leading);
     pthread_mutex_lock(&m->lock);
-    kumo_infra_controller *running = s->running;
+    void *running = s->running;
     pthread_mutex_unlock(&m->lock);
     int connected = natsConnection_Status(m->nc) == NATS_CONN_STATUS_CONNECTED;
     if (leading && running == NULL && now_ms() >= s->retry_at_ms && connected) {
         kumo_diag diag;
         kumo_diag_init(&diag);
-        kumo_infra_controller *c = NULL;
+        void *c = NULL;
         double started = now_ms();
-        kumo_error e = kumo_infra_controller_start(s->name, &m->env, &c, &diag);
+        kumo_error e = s->ops->start(m, s->name, &c, &diag);
         if (e == KUMO_ERROR_OK) {
             pthread_mutex_lock(&m->lock);
             s->running = c;
@@ -378,7 +441,7 @@ static void slot_step(kumo_manager *m, slot *s)
         pthread_mutex_lock(&m->lock);
         s->running = NULL;
         pthread_mutex_unlock(&m->lock);
-        kumo_infra_controller_stop(running);
+        s->ops->stop(running);
         KUMO_LOG_INFO("manager", "controller stopped (lease lost)", "controller=%s", s->name);
     }
 }
@@ -462,6 +525,31 @@ static kumo_error nats_connect(kumo_manager *m, kumo_diag *diag)
     return KUMO_ERROR_OK;
 }
 
+/* kumod's user on the agent bus, for the app controller. */
+static kumo_error agents_connect(kumo_manager *m, kumo_diag *diag)
+{
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(o, m->options.agent_url);
+    if (s == NATS_OK)
+        s = natsOptions_SetUserInfo(o, m->options.agent_user, m->options.agent_password);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "kumo-controller-manager");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 200);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&m->agents, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK)
+        return kumo_diag_set_foreign(diag, KUMO_ERROR_UNAVAILABLE, "nats", s,
+                                     "controller manager: cannot join the agent bus at %s: %s",
+                                     m->options.agent_url, natsStatus_GetText(s));
+    return KUMO_ERROR_OK;
+}
+
 /* A lease name from the prefix and the controller: letters, digits, - and _ only. */
 static void lease_name(const char *prefix, const char *controller, char *buf, size_t size)
 {
@@ -534,22 +622,29 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
     }
     if (e == KUMO_ERROR_OK)
         e = nats_connect(m, diag);
-    m->env = (kumo_infra_env){.client = m->client,
-                              .cloud = m->cloud,
-                              .latency = m->latency,
-                              .ns = options->ns,
-                              .informers = m->informers,
-                              .workers = options->workers,
-                              .drift_poll_ms = options->drift_poll_ms,
-                              .boot_poll_ms = options->boot_poll_ms,
-                              .probe_interval_ms = options->probe_interval_ms};
+    m->env =
+        (kumo_infra_env){.client = m->client,
+                         .cloud = m->cloud,
+                         .latency = m->latency,
+                         .ns = options->ns,
+                         .informers = m->informers,
+                         .workers = options->workers,
+                         .drift_poll_ms = options->drift_poll_ms,
+                         .boot_poll_ms = options->boot_poll_ms,
+                         .probe_interval_ms = options->probe_interval_ms,
+                         .agent_bootstrap = options->agent_url ? options->agent_bootstrap : NULL,
+                         .agent_context = options->agent_context};
     int none = options->controllers && strcmp(options->controllers, "none") == 0;
-    for (size_t i = 0; e == KUMO_ERROR_OK && i < kumo_infra_controller_count() && i < MAX_SLOTS;
-         i++) {
+    if (e == KUMO_ERROR_OK && options->agent_url && !none && listed(options->controllers, "app"))
+        e = agents_connect(m, diag);
+    for (size_t i = 0; e == KUMO_ERROR_OK && i < controller_count() && i < MAX_SLOTS; i++) {
         slot *s = &m->slots[m->slot_count++];
         s->manager = m;
-        s->name = kumo_infra_controller_name(i);
-        s->enabled = !none && listed(options->controllers, s->name);
+        s->name = controller_name(i);
+        s->ops = controller_ops_of(i);
+        /* The app controller needs the agent bus. */
+        s->enabled = !none && listed(options->controllers, s->name) &&
+                     (s->ops != &app_ops || m->agents != NULL);
         atomic_init(&s->leading, 0);
         if (!s->enabled)
             continue;
@@ -600,10 +695,11 @@ void kumo_manager_stop(kumo_manager *m)
     /* Controllers first (reverse start order: the Infra stops before the Machines). */
     for (size_t i = m->slot_count; i-- > 0;) {
         pthread_mutex_lock(&m->lock);
-        kumo_infra_controller *c = m->slots[i].running;
+        void *c = m->slots[i].running;
         m->slots[i].running = NULL;
         pthread_mutex_unlock(&m->lock);
-        kumo_infra_controller_stop(c);
+        if (c)
+            m->slots[i].ops->stop(c);
     }
     for (size_t i = 0; i < m->slot_count; i++)
         if (m->slots[i].lease)
@@ -619,6 +715,7 @@ void kumo_manager_stop(kumo_manager *m)
     natsSubscription_Destroy(m->control_sub);
     natsSubscription_Destroy(m->metrics_sub);
     natsConnection_Destroy(m->nc);
+    natsConnection_Destroy(m->agents);
     kumo_cloud_destroy(m->cloud);
     kumo_limiter_set_destroy(m->limiters);
     kumo_placement_latency_destroy(m->latency);

@@ -46,6 +46,11 @@ typedef struct kumo_manager_options {
     kumo_cloud_credential_fn read_credential; /* how Credential data is read; NULL: it is not */
     void *credential_context;
     const char *state_root; /* relative driver state paths resolve here (kumo_cloud_options) */
+    /* The agent bus (docs/agent.md): kumod's user on it, and the bootstrap of a new machine's
+     * agent. NULL agent_url: machines get no agent and the app controller does not run. */
+    const char *agent_url, *agent_user, *agent_password;
+    char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
+    void *agent_context;
 } kumo_manager_options;
 
 /*

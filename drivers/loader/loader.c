@@ -125,7 +125,7 @@ static int name_is_valid(const char *name)
 /* The table's size an ABI 1.minor driver must at least have. */
 static size_t minimum_size(uint32_t minor)
 {
-    (void)minor; /* 1.0 is the only minor so far; later minors add rows here */
+    (void)minor; /* 1.1 grew the machine spec, not the table; later minors add rows here */
     return KUMO_DRIVER_SIZE_1_0;
 }
 

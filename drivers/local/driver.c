@@ -439,6 +439,24 @@ static kumo_driver_code prepare_agent(struct kumo_driver_conn *c, struct kumo_dr
     if (n <= 0)
         return bad(diag, "agent_command", line,
                    "a command line (words separated by blanks; quotes must be closed)");
+    /* Machines created with an agent bootstrap run kumo-agent when agent_command is empty. */
+    c->kumo_agent_path[0] = '\0';
+    if (c->agent_is_placeholder &&
+        local_find_program("kumo-agent", c->kumo_agent_path, sizeof(c->kumo_agent_path)) != 0) {
+        char self[LOCAL_NAME_MAX];
+        ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        char *slash = len > 0 ? memchr(self, '/', (size_t)len) : NULL;
+        c->kumo_agent_path[0] = '\0';
+        if (slash != NULL) {
+            self[len] = '\0';
+            *strrchr(self, '/') = '\0';
+            int w =
+                snprintf(c->kumo_agent_path, sizeof(c->kumo_agent_path), "%.400s/kumo-agent", self);
+            if (w < 0 || (size_t)w >= sizeof(c->kumo_agent_path) ||
+                access(c->kumo_agent_path, X_OK) != 0)
+                c->kumo_agent_path[0] = '\0';
+        }
+    }
     if (local_find_program(c->agent_argv[0], c->agent_path, sizeof(c->agent_path)) != 0)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",

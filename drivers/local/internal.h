@@ -92,7 +92,8 @@ struct local_object {
     char *subnet_id;
     char *key_id;
     char *user_data;
-    char *ip; /* dotted quad */
+    char *agent_bootstrap; /* the kumo-agent's bootstrap (secret; the state file is 0600) */
+    char *ip;              /* dotted quad */
     char **sg_ids;
     size_t sg_count;
     int power; /* kumo_driver_power the user asked for */
@@ -183,6 +184,7 @@ struct kumo_driver_conn {
     char *agent_argv[LOCAL_ARGV_MAX + 1];
     char agent_words[2048]; /* storage of agent_argv */
     int agent_is_placeholder;
+    char kumo_agent_path[LOCAL_NAME_MAX]; /* kumo-agent (PATH, else beside this program); "" */
     int cgroup_mode;
     char cgroup_note[160];
     struct local_state state;
@@ -421,6 +423,8 @@ kumo_driver_code local_default_network_release(struct local_call *call,
 
 /* What machine.c shares with host.c. */
 int local_netns_exists(const char *netns);
+/* 1 when the machine runs the `sleep infinity` placeholder (no agent to stop gracefully). */
+int local_machine_hard_stop(const struct kumo_driver_conn *c, const struct local_object *m);
 /* <state_dir>/<id>.<suffix>: the machine's "log" and "user-data" files. */
 void local_machine_file(struct kumo_driver_conn *c, const char *id, const char *suffix, char *buf,
                         size_t size);

@@ -45,6 +45,11 @@ void local_machine_file(struct kumo_driver_conn *c, const char *id, const char *
     snprintf(buf, size, "%s/%s.%s", c->cfg.state_dir, id, suffix);
 }
 
+int local_machine_hard_stop(const struct kumo_driver_conn *c, const struct local_object *m)
+{
+    return c->agent_is_placeholder && !(m->agent_bootstrap && m->agent_bootstrap[0]);
+}
+
 /* ---- Phase -------------------------------------------------------------------- */
 
 void local_machine_view_of(struct kumo_driver_conn *c, const struct local_object *m,
@@ -154,6 +159,11 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
     const struct local_object *key = local_state_find_id(&c->state, LOCAL_KEY_PAIR, m->key_id);
     local_ip_format(pool->base + 1, gateway, sizeof(gateway));
     snprintf(prefix, sizeof(prefix), "%d", pool->prefix);
+    /* The kumo-agent when the machine has a bootstrap and no agent_command is configured. */
+    int kumo_agent = c->agent_is_placeholder && m->agent_bootstrap && m->agent_bootstrap[0];
+    char *kumo_agent_argv[2] = {"kumo-agent", NULL};
+    char agent_dir[LOCAL_NAME_MAX + 64];
+    local_machine_file(c, m->id, "agent", agent_dir, sizeof(agent_dir));
     char *envp[24] = {NULL};
     size_t n = 0;
     int failed =
@@ -172,13 +182,20 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
         append_env(envp, &n, 24, "KUMO_MACHINE_ZONE", m->zone) |
         append_env(envp, &n, 24, "KUMO_CONNECTION", c->name) |
         append_env(envp, &n, 24, "KUMO_MACHINE_USER_DATA_FILE", data_path[0] ? data_path : NULL) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL);
+        append_env(envp, &n, 24, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL) |
+        append_env(envp, &n, 24, "KUMO_AGENT_BOOTSTRAP", m->agent_bootstrap) |
+        append_env(envp, &n, 24, "KUMO_AGENT_DATA_DIR", m->agent_bootstrap ? agent_dir : NULL);
     kumo_driver_code rc = KUMO_DRIVER_OK;
     if (failed) {
         rc = local_nomem(diag);
     } else {
-        struct local_spawn s = {netns,    c->agent_path,  c->agent_argv,       envp,
-                                log_path, c->cfg.isolate, {procs[0], procs[1]}};
+        struct local_spawn s = {netns,
+                                kumo_agent ? c->kumo_agent_path : c->agent_path,
+                                kumo_agent ? kumo_agent_argv : c->agent_argv,
+                                envp,
+                                log_path,
+                                c->cfg.isolate,
+                                {procs[0], procs[1]}};
         int64_t pid;
         uint64_t start;
         int started = local_spawn_start(&s, call->deadline_ns, &pid, &start, err, sizeof(err));
@@ -323,6 +340,15 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
             "The image '%s' is not offered by the local driver (host, debian-12, "
             "ubuntu-22.04, ubuntu-24.04: all run on the host's filesystem)",
             spec->image ? spec->image : "");
+    int wants_agent =
+        KUMO_DRIVER_HAS_FIELD(spec, struct kumo_driver_machine_spec, agent_bootstrap) &&
+        spec->agent_bootstrap && spec->agent_bootstrap[0];
+    if (wants_agent && c->agent_is_placeholder && c->kumo_agent_path[0] == '\0')
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+            "this machine needs kumo-agent, which is neither in PATH nor beside %s; install it "
+            "or set the connection's config agent_command",
+            "the running program");
     struct local_pool pool;
     kumo_driver_code rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
     if (rc != KUMO_DRIVER_OK)
@@ -362,7 +388,11 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
         local_set_str(&o->subnet_id, pool.subnet_id[0] ? pool.subnet_id : NULL) |
         local_set_str(&o->key_id,
                       spec->key_pair_id && spec->key_pair_id[0] ? spec->key_pair_id : NULL) |
-        local_set_str(&o->user_data, spec->user_data);
+        local_set_str(&o->user_data, spec->user_data) |
+        local_set_str(&o->agent_bootstrap,
+                      KUMO_DRIVER_HAS_FIELD(spec, struct kumo_driver_machine_spec, agent_bootstrap)
+                          ? spec->agent_bootstrap
+                          : NULL);
     rc = nomem ? local_nomem(diag) : local_copy_tags(o, spec->tags, spec->tag_count, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = set_groups(call, o, spec->security_group_ids, spec->security_group_count, diag);
@@ -680,8 +710,8 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         local_pid_alive(m->pid, m->pid_start)) {
         char netns[LOCAL_NAME_MAX];
         local_netns_name(c, m->id, netns, sizeof(netns));
-        if (local_pid_stop(m->pid, m->pid_start, c->agent_is_placeholder, c->cfg.stop_grace_ms,
-                           call.deadline_ns) != 0)
+        if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m),
+                           c->cfg.stop_grace_ms, call.deadline_ns) != 0)
             rc = local_timeout(&call, "stopping the machine's process", diag);
         local_netns_kill_all(netns); /* a stopped machine runs nothing */
         if (rc == KUMO_DRIVER_OK) {

@@ -68,9 +68,10 @@ void local_object_free(struct local_object *o)
     if (o == NULL)
         return;
     free_tags(o);
-    char **strings[] = {&o->id,   &o->token,      &o->name,       &o->type,       &o->image,
-                        &o->zone, &o->network_id, &o->subnet_id,  &o->key_id,     &o->user_data,
-                        &o->ip,   &o->cidr,       &o->public_key, &o->fingerprint};
+    char **strings[] = {
+        &o->id,   &o->token,      &o->name,       &o->type,        &o->image,
+        &o->zone, &o->network_id, &o->subnet_id,  &o->key_id,      &o->user_data,
+        &o->ip,   &o->cidr,       &o->public_key, &o->fingerprint, &o->agent_bootstrap};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         free(*strings[i]);
     for (size_t i = 0; i < o->sg_count; i++)
@@ -103,9 +104,10 @@ struct local_object *local_object_clone(const struct local_object *o)
     c->subnets = NULL;
     c->rules = NULL;
     c->tag_count = c->sg_count = c->subnet_count = c->rule_count = 0;
-    char **strings[] = {&c->id,   &c->token,      &c->name,       &c->type,       &c->image,
-                        &c->zone, &c->network_id, &c->subnet_id,  &c->key_id,     &c->user_data,
-                        &c->ip,   &c->cidr,       &c->public_key, &c->fingerprint};
+    char **strings[] = {
+        &c->id,   &c->token,      &c->name,       &c->type,        &c->image,
+        &c->zone, &c->network_id, &c->subnet_id,  &c->key_id,      &c->user_data,
+        &c->ip,   &c->cidr,       &c->public_key, &c->fingerprint, &c->agent_bootstrap};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         *strings[i] = dup_or_null(*strings[i], &failed);
     if (o->tag_count && (c->tags = calloc(o->tag_count, sizeof(*c->tags))) == NULL)
@@ -290,6 +292,7 @@ static void put_object(struct kumo_driver_kit_buf *b, const struct local_object 
     put_field(b, "subnetid", o->subnet_id);
     put_field(b, "key", o->key_id);
     put_field(b, "userdata", o->user_data);
+    put_field(b, "agentboot", o->agent_bootstrap);
     put_field(b, "ip", o->ip);
     for (size_t i = 0; i < o->sg_count; i++)
         put_field(b, "sg", o->sg_ids[i]);
@@ -483,6 +486,7 @@ static int apply_field(struct local_object *o, const char *key, const char *raw)
                    {"subnetid", &o->subnet_id},
                    {"key", &o->key_id},
                    {"userdata", &o->user_data},
+                   {"agentboot", &o->agent_bootstrap},
                    {"ip", &o->ip},
                    {"cidr", &o->cidr},
                    {"pubkey", &o->public_key},

@@ -1,0 +1,337 @@
+/*
+ * agents.c - kumod's agent bus: starts a second nats-server (never the API
+ * bus: machines must not reach the API), derives one nkey per Machine from
+ * the agent key in the data directory, and rewrites the server's
+ * authorization whenever the set of Machines changes (a watch on Machines,
+ * debounced, then a reload). The port is remembered in the data directory so
+ * that agents find kumod again after a restart.
+ *
+ * Invariant: every Machine in the store (deleting ones included, so that
+ * their agents can report what they stopped) has a user on the bus; nothing
+ * else but kumod's own user does.
+ */
+#define _GNU_SOURCE
+#include "cmd/kumod/agents.h"
+#include "cmd/kumod/orphan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apis/log/log.h"
+#include "apis/map/map.h"
+#include "apis/object/object.h"
+#include "bus/agent/agent.h"
+#include "bus/client/client.h"
+#include "bus/natsd/natsd.h"
+#include "controllers/runtime/informer/informer.h"
+
+#define MAX_ADVERTISE 8
+
+struct kumod_agents {
+    unsigned char key[KUMO_AGENT_KEY_SIZE];
+    char password[48];
+    char url[128];
+    char pid_file[1100];
+    char *advertise[MAX_ADVERTISE];
+    size_t advertise_count;
+    kumo_natsd *natsd;
+    kumo_client *client;
+    kumo_informer *machines;
+    pthread_t sync_thread;
+    int sync_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    kumo_map *uids; /* Machine uid -> (void *)1 */
+    int dirty, stopping;
+};
+
+static void read_int_file(const char *path, int *out)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fscanf(f, "%d", out) != 1)
+        *out = 0;
+    fclose(f);
+}
+
+static void write_int_file(const char *path, int value)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return;
+    fprintf(f, "%d\n", value);
+    fclose(f);
+}
+
+/* A nats-server left by a kumod that was killed holds the port: stop it. */
+static void stop_orphan(const char *pid_file)
+{
+    int pid = 0;
+    read_int_file(pid_file, &pid);
+    if (pid <= 1 || !kumod_pid_running((pid_t)pid))
+        return;
+    char path[64], args[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, args, sizeof(args) - 1);
+    close(fd);
+    if (n <= 0 || strstr(args, "nats-server") == NULL)
+        return;
+    KUMO_LOG_WARN("kumod", "stopping the agent bus left behind by a previous kumod", "pid=%d", pid);
+    kumod_orphan_stop((pid_t)pid, 0); /* it keeps no state: no graceful stop needed */
+}
+
+typedef struct uid_list {
+    const char **items;
+    size_t count;
+} uid_list;
+
+static void collect(void *context, const char *key, void *value)
+{
+    (void)value;
+    uid_list *l = context;
+    l->items[l->count++] = key;
+}
+
+/* The authorization text for the Machines now known; NULL when out of memory. Locked. */
+static char *authorization(kumod_agents *a)
+{
+    uid_list l = {calloc(kumo_map_count(a->uids) + 1, sizeof(char *)), 0};
+    if (l.items == NULL)
+        return NULL;
+    kumo_map_each(a->uids, collect, &l);
+    char *text = NULL;
+    size_t len = 0;
+    int rc =
+        kumo_agent_authorization(a->key, NULL, "kumod", a->password, l.items, l.count, &text, &len);
+    free(l.items);
+    if (rc != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static void on_machine(void *context, kumo_client_event_type type, const ProtobufCMessage *object)
+{
+    kumod_agents *a = context;
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
+    if (m == NULL || m->uid == NULL || m->uid[0] == '\0')
+        return;
+    pthread_mutex_lock(&a->lock);
+    int known = kumo_map_get(a->uids, m->uid) != NULL;
+    if (type == KUMO_CLIENT_EVENT_DELETED && known) {
+        kumo_map_remove(a->uids, m->uid);
+        a->dirty = 1;
+    } else if (type != KUMO_CLIENT_EVENT_DELETED && !known) {
+        if (kumo_map_put(a->uids, m->uid, (void *)1, NULL) == 0)
+            a->dirty = 1;
+    }
+    if (a->dirty)
+        pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Reloads the server's users when Machines came or went (at most every 100 ms). */
+static void *sync_main(void *arg)
+{
+    kumod_agents *a = arg;
+    pthread_mutex_lock(&a->lock);
+    while (!a->stopping) {
+        if (!a->dirty) {
+            pthread_cond_wait(&a->wake, &a->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&a->lock);
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&a->lock);
+        a->dirty = 0;
+        size_t count = kumo_map_count(a->uids);
+        char *text = authorization(a);
+        pthread_mutex_unlock(&a->lock);
+        kumo_diag d;
+        kumo_diag_init(&d);
+        if (text == NULL || kumo_natsd_reload(a->natsd, text, &d) != KUMO_ERROR_OK) {
+            KUMO_LOG_ERROR("kumod", "cannot update the agent bus users", "error=%s",
+                           text ? d.message : "out of memory");
+            pthread_mutex_lock(&a->lock);
+            a->dirty = 1; /* try again */
+            pthread_mutex_unlock(&a->lock);
+            nanosleep(&(struct timespec){1, 0}, NULL);
+        } else {
+            KUMO_LOG_DEBUG("kumod", "agent bus users updated", "machines=%zu", count);
+        }
+        kumo_diag_fini(&d);
+        free(text);
+        pthread_mutex_lock(&a->lock);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+static kumo_error advertise_parse(kumod_agents *a, const char *list, kumo_diag *diag)
+{
+    if (list == NULL || list[0] == '\0')
+        return KUMO_ERROR_OK;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            if (a->advertise_count == MAX_ADVERTISE)
+                return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                                     "--agent-advertise: at most %d URLs", MAX_ADVERTISE);
+            if (strncmp(p, "nats://", 7) != 0 && strncmp(p, "tls://", 6) != 0)
+                return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                                     "--agent-advertise: \"%.*s\" is not a nats:// URL", (int)len,
+                                     p);
+            a->advertise[a->advertise_count] = strndup(p, len);
+            if (a->advertise[a->advertise_count++] == NULL)
+                return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+        }
+        p += len + (p[len] == ',');
+    }
+    return KUMO_ERROR_OK;
+}
+
+kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out, kumo_diag *diag)
+{
+    kumod_agents *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
+    a->uids = kumo_map_create();
+    char path[1100], port_file[1100];
+    snprintf(path, sizeof(path), "%s/agent.key", o->data_dir);
+    snprintf(port_file, sizeof(port_file), "%s/agent-bus.port", o->data_dir);
+    snprintf(a->pid_file, sizeof(a->pid_file), "%s/agent-bus.pid", o->data_dir);
+    unsigned char random[18];
+    kumo_error e = a->uids ? KUMO_ERROR_OK : kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    if (e == KUMO_ERROR_OK)
+        e = advertise_parse(a, o->advertise, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_agent_key_load(path, a->key, diag);
+    if (e == KUMO_ERROR_OK && RAND_bytes(random, sizeof(random)) != 1)
+        e = kumo_diag_set(diag, KUMO_ERROR_INTERNAL, "no random bytes for the agent bus password");
+    for (size_t i = 0; e == KUMO_ERROR_OK && i < sizeof(random); i++)
+        snprintf(a->password + 2 * i, 3, "%02x", random[i]);
+    char *text = e == KUMO_ERROR_OK ? authorization(a) : NULL;
+    if (e == KUMO_ERROR_OK && text == NULL)
+        e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    if (e == KUMO_ERROR_OK) {
+        int port = o->port;
+        if (port == 0)
+            read_int_file(port_file, &port);
+        stop_orphan(a->pid_file);
+        char log_file[1100];
+        snprintf(log_file, sizeof(log_file), "%s/agent-bus.log", o->data_dir);
+        kumo_natsd_options no = {
+            .host = o->host, .port = port, .log_file = log_file, .config_text = text};
+        e = kumo_natsd_start(&no, &a->natsd, diag);
+        if (e != KUMO_ERROR_OK && port != 0 && o->port == 0) {
+            KUMO_LOG_WARN("kumod", "the agent bus's remembered port is taken; picking another",
+                          "port=%d", port);
+            kumo_diag_fini(diag);
+            no.port = 0;
+            e = kumo_natsd_start(&no, &a->natsd, diag);
+        }
+    }
+    free(text);
+    if (e == KUMO_ERROR_OK) {
+        write_int_file(port_file, kumo_natsd_port(a->natsd));
+        write_int_file(a->pid_file, (int)kumo_natsd_pid(a->natsd));
+        snprintf(a->url, sizeof(a->url), "nats://127.0.0.1:%d", kumo_natsd_port(a->natsd));
+        kumo_client_options co = {
+            .url = o->api_url, .prefix = o->api_prefix, .name = "kumod-agent-bus"};
+        e = kumo_client_connect(&co, &a->client, diag);
+    }
+    if (e == KUMO_ERROR_OK) {
+        kumo_informer_options io = {.client = a->client,
+                                    .kind = kumo_object_kind_lookup("Machine"),
+                                    .handler = on_machine,
+                                    .context = a};
+        e = kumo_informer_start(&io, &a->machines, diag);
+    }
+    if (e == KUMO_ERROR_OK) {
+        if (pthread_create(&a->sync_thread, NULL, sync_main, a) != 0)
+            e = kumo_diag_set(diag, KUMO_ERROR_INTERNAL, "cannot start the agent bus thread");
+        else
+            a->sync_started = 1;
+    }
+    if (e != KUMO_ERROR_OK) {
+        kumod_agents_stop(a);
+        return e;
+    }
+    KUMO_LOG_INFO("kumod", "agent bus serving", "listen=%s:%d machines=%zu",
+                  o->host ? o->host : "127.0.0.1", kumo_natsd_port(a->natsd),
+                  kumo_map_count(a->uids));
+    *out = a;
+    return KUMO_ERROR_OK;
+}
+
+void kumod_agents_stop(kumod_agents *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->stopping = 1;
+    pthread_cond_broadcast(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+    if (a->sync_started)
+        pthread_join(a->sync_thread, NULL);
+    kumo_informer_stop(a->machines);
+    kumo_client_destroy(a->client);
+    if (a->natsd) {
+        kumo_natsd_destroy(a->natsd);
+        unlink(a->pid_file);
+    }
+    kumo_map_destroy(a->uids);
+    for (size_t i = 0; i < a->advertise_count; i++)
+        free(a->advertise[i]);
+    pthread_cond_destroy(&a->wake);
+    pthread_mutex_destroy(&a->lock);
+    memset(a->key, 0, sizeof(a->key));
+    free(a);
+}
+
+const char *kumod_agents_url(const kumod_agents *a)
+{
+    return a->url;
+}
+
+const char *kumod_agents_user(const kumod_agents *a)
+{
+    (void)a;
+    return "kumod";
+}
+
+const char *kumod_agents_password(const kumod_agents *a)
+{
+    return a->password;
+}
+
+char *kumod_agents_bootstrap(void *context, const char *ns, const char *name, const char *uid)
+{
+    kumod_agents *a = context;
+    /* The Machine may be newer than our watch: let its agent in before it can knock. */
+    pthread_mutex_lock(&a->lock);
+    if (kumo_map_get(a->uids, uid) == NULL && kumo_map_put(a->uids, uid, (void *)1, NULL) == 0) {
+        a->dirty = 1;
+        pthread_cond_signal(&a->wake);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return kumo_agent_bootstrap_json(a->key, uid, name, ns, (const char *const *)a->advertise,
+                                     a->advertise_count, kumo_natsd_port(a->natsd), NULL, 0);
+}

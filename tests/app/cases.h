@@ -1,0 +1,8 @@
+/* Cases of test_app: the App controller. */
+KUMO_TEST_CASE(app_protocol_rolling_update_and_stop)
+KUMO_TEST_CASE(app_no_targets_and_unreachable_agents)
+KUMO_TEST_CASE(app_ready_on_real_agents)
+KUMO_TEST_CASE(app_rolling_update_max_unavailable)
+KUMO_TEST_CASE(app_failed_command_degrades_only_its_app)
+KUMO_TEST_CASE(app_delete_stops_everywhere)
+KUMO_TEST_CASE(app_machine_deleted_and_replaced)
