@@ -117,7 +117,6 @@ static void infra(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__InfraSpec *spec = (Kumo__V1alpha1__InfraSpec *)message;
     DEFAULT_ZERO(&spec->drift_policy, KUMO__V1ALPHA1__INFRA_SPEC__DRIFT_POLICY__Recreate);
-    default_string(d, &spec->network_cidr, "10.0.0.0/16");
     for (size_t i = 0; i < spec->n_groups; i++) {
         Kumo__V1alpha1__NodeGroup *group = spec->groups[i];
         if (group->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT__NOT_SET) {
@@ -154,12 +153,8 @@ static void app_component(Kumo__V1alpha1__AppComponent *component, default_ctx *
         DEFAULT_ZERO(&component->ports[i]->protocol, KUMO__V1ALPHA1__APP_PORT__PROTOCOL__TCP);
     for (size_t i = 0; i < component->n_files; i++)
         default_string(d, &component->files[i]->mode, "0644");
-    const char *ns = kumo_object_namespace(d->object), *app = kumo_object_name(d->object);
-    if (ns[0] != '\0' && app[0] != '\0' && component->name[0] != '\0') {
-        char dir[1024];
-        snprintf(dir, sizeof(dir), "/var/lib/kumo/apps/%s/%s/%s", ns, app, component->name);
-        default_string(d, &component->working_dir, dir);
-    }
+    /* No workingDir default here: the agent picks one in its own data directory, since machines
+     * of the local driver share the host's filesystem. */
     health_check(component->health_check, d);
 }
 

@@ -241,6 +241,11 @@ static natsStatus sign_nonce(char **custom_error, unsigned char **signature, int
                              const char *nonce, void *closure)
 {
     const unsigned char *seed = closure;
+    if (nonce == NULL) {
+        /* A server with no nkey user yet sends none: this machine is not let in yet. */
+        *custom_error = strdup("the agent bus does not know this machine's key yet");
+        return NATS_ERR;
+    }
     EVP_PKEY *pkey = key_of(seed);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char *sig = malloc(64);

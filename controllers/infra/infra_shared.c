@@ -220,12 +220,25 @@ static ProtobufCMessage *owned_new(const infra_run *run, const char *kind, const
     return o;
 }
 
+/* 10.N.0.0/16, N in 16..239 from the connection's name (FNV-1a): one per connection. */
+static const char *infra_default_cidr(const char *connection, char *buf, size_t size)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = connection; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    snprintf(buf, size, "10.%u.0.0/16", 16 + h % 224);
+    return buf;
+}
+
 void infra_shared_ensure(const infra_shared_env *env, const infra_run *run, const infra_usage *u)
 {
     char name[600];
     infra_shared_name(run, u->connection, name, sizeof(name));
     const Kumo__V1alpha1__InfraSpec *is = run->infra->spec;
-    const char *cidr = is->network_cidr && is->network_cidr[0] ? is->network_cidr : "10.0.0.0/16";
+    char derived[32];
+    const char *cidr = is->network_cidr && is->network_cidr[0]
+                           ? is->network_cidr
+                           : infra_default_cidr(u->connection, derived, sizeof(derived));
 
     Kumo__V1alpha1__Network *n = (Kumo__V1alpha1__Network *)owned_new(run, "Network", name);
     if (n && (n->spec = malloc(sizeof(*n->spec))) != NULL) {

@@ -236,8 +236,25 @@ static kumo_driver_code ensure_machine(struct local_call *call, struct local_obj
     local_netns_name(c, m->id, netns, sizeof(netns));
     local_veth_name(m->id, veth, sizeof(veth));
     local_alias(c, m->id, m->token, alias, sizeof(alias));
-    if (!local_netns_exists(netns))
-        rc = local_ip(c, call->deadline_ns, what, diag, "netns", "add", netns, NULL);
+    if (!local_netns_exists(netns)) {
+        /* Deleted behind our back: what ran in it lives on in a namespace nobody can name.
+         * Stop it and drop its link; the machine is built again below. */
+        if (local_pid_alive(m->pid, m->pid_start) &&
+            local_pid_stop(m->pid, m->pid_start, 1, 0, call->deadline_ns) != 0)
+            return local_timeout(call, "stopping the process of a vanished namespace", diag);
+        m->pid = 0;
+        m->pid_start = 0;
+        if (local_link_exists(veth))
+            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+        if (rc == KUMO_DRIVER_OK)
+            rc = local_ip(c, call->deadline_ns, what, diag, "netns", "add", netns, NULL);
+    } else if (local_link_exists(veth)) {
+        /* A veth whose inner end is not in the namespace (a repair cut short): make it anew. */
+        struct kumo_driver_diag scratch;
+        if (local_ip(c, call->deadline_ns, what, &scratch, "-n", netns, "link", "show", "dev",
+                     "eth0", NULL) != KUMO_DRIVER_OK)
+            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+    }
     if (rc == KUMO_DRIVER_OK && !local_link_exists(veth))
         rc = local_ip(c, call->deadline_ns, what, diag, "link", "add", "name", veth, "type", "veth",
                       "peer", "name", "eth0", "netns", netns, NULL);

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,10 @@
 #define MACHINES 4
 
 typedef struct local_world {
-    char prefix[16];    /* name_prefix of both connections: every host name we make starts so */
-    int port;           /* the service's port, unique to this run */
-    char links[32][64]; /* bridges and veths seen (their names do not carry the prefix) */
+    char prefix[16]; /* name_prefix of both connections: every host name we make starts so */
+    int port;        /* the service's port, unique to this run */
+    char east[16], west[16]; /* connection names, unique to this run */
+    char links[32][64];      /* bridges and veths seen (their names do not carry the prefix) */
     size_t link_count;
 } local_world;
 
@@ -48,7 +50,7 @@ static void link_add(local_world *w, const char *name)
 /* Remembers the host links the local driver made for both connections. */
 static void links_collect(e2e *t, local_world *w)
 {
-    const char *names[2] = {"east", "west"};
+    const char *names[2] = {w->east, w->west};
     for (int c = 0; c < 2; c++) {
         kumo_value *inv = e2e_control(t, names[c], "inventory", NULL);
         if (inv == NULL)
@@ -62,6 +64,15 @@ static void links_collect(e2e *t, local_world *w)
         }
         kumo_codec_value_destroy(inv);
     }
+}
+
+/* The second octet of the network the Infra controller gives a connection (10.N.0.0/16). */
+static unsigned network_octet(const char *connection)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = connection; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return 16 + h % 224;
 }
 
 /* Runs a shell command line; its exit status (-1 when it cannot run). */
@@ -106,6 +117,25 @@ static int http_get(const char *ip, int port, const char *want)
     return ok;
 }
 
+/*
+ * Removes whatever a run with this world left on the host (a failed run stops kumod
+ * before it could delete anything): the machines' namespaces and processes, the
+ * firewall tables, the bridges of the Infra's networks.
+ */
+static local_world sweep_world;
+static void sweep(void)
+{
+    const local_world *w = &sweep_world;
+    if (w->prefix[0] == '\0')
+        return;
+    sh("for ns in $(ip netns list | awk '/^%s-/ {print $1}'); do ip netns pids $ns | xargs -r kill "
+       "-9; ip netns del $ns; done; for t in $(nft list tables 2>/dev/null | awk '$3 ~ /^%s_/ "
+       "{print $2\":\"$3}'); do nft delete table ${t%%%%:*} ${t#*:}; done; "
+       "for o in %u %u; do ip -o -4 addr show | awk -v o=\"10.$o.\" 'index($4, o) == 1 "
+       "{print $2}' | xargs -r -n1 ip link del; done; pkill -KILL -f 'http[.]server %d'; true",
+       w->prefix, w->prefix, network_octet(w->east), network_octet(w->west), w->port);
+}
+
 static int local_connection(e2e *t, const local_world *w, const char *name, int net)
 {
     return e2e_apply(t,
@@ -126,6 +156,21 @@ static int app_apply(e2e *t, const char *name, const char *command_json, const c
                      "\"front\"}, \"rollingUpdate\": {\"maxUnavailable\": \"1\"},"
                      " \"components\": [{\"name\": \"http\", %s, \"healthCheck\": %s}]}}",
                      name, command_json, health_json);
+}
+
+/* Prints an object as YAML to stderr (for failures). */
+static void dump_object(e2e *t, const char *kind, const char *name)
+{
+    ProtobufCMessage *o = e2e_get(t, kind, name);
+    kumo_codec_buffer b;
+    kumo_codec_buffer_init(&b);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    if (o && kumo_codec_yaml_encode(o, &b, &d) == KUMO_ERROR_OK)
+        fprintf(stderr, "---\n%s", b.data);
+    kumo_diag_fini(&d);
+    kumo_codec_buffer_fini(&b);
+    kumo_object_destroy(o);
 }
 
 typedef struct app_want {
@@ -183,17 +228,17 @@ static int netns_of(e2e *t, const char *connection, const char *provider_id, cha
     return found;
 }
 
-typedef struct replaced_want {
-    const char *machine;
-    char old_id[64];
-} replaced_want;
+/* The machine's namespace exists again, with processes in it, and the Machine is Running. */
+typedef struct rebuilt_want {
+    const char *machine, *netns;
+} rebuilt_want;
 
-static int machine_replaced(e2e *t, void *arg)
+static int machine_rebuilt(e2e *t, void *arg)
 {
-    replaced_want *w = arg;
+    rebuilt_want *w = arg;
     Kumo__V1alpha1__Machine *m = (Kumo__V1alpha1__Machine *)e2e_get(t, "Machine", w->machine);
     int ok = m && m->status && m->status->phase == KUMO__V1ALPHA1__MACHINE_STATUS__PHASE__Running &&
-             strcmp(m->status->provider_id, w->old_id) != 0;
+             sh("test -n \"$(ip netns pids %s 2>/dev/null)\"", w->netns) == 0;
     kumo_object_destroy(m ? &m->base : NULL);
     return ok;
 }
@@ -210,7 +255,7 @@ static int nothing_left(e2e *t, void *arg)
         if (sh("ip link show dev %s >/dev/null 2>&1", w->links[i]) == 0)
             return 0;
     return sh("ip netns list | grep -q '^%s-' && exit 1; nft list tables 2>/dev/null | grep -q"
-              " ' %s_' && exit 1; pgrep -f 'http.server %d' >/dev/null && exit 1; exit 0",
+              " ' %s_' && exit 1; pgrep -f 'http[.]server %d' >/dev/null && exit 1; exit 0",
               w->prefix, w->prefix, w->port) == 0;
 }
 
@@ -224,11 +269,15 @@ KUMO_TEST(app_on_local_machines)
     memset(&w, 0, sizeof(w));
     snprintf(w.prefix, sizeof(w.prefix), "ka%d", (int)(getpid() % 100000));
     w.port = 20000 + (int)(getpid() % 20000);
+    snprintf(w.east, sizeof(w.east), "east%d", (int)(getpid() % 100000));
+    snprintf(w.west, sizeof(w.west), "west%d", (int)(getpid() % 100000));
+    sweep_world = w;
+    atexit(sweep); /* also after a failed check */
     e2e t;
     e2e_start(&t, "2");
     int net = 100 + (int)(getpid() % 70);
-    E2E_REQUIRE(&t, local_connection(&t, &w, "east", net) == 0);
-    E2E_REQUIRE(&t, local_connection(&t, &w, "west", net + 70) == 0);
+    E2E_REQUIRE(&t, local_connection(&t, &w, w.east, net) == 0);
+    E2E_REQUIRE(&t, local_connection(&t, &w, w.west, net + 70) == 0);
     E2E_REQUIRE(&t,
                 e2e_apply(&t,
                           "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
@@ -240,26 +289,30 @@ KUMO_TEST(app_on_local_machines)
                           " \"cidr\": \"0.0.0.0/0\"}]}]}}",
                           MACHINES, w.port, w.port) == 0);
     char command[600], health[200];
-    snprintf(command, sizeof(command),
-             "\"files\": [{\"path\": \"serve.sh\", \"mode\": \"0755\", \"content\":"
-             " \"echo \\\"hello from $KUMO_MACHINE_NAME\\\" > index.html\\nexec python3 -m "
-             "http.server %d\\n\"}], \"command\": [\"./serve.sh\"]",
-             w.port);
+    snprintf(
+        command, sizeof(command),
+        "\"files\": [{\"path\": \"serve.sh\", \"mode\": \"0755\", \"content\":"
+        " \"#!/bin/sh\\necho \\\"hello from $KUMO_MACHINE_NAME\\\" > index.html\\nexec python3 -m "
+        "http.server %d\\n\"}], \"command\": [\"./serve.sh\"]",
+        w.port);
     snprintf(health, sizeof(health), "{\"type\": \"HTTP\", \"port\": %d, \"path\": \"/\"}", w.port);
     E2E_REQUIRE(&t, app_apply(&t, "hello", command, health) == 0);
 
     /* Every instance answers real HTTP on its machine's address. */
     app_want ready = {"hello", "Ready", "True", NULL, 0};
     int ok = e2e_wait(&t, 120, app_is, &ready);
-    if (!ok)
+    if (!ok) {
         e2e_dump_log(&t, 60);
+        dump_object(&t, "App", "hello");
+        dump_object(&t, "Machine", "web-front-0");
+    }
     E2E_REQUIRE(&t, ok);
     KUMO_EXPECT(e2e_wait(&t, 20, every_instance_answers, &w));
     links_collect(&t, &w);
     KUMO_EXPECT(w.link_count >= MACHINES + 2); /* a veth per machine, a bridge per network */
 
     /* The app process dies: each agent starts it again. */
-    KUMO_EXPECT(sh("pkill -KILL -f 'http.server %d'", w.port) == 0);
+    KUMO_EXPECT(sh("pkill -KILL -f 'http[.]server %d'", w.port) == 0);
     app_want restarted = {"hello", "Ready", "True", NULL, 1};
     KUMO_EXPECT(e2e_wait(&t, 60, app_is, &restarted));
     KUMO_EXPECT(e2e_wait(&t, 20, every_instance_answers, &w));
@@ -270,7 +323,7 @@ KUMO_TEST(app_on_local_machines)
     E2E_REQUIRE(&t, app_apply(&t, "sick", "\"command\": [\"sleep\", \"3600\"]",
                               "{\"type\": \"HTTP\", \"port\": 9, \"path\": \"/\"}") == 0);
     app_want broken = {"broken", "Degraded", "True", "InstanceFailed", 0};
-    app_want sick = {"sick", "Ready", "False", NULL, 0};
+    app_want sick = {"sick", "Degraded", "True", "Unhealthy", 0};
     KUMO_EXPECT(e2e_wait(&t, 60, app_is, &broken));
     KUMO_EXPECT(e2e_wait(&t, 60, app_is, &sick));
     Kumo__V1alpha1__App *b = (Kumo__V1alpha1__App *)e2e_get(&t, "App", "broken");
@@ -293,14 +346,15 @@ KUMO_TEST(app_on_local_machines)
     /* A machine's namespace deleted behind kumo's back: the machine and its instance return. */
     Kumo__V1alpha1__Machine *m = (Kumo__V1alpha1__Machine *)e2e_get(&t, "Machine", "web-front-0");
     E2E_REQUIRE(&t, m != NULL && m->status != NULL);
-    replaced_want rw = {"web-front-0", ""};
-    snprintf(rw.old_id, sizeof(rw.old_id), "%s", m->status->provider_id);
-    char netns[200] = "";
-    int found = netns_of(&t, m->spec->connection, rw.old_id, netns, sizeof(netns));
+    char old_id[64], netns[200] = "";
+    snprintf(old_id, sizeof(old_id), "%s", m->status->provider_id);
+    int found = netns_of(&t, m->spec->connection, old_id, netns, sizeof(netns));
     kumo_object_destroy(&m->base);
     E2E_REQUIRE(&t, found == 0);
     KUMO_EXPECT(sh("ip netns del %s", netns) == 0);
-    KUMO_EXPECT(e2e_wait(&t, 60, machine_replaced, &rw));
+    rebuilt_want rw = {"web-front-0", netns};
+    e2e_sleep_ms(500);
+    KUMO_EXPECT(e2e_wait(&t, 60, machine_rebuilt, &rw));
     KUMO_EXPECT(e2e_wait(&t, 60, app_is, &ready));
     KUMO_EXPECT(e2e_wait(&t, 30, every_instance_answers, &w));
     links_collect(&t, &w);
@@ -314,7 +368,7 @@ KUMO_TEST(app_on_local_machines)
         sh("ip netns list; ip -o link | grep -E 'kb|kv'; nft list tables");
     }
     KUMO_EXPECT(ok);
-    e2e_delete(&t, "Connection", "east");
-    e2e_delete(&t, "Connection", "west");
+    e2e_delete(&t, "Connection", w.east);
+    e2e_delete(&t, "Connection", w.west);
     e2e_stop(&t);
 }

@@ -443,7 +443,7 @@ KUMO_TEST(defaults_values)
     Kumo__V1alpha1__NodeGroup *group = infra->spec->groups[0];
     KUMO_EXPECT_INT_EQ(infra->spec->drift_policy,
                        KUMO__V1ALPHA1__INFRA_SPEC__DRIFT_POLICY__Recreate);
-    KUMO_EXPECT_STR_EQ(infra->spec->network_cidr, "10.0.0.0/16");
+    KUMO_EXPECT_STR_EQ(infra->spec->network_cidr, ""); /* per connection, by the controller */
     KUMO_EXPECT_INT_EQ(group->size_present_case, KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE);
     KUMO_EXPECT_INT_EQ(group->size, 1);
     KUMO_EXPECT_INT_EQ(group->placement->preference,
@@ -471,7 +471,7 @@ KUMO_TEST(defaults_values)
     KUMO_EXPECT_INT_EQ(c->restart_policy, KUMO__V1ALPHA1__APP_COMPONENT__RESTART_POLICY__Always);
     KUMO_EXPECT_INT_EQ(c->ports[0]->protocol, KUMO__V1ALPHA1__APP_PORT__PROTOCOL__TCP);
     KUMO_EXPECT_STR_EQ(c->files[0]->mode, "0644");
-    KUMO_EXPECT_STR_EQ(c->working_dir, "/var/lib/kumo/apps/prod/shop/web");
+    KUMO_EXPECT_STR_EQ(c->working_dir, ""); /* the agent's own data directory */
     KUMO_EXPECT_STR_EQ(c->health_check->path, "/");
     KUMO_EXPECT_INT_EQ(c->health_check->timeout_seconds, 1); /* never above the interval */
     kumo_object_destroy(object);

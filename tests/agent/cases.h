@@ -1,0 +1,10 @@
+/* Cases of test_agent: the kumo-agent binary against a real agent bus and real processes. */
+KUMO_TEST_CASE(http_app_runs_and_restarts)
+KUMO_TEST_CASE(unknown_command_fails_alone)
+KUMO_TEST_CASE(health_check_never_passes)
+KUMO_TEST_CASE(bad_apply_refused)
+KUMO_TEST_CASE(empty_apply_stops_and_forgets)
+KUMO_TEST_CASE(sigterm_stops_everything)
+KUMO_TEST_CASE(child_environment_is_clean)
+KUMO_TEST_CASE(same_spec_keeps_process)
+KUMO_TEST_CASE(bus_down_at_start)
