@@ -37,45 +37,6 @@ void infra_objects_free(ProtobufCMessage **objects, size_t count)
     free(objects);
 }
 
-static int selector_matches(const Kumo__V1alpha1__LabelSelector *s, const ProtobufCMessage *object)
-{
-    if (s == NULL)
-        return 1;
-    for (size_t i = 0; i < s->n_match_labels; i++) {
-        const char *v = kumo_meta_label(object, s->match_labels[i]->key);
-        if (v == NULL || strcmp(v, s->match_labels[i]->value) != 0)
-            return 0;
-    }
-    for (size_t i = 0; i < s->n_match_expressions; i++) {
-        const Kumo__V1alpha1__LabelSelectorRequirement *r = s->match_expressions[i];
-        const char *v = kumo_meta_label(object, r->key);
-        int in = 0;
-        for (size_t j = 0; v && j < r->n_values; j++)
-            in = in || strcmp(v, r->values[j]) == 0;
-        switch (r->operator_) {
-        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__In:
-            if (!in)
-                return 0;
-            break;
-        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__NotIn:
-            if (in)
-                return 0;
-            break;
-        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__Exists:
-            if (v == NULL)
-                return 0;
-            break;
-        case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__DoesNotExist:
-            if (v != NULL)
-                return 0;
-            break;
-        default:
-            break;
-        }
-    }
-    return 1;
-}
-
 static const Kumo__V1alpha1__Connection *connection_named(const infra_run *run, const char *name)
 {
     for (size_t i = 0; i < run->connection_count; i++)
@@ -291,7 +252,7 @@ static const char *settling_connection(const infra_run *run,
         const Kumo__V1alpha1__Connection *c =
             (const Kumo__V1alpha1__Connection *)run->connections[i];
         const Kumo__V1alpha1__ObjectMeta *m = c->metadata;
-        if (kumo_meta_deleting(&c->base) || !selector_matches(selector, &c->base))
+        if (kumo_meta_deleting(&c->base) || !kumo_meta_labels_match(selector, &c->base))
             continue;
         int reported = c->status && c->status->observed_generation >= m->generation &&
                        kumo_object_condition_get(&c->base, "Ready") != NULL;
@@ -337,7 +298,7 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
     size_t allowed_count = 0;
     for (size_t i = 0; allowed && i < run->offer_count; i++) {
         const Kumo__V1alpha1__Connection *c = connection_named(run, run->offers[i].connection);
-        if (c && selector_matches(r->connection_selector, &c->base) &&
+        if (c && kumo_meta_labels_match(r->connection_selector, &c->base) &&
             kumo_meta_condition_is(&c->base, "Ready", "True") && has_image(c, g->image))
             allowed[allowed_count++] = run->offers[i];
     }

@@ -276,3 +276,39 @@ int kumo_meta_condition_is(const ProtobufCMessage *object, const char *type, con
     const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(object, type);
     return c != NULL && c->status != NULL && strcmp(c->status, status) == 0;
 }
+
+static int expression_matches(const Kumo__V1alpha1__LabelSelectorRequirement *r,
+                              const ProtobufCMessage *object)
+{
+    const char *v = kumo_meta_label(object, r->key);
+    int in = 0;
+    for (size_t i = 0; v && i < r->n_values; i++)
+        in |= strcmp(r->values[i], v) == 0;
+    switch (r->operator_) {
+    case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__In:
+        return in;
+    case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__NotIn:
+        return !in;
+    case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__Exists:
+        return v != NULL;
+    case KUMO__V1ALPHA1__LABEL_SELECTOR_REQUIREMENT__OPERATOR__DoesNotExist:
+        return v == NULL;
+    default:
+        return 0; /* validation refuses it; match nothing rather than everything */
+    }
+}
+
+int kumo_meta_labels_match(const Kumo__V1alpha1__LabelSelector *s, const ProtobufCMessage *object)
+{
+    if (s == NULL)
+        return 1;
+    for (size_t i = 0; i < s->n_match_labels; i++) {
+        const char *v = kumo_meta_label(object, s->match_labels[i]->key);
+        if (v == NULL || strcmp(v, s->match_labels[i]->value) != 0)
+            return 0;
+    }
+    for (size_t i = 0; i < s->n_match_expressions; i++)
+        if (!expression_matches(s->match_expressions[i], object))
+            return 0;
+    return 1;
+}

@@ -19,6 +19,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 
+#include "apis/kumo/v1alpha1/common.pb-c.h"
 #include "apis/object/object.h"
 
 /* Finalizers. */
@@ -29,6 +30,10 @@ int kumo_meta_finalizer_remove(ProtobufCMessage *object, const char *finalizer);
 /* Annotations and labels: the value, or NULL when absent (borrowed from the object). */
 const char *kumo_meta_annotation(const ProtobufCMessage *object, const char *key);
 const char *kumo_meta_label(const ProtobufCMessage *object, const char *key);
+/* 1 when the object's labels match a LabelSelector (matchLabels and every matchExpression);
+ * NULL matches everything, an unknown operator nothing. */
+int kumo_meta_labels_match(const Kumo__V1alpha1__LabelSelector *selector,
+                           const ProtobufCMessage *object);
 /* Sets key to value; value NULL removes the key. */
 int kumo_meta_annotation_set(ProtobufCMessage *object, const char *key, const char *value);
 int kumo_meta_label_set(ProtobufCMessage *object, const char *key, const char *value);
