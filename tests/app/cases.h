@@ -1,5 +1,4 @@
 /* Cases of test_app: the App controller. */
-KUMO_TEST_CASE(app_protocol_rolling_update_and_stop)
 KUMO_TEST_CASE(app_no_targets_and_unreachable_agents)
 KUMO_TEST_CASE(app_ready_on_real_agents)
 KUMO_TEST_CASE(app_rolling_update_max_unavailable)
