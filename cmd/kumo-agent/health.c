@@ -86,8 +86,11 @@ static void result(agent *a, agent_instance *in, int ok, const char *why, int64_
             }
         }
     }
+    /* Not ready: fast probes until the first success, and for a while after each (re)start,
+     * so that a restarted server is seen ready at once; else the check's interval. */
+    int fast = !in->ready && (!in->ever_ready || now - in->started < AGENT_FAST_PROBE_WINDOW_MS);
     int64_t period =
-        in->ever_ready ? (int64_t)setting(h->interval_seconds, 2) * 1000 : AGENT_UNREADY_PROBE_MS;
+        fast ? AGENT_UNREADY_PROBE_MS : (int64_t)setting(h->interval_seconds, 2) * 1000;
     in->health.next = now + period;
 }
 

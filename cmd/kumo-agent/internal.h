@@ -25,16 +25,17 @@
 
 #define AGENT_LOG "kumo-agent"
 
-#define AGENT_STOP_GRACE_MS    5000 /* SIGTERM, then SIGKILL */
-#define AGENT_BACKOFF_FIRST_MS 500  /* restart delay, doubled per restart */
-#define AGENT_BACKOFF_MAX_MS   30000
-#define AGENT_BACKOFF_RESET_MS 60000 /* a run this long resets the delay */
-#define AGENT_NOCHECK_READY_MS 500   /* no health check: ready after this long alive */
-#define AGENT_UNREADY_PROBE_MS 200   /* probe period until first ready */
-#define AGENT_STATUS_SOON_MS   50    /* status after a change, coalesced */
-#define AGENT_LOG_MAX_BYTES    (1L << 20)
-#define AGENT_MAX_REPLICAS     64
-#define AGENT_ERROR_SIZE       256
+#define AGENT_STOP_GRACE_MS        5000 /* SIGTERM, then SIGKILL */
+#define AGENT_BACKOFF_FIRST_MS     500  /* restart delay, doubled per restart */
+#define AGENT_BACKOFF_MAX_MS       30000
+#define AGENT_BACKOFF_RESET_MS     60000 /* a run this long resets the delay */
+#define AGENT_NOCHECK_READY_MS     500   /* no health check: ready after this long alive */
+#define AGENT_UNREADY_PROBE_MS     200   /* probe period until first ready */
+#define AGENT_FAST_PROBE_WINDOW_MS 30000 /* ... and while not ready this long after a restart */
+#define AGENT_STATUS_SOON_MS       50    /* status after a change, coalesced */
+#define AGENT_LOG_MAX_BYTES        (1L << 20)
+#define AGENT_MAX_REPLICAS         64
+#define AGENT_ERROR_SIZE           256
 
 typedef Kumo__V1alpha1__AppComponent agent_spec;
 

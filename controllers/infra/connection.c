@@ -28,9 +28,15 @@
 #define CATALOG_REFRESH_MS (10 * 60 * 1000.0)
 #define FAILED_PROBE_MS    15000.0
 
+/* The kinds whose objects name a Connection in spec.connection: they keep it from going. */
+#define USER_KINDS 4
+static const char *const user_kinds[USER_KINDS] = {"Machine", "Network", "SecurityGroup",
+                                                   "KeyPair"};
+
 typedef struct connection_ctl {
     kumo_infra_env env;
     kumo_controller *controller;
+    kumo_informer *users[USER_KINDS];
     pthread_mutex_t lock;
     kumo_map *force; /* keys to probe at the next reconcile (their Credential changed) */
 } connection_ctl;
@@ -231,16 +237,80 @@ static int run_probe(connection_ctl *ctl, probe *p, ProtobufCMessage *object,
     return 0;
 }
 
+/* Objects of the namespace that name this Connection and still exist. */
+static size_t users_of(connection_ctl *ctl, const char *ns, const char *name)
+{
+    size_t users = 0, ns_len = strlen(ns);
+    for (size_t k = 0; k < USER_KINDS; k++) {
+        size_t count = 0;
+        char **keys = ctl->users[k]
+                          ? kumo_informer_index_keys(ctl->users[k], KUMO_INFORMER_INDEX_CONNECTION,
+                                                     name, &count)
+                          : NULL;
+        for (size_t i = 0; keys && i < count; i++)
+            users += strncmp(keys[i], ns, ns_len) == 0 && keys[i][ns_len] == '/';
+        kumo_informer_keys_free(keys, count);
+    }
+    return users;
+}
+
+/*
+ * The in-use finalizer: added to every live Connection; on deletion removed only once no
+ * Machine, Network, SecurityGroup or KeyPair names the Connection any more, so that their
+ * cloud resources can still be deleted through it. Consumes object.
+ */
+static kumo_controller_result in_use(connection_ctl *ctl, ProtobufCMessage *object)
+{
+    const char *ns = kumo_object_namespace(object), *name = kumo_object_name(object);
+    kumo_controller_result result = {KUMO_CONTROLLER_DONE, 0};
+    int changed = 0;
+    if (!kumo_meta_deleting(object)) {
+        changed = kumo_meta_finalizer_add(object, KUMO_INFRA_IN_USE) > 0;
+    } else {
+        size_t users = users_of(ctl, ns, name);
+        if (users > 0) {
+            KUMO_LOG_DEBUG("controller", "connection still in use",
+                           "controller=connection key=%s/%s users=%zu", ns, name, users);
+            result = requeue(5000); /* the users' deletions enqueue it sooner */
+        } else {
+            changed = kumo_meta_finalizer_remove(object, KUMO_INFRA_IN_USE) > 0;
+            kumo_cloud_forget(ctl->env.cloud, ns, name);
+        }
+    }
+    if (changed) {
+        kumo_diag d;
+        kumo_diag_init(&d);
+        kumo_error e = kumo_client_update(ctl->env.client, object, NULL, &d);
+        if (e != KUMO_ERROR_OK && e != KUMO_ERROR_NOT_FOUND)
+            result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+        else if (!kumo_meta_deleting(object))
+            result = requeue(1); /* now probe it */
+        kumo_diag_fini(&d);
+    }
+    kumo_object_destroy(object);
+    return result;
+}
+
+/* A user of a Connection changed (a delete, typically): look at the Connection again. */
+static void map_user(void *context, kumo_controller *controller, const ProtobufCMessage *user)
+{
+    (void)context;
+    const char *used = resource_spec_connection(user);
+    if (used[0])
+        kumo_controller_enqueue(controller, kumo_object_namespace(user), used);
+}
+
 static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
 {
     connection_ctl *ctl = context;
     ProtobufCMessage *object =
         kumo_informer_get(kumo_controller_informer(ctl->controller), ns, name);
-    if (object == NULL || kumo_meta_deleting(object)) {
+    if (object == NULL) {
         kumo_cloud_forget(ctl->env.cloud, ns, name);
-        kumo_object_destroy(object);
         return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
     }
+    if (kumo_meta_deleting(object) || !kumo_meta_finalizer_has(object, KUMO_INFRA_IN_USE))
+        return in_use(ctl, object); /* consumes object */
     ProtobufCMessage *original = kumo_codec_message_clone(object);
     Kumo__V1alpha1__ConnectionStatus *s =
         (Kumo__V1alpha1__ConnectionStatus *)kumo_meta_status_ensure(object);
@@ -361,6 +431,10 @@ kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controll
         .context = ctl,
         .informers = env->informers,
     };
-    const infra_watch watches[] = {{"Credential", map_credential, NULL}};
-    return infra_controller_run(&o, watches, 1, out, &ctl->controller, diag);
+    const infra_watch watches[1 + USER_KINDS] = {
+        {"Credential", map_credential, NULL},      {user_kinds[0], map_user, &ctl->users[0]},
+        {user_kinds[1], map_user, &ctl->users[1]}, {user_kinds[2], map_user, &ctl->users[2]},
+        {user_kinds[3], map_user, &ctl->users[3]},
+    };
+    return infra_controller_run(&o, watches, 1 + USER_KINDS, out, &ctl->controller, diag);
 }

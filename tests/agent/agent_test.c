@@ -85,7 +85,8 @@ static void http_component(char *buf, size_t size, const char *name, int port, c
              " \"files\": [{\"path\": \"index.html\", \"content\": \"hello from kumo\\n\"},"
              "             {\"path\": \"bin/run.sh\", \"content\": \"#!/bin/sh\\n\", \"mode\": "
              "\"0755\"}],"
-             " \"healthCheck\": {\"type\": \"HTTP\", \"port\": %d, \"path\": \"%s\"}}",
+             " \"healthCheck\": {\"type\": \"HTTP\", \"port\": %d, \"path\": \"%s\","
+             " \"intervalSeconds\": 30}}",
              name, port, port, path);
 }
 
@@ -126,7 +127,8 @@ KUMO_TEST(http_app_runs_and_restarts)
     KUMO_EXPECT_INT_GT(seq1, 0);
     KUMO_EXPECT_INT_GT(seq2, seq1);
 
-    /* kill -9: the agent starts it again (after 0.5 s), and it becomes ready again. */
+    /* kill -9: the agent starts it again (after 0.5 s), and it becomes ready again long before
+     * the check's 30 s interval: a restarted instance is probed fast until it is ready. */
     KUMO_REQUIRE(kill(pid, SIGKILL) == 0);
     int again =
         wait_for(&f, (want){"default/site", "web", 0, PHASE(Running), 1, 1, NULL, pid}, 10000);

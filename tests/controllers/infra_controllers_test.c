@@ -466,3 +466,56 @@ KUMO_TEST(infra_placement_waits_for_new_connection)
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
+
+static int object_gone(api_fixture *f, void *arg)
+{
+    const char *const *kind_name = arg;
+    ProtobufCMessage *o = api_get(f, kind_name[0], kind_name[1]);
+    kumo_object_destroy(o);
+    return o == NULL;
+}
+
+/* A Connection deleted while a Machine uses it stays until the Machine (and its VM) are gone. */
+KUMO_TEST(connection_kept_while_in_use)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    KUMO_REQUIRE(api_apply(&f, plain_machine, "m1", "") == 0);
+    kumo_manager *m = start_controllers(&f, "connection,machine");
+    KUMO_REQUIRE(m != NULL);
+    KUMO_REQUIRE(api_wait(&f, 20, machine_running, "m1"));
+    Kumo__V1alpha1__Machine *mc = (Kumo__V1alpha1__Machine *)api_get(&f, "Machine", "m1");
+    KUMO_REQUIRE(mc != NULL);
+    char uid[64];
+    snprintf(uid, sizeof(uid), "%s", mc->metadata->uid);
+    kumo_object_destroy(&mc->base);
+    ProtobufCMessage *c = api_get(&f, "Connection", "c0");
+    KUMO_EXPECT(c && kumo_meta_finalizer_has(c, KUMO_INFRA_IN_USE));
+    kumo_object_destroy(c);
+
+    kumo_diag d;
+    kumo_diag_init(&d);
+    KUMO_EXPECT_INT_EQ(kumo_client_delete(f.client, kumo_object_kind_lookup("Connection"),
+                                          "default", "c0", NULL, NULL, &d),
+                       KUMO_ERROR_OK);
+    api_sleep_ms(1500);
+    c = api_get(&f, "Connection", "c0");
+    KUMO_EXPECT(c != NULL && kumo_meta_deleting(c)); /* held by the Machine */
+    kumo_object_destroy(c);
+    KUMO_EXPECT_INT_EQ(kumo_client_delete(f.client, kumo_object_kind_lookup("Machine"), "default",
+                                          "m1", NULL, NULL, &d),
+                       KUMO_ERROR_OK);
+    const char *machine[2] = {"Machine", "m1"}, *conn[2] = {"Connection", "c0"};
+    KUMO_EXPECT(api_wait(&f, 15, object_gone, machine)); /* deleted through the Connection */
+    KUMO_EXPECT(api_wait(&f, 15, object_gone, conn));
+    kumo_driver_handle *handle = NULL;
+    struct kumo_driver_conn *sc = sim_open(&f, &handle);
+    KUMO_REQUIRE(sc != NULL);
+    KUMO_EXPECT_INT_EQ(sim_machines_with_token(handle, sc, uid), 0);
+    kumo_driver_table(handle)->close(sc);
+    kumo_driver_unload(handle);
+    kumo_diag_fini(&d);
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}
