@@ -511,6 +511,7 @@ struct kumo_driver_key_pair_list {
 #define KUMO_DRIVER_CAP_MACHINE_POWER   (1u << 6) /* machine_update can stop/start */
 #define KUMO_DRIVER_CAP_TOKENS          (1u << 7) /* create honours the token exactly */
 #define KUMO_DRIVER_CAP_SIMULATED       (1u << 8) /* not a real cloud */
+#define KUMO_DRIVER_CAP_AGENTS          (1u << 9) /* machines run kumo-agent (ABI 1.1) */
 
 /* Declares observe/create/update/delete/list for one resource type. */
 #define KUMO_DRIVER_RESOURCE_OPS(kind)                                                             \

@@ -27,11 +27,11 @@
 
 #include "apis/log/log.h"
 #include "apis/map/map.h"
+#include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
 #include "bus/agent/agent.h"
 #include "bus/client/client.h"
 #include "bus/natsd/natsd.h"
-#include "controllers/runtime/informer/informer.h"
 
 #define MAX_ADVERTISE 8
 
@@ -44,12 +44,13 @@ struct kumod_agents {
     size_t advertise_count;
     kumo_natsd *natsd;
     kumo_client *client;
-    kumo_informer *machines;
+    kumo_client_watch *machines;
+    char list_file[1100];
     pthread_t sync_thread;
     int sync_started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    kumo_map *uids; /* Machine uid -> (void *)1 */
+    kumo_map *uids; /* agent Machine uid -> (void *)1 */
     int dirty, stopping;
 };
 
@@ -123,24 +124,85 @@ static char *authorization(kumod_agents *a)
     return text;
 }
 
-static void on_machine(void *context, kumo_client_event_type type, const ProtobufCMessage *object)
+static void on_machine(void *context, kumo_client_event_type type, int64_t revision,
+                       const ProtobufCMessage *object)
 {
+    (void)revision;
     kumod_agents *a = context;
     const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
-    if (m == NULL || m->uid == NULL || m->uid[0] == '\0')
+    if (type != KUMO_CLIENT_EVENT_DELETED || m == NULL || m->uid == NULL)
         return;
     pthread_mutex_lock(&a->lock);
-    int known = kumo_map_get(a->uids, m->uid) != NULL;
-    if (type == KUMO_CLIENT_EVENT_DELETED && known) {
-        kumo_map_remove(a->uids, m->uid);
+    if (kumo_map_remove(a->uids, m->uid) != NULL) {
         a->dirty = 1;
-    } else if (type != KUMO_CLIENT_EVENT_DELETED && !known) {
-        if (kumo_map_put(a->uids, m->uid, (void *)1, NULL) == 0)
-            a->dirty = 1;
-    }
-    if (a->dirty)
         pthread_cond_signal(&a->wake);
+    }
     pthread_mutex_unlock(&a->lock);
+}
+
+/* Writes the agent machines' uids (locked). */
+static void list_save(kumod_agents *a)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", a->list_file);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return;
+    uid_list l = {calloc(kumo_map_count(a->uids) + 1, sizeof(char *)), 0};
+    if (l.items)
+        kumo_map_each(a->uids, collect, &l);
+    for (size_t i = 0; i < l.count; i++)
+        fprintf(f, "%s\n", l.items[i]);
+    free(l.items);
+    if (fclose(f) == 0 && l.items)
+        rename(tmp, a->list_file);
+    else
+        unlink(tmp);
+}
+
+/*
+ * Loads DIR/agent-machines, keeping the uids of Machines that still exist, and returns
+ * the revision to watch from (0: an empty store). -1 on failure (diag set).
+ */
+static int64_t list_load(kumod_agents *a, kumo_diag *diag)
+{
+    kumo_map *saved = kumo_map_create();
+    FILE *f = fopen(a->list_file, "r");
+    char line[128];
+    while (saved && f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            kumo_map_put(saved, line, (void *)1, NULL);
+    }
+    if (f)
+        fclose(f);
+    int64_t revision = -1;
+    char *token = NULL;
+    const kumo_object_kind *kind = kumo_object_kind_lookup("Machine");
+    do {
+        kumo_client_list_options lo = {.limit = 500, .continue_token = token};
+        ProtobufCMessage *list = NULL;
+        if (kumo_client_list(a->client, kind, NULL, &lo, &list, diag) != KUMO_ERROR_OK) {
+            revision = -1;
+            break;
+        }
+        const Kumo__V1alpha1__MachineList *ml = (const Kumo__V1alpha1__MachineList *)list;
+        if (revision < 0)
+            revision = strtoll(ml->metadata->resource_version, NULL, 10);
+        for (size_t i = 0; saved && i < ml->n_items; i++)
+            if (kumo_map_get(saved, ml->items[i]->metadata->uid))
+                kumo_map_put(a->uids, ml->items[i]->metadata->uid, (void *)1, NULL);
+        free(token);
+        token = ml->metadata->continue_ && ml->metadata->continue_[0]
+                    ? strdup(ml->metadata->continue_)
+                    : NULL;
+        kumo_object_destroy(list);
+    } while (token);
+    free(token);
+    kumo_map_destroy(saved);
+    if (revision >= 0)
+        list_save(a);
+    return revision;
 }
 
 /* Reloads the server's users when Machines came or went (at most every 100 ms). */
@@ -159,6 +221,7 @@ static void *sync_main(void *arg)
         pthread_mutex_lock(&a->lock);
         a->dirty = 0;
         size_t count = kumo_map_count(a->uids);
+        list_save(a);
         char *text = authorization(a);
         pthread_mutex_unlock(&a->lock);
         kumo_diag d;
@@ -217,6 +280,7 @@ kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out,
     snprintf(path, sizeof(path), "%s/agent.key", o->data_dir);
     snprintf(port_file, sizeof(port_file), "%s/agent-bus.port", o->data_dir);
     snprintf(a->pid_file, sizeof(a->pid_file), "%s/agent-bus.pid", o->data_dir);
+    snprintf(a->list_file, sizeof(a->list_file), "%s/agent-machines", o->data_dir);
     unsigned char random[18];
     kumo_error e = a->uids ? KUMO_ERROR_OK : kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     if (e == KUMO_ERROR_OK)
@@ -257,13 +321,16 @@ kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out,
             .url = o->api_url, .prefix = o->api_prefix, .name = "kumod-agent-bus"};
         e = kumo_client_connect(&co, &a->client, diag);
     }
+    int64_t revision = 0;
+    if (e == KUMO_ERROR_OK && (revision = list_load(a, diag)) < 0)
+        e = diag->code;
     if (e == KUMO_ERROR_OK) {
-        kumo_informer_options io = {.client = a->client,
-                                    .kind = kumo_object_kind_lookup("Machine"),
-                                    .handler = on_machine,
-                                    .context = a};
-        e = kumo_informer_start(&io, &a->machines, diag);
+        kumo_client_watch_options wo = {.from_revision = revision};
+        e = kumo_client_watch_start(a->client, kumo_object_kind_lookup("Machine"), NULL, &wo,
+                                    on_machine, a, &a->machines, diag);
     }
+    if (e == KUMO_ERROR_OK && kumo_map_count(a->uids) > 0)
+        a->dirty = 1; /* the server started with no machine: let the known ones in */
     if (e == KUMO_ERROR_OK) {
         if (pthread_create(&a->sync_thread, NULL, sync_main, a) != 0)
             e = kumo_diag_set(diag, KUMO_ERROR_INTERNAL, "cannot start the agent bus thread");
@@ -291,7 +358,7 @@ void kumod_agents_stop(kumod_agents *a)
     pthread_mutex_unlock(&a->lock);
     if (a->sync_started)
         pthread_join(a->sync_thread, NULL);
-    kumo_informer_stop(a->machines);
+    kumo_client_watch_stop(a->machines);
     kumo_client_destroy(a->client);
     if (a->natsd) {
         kumo_natsd_destroy(a->natsd);

@@ -51,7 +51,8 @@ typedef struct prepared_machine {
     char network_id[128], subnet_id[128], key_pair_id[128];
     char **security_group_ids;
     struct kumo_driver_tag *tags;
-    char *agent_bootstrap;
+    resource_ctl *ctl; /* for the agent bootstrap: NULL when there is no agent bus */
+    const char *ns, *name, *uid;
 } prepared_machine;
 
 static void prepared_free(void *p)
@@ -63,9 +64,6 @@ static void prepared_free(void *p)
         free(pm->security_group_ids[i]);
     free(pm->security_group_ids);
     free(pm->tags);
-    if (pm->agent_bootstrap)
-        memset(pm->agent_bootstrap, 0, strlen(pm->agent_bootstrap));
-    free(pm->agent_bootstrap);
     free(pm);
 }
 
@@ -179,9 +177,11 @@ static int prepare(resource_ctl *ctl, resource_run *run, void **out, char *why, 
         pm->spec.tag_count = pm->tags ? spec->n_tags : 0;
     }
     if (rc == PREPARE_OK && ctl->env.agent_bootstrap) {
-        pm->agent_bootstrap = ctl->env.agent_bootstrap(ctl->env.agent_context, run->ns,
-                                                       m->metadata->name, m->metadata->uid);
-        pm->spec.agent_bootstrap = pm->agent_bootstrap;
+        /* Made here, handed over only to drivers whose machines run kumo-agent (create). */
+        pm->ctl = ctl;
+        pm->ns = run->ns;
+        pm->name = m->metadata->name;
+        pm->uid = m->metadata->uid;
     }
     if (rc != PREPARE_OK) {
         prepared_free(pm);
@@ -195,8 +195,21 @@ static kumo_driver_code create(infra_call *call, const void *prepared, const cha
                                void **out)
 {
     const prepared_machine *pm = prepared;
-    return call->driver->machine_create(call->handle, &pm->spec, token, call->deadline_ns,
-                                        (struct kumo_driver_machine **)out, &call->diag);
+    struct kumo_driver_machine_spec spec = pm->spec;
+    char *bootstrap = NULL;
+    if (pm->ctl && (call->driver->capabilities & KUMO_DRIVER_CAP_AGENTS)) {
+        const kumo_infra_env *env = &pm->ctl->env;
+        bootstrap = env->agent_bootstrap(env->agent_context, pm->ns, pm->name, pm->uid);
+        spec.agent_bootstrap = bootstrap;
+    }
+    kumo_driver_code rc =
+        call->driver->machine_create(call->handle, &spec, token, call->deadline_ns,
+                                     (struct kumo_driver_machine **)out, &call->diag);
+    if (bootstrap) {
+        memset(bootstrap, 0, strlen(bootstrap)); /* it holds the machine's key */
+        free(bootstrap);
+    }
+    return rc;
 }
 
 /* ---- status ------------------------------------------------------------------------- */
