@@ -2,13 +2,18 @@
  * agents.c - kumod's agent bus: starts a second nats-server (never the API
  * bus: machines must not reach the API), derives one nkey per Machine from
  * the agent key in the data directory, and rewrites the server's
- * authorization whenever the set of Machines changes (a watch on Machines,
- * debounced, then a reload). The port is remembered in the data directory so
- * that agents find kumod again after a restart.
+ * authorization whenever the set of agent machines changes (debounced, then
+ * a reload). The port is remembered in the data directory so that agents
+ * find kumod again after a restart.
  *
- * Invariant: every Machine in the store (deleting ones included, so that
- * their agents can report what they stopped) has a user on the bus; nothing
- * else but kumod's own user does.
+ * Agent machines are those a bootstrap was made for (drivers whose machines
+ * run kumo-agent); their uids are kept in DIR/agent-machines, pruned of
+ * Machines that no longer exist at start and on every Machine deletion (a
+ * watch, which keeps no copy of the Machines).
+ *
+ * Invariant: every agent machine still in the store (deleting ones included,
+ * so that their agents can report what they stopped) has a user on the bus;
+ * nothing else but kumod's own user does.
  */
 #define _GNU_SOURCE
 #include "cmd/kumod/agents.h"
@@ -80,14 +85,9 @@ static void stop_orphan(const char *pid_file)
     read_int_file(pid_file, &pid);
     if (pid <= 1 || !kumod_pid_running((pid_t)pid))
         return;
-    char path[64], args[256] = "";
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, args, sizeof(args) - 1);
-    close(fd);
-    if (n <= 0 || strstr(args, "nats-server") == NULL)
+    char args[256];
+    if (kumod_proc_read((pid_t)pid, "cmdline", args, sizeof(args)) <= 0 ||
+        strstr(args, "nats-server") == NULL)
         return;
     KUMO_LOG_WARN("kumod", "stopping the agent bus left behind by a previous kumod", "pid=%d", pid);
     kumod_orphan_stop((pid_t)pid, 0); /* it keeps no state: no graceful stop needed */

@@ -229,16 +229,10 @@ static int make_dirs(const char *path)
 /* 1 when /proc/<pid>/cmdline is a nats-server whose JetStream directory is js_dir. */
 static int is_our_nats_server(const char *pid, const char *js_dir)
 {
-    char path[300], args[4096];
-    snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, args, sizeof(args) - 1);
-    close(fd);
+    char args[4096];
+    long n = kumod_proc_read((pid_t)strtol(pid, NULL, 10), "cmdline", args, sizeof(args));
     if (n <= 0)
         return 0;
-    args[n] = '\0';
     if (strstr(args, "nats-server") == NULL)
         return 0;
     for (const char *a = args; a < args + n; a += strlen(a) + 1)

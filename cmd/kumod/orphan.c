@@ -12,20 +12,26 @@
 #include <time.h>
 #include <unistd.h>
 
-int kumod_pid_running(pid_t pid)
+long kumod_proc_read(pid_t pid, const char *file, char *buf, size_t size)
 {
-    if (pid <= 0 || kill(pid, 0) != 0)
-        return 0;
-    char path[64], stat[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    int fd = size > 1 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, stat, sizeof(stat) - 1);
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return (long)n;
+}
+
+int kumod_pid_running(pid_t pid)
+{
+    char stat[512];
+    if (pid <= 0 || kill(pid, 0) != 0 || kumod_proc_read(pid, "stat", stat, sizeof(stat)) < 0)
         return 0;
-    stat[n] = '\0';
     const char *close_paren = strrchr(stat, ')'); /* the name may hold anything */
     return close_paren == NULL || close_paren[1] != ' ' ||
            (close_paren[2] != 'Z' && close_paren[2] != 'X');
