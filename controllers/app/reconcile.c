@@ -346,7 +346,7 @@ static kumo_controller_result finalize(app_run *run)
 
 static double jitter(double ms)
 {
-    return ms * (0.9 + 0.2 * ((double)rand() / RAND_MAX));
+    return ms * kumo_controller_jitter(0.1);
 }
 
 kumo_controller_result app_reconcile(void *context, const char *ns, const char *name)

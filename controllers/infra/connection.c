@@ -315,7 +315,8 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     Kumo__V1alpha1__ConnectionStatus *s =
         (Kumo__V1alpha1__ConnectionStatus *)kumo_meta_status_ensure(object);
     const connection *c = (const connection *)object;
-    kumo_controller_result result = requeue(ctl->env.probe_interval_ms * infra_jitter(0.1));
+    kumo_controller_result result =
+        requeue(ctl->env.probe_interval_ms * kumo_controller_jitter(0.1));
     if (s == NULL || original == NULL) {
         kumo_object_destroy(object);
         kumo_object_destroy(original);
@@ -347,7 +348,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     if (e != KUMO_ERROR_OK) {
         s->reachable = 0;
         resource_ready(object, 0, open_failure_reason(e, &p.diag), "%s", p.diag.message);
-        result = requeue(FAILED_PROBE_MS * infra_jitter(0.1));
+        result = requeue(FAILED_PROBE_MS * kumo_controller_jitter(0.1));
     } else {
         int want_catalog = spec_changed || s->catalog == NULL || s->catalog->refresh_time == NULL;
         if (!want_catalog && s->catalog->refresh_time) {
@@ -360,7 +361,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         if (outcome == 1)
             result = requeue(p.defer_ms);
         else if (outcome < 0)
-            result = requeue(FAILED_PROBE_MS * infra_jitter(0.1));
+            result = requeue(FAILED_PROBE_MS * kumo_controller_jitter(0.1));
         kumo_cloud_conn_release(p.conn);
     }
     if (outcome != 1) {

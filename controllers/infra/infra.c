@@ -435,7 +435,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
 
     /* Status, when it changed, not more often than status_interval_ms while busy. */
     int converged = 0;
-    kumo_controller_result result = requeue(RESYNC_MS * infra_jitter(0.1));
+    kumo_controller_result result = requeue(RESYNC_MS * kumo_controller_jitter(0.1));
     ProtobufCMessage *fresh = infra_status_build(&run, &converged);
     if (fresh == NULL) {
         result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};

@@ -55,8 +55,6 @@ kumo_error infra_controller_run(const kumo_controller_options *options, const in
 
 /* Milliseconds on the monotonic clock. */
 double infra_now_ms(void);
-/* A random factor in [1 - spread, 1 + spread]. */
-double infra_jitter(double spread);
 /* "ns/name" into buf. */
 void infra_key(const char *ns, const char *name, char *buf, size_t size);
 

@@ -110,7 +110,7 @@ static kumo_controller_result driver_failed(resource_run *run, infra_call *call,
     kumo_error e = kumo_driver_diag_to_kumo(rc, &call->diag, call->driver->name, op, &run->diag);
     if (rc == KUMO_DRIVER_THROTTLED)
         return requeue((call->diag.retry_after_ms ? call->diag.retry_after_ms : 1000) *
-                       infra_jitter(0.3));
+                       kumo_controller_jitter(0.3));
     if (rc == KUMO_DRIVER_UNAUTHORIZED) {
         resource_ready(run->object, 0, "Unauthorized", "%s", run->diag.message);
         return status_then(run, requeue(30000));
@@ -177,7 +177,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
         /* Something still uses it (machines in a network): wait for them to go. */
         kumo_driver_diag_to_kumo(rc, &call.diag, call.driver->name, "delete", &run->diag);
         resource_ready(run->object, 0, "DeleteBlocked", "%s", run->diag.message);
-        return status_then(run, requeue(1000 * infra_jitter(0.2)));
+        return status_then(run, requeue(1000 * kumo_controller_jitter(0.2)));
     }
     return driver_failed(run, &call, rc, "delete");
 }
@@ -195,12 +195,12 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
         resource_ready(run->object, 0, "InsufficientCapacity", "%s", run->diag.message);
         if (cls->clear)
             cls->clear(run, "Failed");
-        return status_then(run, requeue(30000 * infra_jitter(0.2)));
+        return status_then(run, requeue(30000 * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_QUOTA:
         resource_ready(run->object, 0, "QuotaExceeded", "%s", run->diag.message);
         if (cls->clear)
             cls->clear(run, "Failed");
-        return status_then(run, requeue(60000 * infra_jitter(0.2)));
+        return status_then(run, requeue(60000 * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_INVALID:
         resource_ready(run->object, 0, "InvalidSpec", "%s", run->diag.message);
         if (cls->clear)
@@ -211,7 +211,7 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
         resource_ready(run->object, 0,
                        rc == KUMO_DRIVER_NOT_FOUND ? "DependencyNotFound" : "AlreadyExists", "%s",
                        run->diag.message);
-        return status_then(run, requeue(5000 * infra_jitter(0.2)));
+        return status_then(run, requeue(5000 * kumo_controller_jitter(0.2)));
     default:
         return driver_failed(run, call, rc, "create");
     }
@@ -221,7 +221,7 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
 static double next_poll_ms(resource_run *run, resource_life life, const char *connection_key)
 {
     resource_ctl *ctl = run->ctl;
-    double drift = ctl->env.drift_poll_ms * infra_jitter(0.2);
+    double drift = ctl->env.drift_poll_ms * kumo_controller_jitter(0.2);
     if (life != LIFE_PENDING)
         return drift;
     double boot = resource_boot_estimate(ctl, connection_key);
@@ -242,7 +242,7 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     int p = cls->prepare(ctl, run, &prepared, why, sizeof(why));
     if (p == PREPARE_WAIT) {
         resource_ready(run->object, 0, "WaitingForDependencies", "%s", why);
-        return status_then(run, requeue(2000 * infra_jitter(0.2)));
+        return status_then(run, requeue(2000 * kumo_controller_jitter(0.2)));
     }
     if (p == PREPARE_INVALID) {
         resource_ready(run->object, 0, "InvalidSpec", "%s", why);
@@ -314,7 +314,8 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
          * on its drift schedule, spread over the interval, not all at once. */
         run->memory.seen = 1;
         if (known && !spec_changed && kumo_meta_condition_is(run->object, "Ready", "True")) {
-            run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * 0.5 * infra_jitter(1.0);
+            run->memory.next_observe_ms =
+                now + ctl->env.drift_poll_ms * 0.5 * kumo_controller_jitter(1.0);
             resource_memory_put(ctl, run->key, &run->memory);
             return requeue(run->memory.next_observe_ms - now);
         }
@@ -358,7 +359,8 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                                pid);
                 if (cls->clear)
                     cls->clear(run, "Terminated");
-                run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * infra_jitter(0.2);
+                run->memory.next_observe_ms =
+                    now + ctl->env.drift_poll_ms * kumo_controller_jitter(0.2);
                 resource_memory_put(ctl, run->key, &run->memory);
                 return status_then(run, requeue(run->memory.next_observe_ms - now));
             }
@@ -458,7 +460,7 @@ static kumo_controller_result reconcile_object(resource_run *run)
     if (run->connection == NULL) {
         resource_ready(run->object, 0, "ConnectionNotFound", "Connection \"%s\" not found",
                        connection_name);
-        return status_then(run, requeue(10000 * infra_jitter(0.2)));
+        return status_then(run, requeue(10000 * kumo_controller_jitter(0.2)));
     }
     kumo_cloud_conn *conn = NULL;
     kumo_diag_fini(&run->diag);
@@ -466,7 +468,7 @@ static kumo_controller_result reconcile_object(resource_run *run)
     if (e != KUMO_ERROR_OK) {
         resource_ready(run->object, 0, "ConnectionFailed", "Connection \"%s\": %s", connection_name,
                        run->diag.message);
-        return status_then(run, requeue(15000 * infra_jitter(0.2)));
+        return status_then(run, requeue(15000 * kumo_controller_jitter(0.2)));
     }
     kumo_controller_result r = deleting ? finalize(run, conn) : converge(run, conn);
     kumo_cloud_conn_release(conn);

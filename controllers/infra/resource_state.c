@@ -8,7 +8,6 @@
 #include "controllers/infra/internal.h"
 
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +25,6 @@ double infra_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-double infra_jitter(double spread)
-{
-    static _Atomic uint64_t state = 0x9e3779b97f4a7c15ull;
-    uint64_t x = atomic_fetch_add(&state, 0x9e3779b97f4a7c15ull);
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    double unit = (double)(x >> 11) / (double)(1ull << 53);
-    return 1.0 + spread * (2.0 * unit - 1.0);
 }
 
 void infra_key(const char *ns, const char *name, char *buf, size_t size)

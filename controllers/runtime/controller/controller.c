@@ -5,6 +5,8 @@
 #include "controllers/runtime/controller/controller.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -294,4 +296,17 @@ void kumo_controller_destroy(kumo_controller *c)
     kumo_queue_destroy(c->queue);
     pthread_mutex_destroy(&c->stats_lock);
     free(c);
+}
+
+double kumo_controller_jitter(double spread)
+{
+    static _Atomic uint64_t state = 0x9e3779b97f4a7c15ull;
+    uint64_t x = atomic_fetch_add(&state, 0x9e3779b97f4a7c15ull);
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    double unit = (double)(x >> 11) / (double)(1ull << 53);
+    return 1.0 + spread * (2.0 * unit - 1.0);
 }

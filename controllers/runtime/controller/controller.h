@@ -92,6 +92,9 @@ void kumo_controller_enqueue(kumo_controller *controller, const char *ns, const 
 void kumo_controller_enqueue_after(kumo_controller *controller, const char *ns, const char *name,
                                    double delay_ms);
 
+/* A random factor in [1 - spread, 1 + spread] for requeue delays (lock-free, thread-safe). */
+double kumo_controller_jitter(double spread);
+
 typedef struct kumo_controller_stats {
     uint64_t reconciles;
     uint64_t errors; /* RETRY and TERMINAL outcomes */
