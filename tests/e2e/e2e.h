@@ -9,6 +9,7 @@
  * inspected with build/bin/kumo-sim inventory, exactly as a user would.
  *
  * On a failed E2E_REQUIRE the processes are stopped before the case ends.
+ * KUMO_E2E_LOG_LEVEL=debug runs kumod with its debug log (default info).
  */
 #ifndef KUMO_TESTS_E2E_H
 #define KUMO_TESTS_E2E_H
