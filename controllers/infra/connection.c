@@ -291,12 +291,16 @@ static kumo_controller_result in_use(connection_ctl *ctl, ProtobufCMessage *obje
     return result;
 }
 
-/* A user of a Connection changed (a delete, typically): look at the Connection again. */
+/*
+ * A user of a Connection is going (its last state carries deletionTimestamp too: users have
+ * finalizers): look at the Connection again, which may be waiting for it. Other changes of
+ * users, the bulk of events while machines converge, cannot release a Connection.
+ */
 static void map_user(void *context, kumo_controller *controller, const ProtobufCMessage *user)
 {
     (void)context;
     const char *used = resource_spec_connection(user);
-    if (used[0])
+    if (used[0] && kumo_meta_deleting(user))
         kumo_controller_enqueue(controller, kumo_object_namespace(user), used);
 }
 
