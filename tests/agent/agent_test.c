@@ -15,6 +15,7 @@
 
 #include "apis/codec/codec.h"
 #include "tests/agent/fixture.h"
+#include "tests/agentbus/agentbus.h"
 #include "tests/harness/test.h"
 
 #define PHASE(p) KUMO__V1ALPHA1__APP_INSTANCE__PHASE__##p
@@ -104,7 +105,7 @@ KUMO_TEST(http_app_runs_and_restarts)
     apply_ok(&f, body);
     int pid = wait_for(&f, (want){"default/site", "web", 0, PHASE(Running), 1, -1, NULL, 0}, 10000);
     int code = 0;
-    char *page = http_get(port, "/index.html", &code);
+    char *page = agentbus_http_get("127.0.0.1", port, "/index.html", &code);
     KUMO_EXPECT_INT_EQ(code, 200);
     KUMO_EXPECT_STR_EQ(page ? page : "", "hello from kumo\n");
     free(page);
@@ -142,7 +143,7 @@ KUMO_TEST(http_app_runs_and_restarts)
     KUMO_EXPECT_INT_EQ(in->generation, 3);
     KUMO_EXPECT_STR_EQ(r->status->apps[0]->app_uid, "u-site");
     reply_free(r);
-    page = http_get(port, "/index.html", &code);
+    page = agentbus_http_get("127.0.0.1", port, "/index.html", &code);
     KUMO_EXPECT_INT_EQ(code, 200);
     free(page);
     KUMO_EXPECT_INT_EQ(fixture_stop(&f), 0);

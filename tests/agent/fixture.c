@@ -23,6 +23,7 @@
 
 #include "apis/codec/codec.h"
 #include "bus/agent/agent.h"
+#include "tests/agentbus/agentbus.h"
 #include "tests/harness/test.h"
 
 extern char **environ;
@@ -52,41 +53,6 @@ int pid_alive(pid_t pid)
     return pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH);
 }
 
-char *http_get(int port, const char *path, int *code)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    char req[256];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return NULL;
-    }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    ssize_t r;
-    while (buf && len + 1 < cap && (r = read(fd, buf + len, cap - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    if (buf == NULL)
-        return NULL;
-    buf[len] = '\0';
-    *code = 0;
-    sscanf(buf, "HTTP/%*d.%*d %d", code);
-    char *body = strstr(buf, "\r\n\r\n");
-    char *out = strdup(body ? body + 4 : "");
-    free(buf);
-    return out;
-}
-
 static void print_log(const agent_fixture *f)
 {
     char *text = kumo_test_read_file(f->log_path, NULL);
@@ -97,26 +63,8 @@ static void print_log(const agent_fixture *f)
 void fixture_start_server(agent_fixture *f)
 {
     const char *uids[1] = {f->uid};
-    char *auth = NULL;
-    size_t len = 0;
-    KUMO_REQUIRE(kumo_agent_authorization(key, NULL, "kumod", "pw", uids, 1, &auth, &len) == 0);
-    kumo_natsd_options o = {.config_text = auth, .port = f->port};
-    kumo_diag d;
-    kumo_diag_init(&d);
-    kumo_error e = kumo_natsd_start(&o, &f->natsd, &d);
-    free(auth);
-    if (e != KUMO_ERROR_OK)
-        fprintf(stderr, "nats-server: %s\n", d.message);
-    kumo_diag_fini(&d);
-    KUMO_REQUIRE_INT_EQ(e, KUMO_ERROR_OK);
+    agentbus_start(key, uids, 1, "pw", f->port, &f->natsd, &f->admin);
     f->port = kumo_natsd_port(f->natsd);
-    natsOptions *opts = NULL;
-    KUMO_REQUIRE(natsOptions_Create(&opts) == NATS_OK);
-    natsOptions_SetURL(opts, kumo_natsd_url(f->natsd));
-    natsOptions_SetUserInfo(opts, "kumod", "pw");
-    natsStatus s = natsConnection_Connect(&f->admin, opts);
-    natsOptions_Destroy(opts);
-    KUMO_REQUIRE(s == NATS_OK);
     char subject[128];
     snprintf(subject, sizeof(subject), "kumo.agent.%s.status", f->uid);
     KUMO_REQUIRE(natsConnection_SubscribeSync(&f->status, f->admin, subject) == NATS_OK);

@@ -49,8 +49,6 @@ const Kumo__V1alpha1__AgentInstance *status_instance(const Kumo__V1alpha1__Agent
 
 /* A TCP port nobody listens on now. */
 int free_port(void);
-/* Body of an HTTP GET of 127.0.0.1:port/path (malloc'd), NULL on failure; *code the status. */
-char *http_get(int port, const char *path, int *code);
 int pid_alive(pid_t pid);
 
 #endif

@@ -18,21 +18,18 @@
 #include "apis/codec/codec.h"
 #include "bus/agent/agent.h"
 #include "controllers/runtime/meta/meta.h"
+#include "tests/agentbus/agentbus.h"
 
 extern char **environ;
 
 const unsigned char world_key[32] = "kumo-app-test-key-0123456789abcd";
 
-static char *authorization(app_world *w)
+/* The uids of the world's machines, for the agent bus. */
+static size_t machine_uids(const app_world *w, const char **uids)
 {
-    const char *uids[WORLD_MACHINES];
     for (size_t i = 0; i < w->machine_count; i++)
         uids[i] = w->uids[i];
-    char *text = NULL;
-    size_t len = 0;
-    KUMO_REQUIRE(kumo_agent_authorization(world_key, NULL, "kumod", "kumod-pw", uids,
-                                          w->machine_count, &text, &len) == 0);
-    return text;
+    return w->machine_count;
 }
 
 void world_start(app_world *w, int need_agent)
@@ -49,23 +46,8 @@ void world_start(app_world *w, int need_agent)
                            " \"spec\": {\"groups\": [{\"name\": \"web\", \"size\": 0,"
                            " \"connection\": \"local\", \"instanceType\": \"small\","
                            " \"image\": \"host\"}]}}") == 0);
-    char *auth = authorization(w);
-    kumo_natsd_options o = {.config_text = auth};
-    kumo_diag d;
-    kumo_diag_init(&d);
-    kumo_error e = kumo_natsd_start(&o, &w->bus, &d);
-    free(auth);
-    if (e != KUMO_ERROR_OK)
-        fprintf(stderr, "agent bus: %s\n", d.message);
-    kumo_diag_fini(&d);
-    KUMO_REQUIRE_INT_EQ(e, KUMO_ERROR_OK);
-    natsOptions *opts = NULL;
-    natsOptions_Create(&opts);
-    natsOptions_SetURL(opts, kumo_natsd_url(w->bus));
-    natsOptions_SetUserInfo(opts, "kumod", "kumod-pw");
-    natsStatus s = natsConnection_Connect(&w->admin, opts);
-    natsOptions_Destroy(opts);
-    KUMO_REQUIRE(s == NATS_OK);
+    const char *uids[WORLD_MACHINES];
+    agentbus_start(world_key, uids, machine_uids(w, uids), "kumod-pw", 0, &w->bus, &w->admin);
 }
 
 void world_controller(app_world *w, double agent_timeout_ms)
@@ -128,12 +110,9 @@ size_t world_machine(app_world *w, const char *name, const char *group)
     snprintf(w->names[i], sizeof(w->names[i]), "%s", name);
     snprintf(w->uids[i], sizeof(w->uids[i]), "%s", kumo_object_meta(m)->uid);
     kumo_object_destroy(m);
-    char *auth = authorization(w);
-    e = kumo_natsd_reload(w->bus, auth, &d);
-    free(auth);
     kumo_diag_fini(&d);
-    KUMO_REQUIRE_INT_EQ(e, KUMO_ERROR_OK);
-    api_sleep_ms(200); /* the server applies a reload asynchronously */
+    const char *uids[WORLD_MACHINES];
+    agentbus_reload(w->bus, world_key, uids, machine_uids(w, uids), "kumod-pw");
     return i;
 }
 

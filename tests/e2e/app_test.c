@@ -9,23 +9,20 @@
  * namespace, link, nftables table or process of the test left).
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "apis/kumo/v1alpha1/app.pb-c.h"
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
+#include "tests/agentbus/agentbus.h"
 #include "tests/e2e/e2e.h"
 
 #define MACHINES 4
@@ -91,29 +88,10 @@ static int sh(const char *fmt, ...)
 /* GET / from ip:port; 1 when the answer is 200 and its body holds `want`. */
 static int http_get(const char *ip, int port, const char *want)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
-        return 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    char buf[4096] = "";
-    size_t n = 0;
-    int ok = 0;
-    struct timeval tv = {2, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
-        const char req[] = "GET / HTTP/1.0\r\nHost: kumo\r\n\r\n";
-        if (write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1)) {
-            ssize_t got;
-            while (n + 1 < sizeof(buf) && (got = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-                n += (size_t)got;
-            buf[n] = '\0';
-            ok = strncmp(buf, "HTTP/1.0 200", 12) == 0 && strstr(buf, want) != NULL;
-        }
-    }
-    close(fd);
+    int code = 0;
+    char *body = agentbus_http_get(ip, port, "/", &code);
+    int ok = body && code == 200 && strstr(body, want) != NULL;
+    free(body);
     return ok;
 }
 
