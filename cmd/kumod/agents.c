@@ -105,17 +105,24 @@ static void collect(void *context, const char *key, void *value)
     l->items[l->count++] = key;
 }
 
-/* The authorization text for the Machines now known; NULL when out of memory. Locked. */
-static char *authorization(kumod_agents *a)
+/* The agent machines' uids, borrowed from the map (locked); items NULL when out of memory. */
+static uid_list uids_snapshot(kumod_agents *a)
 {
     uid_list l = {calloc(kumo_map_count(a->uids) + 1, sizeof(char *)), 0};
-    if (l.items == NULL)
-        return NULL;
-    kumo_map_each(a->uids, collect, &l);
+    if (l.items)
+        kumo_map_each(a->uids, collect, &l);
+    return l;
+}
+
+/* The authorization text for the agent machines now known; NULL when out of memory. Locked. */
+static char *authorization(kumod_agents *a)
+{
+    uid_list l = uids_snapshot(a);
     char *text = NULL;
     size_t len = 0;
-    int rc =
-        kumo_agent_authorization(a->key, NULL, "kumod", a->password, l.items, l.count, &text, &len);
+    int rc = l.items ? kumo_agent_authorization(a->key, NULL, kumod_agents_user(a), a->password,
+                                                l.items, l.count, &text, &len)
+                     : -1;
     free(l.items);
     if (rc != 0) {
         free(text);
@@ -148,9 +155,7 @@ static void list_save(kumod_agents *a)
     FILE *f = fopen(tmp, "w");
     if (f == NULL)
         return;
-    uid_list l = {calloc(kumo_map_count(a->uids) + 1, sizeof(char *)), 0};
-    if (l.items)
-        kumo_map_each(a->uids, collect, &l);
+    uid_list l = uids_snapshot(a);
     for (size_t i = 0; i < l.count; i++)
         fprintf(f, "%s\n", l.items[i]);
     free(l.items);
