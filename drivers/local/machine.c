@@ -363,9 +363,8 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
     if (wants_agent && c->agent_is_placeholder && c->kumo_agent_path[0] == '\0')
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-            "this machine needs kumo-agent, which is neither in PATH nor beside %s; install it "
-            "or set the connection's config agent_command",
-            "the running program");
+            "this machine needs kumo-agent, which is neither in PATH nor beside the program that "
+            "loaded the driver; install it or set the connection's config agent_command");
     struct local_pool pool;
     kumo_driver_code rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
     if (rc != KUMO_DRIVER_OK)
