@@ -286,8 +286,9 @@ kumo_error kumo_object_default(ProtobufCMessage *object, kumo_diag *diag)
     default_ctx d = {object, 0};
     type_and_meta(object, kind, &d);
     const ProtobufCFieldDescriptor *spec_field = object_field(object, "spec");
-    ProtobufCMessage *spec =
-        default_message(&d, object_field_slot(object, spec_field), spec_field->descriptor);
+    ProtobufCMessage *spec = spec_field ? default_message(&d, object_field_slot(object, spec_field),
+                                                          spec_field->descriptor)
+                                        : NULL; /* a kind without spec (Event) */
     for (size_t i = 0; spec != NULL && i < sizeof(kind_defaults) / sizeof(kind_defaults[0]); i++)
         if (kind_defaults[i].descriptor == object->descriptor)
             kind_defaults[i].spec(spec, &d);

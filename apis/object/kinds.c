@@ -16,6 +16,7 @@
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/kumo/v1alpha1/migration.pb-c.h"
 #include "apis/kumo/v1alpha1/network.pb-c.h"
+#include "apis/kumo/v1alpha1/recorded_event.pb-c.h"
 
 #define SHORT(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -42,6 +43,9 @@ static const kumo_object_kind kinds[] = {
      0},
     {"Migration", "migration", "migrations", SHORT("mig", "migs"),
      &kumo__v1alpha1__migration__descriptor, &kumo__v1alpha1__migration_list__descriptor, 0},
+    /* Written by controllers; no spec or status (recorded_event.proto). */
+    {"Event", "event", "events", SHORT("ev"), &kumo__v1alpha1__recorded_event__descriptor,
+     &kumo__v1alpha1__recorded_event_list__descriptor, 0},
 };
 
 size_t kumo_object_kind_count(void)

@@ -20,6 +20,7 @@
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/kumo/v1alpha1/migration.pb-c.h"
 #include "apis/kumo/v1alpha1/network.pb-c.h"
+#include "apis/kumo/v1alpha1/recorded_event.pb-c.h"
 
 enum {
     ANNOTATIONS_MAX_BYTES = 256 * 1024,
@@ -40,6 +41,7 @@ static const struct kind_rules {
     {&kumo__v1alpha1__app__descriptor, rule_app_spec},
     {&kumo__v1alpha1__load_balancer__descriptor, rule_load_balancer_spec},
     {&kumo__v1alpha1__migration__descriptor, rule_migration_spec},
+    {&kumo__v1alpha1__recorded_event__descriptor, rule_event_fields},
 };
 
 static rule_spec_fn spec_rules_of(const ProtobufCMessageDescriptor *descriptor)
@@ -150,6 +152,10 @@ static void type_meta(rule_ctx *v, const ProtobufCMessage *object, const kumo_ob
 
 static void spec(rule_ctx *v, const ProtobufCMessage *object, rule_spec_fn rules)
 {
+    if (object_field(object, "spec") == NULL) {
+        rules(v, object); /* a kind without spec (Event): its fields are at the root */
+        return;
+    }
     ProtobufCMessage *given = kumo_object_spec(object), *empty = NULL;
     if (given == NULL) {
         /* No spec: check an empty one, so each required field is named. */

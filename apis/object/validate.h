@@ -256,5 +256,7 @@ void rule_key_pair_spec(rule_ctx *v, const ProtobufCMessage *spec);
 void rule_app_spec(rule_ctx *v, const ProtobufCMessage *spec);
 void rule_load_balancer_spec(rule_ctx *v, const ProtobufCMessage *spec);
 void rule_migration_spec(rule_ctx *v, const ProtobufCMessage *spec);
+/* The Event kind has no spec: its rules get the whole object, at the root path. */
+void rule_event_fields(rule_ctx *v, const ProtobufCMessage *event);
 
 #endif

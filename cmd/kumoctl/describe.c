@@ -1,7 +1,8 @@
 /*
  * describe.c - `kumoctl describe`: one object in full, for a human:
  * metadata, labels, owner, a summary of spec and status, the conditions as a
- * table, and its dependents (objects whose ownerReferences point at it).
+ * table, its dependents (objects whose ownerReferences point at it) and its
+ * recent Events (events.c).
  *
  * Spec and status are printed from their JSON form as indented "key: value"
  * lines; lists longer than DESCRIBE_MAX_ITEMS (a Connection's catalog) are
@@ -17,7 +18,7 @@
 
 const char kumoctl_describe_help[] =
     "Show one object (or every object of a kind) in detail: metadata, labels,\n"
-    "owner, spec and status summaries, conditions, and dependents.\n"
+    "owner, spec and status summaries, conditions, dependents and recent events.\n"
     "\n"
     "Usage:\n"
     "  kumoctl describe KIND NAME [NAME...] [flags]\n"
@@ -181,6 +182,8 @@ static void print_dependents(kumoctl_remote *remote, const char *ns, const char 
     kumo_diag_init(&diag);
     for (size_t k = 0; k < kumo_object_kind_count(); k++) {
         const kumo_object_kind *kind = kumo_object_kind_at(k);
+        if (strcmp(kind->kind, "Event") == 0)
+            continue; /* Events name their object in involvedObject: the Events section */
         char *token = NULL;
         for (;;) {
             kumo_client_list_options lo = {NULL, NULL, 500, token};
@@ -265,6 +268,8 @@ static void describe_object(kumoctl_remote *remote, const kumo_object_kind *kind
         kumoctl_describe_infra(object);
     print_conditions(object);
     print_dependents(remote, m->namespace_, m->uid);
+    if (strcmp(kind->kind, "Event") != 0)
+        kumoctl_describe_events(remote, m->namespace_, m->uid);
 }
 
 int kumoctl_describe_run(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include "cmd/kumoctl/remote.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,8 @@ typedef enum column_type {
     COL_CONDITION,        /* status of condition `path`; Unknown when absent */
     COL_CONDITION_REASON, /* reason of condition `path` */
     COL_AGE,              /* since metadata.creationTimestamp */
+    COL_SINCE,            /* since the RFC 3339 time at path */
+    COL_REFERENCE,        /* "kind/name" of the object reference at path, kind lower case */
 } column_type;
 
 typedef struct column {
@@ -102,6 +105,15 @@ static const kind_columns kind_tables[] = {
       {"WEIGHT", COL_PERCENT, "status.targetWeight", NULL, 0},
       AGE,
       {"STRATEGY", COL_TEXT, "spec.strategy", NULL, 1}}},
+    {"Event",
+     {{"LAST SEEN", COL_SINCE, "lastTimestamp", NULL, 0},
+      {"TYPE", COL_TEXT, "type", NULL, 0},
+      {"REASON", COL_TEXT, "reason", NULL, 0},
+      {"OBJECT", COL_REFERENCE, "involvedObject", NULL, 0},
+      {"COUNT", COL_NUMBER, "count", NULL, 0},
+      {"MESSAGE", COL_TEXT, "message", "", 0},
+      {"FIRST SEEN", COL_SINCE, "firstTimestamp", NULL, 1},
+      {"SOURCE", COL_TEXT, "source.component", NULL, 1}}},
 };
 
 static const kind_columns *columns_of(const kumo_object_kind *kind)
@@ -246,6 +258,22 @@ static const char *text_of(const kumo_value *v)
     return NULL;
 }
 
+/* Seconds since the epoch of an RFC 3339 UTC time ("2026-11-24T10:00:00Z"); 0 when not one. */
+static int64_t rfc3339_seconds(const char *t)
+{
+    int y, mo, d, h, mi, sec;
+    if (t == NULL || sscanf(t, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) != 6)
+        return 0;
+    /* Days from the civil date (proleptic Gregorian). */
+    y -= mo <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return days * 86400 + h * 3600 + mi * 60 + sec;
+}
+
 static void cell_text(const column *c, const kumo_value *root, const ProtobufCMessage *object,
                       char *buf, size_t size)
 {
@@ -289,6 +317,18 @@ static void cell_text(const column *c, const kumo_value *root, const ProtobufCMe
                                          c->type == COL_CONDITION ? "status" : "reason"));
         snprintf(buf, size, "%s", t && t[0] ? t : c->type == COL_CONDITION ? "Unknown" : "<none>");
         break;
+    case COL_SINCE:
+        kumoctl_age(rfc3339_seconds(text_of(value_at(root, c->path))), buf, size);
+        break;
+    case COL_REFERENCE: {
+        v = value_at(root, c->path);
+        const char *kind = text_of(kumo_codec_value_get(v, "kind"));
+        const char *name = text_of(kumo_codec_value_get(v, "name"));
+        snprintf(buf, size, "%s/%s", kind ? kind : "", name ? name : "");
+        for (char *p = buf; *p && *p != '/'; p++)
+            *p = (char)tolower((unsigned char)*p);
+        break;
+    }
     case COL_AGE: {
         const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
         kumoctl_age(m && m->creation_timestamp ? m->creation_timestamp->seconds : 0, buf, size);

@@ -178,5 +178,7 @@ void kumoctl_age(int64_t seconds, char *buf, size_t size);
 
 /* describe_infra.c: the Placement and Failovers sections of `kumoctl describe infra`. */
 void kumoctl_describe_infra(const ProtobufCMessage *infra);
+/* events.c: the Events section of `kumoctl describe` (the object's recent Events). */
+void kumoctl_describe_events(kumoctl_remote *remote, const char *ns, const char *uid);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "bus/client/client.h"
 #include "controllers/runtime/controller/controller.h"
+#include "controllers/runtime/recorder/recorder.h"
 
 /* Every App carries it until no live agent runs an instance of it any more. */
 #define KUMO_APP_FINALIZER "kumo.dev/app-cleanup"
@@ -46,6 +47,7 @@ typedef struct kumo_app_env {
     double agent_timeout_ms;      /* an agent silent this long is unreachable; 0: 10000 */
     double apply_timeout_ms;      /* one apply or get request to an agent; 0: 2000 */
     double resync_ms;             /* converged Apps are reconciled this often (+-10%); 0: 30000 */
+    kumo_recorder *recorder;      /* Events; NULL: none recorded */
 } kumo_app_env;
 
 typedef struct kumo_app_controller kumo_app_controller;

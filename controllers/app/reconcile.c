@@ -406,6 +406,8 @@ kumo_controller_result app_reconcile(void *context, const char *ns, const char *
         kumo_diag d;
         kumo_diag_init(&d);
         kumo_error e = kumo_client_update_status(c->env.client, fresh, NULL, &d);
+        if (e == KUMO_ERROR_OK)
+            kumo_recorder_conditions(c->env.recorder, run.object, fresh);
         if (e != KUMO_ERROR_OK && e != KUMO_ERROR_NOT_FOUND) {
             KUMO_LOG_WARN(APP_LOG, "status write failed", "app=%s error=%s message=\"%s\"", run.key,
                           kumo_error_name(e), d.message);

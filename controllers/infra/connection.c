@@ -374,6 +374,8 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         if (!kumo_meta_status_equal(object, original)) {
             kumo_diag_fini(&p.diag);
             kumo_error we = kumo_client_update_status(ctl->env.client, object, NULL, &p.diag);
+            if (we == KUMO_ERROR_OK)
+                kumo_recorder_conditions(ctl->env.recorder, original, object);
             if (we != KUMO_ERROR_OK && we != KUMO_ERROR_NOT_FOUND)
                 result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
         }

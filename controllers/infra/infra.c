@@ -448,9 +448,10 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
             kumo_diag diag;
             kumo_diag_init(&diag);
             kumo_error e = kumo_client_update_status(ctl->env.client, fresh, NULL, &diag);
-            if (e == KUMO_ERROR_OK)
+            if (e == KUMO_ERROR_OK) {
                 mem.status_written_ms = infra_now_ms();
-            else if (e != KUMO_ERROR_NOT_FOUND)
+                kumo_recorder_conditions(ctl->env.recorder, object, fresh);
+            } else if (e != KUMO_ERROR_NOT_FOUND)
                 result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
             kumo_diag_fini(&diag);
         }

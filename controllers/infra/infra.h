@@ -30,6 +30,7 @@
 #include "controllers/infra/placement.h"
 #include "controllers/runtime/cloud/cloud.h"
 #include "controllers/runtime/controller/controller.h"
+#include "controllers/runtime/recorder/recorder.h"
 
 /* The finalizer every cloud resource object carries while it may exist in a cloud. */
 #define KUMO_INFRA_FINALIZER "kumo.dev/cloud-cleanup"
@@ -56,6 +57,7 @@ typedef struct kumo_infra_env {
      * handed to the driver at create; NULL function or NULL result: the machine has no agent. */
     char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
     void *agent_context;
+    kumo_recorder *recorder; /* Events; NULL: none recorded */
 } kumo_infra_env;
 
 typedef struct kumo_infra_controller kumo_infra_controller;

@@ -248,6 +248,7 @@ kumo_error resource_write_status(resource_run *run)
     kumo_diag_fini(&run->diag);
     kumo_error e = kumo_client_update_status(run->ctl->env.client, run->object, &fresh, &run->diag);
     if (e == KUMO_ERROR_OK) {
+        kumo_recorder_conditions(run->ctl->env.recorder, run->original, run->object);
         adopt(run, fresh);
     } else if (e != KUMO_ERROR_CONFLICT && e != KUMO_ERROR_NOT_FOUND) {
         KUMO_LOG_WARN("controller", "cannot write status",

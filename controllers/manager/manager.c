@@ -27,6 +27,7 @@
 #include "controllers/app/app.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/lease/lease.h"
+#include "controllers/runtime/recorder/recorder.h"
 
 #define DEFAULT_PREFIX "kumo.v1"
 #define MAX_SLOTS      16
@@ -57,6 +58,7 @@ struct kumo_manager {
     kumo_limiter_set *limiters;
     kumo_cloud *cloud;
     kumo_placement_latency *latency;
+    kumo_recorder *recorder;
     kumo_infra_env env;
     natsConnection *agents; /* the agent bus (NULL: no app controller) */
     slot slots[MAX_SLOTS];
@@ -104,7 +106,12 @@ static kumo_error app_start(struct kumo_manager *m, const char *name, void **out
 {
     (void)name;
     kumo_app_env env = {
-        .client = m->client, .agents = m->agents, .ns = m->options.ns, .informers = m->informers};
+        .client = m->client,
+        .agents = m->agents,
+        .ns = m->options.ns,
+        .informers = m->informers,
+        .recorder = m->recorder,
+    };
     return kumo_app_controller_start(&env, (kumo_app_controller **)out, diag);
 }
 
@@ -601,6 +608,14 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                               .timeout_ms = 3000,
                               .name = "kumo-controllers"};
     e = kumo_client_connect(&co, &m->client, diag);
+    if (e == KUMO_ERROR_OK) {
+        kumo_recorder_options ro = {.client = m->client,
+                                    .component = "kumo-controllers",
+                                    .instance = m->holder,
+                                    .ttl_seconds = options->event_ttl_seconds,
+                                    .namespace_max = options->events_per_namespace};
+        e = kumo_recorder_create(&ro, &m->recorder, diag);
+    }
     if (e == KUMO_ERROR_OK && options->latency_table && options->latency_table[0])
         e = kumo_placement_latency_load(options->latency_table, &m->latency, diag);
     if (e == KUMO_ERROR_OK &&
@@ -630,7 +645,8 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                          .boot_poll_ms = options->boot_poll_ms,
                          .probe_interval_ms = options->probe_interval_ms,
                          .agent_bootstrap = options->agent_url ? options->agent_bootstrap : NULL,
-                         .agent_context = options->agent_context};
+                         .agent_context = options->agent_context,
+                         .recorder = m->recorder};
     int none = options->controllers && strcmp(options->controllers, "none") == 0;
     if (e == KUMO_ERROR_OK && options->agent_url && !none && listed(options->controllers, "app"))
         e = agents_connect(m, diag);
@@ -709,6 +725,7 @@ void kumo_manager_stop(kumo_manager *m)
         nanosleep(&pause, NULL);
     }
     kumo_informer_set_destroy(m->informers);
+    kumo_recorder_destroy(m->recorder);
     natsSubscription_Destroy(m->control_sub);
     natsSubscription_Destroy(m->metrics_sub);
     natsConnection_Destroy(m->nc);

@@ -51,6 +51,10 @@ typedef struct kumo_manager_options {
     const char *agent_url, *agent_user, *agent_password;
     char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
     void *agent_context;
+    /* Events (docs/controllers.md): expire after this many seconds (0: 3600); at most this
+     * many are kept per namespace (0: 1000). */
+    double event_ttl_seconds;
+    int events_per_namespace;
 } kumo_manager_options;
 
 /*

@@ -597,3 +597,25 @@ KUMO_TEST(rules_migration)
     };
     RUN(rows);
 }
+
+#define EVENT(fields)                                                                              \
+    "{apiVersion: kumo.dev/v1alpha1, kind: Event, metadata: {name: e1}, " fields "}"
+#define INVOLVED "involvedObject: {kind: Machine, name: m1}"
+
+KUMO_TEST(rules_event)
+{
+    static const rule_row rows[] = {
+        {EVENT("type: Warning, reason: InvalidSpec"),
+         "involvedObject: Required value: the object the event is about"},
+        {EVENT(INVOLVED ", reason: InvalidSpec"), "type: Required value: Normal or Warning"},
+        {EVENT(INVOLVED ", type: Error, reason: X"),
+         "type: Unsupported value: \"Error\": supported values: \"Normal\", \"Warning\""},
+        {EVENT(INVOLVED ", type: Normal"), "reason: Required value"},
+        {EVENT("involvedObject: {kind: Machine}, type: Normal, reason: X"),
+         "involvedObject.name: Required value"},
+        {EVENT(INVOLVED ", type: Normal, reason: X, count: -1"),
+         "count: Invalid value: -1: must be greater than or equal to 0"},
+        {EVENT(INVOLVED ", type: Warning, reason: InvalidSpec, message: no, count: 2"), NULL},
+    };
+    RUN(rows);
+}
