@@ -278,6 +278,13 @@ ProtobufCMessage *app_status_build(const app_run *run, app_progress *progress)
         snprintf(msg, sizeof(msg), "%zu of %zu machines do not run the app yet", absent,
                  run->target_count);
         bad |= kumo_object_condition_set(fresh, "Progressing", "True", "Deploying", msg) < 0;
+    } else if (!progress->ready && reason) {
+        /* Deployed everywhere yet not ready, for a reason that will not pass by itself. */
+        bad |= kumo_object_condition_set(fresh, "Progressing", "False", "Stalled", why) < 0;
+    } else if (!progress->ready) {
+        snprintf(msg, sizeof(msg), "%d of %d instances ready at generation %lld; the others start",
+                 b.n.ready_current, b.n.desired, (long long)run->generation);
+        bad |= kumo_object_condition_set(fresh, "Progressing", "True", "Starting", msg) < 0;
     } else {
         snprintf(msg, sizeof(msg), "every target machine runs generation %lld",
                  (long long)run->generation);

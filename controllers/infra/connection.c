@@ -10,7 +10,8 @@
  *                              CATALOG_REFRESH_MS;
  *   Ready                      True/Reachable, or False with DriverNotFound,
  *                              DriverInvalid, InvalidConfig, CredentialNotFound,
- *                              CredentialUnavailable, Unauthorized, Unreachable.
+ *                              CredentialTypeMismatch, CredentialUnavailable,
+ *                              Unauthorized, Unreachable.
  *
  * A change of a Credential marks the Connections that use it for reopening
  * (their driver connection is opened again with the new secrets).
@@ -80,6 +81,8 @@ static const char *open_failure_reason(kumo_error e, const kumo_diag *diag)
         return "DriverInvalid";
     case KUMO_ERROR_INVALID_ARGUMENT:
         return "InvalidConfig";
+    case KUMO_ERROR_INVALID:
+        return strstr(diag->message, "Credential") ? "CredentialTypeMismatch" : "InvalidConfig";
     case KUMO_ERROR_UNAUTHORIZED:
         return "Unauthorized";
     case KUMO_ERROR_UNAVAILABLE:

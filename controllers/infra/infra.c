@@ -159,9 +159,7 @@ static int machine_create(infra_ctl *ctl, infra_run *run, infra_memory *mem,
     if (e == KUMO_ERROR_OK)
         note_revision(mem, created);
     else if (e != KUMO_ERROR_ALREADY_EXISTS)
-        KUMO_LOG_WARN("controller", "cannot create machine",
-                      "controller=infra machine=%s error=%s detail=\"%s\"",
-                      kumo_object_name(object), kumo_error_name(e), diag.message);
+        infra_child_error_note(run, "Machine", kumo_object_name(object), e, &diag);
     kumo_diag_fini(&diag);
     kumo_object_destroy(object);
     kumo_object_destroy(created);
@@ -323,6 +321,9 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     mem.full_pass_ms = now;
     infra_run run;
     memset(&run, 0, sizeof(run));
+    infra_child_error child_error;
+    memset(&child_error, 0, sizeof(child_error));
+    run.child_error = &child_error;
     run.ns = ns;
     run.object = object;
     run.infra = (infra_object *)object;

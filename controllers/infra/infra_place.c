@@ -102,6 +102,35 @@ static int has_image(const Kumo__V1alpha1__Connection *c, const char *image)
     return 0;
 }
 
+/* 1 when the Connection's catalog (when it has one) offers the instance type. */
+static int has_instance_type(const Kumo__V1alpha1__Connection *c, const char *instance_type)
+{
+    if (c->status == NULL || c->status->catalog == NULL ||
+        c->status->catalog->n_instance_types == 0)
+        return 1;
+    for (size_t i = 0; i < c->status->catalog->n_instance_types; i++)
+        if (strcmp(c->status->catalog->instance_types[i]->name, instance_type) == 0)
+            return 1;
+    return 0;
+}
+
+/* An explicit group whose instance type or image the Connection's catalog does not offer
+ * gets no Machines: the spec is wrong before any machine is made (InvalidSpec). */
+static void catalog_check(const Kumo__V1alpha1__Connection *c, const Kumo__V1alpha1__NodeGroup *g,
+                          infra_group_plan *plan)
+{
+    const char *what = !has_instance_type(c, g->instance_type) ? "instance type"
+                       : !has_image(c, g->image)               ? "image"
+                                                               : NULL;
+    if (what == NULL)
+        return;
+    plan->no_placement_reason = "InvalidSpec";
+    snprintf(plan->no_placement, sizeof(plan->no_placement),
+             "%s %s is not offered by %s in %s (the catalog of Connection %s)", what,
+             strcmp(what, "image") == 0 ? g->image : g->instance_type, provider_of(c),
+             c->spec->region, c->metadata->name);
+}
+
 /* Parses "<infra>-<group>-<n>" for a group name; -1 when it is not that shape. */
 static long member_index(const char *name, const char *infra, const char *group)
 {
@@ -161,6 +190,10 @@ int infra_members_load(kumo_informer *machines, infra_run *run)
                 x->failure = "QuotaExceeded";
             if (x->failure)
                 x->failure_message = infra_intern(run, ready->message);
+            if (!infra_reason_is_progress(ready->reason)) {
+                x->problem = infra_intern(run, ready->reason);
+                x->problem_message = infra_intern(run, ready->message);
+            }
         }
         if (mc->status) {
             x->cost_per_hour = mc->status->cost_per_hour;
@@ -244,7 +277,8 @@ static size_t users_resolve(const kumo_infra_env *env, const infra_run *run,
  * longer than INFRA_CONNECTION_SETTLE_SECONDS after its creation.
  */
 static const char *settling_connection(const infra_run *run,
-                                       const Kumo__V1alpha1__LabelSelector *selector)
+                                       const Kumo__V1alpha1__LabelSelector *selector,
+                                       const char *only)
 {
     Kumo__V1alpha1__Time now;
     kumo_object_time_now(&now);
@@ -252,7 +286,8 @@ static const char *settling_connection(const infra_run *run,
         const Kumo__V1alpha1__Connection *c =
             (const Kumo__V1alpha1__Connection *)run->connections[i];
         const Kumo__V1alpha1__ObjectMeta *m = c->metadata;
-        if (kumo_meta_deleting(&c->base) || !kumo_meta_labels_match(selector, &c->base))
+        if (kumo_meta_deleting(&c->base) || !kumo_meta_labels_match(selector, &c->base) ||
+            (only && strcmp(m->name, only) != 0))
             continue;
         int reported = c->status && c->status->observed_generation >= m->generation &&
                        kumo_object_condition_get(&c->base, "Ready") != NULL;
@@ -285,13 +320,20 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
                  g->connection, g->instance_type);
         plan->candidate_count = 1;
         plan->spread = 1;
-        if (c == NULL)
+        if (c == NULL) {
+            plan->no_placement_reason = "ConnectionNotFound";
             snprintf(plan->no_placement, sizeof(plan->no_placement), "Connection \"%s\" not found",
                      g->connection);
+        } else {
+            /* Its catalog checks the spec before any Machine is made: wait for it. */
+            const char *settling = settling_connection(run, NULL, g->connection);
+            snprintf(plan->settling, sizeof(plan->settling), "%s", settling ? settling : "");
+            catalog_check(c, g, plan);
+        }
         return;
     }
     const Kumo__V1alpha1__PlacementRequirements *r = g->placement;
-    const char *settling = settling_connection(run, r->connection_selector);
+    const char *settling = settling_connection(run, r->connection_selector, NULL);
     snprintf(plan->settling, sizeof(plan->settling), "%s", settling ? settling : "");
     /* Offers of Connections the selector allows, Ready, with the group's image. */
     kumo_placement_offer *allowed = calloc(run->offer_count + 1, sizeof(*allowed));

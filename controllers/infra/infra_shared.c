@@ -178,6 +178,21 @@ static int rules_equal(Kumo__V1alpha1__SecurityRule *const *a, size_t na,
     return 1;
 }
 
+void infra_child_error_note(const infra_run *run, const char *kind, const char *name, kumo_error e,
+                            const kumo_diag *diag)
+{
+    KUMO_LOG_WARN("controller", "cannot write a child object",
+                  "controller=infra name=%s kind=%s error=%s detail=\"%s\"", name, kind,
+                  kumo_error_name(e), diag->message);
+    infra_child_error *c = run->child_error;
+    if (c == NULL || c->reason[0])
+        return;
+    snprintf(c->reason, sizeof(c->reason), "%s",
+             e == KUMO_ERROR_INVALID ? "InvalidChild" : "ChildWriteFailed");
+    snprintf(c->message, sizeof(c->message), "cannot write %s \"%.200s\": %.400s", kind, name,
+             diag->message);
+}
+
 /* Creates `object` when absent; updates a SecurityGroup's rules when they differ. Consumes. */
 static void shared_apply(const infra_shared_env *env, kumo_informer *informer, const infra_run *run,
                          ProtobufCMessage *object)
@@ -201,10 +216,8 @@ static void shared_apply(const infra_shared_env *env, kumo_informer *informer, c
         }
     }
     if (e != KUMO_ERROR_OK && e != KUMO_ERROR_ALREADY_EXISTS && e != KUMO_ERROR_CONFLICT)
-        KUMO_LOG_WARN("controller", "cannot write a shared resource",
-                      "controller=infra name=%s kind=%s error=%s detail=\"%s\"",
-                      kumo_object_name(object), object->descriptor->short_name, kumo_error_name(e),
-                      diag.message);
+        infra_child_error_note(run, object->descriptor->short_name, kumo_object_name(object), e,
+                               &diag);
     kumo_diag_fini(&diag);
     kumo_object_destroy(have);
     kumo_object_destroy(object);

@@ -190,6 +190,42 @@ static void status_clear_groups(Kumo__V1alpha1__InfraStatus *s)
     s->n_groups = 0;
 }
 
+/*
+ * The roll-up of failing Machines: "2 of 4 machines failed: InvalidSpec: <message>
+ * (web-a-0, web-a-1)" into `message`, the first failure's reason into `reason`. Returns how
+ * many Machines (not being deleted) fail; *provisioning_out counts those not ready that do
+ * not fail (still on their way).
+ */
+static size_t members_failed(const infra_run *run, char *reason, size_t reason_size, char *message,
+                             size_t message_size, size_t *provisioning_out)
+{
+    size_t failed = 0, total = 0, provisioning = 0, len = 0;
+    const infra_member *first = NULL;
+    char names[200] = "";
+    for (size_t i = 0; i < run->member_count; i++) {
+        const infra_member *x = &run->members[i];
+        if (x->deleting || x->group < 0)
+            continue;
+        total++;
+        if (x->problem == NULL) {
+            provisioning += !x->running;
+            continue;
+        }
+        if (failed++ == 0)
+            first = x;
+        if (failed <= 3 && len < sizeof(names) - 1)
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                    failed > 1 ? ", " : "", x->name);
+    }
+    *provisioning_out = provisioning;
+    if (first == NULL)
+        return 0;
+    snprintf(reason, reason_size, "%s", first->problem);
+    snprintf(message, message_size, "%zu of %zu machines failed: %s: %.400s (%s%s)", failed, total,
+             first->problem, first->problem_message, names, failed > 3 ? ", ..." : "");
+    return failed;
+}
+
 ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
 {
     *converged_out = 0;
@@ -209,7 +245,7 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
     }
     int converged = 1, desired = 0, ready = 0;
     double cost = 0;
-    char not_ready[600] = "", degraded_reason[40] = "", degraded[600] = "";
+    char not_ready[600] = "", degraded_reason[64] = "", degraded[600] = "";
     size_t nr_len = 0;
     for (size_t g = 0; g < n_groups; g++) {
         const infra_group_plan *plan = &run->groups[g];
@@ -238,7 +274,8 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
         if (degraded_reason[0] != '\0')
             continue;
         if (plan->desired > 0 && plan->no_placement[0]) {
-            snprintf(degraded_reason, sizeof(degraded_reason), "NoPlacement");
+            snprintf(degraded_reason, sizeof(degraded_reason), "%s",
+                     plan->no_placement_reason ? plan->no_placement_reason : "NoPlacement");
             snprintf(degraded, sizeof(degraded), "group %s: %s", plan->spec->name,
                      plan->no_placement);
         } else if (plan->capacity_blocked) {
@@ -262,6 +299,18 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
                      plan->spec->name, plan->spread, plan->candidate_count);
         }
     }
+    size_t provisioning = 0;
+    char failed_reason[64] = "", failed_message[600] = "";
+    size_t failed = members_failed(run, failed_reason, sizeof(failed_reason), failed_message,
+                                   sizeof(failed_message), &provisioning);
+    if (run->child_error && run->child_error->reason[0]) {
+        snprintf(degraded_reason, sizeof(degraded_reason), "%s", run->child_error->reason);
+        snprintf(degraded, sizeof(degraded), "%.590s", run->child_error->message);
+    } else if (failed > 0 &&
+               (degraded_reason[0] == '\0' || strcmp(degraded_reason, "FailedOver") == 0)) {
+        snprintf(degraded_reason, sizeof(degraded_reason), "%s", failed_reason);
+        snprintf(degraded, sizeof(degraded), "%s", failed_message);
+    }
     s->desired = desired;
     s->ready = ready;
     s->cost_per_hour = cost;
@@ -271,16 +320,24 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
             currency = run->members[i].currency;
     kumo_codec_string_set(&s->currency, currency);
     s->observed_generation = run->infra->metadata->generation;
-    char message[800];
+    char message[1400];
     if (converged) {
         snprintf(message, sizeof(message), "%d of %d machines ready", ready, desired);
         kumo_object_condition_set(object, "Ready", "True", "AllMachinesReady", message);
         kumo_object_condition_set(object, "Progressing", "False", "Converged",
                                   "every group is at its size");
     } else {
-        snprintf(message, sizeof(message), "%d of %d machines ready%s", ready, desired, not_ready);
-        kumo_object_condition_set(object, "Ready", "False", "MachinesNotReady", message);
-        kumo_object_condition_set(object, "Progressing", "True", "Provisioning", message);
+        snprintf(message, sizeof(message), "%d of %d machines ready%s%s%.400s", ready, desired,
+                 not_ready, failed ? "; " : "", failed ? failed_message : "");
+        kumo_object_condition_set(object, "Ready", "False",
+                                  failed ? "MachinesFailed" : "MachinesNotReady", message);
+        /* Nothing on its way and machines failing: it will not get there by itself. */
+        int blocked = degraded_reason[0] && strcmp(degraded_reason, "FailedOver") != 0 &&
+                      strcmp(degraded_reason, "InsufficientCandidates") != 0;
+        int stalled = blocked && provisioning == 0;
+        kumo_object_condition_set(object, "Progressing", stalled ? "False" : "True",
+                                  stalled ? "Stalled" : "Provisioning",
+                                  stalled ? degraded : message);
     }
     if (degraded_reason[0])
         kumo_object_condition_set(object, "Degraded", "True", degraded_reason, degraded);

@@ -86,8 +86,18 @@ typedef enum resource_life {
 typedef struct resource_ctl resource_ctl;
 typedef struct resource_run resource_run;
 
-/* prepare's results besides OK. */
-enum { PREPARE_OK = 0, PREPARE_WAIT = 1, PREPARE_INVALID = 2, PREPARE_ERROR = 3 };
+/* prepare's results besides OK. PREPARE_BLOCKED: a dependency failed (not just "not yet"). */
+enum {
+    PREPARE_OK = 0,
+    PREPARE_WAIT = 1,
+    PREPARE_INVALID = 2,
+    PREPARE_ERROR = 3,
+    PREPARE_BLOCKED = 4
+};
+
+/* 1 when a Ready=False reason means "on its way" (Provisioning, WaitingForDependencies, ...),
+ * not a failure a user must act on. */
+int infra_reason_is_progress(const char *reason);
 
 /* Drift actions a class may ask for (machines). */
 typedef enum resource_drift_action {
@@ -241,6 +251,10 @@ typedef struct infra_member {
     const char *instance_type;
     const char *failure;         /* "InsufficientCapacity", "QuotaExceeded" or NULL */
     const char *failure_message; /* "" without a failure */
+    /* Why it is not ready when that is a failure, not progress (its Ready reason and
+     * message: "InvalidSpec", "DependencyFailed", ...); NULL when it is fine or on its way. */
+    const char *problem;
+    const char *problem_message;
     const char *currency;
     long index; /* n of <infra>-<group>-<n>; -1 when the name does not parse */
     double cost_per_hour;
@@ -272,8 +286,9 @@ typedef struct infra_group_plan {
     kumo_placement_offer explicit_offer;
     kumo_placement_candidate candidates[INFRA_MAX_CANDIDATES];
     size_t candidate_count;
-    size_t spread;          /* connections to use */
-    char no_placement[512]; /* why there is no candidate ("" when there is one) */
+    size_t spread;                   /* connections to use */
+    char no_placement[512];          /* why there is no candidate ("" when there is one) */
+    const char *no_placement_reason; /* its Degraded reason; NULL: NoPlacement */
     char excluded[INFRA_MAX_FAILOVERS + 1][256]; /* failed-over connections still excluded */
     const char *excluded_list[INFRA_MAX_FAILOVERS + 2];
     size_t excluded_count;
@@ -288,6 +303,12 @@ typedef struct infra_usage {
     char connection[256];
     unsigned char *groups; /* groups[g] != 0: group g has (or is about to have) Machines here */
 } infra_usage;
+
+/* A child object (Machine, Network, ...) the API refused to create or update. */
+typedef struct infra_child_error {
+    char reason[64];
+    char message[700];
+} infra_child_error;
 
 /* Everything one Infra reconcile works on. */
 typedef struct infra_run {
@@ -304,7 +325,12 @@ typedef struct infra_run {
     infra_usage *usage;       /* connections in use, Machines being deleted included */
     size_t usage_count, usage_cap;
     infra_arena_chunk *arena;
+    infra_child_error *child_error; /* the first child write the API refused in this pass */
 } infra_run;
+
+/* Records the API's refusal of a child object (first one wins). */
+void infra_child_error_note(const infra_run *run, const char *kind, const char *name, kumo_error e,
+                            const kumo_diag *diag);
 
 /* A copy of s in the run's arena (valid until the run ends); "" when out of memory. */
 const char *infra_intern(infra_run *run, const char *s);

@@ -90,9 +90,19 @@ static int dependency(resource_run *run, kumo_informer *informer, const char *ki
     }
     const char *pid = resource_provider_id(dep);
     if (pid[0] == '\0' || kumo_meta_deleting(dep)) {
-        snprintf(why, why_size, "%s \"%s\" is not ready yet", kind, name);
+        /* Say why the dependency is not ready: its own failure is this machine's cause. */
+        const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(dep, "Ready");
+        if (kumo_meta_deleting(dep))
+            snprintf(why, why_size, "%s \"%s\" is being deleted", kind, name);
+        else if (c && c->reason[0] && strcmp(c->status, "False") == 0)
+            snprintf(why, why_size, "%s \"%s\" is not ready: %s: %s", kind, name, c->reason,
+                     c->message);
+        else
+            snprintf(why, why_size, "%s \"%s\" is not ready yet", kind, name);
+        int failed = !kumo_meta_deleting(dep) && c && strcmp(c->status, "False") == 0 &&
+                     !infra_reason_is_progress(c->reason);
         kumo_object_destroy(dep);
-        return PREPARE_WAIT;
+        return failed ? PREPARE_BLOCKED : PREPARE_WAIT;
     }
     snprintf(id, id_size, "%s", pid);
     if (keep)

@@ -254,11 +254,16 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
             c[j].offer = o;
     }
     if (count == 0) {
+        char vcpu[48];
+        if (r->vcpu_max > 0)
+            snprintf(vcpu, sizeof(vcpu), "%d-%d vCPU", r->vcpu_min, r->vcpu_max);
+        else
+            snprintf(vcpu, sizeof(vcpu), "at least %d vCPU", r->vcpu_min);
         snprintf(why, why_size,
-                 "no instance type with %d-%d vCPU, >= %d MiB memory, >= %d GPU%s%s under "
+                 "no instance type with %s, >= %d MiB memory, >= %d GPU%s%s under "
                  "%s among %zu offers%s",
-                 r->vcpu_min, r->vcpu_max > 0 ? r->vcpu_max : 9999, r->memory_mib_min, r->gpu_count,
-                 r->gpu_model && r->gpu_model[0] ? " " : "", r->gpu_model ? r->gpu_model : "",
+                 vcpu, r->memory_mib_min, r->gpu_count, r->gpu_model && r->gpu_model[0] ? " " : "",
+                 r->gpu_model ? r->gpu_model : "",
                  r->max_price_per_hour > 0 ? "the price limit" : "any price", in->offer_count,
                  in->excluded && in->excluded[0] ? " (after excluding failed connections)" : "");
         free(c);

@@ -103,6 +103,29 @@ static void driver_free(infra_call *call, void *block)
     kumo_driver_free(kumo_cloud_conn_host(call->conn), block);
 }
 
+/* The Ready reason of a driver failure that no step handles specially ("CreateFailed"...). */
+static const char *driver_failure_reason(kumo_driver_code rc, const char *op)
+{
+    switch (rc) {
+    case KUMO_DRIVER_CONFLICT:
+        return strcmp(op, "delete") == 0 ? "DeleteBlocked" : "CloudConflict";
+    case KUMO_DRIVER_INVALID:
+        return "InvalidSpec";
+    case KUMO_DRIVER_TIMEOUT:
+        return "CloudTimeout";
+    case KUMO_DRIVER_UNAVAILABLE:
+        return "CloudUnavailable";
+    case KUMO_DRIVER_CAPACITY:
+        return "InsufficientCapacity";
+    case KUMO_DRIVER_QUOTA:
+        return "QuotaExceeded";
+    default:
+        return strcmp(op, "create") == 0   ? "CreateFailed"
+               : strcmp(op, "delete") == 0 ? "DeleteFailed"
+                                           : "CloudError";
+    }
+}
+
 /* What to do after a driver failure that no step handles specially. */
 static kumo_controller_result driver_failed(resource_run *run, infra_call *call,
                                             kumo_driver_code rc, const char *op)
@@ -118,7 +141,12 @@ static kumo_controller_result driver_failed(resource_run *run, infra_call *call,
     KUMO_LOG_INFO("controller", "cloud call failed",
                   "controller=%s key=%s op=%s error=%s detail=\"%s\"", run->ctl->cls->name,
                   run->key, op, kumo_error_name(e), run->diag.message);
-    return retry();
+    /* The object says so too (the cloud's code and message): never only the log. A Ready
+     * resource is not made unready by one failed observe. */
+    if (strcmp(op, "observe") == 0 && kumo_meta_condition_is(run->object, "Ready", "True"))
+        return retry();
+    resource_ready(run->object, 0, driver_failure_reason(rc, op), "%s", run->diag.message);
+    return status_then(run, retry());
 }
 
 /* ---- deletion ------------------------------------------------------------------------ */
@@ -192,14 +220,15 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
     const resource_class *cls = run->ctl->cls;
     switch (rc) {
     case KUMO_DRIVER_CAPACITY:
+        /* Retried: Pending (phase Failed is for what will not be retried). */
         resource_ready(run->object, 0, "InsufficientCapacity", "%s", run->diag.message);
         if (cls->clear)
-            cls->clear(run, "Failed");
+            cls->clear(run, "Pending");
         return status_then(run, requeue(30000 * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_QUOTA:
         resource_ready(run->object, 0, "QuotaExceeded", "%s", run->diag.message);
         if (cls->clear)
-            cls->clear(run, "Failed");
+            cls->clear(run, "Pending");
         return status_then(run, requeue(60000 * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_INVALID:
         resource_ready(run->object, 0, "InvalidSpec", "%s", run->diag.message);
@@ -240,8 +269,10 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     void *prepared = NULL;
     char why[512] = "";
     int p = cls->prepare(ctl, run, &prepared, why, sizeof(why));
-    if (p == PREPARE_WAIT) {
-        resource_ready(run->object, 0, "WaitingForDependencies", "%s", why);
+    if (p == PREPARE_WAIT || p == PREPARE_BLOCKED) {
+        resource_ready(run->object, 0,
+                       p == PREPARE_WAIT ? "WaitingForDependencies" : "DependencyFailed", "%s",
+                       why);
         return status_then(run, requeue(2000 * kumo_controller_jitter(0.2)));
     }
     if (p == PREPARE_INVALID) {
@@ -466,8 +497,10 @@ static kumo_controller_result reconcile_object(resource_run *run)
     kumo_diag_fini(&run->diag);
     kumo_error e = kumo_cloud_open(ctl->env.cloud, run->connection, &conn, &run->diag);
     if (e != KUMO_ERROR_OK) {
-        resource_ready(run->object, 0, "ConnectionFailed", "Connection \"%s\": %s", connection_name,
-                       run->diag.message);
+        /* The registry's messages name the Connection already. */
+        int named = strncmp(run->diag.message, "Connection \"", 12) == 0;
+        resource_ready(run->object, 0, "ConnectionFailed", "%s%s%s%s", named ? "" : "Connection \"",
+                       named ? "" : connection_name, named ? "" : "\": ", run->diag.message);
         return status_then(run, requeue(15000 * kumo_controller_jitter(0.2)));
     }
     kumo_controller_result r = deleting ? finalize(run, conn) : converge(run, conn);

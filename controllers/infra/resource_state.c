@@ -208,6 +208,24 @@ void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int runn
     pthread_mutex_unlock(&ctl->lock);
 }
 
+int infra_reason_is_progress(const char *reason)
+{
+    static const char *const progress[] = {"WaitingForDependencies",
+                                           "Provisioning",
+                                           "Pending",
+                                           "Running",
+                                           "Available",
+                                           "Reachable",
+                                           "Stopped",
+                                           "Terminated",
+                                           "DeleteBlocked",
+                                           NULL};
+    for (size_t i = 0; reason && progress[i]; i++)
+        if (strcmp(reason, progress[i]) == 0)
+            return 1;
+    return reason == NULL || reason[0] == '\0';
+}
+
 /* ---- API writes ---------------------------------------------------------------------- */
 
 static void adopt(resource_run *run, ProtobufCMessage *fresh)

@@ -27,6 +27,8 @@ KUMO_TEST(app_no_targets_and_unreachable_agents)
     KUMO_EXPECT(world_wait_condition(&w, 10, "nogroup", "Degraded", "True", "NoTargets"));
     KUMO_EXPECT(world_wait_condition(&w, 10, "noinfra", "Degraded", "True", "InfraNotFound"));
     KUMO_EXPECT(world_wait_condition(&w, 10, "noagent", "Degraded", "True", "AgentUnreachable"));
+    /* Nothing runs and nothing will by itself: not "Converged". */
+    KUMO_EXPECT(world_wait_condition(&w, 10, "noagent", "Progressing", "False", "Stalled"));
     Kumo__V1alpha1__App *app = world_app(&w, "nogroup");
     KUMO_REQUIRE_PTR_NONNULL(app);
     const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(&app->base, "Degraded");

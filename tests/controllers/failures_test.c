@@ -136,3 +136,134 @@ KUMO_TEST(events_recorded_deduplicated_expiring)
     kumo_object_destroy(m1);
     api_fixture_stop(&f);
 }
+
+/* ---- failures reach the applied object --------------------------------------------- */
+
+static const char infra_tmpl[] =
+    "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+    " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
+    " \"spec\": {\"groups\": [{\"name\": \"a\", \"size\": %d, \"connection\": \"%s\","
+    " \"instanceType\": \"%s\", \"image\": \"ubuntu-22.04\"}]}}";
+
+/* Machines whose name starts with `prefix`. */
+static size_t machines_named(api_fixture *f, const char *prefix)
+{
+    ProtobufCMessage *list = NULL;
+    kumo_diag d;
+    kumo_diag_init(&d);
+    kumo_client_list(f->client, kumo_object_kind_lookup("Machine"), "default", NULL, &list, &d);
+    kumo_diag_fini(&d);
+    const Kumo__V1alpha1__MachineList *l = (const Kumo__V1alpha1__MachineList *)list;
+    size_t n = 0;
+    for (size_t i = 0; l && i < l->n_items; i++)
+        n += strncmp(l->items[i]->metadata->name, prefix, strlen(prefix)) == 0;
+    kumo_object_destroy(list);
+    return n;
+}
+
+/* The message of condition `type` of kind/name contains `text`. */
+static int condition_says(api_fixture *f, const char *kind, const char *name, const char *type,
+                          const char *text)
+{
+    ProtobufCMessage *o = api_get(f, kind, name);
+    const Kumo__V1alpha1__Condition *c = o ? kumo_object_condition_get(o, type) : NULL;
+    int ok = c && strstr(c->message, text) != NULL;
+    if (!ok)
+        print_condition(f, kind, name, type);
+    kumo_object_destroy(o);
+    return ok;
+}
+
+static int warning_event_about(api_fixture *f, void *arg)
+{
+    const char *const *name_reason = arg;
+    Kumo__V1alpha1__RecordedEventList *l = events_list(f);
+    const Kumo__V1alpha1__RecordedEvent *e = event_find(l, name_reason[0], name_reason[1]);
+    int ok = e && strcmp(e->type, "Warning") == 0;
+    kumo_object_destroy(l ? &l->base : NULL);
+    return ok;
+}
+
+KUMO_TEST(infra_failures_reach_the_infra)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    KUMO_REQUIRE(api_sim_connection(&f, "flaky", "\"fault_rate\": \"1\"") == 0);
+    KUMO_REQUIRE(api_apply(&f, infra_tmpl, "badtype", 2, "c0", "t9.mega") == 0);
+    KUMO_REQUIRE(api_apply(&f, infra_tmpl, "flakynet", 1, "flaky", "t3.micro") == 0);
+    char longname[251];
+    memset(longname, 'l', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    KUMO_REQUIRE(api_apply(&f, infra_tmpl, longname, 1, "c0", "t3.micro") == 0);
+    kumo_manager *m =
+        start_controllers(&f, "connection,network,securitygroup,keypair,machine,infra");
+    KUMO_REQUIRE(m != NULL);
+
+    /* Checked against the catalog before any Machine is made. */
+    condition_want bad = {"Infra", "badtype", "Degraded", "True", "InvalidSpec"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &bad));
+    KUMO_EXPECT(condition_says(&f, "Infra", "badtype", "Degraded",
+                               "instance type t9.mega is not offered by aws in us-east-1"));
+    condition_want stalled = {"Infra", "badtype", "Progressing", "False", "Stalled"};
+    KUMO_EXPECT(api_wait(&f, 5, has_condition, &stalled));
+    KUMO_EXPECT_INT_EQ(machines_named(&f, "badtype-"), 0);
+    const char *event[2] = {"badtype", "InvalidSpec"};
+    KUMO_EXPECT(api_wait(&f, 10, warning_event_about, event));
+
+    /* A failing Network: on the Network, on its Machine, rolled up to the Infra. */
+    condition_want net = {"Network", "flakynet-flaky", "Ready", "False", NULL};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &net));
+    KUMO_EXPECT(condition_says(&f, "Network", "flakynet-flaky", "Ready", "(injected fault)"));
+    condition_want dep = {"Machine", "flakynet-a-0", "Ready", "False", "DependencyFailed"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &dep));
+    condition_want rolled = {"Infra", "flakynet", "Degraded", "True", "DependencyFailed"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &rolled));
+    KUMO_EXPECT(
+        condition_says(&f, "Infra", "flakynet", "Degraded",
+                       "1 of 1 machines failed: DependencyFailed: Network \"flakynet-flaky\""));
+
+    /* Child names over the limit: the API's refusal is on the Infra. */
+    condition_want child = {"Infra", longname, "Degraded", "True", "InvalidChild"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &child));
+    KUMO_EXPECT(condition_says(&f, "Infra", longname, "Degraded", "is invalid: metadata"));
+
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}
+
+KUMO_TEST(connection_failures_on_their_users)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    const char *conn = "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Connection\","
+                       " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
+                       " \"spec\": {\"driver\": \"sim\", \"region\": \"us-east-1\","
+                       " \"credentialRef\": {\"name\": \"%s\"}, \"config\": {\"state\": \"%s\"}}}";
+    KUMO_REQUIRE(api_apply(&f, conn, "tlsconn", "tls", f.state) == 0);
+    KUMO_REQUIRE(api_apply(&f, conn, "nocred", "nope", f.state) == 0);
+    const char *machine = "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Machine\","
+                          " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
+                          " \"spec\": {\"connection\": \"%s\", \"instanceType\": \"t3.micro\","
+                          " \"image\": \"ubuntu-22.04\"}}";
+    KUMO_REQUIRE(api_apply(&f, machine, "m-nocred", "nocred") == 0);
+    KUMO_REQUIRE(api_apply(&f, machine, "m-ghost", "ghost") == 0);
+    kumo_manager *m = start_controllers(&f, "connection,machine");
+    KUMO_REQUIRE(m != NULL);
+    condition_want tls = {"Connection", "tlsconn", "Ready", "False", "CredentialTypeMismatch"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &tls));
+    KUMO_EXPECT(condition_says(&f, "Connection", "tlsconn", "Ready",
+                               "Credential \"tls\" has type \"tls\"; a sim Connection needs a "
+                               "Credential of type \"sim\""));
+    condition_want nocred = {"Machine", "m-nocred", "Ready", "False", "ConnectionFailed"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &nocred));
+    ProtobufCMessage *o = api_get(&f, "Machine", "m-nocred");
+    const Kumo__V1alpha1__Condition *c = o ? kumo_object_condition_get(o, "Ready") : NULL;
+    const char *first = c ? strstr(c->message, "Connection \"nocred\"") : NULL;
+    KUMO_EXPECT(first != NULL && strstr(first + 1, "Connection \"nocred\"") == NULL);
+    kumo_object_destroy(o);
+    condition_want ghost = {"Machine", "m-ghost", "Ready", "False", "ConnectionNotFound"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &ghost));
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}

@@ -11,7 +11,8 @@
 #include "apis/log/log.h"
 #include "apis/object/object.h"
 
-/* Credentials this "process" can read (kumod reads them from its store). */
+/* Credentials this "process" can read (kumod reads them from its store): "good" and "bad"
+ * of type sim, "tls" of type tls. */
 kumo_error read_credential(void *context, const char *ns, const char *name, ProtobufCMessage **out,
                            kumo_diag *diag)
 {
@@ -19,13 +20,14 @@ kumo_error read_credential(void *context, const char *ns, const char *name, Prot
     (void)ns;
     const char *secret = strcmp(name, "good") == 0  ? "s3cret"
                          : strcmp(name, "bad") == 0 ? "wrong"
+                         : strcmp(name, "tls") == 0 ? "pem"
                                                     : NULL;
     if (secret == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "Credential \"%s\" not found", name);
     *out = api_decode("{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Credential\","
                       " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
-                      " \"spec\": {\"type\": \"sim\", \"data\": {\"secret_key\": \"%s\"}}}",
-                      name, secret);
+                      " \"spec\": {\"type\": \"%s\", \"data\": {\"secret_key\": \"%s\"}}}",
+                      name, strcmp(name, "tls") == 0 ? "tls" : "sim", secret);
     return *out ? KUMO_ERROR_OK : KUMO_ERROR_NOMEM;
 }
 

@@ -77,6 +77,7 @@ KUMO_TEST(placement_filters_and_failover)
     r.max_price_per_hour = 0.5;
     KUMO_EXPECT_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 0);
     KUMO_EXPECT_CONTAINS(why, "price limit");
+    KUMO_EXPECT_CONTAINS(why, "at least 1 vCPU"); /* no maximum: not "1-9999" */
     /* Failover: an excluded connection is skipped. */
     Kumo__V1alpha1__PlacementRequirements plain = requirements(2, 4096);
     const char *failed[] = {"az-krc", NULL};

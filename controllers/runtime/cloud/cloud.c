@@ -258,6 +258,18 @@ static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connec
                               connection->metadata->name, spec->credential_ref->name);
             return e;
         }
+        const Kumo__V1alpha1__Credential *cr = (const Kumo__V1alpha1__Credential *)credential;
+        const char *type = cr->spec && cr->spec->type ? cr->spec->type : "";
+        if (strcmp(type, spec->driver) != 0 && (spec->provider == NULL || spec->provider[0] == 0 ||
+                                                strcmp(type, spec->provider) != 0)) {
+            e = kumo_diag_set(diag, KUMO_ERROR_INVALID,
+                              "Connection \"%s\": Credential \"%s\" has type \"%s\"; a %s "
+                              "Connection needs a Credential of type \"%s\"",
+                              connection->metadata->name, spec->credential_ref->name, type,
+                              spec->driver, spec->driver);
+            kumo_object_destroy(credential);
+            return e;
+        }
     }
     kv_list config = {0}, creds = {0};
     int bad = kv_add(&config, "provider", spec->provider) ||
