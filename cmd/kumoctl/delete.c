@@ -1,7 +1,9 @@
 /*
  * delete.c - `kumoctl delete`: delete named objects (or those of manifests)
- * and, unless --wait=false, wait until each is really gone: an object with
- * finalizers stays, marked for deletion, until its controller removes them.
+ * and, unless --wait=false, wait until all are really gone (one --timeout for
+ * the whole command): an object with finalizers stays, marked for deletion,
+ * until its controller removes them. Objects go users first, what they use
+ * last (Credentials after Connections), whatever the order of the files.
  * --cascade=orphan keeps the dependents (their owner reference is removed);
  * the default, background, lets kumod delete them too.
  */
@@ -9,9 +11,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char kumoctl_delete_help[] =
-    "Delete objects, and wait until they are gone.\n"
+    "Delete objects, and wait until they are gone. Objects that use others go\n"
+    "first (Apps, Infras, Machines, ...), Connections and Credentials last,\n"
+    "whatever the order of the files.\n"
     "\n"
     "Usage:\n"
     "  kumoctl delete KIND NAME [NAME...] [flags]\n"
@@ -22,7 +27,7 @@ const char kumoctl_delete_help[] =
     "  -f, --filename FILE|DIR|-  delete the objects named in these manifests\n"
     "  -R, --recursive            also read the subdirectories of a DIR\n"
     "      --wait=true|false      wait until each object is gone (default true)\n"
-    "      --timeout D            how long to wait for each (default: no limit)\n"
+    "      --timeout D            how long to wait for all of them (default: no limit)\n"
     "      --cascade=background|orphan\n"
     "                             background (default): dependents are deleted too;\n"
     "                             orphan: dependents stay, without this owner\n"
@@ -88,7 +93,7 @@ static int delete_flag(void *context, int id, const char *value)
     }
 }
 
-/* -f: remember each document's object; its kind and name become a target. */
+/* -f: remember each document's object (no limit on how many). */
 static void delete_document(void *context, const kumoctl_source *source, kumo_object_document *doc)
 {
     delete_state *s = context;
@@ -99,13 +104,6 @@ static void delete_document(void *context, const kumoctl_source *source, kumo_ob
         kumoctl_print_document_errors(location, doc, &doc->diag);
         return;
     }
-    kumoctl_targets *t = &s->targets;
-    if (t->name_count == (int)(sizeof(t->names) / sizeof(t->names[0]))) {
-        s->failed_documents++;
-        kumoctl_error("%s: too many objects to delete at once (at most %zu)", location,
-                      sizeof(t->names) / sizeof(t->names[0]));
-        return;
-    }
     ProtobufCMessage **grown = realloc(s->objects, (s->object_count + 1) * sizeof(*grown));
     if (grown == NULL) {
         s->failed_documents++;
@@ -113,61 +111,149 @@ static void delete_document(void *context, const kumoctl_source *source, kumo_ob
     }
     s->objects = grown;
     s->objects[s->object_count++] = doc->object;
-    t->name_kinds[t->name_count] = doc->kind;
-    t->names[t->name_count++] = kumo_object_name(doc->object);
     doc->object = NULL;
 }
 
-/* The namespace of target i: its manifest's, else -n's. */
-static const char *namespace_of(const delete_state *s, int i)
+/* One object to delete. */
+typedef struct delete_item {
+    const kumo_object_kind *kind;
+    const char *ns, *name;
+    int deleted;
+} delete_item;
+
+/*
+ * The order objects go in: what uses others first, what is used last (Credentials after
+ * the Connections that name them, Connections after every cloud resource made through
+ * them), whatever the order of the files. The controllers' finalizers make any order
+ * safe; this order lets each object go at once instead of waiting for its users.
+ */
+static int kind_rank(const kumo_object_kind *kind)
 {
-    if (i < (int)s->object_count) {
-        const char *ns = kumo_object_namespace(s->objects[i]);
-        if (ns[0] != '\0')
-            return ns;
-    }
-    return kumoctl_remote_namespace(&s->remote);
+    static const char *const order[] = {
+        "Migration",     "LoadBalancer", "App",        "Infra",      "Machine", "KeyPair",
+        "SecurityGroup", "Network",      "Connection", "Credential", NULL};
+    for (int i = 0; order[i]; i++)
+        if (strcmp(kind->kind, order[i]) == 0)
+            return i;
+    return -1; /* other kinds (Events) first */
 }
 
-static int delete_all(delete_state *s)
+/* Every object to delete, in deletion order (caller frees); NULL when out of memory. */
+static delete_item *delete_items(const delete_state *s, size_t *count_out)
 {
-    int status = KUMOCTL_EXIT_OK;
-    int deleted[256] = {0};
+    size_t n = (size_t)s->targets.name_count + s->object_count;
+    delete_item *items = calloc(n + 1, sizeof(*items));
+    if (items == NULL)
+        return NULL;
+    const char *ns = kumoctl_remote_namespace(&s->remote);
+    for (int i = 0; i < s->targets.name_count; i++)
+        items[i] = (delete_item){s->targets.name_kinds[i], ns, s->targets.names[i], 0};
+    for (size_t i = 0; i < s->object_count; i++) {
+        const char *object_ns = kumo_object_namespace(s->objects[i]);
+        items[(size_t)s->targets.name_count + i] =
+            (delete_item){kumo_object_kind_of(s->objects[i]->descriptor),
+                          object_ns[0] ? object_ns : ns, kumo_object_name(s->objects[i]), 0};
+    }
+    /* A stable insertion sort by rank: file order within a kind. */
+    for (size_t i = 1; i < n; i++) {
+        delete_item x = items[i];
+        size_t j = i;
+        while (j > 0 && kind_rank(items[j - 1].kind) > kind_rank(x.kind)) {
+            items[j] = items[j - 1];
+            j--;
+        }
+        items[j] = x;
+    }
+    *count_out = n;
+    return items;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int delete_one(delete_state *s, delete_item *item, kumo_diag *diag)
+{
+    kumo_client_delete_options options = {NULL, NULL, s->orphan};
+    kumo_error e = kumo_client_delete(s->remote.client, item->kind, item->ns, item->name, &options,
+                                      NULL, diag);
+    if (e == KUMO_ERROR_OK) {
+        printf("%s.%s \"%s\" deleted\n", item->kind->singular, KUMO_API_GROUP, item->name);
+        item->deleted = 1;
+        return KUMOCTL_EXIT_OK;
+    }
+    fflush(stdout);
+    if (e != KUMO_ERROR_NOT_FOUND)
+        return kumoctl_remote_fail(&s->remote, diag, "deleting %s \"%s\" in namespace \"%s\"",
+                                   item->kind->kind, item->name, item->ns);
+    if (s->ignore_not_found)
+        return KUMOCTL_EXIT_OK;
+    char ref[512];
+    kumoctl_object_ref(item->kind, item->name, ref, sizeof(ref));
+    return kumoctl_error("%s not found in namespace \"%s\" (list what exists with: kumoctl get "
+                         "%s -n %s)",
+                         ref, item->ns, item->kind->plural, item->ns);
+}
+
+/* 1 unless a get says the object is gone. */
+static int still_exists(delete_state *s, const delete_item *item)
+{
+    ProtobufCMessage *object = NULL;
     kumo_diag diag;
     kumo_diag_init(&diag);
-    kumo_client_delete_options options = {NULL, NULL, s->orphan};
-    for (int i = 0; i < s->targets.name_count; i++) {
-        const kumo_object_kind *kind = s->targets.name_kinds[i];
-        const char *name = s->targets.names[i], *ns = namespace_of(s, i);
-        kumo_error e = kumo_client_delete(s->remote.client, kind, ns, name, &options, NULL, &diag);
-        if (e == KUMO_ERROR_OK) {
-            printf("%s.%s \"%s\" deleted\n", kind->singular, KUMO_API_GROUP, name);
-            deleted[i] = 1;
-        } else if (e == KUMO_ERROR_NOT_FOUND) {
-            if (!s->ignore_not_found) {
-                char ref[512];
-                kumoctl_object_ref(kind, name, ref, sizeof(ref));
-                fflush(stdout);
-                status = kumoctl_error("%s not found in namespace \"%s\" (list what exists with: "
-                                       "kumoctl get %s -n %s)",
-                                       ref, ns, kind->plural, ns);
-            }
-        } else {
-            fflush(stdout);
-            status = kumoctl_remote_fail(
-                &s->remote, &diag, "deleting %s \"%s\" in namespace \"%s\"", kind->kind, name, ns);
-        }
+    kumo_error e =
+        kumo_client_get(s->remote.client, item->kind, item->ns, item->name, &object, &diag);
+    kumo_diag_fini(&diag);
+    kumo_object_destroy(object);
+    return e != KUMO_ERROR_NOT_FOUND;
+}
+
+/* Deletes in dependency order, then waits for all of them within one overall --timeout. */
+static int delete_all(delete_state *s)
+{
+    size_t n = 0;
+    delete_item *items = delete_items(s, &n);
+    if (items == NULL)
+        return kumoctl_error("out of memory");
+    int status = KUMOCTL_EXIT_OK;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    for (size_t i = 0; i < n; i++) {
+        int r = delete_one(s, &items[i], &diag);
+        if (r != KUMOCTL_EXIT_OK)
+            status = r;
         kumo_diag_fini(&diag);
     }
     fflush(stdout);
-    for (int i = 0; s->wait && i < s->targets.name_count; i++) {
-        if (!deleted[i])
+    double deadline = now_ms() + (double)s->timeout_ms;
+    size_t late = 0, len = 0;
+    char names[600] = "";
+    for (size_t i = 0; s->wait && i < n; i++) {
+        if (!items[i].deleted)
             continue;
-        int waited = kumoctl_wait_for(&s->remote, s->targets.name_kinds[i], namespace_of(s, i),
-                                      s->targets.names[i], NULL, NULL, s->timeout_ms, 0);
+        double left = s->timeout_ms > 0 ? deadline - now_ms() : 0;
+        if (s->timeout_ms > 0 && left < 1 && still_exists(s, &items[i])) {
+            char ref[512];
+            kumoctl_object_ref(items[i].kind, items[i].name, ref, sizeof(ref));
+            if (late++ < 5 && len < sizeof(names))
+                len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+                                        late > 1 ? ", " : "", ref);
+            continue;
+        }
+        int waited = kumoctl_wait_for(&s->remote, items[i].kind, items[i].ns, items[i].name, NULL,
+                                      NULL, s->timeout_ms > 0 ? (int64_t)left : 0, 0);
         if (waited != KUMOCTL_EXIT_OK)
             status = waited;
     }
+    if (late > 0)
+        status = kumoctl_error("%zu more object%s still exist%s: %s%s (the --timeout is for the "
+                               "whole delete)",
+                               late, late == 1 ? "" : "s", late == 1 ? "s" : "", names,
+                               late > 5 ? ", ..." : "");
+    free(items);
     return status;
 }
 

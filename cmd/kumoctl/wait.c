@@ -4,7 +4,8 @@
  *
  * One get, then a watch of that one name from the object's revision (the
  * client library makes sure no change between the two is missed); the
- * watch's callback checks each new state.
+ * watch's callback checks each new state. A condition counts only once the
+ * status (and the condition) report the object's current generation.
  */
 #include "cmd/kumoctl/remote.h"
 
@@ -46,12 +47,41 @@ typedef struct wait_state {
     char last[600]; /* what the condition said last, for the timeout message */
 } wait_state;
 
-/* 1 when `object` has the condition with the wanted status; notes what it has. */
+/* status.observedGeneration, or -1 when the kind's status has none. */
+static int64_t observed_generation(const ProtobufCMessage *object)
+{
+    const ProtobufCMessage *status = kumo_object_status(object);
+    const ProtobufCFieldDescriptor *f = status ? protobuf_c_message_descriptor_get_field_by_name(
+                                                     status->descriptor, "observed_generation")
+                                               : NULL;
+    if (status == NULL)
+        return 0;
+    return f && f->type == PROTOBUF_C_TYPE_INT64
+               ? *(const int64_t *)((const char *)status + f->offset)
+               : -1;
+}
+
+/*
+ * 1 when `object` has the condition with the wanted status, computed for its current
+ * generation (like kubectl: the condition's observedGeneration, else the status's, must
+ * have caught up with metadata.generation, so a wait right after an apply never accepts
+ * the previous spec's status); notes what it has.
+ */
 static int condition_holds(wait_state *s, const ProtobufCMessage *object)
 {
     const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(object, s->condition);
     if (c == NULL) {
         snprintf(s->last, sizeof(s->last), "it has no %s condition yet", s->condition);
+        return 0;
+    }
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
+    int64_t generation = m ? m->generation : 0;
+    int64_t observed =
+        c->observed_generation > 0 ? c->observed_generation : observed_generation(object);
+    if (generation > 0 && observed >= 0 && observed < generation) {
+        snprintf(s->last, sizeof(s->last),
+                 "%s was computed for generation %lld; the spec is at generation %lld",
+                 s->condition, (long long)observed, (long long)generation);
         return 0;
     }
     snprintf(s->last, sizeof(s->last), "%s is %s%s%s%s%s", s->condition, c->status,

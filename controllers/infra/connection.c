@@ -240,20 +240,30 @@ static int run_probe(connection_ctl *ctl, probe *p, ProtobufCMessage *object,
     return 0;
 }
 
-/* Objects of the namespace that name this Connection and still exist. */
-static size_t users_of(connection_ctl *ctl, const char *ns, const char *name)
+/* Objects of the namespace that name this Connection and still exist; the first few as
+ * "Machine m1, Network n1 and 7 more" in `names`. */
+static size_t users_of(connection_ctl *ctl, const char *ns, const char *name, char *names,
+                       size_t size)
 {
-    size_t users = 0, ns_len = strlen(ns);
+    size_t users = 0, ns_len = strlen(ns), len = 0;
+    names[0] = '\0';
     for (size_t k = 0; k < USER_KINDS; k++) {
         size_t count = 0;
         char **keys = ctl->users[k]
                           ? kumo_informer_index_keys(ctl->users[k], KUMO_INFORMER_INDEX_CONNECTION,
                                                      name, &count)
                           : NULL;
-        for (size_t i = 0; keys && i < count; i++)
-            users += strncmp(keys[i], ns, ns_len) == 0 && keys[i][ns_len] == '/';
+        for (size_t i = 0; keys && i < count; i++) {
+            if (strncmp(keys[i], ns, ns_len) != 0 || keys[i][ns_len] != '/')
+                continue;
+            if (users++ < 3 && len < size)
+                len += (size_t)snprintf(names + len, size - len, "%s%s %s", users > 1 ? ", " : "",
+                                        user_kinds[k], keys[i] + ns_len + 1);
+        }
         kumo_informer_keys_free(keys, count);
     }
+    if (users > 3 && len < size)
+        snprintf(names + len, size - len, " and %zu more", users - 3);
     return users;
 }
 
@@ -270,10 +280,15 @@ static kumo_controller_result in_use(connection_ctl *ctl, ProtobufCMessage *obje
     if (!kumo_meta_deleting(object)) {
         changed = kumo_meta_finalizer_add(object, KUMO_INFRA_IN_USE) > 0;
     } else {
-        size_t users = users_of(ctl, ns, name);
+        char names[600];
+        size_t users = users_of(ctl, ns, name, names, sizeof(names));
         if (users > 0) {
             KUMO_LOG_DEBUG("controller", "connection still in use",
                            "controller=connection key=%s/%s users=%zu", ns, name, users);
+            infra_deletion_held(&ctl->env, object,
+                                "held by finalizer " KUMO_INFRA_IN_USE ": %s still use%s it; "
+                                "they are deleted through it first",
+                                names, strchr(names, ',') || strstr(names, " more") ? "" : "s");
             result = requeue(5000); /* the users' deletions enqueue it sooner */
         } else {
             changed = kumo_meta_finalizer_remove(object, KUMO_INFRA_IN_USE) > 0;

@@ -17,6 +17,7 @@ typedef struct entry {
 /* Start order: what others depend on first. */
 static const entry table[] = {
     {"connection", NULL, infra_connection_start},
+    {"credential", NULL, infra_credential_start},
     {"network", &infra_network_class, NULL},
     {"securitygroup", &infra_security_group_class, NULL},
     {"keypair", &infra_key_pair_class, NULL},

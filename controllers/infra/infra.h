@@ -36,6 +36,8 @@
 #define KUMO_INFRA_FINALIZER "kumo.dev/cloud-cleanup"
 /* Every Connection carries it while Machines, Networks, SecurityGroups or KeyPairs use it. */
 #define KUMO_INFRA_IN_USE "kumo.dev/connection-in-use"
+/* Every Credential carries it while a Connection names it in credentialRef. */
+#define KUMO_INFRA_CREDENTIAL_IN_USE "kumo.dev/credential-in-use"
 /* Written (with the time) before the first create call of an object. */
 #define KUMO_INFRA_CREATE_PENDING "kumo.dev/create-pending"
 #define KUMO_INFRA_LABEL_INFRA    "kumo.dev/infra"

@@ -3,6 +3,7 @@
  *
  *   controllers.c    the table of controllers and start/stop (infra.h)
  *   connection.c     the Connection controller: probe, location, catalog
+ *   credential.c     the Credential controller: kept while a Connection uses it
  *   resource.c       the one reconcile shape of every cloud resource kind
  *   resource_state.c shared helpers, per-object memory and API writes of resource.c
  *   machine.c        the Machine class of resource.c (phases, drift, boot polls)
@@ -203,6 +204,10 @@ const char *resource_provider_id(const ProtobufCMessage *object);
 int resource_provider_id_set(ProtobufCMessage *object, const char *provider_id);
 /* Writes run->object's status when it changed since it was read (then adopts the result). */
 kumo_error resource_write_status(resource_run *run);
+/* A deletion held by a finalizer: Ready False, reason DeleteBlocked, the message naming what
+ * holds it; status written (and an Event recorded) when that changed. */
+void infra_deletion_held(const kumo_infra_env *env, ProtobufCMessage *object, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Sets the Ready condition. */
 void resource_ready(ProtobufCMessage *object, int ready, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -229,6 +234,9 @@ void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int runn
 /* ---- connection controller --------------------------------------------------------- */
 
 kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controller *out,
+                                  kumo_diag *diag);
+/* The Credential controller (credential.c): the in-use finalizer of Credentials. */
+kumo_error infra_credential_start(const kumo_infra_env *env, kumo_infra_controller *out,
                                   kumo_diag *diag);
 
 /* ---- infra controller (infra.c, infra_status.c) ----------------------------------------- */

@@ -481,11 +481,9 @@ static kumo_controller_result reconcile_object(resource_run *run)
                        kumo_meta_annotation(run->object, KUMO_INFRA_CREATE_PENDING);
     if (deleting && !intent_known)
         return remove_finalizer(run); /* nothing was ever asked of a cloud */
-    if (!deleting) {
-        kumo_error e = resource_record_intent(run);
-        if (e != KUMO_ERROR_OK)
-            return api_failed(e);
-    }
+    /* The intent (finalizer and marker) is recorded once the Connection opens, before the
+     * first cloud call: what never had a Connection was provably never created, and its
+     * deletion completes at once. */
     const char *connection_name = resource_spec_connection(run->object);
     run->connection = resource_lookup(ctl->connections, run->ns, connection_name);
     if (run->connection == NULL) {
@@ -502,6 +500,13 @@ static kumo_controller_result reconcile_object(resource_run *run)
         resource_ready(run->object, 0, "ConnectionFailed", "%s%s%s%s", named ? "" : "Connection \"",
                        named ? "" : connection_name, named ? "" : "\": ", run->diag.message);
         return status_then(run, requeue(15000 * kumo_controller_jitter(0.2)));
+    }
+    if (!deleting) {
+        kumo_error we = resource_record_intent(run);
+        if (we != KUMO_ERROR_OK) {
+            kumo_cloud_conn_release(conn);
+            return api_failed(we);
+        }
     }
     kumo_controller_result r = deleting ? finalize(run, conn) : converge(run, conn);
     kumo_cloud_conn_release(conn);

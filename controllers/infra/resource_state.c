@@ -208,6 +208,30 @@ void resource_boot_learn(resource_ctl *ctl, const char *connection_key, int runn
     pthread_mutex_unlock(&ctl->lock);
 }
 
+void infra_deletion_held(const kumo_infra_env *env, ProtobufCMessage *object, const char *fmt, ...)
+{
+    ProtobufCMessage *original = kumo_codec_message_clone(object);
+    if (original == NULL || kumo_meta_status_ensure(object) == NULL) {
+        kumo_object_destroy(original);
+        return;
+    }
+    char message[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    resource_ready(object, 0, "DeleteBlocked", "%s", message);
+    if (!kumo_meta_status_equal(object, original)) {
+        kumo_diag d;
+        kumo_diag_init(&d);
+        if (kumo_client_update_status(env->client, object, NULL, &d) == KUMO_ERROR_OK)
+            kumo_recorder_event(env->recorder, object, KUMO_RECORDER_NORMAL, "DeleteBlocked",
+                                "Delete", "%s", message);
+        kumo_diag_fini(&d);
+    }
+    kumo_object_destroy(original);
+}
+
 int infra_reason_is_progress(const char *reason)
 {
     static const char *const progress[] = {"WaitingForDependencies",

@@ -436,3 +436,149 @@ KUMO_TEST(kumoctl_errors_are_sentences)
     done(&r);
     fixture_stop(&f);
 }
+
+/* `wait` accepts a condition only once it was computed for the current generation. */
+KUMO_TEST(kumoctl_wait_checks_observed_generation)
+{
+    fixture f;
+    fixture_start(&f);
+    use(&f);
+    kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    ProtobufCMessage *conn = fixture_connection("web", "default", NULL), *out = NULL, *next = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_client_create(c, conn, &out, &d), KUMO_ERROR_OK);
+    kumo_object_condition_set(out, "Ready", "True", "Reachable", "generation 1 is fine");
+    KUMO_REQUIRE_INT_EQ(kumo_client_update_status(c, out, &next, &d), KUMO_ERROR_OK);
+    /* A new spec (generation 2): the Ready=True of generation 1 no longer counts. */
+    KUMO_REQUIRE_INT_EQ(kumo_client_patch(c, kumo_object_kind_lookup("conn"), "default", "web",
+                                          "{\"spec\": {\"region\": \"eu-west-1\"}}", NULL, &d),
+                        KUMO_ERROR_OK);
+    run r;
+    KUMOCTL(&r, "wait", "conn", "web", "--for=condition=Ready", "--timeout=1s");
+    KUMO_EXPECT_INT_EQ(r.status, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "Ready was computed for generation 1; the spec is at generation 2");
+    done(&r);
+    ProtobufCMessage *now = NULL;
+    KUMO_REQUIRE_INT_EQ(
+        kumo_client_get(c, kumo_object_kind_lookup("conn"), "default", "web", &now, &d),
+        KUMO_ERROR_OK);
+    kumo_object_condition_set(now, "Ready", "True", "Reachable", "generation 2 is fine");
+    KUMO_REQUIRE_INT_EQ(kumo_client_update_status(c, now, NULL, &d), KUMO_ERROR_OK);
+    KUMOCTL(&r, "wait", "conn", "web", "--for=condition=Ready", "--timeout=10s");
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    done(&r);
+    kumo_object_destroy(conn);
+    kumo_object_destroy(out);
+    kumo_object_destroy(next);
+    kumo_object_destroy(now);
+    kumo_diag_fini(&d);
+    kumo_client_destroy(c);
+    fixture_stop(&f);
+}
+
+/* `delete -f`: users first, Credentials last, whatever the file order; no limit on how many;
+ * one --timeout for the whole command. */
+KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
+{
+    fixture f;
+    fixture_start(&f);
+    use(&f);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/many.yaml", kumo_test_tmpdir());
+    FILE *file = fopen(path, "w");
+    KUMO_REQUIRE(file != NULL);
+    fputs("apiVersion: kumo.dev/v1alpha1\nkind: Credential\nmetadata:\n  name: acct\nspec:\n"
+          "  type: sim\n  data:\n    secret_key: x\n",
+          file);
+    for (int i = 0; i < 300; i++)
+        fprintf(file,
+                "---\napiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: c%d\n"
+                "spec:\n  driver: sim\n  region: us-east-1\n  credentialRef:\n    name: acct\n",
+                i);
+    fclose(file);
+    run r;
+    KUMOCTL(&r, "apply", "-f", path);
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    done(&r);
+    KUMOCTL(&r, "delete", "-f", path);
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "connection.kumo.dev \"c299\" deleted\n"
+                                "credential.kumo.dev \"acct\" deleted\n");
+    KUMO_EXPECT(r.out && strncmp(r.out, "connection.kumo.dev \"c0\" deleted\n", 33) == 0);
+    done(&r);
+
+    /* Three objects held by a finalizer, --timeout=2s: about 2 s in all, not 2 s each. */
+    kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    const char *names[3] = {"h0", "h1", "h2"};
+    for (int i = 0; i < 3; i++) {
+        ProtobufCMessage *conn = fixture_connection(names[i], "default", NULL);
+        Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(conn);
+        m->finalizers = malloc(sizeof(char *));
+        m->finalizers[0] = strdup("test.kumo.dev/hold");
+        m->n_finalizers = 1;
+        KUMO_REQUIRE_INT_EQ(kumo_client_create(c, conn, NULL, &d), KUMO_ERROR_OK);
+        kumo_object_destroy(conn);
+    }
+    double started = kumo_test_now();
+    KUMOCTL(&r, "delete", "conn", "h0", "h1", "h2", "--timeout=2s");
+    double took = kumo_test_now() - started;
+    KUMO_EXPECT_INT_EQ(r.status, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "timed out after 2.0s waiting for connection.kumo.dev/h0");
+    KUMO_EXPECT_CONTAINS(r.err, "2 more objects still exist: connection.kumo.dev/h1, "
+                                "connection.kumo.dev/h2");
+    KUMO_EXPECT(took < 5.5); /* per object it would be at least 6 s */
+    done(&r);
+    kumo_diag_fini(&d);
+    kumo_client_destroy(c);
+    fixture_stop(&f);
+}
+
+/* Events: `get events` lists them, `describe` shows the object's recent ones. */
+KUMO_TEST(kumoctl_get_and_describe_events)
+{
+    fixture f;
+    fixture_start(&f);
+    use(&f);
+    kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    ProtobufCMessage *conn = fixture_connection("web", "default", NULL), *out = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_client_create(c, conn, &out, &d), KUMO_ERROR_OK);
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Event\", \"metadata\": "
+             "{\"name\": \"web-1\", \"namespace\": \"default\"}, \"involvedObject\": {\"kind\": "
+             "\"Connection\", \"name\": \"web\", \"uid\": \"%s\"}, \"type\": \"Warning\", "
+             "\"reason\": \"Unauthorized\", \"message\": \"sim probe: AuthFailure: wrong key\", "
+             "\"count\": 3, \"firstTimestamp\": \"2026-01-01T00:00:00Z\", \"lastTimestamp\": "
+             "\"2026-01-01T00:05:00Z\", \"source\": {\"component\": \"kumo-controllers\"}}",
+             kumo_object_meta(out)->uid);
+    ProtobufCMessage *event = NULL;
+    KUMO_REQUIRE_INT_EQ(kumo_object_decode(kumo_object_kind_lookup("events"), text, strlen(text),
+                                           KUMO_CODEC_FORMAT_JSON, NULL, &event, &d),
+                        KUMO_ERROR_OK);
+    KUMO_REQUIRE_INT_EQ(kumo_client_create(c, event, NULL, &d), KUMO_ERROR_OK);
+    run r;
+    KUMOCTL(&r, "get", "events");
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "LAST SEEN");
+    KUMO_EXPECT_CONTAINS(r.out, "Warning");
+    KUMO_EXPECT_CONTAINS(r.out, "connection/web");
+    KUMO_EXPECT_CONTAINS(r.out, "sim probe: AuthFailure: wrong key");
+    done(&r);
+    KUMOCTL(&r, "describe", "conn", "web");
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "Events:");
+    KUMO_EXPECT_CONTAINS(r.out, "Unauthorized");
+    KUMO_EXPECT_CONTAINS(r.out, "(x3 over");
+    done(&r);
+    kumo_object_destroy(event);
+    kumo_object_destroy(conn);
+    kumo_object_destroy(out);
+    kumo_diag_fini(&d);
+    kumo_client_destroy(c);
+    fixture_stop(&f);
+}
