@@ -117,8 +117,10 @@ static void infra(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__InfraSpec *spec = (Kumo__V1alpha1__InfraSpec *)message;
     DEFAULT_ZERO(&spec->drift_policy, KUMO__V1ALPHA1__INFRA_SPEC__DRIFT_POLICY__Recreate);
+    DEFAULT_ZERO(&spec->max_unavailable, 1);
     for (size_t i = 0; i < spec->n_groups; i++) {
         Kumo__V1alpha1__NodeGroup *group = spec->groups[i];
+        DEFAULT_ZERO(&group->update_policy, KUMO__V1ALPHA1__NODE_GROUP__UPDATE_POLICY__Replace);
         if (group->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT__NOT_SET) {
             group->size_present_case = KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE;
             group->size = 1;

@@ -149,6 +149,7 @@ void rule_infra_spec(rule_ctx *v, const ProtobufCMessage *message)
     rule_ipv4_net net;
     rule_cidr(v, "networkCidr", spec->network_cidr, 8, 28, &net);
     rule_ssh_public_key(v, "sshPublicKey", spec->ssh_public_key);
+    rule_int_range_or_zero(v, "maxUnavailable", spec->max_unavailable, 1, 10000);
 }
 
 /* ---- Machine --------------------------------------------------------------- */

@@ -206,10 +206,11 @@ static int compare_index_desc(const void *a, const void *b)
     return x->index < y->index ? 1 : x->index > y->index ? -1 : 0;
 }
 
-/* A member that counts toward the group's size. */
+/* A member that counts toward the group's size (an outdated one being replaced does not). */
 static int active(const infra_group_plan *plan, const infra_member *x)
 {
-    return !x->deleting && (plan->explicit_placement || x->failure == NULL);
+    return !x->deleting && (plan->explicit_placement || x->failure == NULL) &&
+           (!x->outdated || plan->keep_existing);
 }
 
 /* Plans the group's scale-up (into `todo`) and performs its scale-down. */
@@ -243,6 +244,8 @@ static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *tod
         if (spread == 0)
             spread = 1;
         size_t want = (size_t)plan->desired - n_active;
+        if (plan->create_limit >= 0 && want > (size_t)plan->create_limit)
+            want = (size_t)plan->create_limit; /* rolling: at most maxUnavailable extra */
         /* Machines per chosen candidate now; shares by rank order. */
         long have[INFRA_MAX_CANDIDATES] = {0}, share[INFRA_MAX_CANDIDATES] = {0};
         for (size_t c = 0; c < spread; c++) {
@@ -383,6 +386,10 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
                           fo->to_connection[0] ? fo->to_connection : "<none>", fo->reason);
         }
     }
+
+    /* Machines that no longer match their group's spec are replaced, rolling. */
+    for (size_t g = 0; g < n_groups; g++)
+        infra_rollout(ctl->env.client, ctl->env.recorder, &run, g);
 
     /* Scale every group; create round-robin over groups so every connection gets work at
      * once, at most CREATES_PER_PASS per pass (the rest is planned again next pass). */

@@ -175,6 +175,7 @@ int infra_members_load(kumo_informer *machines, infra_run *run)
             }
         }
         x->connection = infra_intern(run, mc->spec->connection);
+        x->outdated = x->group >= 0 && infra_member_outdated(run, (size_t)x->group, mc);
         x->instance_type = infra_intern(run, mc->spec->instance_type);
         x->failure_message = "";
         x->currency = "";

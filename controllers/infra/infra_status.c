@@ -134,6 +134,7 @@ group_status(const infra_run *run, size_t g, int *active_out, int *ready_out, do
         if (x->group != (int)g || x->deleting || (x->failure && !plan->explicit_placement))
             continue;
         active++;
+        gs->up_to_date += !x->outdated;
         if (x->running) {
             gs->ready++;
             gs->cost_per_hour += x->cost_per_hour;
@@ -224,6 +225,45 @@ static size_t members_failed(const infra_run *run, char *reason, size_t reason_s
     snprintf(message, message_size, "%zu of %zu machines failed: %s: %.400s (%s%s)", failed, total,
              first->problem, first->problem_message, names, failed > 3 ? ", ..." : "");
     return failed;
+}
+
+/* The UpToDate condition: do the Machines match their group's spec? Returns 1 while
+ * outdated Machines are being replaced. */
+static int up_to_date_condition(const infra_run *run, ProtobufCMessage *object)
+{
+    int total = 0, outdated = 0, kept = 0;
+    const char *kept_group = NULL;
+    for (size_t i = 0; i < run->member_count; i++) {
+        const infra_member *x = &run->members[i];
+        if (x->deleting || x->group < 0)
+            continue;
+        total++;
+        if (!x->outdated)
+            continue;
+        outdated++;
+        if (run->groups[x->group].keep_existing && kept++ == 0)
+            kept_group = run->groups[x->group].spec->name;
+    }
+    char message[400];
+    int k = run->infra->spec->max_unavailable > 0 ? run->infra->spec->max_unavailable : 1;
+    if (outdated == 0) {
+        snprintf(message, sizeof(message), "%d of %d machines match their group's spec", total,
+                 total);
+        kumo_object_condition_set(object, "UpToDate", "True", "AllUpToDate", message);
+    } else if (kept > 0) {
+        snprintf(message, sizeof(message),
+                 "%d of %d machines match their group's spec; group %s keeps %d machine%s of an "
+                 "older spec (updatePolicy KeepExisting)",
+                 total - outdated, total, kept_group, kept, kept == 1 ? "" : "s");
+        kumo_object_condition_set(object, "UpToDate", "False", "OutOfDate", message);
+    } else {
+        snprintf(message, sizeof(message),
+                 "%d of %d machines match their group's spec; replacing the others, at most %d "
+                 "unavailable at a time",
+                 total - outdated, total, k);
+        kumo_object_condition_set(object, "UpToDate", "False", "Replacing", message);
+    }
+    return outdated > kept;
 }
 
 ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
@@ -321,24 +361,31 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
     kumo_codec_string_set(&s->currency, currency);
     s->observed_generation = run->infra->metadata->generation;
     char message[1400];
-    if (converged) {
-        snprintf(message, sizeof(message), "%d of %d machines ready", ready, desired);
+    int replacing = up_to_date_condition(run, object);
+    /* Ready: every group has its size ready (old machines being replaced count while they
+     * serve). Progressing: until every group is at its size with machines of its spec. */
+    int all_ready = ready >= desired && failed == 0 && (converged || replacing);
+    converged = converged && !replacing;
+    snprintf(message, sizeof(message), "%d of %d machines ready%s%s%.400s", ready, desired,
+             all_ready ? "" : not_ready, failed ? "; " : "", failed ? failed_message : "");
+    if (all_ready)
         kumo_object_condition_set(object, "Ready", "True", "AllMachinesReady", message);
-        kumo_object_condition_set(object, "Progressing", "False", "Converged",
-                                  "every group is at its size");
-    } else {
-        snprintf(message, sizeof(message), "%d of %d machines ready%s%s%.400s", ready, desired,
-                 not_ready, failed ? "; " : "", failed ? failed_message : "");
+    else
         kumo_object_condition_set(object, "Ready", "False",
                                   failed ? "MachinesFailed" : "MachinesNotReady", message);
-        /* Nothing on its way and machines failing: it will not get there by itself. */
-        int blocked = degraded_reason[0] && strcmp(degraded_reason, "FailedOver") != 0 &&
-                      strcmp(degraded_reason, "InsufficientCandidates") != 0;
-        int stalled = blocked && provisioning == 0;
+    /* Nothing on its way and machines failing: it will not get there by itself. */
+    int blocked = degraded_reason[0] && strcmp(degraded_reason, "FailedOver") != 0 &&
+                  strcmp(degraded_reason, "InsufficientCandidates") != 0;
+    int stalled = !converged && blocked && provisioning == 0;
+    if (converged)
+        kumo_object_condition_set(object, "Progressing", "False", "Converged",
+                                  "every group is at its size");
+    else
         kumo_object_condition_set(object, "Progressing", stalled ? "False" : "True",
-                                  stalled ? "Stalled" : "Provisioning",
+                                  stalled     ? "Stalled"
+                                  : replacing ? "Replacing"
+                                              : "Provisioning",
                                   stalled ? degraded : message);
-    }
     if (degraded_reason[0])
         kumo_object_condition_set(object, "Degraded", "True", degraded_reason, degraded);
     else

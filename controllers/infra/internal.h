@@ -269,6 +269,9 @@ typedef struct infra_member {
     int group; /* index in spec.groups; -1 when the group is gone */
     int deleting;
     int running;
+    /* Made for an older spec of its group: another instance type, image, user data or
+     * (explicit groups) connection. */
+    int outdated;
 } infra_member;
 
 /* Strings copied for one reconcile, freed together (chunks never move). */
@@ -304,6 +307,11 @@ typedef struct infra_group_plan {
     size_t failover_count;
     int capacity_blocked; /* explicit group with machines the cloud refused */
     char settling[256];   /* a new Connection placement waits for ("" when none) */
+    /* The rollout (infra_rollout.c): members matching the spec and not, how many more
+     * may be created while old ones remain (-1: no limit), and the group keeps old ones. */
+    int up_to_date, outdated;
+    long create_limit;
+    int keep_existing;
 } infra_group_plan;
 
 /* A connection the Infra uses and which of its groups have Machines there. */
@@ -343,6 +351,19 @@ void infra_child_error_note(const infra_run *run, const char *kind, const char *
 /* A copy of s in the run's arena (valid until the run ends); "" when out of memory. */
 const char *infra_intern(infra_run *run, const char *s);
 void infra_arena_free(infra_run *run);
+
+/* ---- replacing outdated machines (infra_rollout.c) ---- */
+
+/* 1 when Machine `machine` no longer matches group g of the Infra. */
+int infra_member_outdated(const infra_run *run, size_t g, const Kumo__V1alpha1__Machine *machine);
+/*
+ * Replaces the group's outdated Machines, rolling: new Machines are allowed beyond the size
+ * (plan->create_limit, up to maxUnavailable of them) and an old Machine is deleted once the
+ * group stays above size - maxUnavailable without it (with the new ones ready, when they can
+ * be made). Old Machines that are not running go at once. KeepExisting groups only count.
+ * Deletions are recorded as Events on the Infra.
+ */
+void infra_rollout(kumo_client *client, kumo_recorder *recorder, infra_run *run, size_t g);
 
 /* ---- reading and placing (infra_place.c) ---- */
 

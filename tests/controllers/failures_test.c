@@ -267,3 +267,164 @@ KUMO_TEST(connection_failures_on_their_users)
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
+
+/* ---- every deletion completes ------------------------------------------------------ */
+
+static int deleted(api_fixture *f, const char *kind, const char *name)
+{
+    kumo_diag d;
+    kumo_diag_init(&d);
+    kumo_error e = kumo_client_delete(f->client, kumo_object_kind_lookup(kind), "default", name,
+                                      NULL, NULL, &d);
+    kumo_diag_fini(&d);
+    return e == KUMO_ERROR_OK;
+}
+
+static int has_finalizer(api_fixture *f, void *arg)
+{
+    const char *const *kind_name_finalizer = arg;
+    ProtobufCMessage *o = api_get(f, kind_name_finalizer[0], kind_name_finalizer[1]);
+    int ok = o && kumo_meta_finalizer_has(o, kind_name_finalizer[2]);
+    kumo_object_destroy(o);
+    return ok;
+}
+
+KUMO_TEST(deletion_held_named_never_created_released)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    KUMO_REQUIRE(api_apply(&f, plain_machine, "m1", "") == 0);
+    KUMO_REQUIRE(
+        api_apply(&f,
+                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Credential\","
+                  " \"metadata\": {\"name\": \"good\", \"namespace\": \"default\"},"
+                  " \"spec\": {\"type\": \"sim\", \"data\": {\"secret_key\": \"s3cret\"}}}") == 0);
+    KUMO_REQUIRE(api_apply(&f,
+                           "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Connection\","
+                           " \"metadata\": {\"name\": \"withcred\", \"namespace\": \"default\"},"
+                           " \"spec\": {\"driver\": \"sim\", \"region\": \"us-east-1\","
+                           " \"credentialRef\": {\"name\": \"good\"}, \"config\": {\"state\": "
+                           "\"%s\", \"auth_secret\": \"s3cret\"}}}",
+                           f.state) == 0);
+    KUMO_REQUIRE(api_apply(&f,
+                           "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Machine\","
+                           " \"metadata\": {\"name\": \"m-ghost\", \"namespace\": \"default\"},"
+                           " \"spec\": {\"connection\": \"ghost\", \"instanceType\": \"t3.micro\","
+                           " \"image\": \"ubuntu-22.04\"}}") == 0);
+    kumo_manager *m = start_controllers(&f, "connection,credential,machine");
+    KUMO_REQUIRE(m != NULL);
+    KUMO_REQUIRE(api_wait(&f, 20, machine_running, "m1"));
+
+    /* Never created anywhere (its Connection never existed): its deletion completes. */
+    condition_want ghost = {"Machine", "m-ghost", "Ready", "False", "ConnectionNotFound"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &ghost));
+    KUMO_EXPECT(deleted(&f, "Machine", "m-ghost"));
+    const char *ghost_gone[2] = {"Machine", "m-ghost"};
+    KUMO_EXPECT(api_wait(&f, 10, object_gone, (void *)ghost_gone));
+
+    /* A Connection held by its users names them, and is no longer Ready. */
+    KUMO_EXPECT(deleted(&f, "Connection", "c0"));
+    condition_want held = {"Connection", "c0", "Ready", "False", "DeleteBlocked"};
+    KUMO_EXPECT(api_wait(&f, 15, has_condition, &held));
+    KUMO_EXPECT(condition_says(&f, "Connection", "c0", "Ready",
+                               "held by finalizer kumo.dev/connection-in-use: Machine m1 still "
+                               "uses it"));
+
+    /* A Credential stays while a Connection names it, and says which. */
+    const char *cred_final[3] = {"Credential", "good", KUMO_INFRA_CREDENTIAL_IN_USE};
+    KUMO_EXPECT(api_wait(&f, 15, has_finalizer, (void *)cred_final));
+    KUMO_EXPECT(deleted(&f, "Credential", "good"));
+    condition_want cred = {"Credential", "good", "Ready", "False", "DeleteBlocked"};
+    KUMO_EXPECT(api_wait(&f, 15, has_condition, &cred));
+    KUMO_EXPECT(condition_says(&f, "Credential", "good", "Ready", "Connection withcred"));
+    KUMO_EXPECT(deleted(&f, "Connection", "withcred"));
+    const char *cred_gone[2] = {"Credential", "good"}, *conn_gone[2] = {"Connection", "withcred"};
+    KUMO_EXPECT(api_wait(&f, 15, object_gone, (void *)conn_gone));
+    KUMO_EXPECT(api_wait(&f, 15, object_gone, (void *)cred_gone));
+
+    /* And the held Connection goes once its Machine has. */
+    KUMO_EXPECT(deleted(&f, "Machine", "m1"));
+    const char *c0_gone[2] = {"Connection", "c0"};
+    KUMO_EXPECT(api_wait(&f, 20, object_gone, (void *)c0_gone));
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}
+
+/* ---- a changed spec converges ------------------------------------------------------- */
+
+static const char rolling_tmpl[] =
+    "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+    " \"metadata\": {\"name\": \"roll\", \"namespace\": \"default\"},"
+    " \"spec\": {\"groups\": [{\"name\": \"a\", \"size\": 2, \"connection\": \"c0\","
+    " \"instanceType\": \"%s\", \"image\": \"%s\", \"updatePolicy\": \"%s\"}]}}";
+
+typedef struct rollout_seen {
+    int min_running; /* fewest Running machines of the group seen while it rolled */
+    const char *type, *image;
+} rollout_seen;
+
+/* Every Machine of the Infra has `type` and `image` and runs, and there are exactly 2. */
+static int rolled(api_fixture *f, void *arg)
+{
+    rollout_seen *seen = arg;
+    ProtobufCMessage *list = NULL;
+    kumo_diag d;
+    kumo_diag_init(&d);
+    kumo_client_list(f->client, kumo_object_kind_lookup("Machine"), "default", NULL, &list, &d);
+    kumo_diag_fini(&d);
+    const Kumo__V1alpha1__MachineList *l = (const Kumo__V1alpha1__MachineList *)list;
+    int total = 0, matching = 0, running = 0;
+    for (size_t i = 0; l && i < l->n_items; i++) {
+        const Kumo__V1alpha1__Machine *mc = l->items[i];
+        if (strncmp(mc->metadata->name, "roll-", 5) != 0 || kumo_meta_deleting(&mc->base))
+            continue;
+        total++;
+        int runs =
+            mc->status && mc->status->phase == KUMO__V1ALPHA1__MACHINE_STATUS__PHASE__Running;
+        running += runs;
+        matching += runs && strcmp(mc->spec->instance_type, seen->type) == 0 &&
+                    strcmp(mc->spec->image, seen->image) == 0;
+    }
+    kumo_object_destroy(list);
+    if (running < seen->min_running)
+        seen->min_running = running;
+    return total == 2 && matching == 2;
+}
+
+KUMO_TEST(infra_replaces_outdated_machines)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    KUMO_REQUIRE(api_apply(&f, rolling_tmpl, "t3.micro", "ubuntu-22.04", "Replace") == 0);
+    kumo_manager *m =
+        start_controllers(&f, "connection,network,securitygroup,keypair,machine,infra");
+    KUMO_REQUIRE(m != NULL);
+    rollout_seen seen = {99, "t3.micro", "ubuntu-22.04"};
+    KUMO_REQUIRE(api_wait(&f, 40, rolled, &seen));
+    condition_want fresh = {"Infra", "roll", "UpToDate", "True", "AllUpToDate"};
+    KUMO_EXPECT(api_wait(&f, 10, has_condition, &fresh));
+
+    /* Another instance type: replaced, never below size - maxUnavailable (1) running. */
+    KUMO_REQUIRE(api_apply(&f, rolling_tmpl, "t3.small", "ubuntu-22.04", "Replace") == 0);
+    seen = (rollout_seen){99, "t3.small", "ubuntu-22.04"};
+    KUMO_EXPECT(api_wait(&f, 60, rolled, &seen));
+    KUMO_EXPECT_INT_GE(seen.min_running, 1);
+    KUMO_EXPECT(api_wait(&f, 10, has_condition, &fresh));
+    condition_want converged = {"Infra", "roll", "Progressing", "False", "Converged"};
+    KUMO_EXPECT(api_wait(&f, 10, has_condition, &converged));
+
+    /* KeepExisting: the machines stay as they are, and the Infra says it is out of date. */
+    KUMO_REQUIRE(api_apply(&f, rolling_tmpl, "t3.small", "debian-12", "KeepExisting") == 0);
+    condition_want kept = {"Infra", "roll", "UpToDate", "False", "OutOfDate"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &kept));
+    KUMO_EXPECT(condition_says(&f, "Infra", "roll", "UpToDate",
+                               "0 of 2 machines match their group's spec; group a keeps 2 machines "
+                               "of an older spec (updatePolicy KeepExisting)"));
+    api_sleep_ms(1500);
+    seen = (rollout_seen){99, "t3.small", "ubuntu-22.04"};
+    KUMO_EXPECT(rolled(&f, &seen)); /* untouched */
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}
