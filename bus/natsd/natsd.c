@@ -32,6 +32,7 @@ struct kumo_natsd {
     pid_t pid;
     char url[128];
     char config_file[1024]; /* written for options nats-server has no flag for; "" when none */
+    int config_fixed;       /* config_file is the caller's config_path, not a temporary file */
     long max_payload;
 };
 
@@ -88,14 +89,16 @@ static kumo_error write_config(kumo_natsd *n, long max_payload, const char *text
         snprintf(n->config_file, sizeof(n->config_file), "%s/kumo-natsd-XXXXXX",
                  tmp && tmp[0] ? tmp : "/tmp");
         fd = mkstemp(n->config_file);
+    } else if (n->config_fixed) {
+        fd = open(n->config_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     } else {
         fd = open(n->config_file, O_WRONLY | O_TRUNC | O_CLOEXEC);
     }
     if (fd < 0) {
         kumo_error e = kumo_diag_set_foreign(diag, KUMO_ERROR_IO, "errno", errno,
-                                             "cannot write a nats-server configuration file in "
+                                             "cannot write the nats-server configuration file "
                                              "%s: %s",
-                                             tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
+                                             n->config_file, strerror(errno));
         n->config_file[0] = '\0';
         return e;
     }
@@ -206,6 +209,10 @@ kumo_error kumo_natsd_start(const kumo_natsd_options *options, kumo_natsd **out,
         return e;
     }
     n->max_payload = o->max_payload;
+    if (o->config_path && o->config_path[0]) {
+        snprintf(n->config_file, sizeof(n->config_file), "%s", o->config_path);
+        n->config_fixed = 1;
+    }
     if ((o->max_payload > 0 || o->config_text) &&
         write_config(n, o->max_payload, o->config_text, diag) != KUMO_ERROR_OK) {
         free(n);

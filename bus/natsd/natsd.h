@@ -25,6 +25,10 @@ typedef struct kumo_natsd_options {
     int ready_timeout_ms;    /* 0: 10000 */
     long max_payload;        /* largest message in bytes; 0: nats-server's default (1 MiB) */
     const char *config_text; /* more configuration (an authorization block); NULL: none */
+    /* Where the configuration file goes (mode 0600, overwritten, removed by destroy). NULL: a
+     * new temporary file in $TMPDIR, which a SIGKILLed owner leaves behind: owners with a
+     * directory of their own (kumod's data dir) name a fixed file there instead. */
+    const char *config_path;
 } kumo_natsd_options;
 
 /*

@@ -304,10 +304,14 @@ kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out,
         if (port == 0)
             read_int_file(port_file, &port);
         stop_orphan(a->pid_file);
-        char log_file[1100];
+        char log_file[1100], config_file[1100];
         snprintf(log_file, sizeof(log_file), "%s/agent-bus.log", o->data_dir);
-        kumo_natsd_options no = {
-            .host = o->host, .port = port, .log_file = log_file, .config_text = text};
+        snprintf(config_file, sizeof(config_file), "%s/agent-bus.conf", o->data_dir);
+        kumo_natsd_options no = {.host = o->host,
+                                 .port = port,
+                                 .log_file = log_file,
+                                 .config_text = text,
+                                 .config_path = config_file};
         e = kumo_natsd_start(&no, &a->natsd, diag);
         if (e != KUMO_ERROR_OK && port != 0 && o->port == 0) {
             KUMO_LOG_WARN("kumod", "the agent bus's remembered port is taken; picking another",

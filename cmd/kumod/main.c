@@ -463,9 +463,10 @@ int main(int argc, char **argv)
 
     const char *url = flags.nats_url;
     if (url == NULL) {
-        char js_dir[1100], log_file[1100];
+        char js_dir[1100], log_file[1100], config_file[1100];
         snprintf(js_dir, sizeof(js_dir), "%s/nats", flags.data_dir);
         snprintf(log_file, sizeof(log_file), "%s/nats-server.log", flags.data_dir);
+        snprintf(config_file, sizeof(config_file), "%s/nats-server.conf", flags.data_dir);
         stop_orphaned_nats_server(js_dir);
         kumo_natsd_options natsd_options = {
             .host = flags.embedded_host,
@@ -473,6 +474,7 @@ int main(int argc, char **argv)
             .store_dir = js_dir,
             .log_file = log_file,
             .max_payload = KUMOD_EMBEDDED_MAX_PAYLOAD,
+            .config_path = config_file, /* not in $TMPDIR: a kill -9 leaves nothing there */
         };
         if (kumo_natsd_start(&natsd_options, &natsd, &diag) != KUMO_ERROR_OK) {
             fail("cannot start the embedded nats-server", &diag);

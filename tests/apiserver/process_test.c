@@ -8,12 +8,14 @@
 #include "tests/harness/test.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -351,6 +353,18 @@ static int nats_answers(const char *url)
     return ok;
 }
 
+/* Entries of a directory besides . and .. */
+static int files_in(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    for (struct dirent *e = d ? readdir(d) : NULL; e != NULL; e = readdir(d))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
 KUMO_TEST(kumod_embedded_nats)
 {
     require_kumod();
@@ -362,6 +376,14 @@ KUMO_TEST(kumod_embedded_nats)
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
     snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
     const char *args[] = {"--data-dir", data, "--embedded-nats-addr", addr, NULL};
+    /* Its own TMPDIR: a kill -9 must leave nothing there (configuration files). */
+    char tmp[600];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+    KUMO_REQUIRE(mkdir(tmp, 0700) == 0);
+    const char *saved_tmp = getenv("TMPDIR");
+    char saved[600] = "";
+    snprintf(saved, sizeof(saved), "%s", saved_tmp ? saved_tmp : "");
+    setenv("TMPDIR", tmp, 1);
     pid_t pid = api_kumod_spawn(args, log);
     KUMO_REQUIRE(api_wait_for_log(log, "kumod ready", 15000));
     natsConnection *nc = NULL;
@@ -378,6 +400,7 @@ KUMO_TEST(kumod_embedded_nats)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     KUMO_EXPECT(nats_answers(url));
+    KUMO_EXPECT_INT_EQ(files_in(tmp), 0);
     char log2[512];
     snprintf(log2, sizeof(log2), "%s/kumod2.log", dir);
     pid = api_kumod_spawn(args, log2);
@@ -404,6 +427,11 @@ KUMO_TEST(kumod_embedded_nats)
     kill(pid, SIGTERM);
     KUMO_EXPECT_INT_EQ(api_kumod_wait(pid, 15000), 0);
     KUMO_EXPECT(!nats_answers(url));
+    KUMO_EXPECT_INT_EQ(files_in(tmp), 0);
+    if (saved[0])
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
     nats_Close();
 }
 
