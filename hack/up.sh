@@ -20,6 +20,7 @@ cd "$root"
 hack/deps.sh
 
 build=${KUMO_BUILD_DIR:-$root/build}
+export KUMO_BUILD_DIR=$build
 data=${KUMO_DATA_DIR:-$root/build/kumo-data}
 addr=${KUMO_NATS_ADDR:-127.0.0.1:4222}
 export KUMO_NATS_URL=nats://$addr
@@ -74,6 +75,20 @@ if [ "$(id -u)" = 0 ] && [ "${KUMO_QUICKSTART:-}" != sim ]; then
   # Root: real machines (network namespaces) on this host, and a real HTTP service on them.
   echo "+ kumoctl apply -f examples/quickstart-local.yaml"
   "$kumoctl" apply -f examples/quickstart-local.yaml
+  # Stop early, with the cause, when the Infra cannot get there (Progressing=False: Stalled).
+  echo "+ kumoctl wait --for=condition=Progressing=False infra/hello-local --timeout=180s"
+  "$kumoctl" wait --for=condition=Progressing=False infra/hello-local --timeout=180s >/dev/null || true
+  stalled=$("$kumoctl" get infra hello-local -o json | python3 -c '
+import json, sys
+conds = {c["type"]: c for c in json.load(sys.stdin).get("status", {}).get("conditions", [])}
+p, d = conds.get("Progressing", {}), conds.get("Degraded", {})
+if p.get("reason") == "Stalled":
+    print(d.get("reason", ""), ":", d.get("message", p.get("message", "")))' 2>/dev/null || true)
+  if [ -n "$stalled" ]; then
+    echo "the quickstart cannot start its machines: $stalled" >&2
+    echo "(kumoctl describe infra hello-local and kumoctl get events say more)" >&2
+    exit 1
+  fi
   echo "+ kumoctl wait --for=condition=Ready app/hello --timeout=180s"
   "$kumoctl" wait --for=condition=Ready app/hello --timeout=180s ||
     echo "(not Ready yet: kumoctl describe app hello says why)"

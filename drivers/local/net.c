@@ -124,11 +124,17 @@ kumo_driver_code local_check_host_routes(uint32_t base, int prefix, const char *
             char mine[32], theirs[32];
             local_ip_format(base, mine, sizeof(mine));
             local_ip_format(d, theirs, sizeof(theirs));
+            /* kbr-/kbn- bridges are kumo's own: left by an earlier kumod (another data dir). */
+            int kumos = strncmp(iface, "kbr-", 4) == 0 || strncmp(iface, "kbn-", 4) == 0;
             rc = kumo_driver_kit_fail(
                 diag, KUMO_DRIVER_CONFLICT, "InvalidSubnet.Conflict",
-                "%s: %s/%d overlaps the host's route %s/%d on %s; choose another "
-                "range (the default network's is the connection's `cidr` setting)",
-                what, mine, prefix, theirs, p, iface);
+                "%s: %s/%d overlaps the host's route %s/%d on %s; %s", what, mine, prefix, theirs,
+                p, iface,
+                kumos ? "that bridge is a leftover of kumo's local driver (machines of an "
+                        "earlier kumod or data directory): see them with `hack/down.sh "
+                        "--leftovers`, remove them with `hack/down.sh --purge` (kumo-local purge)"
+                      : "choose another range (the default network's is the connection's "
+                        "`cidr` setting)");
         }
     }
     fclose(f);

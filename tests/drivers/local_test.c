@@ -855,6 +855,75 @@ KUMO_TEST(local_config_errors)
 }
 
 /* Nothing of any test run is left on the host (earlier runs' leftovers are swept first). */
+/* What a kumod left (its machines outlive it): kumo-local lists it, then removes it. */
+KUMO_TEST(local_leftovers_listed_and_purged)
+{
+    struct local_env e;
+    struct machine_info a;
+    char token[64], root[600], dir[700], binary[1024], out[4096], report[2048], want[256];
+    local_env_init(&e);
+    kumo_test_build_path("bin/kumo-local", binary, sizeof(binary));
+    if (access(binary, X_OK) != 0)
+        kumo_test_skip("%s is not built", binary);
+    /* The state folder the driver uses by default is <root>/<ns>_<name>. */
+    snprintf(root, sizeof(root), "%s/leftover-root", kumo_test_tmpdir());
+    snprintf(dir, sizeof(dir), "%s/test_%s", root, e.prefix);
+    local_env_set(&e, "state_dir", dir);
+    struct kumo_driver_conn *conn = local_env_open(&e);
+    snprintf(token, sizeof(token), "%s-left", e.prefix);
+    make(&e, conn, token, "local.small", NULL, NULL, 0, &a);
+    e.drv->close(conn); /* kumod is gone; the machine stays */
+    KUMO_EXPECT_INT_GE(local_leftovers(e.prefix, report, sizeof(report)), 1);
+
+    const char *list[] = {binary, "leftovers", "--state-root", root, "--prefix", e.prefix, NULL};
+    KUMO_EXPECT_INT_EQ(local_cmd(list, out, sizeof(out)), 0);
+    snprintf(want, sizeof(want), "test/%s: 1 machines", e.prefix);
+    KUMO_EXPECT_CONTAINS(out, want);
+    KUMO_EXPECT_CONTAINS(out, a.netns);
+
+    /* A new data directory (another state folder) meets the leftover's bridge: the error names
+     * it and the command that removes it. */
+    char dir2[700];
+    snprintf(dir2, sizeof(dir2), "%s/other/test_%s", kumo_test_tmpdir(), e.prefix);
+    local_env_set(&e, "state_dir", dir2);
+    conn = local_env_open(&e);
+    struct kumo_driver_machine_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    spec.struct_size = sizeof(spec);
+    spec.name = spec.instance_type = "local.small";
+    spec.image = "host";
+    struct kumo_driver_machine *m = NULL;
+    struct kumo_driver_diag d = no_diag();
+    KUMO_EXPECT_INT_EQ(e.drv->machine_create(conn, &spec, token, local_deadline(&e, LONG), &m, &d),
+                       KUMO_DRIVER_CONFLICT);
+    KUMO_EXPECT_CONTAINS(d.message, "leftover of kumo's local driver");
+    KUMO_EXPECT_CONTAINS(d.message, "hack/down.sh --purge");
+    kumo_driver_free(e.host, m);
+    e.drv->close(conn);
+    local_env_set(&e, "state_dir", dir);
+
+    /* hack/down.sh --purge (no kumod runs for this data dir) removes it. */
+    char script[1024], build[1024], nodata[700];
+    kumo_test_source_path("hack/down.sh", script, sizeof(script));
+    kumo_test_build_path("", build, sizeof(build));
+    snprintf(nodata, sizeof(nodata), "%s/nodata", kumo_test_tmpdir());
+    setenv("KUMO_DATA_DIR", nodata, 1);
+    setenv("KUMO_BUILD_DIR", build, 1);
+    setenv("KUMO_LOCAL_STATE_ROOT", root, 1);
+    setenv("KUMO_LOCAL_PREFIX", e.prefix, 1);
+    const char *purge[] = {"/bin/bash", script, "--purge", NULL};
+    KUMO_EXPECT_INT_EQ(local_cmd(purge, out, sizeof(out)), 0);
+    KUMO_EXPECT_CONTAINS(out, "purged");
+    unsetenv("KUMO_LOCAL_STATE_ROOT");
+    unsetenv("KUMO_LOCAL_PREFIX");
+    unsetenv("KUMO_DATA_DIR");
+    int left = local_leftovers(e.prefix, report, sizeof(report));
+    if (left > 0)
+        kumo_test_fail_(__FILE__, __LINE__, 0, "left after kumo-local purge: %s", report);
+    KUMO_EXPECT(gone(a.pid));
+    local_env_fini(&e);
+}
+
 KUMO_TEST(local_no_leftovers)
 {
     struct local_env e;
