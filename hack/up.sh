@@ -129,7 +129,8 @@ kumod runs in the background (pid $(cat "$pid_file")), serving on $KUMO_NATS_URL
 EOF
 if [ -n "${curl_hint:-}" ]; then
   echo "  the app:   $curl_hint"
-  echo "  remove:    $kumoctl delete -f examples/quickstart-local.yaml   (machines outlive kumod)"
+  echo "  remove:    $kumoctl delete -f examples/quickstart-local.yaml   (machines outlive kumod;"
+  echo "             after a lost data dir: hack/down.sh --purge removes them from the host)"
 fi
 if [ "$addr" != "127.0.0.1:4222" ]; then
   echo "  kumoctl needs: export KUMO_NATS_URL=$KUMO_NATS_URL"
