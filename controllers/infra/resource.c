@@ -619,7 +619,9 @@ kumo_error infra_resource_start(const resource_class *cls, const kumo_infra_env 
         .queue = {.backoff_base_ms = 50,
                   .backoff_max_ms = 30000,
                   .global_qps = 2000,
-                  .global_burst = 4000},
+                  .global_burst = 4000,
+                  /* Machines: a huge Infra's keys do not make a small one's wait. */
+                  .fair_by_owner = cls->has_phase},
         .reconcile = reconcile,
         .context = ctl,
         .informers = env->informers,

@@ -4,7 +4,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 KUMO_TEST(queue_dedup)
@@ -182,5 +184,40 @@ KUMO_TEST(queue_shutdown)
     pthread_join(t, &result);
     KUMO_EXPECT_INT_EQ((intptr_t)result, 0);
     KUMO_EXPECT_INT_EQ(kumo_queue_add(q, "late"), -1);
+    kumo_queue_destroy(q);
+}
+
+/* 1,000 ready keys of one owner do not make another owner's key wait behind them. */
+KUMO_TEST(queue_fair_by_owner)
+{
+    kumo_queue_options o = {.fair_by_owner = 1};
+    kumo_queue *q = kumo_queue_create(&o);
+    KUMO_REQUIRE(q != NULL);
+    char key[64];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "default/big-a-%d", i);
+        KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, key), 0);
+    }
+    KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, "default/small-a-0"), 0);
+    KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, "default/small-a-1"), 0);
+    KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, "default/bastion"), 0);
+    int small_at = -1, bastion_at = -1;
+    for (int i = 0; i < 1003; i++) {
+        KUMO_REQUIRE_INT_EQ(kumo_queue_get(q, key, sizeof(key)), 1);
+        if (strcmp(key, "default/small-a-0") == 0)
+            small_at = i;
+        if (strcmp(key, "default/bastion") == 0)
+            bastion_at = i;
+        kumo_queue_done(q, key);
+    }
+    KUMO_EXPECT_INT_LE(small_at, 2); /* taken in turn: big, small, bastion, big, small, ... */
+    KUMO_EXPECT_INT_LE(bastion_at, 3);
+    KUMO_EXPECT_INT_EQ(kumo_queue_len(q), 0);
+    /* Within an owner, the order stays first in, first out. */
+    KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, "default/big-a-7"), 0);
+    KUMO_REQUIRE_INT_EQ(kumo_queue_add(q, "default/big-a-3"), 0);
+    KUMO_REQUIRE_INT_EQ(kumo_queue_get(q, key, sizeof(key)), 1);
+    KUMO_EXPECT_STR_EQ(key, "default/big-a-7");
+    kumo_queue_done(q, key);
     kumo_queue_destroy(q);
 }

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 typedef struct entry {
     char *key;
     struct entry *ready_next;
+    struct lane *lane; /* while ready */
     int dirty;
     int processing;
     long heap_index; /* -1: not delayed */
@@ -31,12 +33,20 @@ typedef struct entry {
     int failures;
 } entry;
 
+/* The ready keys of one owner, in order; lanes with keys form a ring taken in turn. */
+typedef struct lane {
+    char *owner;
+    entry *head, *tail;
+    struct lane *ring_next;
+} lane;
+
 struct kumo_queue {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     kumo_queue_options options;
     kumo_map *entries; /* key -> entry */
-    entry *ready_head, *ready_tail;
+    kumo_map *lanes;   /* owner -> lane, only lanes with ready keys */
+    lane *ring_head, *ring_tail;
     size_t ready_count;
     entry **heap;
     size_t heap_count, heap_cap;
@@ -70,7 +80,10 @@ kumo_queue *kumo_queue_create(const kumo_queue_options *options)
     q->tokens = q->options.global_burst;
     q->tokens_at_ms = now_ms();
     q->entries = kumo_map_create();
-    if (q->entries == NULL) {
+    q->lanes = kumo_map_create();
+    if (q->entries == NULL || q->lanes == NULL) {
+        kumo_map_destroy(q->entries);
+        kumo_map_destroy(q->lanes);
         free(q);
         return NULL;
     }
@@ -92,12 +105,23 @@ static void free_entry(void *context, const char *key, void *value)
     free(e);
 }
 
+static void free_lane(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    lane *l = value;
+    free(l->owner);
+    free(l);
+}
+
 void kumo_queue_destroy(kumo_queue *q)
 {
     if (q == NULL)
         return;
     kumo_map_each(q->entries, free_entry, NULL);
     kumo_map_destroy(q->entries);
+    kumo_map_each(q->lanes, free_lane, NULL);
+    kumo_map_destroy(q->lanes);
     free(q->heap);
     pthread_mutex_destroy(&q->lock);
     pthread_cond_destroy(&q->wake);
@@ -136,16 +160,75 @@ static void release_if_idle(kumo_queue *q, entry *e)
     free(e);
 }
 
+/* The owner of a key: without a trailing "-<digits>" when the queue is fair, else "". */
+static void owner_of(const kumo_queue *q, const char *key, char *buf, size_t size)
+{
+    size_t n = q->options.fair_by_owner ? strlen(key) : 0, end = n;
+    while (end > 0 && key[end - 1] >= '0' && key[end - 1] <= '9')
+        end--;
+    if (end > 0 && end < n && key[end - 1] == '-')
+        n = end - 1;
+    snprintf(buf, size, "%.*s", (int)n, key);
+}
+
+/* Appends the entry to its owner's lane (a new lane joins the ring at its end). */
 static void ready_push(kumo_queue *q, entry *e)
 {
+    char owner[512];
+    owner_of(q, e->key, owner, sizeof(owner));
+    lane *l = kumo_map_get(q->lanes, owner);
+    if (l == NULL) {
+        l = calloc(1, sizeof(*l));
+        if (l == NULL || (l->owner = strdup(owner)) == NULL ||
+            kumo_map_put(q->lanes, owner, l, NULL) != 0) {
+            if (l)
+                free(l->owner);
+            free(l);
+            return; /* out of memory: the key is dropped like a failed add */
+        }
+        if (q->ring_tail)
+            q->ring_tail->ring_next = l;
+        else
+            q->ring_head = l;
+        q->ring_tail = l;
+    }
     e->ready_next = NULL;
-    if (q->ready_tail)
-        q->ready_tail->ready_next = e;
+    e->lane = l;
+    if (l->tail)
+        l->tail->ready_next = e;
     else
-        q->ready_head = e;
-    q->ready_tail = e;
+        l->head = e;
+    l->tail = e;
     q->ready_count++;
     pthread_cond_signal(&q->wake);
+}
+
+/* Takes the first key of the first lane; the lane goes to the ring's end (or away). */
+static entry *ready_pop(kumo_queue *q)
+{
+    lane *l = q->ring_head;
+    entry *e = l->head;
+    l->head = e->ready_next;
+    if (l->head == NULL)
+        l->tail = NULL;
+    q->ring_head = l->ring_next;
+    if (q->ring_head == NULL)
+        q->ring_tail = NULL;
+    l->ring_next = NULL;
+    if (l->head != NULL) {
+        if (q->ring_tail)
+            q->ring_tail->ring_next = l;
+        else
+            q->ring_head = l;
+        q->ring_tail = l;
+    } else {
+        kumo_map_remove(q->lanes, l->owner);
+        free(l->owner);
+        free(l);
+    }
+    e->lane = NULL;
+    q->ready_count--;
+    return e;
 }
 
 /* ---- the delay heap (min-heap on due_ms) ---- */
@@ -325,7 +408,7 @@ int kumo_queue_get(kumo_queue *q, char *buf, size_t size)
             return 0;
         }
         double wait_ms = promote_due(q);
-        if (q->ready_head != NULL)
+        if (q->ring_head != NULL)
             break;
         if (wait_ms < 0) {
             pthread_cond_wait(&q->wake, &q->lock);
@@ -338,11 +421,7 @@ int kumo_queue_get(kumo_queue *q, char *buf, size_t size)
             pthread_cond_timedwait(&q->wake, &q->lock, &until);
         }
     }
-    entry *e = q->ready_head;
-    q->ready_head = e->ready_next;
-    if (q->ready_head == NULL)
-        q->ready_tail = NULL;
-    q->ready_count--;
+    entry *e = ready_pop(q);
     e->dirty = 0;
     e->processing = 1;
     size_t n = strlen(e->key);

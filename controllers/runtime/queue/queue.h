@@ -10,7 +10,12 @@
  *     earlier add wins over a later one);
  *   - rate limits: kumo_queue_add_rate_limited delays a key by its own
  *     exponential backoff (base * 2^failures, capped) and by a global token
- *     bucket shared by all keys; kumo_queue_forget resets a key's backoff.
+ *     bucket shared by all keys; kumo_queue_forget resets a key's backoff;
+ *   - with fair_by_owner, is fair between owners: ready keys wait in one line
+ *     per owner, and get takes from the lines in turn, so 10,000 keys of one
+ *     owner do not make another owner's few keys wait behind them. The owner
+ *     of a key is the key without a trailing "-<digits>" (the Infra group of
+ *     "default/web-a-12" is "default/web-a"; other keys are their own).
  *
  * Thread safety: every function may be called from any thread. get blocks
  * until a key is ready or the queue shuts down.
@@ -27,6 +32,7 @@ typedef struct kumo_queue_options {
     double backoff_max_ms;  /* cap of the per-key backoff; 0: 60000 ms */
     double global_qps;      /* token bucket rate for rate-limited adds; 0: 50 */
     double global_burst;    /* token bucket size; 0: 300 */
+    int fair_by_owner;      /* 1: ready keys are taken owner by owner in turn (above) */
 } kumo_queue_options;
 
 /* Creates a queue (options may be NULL). NULL when out of memory. */
