@@ -31,6 +31,7 @@ void kumo_store_options_init(kumo_store_options *options)
     options->keep_revisions = KUMO_STORE_DEFAULT_KEEP_REVISIONS;
     options->keep_seconds = KUMO_STORE_DEFAULT_KEEP_SECONDS;
     options->max_object_bytes = KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES;
+    options->max_machines_per_infra = KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA;
     options->max_batch = KUMO_STORE_DEFAULT_MAX_BATCH;
     options->compact_interval_ms = 1000;
 }
@@ -217,6 +218,8 @@ kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, 
         store->options.map_size_max = store->options.map_size;
     if (store->options.max_object_bytes == 0)
         store->options.max_object_bytes = KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES;
+    if (store->options.max_machines_per_infra <= 0)
+        store->options.max_machines_per_infra = KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA;
     if (store->options.max_batch == 0)
         store->options.max_batch = KUMO_STORE_DEFAULT_MAX_BATCH;
     if (store->options.compact_interval_ms == 0)

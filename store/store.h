@@ -60,9 +60,11 @@
 #define KUMO_STORE_DEFAULT_MAP_SIZE         ((size_t)256 << 20) /* 256 MiB */
 #define KUMO_STORE_DEFAULT_MAP_SIZE_MAX     ((size_t)1 << 40)   /* 1 TiB */
 #define KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES ((size_t)1536 * 1024)
-#define KUMO_STORE_DEFAULT_KEEP_REVISIONS   10000
-#define KUMO_STORE_DEFAULT_KEEP_SECONDS     300
-#define KUMO_STORE_DEFAULT_MAX_BATCH        1024
+/* Machines one Infra may ask for over all its groups. */
+#define KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA 10000
+#define KUMO_STORE_DEFAULT_KEEP_REVISIONS         10000
+#define KUMO_STORE_DEFAULT_KEEP_SECONDS           300
+#define KUMO_STORE_DEFAULT_MAX_BATCH              1024
 
 typedef struct kumo_store kumo_store;
 
@@ -77,6 +79,7 @@ typedef struct kumo_store_options {
     uint64_t keep_revisions;      /* compaction keeps at least the last N revisions... */
     uint64_t keep_seconds;        /* ...and at least the changes of the last T seconds */
     size_t max_object_bytes;      /* packed object size limit; 0: default (1.5 MiB) */
+    long max_machines_per_infra;  /* sum of an Infra's group sizes; 0: default (10000) */
     const char *key_file;         /* Credential key; NULL: <path>/secret.key */
     int read_only;                /* 1: no writer, no lock, write verbs fail with FORBIDDEN */
     size_t max_batch;             /* most requests in one transaction; 0: default */

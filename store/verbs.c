@@ -86,6 +86,8 @@ static kumo_error prepare(kumo_store *store, const ProtobufCMessage *object, pre
         kumo_error err = kumo_object_default(obj, diag);
         if (err == KUMO_ERROR_OK)
             err = kumo_object_validate(obj, diag);
+        if (err == KUMO_ERROR_OK)
+            err = kumo_object_machines_check(obj, store->options.max_machines_per_infra, diag);
         if (err != KUMO_ERROR_OK)
             return err;
         meta = kumo_object_meta(obj);

@@ -120,6 +120,15 @@ kumo_error kumo_object_default(ProtobufCMessage *object, kumo_diag *diag);
 kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag);
 
 /*
+ * The per-object limit on machines: an Infra whose groups ask for more than
+ * `max_machines` in all is INVALID (cause spec.groups, naming the sum and the
+ * limit); other kinds pass. A configurable limit (kumod
+ * --max-machines-per-infra), so it is not one of kumo_object_validate's rules.
+ */
+kumo_error kumo_object_machines_check(const ProtobufCMessage *object, long max_machines,
+                                      kumo_diag *diag);
+
+/*
  * Object names: 1-253 bytes of [a-z0-9-], starting and ending alphanumeric
  * (a DNS-1123 subdomain without dots: a name is one token of a NATS
  * subject). Namespaces: the same, at most 63 bytes (a DNS-1123 label).

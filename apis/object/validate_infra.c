@@ -7,6 +7,7 @@
  */
 #include "apis/object/validate.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "apis/kumo/v1alpha1/connection.pb-c.h"
@@ -150,6 +151,33 @@ void rule_infra_spec(rule_ctx *v, const ProtobufCMessage *message)
     rule_cidr(v, "networkCidr", spec->network_cidr, 8, 28, &net);
     rule_ssh_public_key(v, "sshPublicKey", spec->ssh_public_key);
     rule_int_range_or_zero(v, "maxUnavailable", spec->max_unavailable, 1, 10000);
+}
+
+kumo_error kumo_object_machines_check(const ProtobufCMessage *object, long max_machines,
+                                      kumo_diag *diag)
+{
+    if (object == NULL || object->descriptor != &kumo__v1alpha1__infra__descriptor)
+        return KUMO_ERROR_OK;
+    const Kumo__V1alpha1__Infra *infra = (const Kumo__V1alpha1__Infra *)object;
+    long total = 0;
+    for (size_t i = 0; infra->spec && i < infra->spec->n_groups; i++) {
+        const Kumo__V1alpha1__NodeGroup *g = infra->spec->groups[i];
+        total +=
+            g->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE ? g->size : 1;
+    }
+    if (max_machines <= 0 || total <= max_machines)
+        return KUMO_ERROR_OK;
+    char value[32];
+    snprintf(value, sizeof(value), "%ld", total);
+    kumo_diag_add_cause(diag, KUMO_CAUSE_INVALID, "spec.groups", value,
+                        "the groups ask for %ld machines in all; the limit per Infra is %ld "
+                        "(kumod --max-machines-per-infra)",
+                        total, max_machines);
+    return kumo_diag_set(diag, KUMO_ERROR_INVALID,
+                         "Infra \"%s\" is invalid: spec.groups: Invalid value: %ld: the groups ask "
+                         "for %ld machines in all; the limit per Infra is %ld (kumod "
+                         "--max-machines-per-infra)",
+                         kumo_object_name(object), total, total, max_machines);
 }
 
 /* ---- Machine --------------------------------------------------------------- */

@@ -47,11 +47,13 @@ static const char usage[] =
     "  --workers N                request-serving threads (default 64)\n"
     "  --log-level L              debug, info, warn or error (default info)\n"
     "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
-    "                             comma list of connection,network,securitygroup,keypair,\n"
-    "                             machine,infra,app\n"
+    "                             comma list of connection,credential,network,securitygroup,\n"
+    "                             keypair,machine,infra,app\n"
     "  --drivers-dir DIR          cloud driver plugins (default: <kumod dir>/../lib/kumo/drivers)\n"
     "  --latency-table FILE       measured inter-region RTT matrix (CSV) for placement\n"
     "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
+    "  --max-machines-per-infra N      machines one Infra may ask for in all (default 10000)\n"
+    "  --max-machines-per-namespace N  Machines Infras may make in one namespace (default 50000)\n"
     "  --agent-listen H:P|none    the agent bus, which the kumo-agents in machines join\n"
     "                             (default 0.0.0.0 on the port it had last time, else a free one)\n"
     "  --agent-advertise URLS     comma list of nats:// URLs agents use to reach the agent bus\n"
@@ -273,20 +275,38 @@ static void stop_orphaned_nats_server(const char *js_dir)
 /* ---- the controller manager (docs/controllers.md) ------------------------------------ */
 
 typedef struct kumod_controller_flags {
-    const char *list;          /* --controllers */
-    char drivers_dir[1024];    /* --drivers-dir */
-    const char *latency_table; /* --latency-table */
-    double drift_poll_seconds; /* --drift-poll-seconds */
+    const char *list;                /* --controllers */
+    char drivers_dir[1024];          /* --drivers-dir */
+    const char *latency_table;       /* --latency-table */
+    double drift_poll_seconds;       /* --drift-poll-seconds */
+    long max_machines_per_infra;     /* --max-machines-per-infra (the store checks it) */
+    long max_machines_per_namespace; /* --max-machines-per-namespace */
 } kumod_controller_flags;
 
+/* --max-machines-*: a whole number from 1 to 10,000,000 into *out; 0, or 2 after a usage error. */
+static int limit_flag(const char *name, const char *value, long *out)
+{
+    char *end;
+    *out = strtol(value, &end, 10);
+    if (*end == '\0' && *out >= 1 && *out <= 10000000)
+        return 0;
+    fprintf(stderr, "kumod: %s \"%s\" must be a whole number from 1 to 10000000\n", name, value);
+    return 2;
+}
+
 /*
- * Takes the controller manager's flags out of argv (so parse_flags never sees
- * them). Returns 0, or 2 after printing a usage error.
+ * Takes the controller manager's flags (and the limits on machines) out of
+ * argv (so parse_flags never sees them). Returns 0, or 2 after printing a
+ * usage error.
  */
 static int controller_flags_take(int *argc, char **argv, kumod_controller_flags *cf)
 {
-    static const char *const names[] = {"--controllers", "--drivers-dir", "--latency-table",
-                                        "--drift-poll-seconds"};
+    static const char *const names[] = {"--controllers",
+                                        "--drivers-dir",
+                                        "--latency-table",
+                                        "--drift-poll-seconds",
+                                        "--max-machines-per-infra",
+                                        "--max-machines-per-namespace"};
     memset(cf, 0, sizeof(*cf));
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -300,7 +320,7 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
     for (int i = 1; i < *argc; i++) {
         int which = -1;
         const char *value = NULL;
-        for (int k = 0; k < 4 && which < 0; k++) {
+        for (int k = 0; k < 6 && which < 0; k++) {
             size_t len = strlen(names[k]);
             if (strcmp(argv[i], names[k]) == 0) {
                 which = k;
@@ -332,6 +352,13 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
             break;
         case 2:
             cf->latency_table = value;
+            break;
+        case 4:
+        case 5:
+            if (limit_flag(names[which], value,
+                           which == 4 ? &cf->max_machines_per_infra
+                                      : &cf->max_machines_per_namespace) != 0)
+                return 2;
             break;
         default:
             cf->drift_poll_seconds = strtod(value, &end);
@@ -382,6 +409,7 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .latency_table = cf->latency_table,
         .holder = holder,
         .drift_poll_ms = cf->drift_poll_seconds * 1000,
+        .max_machines_per_namespace = cf->max_machines_per_namespace,
         .read_credential = kumod_read_credential,
         .credential_context = store,
         .state_root = state_root,
@@ -448,6 +476,8 @@ int main(int argc, char **argv)
     kumo_store_options store_options;
     kumo_store_options_init(&store_options);
     store_options.path = store_dir;
+    if (controller_flags.max_machines_per_infra > 0)
+        store_options.max_machines_per_infra = controller_flags.max_machines_per_infra;
     if (kumo_store_open(&store_options, &store, &diag) != KUMO_ERROR_OK) {
         if (diag.code == KUMO_ERROR_LOCKED) {
             KUMO_LOG_ERROR("kumod", "data directory in use", "data_dir=%s", flags.data_dir);

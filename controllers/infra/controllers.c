@@ -54,6 +54,8 @@ kumo_error kumo_infra_controller_start(const char *name, const kumo_infra_env *e
         defaults.probe_interval_ms = 60000;
     if (defaults.status_interval_ms <= 0)
         defaults.status_interval_ms = 500;
+    if (defaults.max_machines_per_namespace <= 0)
+        defaults.max_machines_per_namespace = 50000;
     kumo_infra_controller *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");

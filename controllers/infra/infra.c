@@ -278,6 +278,33 @@ static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *tod
     return planned;
 }
 
+/*
+ * The per-namespace limit: at most max_machines_per_namespace Machines in the namespace.
+ * Returns how many of `wanted` creations fit; when not all, the Infra says so (Degraded,
+ * NamespaceLimit) and the rest wait for room.
+ */
+static size_t namespace_cap(infra_ctl *ctl, infra_run *run, size_t wanted)
+{
+    size_t count = 0, have = 0, ns_len = strlen(run->ns);
+    char **keys = wanted ? kumo_informer_keys(ctl->machines, &count) : NULL;
+    for (size_t i = 0; keys && i < count; i++)
+        have += strncmp(keys[i], run->ns, ns_len) == 0 && keys[i][ns_len] == '/';
+    kumo_informer_keys_free(keys, count);
+    long limit = ctl->env.max_machines_per_namespace;
+    size_t room = (long)have >= limit ? 0 : (size_t)(limit - (long)have);
+    if (wanted <= room)
+        return wanted;
+    infra_child_error *c = run->child_error;
+    if (c && c->reason[0] == '\0') {
+        snprintf(c->reason, sizeof(c->reason), "NamespaceLimit");
+        snprintf(c->message, sizeof(c->message),
+                 "namespace %s has %zu Machines; the limit is %ld (kumod "
+                 "--max-machines-per-namespace): %zu more wait for room",
+                 run->ns, have, limit, wanted - room);
+    }
+    return room;
+}
+
 static void run_free(infra_run *run)
 {
     infra_usage_free(run);
@@ -419,6 +446,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         free(start);
     }
     pending_more = planned > ordered;
+    ordered = namespace_cap(ctl, &run, ordered);
     /* Shared resources of every connection in use or about to be, then the Machines. */
     int no_memory = 0;
     for (size_t i = 0; i < run.member_count; i++)

@@ -59,7 +59,8 @@ typedef struct kumo_infra_env {
      * handed to the driver at create; NULL function or NULL result: the machine has no agent. */
     char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
     void *agent_context;
-    kumo_recorder *recorder; /* Events; NULL: none recorded */
+    kumo_recorder *recorder;         /* Events; NULL: none recorded */
+    long max_machines_per_namespace; /* Machines Infras may make in one namespace; 0: 50000 */
 } kumo_infra_env;
 
 typedef struct kumo_infra_controller kumo_infra_controller;

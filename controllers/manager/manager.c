@@ -646,7 +646,8 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                          .probe_interval_ms = options->probe_interval_ms,
                          .agent_bootstrap = options->agent_url ? options->agent_bootstrap : NULL,
                          .agent_context = options->agent_context,
-                         .recorder = m->recorder};
+                         .recorder = m->recorder,
+                         .max_machines_per_namespace = options->max_machines_per_namespace};
     int none = options->controllers && strcmp(options->controllers, "none") == 0;
     if (e == KUMO_ERROR_OK && options->agent_url && !none && listed(options->controllers, "app"))
         e = agents_connect(m, diag);

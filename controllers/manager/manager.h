@@ -55,6 +55,7 @@ typedef struct kumo_manager_options {
      * many are kept per namespace (0: 1000). */
     double event_ttl_seconds;
     int events_per_namespace;
+    long max_machines_per_namespace; /* Machines Infras may make in one namespace; 0: 50000 */
 } kumo_manager_options;
 
 /*

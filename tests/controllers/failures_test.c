@@ -174,6 +174,17 @@ static int condition_says(api_fixture *f, const char *kind, const char *name, co
     return ok;
 }
 
+/* api_wait: {kind, name, type, text}: the condition's message contains text. */
+static int condition_says_eventually(api_fixture *f, void *arg)
+{
+    const char *const *w = arg;
+    ProtobufCMessage *o = api_get(f, w[0], w[1]);
+    const Kumo__V1alpha1__Condition *c = o ? kumo_object_condition_get(o, w[2]) : NULL;
+    int ok = c && strstr(c->message, w[3]) != NULL;
+    kumo_object_destroy(o);
+    return ok;
+}
+
 static int warning_event_about(api_fixture *f, void *arg)
 {
     const char *const *name_reason = arg;
@@ -425,6 +436,56 @@ KUMO_TEST(infra_replaces_outdated_machines)
     api_sleep_ms(1500);
     seen = (rollout_seen){99, "t3.small", "ubuntu-22.04"};
     KUMO_EXPECT(rolled(&f, &seen)); /* untouched */
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}
+
+/* ---- bounded work -------------------------------------------------------------------- */
+
+KUMO_TEST(limits_per_infra_and_namespace)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    /* Per object: 2 groups of 6,000 is more than the 10,000 machines one Infra may ask for. */
+    ProtobufCMessage *huge = api_decode(
+        "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\", \"metadata\": {\"name\": "
+        "\"huge\", \"namespace\": \"default\"}, \"spec\": {\"groups\": [{\"name\": \"a\", "
+        "\"size\": 6000, \"connection\": \"c0\", \"instanceType\": \"t3.micro\", \"image\": "
+        "\"ubuntu-22.04\"}, {\"name\": \"b\", \"size\": 6000, \"connection\": \"c0\", "
+        "\"instanceType\": \"t3.micro\", \"image\": \"ubuntu-22.04\"}]}}");
+    KUMO_REQUIRE(huge != NULL);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    KUMO_EXPECT_INT_EQ(kumo_client_create(f.client, huge, NULL, &d), KUMO_ERROR_INVALID);
+    KUMO_EXPECT_CONTAINS(d.message, "the groups ask for 12000 machines in all; the limit per "
+                                    "Infra is 10000 (kumod --max-machines-per-infra)");
+    kumo_diag_fini(&d);
+    kumo_object_destroy(huge);
+
+    /* Per namespace: at most 3 Machines; the Infra says why the others wait. */
+    KUMO_REQUIRE(api_apply(&f, infra_tmpl, "many", 5, "c0", "t3.micro") == 0);
+    kumo_manager_options o = {.nats_url = f.url,
+                              .controllers =
+                                  "connection,network,securitygroup,keypair,machine,infra",
+                              .drivers_dir = f.drivers_dir,
+                              .holder = "test",
+                              .lease_duration_ms = 2000,
+                              .workers = 8,
+                              .probe_interval_ms = 2000,
+                              .max_machines_per_namespace = 3};
+    kumo_manager *m = NULL;
+    kumo_diag_init(&d);
+    KUMO_REQUIRE_INT_EQ(kumo_manager_start(&o, &m, &d), KUMO_ERROR_OK);
+    condition_want limited = {"Infra", "many", "Degraded", "True", "NamespaceLimit"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &limited));
+    const char *says[4] = {"Infra", "many", "Degraded",
+                           "namespace default has 3 Machines; the limit is 3 (kumod "
+                           "--max-machines-per-namespace): 2 more wait for room"};
+    KUMO_EXPECT(api_wait(&f, 20, condition_says_eventually, (void *)says));
+    api_sleep_ms(1000);
+    KUMO_EXPECT_INT_EQ(machines_named(&f, "many-"), 3);
+    kumo_diag_fini(&d);
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
