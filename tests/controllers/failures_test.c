@@ -259,6 +259,8 @@ KUMO_TEST(connection_failures_on_their_users)
                           " \"image\": \"ubuntu-22.04\"}}";
     KUMO_REQUIRE(api_apply(&f, machine, "m-nocred", "nocred") == 0);
     KUMO_REQUIRE(api_apply(&f, machine, "m-ghost", "ghost") == 0);
+    KUMO_REQUIRE(api_sim_connection(&f, "full", "\"capacity\": \"0\"") == 0);
+    KUMO_REQUIRE(api_apply(&f, machine, "m-full", "full") == 0);
     kumo_manager *m = start_controllers(&f, "connection,machine");
     KUMO_REQUIRE(m != NULL);
     condition_want tls = {"Connection", "tlsconn", "Ready", "False", "CredentialTypeMismatch"};
@@ -275,6 +277,13 @@ KUMO_TEST(connection_failures_on_their_users)
     kumo_object_destroy(o);
     condition_want ghost = {"Machine", "m-ghost", "Ready", "False", "ConnectionNotFound"};
     KUMO_EXPECT(api_wait(&f, 20, has_condition, &ghost));
+    /* Refused for capacity and retried: Pending, not Failed. */
+    condition_want full = {"Machine", "m-full", "Ready", "False", "InsufficientCapacity"};
+    KUMO_EXPECT(api_wait(&f, 20, has_condition, &full));
+    Kumo__V1alpha1__Machine *mf = (Kumo__V1alpha1__Machine *)api_get(&f, "Machine", "m-full");
+    KUMO_EXPECT(mf && mf->status &&
+                mf->status->phase == KUMO__V1ALPHA1__MACHINE_STATUS__PHASE__Pending);
+    kumo_object_destroy(mf ? &mf->base : NULL);
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
