@@ -203,6 +203,25 @@ KUMO_TEST(kumoctl_apply_get_describe)
     fixture_stop(&f);
 }
 
+/* Decodes JSON (printf-style, the object's uid aside) into a `kind` object and creates it. */
+static void create_json(kumo_client *c, const char *kind, const char *fmt, const char *uid)
+{
+    char text[1200];
+    snprintf(text, sizeof(text), fmt, uid);
+    ProtobufCMessage *object = NULL;
+    kumo_diag d;
+    kumo_diag_init(&d);
+    KUMO_REQUIRE_INT_EQ(kumo_object_decode(kumo_object_kind_lookup(kind), text, strlen(text),
+                                           KUMO_CODEC_FORMAT_JSON, NULL, &object, &d),
+                        KUMO_ERROR_OK);
+    kumo_error e = kumo_client_create(c, object, NULL, &d);
+    if (e != KUMO_ERROR_OK)
+        fprintf(stderr, "%s: %s\n", kind, d.message);
+    KUMO_EXPECT_INT_EQ(e, KUMO_ERROR_OK);
+    kumo_object_destroy(object);
+    kumo_diag_fini(&d);
+}
+
 /* A Connection with a finalizer, and a Network it owns. Returns the Connection's uid. */
 static void make_owner_and_dependent(const fixture *f, const char *finalizer)
 {
@@ -217,23 +236,13 @@ static void make_owner_and_dependent(const fixture *f, const char *finalizer)
         m->n_finalizers = 1;
     }
     KUMO_REQUIRE_INT_EQ(kumo_client_create(c, owner, &out, &d), KUMO_ERROR_OK);
-    char text[1024];
-    snprintf(text, sizeof(text),
-             "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Network\", \"metadata\": "
-             "{\"name\": \"owned\", \"namespace\": \"default\", \"ownerReferences\": "
-             "[{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Connection\", \"name\": "
-             "\"owner\", \"uid\": \"%s\", \"controller\": true}]}, "
-             "\"spec\": {\"connection\": \"owner\", \"cidr\": \"10.0.0.0/16\"}}",
-             kumo_object_meta(out)->uid);
-    ProtobufCMessage *network = NULL;
-    KUMO_REQUIRE_INT_EQ(kumo_object_decode(kumo_object_kind_lookup("Network"), text, strlen(text),
-                                           KUMO_CODEC_FORMAT_JSON, NULL, &network, &d),
-                        KUMO_ERROR_OK);
-    kumo_error e = kumo_client_create(c, network, NULL, &d);
-    if (e != KUMO_ERROR_OK)
-        fprintf(stderr, "network: %s\n", d.message);
-    KUMO_EXPECT_INT_EQ(e, KUMO_ERROR_OK);
-    kumo_object_destroy(network);
+    create_json(c, "Network",
+                "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Network\", \"metadata\": "
+                "{\"name\": \"owned\", \"namespace\": \"default\", \"ownerReferences\": "
+                "[{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Connection\", \"name\": "
+                "\"owner\", \"uid\": \"%s\", \"controller\": true}]}, "
+                "\"spec\": {\"connection\": \"owner\", \"cidr\": \"10.0.0.0/16\"}}",
+                kumo_object_meta(out)->uid);
     kumo_object_destroy(owner);
     kumo_object_destroy(out);
     kumo_diag_fini(&d);
@@ -547,20 +556,14 @@ KUMO_TEST(kumoctl_get_and_describe_events)
     kumo_diag_init(&d);
     ProtobufCMessage *conn = fixture_connection("web", "default", NULL), *out = NULL;
     KUMO_REQUIRE_INT_EQ(kumo_client_create(c, conn, &out, &d), KUMO_ERROR_OK);
-    char text[1024];
-    snprintf(text, sizeof(text),
-             "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Event\", \"metadata\": "
-             "{\"name\": \"web-1\", \"namespace\": \"default\"}, \"involvedObject\": {\"kind\": "
-             "\"Connection\", \"name\": \"web\", \"uid\": \"%s\"}, \"type\": \"Warning\", "
-             "\"reason\": \"Unauthorized\", \"message\": \"sim probe: AuthFailure: wrong key\", "
-             "\"count\": 3, \"firstTimestamp\": \"2026-01-01T00:00:00Z\", \"lastTimestamp\": "
-             "\"2026-01-01T00:05:00Z\", \"source\": {\"component\": \"kumo-controllers\"}}",
-             kumo_object_meta(out)->uid);
-    ProtobufCMessage *event = NULL;
-    KUMO_REQUIRE_INT_EQ(kumo_object_decode(kumo_object_kind_lookup("events"), text, strlen(text),
-                                           KUMO_CODEC_FORMAT_JSON, NULL, &event, &d),
-                        KUMO_ERROR_OK);
-    KUMO_REQUIRE_INT_EQ(kumo_client_create(c, event, NULL, &d), KUMO_ERROR_OK);
+    create_json(c, "events",
+                "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Event\", \"metadata\": "
+                "{\"name\": \"web-1\", \"namespace\": \"default\"}, \"involvedObject\": {\"kind\": "
+                "\"Connection\", \"name\": \"web\", \"uid\": \"%s\"}, \"type\": \"Warning\", "
+                "\"reason\": \"Unauthorized\", \"message\": \"sim probe: AuthFailure: wrong key\", "
+                "\"count\": 3, \"firstTimestamp\": \"2026-01-01T00:00:00Z\", \"lastTimestamp\": "
+                "\"2026-01-01T00:05:00Z\", \"source\": {\"component\": \"kumo-controllers\"}}",
+                kumo_object_meta(out)->uid);
     run r;
     KUMOCTL(&r, "get", "events");
     KUMO_EXPECT_INT_EQ(r.status, 0);
@@ -575,7 +578,6 @@ KUMO_TEST(kumoctl_get_and_describe_events)
     KUMO_EXPECT_CONTAINS(r.out, "Unauthorized");
     KUMO_EXPECT_CONTAINS(r.out, "(x3 over");
     done(&r);
-    kumo_object_destroy(event);
     kumo_object_destroy(conn);
     kumo_object_destroy(out);
     kumo_diag_fini(&d);

@@ -145,15 +145,22 @@ static const char infra_tmpl[] =
     " \"spec\": {\"groups\": [{\"name\": \"a\", \"size\": %d, \"connection\": \"%s\","
     " \"instanceType\": \"%s\", \"image\": \"ubuntu-22.04\"}]}}";
 
-/* Machines whose name starts with `prefix`. */
-static size_t machines_named(api_fixture *f, const char *prefix)
+/* The Machines of the default namespace (caller frees); NULL when the list failed. */
+static Kumo__V1alpha1__MachineList *machines_list(api_fixture *f)
 {
     ProtobufCMessage *list = NULL;
     kumo_diag d;
     kumo_diag_init(&d);
     kumo_client_list(f->client, kumo_object_kind_lookup("Machine"), "default", NULL, &list, &d);
     kumo_diag_fini(&d);
-    const Kumo__V1alpha1__MachineList *l = (const Kumo__V1alpha1__MachineList *)list;
+    return (Kumo__V1alpha1__MachineList *)list;
+}
+
+/* Machines whose name starts with `prefix`. */
+static size_t machines_named(api_fixture *f, const char *prefix)
+{
+    Kumo__V1alpha1__MachineList *l = machines_list(f);
+    ProtobufCMessage *list = l ? &l->base : NULL;
     size_t n = 0;
     for (size_t i = 0; l && i < l->n_items; i++)
         n += strncmp(l->items[i]->metadata->name, prefix, strlen(prefix)) == 0;
@@ -388,12 +395,8 @@ typedef struct rollout_seen {
 static int rolled(api_fixture *f, void *arg)
 {
     rollout_seen *seen = arg;
-    ProtobufCMessage *list = NULL;
-    kumo_diag d;
-    kumo_diag_init(&d);
-    kumo_client_list(f->client, kumo_object_kind_lookup("Machine"), "default", NULL, &list, &d);
-    kumo_diag_fini(&d);
-    const Kumo__V1alpha1__MachineList *l = (const Kumo__V1alpha1__MachineList *)list;
+    Kumo__V1alpha1__MachineList *l = machines_list(f);
+    ProtobufCMessage *list = l ? &l->base : NULL;
     int total = 0, matching = 0, running = 0;
     for (size_t i = 0; l && i < l->n_items; i++) {
         const Kumo__V1alpha1__Machine *mc = l->items[i];
