@@ -87,10 +87,8 @@ static int one_connection(const options *o, kumo_driver_handle *handle, const ch
         *sep = '/';
     const struct kumo_driver *drv = kumo_driver_table(handle);
     struct kumo_driver_kv config[] = {{"name_prefix", o->prefix}, {"state_dir", dir}};
-    struct kumo_driver_open_args args = {.struct_size = sizeof(args),
-                                         .connection = connection,
-                                         .config = config,
-                                         .config_count = 2};
+    struct kumo_driver_open_args args = {
+        .struct_size = sizeof(args), .connection = connection, .config = config, .config_count = 2};
     struct kumo_driver_conn *conn = NULL;
     struct kumo_driver_diag dd;
     memset(&dd, 0, sizeof(dd));
