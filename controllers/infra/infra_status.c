@@ -266,6 +266,101 @@ static int up_to_date_condition(const infra_run *run, ProtobufCMessage *object)
     return outdated > kept;
 }
 
+/* What the status build learnt, for the conditions. */
+typedef struct rollup {
+    int converged, desired, ready;
+    char not_ready[600];
+    char degraded_reason[64], degraded[600];
+    size_t failed, provisioning;
+    char failed_message[600];
+} rollup;
+
+/* The group's problem for the Degraded condition (the first one found wins). */
+static void group_degraded(const infra_group_plan *plan, const Kumo__V1alpha1__NodeGroupStatus *gs,
+                           rollup *r)
+{
+    if (r->degraded_reason[0] != '\0')
+        return;
+    if (plan->desired > 0 && plan->no_placement[0]) {
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "%s",
+                 plan->no_placement_reason ? plan->no_placement_reason : "NoPlacement");
+        snprintf(r->degraded, sizeof(r->degraded), "group %s: %s", plan->spec->name,
+                 plan->no_placement);
+    } else if (plan->capacity_blocked) {
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "InsufficientCapacity");
+        snprintf(r->degraded, sizeof(r->degraded),
+                 "group %s: the cloud refuses machines on %s and the group names its "
+                 "connection explicitly, so it cannot fail over",
+                 plan->spec->name, plan->spec->connection);
+    } else if (plan->excluded_count > 0 && gs->n_failovers > 0) {
+        const Kumo__V1alpha1__Failover *f = gs->failovers[0];
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "FailedOver");
+        snprintf(r->degraded, sizeof(r->degraded), "group %s failed over from %s to %s: %s: %.300s",
+                 plan->spec->name, f->from_connection,
+                 f->to_connection[0] ? f->to_connection : "<no candidate left>", f->reason,
+                 f->message);
+    } else if (!plan->explicit_placement && plan->candidate_count < plan->spread &&
+               plan->desired > 0) {
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "InsufficientCandidates");
+        snprintf(r->degraded, sizeof(r->degraded),
+                 "group %s: spreadConnections is %zu but only %zu connections qualify",
+                 plan->spec->name, plan->spread, plan->candidate_count);
+    }
+}
+
+/* Failing children win Degraded over a failover (they say why); a refused child first. */
+static void children_degraded(const infra_run *run, rollup *r)
+{
+    char failed_reason[64] = "";
+    r->failed = members_failed(run, failed_reason, sizeof(failed_reason), r->failed_message,
+                               sizeof(r->failed_message), &r->provisioning);
+    if (run->child_error && run->child_error->reason[0]) {
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "%s", run->child_error->reason);
+        snprintf(r->degraded, sizeof(r->degraded), "%.590s", run->child_error->message);
+    } else if (r->failed > 0 &&
+               (r->degraded_reason[0] == '\0' || strcmp(r->degraded_reason, "FailedOver") == 0)) {
+        snprintf(r->degraded_reason, sizeof(r->degraded_reason), "%s", failed_reason);
+        snprintf(r->degraded, sizeof(r->degraded), "%s", r->failed_message);
+    }
+}
+
+/* Ready, Progressing, Degraded (UpToDate is set already); returns converged. */
+static int conditions_set(ProtobufCMessage *object, const rollup *r, int replacing)
+{
+    char message[1400];
+    /* Ready: every group has its size ready (old machines being replaced count while they
+     * serve). Progressing: until every group is at its size with machines of its spec. */
+    int all_ready = r->ready >= r->desired && r->failed == 0 && (r->converged || replacing);
+    int converged = r->converged && !replacing;
+    snprintf(message, sizeof(message), "%d of %d machines ready%s%s%.400s", r->ready, r->desired,
+             all_ready ? "" : r->not_ready, r->failed ? "; " : "",
+             r->failed ? r->failed_message : "");
+    if (all_ready)
+        kumo_object_condition_set(object, "Ready", "True", "AllMachinesReady", message);
+    else
+        kumo_object_condition_set(object, "Ready", "False",
+                                  r->failed ? "MachinesFailed" : "MachinesNotReady", message);
+    /* Nothing on its way and something failing: it will not get there by itself. */
+    int blocked = r->degraded_reason[0] && strcmp(r->degraded_reason, "FailedOver") != 0 &&
+                  strcmp(r->degraded_reason, "InsufficientCandidates") != 0;
+    int stalled = !converged && blocked && r->provisioning == 0;
+    if (converged)
+        kumo_object_condition_set(object, "Progressing", "False", "Converged",
+                                  "every group is at its size");
+    else
+        kumo_object_condition_set(object, "Progressing", stalled ? "False" : "True",
+                                  stalled     ? "Stalled"
+                                  : replacing ? "Replacing"
+                                              : "Provisioning",
+                                  stalled ? r->degraded : message);
+    if (r->degraded_reason[0])
+        kumo_object_condition_set(object, "Degraded", "True", r->degraded_reason, r->degraded);
+    else
+        kumo_object_condition_set(object, "Degraded", "False", "AsExpected",
+                                  "every group is placed as it asks");
+    return converged;
+}
+
 ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
 {
     *converged_out = 0;
@@ -283,9 +378,10 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
         kumo_object_destroy(object);
         return NULL;
     }
-    int converged = 1, desired = 0, ready = 0;
+    rollup r;
+    memset(&r, 0, sizeof(r));
+    r.converged = 1;
     double cost = 0;
-    char not_ready[600] = "", degraded_reason[64] = "", degraded[600] = "";
     size_t nr_len = 0;
     for (size_t g = 0; g < n_groups; g++) {
         const infra_group_plan *plan = &run->groups[g];
@@ -298,61 +394,23 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
             return NULL;
         }
         s->groups[s->n_groups++] = gs;
-        desired += plan->desired;
-        ready += group_ready;
+        r.desired += plan->desired;
+        r.ready += group_ready;
         cost += group_cost;
         if (active != plan->desired || group_ready != plan->desired) {
-            converged = 0;
-            if (nr_len < sizeof(not_ready) - 1)
+            r.converged = 0;
+            if (nr_len < sizeof(r.not_ready) - 1)
                 nr_len += (size_t)snprintf(
-                    not_ready + nr_len, sizeof(not_ready) - nr_len, "; group %s: %d/%d ready%s%s%s",
-                    plan->spec->name, group_ready, plan->desired,
+                    r.not_ready + nr_len, sizeof(r.not_ready) - nr_len,
+                    "; group %s: %d/%d ready%s%s%s", plan->spec->name, group_ready, plan->desired,
                     plan->settling[0] ? " (placement waits for Connection " : "", plan->settling,
                     plan->settling[0] ? " to report)" : "");
         }
-        /* The first problem found wins the Degraded condition. */
-        if (degraded_reason[0] != '\0')
-            continue;
-        if (plan->desired > 0 && plan->no_placement[0]) {
-            snprintf(degraded_reason, sizeof(degraded_reason), "%s",
-                     plan->no_placement_reason ? plan->no_placement_reason : "NoPlacement");
-            snprintf(degraded, sizeof(degraded), "group %s: %s", plan->spec->name,
-                     plan->no_placement);
-        } else if (plan->capacity_blocked) {
-            snprintf(degraded_reason, sizeof(degraded_reason), "InsufficientCapacity");
-            snprintf(degraded, sizeof(degraded),
-                     "group %s: the cloud refuses machines on %s and the group names its "
-                     "connection explicitly, so it cannot fail over",
-                     plan->spec->name, plan->spec->connection);
-        } else if (plan->excluded_count > 0 && gs->n_failovers > 0) {
-            const Kumo__V1alpha1__Failover *f = gs->failovers[0];
-            snprintf(degraded_reason, sizeof(degraded_reason), "FailedOver");
-            snprintf(degraded, sizeof(degraded), "group %s failed over from %s to %s: %s: %.300s",
-                     plan->spec->name, f->from_connection,
-                     f->to_connection[0] ? f->to_connection : "<no candidate left>", f->reason,
-                     f->message);
-        } else if (!plan->explicit_placement && plan->candidate_count < plan->spread &&
-                   plan->desired > 0) {
-            snprintf(degraded_reason, sizeof(degraded_reason), "InsufficientCandidates");
-            snprintf(degraded, sizeof(degraded),
-                     "group %s: spreadConnections is %zu but only %zu connections qualify",
-                     plan->spec->name, plan->spread, plan->candidate_count);
-        }
+        group_degraded(plan, gs, &r);
     }
-    size_t provisioning = 0;
-    char failed_reason[64] = "", failed_message[600] = "";
-    size_t failed = members_failed(run, failed_reason, sizeof(failed_reason), failed_message,
-                                   sizeof(failed_message), &provisioning);
-    if (run->child_error && run->child_error->reason[0]) {
-        snprintf(degraded_reason, sizeof(degraded_reason), "%s", run->child_error->reason);
-        snprintf(degraded, sizeof(degraded), "%.590s", run->child_error->message);
-    } else if (failed > 0 &&
-               (degraded_reason[0] == '\0' || strcmp(degraded_reason, "FailedOver") == 0)) {
-        snprintf(degraded_reason, sizeof(degraded_reason), "%s", failed_reason);
-        snprintf(degraded, sizeof(degraded), "%s", failed_message);
-    }
-    s->desired = desired;
-    s->ready = ready;
+    children_degraded(run, &r);
+    s->desired = r.desired;
+    s->ready = r.ready;
     s->cost_per_hour = cost;
     const char *currency = "USD";
     for (size_t i = 0; i < run->member_count; i++)
@@ -360,37 +418,7 @@ ProtobufCMessage *infra_status_build(const infra_run *run, int *converged_out)
             currency = run->members[i].currency;
     kumo_codec_string_set(&s->currency, currency);
     s->observed_generation = run->infra->metadata->generation;
-    char message[1400];
     int replacing = up_to_date_condition(run, object);
-    /* Ready: every group has its size ready (old machines being replaced count while they
-     * serve). Progressing: until every group is at its size with machines of its spec. */
-    int all_ready = ready >= desired && failed == 0 && (converged || replacing);
-    converged = converged && !replacing;
-    snprintf(message, sizeof(message), "%d of %d machines ready%s%s%.400s", ready, desired,
-             all_ready ? "" : not_ready, failed ? "; " : "", failed ? failed_message : "");
-    if (all_ready)
-        kumo_object_condition_set(object, "Ready", "True", "AllMachinesReady", message);
-    else
-        kumo_object_condition_set(object, "Ready", "False",
-                                  failed ? "MachinesFailed" : "MachinesNotReady", message);
-    /* Nothing on its way and machines failing: it will not get there by itself. */
-    int blocked = degraded_reason[0] && strcmp(degraded_reason, "FailedOver") != 0 &&
-                  strcmp(degraded_reason, "InsufficientCandidates") != 0;
-    int stalled = !converged && blocked && provisioning == 0;
-    if (converged)
-        kumo_object_condition_set(object, "Progressing", "False", "Converged",
-                                  "every group is at its size");
-    else
-        kumo_object_condition_set(object, "Progressing", stalled ? "False" : "True",
-                                  stalled     ? "Stalled"
-                                  : replacing ? "Replacing"
-                                              : "Provisioning",
-                                  stalled ? degraded : message);
-    if (degraded_reason[0])
-        kumo_object_condition_set(object, "Degraded", "True", degraded_reason, degraded);
-    else
-        kumo_object_condition_set(object, "Degraded", "False", "AsExpected",
-                                  "every group is placed as it asks");
-    *converged_out = converged;
+    *converged_out = conditions_set(object, &r, replacing);
     return object;
 }
