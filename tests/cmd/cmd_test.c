@@ -530,3 +530,21 @@ KUMO_TEST(version_output)
     KUMO_EXPECT_CONTAINS(r.out, "clientVersion:\n  version: v0.1.0\n");
     run_result_free(&r);
 }
+
+/* The README's commands kill only what they mean to: no pkill/killall by a pattern that
+ * matches every such process on the host. */
+KUMO_TEST(readme_kills_only_kumo_processes)
+{
+    char path[1024];
+    char *text = kumo_test_read_file(kumo_test_source_path("README.md", path, sizeof(path)), NULL);
+    KUMO_REQUIRE(text != NULL);
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        int broad = strstr(line, "pkill") != NULL || strstr(line, "killall") != NULL;
+        KUMO_CHECK_(0, !broad, "README.md kills processes host-wide: %s", line);
+        line = end ? end + 1 : NULL;
+    }
+    free(text);
+}
