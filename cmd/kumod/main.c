@@ -54,6 +54,8 @@ static const char usage[] =
     "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
     "  --max-machines-per-infra N      machines one Infra may ask for in all (default 10000)\n"
     "  --max-machines-per-namespace N  Machines Infras may make in one namespace (default 50000)\n"
+    "  --event-ttl-seconds S      Events older than this are deleted (default 3600)\n"
+    "  --events-per-namespace N   most Events kept per namespace (default 1000)\n"
     "  --agent-listen H:P|none    the agent bus, which the kumo-agents in machines join\n"
     "                             (default 0.0.0.0 on the port it had last time, else a free one)\n"
     "  --agent-advertise URLS     comma list of nats:// URLs agents use to reach the agent bus\n"
@@ -281,9 +283,11 @@ typedef struct kumod_controller_flags {
     double drift_poll_seconds;       /* --drift-poll-seconds */
     long max_machines_per_infra;     /* --max-machines-per-infra (the store checks it) */
     long max_machines_per_namespace; /* --max-machines-per-namespace */
+    long event_ttl_seconds;          /* --event-ttl-seconds */
+    long events_per_namespace;       /* --events-per-namespace */
 } kumod_controller_flags;
 
-/* --max-machines-*: a whole number from 1 to 10,000,000 into *out; 0, or 2 after a usage error. */
+/* A limit flag: a whole number from 1 to 10,000,000 into *out; 0, or 2 after a usage error. */
 static int limit_flag(const char *name, const char *value, long *out)
 {
     char *end;
@@ -306,7 +310,9 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
                                         "--latency-table",
                                         "--drift-poll-seconds",
                                         "--max-machines-per-infra",
-                                        "--max-machines-per-namespace"};
+                                        "--max-machines-per-namespace",
+                                        "--event-ttl-seconds",
+                                        "--events-per-namespace"};
     memset(cf, 0, sizeof(*cf));
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -320,7 +326,7 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
     for (int i = 1; i < *argc; i++) {
         int which = -1;
         const char *value = NULL;
-        for (int k = 0; k < 6 && which < 0; k++) {
+        for (int k = 0; k < 8 && which < 0; k++) {
             size_t len = strlen(names[k]);
             if (strcmp(argv[i], names[k]) == 0) {
                 which = k;
@@ -355,11 +361,14 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
             break;
         case 4:
         case 5:
-            if (limit_flag(names[which], value,
-                           which == 4 ? &cf->max_machines_per_infra
-                                      : &cf->max_machines_per_namespace) != 0)
+        case 6:
+        case 7: {
+            long *slots[] = {&cf->max_machines_per_infra, &cf->max_machines_per_namespace,
+                             &cf->event_ttl_seconds, &cf->events_per_namespace};
+            if (limit_flag(names[which], value, slots[which - 4]) != 0)
                 return 2;
             break;
+        }
         default:
             cf->drift_poll_seconds = strtod(value, &end);
             if (*end != '\0' || !(cf->drift_poll_seconds > 0 && cf->drift_poll_seconds <= 86400)) {
@@ -410,6 +419,8 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .holder = holder,
         .drift_poll_ms = cf->drift_poll_seconds * 1000,
         .max_machines_per_namespace = cf->max_machines_per_namespace,
+        .event_ttl_seconds = (double)cf->event_ttl_seconds,
+        .events_per_namespace = (int)cf->events_per_namespace,
         .read_credential = kumod_read_credential,
         .credential_context = store,
         .state_root = state_root,

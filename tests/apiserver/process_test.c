@@ -68,6 +68,11 @@ KUMO_TEST(kumod_flags)
     KUMO_EXPECT_INT_EQ(run_kumod(level, log, &out), 2);
     KUMO_EXPECT_CONTAINS(out, "--log-level");
     free(out);
+    unlink(log);
+    const char *limit[] = {"--max-machines-per-infra", "0", NULL};
+    KUMO_EXPECT_INT_EQ(run_kumod(limit, log, &out), 2);
+    KUMO_EXPECT_CONTAINS(out, "--max-machines-per-infra \"0\" must be a whole number");
+    free(out);
 }
 
 /* An external nats-server with JetStream for kumod --nats. */
