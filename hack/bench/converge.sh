@@ -16,6 +16,9 @@
 # reconcile, and ends with
 #   BENCH converge machines=10000 connections=20 time_s=T lower_bound_s=LB ratio=T/LB
 #         bytes_per_object=B cpu_us_per_reconcile=C ...
+# and, for fairness, small_alone_s / small_behind_s / small_ratio: a 2-machine Infra on a
+# Connection of its own, made once alone and once 3 s after the big Infra (while its
+# machines fill kumod's queues).
 # Goals: ratio <= 1.2, bytes_per_object <= 4096. (For scale: Crossplane's
 # default is 10 reconciles/s.) Exits 0 when it ran, whatever the figures.
 #

@@ -15,6 +15,11 @@
  *        BENCH converge machines=M connections=N time_s=T lower_bound_s=LB
  *              ratio=T/LB bytes_per_object=B cpu_us_per_reconcile=C ...
  *
+ * Fairness: a small Infra (2 machines on a Connection of its own) is made
+ * once before the big one (its time alone is the peer) and once 3 s after
+ * the big one was applied, while its 10,000 machines fill kumod's queues;
+ * small_ratio = its time behind the big one / its time alone.
+ *
  * Lower bound, per connection (they run in parallel): every machine needs at
  * least one create and one observe that sees it Running, all through the
  * connection's token bucket, so (2 * M/N) / qps seconds of calls; the last
@@ -24,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +196,43 @@ static char *control(int i, const char *op)
     return request(subject, NULL, body, 10000);
 }
 
+/* Applies a 2-machine Infra `name` on connection c<index>; seconds until both Machines are
+ * ready, or -1 after timeout_s. */
+static double small_infra_s(const char *name, int index, double timeout_s)
+{
+    char *body = format("{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Infra\","
+                        "\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},"
+                        "\"spec\":{\"groups\":[{\"name\":\"a\",\"size\":2,\"connection\":"
+                        "\"c%d\",\"instanceType\":\"t3.micro\",\"image\":\"ubuntu-22.04\"}]}}",
+                        name, index);
+    double t0 = now_s();
+    free(request("kumo.v1.api.apply.infras.default", NULL, body, 10000));
+    free(body);
+    while (now_s() - t0 < timeout_s) {
+        char *json = request("kumo.v1.api.get.infras.default", name, "", 10000);
+        double ready = json ? last_number(json, "ready") : 0;
+        free(json);
+        if (ready >= 2)
+            return now_s() - t0;
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+typedef struct behind {
+    int index;
+    double timeout_s, seconds;
+} behind;
+
+/* The small Infra made 3 s after the big one (a thread beside the main poll). */
+static void *small_behind(void *arg)
+{
+    behind *b = arg;
+    sleep_ms(3000);
+    b->seconds = small_infra_s("small-behind", b->index, b->timeout_s);
+    return NULL;
+}
+
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.connections = 20,
@@ -251,7 +294,8 @@ int main(int argc, char **argv)
     }
     int per = o.machines / o.connections;
     o.machines = per * o.connections;
-    for (int i = 0; i < o.connections; i++) {
+    /* One more Connection, c<connections>, for the small Infras. */
+    for (int i = 0; i <= o.connections; i++) {
         char *body =
             format("{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Connection\","
                    "\"metadata\":{\"name\":\"c%d\",\"namespace\":\"default\"},"
@@ -272,7 +316,7 @@ int main(int argc, char **argv)
         free(body);
     }
     double wait_until = now_s() + 120;
-    for (int i = 0; i < o.connections; i++)
+    for (int i = 0; i <= o.connections; i++)
         while (!connection_ready(i)) {
             if (now_s() > wait_until) {
                 fprintf(stderr, "bench-converge: Connection c%d is not Ready after 120 s\n", i);
@@ -281,6 +325,7 @@ int main(int argc, char **argv)
             sleep_ms(100);
         }
     sleep_ms(500); /* let the probes' status writes settle before measuring */
+    double small_alone = small_infra_s("small-alone", o.connections, 60);
     for (int i = 0; i < o.connections; i++)
         free(control(i, "reset_stats"));
     long rss_before = rss_kib(o.kumod_pid);
@@ -306,6 +351,9 @@ int main(int argc, char **argv)
                                i ? "," : "", i, per, i);
     snprintf(infra + at, cap - at, "]}}");
     double t0 = now_s();
+    behind late = {o.connections, o.timeout_s, -1};
+    pthread_t late_thread;
+    int late_started = pthread_create(&late_thread, NULL, small_behind, &late) == 0;
     char *reply = request("kumo.v1.api.apply.infras.default", NULL, infra, 10000);
     free(infra);
     if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
@@ -347,6 +395,8 @@ int main(int argc, char **argv)
     }
     double elapsed = now_s() - t0;
     int converged = ready >= o.machines;
+    if (late_started)
+        pthread_join(late_thread, NULL);
     sleep_ms(200);
     long rss_after = rss_kib(o.kumod_pid);
     long anon_after = status_kib(o.kumod_pid, "RssAnon");
@@ -372,8 +422,9 @@ int main(int argc, char **argv)
         observes += number_after(by, "machine_observe");
         free(stats);
     }
-    /* Managed objects: Machines, 3 shared objects and a Connection per connection, the Infra. */
-    double objects = o.machines + 4.0 * o.connections + 1;
+    /* Managed objects: Machines, 3 shared objects and a Connection per connection, the Infra;
+     * and the small Infras' (4 Machines, 2 Infras, 3 shared objects and a Connection). */
+    double objects = o.machines + 4.0 * o.connections + 1 + 10;
     double lower = 2.0 * per / o.qps + o.boot_s + o.latency_ms / 1000.0;
     /* Tighter: the last boots overlap the remaining observes when those take longer. */
     double creates_s = per / o.qps, calls_s = 2.0 * per / o.qps;
@@ -409,14 +460,19 @@ int main(int argc, char **argv)
     printf("  kumod CPU             %.2f s for %.0f reconciles: %.0f us per reconcile; %.0f us per "
            "machine\n",
            cpu, reconciles, reconciles > 0 ? cpu * 1e6 / reconciles : 0, cpu * 1e6 / o.machines);
+    printf("  small Infra           2 machines on their own Connection: Ready after %.2f s alone, "
+           "%.2f s when made 3 s after the big one (ratio %.2f)\n",
+           small_alone, late.seconds, small_alone > 0 ? late.seconds / small_alone : 0);
     printf("BENCH converge machines=%d connections=%d time_s=%.2f lower_bound_s=%.2f ratio=%.3f "
            "bytes_per_object=%.0f anon_bytes_per_object=%.0f cpu_us_per_reconcile=%.0f "
            "calls_per_machine=%.2f "
-           "throttled=%.0f peak_qps=%.0f ratio_tight=%.3f converged=%d\n",
+           "throttled=%.0f peak_qps=%.0f ratio_tight=%.3f converged=%d small_alone_s=%.2f "
+           "small_behind_s=%.2f small_ratio=%.2f\n",
            o.machines, o.connections, elapsed, lower, elapsed / lower, bytes_per_object,
            (double)(anon_after - anon_before) * 1024.0 / objects,
            reconciles > 0 ? cpu * 1e6 / reconciles : 0, calls / o.machines, throttled, peak_qps,
-           elapsed / tight, converged);
+           elapsed / tight, converged, small_alone, late.seconds,
+           small_alone > 0 ? late.seconds / small_alone : 0);
     free(metrics);
     free(metrics_before);
     natsConnection_Destroy(nc);
