@@ -59,6 +59,9 @@ struct slot {
     /* counters */
     atomic_ullong calls, failures, cloud_throttled, limiter_deferred;
     atomic_int waiting;
+    /* Deferred callers are told to come back one token apart, in the order they were
+     * deferred: the end of that line, in microseconds of the monotonic clock. */
+    atomic_llong deferred_until_us;
 };
 
 typedef struct loaded_driver {
@@ -506,8 +509,16 @@ kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
     atomic_fetch_sub(&s->waiting, 1);
     if (acquired != 0) {
         atomic_fetch_add(&s->limiter_deferred, 1);
-        /* Come back when the callers ahead of us have been served. */
-        double queue_ms = 1000.0 * (double)waiting / (conn->qps > 0 ? conn->qps : 10);
+        /* Come back when the callers deferred before us have been served: one token each.
+         * (Telling every one "about a second" would bring 10,000 deferred keys back every
+         * second to be deferred again: a retry storm that burns a core for nothing.) */
+        long long now_us = conn->host->monotonic_ns(conn->host->ctx) / 1000;
+        long long step_us = (long long)(1e6 / (conn->qps > 0 ? conn->qps : 10));
+        long long until = atomic_load(&s->deferred_until_us), next;
+        do {
+            next = (until > now_us ? until : now_us) + step_us;
+        } while (!atomic_compare_exchange_weak(&s->deferred_until_us, &until, next));
+        double queue_ms = (double)(next - now_us) / 1000.0;
         *retry_after_ms = token_in_ms > queue_ms ? token_in_ms : queue_ms;
         return kumo_diag_set(diag, KUMO_ERROR_THROTTLED,
                              "connection %s: %d calls already wait for its API limit (%.0f/s)",
