@@ -238,6 +238,9 @@ static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *tod
             infra_object_delete(ctl->env.client, "Machine", run->ns, mine[i]->name, mine[i]->uid);
             mine[i]->deleting = 1;
         }
+        kumo_recorder_event(ctl->env.recorder, run->object, KUMO_RECORDER_NORMAL, "ScaledDown",
+                            "Delete", "group %s: deleted %zu Machines to reach size %d",
+                            plan->spec->name, n_active - (size_t)plan->desired, plan->desired);
     } else if (mine && (long)n_active < plan->desired && plan->candidate_count > 0 &&
                plan->no_placement[0] == '\0' && plan->settling[0] == '\0') {
         size_t spread = plan->spread < plan->candidate_count ? plan->spread : plan->candidate_count;
@@ -464,6 +467,10 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
             member_add(&run, &run.groups[c->group], c->group, c->index, c->offer) == 0)
             created++;
     }
+    if (created > 0) /* one Event per pass, not per Machine */
+        kumo_recorder_event(ctl->env.recorder, object, KUMO_RECORDER_NORMAL, "MachinesCreated",
+                            "Create", "created %zu Machines%s", created,
+                            pending_more ? "; more follow" : "");
     free(todo);
     free(order);
     if (!no_memory)

@@ -561,8 +561,9 @@ KUMO_TEST(infra_replaces_failed_machines_of_an_old_spec)
     /* One Machine in all, of the working type, running (the refused one was replaced). */
     rollout_seen seen = {.min_running = 99, .type = "t3.micro", .image = "ubuntu-22.04"};
     KUMO_EXPECT(api_wait(&f, 40, rolled_one, &seen));
-    const char *event[2] = {"fix", "Replacing"};
+    const char *event[2] = {"fix", "Replacing"}, *made[2] = {"fix", "MachinesCreated"};
     KUMO_EXPECT(api_wait(&f, 10, event_about, (void *)event));
+    KUMO_EXPECT(api_wait(&f, 10, event_about, (void *)made));
     condition_want fresh = {"Infra", "fix", "UpToDate", "True", "AllUpToDate"};
     KUMO_EXPECT(api_wait(&f, 10, has_condition, &fresh));
     kumo_manager_stop(m);
