@@ -196,12 +196,13 @@ static int condition_says_eventually(api_fixture *f, void *arg)
     return ok;
 }
 
-static int warning_event_about(api_fixture *f, void *arg)
+/* api_wait: {object name, reason, type or NULL}: an Event about it with that reason. */
+static int event_about(api_fixture *f, void *arg)
 {
-    const char *const *name_reason = arg;
+    const char *const *w = arg;
     Kumo__V1alpha1__RecordedEventList *l = events_list(f);
-    const Kumo__V1alpha1__RecordedEvent *e = event_find(l, name_reason[0], name_reason[1]);
-    int ok = e && strcmp(e->type, "Warning") == 0;
+    const Kumo__V1alpha1__RecordedEvent *e = event_find(l, w[0], w[1]);
+    int ok = e && (w[2] == NULL || strcmp(e->type, w[2]) == 0);
     kumo_object_destroy(l ? &l->base : NULL);
     return ok;
 }
@@ -230,8 +231,8 @@ KUMO_TEST(infra_failures_reach_the_infra)
     condition_want stalled = {"Infra", "badtype", "Progressing", "False", "Stalled"};
     KUMO_EXPECT(api_wait(&f, 5, has_condition, &stalled));
     KUMO_EXPECT_INT_EQ(machines_named(&f, "badtype-"), 0);
-    const char *event[2] = {"badtype", "InvalidSpec"};
-    KUMO_EXPECT(api_wait(&f, 10, warning_event_about, event));
+    const char *event[3] = {"badtype", "InvalidSpec", "Warning"};
+    KUMO_EXPECT(api_wait(&f, 10, event_about, event));
 
     /* A failing Network: on the Network, on its Machine, rolled up to the Infra. */
     condition_want net = {"Network", "flakynet-flaky", "Ready", "False", NULL};
@@ -524,15 +525,6 @@ KUMO_TEST(limits_per_infra_and_namespace)
     api_fixture_stop(&f);
 }
 
-static int event_about(api_fixture *f, void *arg)
-{
-    const char *const *name_reason = arg;
-    Kumo__V1alpha1__RecordedEventList *l = events_list(f);
-    int ok = event_find(l, name_reason[0], name_reason[1]) != NULL;
-    kumo_object_destroy(l ? &l->base : NULL);
-    return ok;
-}
-
 /* A Machine of an old spec that failed (the cloud refused its type) is replaced once the
  * Infra asks for a type that works: the re-apply converges without deleting by hand. */
 KUMO_TEST(infra_replaces_failed_machines_of_an_old_spec)
@@ -561,7 +553,8 @@ KUMO_TEST(infra_replaces_failed_machines_of_an_old_spec)
     /* One Machine in all, of the working type, running (the refused one was replaced). */
     rollout_seen seen = {.min_running = 99, .type = "t3.micro", .image = "ubuntu-22.04"};
     KUMO_EXPECT(api_wait(&f, 40, rolled_one, &seen));
-    const char *event[2] = {"fix", "Replacing"}, *made[2] = {"fix", "MachinesCreated"};
+    const char *event[3] = {"fix", "Replacing", "Normal"};
+    const char *made[3] = {"fix", "MachinesCreated", "Normal"};
     KUMO_EXPECT(api_wait(&f, 10, event_about, (void *)event));
     KUMO_EXPECT(api_wait(&f, 10, event_about, (void *)made));
     condition_want fresh = {"Infra", "fix", "UpToDate", "True", "AllUpToDate"};
