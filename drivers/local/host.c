@@ -215,6 +215,8 @@ kumo_driver_code local_purge(struct local_call *call, struct kumo_driver_diag *d
         const struct local_object *o = c->state.objects[i];
         if (o->kind == LOCAL_MACHINE)
             rc = local_machine_teardown(call, o->id, o->pid, o->pid_start, first ? &scratch : diag);
+        else if (o->kind == LOCAL_LOAD_BALANCER)
+            rc = local_lb_teardown(call, o, first ? &scratch : diag);
         else if (o->kind == LOCAL_NETWORK) {
             local_bridge_name(c, o->id, bridge, sizeof(bridge));
             rc = local_bridge_delete(call, bridge, "purge", first ? &scratch : diag);
