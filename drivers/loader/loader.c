@@ -122,6 +122,12 @@ static int name_is_valid(const char *name)
     return 1;
 }
 
+int kumo_driver_has_load_balancers(const struct kumo_driver *d)
+{
+    return d != NULL && (d->capabilities & KUMO_DRIVER_CAP_LOAD_BALANCERS) && d->abi_minor >= 2 &&
+           d->struct_size >= KUMO_DRIVER_SIZE_1_2 && d->load_balancer_observe != NULL;
+}
+
 /* The table's size an ABI 1.minor driver must at least have. */
 static size_t minimum_size(uint32_t minor)
 {
