@@ -377,6 +377,11 @@ kumo_controller_result lb_reconcile(void *context, const char *ns, const char *n
             return result;
         }
     }
+    if (run.seen && run.driver_reason[0] == '\0' && strcmp(run.seen->state, "active") != 0)
+        driver_problem(&run, "LoadBalancerNotActive", "the load balancer is %s%s%s",
+                       run.seen->state, run.seen->message[0] ? ": " : "", run.seen->message);
+    else if (run.seen && run.driver_reason[0] == '\0' && run.seen->message[0])
+        driver_problem(&run, "DataPlaneUnreadable", "%s", run.seen->message);
     result = write_status(&run);
     if (run.seen && kumo_meta_annotation(run.object, KUMO_LB_CREATE_PENDING) &&
         run.lb->status && run.lb->status->provider_id[0] &&

@@ -9,9 +9,9 @@
  *
  * Endpoints: an App backend's instances from the App's status (component,
  * machine, address), on Machines that exist and are not being deleted,
- * narrowed by machineConnection and machineSelector; instances Starting,
- * Running or Unknown are targets (the data plane's health check decides
- * whether they serve), others are not. Fixed addresses are endpoints as
+ * narrowed by machineConnection and machineSelector; every instance but
+ * Stopping or Stopped ones is a target (the data plane's health check
+ * decides whether it serves). Fixed addresses are endpoints as
  * written. Every endpoint is a target on each listener the backend serves,
  * named "<backend>.<machine>" or "<backend>.<address>".
  *
@@ -202,11 +202,14 @@ static void endpoint(lb_run *run, size_t *cap, const lb_backend *b, const char *
     }
 }
 
+/* Instances that run or will run again are targets (the data plane's check says whether they
+ * serve: a crashed one shows unhealthy until its agent restarted it); stopping or stopped ones
+ * are not. */
 static int instance_serves(const Kumo__V1alpha1__AppInstance *in)
 {
-    return in->phase == KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Starting ||
-           in->phase == KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Running ||
-           in->phase == KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Unknown;
+    return in->phase != KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Stopping &&
+           in->phase != KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Stopped &&
+           in->phase != KUMO__V1ALPHA1__APP_INSTANCE__PHASE__PhaseUnspecified;
 }
 
 static void app_endpoints(lb_run *run, size_t *cap, const lb_backend *b)

@@ -79,8 +79,12 @@ void local_lb_server_options(const struct kumo_driver_load_balancer_spec *spec,
 {
     const struct kumo_driver_lb_health_check *hc = spec->health_check;
     int weight = t->weight < 0 ? 0 : t->weight > 256 ? 256 : t->weight;
-    kumo_driver_kit_buf_printf(b, " weight %d%s check inter %d fall %d rise %d", weight,
-                               t->backup ? " backup" : "", hc_value(hc, 0, 1000),
+    /* A refused connection takes the target out at once (the retry goes elsewhere, to a
+     * backup when no other is left); its active check brings it back. */
+    kumo_driver_kit_buf_printf(b,
+                               " weight %d%s check inter %d fall %d rise %d observe layer4 "
+                               "error-limit 1 on-error mark-down",
+                               weight, t->backup ? " backup" : "", hc_value(hc, 0, 1000),
                                hc_value(hc, 3, 3), hc_value(hc, 2, 2));
     if (hc != NULL && hc->port > 0)
         kumo_driver_kit_buf_printf(b, " port %d", hc->port);
@@ -140,7 +144,7 @@ void local_lb_config(const struct kumo_driver_load_balancer_spec *spec, const ch
     kumo_driver_kit_buf_printf(b,
                                "# written by kumo's local driver: every change is made through "
                                "the runtime API and here\n"
-                               "global\n    master-worker\n    maxconn 20000\n"
+                               "global\n    master-worker\n    maxconn 4096\n"
                                "    stats socket %s mode 600 level admin expose-fd listeners\n"
                                "    server-state-file %s\n    hard-stop-after 60s\n"
                                "defaults\n    timeout connect 1s\n    timeout client 60s\n"

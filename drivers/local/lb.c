@@ -218,6 +218,20 @@ static kumo_driver_code apply_spec(struct local_call *call, struct local_object 
     return rc;
 }
 
+/* A load balancer reaches machines on every bridge of this host through the host's routing:
+ * IPv4 forwarding must be on (as for Docker). Turned on once, and logged. */
+static void forwarding_on(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_forward", "r+");
+    if (f == NULL)
+        return;
+    int on = fgetc(f) == '1';
+    if (!on && fseek(f, 0, SEEK_SET) == 0 && fputs("1\n", f) >= 0)
+        local_log(KUMO_DRIVER_LOG_INFO, "turned on net.ipv4.ip_forward: load balancers route to "
+                                        "machines on other bridges");
+    fclose(f);
+}
+
 /* Converges the host to load balancer o: namespace, address, HAProxy running spec (NULL:
  * keep the configuration file as it is). */
 kumo_driver_code local_lb_ensure(struct local_call *call, struct local_object *o,
@@ -233,6 +247,7 @@ kumo_driver_code local_lb_ensure(struct local_call *call, struct local_object *o
     if (mkdir(LOCAL_LB_SOCKET_DIR, 0700) != 0 && errno != EEXIST)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
                                     "mkdir %s: %s", LOCAL_LB_SOCKET_DIR, strerror(errno));
+    forwarding_on();
     kumo_driver_code rc = local_machine_pool(call, "", "", &pool, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = local_network_ensure(call, "", diag);

@@ -1,0 +1,505 @@
+/*
+ * lb_test.c - LoadBalancers with real traffic (root): kumod with every
+ * controller, two local Connections, an Infra of four machines over both
+ * running a small HTTP service that answers its machine's name, and a
+ * LoadBalancer (a real HAProxy in its own namespace) in front of it. Real
+ * GETs from this process to the load balancer's address count every answer
+ * by machine and every failure, exactly.
+ *
+ *   lb_local_policies   RoundRobin spreads evenly, Weighted 3:1, Failover to
+ *                       priority 1 while priority 0 is down and back, a
+ *                       kill -9 of app processes under load fails no GET,
+ *                       deleting the LoadBalancer leaves nothing of it
+ *   lb_local_changes    scaling 4 -> 6 -> 2 under load fails no GET and new
+ *                       instances serve within 2 s of being ready; kill -9 of
+ *                       kumod during a change: HAProxy serves on, one HAProxy
+ *                       after the restart, targets converge; deleting
+ *                       everything leaves nothing on the host
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apis/kumo/v1alpha1/app.pb-c.h"
+#include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
+#include "apis/object/object.h"
+#include "tests/agentbus/agentbus.h"
+#include "tests/e2e/e2e.h"
+#include "tests/e2e/local_world.h"
+
+/* ---- the world ------------------------------------------------------------------------ */
+
+typedef struct lb_world {
+    local_world w;
+    int lb_port;
+    char flags[128]; /* a file <flags>/<machine> keeps that machine's service down */
+} lb_world;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int infra_apply(e2e *t, const lb_world *lw, int size)
+{
+    return e2e_apply(t,
+                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+                     " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
+                     " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": %d,"
+                     " \"image\": \"debian-12\", \"placement\": {\"vcpuMin\": 1,"
+                     " \"spreadConnections\": 2}, \"securityRules\": [{\"direction\":"
+                     " \"Inbound\", \"protocol\": \"TCP\", \"fromPort\": %d, \"toPort\": %d,"
+                     " \"cidr\": \"0.0.0.0/0\"}]}]}}",
+                     size, lw->w.port, lw->w.port);
+}
+
+/* Two connections, four machines, the service on each; 0 once the App is Ready. */
+static int world_start(e2e *t, lb_world *lw)
+{
+    memset(lw, 0, sizeof(*lw));
+    local_world_init(&lw->w, "kl");
+    lw->lb_port = lw->w.port + 1;
+    snprintf(lw->flags, sizeof(lw->flags), "/tmp/kumo-lbtest-%d", (int)getpid());
+    mkdir(lw->flags, 0755);
+    e2e_start(t, "2");
+    int net = 100 + (int)(getpid() % 70);
+    if (local_world_connection(t, &lw->w, lw->w.east, net) != 0 ||
+        local_world_connection(t, &lw->w, lw->w.west, net + 70) != 0 || infra_apply(t, lw, 4) != 0)
+        return -1;
+    char command[700];
+    snprintf(command, sizeof(command),
+             "\"files\": [{\"path\": \"serve.sh\", \"mode\": \"0755\", \"content\":"
+             " \"#!/bin/sh\\n[ -e %s/$KUMO_MACHINE_NAME ] && exit 1\\n"
+             "echo \\\"$KUMO_MACHINE_NAME\\\" > index.html\\nexec python3 -m "
+             "http.server %d\\n\"}], \"command\": [\"./serve.sh\"]",
+             lw->flags, lw->w.port);
+    char health[200];
+    snprintf(health, sizeof(health), "{\"type\": \"HTTP\", \"port\": %d, \"path\": \"/\"}",
+             lw->w.port);
+    if (local_world_app(t, "hello", command, health) != 0)
+        return -1;
+    return local_world_app_ready(t, "hello", 4, 150) ? 0 : -1;
+}
+
+/* Applies the LoadBalancer "front" with this policy and these backends (JSON array items). */
+static int lb_apply(e2e *t, const lb_world *lw, const char *policy, const char *backends)
+{
+    return e2e_apply(t,
+                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+                     " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
+                     " \"spec\": {\"connection\": \"%s\", \"policy\": \"%s\","
+                     " \"listeners\": [{\"name\": \"http\", \"port\": %d, \"protocol\": \"HTTP\"}],"
+                     " \"healthCheck\": {\"type\": \"HTTP\", \"path\": \"/\", \"intervalMillis\": 250,"
+                     " \"timeoutMillis\": 250, \"failureThreshold\": 3, \"successThreshold\": 1},"
+                     " \"drainTimeoutSeconds\": 10, \"backends\": [%s]}}",
+                     lw->w.east, policy, lw->lb_port, backends);
+}
+
+static char *app_backend(char *buf, size_t size, const lb_world *lw, const char *name,
+                          const char *more)
+{
+    snprintf(buf, size,
+             "{\"name\": \"%s\", \"appRef\": {\"name\": \"hello\"}, \"component\": \"http\","
+             " \"port\": %d%s}",
+             name, lw->w.port, more);
+    return buf;
+}
+
+/* ---- reading the LoadBalancer ------------------------------------------------------------ */
+
+static int ready_true(const ProtobufCMessage *object)
+{
+    const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(object, "Ready");
+    return c && strcmp(c->status, "True") == 0;
+}
+
+typedef struct lb_want {
+    int healthy;          /* healthy endpoints, or -1: any */
+    int total;            /* endpoints, or -1: any */
+    const char *backends; /* "a,b": exactly these backends have endpoints, or NULL */
+    char address[64];     /* filled in */
+} lb_want;
+
+static int lb_is(e2e *t, void *arg)
+{
+    lb_want *w = arg;
+    Kumo__V1alpha1__LoadBalancer *lb =
+        (Kumo__V1alpha1__LoadBalancer *)e2e_get(t, "LoadBalancer", "front");
+    int ok = lb && lb->status && lb->status->address[0] &&
+             ready_true(&lb->base) && lb->metadata->generation == lb->status->observed_generation &&
+             (w->healthy < 0 || lb->status->healthy_endpoints == w->healthy) &&
+             (w->total < 0 || lb->status->total_endpoints == w->total);
+    for (size_t i = 0; ok && w->backends && i < lb->status->n_endpoints; i++) {
+        char key[80];
+        snprintf(key, sizeof(key), ",%s,", lb->status->endpoints[i]->backend);
+        char list[200];
+        snprintf(list, sizeof(list), ",%s,", w->backends);
+        ok = strstr(list, key) != NULL;
+    }
+    if (ok)
+        snprintf(w->address, sizeof(w->address), "%s", lb->status->address);
+    kumo_object_destroy(lb ? &lb->base : NULL);
+    return ok;
+}
+
+/* ---- traffic --------------------------------------------------------------------------- */
+
+#define MAX_NAMES 16
+
+typedef struct tally {
+    pthread_mutex_t mu;
+    char names[MAX_NAMES][64];
+    int counts[MAX_NAMES];
+    int ok, failed;
+    char last_error[200];
+} tally;
+
+static void tally_add(tally *y, const char *body, int code)
+{
+    pthread_mutex_lock(&y->mu);
+    if (body == NULL || code != 200) {
+        y->failed++;
+        snprintf(y->last_error, sizeof(y->last_error), "code %d body \"%.60s\"", code,
+                 body ? body : "(no answer)");
+    } else {
+        y->ok++;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(body, "\r\n"), body);
+        int i = 0;
+        while (i < MAX_NAMES && y->names[i][0] && strcmp(y->names[i], name) != 0)
+            i++;
+        if (i < MAX_NAMES) {
+            snprintf(y->names[i], sizeof(y->names[i]), "%s", name);
+            y->counts[i]++;
+        }
+    }
+    pthread_mutex_unlock(&y->mu);
+}
+
+static int tally_of(tally *y, const char *prefix)
+{
+    int n = 0;
+    pthread_mutex_lock(&y->mu);
+    for (int i = 0; i < MAX_NAMES; i++)
+        if (y->names[i][0] && strncmp(y->names[i], prefix, strlen(prefix)) == 0)
+            n += y->counts[i];
+    pthread_mutex_unlock(&y->mu);
+    return n;
+}
+
+static void tally_print(tally *y, const char *what)
+{
+    fprintf(stderr, "%s: ok %d failed %d", what, y->ok, y->failed);
+    for (int i = 0; i < MAX_NAMES && y->names[i][0]; i++)
+        fprintf(stderr, " %s=%d", y->names[i], y->counts[i]);
+    fprintf(stderr, "%s%s\n", y->failed ? " last error: " : "", y->failed ? y->last_error : "");
+}
+
+/* n GETs one after the other. */
+static void get_n(tally *y, const char *ip, int port, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int code = 0;
+        char *body = agentbus_http_get(ip, port, "/", &code);
+        tally_add(y, body, code);
+        free(body);
+    }
+}
+
+/* A steady load: GETs every few milliseconds until stopped (bounded by max requests). */
+typedef struct load {
+    tally y;
+    char ip[64];
+    int port, max;
+    atomic_int stop;
+    pthread_t thread;
+} load;
+
+static void *load_main(void *arg)
+{
+    load *l = arg;
+    for (int i = 0; i < l->max && !atomic_load(&l->stop); i++) {
+        get_n(&l->y, l->ip, l->port, 1);
+        e2e_sleep_ms(4);
+    }
+    return NULL;
+}
+
+static void load_start(load *l, const char *ip, int port, int max)
+{
+    memset(l, 0, sizeof(*l));
+    pthread_mutex_init(&l->y.mu, NULL);
+    snprintf(l->ip, sizeof(l->ip), "%s", ip);
+    l->port = port;
+    l->max = max;
+    pthread_create(&l->thread, NULL, load_main, l);
+}
+
+static void load_stop(load *l)
+{
+    atomic_store(&l->stop, 1);
+    pthread_join(l->thread, NULL);
+}
+
+/* ---- service up and down -------------------------------------------------------------- */
+
+/* Keeps the service of every Machine of `connection` down (flag file + kill) or lets it up. */
+static void service_set(e2e *t, const lb_world *lw, const char *connection, int down)
+{
+    char names[8][128];
+    int n = local_world_machines_of(t, connection, names, 8);
+    for (int i = 0; i < n; i++) {
+        if (down)
+            local_world_sh("touch %s/%s", lw->flags, names[i]);
+        else
+            local_world_sh("rm -f %s/%s", lw->flags, names[i]);
+    }
+    if (down)
+        local_world_kill_service(t, &lw->w, connection);
+}
+
+/* Every endpoint of backend (or every one when NULL) is healthy (want 1) or not (want 0). */
+typedef struct health_want {
+    const char *connection;
+    int healthy;
+} health_want;
+
+static int endpoints_are(e2e *t, void *arg)
+{
+    health_want *w = arg;
+    Kumo__V1alpha1__LoadBalancer *lb =
+        (Kumo__V1alpha1__LoadBalancer *)e2e_get(t, "LoadBalancer", "front");
+    int seen = 0, ok = lb && lb->status;
+    for (size_t i = 0; ok && i < lb->status->n_endpoints; i++) {
+        const Kumo__V1alpha1__LoadBalancerEndpoint *e = lb->status->endpoints[i];
+        if (strcmp(e->connection, w->connection) != 0)
+            continue;
+        seen++;
+        ok = e->healthy == w->healthy;
+    }
+    kumo_object_destroy(lb ? &lb->base : NULL);
+    return ok && seen > 0;
+}
+
+/* ---- the LoadBalancer's host objects ------------------------------------------------------ */
+
+/* The number of HAProxy master processes of this run's load balancers (-1: unknown). */
+static int haproxy_masters(const lb_world *lw)
+{
+    return local_world_sh_count("for ns in $(ip netns list | awk '/^%s-.*-lb-/ {print $1}'); do "
+                                "for p in $(ip netns pids $ns); do pp=$(awk '{print $4}' "
+                                "/proc/$p/stat); grep -q haproxy /proc/$pp/cmdline 2>/dev/null || "
+                                "grep -l haproxy /proc/$p/cmdline; done; done",
+                                lw->w.prefix);
+}
+
+static int lb_gone(e2e *t, void *arg)
+{
+    const lb_world *lw = arg;
+    ProtobufCMessage *o = e2e_get(t, "LoadBalancer", "front");
+    kumo_object_destroy(o);
+    return o == NULL &&
+           local_world_sh("ip netns list | grep -q '^%s-.*-lb-' && exit 1; ip -o link | grep -q "
+                          "' kl[0-9a-f]*@' && ip -o link | grep ' kl' | grep -q '%s-' && exit 1; "
+                          "exit 0",
+                          lw->w.prefix, lw->w.prefix) == 0 &&
+           haproxy_masters(lw) == 0;
+}
+
+static void world_end(e2e *t, lb_world *lw)
+{
+    local_world_sh("rm -rf %s", lw->flags);
+    e2e_delete(t, "LoadBalancer", "front");
+    e2e_wait(t, 30, lb_gone, lw);
+    local_world_finish(t, &lw->w);
+}
+
+/* ---- the cases ------------------------------------------------------------------------- */
+
+static int share(tally *y, const char *prefix, int total, double want, double tolerance)
+{
+    double got = total > 0 ? (double)tally_of(y, prefix) / total : 0;
+    fprintf(stderr, "share of %s: %.3f (want %.2f +- %.2f)\n", prefix, got, want, tolerance);
+    return got >= want - tolerance && got <= want + tolerance;
+}
+
+KUMO_TEST(lb_local_policies)
+{
+    local_world_require_root();
+    e2e t;
+    lb_world lw;
+    E2E_REQUIRE(&t, world_start(&t, &lw) == 0);
+    char b1[300], b2[300], backends[700];
+    E2E_REQUIRE(&t, lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
+    lb_want all = {4, 4, "web", ""};
+    int ok = e2e_wait(&t, 60, lb_is, &all);
+    if (!ok)
+        local_world_dump(&t, "LoadBalancer", "front");
+    E2E_REQUIRE(&t, ok);
+
+    /* RoundRobin: every instance 25% +- 5% of 400 GETs. */
+    tally y;
+    memset(&y, 0, sizeof(y));
+    pthread_mutex_init(&y.mu, NULL);
+    get_n(&y, all.address, lw.lb_port, 400);
+    tally_print(&y, "round robin");
+    KUMO_EXPECT(y.failed == 0);
+    for (int i = 0; i < 4; i++) {
+        KUMO_EXPECT(y.names[i][0] != '\0');
+        KUMO_EXPECT(y.counts[i] >= 80 && y.counts[i] <= 120);
+    }
+
+    /* Weighted 3:1 between the machines of the two connections. */
+    char more[200];
+    snprintf(more, sizeof(more), ", \"weight\": 3, \"machineConnection\": \"%s\"", lw.w.east);
+    app_backend(b1, sizeof(b1), &lw, "east", more);
+    snprintf(more, sizeof(more), ", \"weight\": 1, \"machineConnection\": \"%s\"", lw.w.west);
+    app_backend(b2, sizeof(b2), &lw, "west", more);
+    snprintf(backends, sizeof(backends), "%s, %s", b1, b2);
+    E2E_REQUIRE(&t, lb_apply(&t, &lw, "Weighted", backends) == 0);
+    lb_want split = {4, 4, "east,west", ""};
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &split));
+    memset(y.names, 0, sizeof(y.names));
+    memset(y.counts, 0, sizeof(y.counts));
+    y.ok = y.failed = 0;
+    get_n(&y, all.address, lw.lb_port, 400);
+    tally_print(&y, "weighted 3:1");
+    KUMO_EXPECT(y.failed == 0);
+    KUMO_EXPECT(share(&y, "web-front", 400, 1.0, 0.0));
+    int east_total = 0;
+    char names[8][128];
+    int n = local_world_machines_of(&t, lw.w.east, names, 8);
+    for (int i = 0; i < n; i++)
+        east_total += tally_of(&y, names[i]);
+    fprintf(stderr, "east (%d machines): %d of 400\n", n, east_total);
+    KUMO_EXPECT(east_total >= 280 && east_total <= 320);
+
+    /* Failover: everything to priority 0 (east) until it is down, then to west, and back. */
+    snprintf(more, sizeof(more), ", \"priority\": 0, \"machineConnection\": \"%s\"", lw.w.east);
+    app_backend(b1, sizeof(b1), &lw, "east", more);
+    snprintf(more, sizeof(more), ", \"priority\": 1, \"machineConnection\": \"%s\"", lw.w.west);
+    app_backend(b2, sizeof(b2), &lw, "west", more);
+    snprintf(backends, sizeof(backends), "%s, %s", b1, b2);
+    E2E_REQUIRE(&t, lb_apply(&t, &lw, "Failover", backends) == 0);
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &split));
+    load l;
+    load_start(&l, all.address, lw.lb_port, 30000);
+    e2e_sleep_ms(1000);
+    int east_before = 0;
+    for (int i = 0; i < n; i++)
+        east_before += tally_of(&l.y, names[i]);
+    KUMO_EXPECT(east_before == l.y.ok && l.y.ok > 0);
+    /* kill -9 of east's app processes under load (kept down by their flag files). */
+    double killed = now_ms();
+    service_set(&t, &lw, lw.w.east, 1);
+    health_want east_down = {lw.w.east, 0}, east_up = {lw.w.east, 1};
+    ok = e2e_wait(&t, 30, endpoints_are, &east_down);
+    double detect = now_ms() - killed;
+    if (!ok)
+        local_world_dump(&t, "LoadBalancer", "front");
+    KUMO_EXPECT(ok);
+    fprintf(stderr, "east marked unhealthy after %.0f ms (250 ms x 3 + status poll)\n", detect);
+    KUMO_EXPECT(detect <= 250 * 3 + 1000 + 1500); /* + the controller's 1 s status poll */
+    int west_before = l.y.ok - east_before;
+    e2e_sleep_ms(1000);
+    int west_now = 0;
+    n = local_world_machines_of(&t, lw.w.west, names, 8);
+    for (int i = 0; i < n; i++)
+        west_now += tally_of(&l.y, names[i]);
+    KUMO_EXPECT(west_now > west_before);
+    service_set(&t, &lw, lw.w.east, 0);
+    KUMO_EXPECT(e2e_wait(&t, 60, endpoints_are, &east_up));
+    e2e_sleep_ms(500);
+    int west_after = 0;
+    for (int i = 0; i < n; i++)
+        west_after += tally_of(&l.y, names[i]);
+    e2e_sleep_ms(1000);
+    int west_later = 0;
+    for (int i = 0; i < n; i++)
+        west_later += tally_of(&l.y, names[i]);
+    KUMO_EXPECT(west_later == west_after); /* back on priority 0 */
+    load_stop(&l);
+    tally_print(&l.y, "failover under load");
+    KUMO_EXPECT(l.y.failed == 0);
+
+    world_end(&t, &lw);
+    e2e_stop(&t);
+}
+
+/* Machines of the Infra that answered through the load balancer. */
+static int new_machine_served(e2e *t, void *arg)
+{
+    (void)t;
+    load *l = arg;
+    int served = 0;
+    for (int i = 4; i < 6; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "web-front-%d", i);
+        served += tally_of(&l->y, name) > 0;
+    }
+    return served == 2;
+}
+
+KUMO_TEST(lb_local_changes)
+{
+    local_world_require_root();
+    e2e t;
+    lb_world lw;
+    E2E_REQUIRE(&t, world_start(&t, &lw) == 0);
+    char b1[300];
+    E2E_REQUIRE(&t, lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
+    lb_want four = {4, 4, "web", ""};
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &four));
+    load l;
+    load_start(&l, four.address, lw.lb_port, 60000);
+
+    /* 4 -> 6: the new instances serve within 2 s of being ready. */
+    E2E_REQUIRE(&t, infra_apply(&t, &lw, 6) == 0);
+    KUMO_EXPECT(local_world_app_ready(&t, "hello", 6, 120));
+    double ready = now_ms();
+    KUMO_EXPECT(e2e_wait(&t, 10, new_machine_served, &l));
+    double served_ms = now_ms() - ready;
+    fprintf(stderr, "new instances served %.0f ms after the App said ready\n", served_ms);
+    KUMO_EXPECT(served_ms <= 2000);
+    lb_want six = {6, 6, "web", ""};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_is, &six));
+
+    /* 6 -> 2 under load. */
+    E2E_REQUIRE(&t, infra_apply(&t, &lw, 2) == 0);
+    KUMO_EXPECT(local_world_app_ready(&t, "hello", 2, 120));
+    lb_want two = {2, 2, "web", ""};
+    KUMO_EXPECT(e2e_wait(&t, 60, lb_is, &two));
+    tally_print(&l.y, "scale 4 -> 6 -> 2");
+    KUMO_EXPECT(l.y.failed == 0);
+
+    /* kill -9 of kumod during a change: HAProxy serves on; one HAProxy after the restart. */
+    E2E_REQUIRE(&t, infra_apply(&t, &lw, 4) == 0);
+    e2e_sleep_ms(1500);
+    e2e_kumod_kill(&t, SIGKILL);
+    int before = l.y.ok;
+    e2e_sleep_ms(2000);
+    KUMO_EXPECT(l.y.ok > before);
+    KUMO_EXPECT(haproxy_masters(&lw) == 1);
+    E2E_REQUIRE(&t, e2e_kumod_start(&t) == 0);
+    KUMO_EXPECT(local_world_app_ready(&t, "hello", 4, 150));
+    KUMO_EXPECT(e2e_wait(&t, 60, lb_is, &four));
+    KUMO_EXPECT(haproxy_masters(&lw) == 1);
+    load_stop(&l);
+    tally_print(&l.y, "scale and kumod kill -9");
+    KUMO_EXPECT(l.y.failed == 0);
+
+    world_end(&t, &lw);
+    e2e_stop(&t);
+}
