@@ -311,9 +311,8 @@ static int lb_gone(e2e *t, void *arg)
     ProtobufCMessage *o = e2e_get(t, "LoadBalancer", "front");
     kumo_object_destroy(o);
     return o == NULL &&
-           local_world_sh("ip netns list | grep -q '^%s-.*-lb-' && exit 1; ip -o link | grep -q "
-                          "' kl[0-9a-f]*@' && ip -o link | grep ' kl' | grep -q '%s-' && exit 1; "
-                          "exit 0",
+           local_world_sh("ip netns list | grep -q '^%s-.*-lb-' && exit 1; "
+                          "ls /run/kumo/lb/%s-* >/dev/null 2>&1 && exit 1; exit 0",
                           lw->w.prefix, lw->w.prefix) == 0 &&
            haproxy_masters(lw) == 0;
 }
@@ -321,8 +320,8 @@ static int lb_gone(e2e *t, void *arg)
 static void world_end(e2e *t, lb_world *lw)
 {
     local_world_sh("rm -rf %s", lw->flags);
-    e2e_delete(t, "LoadBalancer", "front");
-    e2e_wait(t, 30, lb_gone, lw);
+    KUMO_EXPECT(e2e_delete(t, "LoadBalancer", "front") == 0);
+    KUMO_EXPECT(e2e_wait(t, 30, lb_gone, lw)); /* HAProxy, its namespace, veth and socket */
     local_world_finish(t, &lw->w);
 }
 
@@ -500,6 +499,113 @@ KUMO_TEST(lb_local_changes)
     tally_print(&l.y, "scale and kumod kill -9");
     KUMO_EXPECT(l.y.failed == 0);
 
+    world_end(&t, &lw);
+    e2e_stop(&t);
+}
+
+/* ---- bad input -------------------------------------------------------------------------- */
+
+typedef struct condition_want {
+    const char *type, *status, *reason;
+} condition_want;
+
+static int lb_condition(e2e *t, void *arg)
+{
+    condition_want *w = arg;
+    ProtobufCMessage *lb = e2e_get(t, "LoadBalancer", "front");
+    const Kumo__V1alpha1__Condition *c = lb ? kumo_object_condition_get(lb, w->type) : NULL;
+    int ok = c && strcmp(c->status, w->status) == 0 && strcmp(c->reason, w->reason) == 0;
+    if (ok)
+        fprintf(stderr, "%s %s %s: %s\n", w->type, w->status, w->reason, c->message);
+    kumo_object_destroy(lb);
+    return ok;
+}
+
+/* A tls Credential "front-tls" from PEM files (NULL: garbage instead). */
+static int tls_credential(e2e *t, const char *dir, int valid)
+{
+    char *crt = NULL, *key = NULL;
+    if (valid) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/tls.crt", dir);
+        crt = local_world_json_file(path);
+        snprintf(path, sizeof(path), "%s/tls.key", dir);
+        key = local_world_json_file(path);
+    }
+    int rc = e2e_apply(t,
+                       "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Credential\","
+                       " \"metadata\": {\"name\": \"front-tls\", \"namespace\": \"default\"},"
+                       " \"spec\": {\"type\": \"tls\", \"data\": {\"tls.crt\": \"%s\","
+                       " \"tls.key\": \"%s\"}}}",
+                       crt ? crt : "not a certificate", key ? key : "not a key");
+    free(crt);
+    free(key);
+    return rc;
+}
+
+KUMO_TEST(lb_local_bad_input)
+{
+    local_world_require_root();
+    if (local_world_sh("command -v openssl >/dev/null && command -v curl >/dev/null") != 0)
+        kumo_test_skip("needs openssl and curl");
+    e2e t;
+    lb_world lw;
+    E2E_REQUIRE(&t, world_start(&t, &lw) == 0);
+    E2E_REQUIRE(&t, local_world_sh("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=front "
+                                   "-days 2 -keyout %s/tls.key -out %s/tls.crt 2>/dev/null",
+                                   lw.flags, lw.flags) == 0);
+    E2E_REQUIRE(&t, tls_credential(&t, lw.flags, 1) == 0);
+    /* An HTTPS listener, and a backend naming an App that does not exist. */
+    char b1[300], b2[300], backends[700];
+    app_backend(b1, sizeof(b1), &lw, "web", "");
+    snprintf(b2, sizeof(b2),
+             "{\"name\": \"ghost\", \"appRef\": {\"name\": \"ghost\"}, \"component\": \"http\","
+             " \"port\": %d}",
+             lw.w.port);
+    snprintf(backends, sizeof(backends), "%s, %s", b1, b2);
+    E2E_REQUIRE(&t, e2e_apply(&t,
+                              "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+                              " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
+                              " \"spec\": {\"connection\": \"%s\", \"listeners\": ["
+                              "{\"name\": \"http\", \"port\": %d, \"protocol\": \"HTTP\"},"
+                              "{\"name\": \"https\", \"port\": %d, \"protocol\": \"HTTPS\","
+                              " \"tlsCredentialRef\": {\"name\": \"front-tls\"}}],"
+                              " \"backends\": [%s]}}",
+                              lw.w.east, lw.lb_port, lw.lb_port + 1, backends) == 0);
+    lb_want all = {8, 8, "web", ""};
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &all));
+    condition_want ghost = {"Degraded", "True", "BackendNotFound"};
+    KUMO_EXPECT(e2e_wait(&t, 20, lb_condition, &ghost));
+    /* HTTPS terminates TLS with the Credential's certificate. */
+    KUMO_EXPECT(local_world_sh("curl -sk --max-time 5 https://%s:%d/ | grep -q web-front",
+                               all.address, lw.lb_port + 1) == 0);
+    KUMO_EXPECT(local_world_sh("curl -s --max-time 5 --cacert %s/tls.crt --resolve "
+                               "front:%d:%s https://front:%d/ | grep -q web-front",
+                               lw.flags, lw.lb_port + 1, all.address, lw.lb_port + 1) == 0);
+
+    /* A Credential that is no certificate: that listener goes, the rest serves on. */
+    E2E_REQUIRE(&t, tls_credential(&t, lw.flags, 0) == 0);
+    condition_want bad_tls = {"Degraded", "True", "TLSCredentialInvalid"};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_condition, &bad_tls));
+    tally y;
+    memset(&y, 0, sizeof(y));
+    pthread_mutex_init(&y.mu, NULL);
+    get_n(&y, all.address, lw.lb_port, 50);
+    KUMO_EXPECT(y.failed == 0);
+    condition_want serving = {"Ready", "True", "Serving"};
+    KUMO_EXPECT(lb_condition(&t, &serving));
+
+    /* A listener port used twice is refused at the door, naming the field. */
+    KUMO_EXPECT(e2e_apply(&t,
+                          "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+                          " \"metadata\": {\"name\": \"twice\", \"namespace\": \"default\"},"
+                          " \"spec\": {\"connection\": \"%s\", \"listeners\": ["
+                          "{\"name\": \"a\", \"port\": 80}, {\"name\": \"b\", \"port\": 80}],"
+                          " \"backends\": [%s]}}",
+                          lw.w.east, b1) != 0);
+    get_n(&y, all.address, lw.lb_port, 50);
+    KUMO_EXPECT(y.failed == 0);
+    e2e_delete(&t, "Credential", "front-tls");
     world_end(&t, &lw);
     e2e_stop(&t);
 }

@@ -249,3 +249,21 @@ void local_world_dump(e2e *t, const char *kind, const char *name)
     kumo_codec_buffer_fini(&b);
     kumo_object_destroy(o);
 }
+
+char *local_world_json_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    kumo_codec_buffer b;
+    kumo_codec_buffer_init(&b);
+    int ch;
+    while ((ch = fgetc(f)) != EOF) {
+        const char *text = ch == '\n' ? "\\n" : ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : NULL;
+        char one = (char)ch;
+        kumo_codec_buffer_append(&b, text ? text : &one, text ? strlen(text) : 1);
+    }
+    fclose(f);
+    kumo_codec_buffer_append(&b, "", 1);
+    return kumo_codec_buffer_take(&b, NULL);
+}

@@ -46,6 +46,8 @@ void local_world_finish(e2e *t, local_world *w);
 int local_world_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs a shell command line; the number of lines it printed (-1 when it cannot run). */
 int local_world_sh_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The file's text escaped for a JSON string (malloc'd), NULL when unreadable. */
+char *local_world_json_file(const char *path);
 /* Prints an object as YAML to stderr (for failures). */
 void local_world_dump(e2e *t, const char *kind, const char *name);
 
