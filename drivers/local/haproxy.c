@@ -347,6 +347,31 @@ static void server_of_row(char *const *h, int hn, char *const *f, int n, int64_t
     s->redispatches = number(f, n, column(h, hn, "wredis"));
 }
 
+/* Marks the servers whose admin state is drain (`show servers state`: flags 0x08 forced,
+ * 0x10 inherited). */
+static kumo_driver_code admin_states(const char *socket_path, int64_t deadline_ns,
+                                     struct local_lb_server *servers, size_t count,
+                                     struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_kit_buf b;
+    kumo_driver_kit_buf_init(&b);
+    kumo_driver_code rc = local_lb_command(socket_path, "show servers state", deadline_ns, &b, diag);
+    for (char *save = NULL, *line = rc == KUMO_DRIVER_OK && b.data ? strtok_r(b.data, "\n", &save)
+                                                                   : NULL;
+         line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        char backend[80], name[128];
+        unsigned admin = 0;
+        if (sscanf(line, "%*d %79s %*d %127s %*s %*d %u", backend, name, &admin) != 3 ||
+            strncmp(backend, "b_", 2) != 0)
+            continue;
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(servers[i].listener, backend + 2) == 0 && strcmp(servers[i].name, name) == 0)
+                servers[i].draining = (admin & 0x18) != 0;
+    }
+    kumo_driver_kit_buf_fini(&b);
+    return rc;
+}
+
 kumo_driver_code local_lb_servers(const char *socket_path, int64_t deadline_ns, int64_t now_ns,
                                   struct local_lb_server **out, size_t *count_out,
                                   struct kumo_driver_diag *diag)
@@ -379,6 +404,8 @@ kumo_driver_code local_lb_servers(const char *socket_path, int64_t deadline_ns, 
         server_of_row(header, hn, fields, n, now_ns, &servers[count++]);
     }
     kumo_driver_kit_buf_fini(&b);
+    if (rc == KUMO_DRIVER_OK)
+        rc = admin_states(socket_path, deadline_ns, servers, count, diag);
     if (rc != KUMO_DRIVER_OK) {
         free(servers);
         return rc;
@@ -444,7 +471,7 @@ static kumo_driver_code adjust_server(const char *sock, const struct kumo_driver
 {
     char cmd[512];
     kumo_driver_code rc = KUMO_DRIVER_OK;
-    int drained = strncmp(s->status, "DRAIN", 5) == 0;
+    int drained = s->draining;
     int maint = strncmp(s->status, "MAINT", 5) == 0;
     if (t->draining && !drained) {
         snprintf(cmd, sizeof(cmd), "set server b_%s/%s state drain", t->listener, t->name);

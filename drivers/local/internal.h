@@ -466,7 +466,7 @@ void local_lb_paths(struct kumo_driver_conn *c, const char *id, struct local_lb_
 /* One server as `show stat` shows it. */
 struct local_lb_server {
     char listener[64], name[128], address[64], status[32], reason[256];
-    int port, weight, backup;
+    int port, weight, backup, draining; /* draining: admin state drain (show servers state) */
     int64_t last_change_ns, sessions, requests, connection_errors, responses_5xx, retries,
         redispatches;
 };

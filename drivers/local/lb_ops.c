@@ -30,7 +30,7 @@ struct lb_view {
 
 static int health_of(const struct local_lb_server *s)
 {
-    if (strncmp(s->status, "DRAIN", 5) == 0 || (strncmp(s->status, "UP", 2) == 0 && s->weight == 0))
+    if (strncmp(s->status, "DRAIN", 5) == 0 || (s->draining && strncmp(s->status, "UP", 2) == 0))
         return KUMO_DRIVER_LB_HEALTH_DRAINING;
     if (strncmp(s->status, "MAINT", 5) == 0)
         return KUMO_DRIVER_LB_HEALTH_DISABLED;
@@ -56,7 +56,7 @@ static const struct kumo_driver_lb_target_status *pack_target(struct kumo_driver
     v.reason = kumo_driver_kit_pack_str(p, v.health == KUMO_DRIVER_LB_HEALTH_HEALTHY ? "" : s->reason);
     v.weight = s->weight;
     v.backup = s->backup;
-    v.draining = v.health == KUMO_DRIVER_LB_HEALTH_DRAINING;
+    v.draining = s->draining || v.health == KUMO_DRIVER_LB_HEALTH_DRAINING;
     v.last_change_ns = s->last_change_ns;
     v.current_sessions = s->sessions;
     v.requests = s->requests;

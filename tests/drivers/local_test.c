@@ -34,7 +34,7 @@
     {                                                                                              \
         struct local_env e;                                                                        \
         local_env_init(&e);                                                                        \
-        struct contract_env env = {e.drv, e.host, &e.args, "local.small", "host", 0, 0};           \
+        struct contract_env env = {e.drv, e.host, &e.args, "local.small", "host", 0, 0, 0};        \
         contract_##check(&env);                                                                    \
         local_env_fini(&e);                                                                        \
     }
@@ -49,6 +49,7 @@ LOCAL_CONTRACT(machine_update)
 LOCAL_CONTRACT(dependencies)
 LOCAL_CONTRACT(catalog)
 LOCAL_CONTRACT(bad_input)
+LOCAL_CONTRACT(load_balancer)
 
 /* ---- Helpers -------------------------------------------------------------------- */
 
