@@ -178,5 +178,7 @@ void kumoctl_age(int64_t seconds, char *buf, size_t size);
 
 /* describe_infra.c: the Placement and Failovers sections of `kumoctl describe infra`. */
 void kumoctl_describe_infra(const ProtobufCMessage *infra);
+/* describe_lb.c: the Endpoints and Backends tables of `kumoctl describe lb`. */
+void kumoctl_describe_load_balancer(const ProtobufCMessage *lb);
 
 #endif

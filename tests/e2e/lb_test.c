@@ -359,6 +359,15 @@ KUMO_TEST(lb_local_policies)
         KUMO_EXPECT(y.names[i][0] != '\0');
         KUMO_EXPECT(y.counts[i] >= 80 && y.counts[i] <= 120);
     }
+    /* kumoctl: address, policy and healthy/total; describe: the endpoint table. */
+    char kumoctl[1024];
+    kumo_test_build_path("bin/kumoctl", kumoctl, sizeof(kumoctl));
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s get lb front -o wide | grep -q "
+                               "'%s *RoundRobin *4/4 *True.*%s *1 *%d'",
+                               t.url, kumoctl, all.address, lw.w.east, lw.lb_port) == 0);
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s describe lb front | grep -c 'web-front-.*healthy'"
+                               " | grep -qx 4",
+                               t.url, kumoctl) == 0);
 
     /* Weighted 3:1 between the machines of the two connections. */
     char more[200];
