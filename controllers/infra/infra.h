@@ -33,7 +33,8 @@
 
 /* The finalizer every cloud resource object carries while it may exist in a cloud. */
 #define KUMO_INFRA_FINALIZER "kumo.dev/cloud-cleanup"
-/* Every Connection carries it while Machines, Networks, SecurityGroups or KeyPairs use it. */
+/* Every Connection carries it while Machines, Networks, SecurityGroups, KeyPairs or
+ * LoadBalancers use it. */
 #define KUMO_INFRA_IN_USE "kumo.dev/connection-in-use"
 /* Written (with the time) before the first create call of an object. */
 #define KUMO_INFRA_CREATE_PENDING "kumo.dev/create-pending"

@@ -147,6 +147,8 @@ static void call_failed(lb_run *run, const lb_call *call, kumo_driver_code rc, c
                   op, (int)rc, call->diag.message);
 }
 
+static kumo_controller_result write_status(lb_run *run);
+
 /* ---- deleting ------------------------------------------------------------------------------ */
 
 static kumo_controller_result remove_finalizer(lb_run *run)
@@ -163,10 +165,15 @@ static kumo_controller_result delete_lb(lb_run *run)
         return result_of(KUMO_CONTROLLER_DONE, 0);
     kumo_cloud_conn *conn = NULL;
     if (open_driver(run, &conn) != 0) {
-        /* No Connection or no driver: nothing this controller can remove. */
-        KUMO_LOG_WARN(LB_LOG, "deleting without a driver", "lb=%s reason=%s message=\"%s\"",
-                      run->key, run->driver_reason, run->driver_message);
-        return remove_finalizer(run);
+        /* A driver without load balancers (or no connection named) never made one; a missing
+         * or broken Connection may have: the finalizer stays and the status says why. */
+        if (strcmp(run->driver_reason, "DriverUnsupported") == 0 ||
+            strcmp(run->driver_reason, "ConnectionRequired") == 0)
+            return remove_finalizer(run);
+        KUMO_LOG_WARN(LB_LOG, "cannot delete yet", "lb=%s reason=%s message=\"%s\"", run->key,
+                      run->driver_reason, run->driver_message);
+        kumo_controller_result r = write_status(run);
+        return r.outcome == KUMO_CONTROLLER_REQUEUE ? requeue(run, 5000) : r;
     }
     const Kumo__V1alpha1__LoadBalancerStatus *st = run->lb->status;
     struct kumo_driver_ref ref = {st ? st->provider_id : "", uid_of(run->object)};
