@@ -32,6 +32,7 @@
 
 #include "apis/kumo/v1alpha1/app.pb-c.h"
 #include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
+#include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
 #include "tests/agentbus/agentbus.h"
 #include "tests/e2e/e2e.h"
@@ -616,5 +617,96 @@ KUMO_TEST(lb_local_bad_input)
     KUMO_EXPECT(y.failed == 0);
     e2e_delete(&t, "Credential", "front-tls");
     world_end(&t, &lw);
+    e2e_stop(&t);
+}
+
+/* ---- on the simulated cloud (no root) -------------------------------------------------------- */
+
+static int machine_ip(e2e *t, const char *name, char *ip, size_t size)
+{
+    Kumo__V1alpha1__Machine *m = (Kumo__V1alpha1__Machine *)e2e_get(t, "Machine", name);
+    int ok = m && m->status && m->status->phase == KUMO__V1ALPHA1__MACHINE_STATUS__PHASE__Running &&
+             m->status->n_addresses > 0;
+    if (ok)
+        snprintf(ip, size, "%s", m->status->addresses[0]->address);
+    kumo_object_destroy(m ? &m->base : NULL);
+    return ok;
+}
+
+static int machines_running(e2e *t, void *arg)
+{
+    char ip[64];
+    (void)arg;
+    return machine_ip(t, "m0", ip, sizeof(ip)) && machine_ip(t, "m1", ip, sizeof(ip));
+}
+
+static int sim_lb_apply(e2e *t, const char *connection, const char *policy, const char *a,
+                        const char *b)
+{
+    return e2e_apply(t,
+                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+                     " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
+                     " \"spec\": {\"connection\": \"%s\", \"policy\": \"%s\","
+                     " \"listeners\": [{\"name\": \"tcp\", \"port\": 443}],"
+                     " \"healthCheck\": {\"type\": \"TCP\", \"intervalMillis\": 200,"
+                     " \"failureThreshold\": 2}, \"backends\": [{\"name\": \"pool\","
+                     " \"addresses\": [\"%s\", \"%s\"], \"port\": 8443}]}}",
+                     connection, policy, a, b);
+}
+
+static int sim_lbs(e2e *t, void *arg)
+{
+    kumo_value *inv = e2e_inventory(t);
+    size_t n = inv ? e2e_inventory_count(inv, "loadBalancers") : 99;
+    kumo_codec_value_destroy(inv);
+    return n == (size_t)(intptr_t)arg;
+}
+
+KUMO_TEST(lb_sim_conditions)
+{
+    e2e t;
+    e2e_start(&t, "2");
+    E2E_REQUIRE(&t, e2e_sim_connection(&t, "sim1", "us-east-1", 50, 10, 8, NULL) == 0);
+    for (int i = 0; i < 2; i++)
+        E2E_REQUIRE(&t, e2e_apply(&t,
+                                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Machine\","
+                                  " \"metadata\": {\"name\": \"m%d\", \"namespace\": \"default\"},"
+                                  " \"spec\": {\"connection\": \"sim1\", \"instanceType\": "
+                                  "\"t3.micro\", \"image\": \"ubuntu-22.04\"}}",
+                                  i) == 0);
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, machines_running, NULL));
+    char a[64], b[64];
+    machine_ip(&t, "m0", a, sizeof(a));
+    machine_ip(&t, "m1", b, sizeof(b));
+
+    /* A Connection that does not exist: a clear condition. */
+    E2E_REQUIRE(&t, sim_lb_apply(&t, "nowhere", "RoundRobin", a, b) == 0);
+    condition_want missing = {"Degraded", "True", "ConnectionNotFound"};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_condition, &missing));
+
+    /* On the sim: two healthy endpoints (the machines run). */
+    E2E_REQUIRE(&t, sim_lb_apply(&t, "sim1", "RoundRobin", a, b) == 0);
+    lb_want two = {2, 2, "pool", ""};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_is, &two));
+    KUMO_EXPECT(e2e_wait(&t, 10, sim_lbs, (void *)(intptr_t)1));
+
+    /* A policy the driver does not support: DriverUnsupported, the old one keeps serving. */
+    E2E_REQUIRE(&t, sim_lb_apply(&t, "sim1", "LeastConnections", a, b) == 0);
+    condition_want unsupported = {"Degraded", "True", "DriverUnsupported"};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_condition, &unsupported));
+    condition_want serving = {"Ready", "True", "Serving"};
+    KUMO_EXPECT(lb_condition(&t, &serving));
+
+    /* A machine goes: its endpoint turns unhealthy after the check window. */
+    E2E_REQUIRE(&t, sim_lb_apply(&t, "sim1", "RoundRobin", a, b) == 0);
+    E2E_REQUIRE(&t, e2e_delete(&t, "Machine", "m1") == 0);
+    lb_want one = {1, 2, "pool", ""};
+    KUMO_EXPECT(e2e_wait(&t, 30, lb_is, &one));
+    condition_want sick = {"Degraded", "True", "EndpointsUnhealthy"};
+    KUMO_EXPECT(e2e_wait(&t, 10, lb_condition, &sick));
+
+    /* Deleted: nothing left in the cloud. */
+    E2E_REQUIRE(&t, e2e_delete(&t, "LoadBalancer", "front") == 0);
+    KUMO_EXPECT(e2e_wait(&t, 30, sim_lbs, (void *)(intptr_t)0));
     e2e_stop(&t);
 }
