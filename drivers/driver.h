@@ -573,9 +573,9 @@ struct kumo_driver_lb_health_check {
 
 struct kumo_driver_load_balancer_spec {
     size_t struct_size;
-    const char *name;         /* human name; may be empty */
-    int32_t policy;           /* kumo_driver_lb_policy */
-    int32_t affinity;         /* kumo_driver_lb_affinity */
+    const char *name; /* human name; may be empty */
+    int32_t policy;   /* kumo_driver_lb_policy */
+    int32_t affinity; /* kumo_driver_lb_affinity */
     int32_t affinity_timeout_s;
     const char *affinity_cookie; /* Cookie affinity: its name ("" : the driver's) */
     const struct kumo_driver_lb_health_check *health_check; /* NULL: TCP with defaults */
@@ -608,9 +608,9 @@ struct kumo_driver_lb_target_status {
     const char *listener;
     const char *address;
     int32_t port;
-    int32_t health;   /* kumo_driver_lb_health */
+    int32_t health;     /* kumo_driver_lb_health */
     const char *reason; /* why not healthy, in the data plane's words; "" when healthy */
-    int32_t weight;   /* effective weight now */
+    int32_t weight;     /* effective weight now */
     int32_t backup;
     int32_t draining;
     int64_t last_change_ns; /* when health last changed (Unix ns); 0: unknown */
@@ -618,7 +618,7 @@ struct kumo_driver_lb_target_status {
     int64_t requests;          /* HTTP responses received, or connections for TCP */
     int64_t connection_errors; /* failed connection attempts to the target */
     int64_t responses_5xx;
-    int64_t retries;     /* requests retried because of this target */
+    int64_t retries;      /* requests retried because of this target */
     int64_t redispatches; /* requests moved from this target to another */
 };
 
@@ -628,10 +628,10 @@ struct kumo_driver_load_balancer {
     const char *token;
     const char *name;
     const char *region;
-    const char *state;    /* "provisioning", "active", "failed" (the cloud's word) */
-    const char *message;  /* why not active; "" when active */
-    const char *address;  /* the IP clients connect to; "" while none */
-    const char *hostname; /* a DNS name clients use; "" when none */
+    const char *state;            /* "provisioning", "active", "failed" (the cloud's word) */
+    const char *message;          /* why not active; "" when active */
+    const char *address;          /* the IP clients connect to; "" while none */
+    const char *hostname;         /* a DNS name clients use; "" when none */
     const char *const *addresses; /* every address (one per node or zone) */
     size_t address_count;
     const struct kumo_driver_lb_listener *const *listeners; /* without TLS material */
@@ -657,10 +657,10 @@ struct kumo_driver_load_balancer_list {
 #define KUMO_DRIVER_CAP_KEY_PAIRS       (1u << 3)
 #define KUMO_DRIVER_CAP_CATALOG         (1u << 4)
 #define KUMO_DRIVER_CAP_CONTROL         (1u << 5)
-#define KUMO_DRIVER_CAP_MACHINE_POWER   (1u << 6) /* machine_update can stop/start */
-#define KUMO_DRIVER_CAP_TOKENS          (1u << 7) /* create honours the token exactly */
-#define KUMO_DRIVER_CAP_SIMULATED       (1u << 8) /* not a real cloud */
-#define KUMO_DRIVER_CAP_AGENTS          (1u << 9) /* machines run kumo-agent (ABI 1.1) */
+#define KUMO_DRIVER_CAP_MACHINE_POWER   (1u << 6)  /* machine_update can stop/start */
+#define KUMO_DRIVER_CAP_TOKENS          (1u << 7)  /* create honours the token exactly */
+#define KUMO_DRIVER_CAP_SIMULATED       (1u << 8)  /* not a real cloud */
+#define KUMO_DRIVER_CAP_AGENTS          (1u << 9)  /* machines run kumo-agent (ABI 1.1) */
 #define KUMO_DRIVER_CAP_LOAD_BALANCERS  (1u << 10) /* load_balancer_* ops (ABI 1.2) */
 
 /* Declares observe/create/update/delete/list for one resource type. */

@@ -27,17 +27,17 @@ void kumoctl_describe_load_balancer(const ProtobufCMessage *object)
     for (size_t i = 0; s && i < s->n_endpoints; i++) {
         const Kumo__V1alpha1__LoadBalancerEndpoint *e = s->endpoints[i];
         if (i == 0)
-            printf("  %-10s %-12s %-22s %-21s %-13s %-6s %-8s %-9s %-5s %-6s %-7s %s\n",
-                   "LISTENER", "BACKEND", "MACHINE", "ADDRESS", "HEALTH", "WEIGHT", "SESSIONS",
-                   "REQUESTS", "5XX", "ERRORS", "RETRIES", "MESSAGE");
+            printf("  %-10s %-12s %-22s %-21s %-13s %-6s %-8s %-9s %-5s %-6s %-7s %s\n", "LISTENER",
+                   "BACKEND", "MACHINE", "ADDRESS", "HEALTH", "WEIGHT", "SESSIONS", "REQUESTS",
+                   "5XX", "ERRORS", "RETRIES", "MESSAGE");
         char address[96], backend[80];
         snprintf(address, sizeof(address), "%s:%d", e->address, e->port);
         snprintf(backend, sizeof(backend), "%s%s", e->backend, e->backup ? " (bk)" : "");
         printf("  %-10s %-12s %-22s %-21s %-13s %-6d %-8lld %-9lld %-5lld %-6lld %-7lld %s\n",
                e->listener, backend, e->machine[0] ? e->machine : "-", address, health_word(e),
                e->weight, (long long)e->sessions, (long long)e->requests,
-               (long long)e->responses_5xx, (long long)e->connection_errors,
-               (long long)e->retries, e->message);
+               (long long)e->responses_5xx, (long long)e->connection_errors, (long long)e->retries,
+               e->message);
     }
     printf("Backends:\n");
     if (s == NULL || s->n_backends == 0)

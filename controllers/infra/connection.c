@@ -30,8 +30,8 @@
 
 /* The kinds whose objects name a Connection in spec.connection: they keep it from going. */
 #define USER_KINDS 5
-static const char *const user_kinds[USER_KINDS] = {"Machine", "Network", "SecurityGroup",
-                                                   "KeyPair", "LoadBalancer"};
+static const char *const user_kinds[USER_KINDS] = {"Machine", "Network", "SecurityGroup", "KeyPair",
+                                                   "LoadBalancer"};
 
 typedef struct connection_ctl {
     kumo_infra_env env;

@@ -131,8 +131,9 @@ kumo_error kumo_lb_controller_start(const kumo_lb_env *env, kumo_lb_controller *
 {
     *out = NULL;
     if (env == NULL || env->client == NULL || env->cloud == NULL)
-        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
-                             "the loadbalancer controller needs an API client and a cloud registry");
+        return kumo_diag_set(
+            diag, KUMO_ERROR_INVALID_ARGUMENT,
+            "the loadbalancer controller needs an API client and a cloud registry");
     kumo_lb_controller *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");

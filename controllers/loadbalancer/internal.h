@@ -43,17 +43,17 @@ typedef struct lb_drain {
 
 /* What the controller remembers of one LoadBalancer between reconciles. */
 typedef struct lb_memory {
-    char *sent;      /* fingerprint of the last spec the driver accepted; NULL: none */
+    char *sent; /* fingerprint of the last spec the driver accepted; NULL: none */
     lb_drain *drains;
     size_t drain_count;
 } lb_memory;
 
 /* One target: an endpoint of a backend on one listener. */
 typedef struct lb_target {
-    char name[200];     /* backend.machine or backend.address */
+    char name[200]; /* backend.machine or backend.address */
     char listener[64];
     char backend[64];
-    char machine[256];  /* "" for fixed addresses */
+    char machine[256]; /* "" for fixed addresses */
     char connection[256];
     char address[64];
     int32_t port;
@@ -87,7 +87,7 @@ typedef struct lb_run {
     char problem[768];
     struct kumo_driver_load_balancer *seen; /* the driver's answer (host block), or NULL */
     const struct kumo_driver_host *host;    /* frees `seen` */
-    char driver_reason[64]; /* a driver failure for the conditions */
+    char driver_reason[64];                 /* a driver failure for the conditions */
     char driver_message[768];
     double now_ms;
 } lb_run;

@@ -140,11 +140,13 @@ static void call_failed(lb_run *run, const lb_call *call, kumo_driver_code rc, c
                          : rc == KUMO_DRIVER_INVALID   ? "InvalidConfiguration"
                                                        : "DriverError";
     driver_problem(run, reason, "%s %s: %s%s%s", call->driver->name, op, call->diag.message,
-                   call->diag.cloud_code[0] ? " (" : "", call->diag.cloud_code[0] ? call->diag.cloud_code : "");
+                   call->diag.cloud_code[0] ? " (" : "",
+                   call->diag.cloud_code[0] ? call->diag.cloud_code : "");
     if (call->diag.cloud_code[0])
-        strncat(run->driver_message, ")", sizeof(run->driver_message) - strlen(run->driver_message) - 1);
-    KUMO_LOG_INFO(LB_LOG, "driver call failed", "lb=%s op=%s code=%d message=\"%s\"", run->key,
-                  op, (int)rc, call->diag.message);
+        strncat(run->driver_message, ")",
+                sizeof(run->driver_message) - strlen(run->driver_message) - 1);
+    KUMO_LOG_INFO(LB_LOG, "driver call failed", "lb=%s op=%s code=%d message=\"%s\"", run->key, op,
+                  (int)rc, call->diag.message);
 }
 
 static kumo_controller_result write_status(lb_run *run);
@@ -251,13 +253,13 @@ static void converge(lb_run *run, kumo_cloud_conn *conn, double *defer_ms)
         kumo_driver_code rc;
         const char *op = run->seen ? "load_balancer_update" : "load_balancer_create";
         if (run->seen == NULL) {
-            rc = call.driver->load_balancer_create(call.handle, &s.abi,
-                                                   uid_of(run->object), call.deadline_ns,
-                                                   &fresh, &call.diag);
+            rc = call.driver->load_balancer_create(call.handle, &s.abi, uid_of(run->object),
+                                                   call.deadline_ns, &fresh, &call.diag);
         } else {
-            struct kumo_driver_load_balancer_update u = {
-                sizeof(u),
-                KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS | KUMO_DRIVER_LOAD_BALANCER_SET_CONFIG, &s.abi};
+            struct kumo_driver_load_balancer_update u = {sizeof(u),
+                                                         KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS |
+                                                             KUMO_DRIVER_LOAD_BALANCER_SET_CONFIG,
+                                                         &s.abi};
             struct kumo_driver_ref ref = {run->seen->provider_id, uid_of(run->object)};
             rc = call.driver->load_balancer_update(call.handle, &ref, &u, call.deadline_ns, &fresh,
                                                    &call.diag);
@@ -286,8 +288,8 @@ static int observe(lb_run *run, kumo_cloud_conn *conn, double *defer_ms,
     lb_call call;
     if (call_begin(run, conn, &call, defer_ms) != 0)
         return 0;
-    kumo_driver_code rc =
-        call.driver->load_balancer_observe(call.handle, &ref, call.deadline_ns, &run->seen, &call.diag);
+    kumo_driver_code rc = call.driver->load_balancer_observe(call.handle, &ref, call.deadline_ns,
+                                                             &run->seen, &call.diag);
     kumo_cloud_call_end(conn, rc);
     if (rc == KUMO_DRIVER_NOT_FOUND && ref.provider_id[0] == '\0' &&
         kumo_meta_annotation(run->object, KUMO_LB_CREATE_PENDING) == NULL) {
@@ -326,8 +328,8 @@ static kumo_controller_result write_status(lb_run *run)
         kumo_diag_init(&d);
         kumo_error e = kumo_client_update_status(run->c->env.client, fresh, NULL, &d);
         if (e != KUMO_ERROR_OK && e != KUMO_ERROR_NOT_FOUND) {
-            KUMO_LOG_WARN(LB_LOG, "status write failed", "lb=%s error=%s message=\"%s\"",
-                          run->key, kumo_error_name(e), d.message);
+            KUMO_LOG_WARN(LB_LOG, "status write failed", "lb=%s error=%s message=\"%s\"", run->key,
+                          kumo_error_name(e), d.message);
             result = result_of(KUMO_CONTROLLER_RETRY, 0);
         }
         kumo_diag_fini(&d);
@@ -390,8 +392,8 @@ kumo_controller_result lb_reconcile(void *context, const char *ns, const char *n
     else if (run.seen && run.driver_reason[0] == '\0' && run.seen->message[0])
         driver_problem(&run, "DataPlaneUnreadable", "%s", run.seen->message);
     result = write_status(&run);
-    if (run.seen && kumo_meta_annotation(run.object, KUMO_LB_CREATE_PENDING) &&
-        run.lb->status && run.lb->status->provider_id[0] &&
+    if (run.seen && kumo_meta_annotation(run.object, KUMO_LB_CREATE_PENDING) && run.lb->status &&
+        run.lb->status->provider_id[0] &&
         kumo_meta_annotation_set(run.object, KUMO_LB_CREATE_PENDING, NULL) > 0)
         write_object(&run);
     if (defer_ms > 0 && result.outcome == KUMO_CONTROLLER_REQUEUE && defer_ms < result.after_ms)

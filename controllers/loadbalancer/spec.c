@@ -66,7 +66,8 @@ static int drained(const struct kumo_driver_lb_target_status *s)
 {
     if (s->current_sessions > 0)
         return 0;
-    return s->health == KUMO_DRIVER_LB_HEALTH_DRAINING || s->health == KUMO_DRIVER_LB_HEALTH_UNHEALTHY ||
+    return s->health == KUMO_DRIVER_LB_HEALTH_DRAINING ||
+           s->health == KUMO_DRIVER_LB_HEALTH_UNHEALTHY ||
            s->health == KUMO_DRIVER_LB_HEALTH_DISABLED;
 }
 
@@ -74,8 +75,8 @@ void lb_targets_keep_leaving(lb_run *run)
 {
     if (run->seen == NULL)
         return;
-    double timeout_ms = (run->spec->drain_timeout_seconds > 0 ? run->spec->drain_timeout_seconds
-                                                              : 30) * 1000.0;
+    double timeout_ms =
+        (run->spec->drain_timeout_seconds > 0 ? run->spec->drain_timeout_seconds : 30) * 1000.0;
     pthread_mutex_lock(&run->c->lock);
     lb_memory *m = lb_memory_of(run->c, run->key);
     for (size_t i = 0; m && i < run->seen->target_count; i++) {
@@ -135,11 +136,13 @@ int lb_spec_init(lb_spec *s, const lb_run *run)
     const Kumo__V1alpha1__HealthCheck *hc = spec->health_check;
     s->health.struct_size = sizeof(s->health);
     if (hc != NULL) {
-        s->health.protocol =
-            hc->type == KUMO__V1ALPHA1__HEALTH_CHECK__TYPE__HTTP ? KUMO_DRIVER_LB_HTTP : KUMO_DRIVER_LB_TCP;
+        s->health.protocol = hc->type == KUMO__V1ALPHA1__HEALTH_CHECK__TYPE__HTTP
+                                 ? KUMO_DRIVER_LB_HTTP
+                                 : KUMO_DRIVER_LB_TCP;
         s->health.path = hc->path;
         s->health.port = hc->port;
-        s->health.interval_ms = hc->interval_millis ? hc->interval_millis : hc->interval_seconds * 1000;
+        s->health.interval_ms =
+            hc->interval_millis ? hc->interval_millis : hc->interval_seconds * 1000;
         s->health.timeout_ms = hc->timeout_millis ? hc->timeout_millis : hc->timeout_seconds * 1000;
         s->health.healthy_threshold = hc->success_threshold;
         s->health.unhealthy_threshold = hc->failure_threshold;

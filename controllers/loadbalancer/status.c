@@ -45,8 +45,10 @@ static const struct kumo_driver_lb_target_status *seen_of(const lb_run *run, con
 
 static int set_strings(endpoint_msg *e, const lb_target *t, const char *message)
 {
-    return kumo_codec_string_set(&e->backend, t->backend) | kumo_codec_string_set(&e->address, t->address) |
-           kumo_codec_string_set(&e->machine, t->machine) | kumo_codec_string_set(&e->listener, t->listener) |
+    return kumo_codec_string_set(&e->backend, t->backend) |
+           kumo_codec_string_set(&e->address, t->address) |
+           kumo_codec_string_set(&e->machine, t->machine) |
+           kumo_codec_string_set(&e->listener, t->listener) |
            kumo_codec_string_set(&e->connection, t->connection) |
            kumo_codec_string_set(&e->target, t->name) | kumo_codec_string_set(&e->message, message);
 }
@@ -120,7 +122,8 @@ static int backends_of(Kumo__V1alpha1__LoadBalancerStatus *st)
 }
 
 /* The first listener with no healthy endpoint, or NULL. */
-static const char *listener_without_health(const lb_run *run, const Kumo__V1alpha1__LoadBalancerStatus *st)
+static const char *listener_without_health(const lb_run *run,
+                                           const Kumo__V1alpha1__LoadBalancerStatus *st)
 {
     for (size_t l = 0; l < run->listener_count; l++) {
         int healthy = 0;
@@ -141,13 +144,14 @@ static int conditions(const lb_run *run, ProtobufCMessage *copy,
     *ready = run->seen != NULL && run->listener_count > 0 && empty == NULL;
     const char *reason = run->driver_reason[0] ? run->driver_reason : "Provisioning";
     if (*ready)
-        snprintf(message, sizeof(message), "%d of %d endpoints healthy at %s", st->healthy_endpoints,
-                 st->total_endpoints, st->address);
+        snprintf(message, sizeof(message), "%d of %d endpoints healthy at %s",
+                 st->healthy_endpoints, st->total_endpoints, st->address);
     else if (run->seen != NULL && empty != NULL)
         snprintf(message, sizeof(message), "listener %s has no healthy endpoint", empty),
             reason = "NoHealthyEndpoints";
     else
-        snprintf(message, sizeof(message), "%s", run->driver_message[0] ? run->driver_message : "the load balancer is being made");
+        snprintf(message, sizeof(message), "%s",
+                 run->driver_message[0] ? run->driver_message : "the load balancer is being made");
     int rc = kumo_object_condition_set(copy, "Ready", *ready ? "True" : "False",
                                        *ready ? "Serving" : reason, message);
     const endpoint_msg *sick = NULL;
@@ -159,7 +163,8 @@ static int conditions(const lb_run *run, ProtobufCMessage *copy,
     else if (run->problem_reason[0])
         reason = run->problem_reason, snprintf(message, sizeof(message), "%s", run->problem);
     else if (run->seen != NULL && empty != NULL)
-        reason = "NoHealthyEndpoints", snprintf(message, sizeof(message), "listener %s has no healthy endpoint", empty);
+        reason = "NoHealthyEndpoints",
+        snprintf(message, sizeof(message), "listener %s has no healthy endpoint", empty);
     else if (sick != NULL)
         reason = "EndpointsUnhealthy",
         snprintf(message, sizeof(message), "%d of %d endpoints unhealthy; first %s (%s:%d): %s",

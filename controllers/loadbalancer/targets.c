@@ -93,21 +93,23 @@ static int listener_tls(lb_run *run, const Kumo__V1alpha1__LoadBalancerListener 
     ProtobufCMessage *object = NULL;
     kumo_diag d;
     kumo_diag_init(&d);
-    kumo_error e = run->c->env.read_credential
-                       ? run->c->env.read_credential(run->c->env.credential_context, run->ns, ref,
-                                                     &object, &d)
-                       : kumo_diag_set(&d, KUMO_ERROR_UNAVAILABLE,
-                                       "credentials cannot be read in this process");
+    kumo_error e =
+        run->c->env.read_credential
+            ? run->c->env.read_credential(run->c->env.credential_context, run->ns, ref, &object, &d)
+            : kumo_diag_set(&d, KUMO_ERROR_UNAVAILABLE,
+                            "credentials cannot be read in this process");
     const Kumo__V1alpha1__Credential *cred = (const Kumo__V1alpha1__Credential *)object;
-    const char *crt = cred ? data_of(cred, "tls.crt") : NULL, *key = cred ? data_of(cred, "tls.key") : NULL;
-    const char *why = e != KUMO_ERROR_OK ? d.message
-                      : !cred->spec || strcmp(cred->spec->type, "tls") != 0
-                          ? "its type is not tls"
+    const char *crt = cred ? data_of(cred, "tls.crt") : NULL,
+               *key = cred ? data_of(cred, "tls.key") : NULL;
+    const char *why = e != KUMO_ERROR_OK                                    ? d.message
+                      : !cred->spec || strcmp(cred->spec->type, "tls") != 0 ? "its type is not tls"
                       : crt == NULL || key == NULL ? "it lacks tls.crt or tls.key"
                                                    : tls_pair_problem(crt, key);
     if (why != NULL)
-        problem(run, "TLSCredentialInvalid", "listener %s: Credential \"%s\": %s; the listener is "
-                "not served", spec->name, ref, why);
+        problem(run, "TLSCredentialInvalid",
+                "listener %s: Credential \"%s\": %s; the listener is "
+                "not served",
+                spec->name, ref, why);
     else if ((l->certificate = strdup(crt)) == NULL || (l->key = strdup(key)) == NULL)
         why = "out of memory";
     kumo_object_destroy(object);
@@ -197,7 +199,8 @@ static void endpoint(lb_run *run, size_t *cap, const lb_backend *b, const char *
         t->port = b->port;
         t->priority = b->priority;
         t->backend_weight = b->weight;
-        t->draining = listed(b->drain, b->n_drain, machine) || listed(b->drain, b->n_drain, address);
+        t->draining =
+            listed(b->drain, b->n_drain, machine) || listed(b->drain, b->n_drain, address);
         run->target_count++;
     }
 }
@@ -218,8 +221,8 @@ static void app_endpoints(lb_run *run, size_t *cap, const lb_backend *b)
     Kumo__V1alpha1__App *app =
         (Kumo__V1alpha1__App *)kumo_informer_get(c->apps, run->ns, b->app_ref->name);
     if (app == NULL) {
-        problem(run, "BackendNotFound", "backend %s: App \"%s\" not found in namespace %s",
-                b->name, b->app_ref->name, run->ns);
+        problem(run, "BackendNotFound", "backend %s: App \"%s\" not found in namespace %s", b->name,
+                b->app_ref->name, run->ns);
         return;
     }
     for (size_t i = 0; app->status && i < app->status->n_instances; i++) {
@@ -229,10 +232,10 @@ static void app_endpoints(lb_run *run, size_t *cap, const lb_backend *b)
         Kumo__V1alpha1__Machine *m =
             (Kumo__V1alpha1__Machine *)kumo_informer_get(c->machines, run->ns, in->machine);
         const char *conn = m && m->spec ? m->spec->connection : "";
-        int ok = m != NULL && !kumo_meta_deleting(&m->base) &&
-                 (!b->machine_connection[0] || strcmp(b->machine_connection, conn) == 0) &&
-                 (b->machine_selector == NULL ||
-                  kumo_meta_labels_match(b->machine_selector, &m->base));
+        int ok =
+            m != NULL && !kumo_meta_deleting(&m->base) &&
+            (!b->machine_connection[0] || strcmp(b->machine_connection, conn) == 0) &&
+            (b->machine_selector == NULL || kumo_meta_labels_match(b->machine_selector, &m->base));
         if (ok)
             endpoint(run, cap, b, in->machine, conn, in->address);
         kumo_object_destroy(m ? &m->base : NULL);
@@ -248,8 +251,8 @@ static double distance_km(lb_run *run, const char *connection)
     double la[2], lo[2];
     const char *names[2] = {run->spec->connection, connection};
     for (int i = 0; i < 2; i++) {
-        Kumo__V1alpha1__Connection *cn = (Kumo__V1alpha1__Connection *)kumo_informer_get(
-            run->c->connections, run->ns, names[i]);
+        Kumo__V1alpha1__Connection *cn =
+            (Kumo__V1alpha1__Connection *)kumo_informer_get(run->c->connections, run->ns, names[i]);
         int found = cn && cn->spec &&
                     kumo_cloud_region_find(run->c->env.cloud, cn->spec->provider, cn->spec->region,
                                            &la[i], &lo[i], NULL, 0);
@@ -258,7 +261,7 @@ static double distance_km(lb_run *run, const char *connection)
             return NAN;
     }
     double p = M_PI / 180, a = 0.5 - cos((la[1] - la[0]) * p) / 2 +
-                                 cos(la[0] * p) * cos(la[1] * p) * (1 - cos((lo[1] - lo[0]) * p)) / 2;
+                               cos(la[0] * p) * cos(la[1] * p) * (1 - cos((lo[1] - lo[0]) * p)) / 2;
     return 12742 * asin(sqrt(a));
 }
 
@@ -285,8 +288,7 @@ static void apply_policy(lb_run *run)
         double share = t->backend_weight;
         size_t n = 0;
         for (size_t j = 0; j < run->target_count; j++)
-            n += !run->targets[j].draining &&
-                 strcmp(run->targets[j].backend, t->backend) == 0 &&
+            n += !run->targets[j].draining && strcmp(run->targets[j].backend, t->backend) == 0 &&
                  strcmp(run->targets[j].listener, t->listener) == 0;
         if (shares && n > 0 && share / (double)n > top)
             top = share / (double)n;
@@ -305,7 +307,9 @@ static void apply_policy(lb_run *run)
         t->backup = ranked && rank[i] > best;
         t->weight = 1;
         if (shares && top > 0 && n > 0)
-            t->weight = t->backend_weight == 0 ? 0 : (int)fmax(1, round(t->backend_weight / (double)n / top * 256));
+            t->weight = t->backend_weight == 0
+                            ? 0
+                            : (int)fmax(1, round(t->backend_weight / (double)n / top * 256));
         if (t->draining)
             t->weight = 0;
     }

@@ -632,8 +632,8 @@ static const struct kumo_driver table = {
     .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
                     KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
                     KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS | KUMO_DRIVER_CAP_AGENTS |
-                    KUMO_DRIVER_CAP_LOAD_BALANCERS,
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS |
+                    KUMO_DRIVER_CAP_AGENTS | KUMO_DRIVER_CAP_LOAD_BALANCERS,
     .open = local_open,
     .close = local_close,
     .catalog_regions = local_catalog_regions,

@@ -56,7 +56,7 @@ void local_lb_paths(struct kumo_driver_conn *c, const char *id, struct local_lb_
 
 static const char *protocol_word(int protocol)
 {
-    return protocol == KUMO_DRIVER_LB_HTTPS ? "https"
+    return protocol == KUMO_DRIVER_LB_HTTPS  ? "https"
            : protocol == KUMO_DRIVER_LB_HTTP ? "http"
                                              : "tcp";
 }
@@ -97,10 +97,9 @@ static void backend_config(const struct kumo_driver_load_balancer_spec *spec,
 {
     const struct kumo_driver_lb_health_check *hc = spec->health_check;
     int http = l->protocol != KUMO_DRIVER_LB_TCP;
-    kumo_driver_kit_buf_printf(b, "backend b_%s\n    mode %s\n    balance %s\n", l->name,
-                               http ? "http" : "tcp",
-                               spec->policy == KUMO_DRIVER_LB_LEAST_CONNECTIONS ? "leastconn"
-                                                                                : "roundrobin");
+    kumo_driver_kit_buf_printf(
+        b, "backend b_%s\n    mode %s\n    balance %s\n", l->name, http ? "http" : "tcp",
+        spec->policy == KUMO_DRIVER_LB_LEAST_CONNECTIONS ? "leastconn" : "roundrobin");
     kumo_driver_kit_buf_printf(b, "    option allbackups\n    timeout check %dms\n",
                                hc_value(hc, 1, 1000));
     kumo_driver_kit_buf_str(b, "    retries 3\n    option redispatch 1\n");
@@ -120,11 +119,10 @@ static void backend_config(const struct kumo_driver_load_balancer_spec *spec,
         kumo_driver_kit_buf_printf(
             b, "    stick-table type ip size 200k expire %ds\n    stick on src\n", timeout_s);
     if (spec->affinity == KUMO_DRIVER_LB_AFFINITY_COOKIE && http)
-        kumo_driver_kit_buf_printf(b, "    cookie %s insert indirect nocache maxidle %ds\n",
-                                   spec->affinity_cookie && spec->affinity_cookie[0]
-                                       ? spec->affinity_cookie
-                                       : "KUMOLB",
-                                   timeout_s);
+        kumo_driver_kit_buf_printf(
+            b, "    cookie %s insert indirect nocache maxidle %ds\n",
+            spec->affinity_cookie && spec->affinity_cookie[0] ? spec->affinity_cookie : "KUMOLB",
+            timeout_s);
     for (size_t i = 0; i < spec->target_count; i++) {
         const struct kumo_driver_lb_target *t = spec->targets[i];
         if (strcmp(t->listener, l->name) != 0)
@@ -225,9 +223,8 @@ static int connect_socket(const char *path)
 
 /* Sends one command and reads the whole answer (HAProxy closes after it). A socket being
  * replaced by a reload is tried again until the deadline. */
-kumo_driver_code local_lb_command(const char *socket_path, const char *command,
-                                  int64_t deadline_ns, struct kumo_driver_kit_buf *out,
-                                  struct kumo_driver_diag *diag)
+kumo_driver_code local_lb_command(const char *socket_path, const char *command, int64_t deadline_ns,
+                                  struct kumo_driver_kit_buf *out, struct kumo_driver_diag *diag)
 {
     int fd = -1;
     while ((fd = connect_socket(socket_path)) < 0 && mono_ns() < deadline_ns) {
@@ -355,9 +352,10 @@ static kumo_driver_code admin_states(const char *socket_path, int64_t deadline_n
 {
     struct kumo_driver_kit_buf b;
     kumo_driver_kit_buf_init(&b);
-    kumo_driver_code rc = local_lb_command(socket_path, "show servers state", deadline_ns, &b, diag);
-    for (char *save = NULL, *line = rc == KUMO_DRIVER_OK && b.data ? strtok_r(b.data, "\n", &save)
-                                                                   : NULL;
+    kumo_driver_code rc =
+        local_lb_command(socket_path, "show servers state", deadline_ns, &b, diag);
+    for (char *save = NULL,
+              *line = rc == KUMO_DRIVER_OK && b.data ? strtok_r(b.data, "\n", &save) : NULL;
          line != NULL; line = strtok_r(NULL, "\n", &save)) {
         char backend[80], name[128];
         unsigned admin = 0;
@@ -385,8 +383,8 @@ kumo_driver_code local_lb_servers(const char *socket_path, int64_t deadline_ns, 
     int hn = 0;
     struct local_lb_server *servers = NULL;
     size_t count = 0;
-    for (char *save = NULL, *line = rc == KUMO_DRIVER_OK && b.data ? strtok_r(b.data, "\n", &save)
-                                                                   : NULL;
+    for (char *save = NULL,
+              *line = rc == KUMO_DRIVER_OK && b.data ? strtok_r(b.data, "\n", &save) : NULL;
          line != NULL; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "# ", 2) == 0) {
             hn = split_csv(line + 2, header, 128);

@@ -499,9 +499,8 @@ void local_lb_server_options(const struct kumo_driver_load_balancer_spec *spec,
                              struct kumo_driver_kit_buf *b);
 int local_lb_config_frame_differs(const char *a, const char *b);
 /* One runtime API command; the answer is appended to out. */
-kumo_driver_code local_lb_command(const char *socket_path, const char *command,
-                                  int64_t deadline_ns, struct kumo_driver_kit_buf *out,
-                                  struct kumo_driver_diag *diag);
+kumo_driver_code local_lb_command(const char *socket_path, const char *command, int64_t deadline_ns,
+                                  struct kumo_driver_kit_buf *out, struct kumo_driver_diag *diag);
 /* Every server of every backend (malloc'd array). now_ns: realtime, for last_change_ns. */
 kumo_driver_code local_lb_servers(const char *socket_path, int64_t deadline_ns, int64_t now_ns,
                                   struct local_lb_server **out, size_t *count_out,

@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* ---- Validation ---------------------------------------------------------------------- */
 
 static int name_ok(const char *s, size_t max, int dots)
@@ -69,8 +68,7 @@ static kumo_driver_code check_listeners(const struct kumo_driver_load_balancer_s
         if (l->protocol == KUMO_DRIVER_LB_HTTPS &&
             (!l->tls_certificate_pem || !l->tls_certificate_pem[0] || !l->tls_private_key_pem ||
              !l->tls_private_key_pem[0]))
-            return invalid(diag, "listener %s: HTTPS needs a certificate and a key%s", l->name,
-                           0);
+            return invalid(diag, "listener %s: HTTPS needs a certificate and a key%s", l->name, 0);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(spec->listeners[j]->name, l->name) == 0)
                 return invalid(diag, "listener name %s is used twice%lld", l->name, 0);
@@ -91,7 +89,7 @@ static int has_listener(const struct kumo_driver_load_balancer_spec *spec, const
 }
 
 kumo_driver_code local_lb_check_spec(const struct kumo_driver_load_balancer_spec *spec,
-                                   struct kumo_driver_diag *diag)
+                                     struct kumo_driver_diag *diag)
 {
     if (spec->policy != KUMO_DRIVER_LB_ROUND_ROBIN &&
         spec->policy != KUMO_DRIVER_LB_LEAST_CONNECTIONS)
@@ -204,8 +202,8 @@ static kumo_driver_code apply_spec(struct local_call *call, struct local_object 
             rc = local_lb_check_config(haproxy, fresh, call->deadline_ns, what, diag);
     }
     if (rc == KUMO_DRIVER_OK && rename(fresh, p->cfg) != 0)
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                                  "renaming %s: %s", fresh, strerror(errno));
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "renaming %s: %s",
+                                  fresh, strerror(errno));
     if (rc != KUMO_DRIVER_OK)
         unlink(fresh);
     if (rc == KUMO_DRIVER_OK && alive)
@@ -235,8 +233,8 @@ static void forwarding_on(void)
 /* Converges the host to load balancer o: namespace, address, HAProxy running spec (NULL:
  * keep the configuration file as it is). */
 kumo_driver_code local_lb_ensure(struct local_call *call, struct local_object *o,
-                                  const struct kumo_driver_load_balancer_spec *spec,
-                                  struct kumo_driver_diag *diag)
+                                 const struct kumo_driver_load_balancer_spec *spec,
+                                 struct kumo_driver_diag *diag)
 {
     struct local_lb_paths p;
     struct local_pool pool;
@@ -245,8 +243,8 @@ kumo_driver_code local_lb_ensure(struct local_call *call, struct local_object *o
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
                                     "mkdir /run/kumo: %s", strerror(errno));
     if (mkdir(LOCAL_LB_SOCKET_DIR, 0700) != 0 && errno != EEXIST)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                                    "mkdir %s: %s", LOCAL_LB_SOCKET_DIR, strerror(errno));
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError", "mkdir %s: %s",
+                                    LOCAL_LB_SOCKET_DIR, strerror(errno));
     forwarding_on();
     kumo_driver_code rc = local_machine_pool(call, "", "", &pool, diag);
     if (rc == KUMO_DRIVER_OK)

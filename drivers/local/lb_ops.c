@@ -53,7 +53,8 @@ static const struct kumo_driver_lb_target_status *pack_target(struct kumo_driver
     v.address = kumo_driver_kit_pack_str(p, s->address);
     v.port = s->port;
     v.health = health_of(s);
-    v.reason = kumo_driver_kit_pack_str(p, v.health == KUMO_DRIVER_LB_HEALTH_HEALTHY ? "" : s->reason);
+    v.reason =
+        kumo_driver_kit_pack_str(p, v.health == KUMO_DRIVER_LB_HEALTH_HEALTHY ? "" : s->reason);
     v.weight = s->weight;
     v.backup = s->backup;
     v.draining = s->draining || v.health == KUMO_DRIVER_LB_HEALTH_DRAINING;
@@ -132,7 +133,8 @@ static void view_of(struct local_call *call, const struct local_object *o, int w
     local_lb_paths(call->conn, o->id, &p);
     local_netns_name(call->conn, o->id, netns, sizeof(netns));
     char *cfg = local_lb_read_file(p.cfg);
-    w->listener_count = cfg ? local_lb_read_listeners(cfg, w->listeners, LOCAL_LB_MAX_LISTENERS) : 0;
+    w->listener_count =
+        cfg ? local_lb_read_listeners(cfg, w->listeners, LOCAL_LB_MAX_LISTENERS) : 0;
     free(cfg);
     w->state = "active";
     if (o->status == LOCAL_BUILDING) {
@@ -187,9 +189,8 @@ static kumo_driver_code delete_lb(struct local_call *call, struct local_object *
 }
 
 static kumo_driver_code new_lb(struct local_call *call,
-                               const struct kumo_driver_load_balancer_spec *spec,
-                               const char *token, struct local_object **out,
-                               struct kumo_driver_diag *diag)
+                               const struct kumo_driver_load_balancer_spec *spec, const char *token,
+                               struct local_object **out, struct kumo_driver_diag *diag)
 {
     struct local_pool pool;
     char id[32], ip[32];
@@ -264,8 +265,7 @@ kumo_driver_code local_load_balancer_create(struct kumo_driver_conn *c,
 }
 
 kumo_driver_code local_load_balancer_observe(struct kumo_driver_conn *c,
-                                             const struct kumo_driver_ref *ref,
-                                             int64_t deadline_ns,
+                                             const struct kumo_driver_ref *ref, int64_t deadline_ns,
                                              struct kumo_driver_load_balancer **out,
                                              struct kumo_driver_diag *diag)
 {

@@ -290,11 +290,11 @@ static const struct kumo_driver table = {
     .name = "sim",
     .description = "simulated cloud: realistic catalogs, latency, limits and faults, state in a "
                    "file",
-    .capabilities =
-        KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS | KUMO_DRIVER_CAP_SECURITY_GROUPS |
-        KUMO_DRIVER_CAP_KEY_PAIRS | KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-        KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS | KUMO_DRIVER_CAP_SIMULATED |
-        KUMO_DRIVER_CAP_LOAD_BALANCERS,
+    .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
+                    KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
+                    KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS |
+                    KUMO_DRIVER_CAP_SIMULATED | KUMO_DRIVER_CAP_LOAD_BALANCERS,
     .open = sim_open,
     .close = sim_close,
     .catalog_regions = sim_catalog_regions,

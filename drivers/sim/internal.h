@@ -498,9 +498,9 @@ struct sim_request {
     struct sim_config cfg; /* the connection's settings at the call */
     int64_t now_ns;        /* Unix ns, host clock */
     struct sim_state *state;
-    void *block;           /* the result handed to the host */
-    int appended;          /* the body queued a journal record ... */
-    uint64_t seq;          /* ... with this sequence number (0: queueing failed) */
+    void *block;  /* the result handed to the host */
+    int appended; /* the body queued a journal record ... */
+    uint64_t seq; /* ... with this sequence number (0: queueing failed) */
 };
 
 typedef kumo_driver_code (*sim_body_fn)(struct kumo_driver_conn *c, struct sim_request *r,

@@ -91,7 +91,8 @@ static int keep_spec(struct sim_object *o, const struct kumo_driver_load_balance
     }
     for (size_t i = 0; !failed && i < s->target_count; i++) {
         const struct kumo_driver_lb_target *t = s->targets[i];
-        ts[i] = (struct sim_lb_target){NULL, NULL, NULL, t->port, t->weight, t->backup, t->draining};
+        ts[i] =
+            (struct sim_lb_target){NULL, NULL, NULL, t->port, t->weight, t->backup, t->draining};
         failed = sim_set_str(&ts[i].name, t->name) | sim_set_str(&ts[i].listener, t->listener) |
                  sim_set_str(&ts[i].address, t->address);
     }
@@ -157,7 +158,8 @@ static kumo_driver_code update_body(struct kumo_driver_conn *c, struct sim_reque
     struct sim_object *copy = sim_object_clone(o);
     if (copy == NULL)
         return nomem(diag);
-    if ((u->fields & (KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS | KUMO_DRIVER_LOAD_BALANCER_SET_CONFIG)) &&
+    if ((u->fields &
+         (KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS | KUMO_DRIVER_LOAD_BALANCER_SET_CONFIG)) &&
         keep_spec(copy, u->spec) != 0)
         rc = nomem(diag);
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_LOAD_BALANCER_SET_TAGS))
@@ -183,7 +185,8 @@ static kumo_driver_code delete_body(struct kumo_driver_conn *c, struct sim_reque
 SIM_DEFINE_OPS(load_balancer, LOAD_BALANCER, SIM_LOAD_BALANCER, create_body, update_body,
                delete_body)
 
-/* ---- health and packing ----------------------------------------------------------------------- */
+/* ---- health and packing -----------------------------------------------------------------------
+ */
 
 /* The machine of o's region at address, or NULL. */
 static const struct sim_object *machine_at(struct sim_state *st, const struct sim_object *o,
@@ -202,8 +205,9 @@ static const struct sim_object *machine_at(struct sim_state *st, const struct si
     return NULL;
 }
 
-static int health_of(struct sim_state *st, const struct sim_object *o, const struct sim_lb_target *t,
-                     int64_t now_ns, const char **reason, int64_t *since_ns)
+static int health_of(struct sim_state *st, const struct sim_object *o,
+                     const struct sim_lb_target *t, int64_t now_ns, const char **reason,
+                     int64_t *since_ns)
 {
     const struct sim_object *m = machine_at(st, o, t->address, now_ns);
     *since_ns = o->created_ns;
@@ -218,7 +222,8 @@ static int health_of(struct sim_state *st, const struct sim_object *o, const str
         return t->draining ? KUMO_DRIVER_LB_HEALTH_DRAINING : KUMO_DRIVER_LB_HEALTH_HEALTHY;
     }
     *since_ns = m->transition_ns;
-    if (phase != KUMO_DRIVER_MACHINE_PENDING && now_ns - m->transition_ns < o->lb_window_ms * 1000000)
+    if (phase != KUMO_DRIVER_MACHINE_PENDING &&
+        now_ns - m->transition_ns < o->lb_window_ms * 1000000)
         return t->draining ? KUMO_DRIVER_LB_HEALTH_DRAINING : KUMO_DRIVER_LB_HEALTH_HEALTHY;
     *reason = phase == KUMO_DRIVER_MACHINE_PENDING ? "Target.NotInUse: the machine is still booting"
                                                    : "Target.Timeout: health checks failed";
@@ -271,8 +276,8 @@ const void *sim_pack_load_balancer(struct kumo_driver_kit_pack *p, struct sim_st
     v.hostname = kumo_driver_kit_pack_str(p, host);
     v.addresses = kumo_driver_kit_pack_strings(p, addresses, 1);
     v.address_count = 1;
-    const void **ls = kumo_driver_kit_pack_take(p, (o->listener_count + 1) * sizeof(void *),
-                                                alignof(void *));
+    const void **ls =
+        kumo_driver_kit_pack_take(p, (o->listener_count + 1) * sizeof(void *), alignof(void *));
     for (size_t i = 0; i < o->listener_count; i++) {
         struct kumo_driver_lb_listener *l =
             kumo_driver_kit_pack_take(p, sizeof(*l), alignof(struct kumo_driver_lb_listener));
@@ -290,8 +295,8 @@ const void *sim_pack_load_balancer(struct kumo_driver_kit_pack *p, struct sim_st
     }
     v.listeners = (const struct kumo_driver_lb_listener *const *)ls;
     v.listener_count = o->listener_count;
-    const void **ts = kumo_driver_kit_pack_take(p, (o->target_count + 1) * sizeof(void *),
-                                                alignof(void *));
+    const void **ts =
+        kumo_driver_kit_pack_take(p, (o->target_count + 1) * sizeof(void *), alignof(void *));
     for (size_t i = 0; i < o->target_count; i++) {
         const void *t = pack_target(p, st, o, &o->targets[i], now_ns);
         if (ts != NULL)

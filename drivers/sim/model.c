@@ -471,9 +471,9 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
     struct {
         const char *key;
         int64_t *field;
-    } ints[] = {{"created", &o->created_ns},       {"visible", &o->visible_ns},
-                {"transition", &o->transition_ns}, {"launch", &o->launch_ns},
-                {"boot_ms", &o->boot_ms},          {"stop_ms", &o->stop_ms},
+    } ints[] = {{"created", &o->created_ns},        {"visible", &o->visible_ns},
+                {"transition", &o->transition_ns},  {"launch", &o->launch_ns},
+                {"boot_ms", &o->boot_ms},           {"stop_ms", &o->stop_ms},
                 {"terminate_ms", &o->terminate_ms}, {"lb_window_ms", &o->lb_window_ms}};
 
     if (o->kind == SIM_NETWORK && strcmp(key, "subnet") == 0) {

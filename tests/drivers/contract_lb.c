@@ -42,20 +42,30 @@ static void fixture_fill(struct lb_fixture *f, const char *address, const char *
 {
     memset(f, 0, sizeof(*f));
     f->listener = (struct kumo_driver_lb_listener){sizeof(f->listener), "web", 8080,
-                                                   KUMO_DRIVER_LB_HTTP, "", ""};
+                                                   KUMO_DRIVER_LB_HTTP, "",    ""};
     f->listeners[0] = &f->listener;
-    f->targets[0] = (struct kumo_driver_lb_target){sizeof(f->targets[0]), "m", "web", address,
-                                                   8080, 1, 0, 0};
-    f->targets[1] = (struct kumo_driver_lb_target){sizeof(f->targets[1]), "ghost", "web",
-                                                   "192.0.2.1", 8080, 1, 0, 0};
+    f->targets[0] =
+        (struct kumo_driver_lb_target){sizeof(f->targets[0]), "m", "web", address, 8080, 1, 0, 0};
+    f->targets[1] = (struct kumo_driver_lb_target){
+        sizeof(f->targets[1]), "ghost", "web", "192.0.2.1", 8080, 1, 0, 0};
     f->target_ptrs[0] = &f->targets[0];
     f->target_ptrs[1] = &f->targets[1];
-    f->hc = (struct kumo_driver_lb_health_check){sizeof(f->hc), KUMO_DRIVER_LB_TCP, "", 0, 100,
-                                                 100, 1, 2};
+    f->hc = (struct kumo_driver_lb_health_check){
+        sizeof(f->hc), KUMO_DRIVER_LB_TCP, "", 0, 100, 100, 1, 2};
     f->tags[0] = (struct kumo_driver_tag){"kumo:contract-group", group};
-    f->spec = (struct kumo_driver_load_balancer_spec){
-        sizeof(f->spec), "contract", KUMO_DRIVER_LB_ROUND_ROBIN, KUMO_DRIVER_LB_AFFINITY_NONE, 0,
-        "", &f->hc, f->listeners, 1, f->target_ptrs, 2, f->tags, 1};
+    f->spec = (struct kumo_driver_load_balancer_spec){sizeof(f->spec),
+                                                      "contract",
+                                                      KUMO_DRIVER_LB_ROUND_ROBIN,
+                                                      KUMO_DRIVER_LB_AFFINITY_NONE,
+                                                      0,
+                                                      "",
+                                                      &f->hc,
+                                                      f->listeners,
+                                                      1,
+                                                      f->target_ptrs,
+                                                      2,
+                                                      f->tags,
+                                                      1};
 }
 
 static const struct kumo_driver_lb_target_status *
@@ -74,9 +84,10 @@ static int wait_health(const struct contract_env *env, struct kumo_driver_conn *
     for (int i = 0; i < 200; i++) {
         struct kumo_driver_load_balancer *lb = NULL;
         struct kumo_driver_diag diag;
-        kumo_driver_code rc = env->driver->load_balancer_observe(conn, ref, deadline(env, LONG),
-                                                                 &lb, &diag);
-        const struct kumo_driver_lb_target_status *t = rc == KUMO_DRIVER_OK ? target_of(lb, name) : NULL;
+        kumo_driver_code rc =
+            env->driver->load_balancer_observe(conn, ref, deadline(env, LONG), &lb, &diag);
+        const struct kumo_driver_lb_target_status *t =
+            rc == KUMO_DRIVER_OK ? target_of(lb, name) : NULL;
         int ok = t && t->health == want;
         if (t && want == KUMO_DRIVER_LB_HEALTH_UNHEALTHY && ok)
             KUMO_EXPECT(t->reason[0] != '\0'); /* why, in the data plane's words */
@@ -129,12 +140,12 @@ void contract_load_balancer(const struct contract_env *env)
 
     /* Two creates with one token make one load balancer with an address. */
     struct kumo_driver_load_balancer *a = NULL, *b = NULL;
-    KUMO_REQUIRE_INT_EQ(env->driver->load_balancer_create(conn, &f.spec, token, deadline(env, LONG),
-                                                          &a, &diag),
-                        KUMO_DRIVER_OK);
-    KUMO_REQUIRE_INT_EQ(env->driver->load_balancer_create(conn, &f.spec, token, deadline(env, LONG),
-                                                          &b, &diag),
-                        KUMO_DRIVER_OK);
+    KUMO_REQUIRE_INT_EQ(
+        env->driver->load_balancer_create(conn, &f.spec, token, deadline(env, LONG), &a, &diag),
+        KUMO_DRIVER_OK);
+    KUMO_REQUIRE_INT_EQ(
+        env->driver->load_balancer_create(conn, &f.spec, token, deadline(env, LONG), &b, &diag),
+        KUMO_DRIVER_OK);
     KUMO_EXPECT_STR_EQ(a->provider_id, b->provider_id);
     KUMO_EXPECT_STR_EQ(a->token, token);
     KUMO_EXPECT(a->address[0] != '\0');
@@ -155,9 +166,9 @@ void contract_load_balancer(const struct contract_env *env)
     f.targets[0].draining = 1;
     struct kumo_driver_load_balancer_update u = {sizeof(u), KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS,
                                                  &f.spec};
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a,
-                                                         &diag),
-                       KUMO_DRIVER_OK);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a, &diag),
+        KUMO_DRIVER_OK);
     const struct kumo_driver_lb_target_status *t = target_of(a, "m");
     KUMO_EXPECT(t != NULL && t->draining == 1);
     kumo_driver_free(env->host, a);
@@ -165,9 +176,9 @@ void contract_load_balancer(const struct contract_env *env)
         KUMO_EXPECT(wait_health(env, conn, &by_id, "m", KUMO_DRIVER_LB_HEALTH_DRAINING));
     f.targets[1].listener = "nope";
     a = NULL;
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a,
-                                                         &diag),
-                       KUMO_DRIVER_INVALID);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a, &diag),
+        KUMO_DRIVER_INVALID);
     KUMO_EXPECT(a == NULL && diag.message[0] != '\0');
     f.targets[1].listener = "web";
 
@@ -176,18 +187,18 @@ void contract_load_balancer(const struct contract_env *env)
                                                    deadline(env, LONG), &diag),
                        KUMO_DRIVER_OK);
     f.targets[0].draining = 0;
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a,
-                                                         &diag),
-                       KUMO_DRIVER_OK);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_update(conn, &by_id, &u, deadline(env, LONG), &a, &diag),
+        KUMO_DRIVER_OK);
     kumo_driver_free(env->host, a);
     KUMO_EXPECT(wait_health(env, conn, &by_id, "m", KUMO_DRIVER_LB_HEALTH_UNHEALTHY));
 
     /* list by tag finds exactly it. */
     struct kumo_driver_load_balancer_list *list = NULL;
     struct kumo_driver_filter filter = {"kumo:contract-group", group};
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_list(conn, &filter, deadline(env, LONG), &list,
-                                                       &diag),
-                       KUMO_DRIVER_OK);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_list(conn, &filter, deadline(env, LONG), &list, &diag),
+        KUMO_DRIVER_OK);
     KUMO_EXPECT(list != NULL && list->count == 1);
     if (list && list->count == 1)
         KUMO_EXPECT_STR_EQ(list->items[0]->provider_id, lb_id);
@@ -196,12 +207,13 @@ void contract_load_balancer(const struct contract_env *env)
     /* delete, then NOT_FOUND for delete and observe. */
     KUMO_EXPECT_INT_EQ(env->driver->load_balancer_delete(conn, &by_id, deadline(env, LONG), &diag),
                        KUMO_DRIVER_OK);
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_delete(conn, &by_token, deadline(env, LONG), &diag),
-                       KUMO_DRIVER_NOT_FOUND);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_delete(conn, &by_token, deadline(env, LONG), &diag),
+        KUMO_DRIVER_NOT_FOUND);
     a = NULL;
-    KUMO_EXPECT_INT_EQ(env->driver->load_balancer_observe(conn, &by_id, deadline(env, LONG), &a,
-                                                          &diag),
-                       KUMO_DRIVER_NOT_FOUND);
+    KUMO_EXPECT_INT_EQ(
+        env->driver->load_balancer_observe(conn, &by_id, deadline(env, LONG), &a, &diag),
+        KUMO_DRIVER_NOT_FOUND);
     KUMO_EXPECT(a == NULL);
     env->driver->close(conn);
 }

@@ -159,9 +159,9 @@ KUMO_TEST(app_on_local_machines)
 
     /* A broken App and an unhealthy one beside it: clear conditions, hello undisturbed. */
     E2E_REQUIRE(&t, local_world_app(&t, "broken", "\"command\": [\"no-such-program-kumo\"]",
-                              "{\"type\": \"TCP\", \"port\": 1}") == 0);
+                                    "{\"type\": \"TCP\", \"port\": 1}") == 0);
     E2E_REQUIRE(&t, local_world_app(&t, "sick", "\"command\": [\"sleep\", \"3600\"]",
-                              "{\"type\": \"HTTP\", \"port\": 9, \"path\": \"/\"}") == 0);
+                                    "{\"type\": \"HTTP\", \"port\": 9, \"path\": \"/\"}") == 0);
     app_want broken = {"broken", "Degraded", "True", "InstanceFailed", 0};
     app_want sick = {"sick", "Degraded", "True", "Unhealthy", 0};
     KUMO_EXPECT(e2e_wait(&t, 60, app_is, &broken));

@@ -97,19 +97,20 @@ static int world_start(e2e *t, lb_world *lw)
 /* Applies the LoadBalancer "front" with this policy and these backends (JSON array items). */
 static int lb_apply(e2e *t, const lb_world *lw, const char *policy, const char *backends)
 {
-    return e2e_apply(t,
-                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
-                     " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
-                     " \"spec\": {\"connection\": \"%s\", \"policy\": \"%s\","
-                     " \"listeners\": [{\"name\": \"http\", \"port\": %d, \"protocol\": \"HTTP\"}],"
-                     " \"healthCheck\": {\"type\": \"HTTP\", \"path\": \"/\", \"intervalMillis\": 250,"
-                     " \"timeoutMillis\": 250, \"failureThreshold\": 3, \"successThreshold\": 1},"
-                     " \"drainTimeoutSeconds\": 10, \"backends\": [%s]}}",
-                     lw->w.east, policy, lw->lb_port, backends);
+    return e2e_apply(
+        t,
+        "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+        " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
+        " \"spec\": {\"connection\": \"%s\", \"policy\": \"%s\","
+        " \"listeners\": [{\"name\": \"http\", \"port\": %d, \"protocol\": \"HTTP\"}],"
+        " \"healthCheck\": {\"type\": \"HTTP\", \"path\": \"/\", \"intervalMillis\": 250,"
+        " \"timeoutMillis\": 250, \"failureThreshold\": 3, \"successThreshold\": 1},"
+        " \"drainTimeoutSeconds\": 10, \"backends\": [%s]}}",
+        lw->w.east, policy, lw->lb_port, backends);
 }
 
 static char *app_backend(char *buf, size_t size, const lb_world *lw, const char *name,
-                          const char *more)
+                         const char *more)
 {
     snprintf(buf, size,
              "{\"name\": \"%s\", \"appRef\": {\"name\": \"hello\"}, \"component\": \"http\","
@@ -138,8 +139,8 @@ static int lb_is(e2e *t, void *arg)
     lb_want *w = arg;
     Kumo__V1alpha1__LoadBalancer *lb =
         (Kumo__V1alpha1__LoadBalancer *)e2e_get(t, "LoadBalancer", "front");
-    int ok = lb && lb->status && lb->status->address[0] &&
-             ready_true(&lb->base) && lb->metadata->generation == lb->status->observed_generation &&
+    int ok = lb && lb->status && lb->status->address[0] && ready_true(&lb->base) &&
+             lb->metadata->generation == lb->status->observed_generation &&
              (w->healthy < 0 || lb->status->healthy_endpoints == w->healthy) &&
              (w->total < 0 || lb->status->total_endpoints == w->total);
     for (size_t i = 0; ok && w->backends && i < lb->status->n_endpoints; i++) {
@@ -342,7 +343,8 @@ KUMO_TEST(lb_local_policies)
     lb_world lw;
     E2E_REQUIRE(&t, world_start(&t, &lw) == 0);
     char b1[300], b2[300], backends[700];
-    E2E_REQUIRE(&t, lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
+    E2E_REQUIRE(&t,
+                lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
     lb_want all = {4, 4, "web", ""};
     int ok = e2e_wait(&t, 60, lb_is, &all);
     if (!ok)
@@ -366,9 +368,10 @@ KUMO_TEST(lb_local_policies)
     KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s get lb front -o wide | grep -q "
                                "'%s *RoundRobin *4/4 *True.*%s *1 *%d'",
                                t.url, kumoctl, all.address, lw.w.east, lw.lb_port) == 0);
-    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s describe lb front | grep -c 'web-front-.*healthy'"
-                               " | grep -qx 4",
-                               t.url, kumoctl) == 0);
+    KUMO_EXPECT(
+        local_world_sh("KUMO_NATS_URL=%s %s describe lb front | grep -c 'web-front-.*healthy'"
+                       " | grep -qx 4",
+                       t.url, kumoctl) == 0);
 
     /* Weighted 3:1 between the machines of the two connections. */
     char more[200];
@@ -468,7 +471,8 @@ KUMO_TEST(lb_local_changes)
     lb_world lw;
     E2E_REQUIRE(&t, world_start(&t, &lw) == 0);
     char b1[300];
-    E2E_REQUIRE(&t, lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
+    E2E_REQUIRE(&t,
+                lb_apply(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", "")) == 0);
     lb_want four = {4, 4, "web", ""};
     E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &four));
     load l;
