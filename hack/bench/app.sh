@@ -106,23 +106,9 @@ bench_kumod_start --drift-poll-seconds 30
 export KUMO_NATS_URL=$url
 ctl() { "$build/bin/kumoctl" "$@"; }
 
-cat >"$work/app.yaml" <<EOF
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $east, namespace: default}
-spec:
-  driver: local
-  region: $east
-  config: {name_prefix: "$prefix", state_dir: "$work/east", cidr: "10.252.$net.0/24"}
----
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $west, namespace: default}
-spec:
-  driver: local
-  region: $west
-  config: {name_prefix: "$prefix", state_dir: "$work/west", cidr: "10.252.$((net + 60)).0/24"}
----
+{
+  bench_local_connections
+  cat <<EOF
 apiVersion: kumo.dev/v1alpha1
 kind: Infra
 metadata: {name: bench, namespace: default}
@@ -146,6 +132,7 @@ spec:
       command: [python3, -m, http.server, "$port"]
       healthCheck: {type: HTTP, port: $port, path: /}
 EOF
+} >"$work/app.yaml"
 
 echo "kumo: $machines machines over 2 local connections + 1 App ..." >&2
 t0=$(now)

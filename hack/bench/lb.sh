@@ -102,24 +102,7 @@ spec:
 EOF
 }
 {
-  cat <<EOF
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $east, namespace: default}
-spec:
-  driver: local
-  region: $east
-  config: {name_prefix: "$prefix", state_dir: "$work/east", cidr: "10.252.$net.0/24"}
----
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $west, namespace: default}
-spec:
-  driver: local
-  region: $west
-  config: {name_prefix: "$prefix", state_dir: "$work/west", cidr: "10.252.$((net + 60)).0/24"}
----
-EOF
+  bench_local_connections
   infra 4
   cat <<EOF
 ---
@@ -180,11 +163,13 @@ lb_rps=$(rps_of <<<"$out")
 lb_p99=$(p99_of <<<"$out")
 echo "wrk: ${seconds}s against the 4 backends directly (4 wrk at once) ..." >&2
 i=0
+wrks=()
 for a in $(addresses); do
   wrk_run "http://$a:$port/" 4 >"$work/direct.$i" &
+  wrks+=($!)
   i=$((i + 1))
 done
-wait
+wait "${wrks[@]}" # not a bare wait: kumod and nats-server are children too
 direct_rps=$(cat "$work"/direct.* | rps_of | awk '{s += $1} END {printf "%.1f", s}')
 direct_p99=$(cat "$work"/direct.* | p99_of | sort -n | tail -1)
 ratio=$(python3 -c "print(f'{$lb_rps / $direct_rps:.2f}')")

@@ -7,6 +7,30 @@
 #   bench_nats_start         starts nats-server in $work; sets nats_pid and url
 #   bench_kumod_start ARG..  starts $build/bin/kumod on $url with data in $work/kumod and
 #                            --log-level warn plus ARGs; sets kumod_pid
+#   bench_local_connections  two local Connections as YAML (app.sh, lb.sh)
+
+# Two local Connections $east and $west (name prefix $prefix, state in $work, default networks
+# 10.252.$net.0/24 and 10.252.$((net + 60)).0/24) as YAML documents, each ended by "---".
+bench_local_connections() {
+  cat <<EOF
+apiVersion: kumo.dev/v1alpha1
+kind: Connection
+metadata: {name: $east, namespace: default}
+spec:
+  driver: local
+  region: $east
+  config: {name_prefix: "$prefix", state_dir: "$work/east", cidr: "10.252.$net.0/24"}
+---
+apiVersion: kumo.dev/v1alpha1
+kind: Connection
+metadata: {name: $west, namespace: default}
+spec:
+  driver: local
+  region: $west
+  config: {name_prefix: "$prefix", state_dir: "$work/west", cidr: "10.252.$((net + 60)).0/24"}
+---
+EOF
+}
 
 bench_work_init() {
   work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-bench-$1-XXXXXX")

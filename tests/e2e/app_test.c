@@ -118,16 +118,7 @@ KUMO_TEST(app_on_local_machines)
     int net = 100 + (int)(getpid() % 70);
     E2E_REQUIRE(&t, local_world_connection(&t, &w, w.east, net) == 0);
     E2E_REQUIRE(&t, local_world_connection(&t, &w, w.west, net + 70) == 0);
-    E2E_REQUIRE(&t,
-                e2e_apply(&t,
-                          "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
-                          " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
-                          " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": %d,"
-                          " \"image\": \"debian-12\", \"placement\": {\"vcpuMin\": 1,"
-                          " \"spreadConnections\": 2}, \"securityRules\": [{\"direction\":"
-                          " \"Inbound\", \"protocol\": \"TCP\", \"fromPort\": %d, \"toPort\": %d,"
-                          " \"cidr\": \"0.0.0.0/0\"}]}]}}",
-                          MACHINES, w.port, w.port) == 0);
+    E2E_REQUIRE(&t, local_world_infra(&t, &w, MACHINES) == 0);
     char command[600], health[200];
     snprintf(
         command, sizeof(command),

@@ -53,19 +53,6 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int infra_apply(e2e *t, const lb_world *lw, int size)
-{
-    return e2e_apply(t,
-                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
-                     " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
-                     " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": %d,"
-                     " \"image\": \"debian-12\", \"placement\": {\"vcpuMin\": 1,"
-                     " \"spreadConnections\": 2}, \"securityRules\": [{\"direction\":"
-                     " \"Inbound\", \"protocol\": \"TCP\", \"fromPort\": %d, \"toPort\": %d,"
-                     " \"cidr\": \"0.0.0.0/0\"}]}]}}",
-                     size, lw->w.port, lw->w.port);
-}
-
 /* Two connections, four machines, the service on each; 0 once the App is Ready. */
 static int world_start(e2e *t, lb_world *lw)
 {
@@ -77,7 +64,8 @@ static int world_start(e2e *t, lb_world *lw)
     e2e_start(t, "2");
     int net = 100 + (int)(getpid() % 70);
     if (local_world_connection(t, &lw->w, lw->w.east, net) != 0 ||
-        local_world_connection(t, &lw->w, lw->w.west, net + 70) != 0 || infra_apply(t, lw, 4) != 0)
+        local_world_connection(t, &lw->w, lw->w.west, net + 70) != 0 ||
+        local_world_infra(t, &lw->w, 4) != 0)
         return -1;
     char command[700];
     snprintf(command, sizeof(command),
@@ -199,6 +187,14 @@ static int tally_of(tally *y, const char *prefix)
             n += y->counts[i];
     pthread_mutex_unlock(&y->mu);
     return n;
+}
+
+static int tally_sum(tally *y, char names[][128], int n)
+{
+    int sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += tally_of(y, names[i]);
+    return sum;
 }
 
 static void tally_print(tally *y, const char *what)
@@ -390,11 +386,9 @@ KUMO_TEST(lb_local_policies)
     tally_print(&y, "weighted 3:1");
     KUMO_EXPECT(y.failed == 0);
     KUMO_EXPECT(share(&y, "web-front", 400, 1.0, 0.0));
-    int east_total = 0;
     char names[8][128];
     int n = local_world_machines_of(&t, lw.w.east, names, 8);
-    for (int i = 0; i < n; i++)
-        east_total += tally_of(&y, names[i]);
+    int east_total = tally_sum(&y, names, n);
     fprintf(stderr, "east (%d machines): %d of 400\n", n, east_total);
     KUMO_EXPECT(east_total >= 280 && east_total <= 320);
 
@@ -409,9 +403,7 @@ KUMO_TEST(lb_local_policies)
     load l;
     load_start(&l, all.address, lw.lb_port, 30000);
     e2e_sleep_ms(1000);
-    int east_before = 0;
-    for (int i = 0; i < n; i++)
-        east_before += tally_of(&l.y, names[i]);
+    int east_before = tally_sum(&l.y, names, n);
     KUMO_EXPECT(east_before == l.y.ok && l.y.ok > 0);
     /* kill -9 of east's app processes under load (kept down by their flag files). */
     double killed = now_ms();
@@ -426,21 +418,15 @@ KUMO_TEST(lb_local_policies)
     KUMO_EXPECT(detect <= 250 * 3 + 1000 + 1500); /* + the controller's 1 s status poll */
     int west_before = l.y.ok - east_before;
     e2e_sleep_ms(1000);
-    int west_now = 0;
     n = local_world_machines_of(&t, lw.w.west, names, 8);
-    for (int i = 0; i < n; i++)
-        west_now += tally_of(&l.y, names[i]);
+    int west_now = tally_sum(&l.y, names, n);
     KUMO_EXPECT(west_now > west_before);
     service_set(&t, &lw, lw.w.east, 0);
     KUMO_EXPECT(e2e_wait(&t, 60, endpoints_are, &east_up));
     e2e_sleep_ms(500);
-    int west_after = 0;
-    for (int i = 0; i < n; i++)
-        west_after += tally_of(&l.y, names[i]);
+    int west_after = tally_sum(&l.y, names, n);
     e2e_sleep_ms(1000);
-    int west_later = 0;
-    for (int i = 0; i < n; i++)
-        west_later += tally_of(&l.y, names[i]);
+    int west_later = tally_sum(&l.y, names, n);
     KUMO_EXPECT(west_later == west_after); /* back on priority 0 */
     load_stop(&l);
     tally_print(&l.y, "failover under load");
@@ -479,7 +465,7 @@ KUMO_TEST(lb_local_changes)
     load_start(&l, four.address, lw.lb_port, 60000);
 
     /* 4 -> 6: the new instances serve within 2 s of being ready. */
-    E2E_REQUIRE(&t, infra_apply(&t, &lw, 6) == 0);
+    E2E_REQUIRE(&t, local_world_infra(&t, &lw.w, 6) == 0);
     KUMO_EXPECT(local_world_app_ready(&t, "hello", 6, 120));
     double ready = now_ms();
     KUMO_EXPECT(e2e_wait(&t, 10, new_machine_served, &l));
@@ -490,7 +476,7 @@ KUMO_TEST(lb_local_changes)
     KUMO_EXPECT(e2e_wait(&t, 30, lb_is, &six));
 
     /* 6 -> 2 under load. */
-    E2E_REQUIRE(&t, infra_apply(&t, &lw, 2) == 0);
+    E2E_REQUIRE(&t, local_world_infra(&t, &lw.w, 2) == 0);
     KUMO_EXPECT(local_world_app_ready(&t, "hello", 2, 120));
     lb_want two = {2, 2, "web", ""};
     KUMO_EXPECT(e2e_wait(&t, 60, lb_is, &two));
@@ -498,7 +484,7 @@ KUMO_TEST(lb_local_changes)
     KUMO_EXPECT(l.y.failed == 0);
 
     /* kill -9 of kumod during a change: HAProxy serves on; one HAProxy after the restart. */
-    E2E_REQUIRE(&t, infra_apply(&t, &lw, 4) == 0);
+    E2E_REQUIRE(&t, local_world_infra(&t, &lw.w, 4) == 0);
     e2e_sleep_ms(1500);
     e2e_kumod_kill(&t, SIGKILL);
     int before = l.y.ok;

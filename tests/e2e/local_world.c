@@ -17,24 +17,16 @@
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
 
-int local_world_sh(const char *fmt, ...)
+/* Runs the formatted line with system() (count 0: its exit status) or popen() (count 1: the
+ * lines it printed); -1 when it cannot run. */
+static int run_line(int count, const char *fmt, va_list ap)
 {
     char line[4096];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    int rc = system(line);
-    return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
-
-int local_world_sh_count(const char *fmt, ...)
-{
-    char line[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
+    if (!count) {
+        int rc = system(line);
+        return rc == -1 ? -1 : WEXITSTATUS(rc);
+    }
     FILE *p = popen(line, "r");
     if (p == NULL)
         return -1;
@@ -46,6 +38,24 @@ int local_world_sh_count(const char *fmt, ...)
     n += last != '\n';
     pclose(p);
     return n;
+}
+
+int local_world_sh(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_line(0, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int local_world_sh_count(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_line(1, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void local_world_require_root(void)
@@ -107,6 +117,19 @@ int local_world_connection(e2e *t, const local_world *w, const char *name, int n
                      " \"name_prefix\": \"%s\", \"state_dir\": \"%s/%s\","
                      " \"cidr\": \"10.253.%d.0/24\", \"stop_grace_ms\": \"2000\"}}}",
                      name, name, w->prefix, t->dir, name, net);
+}
+
+int local_world_infra(e2e *t, const local_world *w, int size)
+{
+    return e2e_apply(t,
+                     "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+                     " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
+                     " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": %d,"
+                     " \"image\": \"debian-12\", \"placement\": {\"vcpuMin\": 1,"
+                     " \"spreadConnections\": 2}, \"securityRules\": [{\"direction\":"
+                     " \"Inbound\", \"protocol\": \"TCP\", \"fromPort\": %d, \"toPort\": %d,"
+                     " \"cidr\": \"0.0.0.0/0\"}]}]}}",
+                     size, w->port, w->port);
 }
 
 int local_world_app(e2e *t, const char *name, const char *command_json, const char *health_json)

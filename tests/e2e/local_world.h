@@ -27,6 +27,9 @@ void local_world_require_root(void);
 void local_world_init(local_world *w, const char *tag);
 /* A local Connection `name` of the world on 10.253.<net>.0/24; 0 on success. */
 int local_world_connection(e2e *t, const local_world *w, const char *name, int net);
+/* The Infra "web": group "front" of `size` machines over both connections, the service's port
+ * open. */
+int local_world_infra(e2e *t, const local_world *w, int size);
 /* App `name` on the Infra "web" group "front": one component "http" (command JSON members,
  * health check JSON). */
 int local_world_app(e2e *t, const char *name, const char *command_json, const char *health_json);
