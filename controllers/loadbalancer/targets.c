@@ -225,6 +225,19 @@ static void app_endpoints(lb_run *run, size_t *cap, const lb_backend *b)
                 b->app_ref->name, run->ns);
         return;
     }
+    lb_backend port_of = *b; /* port 0: the component's first port */
+    for (size_t i = 0; b->port == 0 && app->spec && i < app->spec->n_components; i++)
+        if (strcmp(app->spec->components[i]->name, b->component) == 0 &&
+            app->spec->components[i]->n_ports > 0)
+            port_of.port = app->spec->components[i]->ports[0]->port;
+    if (port_of.port == 0) {
+        problem(run, "BackendPortUnknown",
+                "backend %s: no port given and component %s of App \"%s\" declares none",
+                b->name, b->component, b->app_ref->name);
+        kumo_object_destroy(&app->base);
+        return;
+    }
+    b = &port_of;
     for (size_t i = 0; app->status && i < app->status->n_instances; i++) {
         const Kumo__V1alpha1__AppInstance *in = app->status->instances[i];
         if (strcmp(in->component, b->component) != 0 || !in->address[0] || !instance_serves(in))
