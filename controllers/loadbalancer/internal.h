@@ -43,7 +43,8 @@ typedef struct lb_drain {
 
 /* What the controller remembers of one LoadBalancer between reconciles. */
 typedef struct lb_memory {
-    char *sent; /* fingerprint of the last spec the driver accepted; NULL: none */
+    char *sent;       /* fingerprint of the last spec the driver accepted; NULL: none */
+    double status_ms; /* when status was last written (monotonic) */
     lb_drain *drains;
     size_t drain_count;
 } lb_memory;
@@ -128,6 +129,9 @@ void lb_run_free(lb_run *run);
 /* The new status on a copy of run->object (caller frees), NULL when out of memory. *ready
  * says whether every listener has a healthy endpoint. */
 ProtobufCMessage *lb_status_build(const lb_run *run, int *ready);
+/* 1 when the statuses of two LoadBalancers differ at most in their counters (sessions,
+ * requests, errors, 5xx, retries): such a change is written at most once per poll. */
+int lb_status_only_counters(const ProtobufCMessage *a, const ProtobufCMessage *b);
 
 /* ---- reconcile.c ---- */
 

@@ -323,7 +323,18 @@ static kumo_controller_result write_status(lb_run *run)
     if (fresh == NULL)
         return result_of(KUMO_CONTROLLER_RETRY, 0);
     kumo_controller_result result = requeue(run, run->c->env.poll_ms);
-    if (!kumo_meta_status_equal(run->object, fresh)) {
+    /* Counters move with every request: alone they are written at most once per poll (our
+     * own write's event would otherwise reconcile again at once, for ever). */
+    int write = !kumo_meta_status_equal(run->object, fresh);
+    pthread_mutex_lock(&run->c->lock);
+    lb_memory *m = lb_memory_of(run->c, run->key);
+    if (write && m && run->now_ms - m->status_ms < run->c->env.poll_ms * 0.9 &&
+        lb_status_only_counters(run->object, fresh))
+        write = 0;
+    if (write && m)
+        m->status_ms = run->now_ms;
+    pthread_mutex_unlock(&run->c->lock);
+    if (write) {
         kumo_diag d;
         kumo_diag_init(&d);
         kumo_error e = kumo_client_update_status(run->c->env.client, fresh, NULL, &d);

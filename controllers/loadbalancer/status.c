@@ -178,6 +178,35 @@ static int conditions(const lb_run *run, ProtobufCMessage *copy,
     return rc < 0 ? -1 : 0;
 }
 
+/* Zeroes the counters of a LoadBalancer's status. */
+static void counters_zero(ProtobufCMessage *object)
+{
+    Kumo__V1alpha1__LoadBalancerStatus *st = ((Kumo__V1alpha1__LoadBalancer *)object)->status;
+    for (size_t i = 0; st && i < st->n_endpoints; i++) {
+        endpoint_msg *e = st->endpoints[i];
+        e->sessions = e->requests = e->connection_errors = e->responses_5xx = e->retries = 0;
+    }
+    for (size_t i = 0; st && i < st->n_backends; i++) {
+        Kumo__V1alpha1__LoadBalancerBackendStatus *b = st->backends[i];
+        b->sessions = b->requests = b->connection_errors = b->responses_5xx = b->retries =
+            b->redispatches = 0;
+    }
+}
+
+int lb_status_only_counters(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    ProtobufCMessage *x = kumo_codec_message_clone(a), *y = kumo_codec_message_clone(b);
+    int same = 0;
+    if (x != NULL && y != NULL) {
+        counters_zero(x);
+        counters_zero(y);
+        same = kumo_meta_status_equal(x, y);
+    }
+    kumo_object_destroy(x);
+    kumo_object_destroy(y);
+    return same;
+}
+
 ProtobufCMessage *lb_status_build(const lb_run *run, int *ready)
 {
     ProtobufCMessage *copy = kumo_codec_message_clone(run->object);

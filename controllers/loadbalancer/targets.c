@@ -232,8 +232,8 @@ static void app_endpoints(lb_run *run, size_t *cap, const lb_backend *b)
             port_of.port = app->spec->components[i]->ports[0]->port;
     if (port_of.port == 0) {
         problem(run, "BackendPortUnknown",
-                "backend %s: no port given and component %s of App \"%s\" declares none",
-                b->name, b->component, b->app_ref->name);
+                "backend %s: no port given and component %s of App \"%s\" declares none", b->name,
+                b->component, b->app_ref->name);
         kumo_object_destroy(&app->base);
         return;
     }
