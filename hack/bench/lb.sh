@@ -255,6 +255,7 @@ wrk_pid=$!
 sleep 2
 infra 2 | ctl apply -f - >/dev/null
 wait "$wrk_pid"
+sed 's/^/  wrk: /' "$work/scale.out" >&2
 non2xx=$(awk '/Non-2xx or 3xx/ {print $NF}' "$work/scale.out")
 sockerr=$(awk '/Socket errors/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$work/scale.out")
 failed=$(( ${non2xx:-0} + ${sockerr:-0} ))
