@@ -3,6 +3,7 @@
  * needs root, skips otherwise). */
 KUMO_TEST_CASE(loader_loads_sim)
 KUMO_TEST_CASE(loader_minimal_plugin)
+KUMO_TEST_CASE(loader_abi_1_1_and_1_2)
 KUMO_TEST_CASE(loader_missing_file)
 KUMO_TEST_CASE(loader_bad_name)
 KUMO_TEST_CASE(loader_not_a_shared_object)
