@@ -53,32 +53,13 @@ peer_bridge="kbp$(($$ % 100000))"
 # Connection names of this run; the Infra gives each the network 10.N.0.0/16 (N from the name).
 east="east$(($$ % 100000))"
 west="west$(($$ % 100000))"
-network_of() {
-  python3 -c "
-h = 2166136261
-for c in '$1'.encode(): h = ((h ^ c) * 16777619) & 0xffffffff
-print(f'10.{16 + h % 224}.')"
-}
-networks="$(network_of "$east") $(network_of "$west")"
+networks="$(bench_network_of "$east") $(bench_network_of "$west")"
 peer_cleanup() {
   for i in $(seq 0 $((machines - 1))); do
     ip netns pids "${prefix}p$i" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "${prefix}p$i" 2>/dev/null || true
   done
   ip link del "$peer_bridge" 2>/dev/null || true
-}
-# What a run made on the host, even when kumod could not delete it: the machines'
-# namespaces and processes, the firewall tables, the networks' bridges.
-host_sweep() {
-  for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
-    ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  nft list tables 2>/dev/null | awk -v p="^${prefix}_" '$3 ~ p {print $2, $3}' |
-    while read -r family table; do nft delete table "$family" "$table" || true; done
-  for net in $networks; do
-    ip -o -4 addr show | awk -v n="$net" 'index($4, n) == 1 {print $2}' | xargs -r -n1 ip link del
-  done
 }
 cleanup_all() {
   if [ -n "${kumod_pid:-}" ] && kill -0 "$kumod_pid" 2>/dev/null; then
@@ -92,7 +73,7 @@ cleanup_all() {
     "$build/bin/kumoctl" delete connection "$east" "$west" --timeout 60s >/dev/null 2>&1 || true
   fi
   peer_cleanup
-  host_sweep
+  bench_host_sweep "$prefix" $networks
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM

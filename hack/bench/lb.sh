@@ -51,31 +51,13 @@ east="east$(($$ % 100000))"
 west="west$(($$ % 100000))"
 flags="$work/down"
 mkdir -p "$flags"
-network_of() {
-  python3 -c "
-h = 2166136261
-for c in '$1'.encode(): h = ((h ^ c) * 16777619) & 0xffffffff
-print(f'10.{16 + h % 224}.')"
-}
-networks="$(network_of "$east") $(network_of "$west") 10.252.$net. 10.252.$((net + 60))."
-host_sweep() {
-  for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
-    ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  nft list tables 2>/dev/null | awk -v p="^${prefix}_" '$3 ~ p {print $2, $3}' |
-    while read -r family table; do nft delete table "$family" "$table" || true; done
-  for n in $networks; do
-    ip -o -4 addr show | awk -v n="$n" 'index($4, n) == 1 {print $2}' | xargs -r -n1 ip link del
-  done
-  rm -f /run/kumo/lb/"$prefix"-*
-}
+networks="$(bench_network_of "$east") $(bench_network_of "$west") 10.252.$net. 10.252.$((net + 60))."
 ctl() { "$build/bin/kumoctl" "$@"; }
 cleanup_all() {
   if [ -n "${kumod_pid:-}" ] && kill -0 "$kumod_pid" 2>/dev/null; then
     ctl delete -f "$work/lb.yaml" --timeout 90s >/dev/null 2>&1 || true
   fi
-  host_sweep
+  bench_host_sweep "$prefix" $networks
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM

@@ -8,6 +8,34 @@
 #   bench_kumod_start ARG..  starts $build/bin/kumod on $url with data in $work/kumod and
 #                            --log-level warn plus ARGs; sets kumod_pid
 #   bench_local_connections  two local Connections as YAML (app.sh, lb.sh)
+#   bench_network_of NAME    the Infra network prefix of a Connection ("10.N.")
+#   bench_host_sweep P NETS  removes what a local run with name prefix P left on the host
+
+# The first two octets ("10.N.") of the network the Infra controller gives Connection $1.
+bench_network_of() {
+  python3 -c "
+h = 2166136261
+for c in '$1'.encode(): h = ((h ^ c) * 16777619) & 0xffffffff
+print(f'10.{16 + h % 224}.')"
+}
+
+# What a local run with name prefix $1 made on the host, even when kumod could not delete it:
+# namespaces and their processes, firewall tables, the bridges of the networks given as
+# address prefixes ($2...), load balancer sockets.
+bench_host_sweep() {
+  local prefix=$1
+  shift
+  for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
+    ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  nft list tables 2>/dev/null | awk -v p="^${prefix}_" '$3 ~ p {print $2, $3}' |
+    while read -r family table; do nft delete table "$family" "$table" || true; done
+  for n in "$@"; do
+    ip -o -4 addr show | awk -v n="$n" 'index($4, n) == 1 {print $2}' | xargs -r -n1 ip link del
+  done
+  rm -f /run/kumo/lb/"$prefix"-*
+}
 
 # Two local Connections $east and $west (name prefix $prefix, state in $work, default networks
 # 10.252.$net.0/24 and 10.252.$((net + 60)).0/24) as YAML documents, each ended by "---".
