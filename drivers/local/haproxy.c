@@ -79,12 +79,14 @@ void local_lb_server_options(const struct kumo_driver_load_balancer_spec *spec,
 {
     const struct kumo_driver_lb_health_check *hc = spec->health_check;
     int weight = t->weight < 0 ? 0 : t->weight > 256 ? 256 : t->weight;
-    /* Two failed connections in a row take the target out at once (the retries go
-     * elsewhere, to a backup when no other is left); its active check brings it back. One
-     * would do for a dead target, but an overloaded one that drops a SYN would go too. */
+    /* Five failed connections in a row take the target out at once: a dead one refuses
+     * at once, so a request's retries (10) mark it down and go on to a live target, a backup
+     * when no preferred one is left; its active check brings it back. With fewer, an
+     * overloaded target that drops a few SYNs went down too, and under full load the targets
+     * one after the other (a 503 storm). */
     kumo_driver_kit_buf_printf(b,
                                " weight %d%s check inter %d fall %d rise %d observe layer4 "
-                               "error-limit 2 on-error mark-down",
+                               "error-limit 5 on-error mark-down",
                                weight, t->backup ? " backup" : "", hc_value(hc, 0, 1000),
                                hc_value(hc, 3, 3), hc_value(hc, 2, 2));
     if (hc != NULL && hc->port > 0)
@@ -103,7 +105,7 @@ static void backend_config(const struct kumo_driver_load_balancer_spec *spec,
         spec->policy == KUMO_DRIVER_LB_LEAST_CONNECTIONS ? "leastconn" : "roundrobin");
     kumo_driver_kit_buf_printf(b, "    option allbackups\n    timeout check %dms\n",
                                hc_value(hc, 1, 1000));
-    kumo_driver_kit_buf_str(b, "    retries 5\n    option redispatch 1\n");
+    kumo_driver_kit_buf_str(b, "    retries 10\n    option redispatch 1\n");
     if (http) {
         /* A failed connection, a reset before any answer or a timeout costs an idempotent
          * request nothing: it is replayed on another target. */
