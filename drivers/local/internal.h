@@ -520,6 +520,9 @@ kumo_driver_code local_lb_check_config(const char *haproxy, const char *path, in
 kumo_driver_code local_lb_reload(const char *socket_path, const struct local_lb_paths *p,
                                  int64_t pid, uint64_t pid_start, int64_t deadline_ns,
                                  struct kumo_driver_diag *diag);
+/* The inventory's load balancers: comma-separated JSON objects {"id","token","netns","veth",
+ * "ip","state","pid","config","socket"}. */
+void local_lb_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b);
 /* Removes the load balancer's HAProxy, namespace, veth and files. Idempotent. */
 kumo_driver_code local_lb_teardown(struct local_call *call, const struct local_object *o,
                                    struct kumo_driver_diag *diag);

@@ -172,6 +172,40 @@ static kumo_driver_code answer(struct local_call *call, const struct local_objec
     return block ? KUMO_DRIVER_OK : local_nomem(diag);
 }
 
+void local_lb_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b)
+{
+    struct kumo_driver_conn *c = call->conn;
+    char text[LOCAL_NAME_MAX + 64];
+    int first = 1;
+    for (size_t i = 0; i < c->state.count; i++) {
+        const struct local_object *o = c->state.objects[i];
+        if (o->kind != LOCAL_LOAD_BALANCER)
+            continue;
+        struct lb_view w;
+        struct local_lb_paths p;
+        view_of(call, o, 0, &w);
+        local_lb_paths(c, o->id, &p);
+        kumo_driver_kit_buf_str(b, first ? "{\"id\":" : ",{\"id\":");
+        first = 0;
+        kumo_driver_kit_buf_json_str(b, o->id);
+        kumo_driver_kit_buf_str(b, ",\"token\":");
+        kumo_driver_kit_buf_json_str(b, o->token);
+        local_netns_name(c, o->id, text, sizeof(text));
+        kumo_driver_kit_buf_str(b, ",\"netns\":");
+        kumo_driver_kit_buf_json_str(b, text);
+        local_veth_name(o->id, text, sizeof(text));
+        kumo_driver_kit_buf_printf(b,
+                                   ",\"veth\":\"%s\",\"ip\":\"%s\",\"state\":\"%s\",\"pid\":%lld",
+                                   text, o->ip ? o->ip : "", w.state,
+                                   (long long)(local_pid_alive(o->pid, o->pid_start) ? o->pid : 0));
+        kumo_driver_kit_buf_str(b, ",\"config\":");
+        kumo_driver_kit_buf_json_str(b, p.cfg);
+        kumo_driver_kit_buf_str(b, ",\"socket\":");
+        kumo_driver_kit_buf_json_str(b, p.socket);
+        kumo_driver_kit_buf_str(b, "}");
+    }
+}
+
 /* ---- The operations ------------------------------------------------------------------ */
 
 static kumo_driver_code delete_lb(struct local_call *call, struct local_object *o,
