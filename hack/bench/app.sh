@@ -34,17 +34,8 @@ while [ $# -gt 0 ]; do
   *) echo "usage: hack/bench/app.sh [--machines N]" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" != 0 ]; then
-  echo "hack/bench/app.sh needs root: the local driver makes network namespaces" >&2
-  exit 2
-fi
-
-echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
-
 . "$root/hack/bench/lib.sh"
+bench_local_build app
 bench_work_init app
 prefix="kb$(($$ % 100000))"
 net=$((100 + $$ % 60))

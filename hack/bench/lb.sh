@@ -31,18 +31,9 @@ while [ $# -gt 0 ]; do
   *) echo "usage: hack/bench/lb.sh [--seconds N]" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" != 0 ]; then
-  echo "hack/bench/lb.sh needs root: the local driver makes network namespaces" >&2
-  exit 2
-fi
 command -v wrk >/dev/null || { echo "hack/bench/lb.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
-
-echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
-
 . "$root/hack/bench/lib.sh"
+bench_local_build lb
 bench_work_init lb
 prefix="kl$(($$ % 100000))"
 net=$((100 + $$ % 60))

@@ -7,9 +7,23 @@
 #   bench_nats_start         starts nats-server in $work; sets nats_pid and url
 #   bench_kumod_start ARG..  starts $build/bin/kumod on $url with data in $work/kumod and
 #                            --log-level warn plus ARGs; sets kumod_pid
+#   bench_local_build NAME   root check, then a Release build of what a local bench runs
 #   bench_local_connections  two local Connections as YAML (app.sh, lb.sh)
 #   bench_network_of NAME    the Infra network prefix of a Connection ("10.N.")
 #   bench_host_sweep P NETS  removes what a local run with name prefix P left on the host
+
+# A local bench ($1: its name) runs as root only; then builds kumod, kumoctl, kumo-agent and
+# the local driver (Release, no sanitizers) in $build.
+bench_local_build() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "hack/bench/$1.sh needs root: the local driver makes network namespaces" >&2
+    exit 2
+  fi
+  echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
+    >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
+}
 
 # The first two octets ("10.N.") of the network the Infra controller gives Connection $1.
 bench_network_of() {
