@@ -79,14 +79,15 @@ void local_lb_server_options(const struct kumo_driver_load_balancer_spec *spec,
 {
     const struct kumo_driver_lb_health_check *hc = spec->health_check;
     int weight = t->weight < 0 ? 0 : t->weight > 256 ? 256 : t->weight;
-    /* Five failed connections in a row take the target out at once: a dead one refuses
+    /* Three failed connections in a row take the target out at once: a dead one refuses
      * at once, so a request's retries (10) mark it down and go on to a live target, a backup
-     * when no preferred one is left; its active check brings it back. With fewer, an
+     * when no preferred one is left; its active check brings it back. With one or two, an
      * overloaded target that drops a few SYNs went down too, and under full load the targets
-     * one after the other (a 503 storm). */
+     * one after the other (a 503 storm); with five, two dead preferred targets could use up
+     * a request's retries. */
     kumo_driver_kit_buf_printf(b,
                                " weight %d%s check inter %d fall %d rise %d observe layer4 "
-                               "error-limit 5 on-error mark-down",
+                               "error-limit 3 on-error mark-down",
                                weight, t->backup ? " backup" : "", hc_value(hc, 0, 1000),
                                hc_value(hc, 3, 3), hc_value(hc, 2, 2));
     if (hc != NULL && hc->port > 0)
