@@ -6,7 +6,8 @@
  * GETs from this process to the load balancer's address count every answer
  * by machine and every failure, exactly.
  *
- *   lb_local_policies   RoundRobin spreads evenly, Weighted 3:1, Failover to
+ *   lb_local_policies   RoundRobin spreads evenly, a drained endpoint gets nothing,
+ *                       ClientIP affinity sticks, Weighted 3:1, Failover to
  *                       priority 1 while priority 0 is down and back, a
  *                       kill -9 of app processes under load fails no GET,
  *                       deleting the LoadBalancer leaves nothing of it
@@ -83,7 +84,9 @@ static int world_start(e2e *t, lb_world *lw)
 }
 
 /* Applies the LoadBalancer "front" with this policy and these backends (JSON array items). */
-static int lb_apply(e2e *t, const lb_world *lw, const char *policy, const char *backends)
+/* more: further spec members, "" or ", \"sessionAffinity\": {...}". */
+static int lb_apply_more(e2e *t, const lb_world *lw, const char *policy, const char *backends,
+                         const char *more)
 {
     return e2e_apply(
         t,
@@ -93,8 +96,13 @@ static int lb_apply(e2e *t, const lb_world *lw, const char *policy, const char *
         " \"listeners\": [{\"name\": \"http\", \"port\": %d, \"protocol\": \"HTTP\"}],"
         " \"healthCheck\": {\"type\": \"HTTP\", \"path\": \"/\", \"intervalMillis\": 250,"
         " \"timeoutMillis\": 250, \"failureThreshold\": 3, \"successThreshold\": 1},"
-        " \"drainTimeoutSeconds\": 10, \"backends\": [%s]}}",
-        lw->w.east, policy, lw->lb_port, backends);
+        " \"drainTimeoutSeconds\": 10, \"backends\": [%s]%s}}",
+        lw->w.east, policy, lw->lb_port, backends, more);
+}
+
+static int lb_apply(e2e *t, const lb_world *lw, const char *policy, const char *backends)
+{
+    return lb_apply_more(t, lw, policy, backends, "");
 }
 
 static char *app_backend(char *buf, size_t size, const lb_world *lw, const char *name,
@@ -187,6 +195,15 @@ static int tally_of(tally *y, const char *prefix)
             n += y->counts[i];
     pthread_mutex_unlock(&y->mu);
     return n;
+}
+
+static void tally_reset(tally *y)
+{
+    pthread_mutex_lock(&y->mu);
+    memset(y->names, 0, sizeof(y->names));
+    memset(y->counts, 0, sizeof(y->counts));
+    y->ok = y->failed = 0;
+    pthread_mutex_unlock(&y->mu);
 }
 
 static int tally_sum(tally *y, char names[][128], int n)
@@ -369,6 +386,27 @@ KUMO_TEST(lb_local_policies)
                        " | grep -qx 4",
                        t.url, kumoctl) == 0);
 
+    /* One endpoint drained through the spec (what a migration does): it takes no traffic. */
+    E2E_REQUIRE(&t, lb_apply(&t, &lw, "RoundRobin",
+                             app_backend(b1, sizeof(b1), &lw, "web",
+                                         ", \"drain\": [\"web-front-0\"]")) == 0);
+    lb_want drained = {3, 4, "web", ""};
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &drained));
+    tally_reset(&y);
+    get_n(&y, all.address, lw.lb_port, 90);
+    tally_print(&y, "web-front-0 drained");
+    KUMO_EXPECT(y.failed == 0 && tally_of(&y, "web-front-0") == 0 && y.ok == 90);
+
+    /* ClientIP affinity: every GET of this one client reaches one machine. */
+    E2E_REQUIRE(&t,
+                lb_apply_more(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", ""),
+                              ", \"sessionAffinity\": {\"type\": \"ClientIP\"}") == 0);
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &all));
+    tally_reset(&y);
+    get_n(&y, all.address, lw.lb_port, 60);
+    tally_print(&y, "client IP affinity");
+    KUMO_EXPECT(y.failed == 0 && y.names[0][0] != '\0' && y.counts[0] == 60);
+
     /* Weighted 3:1 between the machines of the two connections. */
     char more[200];
     snprintf(more, sizeof(more), ", \"weight\": 3, \"machineConnection\": \"%s\"", lw.w.east);
@@ -379,9 +417,7 @@ KUMO_TEST(lb_local_policies)
     E2E_REQUIRE(&t, lb_apply(&t, &lw, "Weighted", backends) == 0);
     lb_want split = {4, 4, "east,west", ""};
     E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &split));
-    memset(y.names, 0, sizeof(y.names));
-    memset(y.counts, 0, sizeof(y.counts));
-    y.ok = y.failed = 0;
+    tally_reset(&y);
     get_n(&y, all.address, lw.lb_port, 400);
     tally_print(&y, "weighted 3:1");
     KUMO_EXPECT(y.failed == 0);
