@@ -268,6 +268,22 @@ static void load_stop(load *l)
     pthread_join(l->thread, NULL);
 }
 
+/* 20 GETs in a row reach one machine. */
+typedef struct sticky_want {
+    tally *y;
+    const char *ip;
+    int port;
+} sticky_want;
+
+static int sticks(e2e *t, void *arg)
+{
+    (void)t;
+    sticky_want *w = arg;
+    tally_reset(w->y);
+    get_n(w->y, w->ip, w->port, 20);
+    return w->y->failed == 0 && w->y->counts[0] == 20;
+}
+
 /* ---- service up and down -------------------------------------------------------------- */
 
 /* Keeps the service of every Machine of `connection` down (flag file + kill) or lets it up. */
@@ -397,11 +413,14 @@ KUMO_TEST(lb_local_policies)
     tally_print(&y, "web-front-0 drained");
     KUMO_EXPECT(y.failed == 0 && tally_of(&y, "web-front-0") == 0 && y.ok == 90);
 
-    /* ClientIP affinity: every GET of this one client reaches one machine. */
+    /* ClientIP affinity: every GET of this one client reaches one machine (once the reload
+     * that brings the stick table has taken over). */
     E2E_REQUIRE(&t,
                 lb_apply_more(&t, &lw, "RoundRobin", app_backend(b1, sizeof(b1), &lw, "web", ""),
                               ", \"sessionAffinity\": {\"type\": \"ClientIP\"}") == 0);
     E2E_REQUIRE(&t, e2e_wait(&t, 60, lb_is, &all));
+    sticky_want sw = {&y, all.address, lw.lb_port};
+    KUMO_EXPECT(e2e_wait(&t, 20, sticks, &sw));
     tally_reset(&y);
     get_n(&y, all.address, lw.lb_port, 60);
     tally_print(&y, "client IP affinity");
