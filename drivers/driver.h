@@ -67,7 +67,7 @@
 #include <stdint.h>
 
 #define KUMO_DRIVER_ABI_MAJOR 1
-#define KUMO_DRIVER_ABI_MINOR 1
+#define KUMO_DRIVER_ABI_MINOR 2
 
 /* The exported entry point, its name for dlsym, and the file name pattern. */
 #define KUMO_DRIVER_ENTRY_SYMBOL "kumo_driver_entry"
@@ -500,6 +500,155 @@ struct kumo_driver_key_pair_list {
     const struct kumo_driver_key_pair *const *items;
 };
 
+/* ---- Load balancers (ABI 1.2) ------------------------------------------- */
+
+/*
+ * A load balancer is listeners (a port and a protocol each) in front of
+ * targets (an address and a port each), sending new connections or requests
+ * only to healthy targets by one policy. The shape fits a software load
+ * balancer (HAProxy, Envoy) and a cloud's (AWS ALB/NLB, GCP, Azure): a
+ * listener is a listener, the targets of one listener are its target group.
+ * The host computes everything a policy means for the targets (weights, the
+ * backup flag for failover and nearest, the draining flag for a planned
+ * removal); the driver only makes it real and reports what its data plane
+ * sees.
+ */
+
+typedef enum kumo_driver_lb_protocol {
+    KUMO_DRIVER_LB_TCP = 1,
+    KUMO_DRIVER_LB_HTTP = 2,
+    KUMO_DRIVER_LB_HTTPS = 3, /* HTTP with TLS terminated by the load balancer */
+} kumo_driver_lb_protocol;
+
+typedef enum kumo_driver_lb_policy {
+    KUMO_DRIVER_LB_ROUND_ROBIN = 1,       /* by weight (equal weights: plain round robin) */
+    KUMO_DRIVER_LB_LEAST_CONNECTIONS = 2, /* fewest current connections, by weight */
+} kumo_driver_lb_policy;
+
+typedef enum kumo_driver_lb_affinity {
+    KUMO_DRIVER_LB_AFFINITY_NONE = 0,
+    KUMO_DRIVER_LB_AFFINITY_CLIENT_IP = 1, /* one client address sticks to one target */
+    KUMO_DRIVER_LB_AFFINITY_COOKIE = 2,    /* HTTP(S): a cookie the load balancer sets */
+} kumo_driver_lb_affinity;
+
+typedef enum kumo_driver_lb_health {
+    KUMO_DRIVER_LB_HEALTH_UNKNOWN = 0, /* not checked yet */
+    KUMO_DRIVER_LB_HEALTH_HEALTHY = 1,
+    KUMO_DRIVER_LB_HEALTH_UNHEALTHY = 2, /* failing its health check: reason says why */
+    KUMO_DRIVER_LB_HEALTH_DRAINING = 3,  /* healthy, but takes no new traffic */
+    KUMO_DRIVER_LB_HEALTH_DISABLED = 4,  /* taken out (maintenance), not checked */
+} kumo_driver_lb_health;
+
+struct kumo_driver_lb_listener {
+    size_t struct_size;
+    const char *name; /* unique in the load balancer: [a-z0-9-], at most 32 */
+    int32_t port;
+    int32_t protocol;                /* kumo_driver_lb_protocol */
+    const char *tls_certificate_pem; /* HTTPS: the certificate chain; "" otherwise */
+    const char *tls_private_key_pem; /* HTTPS: its key (secret: never logged, never observed) */
+};
+
+struct kumo_driver_lb_target {
+    size_t struct_size;
+    const char *name;     /* unique per listener and stable while it exists: [A-Za-z0-9_.-] */
+    const char *listener; /* the listener it serves */
+    const char *address;  /* IPv4 address */
+    int32_t port;
+    int32_t weight;   /* 0..256, relative within the listener; 0 takes no new traffic */
+    int32_t backup;   /* 1: used only while no healthy non-backup target of the listener */
+    int32_t draining; /* 1: no new connections or requests; existing ones finish */
+};
+
+/* Active health checks of every target. Zero fields mean the driver's defaults. */
+struct kumo_driver_lb_health_check {
+    size_t struct_size;
+    int32_t protocol;          /* KUMO_DRIVER_LB_TCP or KUMO_DRIVER_LB_HTTP; 0: TCP */
+    const char *path;          /* HTTP: the request path ("/" when empty); a 2xx/3xx passes */
+    int32_t port;              /* 0: the target's port */
+    int32_t interval_ms;       /* between checks of one target */
+    int32_t timeout_ms;        /* one check */
+    int32_t healthy_threshold; /* passes in a row that make a target healthy */
+    int32_t unhealthy_threshold;
+};
+
+struct kumo_driver_load_balancer_spec {
+    size_t struct_size;
+    const char *name; /* human name; may be empty */
+    int32_t policy;   /* kumo_driver_lb_policy */
+    int32_t affinity; /* kumo_driver_lb_affinity */
+    int32_t affinity_timeout_s;
+    const char *affinity_cookie; /* Cookie affinity: its name ("" : the driver's) */
+    const struct kumo_driver_lb_health_check *health_check; /* NULL: TCP with defaults */
+    const struct kumo_driver_lb_listener *const *listeners;
+    size_t listener_count;
+    const struct kumo_driver_lb_target *const *targets;
+    size_t target_count;
+    const struct kumo_driver_tag *tags;
+    size_t tag_count;
+};
+
+/* What update applies: targets alone are the cheap, frequent change (a
+ * driver applies them without a restart); SET_CONFIG is everything else of
+ * the spec but the tags. */
+#define KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS (1u << 0)
+#define KUMO_DRIVER_LOAD_BALANCER_SET_CONFIG  (1u << 1)
+#define KUMO_DRIVER_LOAD_BALANCER_SET_TAGS    (1u << 2)
+
+struct kumo_driver_load_balancer_update {
+    size_t struct_size;
+    uint32_t fields;
+    const struct kumo_driver_load_balancer_spec *spec; /* the whole desired state */
+};
+
+/* One target as the data plane sees it, with its counters since the load
+ * balancer (or the target) started. */
+struct kumo_driver_lb_target_status {
+    size_t struct_size;
+    const char *name;
+    const char *listener;
+    const char *address;
+    int32_t port;
+    int32_t health;     /* kumo_driver_lb_health */
+    const char *reason; /* why not healthy, in the data plane's words; "" when healthy */
+    int32_t weight;     /* effective weight now */
+    int32_t backup;
+    int32_t draining;
+    int64_t last_change_ns; /* when health last changed (Unix ns); 0: unknown */
+    int64_t current_sessions;
+    int64_t requests;          /* HTTP responses received, or connections for TCP */
+    int64_t connection_errors; /* failed connection attempts to the target */
+    int64_t responses_5xx;
+    int64_t retries;      /* requests retried because of this target */
+    int64_t redispatches; /* requests moved from this target to another */
+};
+
+struct kumo_driver_load_balancer {
+    size_t struct_size;
+    const char *provider_id;
+    const char *token;
+    const char *name;
+    const char *region;
+    const char *state;            /* "provisioning", "active", "failed" (the cloud's word) */
+    const char *message;          /* why not active; "" when active */
+    const char *address;          /* the IP clients connect to; "" while none */
+    const char *hostname;         /* a DNS name clients use; "" when none */
+    const char *const *addresses; /* every address (one per node or zone) */
+    size_t address_count;
+    const struct kumo_driver_lb_listener *const *listeners; /* without TLS material */
+    size_t listener_count;
+    const struct kumo_driver_lb_target_status *const *targets;
+    size_t target_count;
+    int64_t created_ns;
+    const struct kumo_driver_tag *tags;
+    size_t tag_count;
+};
+
+struct kumo_driver_load_balancer_list {
+    size_t struct_size;
+    size_t count;
+    const struct kumo_driver_load_balancer *const *items;
+};
+
 /* ---- The table ---------------------------------------------------------- */
 
 #define KUMO_DRIVER_CAP_MACHINES        (1u << 0)
@@ -508,10 +657,11 @@ struct kumo_driver_key_pair_list {
 #define KUMO_DRIVER_CAP_KEY_PAIRS       (1u << 3)
 #define KUMO_DRIVER_CAP_CATALOG         (1u << 4)
 #define KUMO_DRIVER_CAP_CONTROL         (1u << 5)
-#define KUMO_DRIVER_CAP_MACHINE_POWER   (1u << 6) /* machine_update can stop/start */
-#define KUMO_DRIVER_CAP_TOKENS          (1u << 7) /* create honours the token exactly */
-#define KUMO_DRIVER_CAP_SIMULATED       (1u << 8) /* not a real cloud */
-#define KUMO_DRIVER_CAP_AGENTS          (1u << 9) /* machines run kumo-agent (ABI 1.1) */
+#define KUMO_DRIVER_CAP_MACHINE_POWER   (1u << 6)  /* machine_update can stop/start */
+#define KUMO_DRIVER_CAP_TOKENS          (1u << 7)  /* create honours the token exactly */
+#define KUMO_DRIVER_CAP_SIMULATED       (1u << 8)  /* not a real cloud */
+#define KUMO_DRIVER_CAP_AGENTS          (1u << 9)  /* machines run kumo-agent (ABI 1.1) */
+#define KUMO_DRIVER_CAP_LOAD_BALANCERS  (1u << 10) /* load_balancer_* ops (ABI 1.2) */
 
 /* Declares observe/create/update/delete/list for one resource type. */
 #define KUMO_DRIVER_RESOURCE_OPS(kind)                                                             \
@@ -539,7 +689,8 @@ struct kumo_driver_key_pair_list {
  * capability bit is clear; the loader rejects a table that sets a bit but
  * leaves one of its ops NULL.
  *
- * Per resource type (machine, network, security_group, key_pair),
+ * Per resource type (machine, network, security_group, key_pair and, since 1.2,
+ * load_balancer),
  * KUMO_DRIVER_RESOURCE_OPS declares <kind>_observe, <kind>_create,
  * <kind>_update, <kind>_delete and <kind>_list (machine_create,
  * network_list, security_group_delete, key_pair_observe, ...):
@@ -602,11 +753,19 @@ struct kumo_driver {
      */
     kumo_driver_code (*control)(struct kumo_driver_conn *conn, const char *op, const char *json_in,
                                 char **json_out, struct kumo_driver_diag *diag);
-    /* ABI 1.1 and later append here. */
+    /* ABI 1.2: load balancers (KUMO_DRIVER_CAP_LOAD_BALANCERS). observe
+     * shows the data plane's view of every target (health, reason,
+     * counters); create returns without waiting for the data plane (state
+     * "provisioning"); update applies update->fields of update->spec in place
+     * and never drops a connection for a target change (a draining target
+     * keeps its connections). Later minors append here. */
+    KUMO_DRIVER_RESOURCE_OPS(load_balancer);
 };
 
 /* The smallest table an ABI 1.0 driver may return. */
 #define KUMO_DRIVER_SIZE_1_0 (offsetof(struct kumo_driver, control) + sizeof(void *))
+/* The smallest table an ABI 1.2 driver may return. */
+#define KUMO_DRIVER_SIZE_1_2 (offsetof(struct kumo_driver, load_balancer_list) + sizeof(void *))
 
 typedef const struct kumo_driver *(*kumo_driver_entry_fn)(const struct kumo_driver_host *host);
 

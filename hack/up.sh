@@ -2,8 +2,8 @@
 # Installs what is missing, builds kumo, starts kumod in the background (with
 # its own embedded nats-server), applies the quickstart and shows what kumo
 # now holds. As root that is examples/quickstart-local.yaml: four machines
-# (network namespaces) over two local connections running an HTTP service,
-# and the curl command that reaches it; otherwise (or KUMO_QUICKSTART=sim)
+# (network namespaces) over two local connections running an HTTP service
+# behind a load balancer, and the one URL to curl; otherwise (or KUMO_QUICKSTART=sim)
 # examples/quickstart.yaml on the simulated cloud. Stop it with hack/down.sh.
 #
 #   hack/up.sh                      data in build/kumo-data, NATS on 127.0.0.1:4222
@@ -100,7 +100,19 @@ if p.get("reason") == "Stalled":
 import json, sys
 ins = json.load(sys.stdin).get("status", {}).get("instances", [])
 print(ins[0]["address"] if ins else "")' 2>/dev/null || true)
-  if [ -n "$first" ]; then
+  echo "+ kumoctl wait --for=condition=Ready lb/hello --timeout=60s"
+  "$kumoctl" wait --for=condition=Ready lb/hello --timeout=60s ||
+    echo "(not Ready yet: kumoctl describe lb hello says why)"
+  echo "+ kumoctl get lb hello"
+  "$kumoctl" get lb hello
+  lb=$("$kumoctl" get lb hello -o json | python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("status", {}).get("address", ""))' 2>/dev/null || true)
+  if [ -n "$lb" ]; then
+    echo "+ curl http://$lb/ (4 times)"
+    for _ in 1 2 3 4; do curl -fsS -m 3 "http://$lb/" || true; done
+    curl_hint="curl http://$lb/   (the load balancer; one instance: curl http://$first:8080/)"
+  elif [ -n "$first" ]; then
     echo "+ curl http://$first:8080/"
     curl -fsS -m 3 "http://$first:8080/" || true
     curl_hint="curl http://$first:8080/   (every instance: kumoctl get app hello -o yaml)"

@@ -206,6 +206,13 @@ static void load_balancer(ProtobufCMessage *message, default_ctx *d)
         if (check != NULL)
             check->type = KUMO__V1ALPHA1__HEALTH_CHECK__TYPE__TCP;
     }
+    /* A load balancer notices a dead endpoint in about a second: 250 ms checks. */
+    Kumo__V1alpha1__HealthCheck *check = spec->health_check;
+    if (check != NULL && check->interval_seconds == 0 && check->interval_millis == 0) {
+        check->interval_millis = 250;
+        DEFAULT_ZERO(&check->timeout_millis, 250);
+    }
+    DEFAULT_ZERO(&spec->drain_timeout_seconds, 30);
     health_check(spec->health_check, d);
     session_affinity(spec->session_affinity, d);
 }

@@ -281,6 +281,13 @@ static void backend(rule_ctx *v, const void *item, const void *context)
     if (b->weight_present_case == KUMO__V1ALPHA1__LOAD_BALANCER_BACKEND__WEIGHT_PRESENT_WEIGHT)
         rule_int_range(v, "weight", b->weight, 0, 1000);
     rule_int_range(v, "priority", b->priority, 0, 1000);
+    if (b->app_ref == NULL && b->machine_selector != NULL)
+        rule_forbidden(v, "machineSelector", "may only be set together with appRef");
+    if (b->app_ref == NULL)
+        rule_forbid_string(v, "machineConnection", b->machine_connection, "together with appRef");
+    rule_label_selector(v, "machineSelector", b->machine_selector);
+    rule_object_name(v, "machineConnection", b->machine_connection, 0);
+    rule_string_list(v, "drain", b->drain, b->n_drain);
     rule_string_list(v, "listeners", b->listeners, b->n_listeners);
     for (size_t i = 0; i < b->n_listeners; i++) {
         if (rule_empty(b->listeners[i]) || spec_has_listener(spec, b->listeners[i]))
@@ -334,6 +341,7 @@ void rule_load_balancer_spec(rule_ctx *v, const ProtobufCMessage *message)
     rule_named_items(v, "backends", (const void *const *)spec->backends, spec->n_backends, backend,
                      spec);
     rule_health_check(v, "healthCheck", spec->health_check, RULE_HEALTH_LOADBALANCER);
+    rule_int_range(v, "drainTimeoutSeconds", spec->drain_timeout_seconds, 0, 3600);
     session_affinity(v, spec);
 }
 

@@ -103,6 +103,13 @@ void rule_health_check(rule_ctx *v, const char *field, const Kumo__V1alpha1__Hea
     rule_int_range_or_zero(v, "failureThreshold", check->failure_threshold, 1, 100);
     rule_int_range_or_zero(v, "successThreshold", check->success_threshold, 1, 100);
     rule_int_range(v, "initialDelaySeconds", check->initial_delay_seconds, 0, 3600);
+    rule_int_range_or_zero(v, "intervalMillis", check->interval_millis, 50, 3600000);
+    int interval_ms = check->interval_millis ? check->interval_millis : interval * 1000;
+    if (check->timeout_millis > interval_ms && interval_ms >= 50)
+        rule_invalid_int(v, "timeoutMillis", check->timeout_millis,
+                         "must be less than or equal to the interval (%d ms)", interval_ms);
+    else
+        rule_int_range_or_zero(v, "timeoutMillis", check->timeout_millis, 10, 3600000);
     rule_leave(v, mark);
 }
 

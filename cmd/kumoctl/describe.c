@@ -266,6 +266,8 @@ static void describe_object(kumoctl_remote *remote, const kumo_object_kind *kind
     print_section("Status", kumo_object_status(object), "conditions");
     if (strcmp(kind->kind, "Infra") == 0)
         kumoctl_describe_infra(object);
+    if (strcmp(kind->kind, "LoadBalancer") == 0)
+        kumoctl_describe_load_balancer(object);
     print_conditions(object);
     print_dependents(remote, m->namespace_, m->uid);
     if (strcmp(kind->kind, "Event") != 0)

@@ -180,5 +180,7 @@ void kumoctl_age(int64_t seconds, char *buf, size_t size);
 void kumoctl_describe_infra(const ProtobufCMessage *infra);
 /* events.c: the Events section of `kumoctl describe` (the object's recent Events). */
 void kumoctl_describe_events(kumoctl_remote *remote, const char *ns, const char *uid);
+/* describe_lb.c: the Endpoints and Backends tables of `kumoctl describe lb`. */
+void kumoctl_describe_load_balancer(const ProtobufCMessage *lb);
 
 #endif

@@ -30,9 +30,9 @@
 #define FAILED_PROBE_MS    15000.0
 
 /* The kinds whose objects name a Connection in spec.connection: they keep it from going. */
-#define USER_KINDS 4
-static const char *const user_kinds[USER_KINDS] = {"Machine", "Network", "SecurityGroup",
-                                                   "KeyPair"};
+#define USER_KINDS 5
+static const char *const user_kinds[USER_KINDS] = {"Machine", "Network", "SecurityGroup", "KeyPair",
+                                                   "LoadBalancer"};
 
 typedef struct connection_ctl {
     kumo_infra_env env;
@@ -269,8 +269,8 @@ static size_t users_of(connection_ctl *ctl, const char *ns, const char *name, ch
 
 /*
  * The in-use finalizer: added to every live Connection; on deletion removed only once no
- * Machine, Network, SecurityGroup or KeyPair names the Connection any more, so that their
- * cloud resources can still be deleted through it. Consumes object.
+ * Machine, Network, SecurityGroup, KeyPair or LoadBalancer names the Connection any more, so
+ * that their cloud resources can still be deleted through it. Consumes object.
  */
 static kumo_controller_result in_use(connection_ctl *ctl, ProtobufCMessage *object)
 {
@@ -459,7 +459,7 @@ kumo_error infra_connection_start(const kumo_infra_env *env, kumo_infra_controll
     const infra_watch watches[1 + USER_KINDS] = {
         {"Credential", map_credential, NULL},      {user_kinds[0], map_user, &ctl->users[0]},
         {user_kinds[1], map_user, &ctl->users[1]}, {user_kinds[2], map_user, &ctl->users[2]},
-        {user_kinds[3], map_user, &ctl->users[3]},
+        {user_kinds[3], map_user, &ctl->users[3]}, {user_kinds[4], map_user, &ctl->users[4]},
     };
     return infra_controller_run(&o, watches, 1 + USER_KINDS, out, &ctl->controller, diag);
 }

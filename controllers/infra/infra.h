@@ -34,7 +34,8 @@
 
 /* The finalizer every cloud resource object carries while it may exist in a cloud. */
 #define KUMO_INFRA_FINALIZER "kumo.dev/cloud-cleanup"
-/* Every Connection carries it while Machines, Networks, SecurityGroups or KeyPairs use it. */
+/* Every Connection carries it while Machines, Networks, SecurityGroups, KeyPairs or
+ * LoadBalancers use it. */
 #define KUMO_INFRA_IN_USE "kumo.dev/connection-in-use"
 /* Every Credential carries it while a Connection names it in credentialRef. */
 #define KUMO_INFRA_CREDENTIAL_IN_USE "kumo.dev/credential-in-use"

@@ -25,6 +25,7 @@
 #include "apis/log/log.h"
 #include "bus/client/client.h"
 #include "controllers/app/app.h"
+#include "controllers/loadbalancer/loadbalancer.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/lease/lease.h"
 #include "controllers/runtime/recorder/recorder.h"
@@ -125,23 +126,54 @@ static kumo_controller *app_runtime(void *c)
     return kumo_app_controller_runtime(c);
 }
 
+static kumo_error lb_start(struct kumo_manager *m, const char *name, void **out, kumo_diag *diag)
+{
+    (void)name;
+    kumo_lb_env env = {.client = m->client,
+                       .cloud = m->cloud,
+                       .ns = m->options.ns,
+                       .informers = m->informers,
+                       .read_credential = m->options.read_credential,
+                       .credential_context = m->options.credential_context};
+    return kumo_lb_controller_start(&env, (kumo_lb_controller **)out, diag);
+}
+
+static void lb_stop(void *c)
+{
+    kumo_lb_controller_stop(c);
+}
+
+static kumo_controller *lb_runtime(void *c)
+{
+    return kumo_lb_controller_runtime(c);
+}
+
 static const controller_ops infra_ops = {infra_start, infra_stop, infra_runtime};
 static const controller_ops app_ops = {app_start, app_stop, app_runtime};
+static const controller_ops lb_ops = {lb_start, lb_stop, lb_runtime};
 
-/* Every controller by name, in start order: the infra package's, then "app". */
+/* The controllers after the infra package's, in start order. */
+static const struct {
+    const char *name;
+    const controller_ops *ops;
+} others[] = {{"app", &app_ops}, {"loadbalancer", &lb_ops}};
+
+/* Every controller by name, in start order: the infra package's, then the others. */
 static size_t controller_count(void)
 {
-    return kumo_infra_controller_count() + 1;
+    return kumo_infra_controller_count() + sizeof(others) / sizeof(others[0]);
 }
 
 static const char *controller_name(size_t i)
 {
-    return i < kumo_infra_controller_count() ? kumo_infra_controller_name(i) : "app";
+    size_t n = kumo_infra_controller_count();
+    return i < n ? kumo_infra_controller_name(i) : others[i - n].name;
 }
 
 static const controller_ops *controller_ops_of(size_t i)
 {
-    return i < kumo_infra_controller_count() ? &infra_ops : &app_ops;
+    size_t n = kumo_infra_controller_count();
+    return i < n ? &infra_ops : others[i - n].ops;
 }
 
 static int listed(const char *list, const char *name)
@@ -163,7 +195,7 @@ int kumo_manager_controllers_check(const char *list, char *why, size_t why_size)
 {
     if (list == NULL || strcmp(list, "all") == 0 || strcmp(list, "none") == 0)
         return 0;
-    char known[256] = "";
+    char known[512] = "";
     size_t at = 0;
     for (size_t i = 0; i < controller_count(); i++)
         at += (size_t)snprintf(known + at, sizeof(known) - at, "%s%s", i ? ", " : "",

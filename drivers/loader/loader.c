@@ -122,11 +122,17 @@ static int name_is_valid(const char *name)
     return 1;
 }
 
+int kumo_driver_has_load_balancers(const struct kumo_driver *d)
+{
+    return d != NULL && (d->capabilities & KUMO_DRIVER_CAP_LOAD_BALANCERS) && d->abi_minor >= 2 &&
+           d->struct_size >= KUMO_DRIVER_SIZE_1_2 && d->load_balancer_observe != NULL;
+}
+
 /* The table's size an ABI 1.minor driver must at least have. */
 static size_t minimum_size(uint32_t minor)
 {
-    (void)minor; /* 1.1 grew the machine spec, not the table; later minors add rows here */
-    return KUMO_DRIVER_SIZE_1_0;
+    /* 1.1 grew the machine spec, not the table; 1.2 appended the load balancer ops. */
+    return minor >= 2 ? KUMO_DRIVER_SIZE_1_2 : KUMO_DRIVER_SIZE_1_0;
 }
 
 /* Returns the name of the first op a capability promises but the table lacks. */
@@ -160,6 +166,11 @@ static const char *missing_op(const struct kumo_driver *t)
     }
     if (t->capabilities & KUMO_DRIVER_CAP_CONTROL) {
         KUMO_CHECK_OP(control)
+    }
+    if (t->capabilities & KUMO_DRIVER_CAP_LOAD_BALANCERS) {
+        if (t->abi_minor < 2 || t->struct_size < KUMO_DRIVER_SIZE_1_2)
+            return "load_balancer_observe (the table predates ABI 1.2)";
+        KUMO_CHECK_RESOURCE(load_balancer)
     }
 #undef KUMO_CHECK_RESOURCE
 #undef KUMO_CHECK_OP

@@ -66,6 +66,10 @@ const char *kumo_driver_code_name(kumo_driver_code code);
 
 /* The kumo_error for a driver code: THROTTLED -> KUMO_ERROR_THROTTLED,
  * CAPACITY -> KUMO_ERROR_CAPACITY, QUOTA -> KUMO_ERROR_QUOTA, ... */
+/* 1 when the driver's table has the load balancer ops (ABI 1.2 or later, with
+ * KUMO_DRIVER_CAP_LOAD_BALANCERS); an ABI 1.1 driver loads but has none. */
+int kumo_driver_has_load_balancers(const struct kumo_driver *driver);
+
 kumo_error kumo_driver_error_of(kumo_driver_code code);
 
 /*

@@ -73,7 +73,8 @@ void local_netns_name(const struct kumo_driver_conn *c, const char *machine_id, 
 
 void local_veth_name(const char *machine_id, char *buf, size_t size)
 {
-    snprintf(buf, size, "kv%.8s", hex_of(machine_id));
+    snprintf(buf, size, "%s%.8s", strncmp(machine_id, "lb-", 3) == 0 ? "kl" : "kv",
+             hex_of(machine_id));
 }
 
 void local_bridge_name(const struct kumo_driver_conn *c, const char *network_id, char *buf,
@@ -113,7 +114,7 @@ static int id_taken(struct kumo_driver_conn *c, const char *id)
             if (strcmp(o->subnets[j].id, id) == 0)
                 return 1;
     }
-    if (strncmp(id, "m-", 2) == 0)
+    if (strncmp(id, "m-", 2) == 0 || strncmp(id, "lb-", 3) == 0)
         local_veth_name(id, link, sizeof(link));
     else if (strncmp(id, "n-", 2) == 0)
         snprintf(link, sizeof(link), "kbn-%s", hex_of(id));
@@ -124,8 +125,8 @@ static int id_taken(struct kumo_driver_conn *c, const char *id)
 
 void local_new_id(struct kumo_driver_conn *c, int kind, char *buf, size_t size)
 {
-    static const char *const prefixes[] = {"m-", "n-", "sg-", "key-", "s-"};
-    const char *prefix = kind >= 0 && kind <= 4 ? prefixes[kind] : "x-";
+    static const char *const prefixes[] = {"m-", "n-", "sg-", "key-", "s-", "lb-"};
+    const char *prefix = kind >= 0 && kind <= LOCAL_LOAD_BALANCER ? prefixes[kind] : "x-";
     do {
         uint64_t seed = fnv(14695981039346656037ull, c->short_id) ^ ++c->state.serial;
         seed ^= (uint64_t)local_host->realtime_ns(local_host->ctx) ^ ((uint64_t)getpid() << 32);
@@ -631,7 +632,8 @@ static const struct kumo_driver table = {
     .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
                     KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
                     KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS | KUMO_DRIVER_CAP_AGENTS,
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS |
+                    KUMO_DRIVER_CAP_AGENTS | KUMO_DRIVER_CAP_LOAD_BALANCERS,
     .open = local_open,
     .close = local_close,
     .catalog_regions = local_catalog_regions,
@@ -658,6 +660,11 @@ static const struct kumo_driver table = {
     .key_pair_delete = local_key_pair_delete,
     .key_pair_list = local_key_pair_list,
     .control = local_control,
+    .load_balancer_observe = local_load_balancer_observe,
+    .load_balancer_create = local_load_balancer_create,
+    .load_balancer_update = local_load_balancer_update,
+    .load_balancer_delete = local_load_balancer_delete,
+    .load_balancer_list = local_load_balancer_list,
 };
 
 __attribute__((visibility("default"))) const struct kumo_driver *

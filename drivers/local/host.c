@@ -4,7 +4,7 @@
  * "<prefix>-<C>-<id> <token>" or by the namespace name), the `inventory`
  * control reply (every machine with its namespace, veth, bridge, address,
  * process and cgroup), and `purge`, which removes everything the connection
- * made, found through the state and through the names.
+ * made (load balancers included), found through the state and through the names.
  */
 #define _GNU_SOURCE
 #include "drivers/local/internal.h"
@@ -160,6 +160,8 @@ void local_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b
         kumo_driver_kit_buf_json_str(b, n->cidr);
         kumo_driver_kit_buf_str(b, "}");
     }
+    kumo_driver_kit_buf_str(b, "],\"loadBalancers\":[");
+    local_lb_inventory_json(call, b);
     kumo_driver_kit_buf_str(b, "],\"orphans\":[");
     size_t count = local_find_orphans(c, orphans, 64);
     for (size_t i = 0; i < count; i++) {
@@ -198,6 +200,28 @@ static kumo_driver_code purge_links(struct local_call *call, struct kumo_driver_
     return rc;
 }
 
+/* Load balancers on the host with this connection's names that the state lacks: their
+ * HAProxy, namespace and veth go (found by the namespace name). */
+static void purge_lb_orphans(struct local_call *call, struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    char head[64];
+    int len = snprintf(head, sizeof(head), "%s-%s-lb-", c->cfg.prefix, c->short_id);
+    DIR *d = opendir("/run/netns");
+    for (struct dirent *e = d ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
+        const char *id = e->d_name + len - 3;
+        if (strncmp(e->d_name, head, (size_t)len) != 0 || strlen(id) >= 32 ||
+            local_state_find_id(&c->state, LOCAL_LOAD_BALANCER, id) != NULL)
+            continue;
+        struct local_object *o = local_object_new(LOCAL_LOAD_BALANCER);
+        if (o != NULL && local_set_str(&o->id, id) == 0 && local_set_str(&o->token, "") == 0)
+            local_lb_teardown(call, o, diag);
+        local_object_free(o);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 kumo_driver_code local_purge(struct local_call *call, struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
@@ -206,6 +230,7 @@ kumo_driver_code local_purge(struct local_call *call, struct kumo_driver_diag *d
     kumo_driver_code rc = KUMO_DRIVER_OK, first = KUMO_DRIVER_OK;
     struct kumo_driver_diag scratch;
     memset(&scratch, 0, sizeof(scratch));
+    purge_lb_orphans(call, &scratch);
     size_t n = local_find_orphans(c, orphans, 64);
     for (size_t i = 0; i < n; i++)
         if ((rc = local_machine_teardown(call, orphans[i].id, 0, 0, first ? &scratch : diag)) !=
@@ -215,6 +240,8 @@ kumo_driver_code local_purge(struct local_call *call, struct kumo_driver_diag *d
         const struct local_object *o = c->state.objects[i];
         if (o->kind == LOCAL_MACHINE)
             rc = local_machine_teardown(call, o->id, o->pid, o->pid_start, first ? &scratch : diag);
+        else if (o->kind == LOCAL_LOAD_BALANCER)
+            rc = local_lb_teardown(call, o, first ? &scratch : diag);
         else if (o->kind == LOCAL_NETWORK) {
             local_bridge_name(c, o->id, bridge, sizeof(bridge));
             rc = local_bridge_delete(call, bridge, "purge", first ? &scratch : diag);

@@ -63,10 +63,16 @@ kumo_driver_code local_nomem(struct kumo_driver_diag *diag);
 
 /* ---- state.c: objects and the state file --------------------------------- */
 
-enum local_kind { LOCAL_MACHINE = 0, LOCAL_NETWORK, LOCAL_SECURITY_GROUP, LOCAL_KEY_PAIR };
-#define LOCAL_SUBNET_ID 4 /* for local_new_id: "s-..." */
+enum local_kind {
+    LOCAL_MACHINE = 0,
+    LOCAL_NETWORK,
+    LOCAL_SECURITY_GROUP,
+    LOCAL_KEY_PAIR,
+    LOCAL_SUBNET_ID, /* not an object: for local_new_id ("s-...") */
+    LOCAL_LOAD_BALANCER,
+};
 
-/* "machine", "network", "security group", "key pair" */
+/* "machine", "network", "security group", "key pair", "load balancer" */
 const char *local_kind_human(int kind);
 
 enum local_status {
@@ -383,6 +389,7 @@ KUMO_DRIVER_KIT_DECLARE_OPS(local, machine);
 KUMO_DRIVER_KIT_DECLARE_OPS(local, network);
 KUMO_DRIVER_KIT_DECLARE_OPS(local, security_group);
 KUMO_DRIVER_KIT_DECLARE_OPS(local, key_pair);
+KUMO_DRIVER_KIT_DECLARE_OPS(local, load_balancer);
 
 /* Finds the object a ref names (INVALID for an empty ref, NOT_FOUND with the
  * cloud's words when absent). Objects being deleted count as present. */
@@ -435,6 +442,90 @@ void local_machine_view_of(struct kumo_driver_conn *c, const struct local_object
  * namespace, cgroup, files). Idempotent. */
 kumo_driver_code local_machine_teardown(struct local_call *call, const char *id, int64_t pid,
                                         uint64_t pid_start, struct kumo_driver_diag *diag);
+
+/* Gives namespace <prefix>-<C>-<id> (made when missing) a veth on the pool's bridge with
+ * address ip, lo up and a default route (idempotent): what machines and load balancers share. */
+kumo_driver_code local_netns_attach(struct local_call *call, const char *id, const char *token,
+                                    const struct local_pool *pool, const char *ip,
+                                    struct kumo_driver_diag *diag);
+
+/* ---- haproxy.c and lb.c: load balancers ------------------------------------------- */
+
+/* Runtime API sockets live here: a state folder may be too deep for a socket path. */
+#define LOCAL_LB_SOCKET_DIR "/run/kumo/lb"
+
+struct local_lb_paths {
+    char cfg[LOCAL_NAME_MAX + 64];
+    char servers[LOCAL_NAME_MAX + 64];
+    char log[LOCAL_NAME_MAX + 64];
+    char pem_prefix[LOCAL_NAME_MAX + 64]; /* + ".<listener>" */
+    char socket[108];
+};
+void local_lb_paths(struct kumo_driver_conn *c, const char *id, struct local_lb_paths *p);
+
+/* One server as `show stat` shows it. */
+struct local_lb_server {
+    char listener[64], name[128], address[64], status[32], reason[256];
+    int port, weight, backup, draining; /* draining: admin state drain (show servers state) */
+    int64_t last_change_ns, sessions, requests, connection_errors, responses_5xx, retries,
+        redispatches;
+};
+
+#define LOCAL_LB_MAX_LISTENERS 32
+
+/* A listener as the configuration file's "# kumo-listener" comment records it. */
+struct local_lb_listener {
+    char name[64];
+    int port;
+    int protocol; /* kumo_driver_lb_protocol */
+};
+size_t local_lb_read_listeners(const char *cfg, struct local_lb_listener *out, size_t max);
+
+/* INVALID (or UNSUPPORTED for a policy or affinity) naming what is wrong with spec. */
+kumo_driver_code local_lb_check_spec(const struct kumo_driver_load_balancer_spec *spec,
+                                     struct kumo_driver_diag *diag);
+/* Converges the host to load balancer o: namespace, address, HAProxy running spec (NULL:
+ * as its configuration file says). */
+kumo_driver_code local_lb_ensure(struct local_call *call, struct local_object *o,
+                                 const struct kumo_driver_load_balancer_spec *spec,
+                                 struct kumo_driver_diag *diag);
+
+/* The whole configuration of a load balancer bound to ip. */
+void local_lb_config(const struct kumo_driver_load_balancer_spec *spec, const char *ip,
+                     const struct local_lb_paths *p, struct kumo_driver_kit_buf *b);
+/* " weight W [backup] check inter ..." of one target (in_file: with its cookie). */
+void local_lb_server_options(const struct kumo_driver_load_balancer_spec *spec,
+                             const struct kumo_driver_lb_target *t, int in_file,
+                             struct kumo_driver_kit_buf *b);
+int local_lb_config_frame_differs(const char *a, const char *b);
+/* One runtime API command; the answer is appended to out. */
+kumo_driver_code local_lb_command(const char *socket_path, const char *command, int64_t deadline_ns,
+                                  struct kumo_driver_kit_buf *out, struct kumo_driver_diag *diag);
+/* Every server of every backend (malloc'd array). now_ns: realtime, for last_change_ns. */
+kumo_driver_code local_lb_servers(const char *socket_path, int64_t deadline_ns, int64_t now_ns,
+                                  struct local_lb_server **out, size_t *count_out,
+                                  struct kumo_driver_diag *diag);
+/* Adds, adjusts and removes running servers until they are spec's targets. */
+kumo_driver_code local_lb_sync_targets(const char *socket_path,
+                                       const struct kumo_driver_load_balancer_spec *spec,
+                                       int64_t deadline_ns, struct kumo_driver_diag *diag);
+/* Atomic write (tmp, fsync, rename); 0 or -1 with err. */
+int local_lb_write_file(const char *path, const char *text, int mode, char *err, size_t size);
+/* The file's text (malloc'd), NULL when unreadable. */
+char *local_lb_read_file(const char *path);
+/* `haproxy -c`: INVALID with HAProxy's words when the file is refused. */
+kumo_driver_code local_lb_check_config(const char *haproxy, const char *path, int64_t deadline_ns,
+                                       const char *what, struct kumo_driver_diag *diag);
+/* Dumps the server state and signals the master to reload (hitless). */
+kumo_driver_code local_lb_reload(const char *socket_path, const struct local_lb_paths *p,
+                                 int64_t pid, uint64_t pid_start, int64_t deadline_ns,
+                                 struct kumo_driver_diag *diag);
+/* The inventory's load balancers: comma-separated JSON objects {"id","token","netns","veth",
+ * "ip","state","pid","config","socket"}. */
+void local_lb_inventory_json(struct local_call *call, struct kumo_driver_kit_buf *b);
+/* Removes the load balancer's HAProxy, namespace, veth and files. Idempotent. */
+kumo_driver_code local_lb_teardown(struct local_call *call, const struct local_object *o,
+                                   struct kumo_driver_diag *diag);
 
 /* ---- host.c: orphans, inventory, purge --------------------------------------- */
 

@@ -219,31 +219,22 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
     return rc;
 }
 
-/* Converges the host to machine m (idempotent); may set m's process fields. */
-static kumo_driver_code ensure_machine(struct local_call *call, struct local_object *m,
-                                       struct kumo_driver_diag *diag)
+/* Gives namespace `netns` (made when missing) the veth `veth` on the pool's bridge with
+ * address ip (idempotent): what a machine and a load balancer share. */
+kumo_driver_code local_netns_attach(struct local_call *call, const char *id, const char *token,
+                                    const struct local_pool *pool, const char *ip,
+                                    struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
     char netns[LOCAL_NAME_MAX], veth[32], alias[LOCAL_NAME_MAX], what[128], gateway[32];
-    struct local_pool pool;
     struct stat sb;
-    snprintf(what, sizeof(what), "machine %s", m->id);
-    kumo_driver_code rc = local_machine_pool(call, m->network_id, m->subnet_id, &pool, diag);
-    if (rc == KUMO_DRIVER_OK)
-        rc = local_network_ensure(call, m->network_id, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    local_netns_name(c, m->id, netns, sizeof(netns));
-    local_veth_name(m->id, veth, sizeof(veth));
-    local_alias(c, m->id, m->token, alias, sizeof(alias));
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    snprintf(what, sizeof(what), "%s %s", strncmp(id, "lb-", 3) == 0 ? "load balancer" : "machine",
+             id);
+    local_netns_name(c, id, netns, sizeof(netns));
+    local_veth_name(id, veth, sizeof(veth));
+    local_alias(c, id, token, alias, sizeof(alias));
     if (!local_netns_exists(netns)) {
-        /* Deleted behind our back: what ran in it lives on in a namespace nobody can name.
-         * Stop it and drop its link; the machine is built again below. */
-        if (local_pid_alive(m->pid, m->pid_start) &&
-            local_pid_stop(m->pid, m->pid_start, 1, 0, call->deadline_ns) != 0)
-            return local_timeout(call, "stopping the process of a vanished namespace", diag);
-        m->pid = 0;
-        m->pid_start = 0;
         if (local_link_exists(veth))
             rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
         if (rc == KUMO_DRIVER_OK)
@@ -265,18 +256,18 @@ static kumo_driver_code ensure_machine(struct local_call *call, struct local_obj
     struct kumo_driver_kit_buf host, inside;
     kumo_driver_kit_buf_init(&host);
     kumo_driver_kit_buf_init(&inside);
-    local_ip_format(pool.base + 1, gateway, sizeof(gateway));
+    local_ip_format(pool->base + 1, gateway, sizeof(gateway));
     if (ipv6)
         kumo_driver_kit_buf_printf(&host, "link set dev %s addrgenmode none\n", veth);
     kumo_driver_kit_buf_printf(&host, "link set dev %s master %s\nlink set dev %s up\n", veth,
-                               pool.bridge, veth);
+                               pool->bridge, veth);
     if (ipv6)
         kumo_driver_kit_buf_str(&inside, "link set dev eth0 addrgenmode none\n");
     kumo_driver_kit_buf_printf(
         &inside,
         "addr replace %s/%d dev eth0\nlink set dev eth0 up\nlink set dev lo up\n"
         "route replace default via %s dev eth0\n",
-        m->ip, pool.prefix, gateway);
+        ip, pool->prefix, gateway);
     if (rc == KUMO_DRIVER_OK && (host.failed || inside.failed))
         rc = local_nomem(diag);
     if (rc == KUMO_DRIVER_OK)
@@ -285,6 +276,32 @@ static kumo_driver_code ensure_machine(struct local_call *call, struct local_obj
         rc = local_ip_batch(c, netns, inside.data, call->deadline_ns, what, diag);
     kumo_driver_kit_buf_fini(&host);
     kumo_driver_kit_buf_fini(&inside);
+    return rc;
+}
+
+/* Converges the host to machine m (idempotent); may set m's process fields. */
+static kumo_driver_code ensure_machine(struct local_call *call, struct local_object *m,
+                                       struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    char netns[LOCAL_NAME_MAX];
+    struct local_pool pool;
+    kumo_driver_code rc = local_machine_pool(call, m->network_id, m->subnet_id, &pool, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = local_network_ensure(call, m->network_id, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    local_netns_name(c, m->id, netns, sizeof(netns));
+    if (!local_netns_exists(netns)) {
+        /* Deleted behind our back: what ran in it lives on in a namespace nobody can name.
+         * Stop it; the machine is built again below. */
+        if (local_pid_alive(m->pid, m->pid_start) &&
+            local_pid_stop(m->pid, m->pid_start, 1, 0, call->deadline_ns) != 0)
+            return local_timeout(call, "stopping the process of a vanished namespace", diag);
+        m->pid = 0;
+        m->pid_start = 0;
+    }
+    rc = local_netns_attach(call, m->id, m->token, &pool, m->ip, diag);
     if (rc == KUMO_DRIVER_OK && m->sg_count > 0)
         rc = local_firewall_apply(call, diag);
     if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_RUNNING &&
@@ -800,7 +817,8 @@ kumo_driver_code local_default_network_release(struct local_call *call,
     struct kumo_driver_conn *c = call->conn;
     for (size_t i = 0; i < c->state.count; i++) {
         const struct local_object *o = c->state.objects[i];
-        if (o->kind == LOCAL_MACHINE && (o->network_id == NULL || o->network_id[0] == '\0'))
+        if ((o->kind == LOCAL_MACHINE || o->kind == LOCAL_LOAD_BALANCER) &&
+            (o->network_id == NULL || o->network_id[0] == '\0'))
             return KUMO_DRIVER_OK; /* still used */
     }
     char bridge[32];

@@ -88,8 +88,8 @@ kumo_driver_code local_pool_allocate(struct kumo_driver_conn *c, const struct lo
         for (size_t i = 0; i < st->count && !used; i++) {
             uint32_t other;
             const struct local_object *o = st->objects[i];
-            used = o->kind == LOCAL_MACHINE && o->ip && local_ip_parse(o->ip, &other) == 0 &&
-                   other == candidate;
+            used = (o->kind == LOCAL_MACHINE || o->kind == LOCAL_LOAD_BALANCER) && o->ip &&
+                   local_ip_parse(o->ip, &other) == 0 && other == candidate;
         }
         if (!used) {
             local_ip_format(candidate, ip, size);

@@ -24,6 +24,8 @@ static const char *not_found_code(int kind)
         return "InvalidVpcID.NotFound";
     case LOCAL_SECURITY_GROUP:
         return "InvalidGroup.NotFound";
+    case LOCAL_LOAD_BALANCER:
+        return "LoadBalancerNotFound";
     default:
         return "InvalidKeyPair.NotFound";
     }

@@ -28,12 +28,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const kind_words[] = {"machine", "network", "security_group", "key_pair"};
-static const char *const kind_human[] = {"machine", "network", "security group", "key pair"};
+static const char *const kind_words[] = {"machine",  "network", "security_group",
+                                         "key_pair", "subnet",  "load_balancer"};
+static const char *const kind_human[] = {"machine",  "network", "security group",
+                                         "key pair", "subnet",  "load balancer"};
 
 const char *local_kind_human(int kind)
 {
-    return kind >= 0 && kind <= LOCAL_KEY_PAIR ? kind_human[kind] : "resource";
+    return kind >= 0 && kind <= LOCAL_LOAD_BALANCER ? kind_human[kind] : "resource";
 }
 
 /* ---- Objects --------------------------------------------------------------- */
@@ -585,7 +587,7 @@ static struct local_object *parse_object(char *line)
             continue; /* the leading "object" */
         *eq = '\0';
         if (strcmp(field, "kind") == 0) {
-            for (int k = 0; k <= LOCAL_KEY_PAIR && o == NULL; k++)
+            for (int k = 0; k <= LOCAL_LOAD_BALANCER && o == NULL; k++)
                 if (strcmp(eq + 1, kind_words[k]) == 0 && (o = local_object_new(k)) == NULL)
                     return NULL;
             if (o == NULL)

@@ -290,10 +290,11 @@ static const struct kumo_driver table = {
     .name = "sim",
     .description = "simulated cloud: realistic catalogs, latency, limits and faults, state in a "
                    "file",
-    .capabilities =
-        KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS | KUMO_DRIVER_CAP_SECURITY_GROUPS |
-        KUMO_DRIVER_CAP_KEY_PAIRS | KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-        KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS | KUMO_DRIVER_CAP_SIMULATED,
+    .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
+                    KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
+                    KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS |
+                    KUMO_DRIVER_CAP_SIMULATED | KUMO_DRIVER_CAP_LOAD_BALANCERS,
     .open = sim_open,
     .close = sim_close,
     .catalog_regions = sim_catalog_regions,
@@ -319,6 +320,11 @@ static const struct kumo_driver table = {
     .key_pair_update = sim_key_pair_update,
     .key_pair_delete = sim_key_pair_delete,
     .key_pair_list = sim_key_pair_list,
+    .load_balancer_observe = sim_load_balancer_observe,
+    .load_balancer_create = sim_load_balancer_create,
+    .load_balancer_update = sim_load_balancer_update,
+    .load_balancer_delete = sim_load_balancer_delete,
+    .load_balancer_list = sim_load_balancer_list,
     .control = sim_control,
 };
 

@@ -98,9 +98,26 @@ void sim_catalog_json(struct kumo_driver_kit_buf *b, const char *provider, const
 
 /* ---- model.c: objects, maps and the record codec ------------------------- */
 
-enum sim_kind { SIM_MACHINE = 0, SIM_NETWORK, SIM_SECURITY_GROUP, SIM_KEY_PAIR, SIM_KIND_COUNT };
+enum sim_kind {
+    SIM_MACHINE = 0,
+    SIM_NETWORK,
+    SIM_SECURITY_GROUP,
+    SIM_KEY_PAIR,
+    SIM_LOAD_BALANCER,
+    SIM_KIND_COUNT
+};
 
-/* "machine", "network", "security_group", "key_pair" */
+/* A load balancer's listener and target as the sim keeps them (strings owned). */
+struct sim_lb_listener {
+    char *name;
+    int port, protocol;
+};
+struct sim_lb_target {
+    char *name, *listener, *address;
+    int port, weight, backup, draining;
+};
+
+/* "machine", "network", "security_group", "key_pair", "load_balancer" */
 const char *sim_kind_name(int kind);
 int sim_kind_parse(const char *name);
 
@@ -167,6 +184,14 @@ struct sim_object {
     /* key pair */
     char *public_key;
     char *fingerprint;
+
+    /* load balancer (its address: public_ip) */
+    struct sim_lb_listener *listeners;
+    size_t listener_count;
+    struct sim_lb_target *targets;
+    size_t target_count;
+    int lb_policy;
+    int64_t lb_window_ms; /* a target is unhealthy this long after its machine stopped */
 };
 
 struct sim_object *sim_object_new(int kind);
@@ -328,7 +353,12 @@ void sim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
     X(KEY_PAIR_CREATE, "key_pair_create")                                                          \
     X(KEY_PAIR_UPDATE, "key_pair_update")                                                          \
     X(KEY_PAIR_DELETE, "key_pair_delete")                                                          \
-    X(KEY_PAIR_LIST, "key_pair_list")
+    X(KEY_PAIR_LIST, "key_pair_list")                                                              \
+    X(LOAD_BALANCER_OBSERVE, "load_balancer_observe")                                              \
+    X(LOAD_BALANCER_CREATE, "load_balancer_create")                                                \
+    X(LOAD_BALANCER_UPDATE, "load_balancer_update")                                                \
+    X(LOAD_BALANCER_DELETE, "load_balancer_delete")                                                \
+    X(LOAD_BALANCER_LIST, "load_balancer_list")
 
 enum sim_op {
 #define SIM_OP_ENUM(name, text) SIM_OP_##name,
@@ -440,8 +470,16 @@ void sim_conn_stats_reset(struct kumo_driver_conn *c);
 
 /* pack.c: results as one host-allocated block each (NULL: out of memory).
  * Caller holds the state's mu. */
-void *sim_pack_object(const struct sim_object *o, int64_t now_ns);
-void *sim_pack_list(struct sim_object *const *objects, size_t count, int64_t now_ns);
+void *sim_pack_object(struct sim_state *st, const struct sim_object *o, int64_t now_ns);
+void *sim_pack_list(struct sim_state *st, struct sim_object *const *objects, size_t count,
+                    int64_t now_ns);
+/* A public address (198.18.0.0/15) for o (o->public_ip, public_ip_key); OK without one when
+ * the pool is exhausted. Caller holds the state's mu. */
+kumo_driver_code sim_public_address(struct sim_state *st, struct sim_object *o,
+                                    struct kumo_driver_diag *diag);
+/* lb.c: a load balancer with its targets' health as of now (machines of st). */
+const void *sim_pack_load_balancer(struct kumo_driver_kit_pack *p, struct sim_state *st,
+                                   const struct sim_object *o, int64_t now_ns);
 void *sim_pack_regions(const char *provider);
 void *sim_pack_instance_types(const struct sim_region *region);
 void *sim_pack_images(const struct sim_region *region);
@@ -459,9 +497,10 @@ struct sim_request {
     const struct kumo_driver_filter *filter;
     struct sim_config cfg; /* the connection's settings at the call */
     int64_t now_ns;        /* Unix ns, host clock */
-    void *block;           /* the result handed to the host */
-    int appended;          /* the body queued a journal record ... */
-    uint64_t seq;          /* ... with this sequence number (0: queueing failed) */
+    struct sim_state *state;
+    void *block;  /* the result handed to the host */
+    int appended; /* the body queued a journal record ... */
+    uint64_t seq; /* ... with this sequence number (0: queueing failed) */
 };
 
 typedef kumo_driver_code (*sim_body_fn)(struct kumo_driver_conn *c, struct sim_request *r,
@@ -595,6 +634,7 @@ KUMO_DRIVER_KIT_DECLARE_OPS(sim, machine);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, network);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, security_group);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, key_pair);
+KUMO_DRIVER_KIT_DECLARE_OPS(sim, load_balancer);
 
 kumo_driver_code sim_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
                                      struct kumo_driver_region_list **out,

@@ -129,6 +129,16 @@ static void json_security_group(struct kumo_driver_kit_buf *b, const struct sim_
     json_tags(b, o);
 }
 
+static void json_load_balancer(struct kumo_driver_kit_buf *b, const struct sim_object *o)
+{
+    char ip[20];
+    json_common(b, o);
+    sim_ip_format(o->public_ip, ip, sizeof(ip));
+    json_field(b, "address", ip);
+    kumo_driver_kit_buf_printf(b, ",\"listeners\":%zu,\"targets\":%zu", o->listener_count,
+                               o->target_count);
+}
+
 static void json_key_pair(struct kumo_driver_kit_buf *b, const struct sim_object *o)
 {
     json_common(b, o);
@@ -142,7 +152,7 @@ void sim_inventory_json(struct sim_state *st, int64_t now_ns, const char *provid
                         const char *region, struct kumo_driver_kit_buf *out)
 {
     static const char *const sections[SIM_KIND_COUNT] = {"machines", "networks", "securityGroups",
-                                                         "keyPairs"};
+                                                         "keyPairs", "loadBalancers"};
     struct sim_object **sorted = malloc((st->count ? st->count : 1) * sizeof(*sorted));
     if (sorted == NULL) {
         out->failed = 1;
@@ -171,6 +181,8 @@ void sim_inventory_json(struct sim_state *st, int64_t now_ns, const char *provid
                 json_network(out, o);
             else if (kind == SIM_SECURITY_GROUP)
                 json_security_group(out, o);
+            else if (kind == SIM_LOAD_BALANCER)
+                json_load_balancer(out, o);
             else
                 json_key_pair(out, o);
             kumo_driver_kit_buf_str(out, "}");

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char *const kind_names[SIM_KIND_COUNT] = {"machine", "network", "security_group",
-                                                       "key_pair"};
+                                                       "key_pair", "load_balancer"};
 
 const char *sim_kind_name(int kind)
 {
@@ -56,6 +56,15 @@ void sim_object_free(struct sim_object *o)
     free(o->sg_ids);
     kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
     kumo_driver_kit_rules_free(o->rules, o->rule_count);
+    for (size_t i = 0; i < o->listener_count; i++)
+        free(o->listeners[i].name);
+    free(o->listeners);
+    for (size_t i = 0; i < o->target_count; i++) {
+        free(o->targets[i].name);
+        free(o->targets[i].listener);
+        free(o->targets[i].address);
+    }
+    free(o->targets);
     free(o);
 }
 
@@ -362,6 +371,26 @@ void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *b
         put_str(b, "public_key", o->public_key);
         put_str(b, "fingerprint", o->fingerprint);
         break;
+    case SIM_LOAD_BALANCER:
+        put_int(b, "public_ip", o->public_ip);
+        put_str(b, "public_ip_key", o->public_ip_key);
+        put_int(b, "lb_policy", o->lb_policy);
+        put_int(b, "lb_window_ms", o->lb_window_ms);
+        for (size_t i = 0; i < o->listener_count; i++) {
+            snprintf(num[0], sizeof(num[0]), "%d", o->listeners[i].port);
+            snprintf(num[1], sizeof(num[1]), "%d", o->listeners[i].protocol);
+            const char *parts[3] = {o->listeners[i].name, num[0], num[1]};
+            put_parts(b, "listener", parts, 3);
+        }
+        for (size_t i = 0; i < o->target_count; i++) {
+            const struct sim_lb_target *t = &o->targets[i];
+            char flags[48];
+            snprintf(num[0], sizeof(num[0]), "%d", t->port);
+            snprintf(flags, sizeof(flags), "%d %d %d", t->weight, t->backup, t->draining);
+            const char *parts[5] = {t->name, t->listener, t->address, num[0], flags};
+            put_parts(b, "target", parts, 5);
+        }
+        break;
     }
 }
 
@@ -442,10 +471,10 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
     struct {
         const char *key;
         int64_t *field;
-    } ints[] = {{"created", &o->created_ns},       {"visible", &o->visible_ns},
-                {"transition", &o->transition_ns}, {"launch", &o->launch_ns},
-                {"boot_ms", &o->boot_ms},          {"stop_ms", &o->stop_ms},
-                {"terminate_ms", &o->terminate_ms}};
+    } ints[] = {{"created", &o->created_ns},        {"visible", &o->visible_ns},
+                {"transition", &o->transition_ns},  {"launch", &o->launch_ns},
+                {"boot_ms", &o->boot_ms},           {"stop_ms", &o->stop_ms},
+                {"terminate_ms", &o->terminate_ms}, {"lb_window_ms", &o->lb_window_ms}};
 
     if (o->kind == SIM_NETWORK && strcmp(key, "subnet") == 0) {
         if (split_parts(value, parts, MAX_PARTS) != 4 ||
@@ -454,6 +483,26 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
         struct kumo_driver_kit_subnet *s = &o->subnets[o->subnet_count - 1];
         return sim_set_str(&s->id, parts[0]) | sim_set_str(&s->name, parts[1]) |
                sim_set_str(&s->cidr, parts[2]) | sim_set_str(&s->zone, parts[3]);
+    }
+    if (o->kind == SIM_LOAD_BALANCER && strcmp(key, "listener") == 0) {
+        if (split_parts(value, parts, MAX_PARTS) != 3 ||
+            push((void **)&o->listeners, &o->listener_count, sizeof(*o->listeners)) != 0)
+            return -1;
+        struct sim_lb_listener *l = &o->listeners[o->listener_count - 1];
+        l->port = atoi(parts[1]);
+        l->protocol = atoi(parts[2]);
+        return sim_set_str(&l->name, parts[0]);
+    }
+    if (o->kind == SIM_LOAD_BALANCER && strcmp(key, "target") == 0) {
+        if (split_parts(value, parts, MAX_PARTS) != 5 ||
+            push((void **)&o->targets, &o->target_count, sizeof(*o->targets)) != 0)
+            return -1;
+        struct sim_lb_target *t = &o->targets[o->target_count - 1];
+        t->port = atoi(parts[3]);
+        if (sscanf(parts[4], "%d %d %d", &t->weight, &t->backup, &t->draining) != 3)
+            return -1;
+        return sim_set_str(&t->name, parts[0]) | sim_set_str(&t->listener, parts[1]) |
+               sim_set_str(&t->address, parts[2]);
     }
     if (strcmp(key, "sg") == 0) {
         split_parts(value, parts, 1);
@@ -498,7 +547,8 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
         o->price = strtod(value, &end);
         return end == value ? -1 : 0;
     }
-    const char *narrow[] = {"serial", "disk_gib", "power", "private_ip", "public_ip", "vcpu"};
+    const char *narrow[] = {"serial",    "disk_gib", "power",    "private_ip",
+                            "public_ip", "vcpu",     "lb_policy"};
     for (size_t i = 0; i < sizeof(narrow) / sizeof(narrow[0]); i++) {
         if (strcmp(key, narrow[i]) != 0)
             continue;
@@ -514,6 +564,8 @@ static int decode_field(struct sim_object *o, const char *key, char *value)
             o->private_ip = (uint32_t)v;
         else if (strcmp(key, "public_ip") == 0)
             o->public_ip = (uint32_t)v;
+        else if (strcmp(key, "lb_policy") == 0)
+            o->lb_policy = (int)v;
         else
             o->vcpu = (int)v;
         return 0;

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char *const human[SIM_KIND_COUNT] = {"machine", "network", "security group",
-                                                  "key pair"};
+                                                  "key pair", "load balancer"};
 
 const char *sim_not_found_code(int kind)
 {
@@ -27,6 +27,8 @@ const char *sim_not_found_code(int kind)
         return "InvalidVpcID.NotFound";
     case SIM_SECURITY_GROUP:
         return "InvalidGroup.NotFound";
+    case SIM_LOAD_BALANCER:
+        return "LoadBalancerNotFound";
     default:
         return "InvalidKeyPair.NotFound";
     }
@@ -49,6 +51,7 @@ kumo_driver_code sim_run(struct kumo_driver_conn *c, int op, int64_t deadline_ns
     if (rc == KUMO_DRIVER_OK) {
         struct sim_state *st = c->state;
         sim_conn_config(c, &r->cfg);
+        r->state = st;
         pthread_mutex_lock(&st->mu);
         r->now_ns = sim_host->realtime_ns(sim_host->ctx);
         sim_state_sweep(st, r->now_ns);
@@ -70,7 +73,7 @@ kumo_driver_code sim_run(struct kumo_driver_conn *c, int op, int64_t deadline_ns
 kumo_driver_code sim_result(struct sim_request *r, const struct sim_object *o,
                             struct kumo_driver_diag *diag)
 {
-    r->block = sim_pack_object(o, r->now_ns);
+    r->block = sim_pack_object(r->state, o, r->now_ns);
     if (r->block == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
                                     "out of memory returning %s %s", human[o->kind], o->id);
@@ -260,7 +263,7 @@ kumo_driver_code sim_list_body(struct kumo_driver_conn *c, struct sim_request *r
             hits[n++] = o;
     }
     qsort(hits, n, sizeof(*hits), sim_object_by_serial);
-    r->block = sim_pack_list(hits, n, r->now_ns);
+    r->block = sim_pack_list(st, hits, n, r->now_ns);
     free(hits);
     if (r->block == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError",
@@ -448,6 +451,13 @@ static kumo_driver_code allocate_addresses(struct kumo_driver_conn *c, struct si
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_CAPACITY, "InsufficientFreeAddressesInSubnet",
             "The specified subnet (%s, %s) does not have enough free addresses", pool, cidr);
+    return sim_public_address(st, o, diag);
+}
+
+kumo_driver_code sim_public_address(struct sim_state *st, struct sim_object *o,
+                                    struct kumo_driver_diag *diag)
+{
+    char key[256], ip[20];
     for (uint32_t k = 0; k < (1u << 17); k++) {
         uint32_t off = st->next_public++;
         if (st->next_public >= (1u << 17) - 1)

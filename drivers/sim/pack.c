@@ -119,10 +119,12 @@ static const void *pack_key_pair(struct kumo_driver_kit_pack *p, const struct si
     return k;
 }
 
-static const void *pack_any(struct kumo_driver_kit_pack *p, const struct sim_object *o,
-                            int64_t now_ns)
+static const void *pack_any(struct kumo_driver_kit_pack *p, struct sim_state *st,
+                            const struct sim_object *o, int64_t now_ns)
 {
     switch (o->kind) {
+    case SIM_LOAD_BALANCER:
+        return sim_pack_load_balancer(p, st, o, now_ns);
     case SIM_MACHINE:
         return pack_machine(p, o, now_ns);
     case SIM_NETWORK:
@@ -134,28 +136,29 @@ static const void *pack_any(struct kumo_driver_kit_pack *p, const struct sim_obj
     }
 }
 
-void *sim_pack_object(const struct sim_object *o, int64_t now_ns)
+void *sim_pack_object(struct sim_state *st, const struct sim_object *o, int64_t now_ns)
 {
     void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(sim_host, block, p, pack_any(p, o, now_ns));
+    KUMO_DRIVER_KIT_PACK_TWICE(sim_host, block, p, pack_any(p, st, o, now_ns));
     return block;
 }
 
-static void pack_list(struct kumo_driver_kit_pack *p, struct sim_object *const *objects,
-                      size_t count, int64_t now_ns)
+static void pack_list(struct kumo_driver_kit_pack *p, struct sim_state *st,
+                      struct sim_object *const *objects, size_t count, int64_t now_ns)
 {
     const void **items = kumo_driver_kit_pack_list(p, count);
     for (size_t i = 0; i < count; i++) {
-        const void *item = pack_any(p, objects[i], now_ns);
+        const void *item = pack_any(p, st, objects[i], now_ns);
         if (items != NULL)
             items[i] = item;
     }
 }
 
-void *sim_pack_list(struct sim_object *const *objects, size_t count, int64_t now_ns)
+void *sim_pack_list(struct sim_state *st, struct sim_object *const *objects, size_t count,
+                    int64_t now_ns)
 {
     void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(sim_host, block, p, pack_list(p, objects, count, now_ns));
+    KUMO_DRIVER_KIT_PACK_TWICE(sim_host, block, p, pack_list(p, st, objects, count, now_ns));
     return block;
 }
 

@@ -34,17 +34,8 @@ while [ $# -gt 0 ]; do
   *) echo "usage: hack/bench/app.sh [--machines N]" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" != 0 ]; then
-  echo "hack/bench/app.sh needs root: the local driver makes network namespaces" >&2
-  exit 2
-fi
-
-echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
-
 . "$root/hack/bench/lib.sh"
+bench_local_build app
 bench_work_init app
 prefix="kb$(($$ % 100000))"
 net=$((100 + $$ % 60))
@@ -53,32 +44,13 @@ peer_bridge="kbp$(($$ % 100000))"
 # Connection names of this run; the Infra gives each the network 10.N.0.0/16 (N from the name).
 east="east$(($$ % 100000))"
 west="west$(($$ % 100000))"
-network_of() {
-  python3 -c "
-h = 2166136261
-for c in '$1'.encode(): h = ((h ^ c) * 16777619) & 0xffffffff
-print(f'10.{16 + h % 224}.')"
-}
-networks="$(network_of "$east") $(network_of "$west")"
+networks="$(bench_network_of "$east") $(bench_network_of "$west")"
 peer_cleanup() {
   for i in $(seq 0 $((machines - 1))); do
     ip netns pids "${prefix}p$i" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "${prefix}p$i" 2>/dev/null || true
   done
   ip link del "$peer_bridge" 2>/dev/null || true
-}
-# What a run made on the host, even when kumod could not delete it: the machines'
-# namespaces and processes, the firewall tables, the networks' bridges.
-host_sweep() {
-  for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
-    ip netns pids "$ns" | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  nft list tables 2>/dev/null | awk -v p="^${prefix}_" '$3 ~ p {print $2, $3}' |
-    while read -r family table; do nft delete table "$family" "$table" || true; done
-  for net in $networks; do
-    ip -o -4 addr show | awk -v n="$net" 'index($4, n) == 1 {print $2}' | xargs -r -n1 ip link del
-  done
 }
 cleanup_all() {
   if [ -n "${kumod_pid:-}" ] && kill -0 "$kumod_pid" 2>/dev/null; then
@@ -92,7 +64,7 @@ cleanup_all() {
     "$build/bin/kumoctl" delete connection "$east" "$west" --timeout 60s >/dev/null 2>&1 || true
   fi
   peer_cleanup
-  host_sweep
+  bench_host_sweep "$prefix" $networks
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM
@@ -106,23 +78,9 @@ bench_kumod_start --drift-poll-seconds 30
 export KUMO_NATS_URL=$url
 ctl() { "$build/bin/kumoctl" "$@"; }
 
-cat >"$work/app.yaml" <<EOF
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $east, namespace: default}
-spec:
-  driver: local
-  region: $east
-  config: {name_prefix: "$prefix", state_dir: "$work/east", cidr: "10.252.$net.0/24"}
----
-apiVersion: kumo.dev/v1alpha1
-kind: Connection
-metadata: {name: $west, namespace: default}
-spec:
-  driver: local
-  region: $west
-  config: {name_prefix: "$prefix", state_dir: "$work/west", cidr: "10.252.$((net + 60)).0/24"}
----
+{
+  bench_local_connections
+  cat <<EOF
 apiVersion: kumo.dev/v1alpha1
 kind: Infra
 metadata: {name: bench, namespace: default}
@@ -146,6 +104,7 @@ spec:
       command: [python3, -m, http.server, "$port"]
       healthCheck: {type: HTTP, port: $port, path: /}
 EOF
+} >"$work/app.yaml"
 
 echo "kumo: $machines machines over 2 local connections + 1 App ..." >&2
 t0=$(now)

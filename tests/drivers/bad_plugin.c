@@ -6,6 +6,7 @@
  *   PLUGIN_TRUNCATED   struct_size smaller than ABI 1.0 requires
  *   PLUGIN_NAME        the name the table claims
  *   PLUGIN_CAPS        capability bits (ops for them are missing)
+ *   PLUGIN_ABI_1_1     an ABI 1.1 table: minor 1, no load balancer ops in it
  * With no defines it is the smallest valid driver: no capabilities.
  */
 #include "drivers/driver.h"
@@ -36,10 +37,15 @@ static void plugin_close(struct kumo_driver_conn *conn)
 
 static const struct kumo_driver table = {
     .abi_major = KUMO_DRIVER_ABI_MAJOR + PLUGIN_ABI_DELTA,
-    .abi_minor = 0,
-#ifdef PLUGIN_TRUNCATED
-    .struct_size = offsetof(struct kumo_driver, machine_observe),
+#ifdef PLUGIN_ABI_1_1
+    .abi_minor = 1,
+    .struct_size = KUMO_DRIVER_SIZE_1_0, /* 1.1 grew the machine spec, not the table */
 #else
+    .abi_minor = 0,
+#endif
+#if defined(PLUGIN_TRUNCATED)
+    .struct_size = offsetof(struct kumo_driver, machine_observe),
+#elif !defined(PLUGIN_ABI_1_1)
     .struct_size = sizeof(struct kumo_driver),
 #endif
     .name = PLUGIN_NAME,

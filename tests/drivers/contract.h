@@ -22,6 +22,7 @@ struct contract_env {
     const char *image;
     double boot_seconds;   /* a new machine runs after at most this */
     double delete_seconds; /* a deleted machine is gone after at most this */
+    int lb_targets_answer; /* a running machine answers load balancer health checks */
 };
 
 /* Two creates with one token make one resource (every resource type). */
@@ -44,5 +45,9 @@ void contract_dependencies(const struct contract_env *env);
 void contract_catalog(const struct contract_env *env);
 /* Bad input gets INVALID/NOT_FOUND with a message, never a crash. */
 void contract_bad_input(const struct contract_env *env);
+/* Load balancers (contract_lb.c): idempotent create, health with reasons, draining, a gone
+ * machine's target unhealthy, list by tag, bad update refused, delete. Skips without the
+ * capability. */
+void contract_load_balancer(const struct contract_env *env);
 
 #endif

@@ -28,7 +28,7 @@ static void setup(struct sim_contract *s, const char *provider, const char *regi
     size_t n = sizeof(kv) / sizeof(kv[0]) - (extra_key == NULL);
     memcpy(s->kv, kv, n * sizeof(kv[0]));
     s->args = (struct kumo_driver_open_args){sizeof(s->args), "test/contract", s->kv, n, NULL, 0};
-    s->env = (struct contract_env){s->f.drv, s->f.host, &s->args, type, "ubuntu-22.04", 0.3, 0};
+    s->env = (struct contract_env){s->f.drv, s->f.host, &s->args, type, "ubuntu-22.04", 0.3, 0, 1};
 }
 
 #define SIM_CONTRACT(check)                                                                        \
@@ -50,6 +50,7 @@ SIM_CONTRACT(machine_update)
 SIM_CONTRACT(dependencies)
 SIM_CONTRACT(catalog)
 SIM_CONTRACT(bad_input)
+SIM_CONTRACT(load_balancer)
 
 /* The same account seen through a slow, eventually consistent API. */
 KUMO_TEST(contract_eventually_consistent)

@@ -69,6 +69,28 @@ KUMO_TEST(loader_minimal_plugin)
     kumo_diag_fini(&diag);
 }
 
+/* ABI 1.2: an ABI 1.1 driver still loads, without load balancers; one that claims them is
+ * refused; the sim has them. */
+KUMO_TEST(loader_abi_1_1_and_1_2)
+{
+    char dir[512], drivers[512];
+    kumo_driver_handle *h = NULL;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    KUMO_REQUIRE_INT_EQ(kumo_driver_load(plugin_dir(dir, sizeof(dir)), "abi11", &h, &diag),
+                        KUMO_ERROR_OK);
+    KUMO_EXPECT_INT_EQ(kumo_driver_table(h)->abi_minor, 1);
+    KUMO_EXPECT(!kumo_driver_has_load_balancers(kumo_driver_table(h)));
+    kumo_driver_unload(h);
+    const char *m = refused(dir, "abi11lb", KUMO_ERROR_FORMAT);
+    KUMO_EXPECT_CONTAINS(m, "predates ABI 1.2");
+    kumo_test_build_path("lib/kumo/drivers", drivers, sizeof(drivers));
+    KUMO_REQUIRE_INT_EQ(kumo_driver_load(drivers, "sim", &h, &diag), KUMO_ERROR_OK);
+    KUMO_EXPECT(kumo_driver_has_load_balancers(kumo_driver_table(h)));
+    kumo_driver_unload(h);
+    kumo_diag_fini(&diag);
+}
+
 KUMO_TEST(loader_missing_file)
 {
     char dir[512];

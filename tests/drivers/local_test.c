@@ -34,7 +34,7 @@
     {                                                                                              \
         struct local_env e;                                                                        \
         local_env_init(&e);                                                                        \
-        struct contract_env env = {e.drv, e.host, &e.args, "local.small", "host", 0, 0};           \
+        struct contract_env env = {e.drv, e.host, &e.args, "local.small", "host", 0, 0, 0};        \
         contract_##check(&env);                                                                    \
         local_env_fini(&e);                                                                        \
     }
@@ -49,6 +49,7 @@ LOCAL_CONTRACT(machine_update)
 LOCAL_CONTRACT(dependencies)
 LOCAL_CONTRACT(catalog)
 LOCAL_CONTRACT(bad_input)
+LOCAL_CONTRACT(load_balancer)
 
 /* ---- Helpers -------------------------------------------------------------------- */
 
@@ -933,4 +934,39 @@ KUMO_TEST(local_no_leftovers)
     if (left > 0)
         kumo_test_fail_(__FILE__, __LINE__, 0, "test objects on the host: %s", report);
     local_env_fini(&e);
+}
+
+/* ---- Load balancers ----------------------------------------------------------------------- */
+
+/* A load balancer is in the inventory; after its state is lost, purge still removes its
+ * HAProxy and namespace (local_env_fini checks that nothing of the prefix is left). */
+KUMO_TEST(local_load_balancer_inventory_purge)
+{
+    struct local_env e;
+    char token[64], state[600];
+    local_env_init(&e);
+    struct kumo_driver_conn *conn = local_env_open(&e);
+    snprintf(token, sizeof(token), "%s-lb", e.prefix);
+    struct kumo_driver_lb_listener l = {sizeof(l), "web", 8080, KUMO_DRIVER_LB_HTTP, "", ""};
+    const struct kumo_driver_lb_listener *ls[1] = {&l};
+    struct kumo_driver_load_balancer_spec spec = {
+        sizeof(spec), "lb", KUMO_DRIVER_LB_ROUND_ROBIN, 0, 0, "", NULL, ls, 1, NULL, 0, NULL, 0};
+    struct kumo_driver_load_balancer *lb = NULL;
+    struct kumo_driver_diag d = no_diag();
+    KUMO_REQUIRE_INT_EQ(
+        e.drv->load_balancer_create(conn, &spec, token, local_deadline(&e, LONG), &lb, &d),
+        KUMO_DRIVER_OK);
+    char id[64], netns[300];
+    snprintf(id, sizeof(id), "%s", lb->provider_id);
+    kumo_driver_free(e.host, lb);
+    char *inv = local_inventory(&e, conn);
+    KUMO_EXPECT(inv != NULL && strstr(inv, "\"loadBalancers\":[{\"id\":") != NULL);
+    KUMO_EXPECT(inv != NULL && local_inventory_field(inv, id, "netns", netns, sizeof(netns)) == 0);
+    kumo_driver_free(e.host, inv);
+    KUMO_EXPECT(path_exists("/run/netns/%s", netns));
+    e.drv->close(conn);
+    snprintf(state, sizeof(state), "%s/state", e.state_dir);
+    KUMO_REQUIRE_INT_EQ(unlink(state), 0);
+    local_env_fini(&e); /* purge finds it by its namespace's name */
+    KUMO_EXPECT(!path_exists("/run/netns/%s", netns));
 }

@@ -701,7 +701,8 @@ KUMO_TEST(sim_inventory_tool)
     out = run_tool(empty_args, &status);
     KUMO_EXPECT_INT_EQ(status, 0);
     KUMO_EXPECT_STR_EQ(out,
-                       "{\"machines\":[],\"networks\":[],\"securityGroups\":[],\"keyPairs\":[]}\n");
+                       "{\"machines\":[],\"networks\":[],\"securityGroups\":[],\"keyPairs\":[],"
+                       "\"loadBalancers\":[]}\n");
     free(out);
     out = run_tool("inventory --state /no/such/file", &status);
     KUMO_EXPECT_INT_EQ(status, 1);

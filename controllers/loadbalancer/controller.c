@@ -1,0 +1,197 @@
+/*
+ * controller.c - the LoadBalancer controller's start and stop, what each
+ * change enqueues, and its memory of each LoadBalancer:
+ *
+ *   LoadBalancer  itself (the primary kind);
+ *   App           every LoadBalancer of the namespace with a backend naming it
+ *                 (its status carries the instances: ready -> serving);
+ *   Machine       every LoadBalancer of the namespace with an App backend (a
+ *                 Machine being deleted drains its endpoints);
+ *   Connection    every LoadBalancer that runs on it.
+ */
+#include "controllers/loadbalancer/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apis/kumo/v1alpha1/connection.pb-c.h"
+
+double lb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- memory ---------------------------------------------------------------------- */
+
+static void memory_free(lb_memory *m)
+{
+    if (m == NULL)
+        return;
+    free(m->sent);
+    free(m->drains);
+    free(m);
+}
+
+lb_memory *lb_memory_of(kumo_lb_controller *c, const char *key)
+{
+    lb_memory *m = kumo_map_get(c->memory, key);
+    if (m != NULL)
+        return m;
+    if ((m = calloc(1, sizeof(*m))) == NULL || kumo_map_put(c->memory, key, m, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void lb_memory_forget(kumo_lb_controller *c, const char *key)
+{
+    pthread_mutex_lock(&c->lock);
+    memory_free(kumo_map_remove(c->memory, key));
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void memory_drop(void *context, const char *key, void *value)
+{
+    (void)context;
+    (void)key;
+    memory_free(value);
+}
+
+/* ---- what changes enqueue ------------------------------------------------------------ */
+
+typedef int (*lb_wants_fn)(const Kumo__V1alpha1__LoadBalancerSpec *spec, const char *name);
+
+/* Enqueues the LoadBalancers of ns for which wants(spec, name) is true. */
+static void enqueue_matching(kumo_lb_controller *c, const char *ns, lb_wants_fn wants,
+                             const char *name)
+{
+    kumo_informer *lbs = c->controller ? kumo_controller_informer(c->controller) : NULL;
+    if (lbs == NULL)
+        return;
+    size_t count = 0, ns_len = strlen(ns);
+    char **keys = kumo_informer_keys(lbs, &count);
+    for (size_t i = 0; keys && i < count; i++) {
+        if (keys[i] == NULL || strncmp(keys[i], ns, ns_len) != 0 || keys[i][ns_len] != '/')
+            continue;
+        const char *lb_name = keys[i] + ns_len + 1;
+        Kumo__V1alpha1__LoadBalancer *lb =
+            (Kumo__V1alpha1__LoadBalancer *)kumo_informer_get(lbs, ns, lb_name);
+        if (lb == NULL)
+            continue;
+        if (lb->spec && wants(lb->spec, name))
+            kumo_controller_enqueue(c->controller, ns, lb_name);
+        kumo_object_destroy(&lb->base);
+    }
+    kumo_informer_keys_free(keys, count);
+}
+
+static int wants_app(const Kumo__V1alpha1__LoadBalancerSpec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->n_backends; i++)
+        if (spec->backends[i]->app_ref &&
+            (name == NULL || strcmp(spec->backends[i]->app_ref->name, name) == 0))
+            return 1;
+    return 0;
+}
+
+static int wants_connection(const Kumo__V1alpha1__LoadBalancerSpec *spec, const char *name)
+{
+    return spec->connection && strcmp(spec->connection, name) == 0;
+}
+
+static void map_app(void *context, kumo_controller *controller, const ProtobufCMessage *object)
+{
+    (void)controller;
+    enqueue_matching(context, kumo_object_namespace(object), wants_app, kumo_object_name(object));
+}
+
+static void map_machine(void *context, kumo_controller *controller, const ProtobufCMessage *object)
+{
+    (void)controller;
+    enqueue_matching(context, kumo_object_namespace(object), wants_app, NULL);
+}
+
+static void map_connection(void *context, kumo_controller *controller,
+                           const ProtobufCMessage *object)
+{
+    (void)controller;
+    enqueue_matching(context, kumo_object_namespace(object), wants_connection,
+                     kumo_object_name(object));
+}
+
+/* ---- start and stop ----------------------------------------------------------------- */
+
+kumo_error kumo_lb_controller_start(const kumo_lb_env *env, kumo_lb_controller **out,
+                                    kumo_diag *diag)
+{
+    *out = NULL;
+    if (env == NULL || env->client == NULL || env->cloud == NULL)
+        return kumo_diag_set(
+            diag, KUMO_ERROR_INVALID_ARGUMENT,
+            "the loadbalancer controller needs an API client and a cloud registry");
+    kumo_lb_controller *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    c->env = *env;
+    if (c->env.workers <= 0)
+        c->env.workers = 4;
+    if (c->env.poll_ms <= 0)
+        c->env.poll_ms = 1000;
+    pthread_mutex_init(&c->lock, NULL);
+    if ((c->memory = kumo_map_create()) == NULL) {
+        kumo_lb_controller_stop(c);
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    }
+    kumo_controller_options o = {
+        .name = "loadbalancer",
+        .client = env->client,
+        .kind = kumo_object_kind_lookup("LoadBalancer"),
+        .ns = env->ns,
+        .workers = c->env.workers,
+        .queue = {.backoff_base_ms = 200, .backoff_max_ms = 10000},
+        .informers = env->informers,
+        .reconcile = lb_reconcile,
+        .context = c,
+    };
+    kumo_error e = kumo_controller_create(&o, &c->controller, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_watch(c->controller, kumo_object_kind_lookup("App"), map_app, &c->apps,
+                                  diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_watch(c->controller, kumo_object_kind_lookup("Machine"), map_machine,
+                                  &c->machines, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_watch(c->controller, kumo_object_kind_lookup("Connection"),
+                                  map_connection, &c->connections, diag);
+    if (e == KUMO_ERROR_OK)
+        e = kumo_controller_start(c->controller, diag);
+    if (e != KUMO_ERROR_OK) {
+        kumo_lb_controller_stop(c);
+        return e;
+    }
+    *out = c;
+    return KUMO_ERROR_OK;
+}
+
+void kumo_lb_controller_stop(kumo_lb_controller *c)
+{
+    if (c == NULL)
+        return;
+    kumo_controller_destroy(c->controller);
+    if (c->memory) {
+        kumo_map_each(c->memory, memory_drop, NULL);
+        kumo_map_destroy(c->memory);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+kumo_controller *kumo_lb_controller_runtime(kumo_lb_controller *c)
+{
+    return c->controller;
+}
