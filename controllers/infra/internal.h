@@ -247,6 +247,10 @@ typedef struct infra_member {
     int group; /* index in spec.groups; -1 when the group is gone */
     int deleting;
     int running;
+    /* It no longer fits its group: another connection or instance type than the group's
+     * explicit placement, or a label the group sets missing or different. A shrinking group
+     * removes such machines first (a migration relies on it). */
+    int stale;
 } infra_member;
 
 /* Strings copied for one reconcile, freed together (chunks never move). */
