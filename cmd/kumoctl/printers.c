@@ -102,9 +102,13 @@ static const kind_columns kind_tables[] = {
       {"PROTOCOL", COL_TEXT, "spec.listeners[0].protocol", NULL, 1}}},
     {"Migration",
      {{"PHASE", COL_TEXT, "status.phase", "Pending", 0},
+      {"STEP", COL_RATIO, "status.cutoverStep", "status.cutoverSteps", 0},
       {"WEIGHT", COL_PERCENT, "status.targetWeight", NULL, 0},
       AGE,
-      {"STRATEGY", COL_TEXT, "spec.strategy", NULL, 1}}},
+      {"STRATEGY", COL_TEXT, "spec.strategy", NULL, 1},
+      {"TARGET", COL_TEXT, "spec.target.connection", NULL, 1},
+      {"DURATION", COL_NUMBER, "status.durationSeconds", NULL, 1},
+      {"STATUS", COL_CONDITION_REASON, "Ready", NULL, 1}}},
 };
 
 static const kind_columns *columns_of(const kumo_object_kind *kind)

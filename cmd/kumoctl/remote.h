@@ -180,5 +180,7 @@ void kumoctl_age(int64_t seconds, char *buf, size_t size);
 void kumoctl_describe_infra(const ProtobufCMessage *infra);
 /* describe_lb.c: the Endpoints and Backends tables of `kumoctl describe lb`. */
 void kumoctl_describe_load_balancer(const ProtobufCMessage *lb);
+/* describe_migration.c: the Steps section of `kumoctl describe migration`. */
+void kumoctl_describe_migration(const ProtobufCMessage *migration);
 
 #endif

@@ -17,35 +17,43 @@ double mig_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-mig_memory mig_memory_get(kumo_migration_controller *c, const char *key)
+static void seen_drop(void *context, const char *key, void *value)
 {
-    mig_memory m = {.step = -1, .errors = 0};
-    pthread_mutex_lock(&c->lock);
-    mig_memory *found = kumo_map_get(c->memory, key);
-    if (found)
-        m = *found;
-    pthread_mutex_unlock(&c->lock);
-    return m;
+    (void)context;
+    (void)key;
+    free(value);
 }
 
-void mig_memory_put(kumo_migration_controller *c, const char *key, const mig_memory *m)
+static void memory_free(mig_memory *m)
+{
+    if (m == NULL)
+        return;
+    if (m->seen) {
+        kumo_map_each(m->seen, seen_drop, NULL);
+        kumo_map_destroy(m->seen);
+    }
+    free(m);
+}
+
+mig_memory *mig_memory_of(kumo_migration_controller *c, const char *key)
 {
     pthread_mutex_lock(&c->lock);
-    mig_memory *slot = kumo_map_get(c->memory, key);
-    if (slot == NULL && (slot = malloc(sizeof(*slot))) != NULL &&
-        kumo_map_put(c->memory, key, slot, NULL) != 0) {
-        free(slot);
-        slot = NULL;
+    mig_memory *m = kumo_map_get(c->memory, key);
+    if (m == NULL && (m = calloc(1, sizeof(*m))) != NULL) {
+        m->step = -1;
+        if ((m->seen = kumo_map_create()) == NULL || kumo_map_put(c->memory, key, m, NULL) != 0) {
+            memory_free(m);
+            m = NULL;
+        }
     }
-    if (slot)
-        *slot = *m;
     pthread_mutex_unlock(&c->lock);
+    return m;
 }
 
 void mig_memory_forget(kumo_migration_controller *c, const char *key)
 {
     pthread_mutex_lock(&c->lock);
-    free(kumo_map_remove(c->memory, key));
+    memory_free(kumo_map_remove(c->memory, key));
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -53,7 +61,7 @@ static void memory_drop(void *context, const char *key, void *value)
 {
     (void)context;
     (void)key;
-    free(value);
+    memory_free(value);
 }
 
 /* Every Migration of the object's namespace. */

@@ -46,11 +46,18 @@ struct kumo_migration_controller {
     kumo_map *memory; /* "ns/name" -> mig_memory */
 };
 
-/* What the controller remembers between passes (lost on restart: re-measured). */
+/* What the controller remembers of one Migration between passes (lost on restart, then
+ * measured again). Only the worker reconciling its key touches it. */
 typedef struct mig_memory {
-    int step;          /* the steps[] index the baseline belongs to; -1: none */
+    int step;          /* the steps[] index the gate's baseline belongs to; -1: none */
     int64_t errors;    /* the target backends' errors when that step began */
+    int counting;      /* endpoints seen before: new ones count from 0 */
+    kumo_map *seen;    /* "<listener>/<target>" -> mig_seen: counters at the last look */
 } mig_memory;
+
+typedef struct mig_seen {
+    int64_t requests, failed;
+} mig_seen;
 
 /* One Machine of the group as this pass sees it. */
 typedef struct mig_machine {
@@ -92,8 +99,8 @@ typedef struct mig_run {
 
 /* ---- controller.c ---- */
 double mig_now(void);
-mig_memory mig_memory_get(kumo_migration_controller *c, const char *key);
-void mig_memory_put(kumo_migration_controller *c, const char *key, const mig_memory *m);
+/* The memory of key, created when absent (NULL: out of memory). Borrowed until forget. */
+mig_memory *mig_memory_of(kumo_migration_controller *c, const char *key);
 void mig_memory_forget(kumo_migration_controller *c, const char *key);
 
 /* ---- world.c ---- */
@@ -115,14 +122,16 @@ typedef struct mig_counts {
 mig_counts mig_world_count(const mig_run *run);
 /* The source machine a shrinking group removes next (see infra's stale order); NULL: none. */
 const mig_machine *mig_world_next_victim(const mig_run *run);
-/* Sums of the LoadBalancer's backend counters: ours = the App's backends (source) and their
- * target backends. */
+/* Which side a LoadBalancer backend of the current spec is: 0 the source (an App backend
+ * of the group), 1 its "-target" half, -1 not ours. */
+int mig_world_backend_side(const mig_run *run, const char *backend);
+/* Sums of the LoadBalancer's backend counters, per side. */
 typedef struct mig_lb_view {
     int found;            /* the LB status lists our backends */
     int applied;          /* observedGeneration == generation */
     int target_endpoints, target_healthy;
     int source_endpoints, source_healthy;
-    int64_t target_errors, source_sessions, requests, failed;
+    int64_t target_errors, source_sessions;
 } mig_lb_view;
 mig_lb_view mig_world_lb_view(const mig_run *run);
 /* Sessions still open on the endpoints of Machine `name` (0 when none is listed). */
@@ -156,7 +165,9 @@ double mig_step_elapsed(const mig_run *run);
 int mig_step_next(mig_run *run, Kumo__V1alpha1__MigrationStep__State state, const char *message,
                   const char *name);
 int mig_step_message(mig_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mig_status_counters(mig_run *run, const mig_lb_view *view);
+/* Adds what the load balancer counted on the group's endpoints since the last look to the
+ * status, and the duration. */
+void mig_status_counters(mig_run *run);
 /* Sets Ready, Progressing and Degraded from the phase and run->problem*; -1: NOMEM. */
 int mig_status_conditions(mig_run *run);
 double mig_time_seconds(const Kumo__V1alpha1__Time *t);

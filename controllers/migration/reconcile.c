@@ -295,21 +295,23 @@ static void split_time(mig_run *run, int weight)
 /* The health gate: every target endpoint healthy, no new errors on them since the step began. */
 static int gate(mig_run *run, const mig_lb_view *v, int want_endpoints)
 {
-    mig_memory mem = mig_memory_get(run->c, run->key);
+    mig_memory *mem = mig_memory_of(run->c, run->key);
+    if (mem == NULL)
+        return 0;
     int step = (int)run->st->n_steps - 1;
-    if (mem.step != step) {
-        mem = (mig_memory){.step = step, .errors = v->target_errors};
-        mig_memory_put(run->c, run->key, &mem);
+    if (mem->step != step) {
+        mem->step = step;
+        mem->errors = v->target_errors;
     }
     if (v->target_endpoints < want_endpoints || v->target_healthy < v->target_endpoints) {
         fail(run, "HealthGateFailed", "%d of %d target endpoints healthy at %d%% on the target",
              v->target_healthy, want_endpoints, run->st->target_weight);
         return -1;
     }
-    if (v->target_errors > mem.errors) {
+    if (v->target_errors > mem->errors) {
         fail(run, "HealthGateFailed",
              "the load balancer counted %lld new errors on the target at %d%% on the target",
-             (long long)(v->target_errors - mem.errors), run->st->target_weight);
+             (long long)(v->target_errors - mem->errors), run->st->target_weight);
         return -1;
     }
     return 0;
@@ -442,7 +444,6 @@ static result rolling(mig_run *run, const mig_lb_view *v)
 static result cutting_over(mig_run *run)
 {
     mig_lb_view v = mig_world_lb_view(run);
-    mig_status_counters(run, &v);
     if (strategy(run) == MIG_STRATEGY(Rolling))
         return rolling(run, &v);
     if (step_is(run, "Attach"))
@@ -462,8 +463,7 @@ static result complete(mig_run *run)
     mig_time_set(&run->st->completion_time, run->now);
     mig_step_next(run, MIG_STATE(Succeeded), "the Infra and LoadBalancer describe the target",
                   NULL);
-    mig_lb_view v = mig_world_lb_view(run);
-    mig_status_counters(run, &v);
+    mig_status_counters(run);
     KUMO_LOG_INFO(MIG_LOG, "migration completed", "migration=%s seconds=%.1f", run->key,
                   run->st->duration_seconds);
     return (result){KUMO_CONTROLLER_DONE, 0};
@@ -491,7 +491,6 @@ static result draining(mig_run *run)
 {
     result r;
     mig_lb_view v = mig_world_lb_view(run);
-    mig_status_counters(run, &v);
     if (step_is(run, "Drain")) {
         mig_lb_want want = {.source_weight = 0,
                             .target_weight = 100,
@@ -538,7 +537,6 @@ static result rolling_back(mig_run *run)
 {
     result r;
     mig_lb_view v = mig_world_lb_view(run);
-    mig_status_counters(run, &v);
     run->st->target_weight = 0;
     int targets = targets_left(run);
     if (mig_world_holds_lb(run) && targets > 0) {
@@ -622,6 +620,8 @@ static result step_phase(mig_run *run)
         if (p > MIG_PHASE(Pending))
             return again(run, 5000);
     }
+    if (p > MIG_PHASE(Pending) && !terminal(p) && p != MIG_PHASE(Failed))
+        mig_status_counters(run);
     switch (p) {
     case MIG_PHASE(PhaseUnspecified):
     case MIG_PHASE(Pending):

@@ -86,19 +86,41 @@ int mig_step_message(mig_run *run, const char *fmt, ...)
     return kumo_codec_string_set(&s->message, text) == KUMO_ERROR_OK ? 0 : -1;
 }
 
-/* Adds what the counters grew by since the last look (a counter that went down restarted). */
-static void add_growth(int64_t *total, int64_t *seen, int64_t now)
+/* What a counter grew by since `before` (a counter that went down restarted from 0). */
+static int64_t growth(int64_t before, int64_t now)
 {
-    *total += now >= *seen ? now - *seen : now;
-    *seen = now;
+    return now >= before ? now - before : now;
 }
 
-void mig_status_counters(mig_run *run, const mig_lb_view *view)
+void mig_status_counters(mig_run *run)
 {
-    if (view->found) {
-        add_growth(&run->st->requests_served, &run->st->seen_requests, view->requests);
-        add_growth(&run->st->requests_failed, &run->st->seen_failed, view->failed);
+    mig_memory *mem = mig_memory_of(run->c, run->key);
+    const Kumo__V1alpha1__LoadBalancerStatus *s = run->lb ? run->lb->status : NULL;
+    for (size_t i = 0; mem && s && i < s->n_endpoints; i++) {
+        const Kumo__V1alpha1__LoadBalancerEndpoint *e = s->endpoints[i];
+        if (mig_world_backend_side(run, e->backend) < 0)
+            continue;
+        char key[400];
+        snprintf(key, sizeof(key), "%s/%s", e->listener, e->target);
+        mig_seen *seen = kumo_map_get(mem->seen, key);
+        if (seen == NULL) {
+            if ((seen = calloc(1, sizeof(*seen))) == NULL ||
+                kumo_map_put(mem->seen, key, seen, NULL) != 0) {
+                free(seen);
+                continue;
+            }
+            if (!mem->counting) { /* the first look: a baseline */
+                seen->requests = e->requests;
+                seen->failed = e->responses_5xx;
+            }
+        }
+        run->st->requests_served += growth(seen->requests, e->requests);
+        run->st->requests_failed += growth(seen->failed, e->responses_5xx);
+        seen->requests = e->requests;
+        seen->failed = e->responses_5xx;
     }
+    if (mem && s)
+        mem->counting = 1;
     double start = mig_time_seconds(run->st->start_time);
     double end = run->st->completion_time ? mig_time_seconds(run->st->completion_time) : run->now;
     /* Whole seconds while it runs (a status write per second at most), tenths at the end. */

@@ -297,25 +297,16 @@ const mig_machine *mig_world_next_victim(const mig_run *run)
     return best;
 }
 
-/* 1 when the status backend `name` is one of ours; *target says which side. */
-static int ours(const mig_run *run, const Kumo__V1alpha1__LoadBalancerSpec *original,
-                const char *name, int *target)
+int mig_world_backend_side(const mig_run *run, const char *backend)
 {
-    for (size_t i = 0; original && i < original->n_backends; i++) {
-        const Kumo__V1alpha1__LoadBalancerBackend *b = original->backends[i];
-        if (!mig_world_fronts(run, b))
+    for (size_t i = 0; run->lb && run->lb->spec && i < run->lb->spec->n_backends; i++) {
+        const Kumo__V1alpha1__LoadBalancerBackend *b = run->lb->spec->backends[i];
+        if (strcmp(b->name, backend) != 0 || !mig_world_fronts(run, b))
             continue;
-        size_t len = strlen(b->name);
-        if (strcmp(name, b->name) == 0) {
-            *target = 0;
-            return 1;
-        }
-        if (strncmp(name, b->name, len) == 0 && strcmp(name + len, MIG_TARGET_SUFFIX) == 0) {
-            *target = 1;
-            return 1;
-        }
+        size_t len = strlen(backend), suffix = strlen(MIG_TARGET_SUFFIX);
+        return len > suffix && strcmp(backend + len - suffix, MIG_TARGET_SUFFIX) == 0 ? 1 : 0;
     }
-    return 0;
+    return -1;
 }
 
 mig_lb_view mig_world_lb_view(const mig_run *run)
@@ -324,19 +315,15 @@ mig_lb_view mig_world_lb_view(const mig_run *run)
     memset(&v, 0, sizeof(v));
     if (run->lb == NULL || run->lb->status == NULL)
         return v;
-    Kumo__V1alpha1__LoadBalancerSpec *original = mig_lb_original(run);
-    const Kumo__V1alpha1__LoadBalancerSpec *spec = original ? original : run->lb->spec;
     const Kumo__V1alpha1__LoadBalancerStatus *s = run->lb->status;
     v.applied = s->observed_generation == run->lb->metadata->generation;
     for (size_t i = 0; i < s->n_backends; i++) {
         const Kumo__V1alpha1__LoadBalancerBackendStatus *b = s->backends[i];
-        int target = 0;
-        if (!ours(run, spec, b->name, &target))
+        int side = mig_world_backend_side(run, b->name);
+        if (side < 0)
             continue;
         v.found = 1;
-        v.requests += b->requests;
-        v.failed += b->responses_5xx;
-        if (target) {
+        if (side == 1) {
             v.target_endpoints += b->endpoints;
             v.target_healthy += b->healthy;
             v.target_errors += b->connection_errors + b->responses_5xx;
@@ -346,8 +333,6 @@ mig_lb_view mig_world_lb_view(const mig_run *run)
             v.source_sessions += b->sessions;
         }
     }
-    if (original)
-        kumo_codec_message_free(&original->base);
     return v;
 }
 
