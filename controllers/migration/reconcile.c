@@ -161,6 +161,8 @@ static result pending(mig_run *run)
         kumo_object_destroy(copy);
         return e == KUMO_ERROR_OK ? (result){KUMO_CONTROLLER_DONE, 0} : retry();
     }
+    if (run->spec->paused)
+        return again(run, 5000); /* nothing changed yet: Progressing says Paused */
     Kumo__V1alpha1__MigrationStatus *st = run->st;
     const Kumo__V1alpha1__NodeGroup *g = run->infra->spec->groups[run->group];
     for (size_t i = 0; i < st->n_source_machines; i++)
@@ -202,6 +204,8 @@ static result cold(mig_run *run)
     result r;
     int n = run->st->source_size;
     if (step_is(run, "StopSource")) {
+        if (run->spec->paused && sources_left(run) == run->st->source_size)
+            return poll(run); /* the source still serves: hold before stopping it */
         if (edited(mig_edit_infra_group(run, 0), &r, run))
             return r;
         if (sources_left(run) > 0)

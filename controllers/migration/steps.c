@@ -176,6 +176,11 @@ int mig_status_conditions(mig_run *run)
     if (run->problem_reason[0] && st->phase <= MIG_PHASE(Pending))
         return set3(run, "False", run->problem_reason, "False", run->problem_reason, "True",
                     run->problem_reason, run->problem);
+    if (st->phase <= MIG_PHASE(Pending))
+        return set3(run, "False", "Pending", "False", run->spec->paused ? "Paused" : "Pending",
+                    "False", "AsExpected",
+                    run->spec->paused ? "paused before it started: nothing changed yet"
+                                      : "about to start");
     snprintf(msg, sizeof(msg), "%s%s%s, step %d of %d, %d%% of traffic on the target%s%s",
              phase_name(st->phase), step ? ": " : "", step ? step->name : "", st->cutover_step,
              st->cutover_steps, st->target_weight, run->problem[0] ? "; " : "", run->problem);

@@ -565,6 +565,15 @@ kumo_driver_code local_machine_observe(struct kumo_driver_conn *c,
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag);
+    if (m != NULL && m->status == LOCAL_BUILDING) {
+        /* A create that never finished: the process that ran it died (calls hold c->mu, so
+         * none runs now) or it timed out. Finish it here, or it stays pending for good. */
+        struct kumo_driver_diag scratch;
+        if (ensure_machine(&call, m, &scratch) == KUMO_DRIVER_OK) {
+            m->status = LOCAL_READY;
+            local_save(&call, "recording the machine", &scratch);
+        }
+    }
     if (m != NULL) {
         rc = result(&call, m, out, diag);
     } else if (rc == KUMO_DRIVER_NOT_FOUND) {

@@ -15,7 +15,9 @@
  *                              then Rolling back to the first connection;
  *                              0 failed GETs, no machine leaked or doubled
  *   migration_sim_cold         bad inputs give a clear condition and change
- *                              nothing; Cold on the sim reports its downtime
+ *                              nothing; a paused Migration changes nothing
+ *                              until resumed; Cold on the sim reports its
+ *                              downtime
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -36,6 +38,12 @@
 #include "tests/e2e/local_world.h"
 
 #define PHASE(x) KUMO__V1ALPHA1__MIGRATION_STATUS__PHASE__##x
+/* E2E_REQUIRE on a call made once (E2E_REQUIRE evaluates its condition again on failure). */
+#define E2E_REQUIRE_CALL(t, call)                                                                  \
+    do {                                                                                           \
+        int ok_ = (call);                                                                          \
+        E2E_REQUIRE(t, ok_);                                                                       \
+    } while (0)
 
 /* ---- traffic: GETs one after the other until stopped, bounded in count ------------------ */
 
@@ -346,7 +354,7 @@ KUMO_TEST(migration_local_bluegreen)
         local_world_sh("touch %s/web-front-%d", mw.flags, i);
     snprintf(more, sizeof(more), CUTOVER, 20);
     E2E_REQUIRE(&t, migration_apply(&t, "broken", "BlueGreen", mw.w.west, more) == 0);
-    E2E_REQUIRE(&t, wait_phase(&t, "broken", PHASE(Provisioning), 30));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "broken", PHASE(Provisioning), 30));
     /* A second Migration of the same group is refused and changes nothing. */
     E2E_REQUIRE(&t, migration_apply(&t, "second", "BlueGreen", mw.w.west, "") == 0);
     condition_want busy = {"second", "Ready", "False", "GroupBusy"};
@@ -355,7 +363,7 @@ KUMO_TEST(migration_local_bluegreen)
     E2E_REQUIRE(&t, e2e_delete(&t, "Migration", "second") == 0);
     KUMO_EXPECT(e2e_wait(&t, 30, gone, "second"));
 
-    E2E_REQUIRE(&t, wait_phase(&t, "broken", PHASE(RolledBack), 150));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "broken", PHASE(RolledBack), 150));
     condition_want rolled = {"broken", "Degraded", "True", "DeployTimeout"};
     KUMO_EXPECT(condition_is(&t, &rolled));
     KUMO_EXPECT_INT_EQ(machines_on(&t, mw.w.west), 0);
@@ -371,7 +379,7 @@ KUMO_TEST(migration_local_bluegreen)
     local_world_sh("rm -f %s/*", mw.flags);
     snprintf(more, sizeof(more), CUTOVER, 120);
     E2E_REQUIRE(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
-    E2E_REQUIRE(&t, wait_phase(&t, "move", PHASE(Completed), 240));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", PHASE(Completed), 240));
     traffic_stop(&load, "during both migrations");
     KUMO_EXPECT(atomic_load(&load.ok) > 0);
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
@@ -393,12 +401,12 @@ KUMO_TEST(migration_local_crash)
     /* kill -9 once in each phase, as soon as the Migration reports it. */
     const int phases[3] = {PHASE(Provisioning), PHASE(CuttingOver), PHASE(Draining)};
     for (int k = 0; k < 3; k++) {
-        E2E_REQUIRE(&t, wait_phase(&t, "move", phases[k], 180));
+        E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", phases[k], 180));
         e2e_kumod_kill(&t, SIGKILL);
         fprintf(stderr, "kumod killed in phase %d\n", phases[k]);
         E2E_REQUIRE(&t, e2e_kumod_start(&t) == 0);
     }
-    E2E_REQUIRE(&t, wait_phase(&t, "move", PHASE(Completed), 240));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", PHASE(Completed), 240));
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
     expect_moved(&t, &mw, "move", mw.w.west, mw.w.east);
 
@@ -407,7 +415,7 @@ KUMO_TEST(migration_local_crash)
              ", \"cutover\": {\"loadBalancerRef\": {\"name\": \"front\"}},"
              " \"timeouts\": {\"drainSeconds\": 10}");
     E2E_REQUIRE(&t, migration_apply(&t, "back", "Rolling", mw.w.east, more) == 0);
-    E2E_REQUIRE(&t, wait_phase(&t, "back", PHASE(Completed), 300));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "back", PHASE(Completed), 300));
     traffic_stop(&load, "during both migrations");
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
     expect_moved(&t, &mw, "back", mw.w.east, mw.w.west);
@@ -474,9 +482,16 @@ KUMO_TEST(migration_sim_cold)
         KUMO_EXPECT(e2e_wait(&t, 30, gone, (void *)bad[i].name));
     }
 
+    /* Paused before it starts: nothing changes until it is resumed. */
+    E2E_REQUIRE(&t, migration_apply(&t, "cold", "Cold", "sim2", ", \"paused\": true") == 0);
+    condition_want paused = {"cold", "Progressing", "False", "Paused"};
+    KUMO_EXPECT(e2e_wait(&t, 30, condition_is, &paused));
+    e2e_sleep_ms(1500);
+    KUMO_EXPECT_INT_EQ(infra_generation(&t), generation);
+
     /* Cold: stop the source, then start the target; the downtime is measured. */
     E2E_REQUIRE(&t, migration_apply(&t, "cold", "Cold", "sim2", "") == 0);
-    E2E_REQUIRE(&t, wait_phase(&t, "cold", PHASE(Completed), 120));
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "cold", PHASE(Completed), 120));
     E2E_REQUIRE(&t, e2e_wait(&t, 30, sim_machines_on, "sim2"));
     KUMO_EXPECT_INT_EQ(machines_on(&t, "sim1"), 0);
     Kumo__V1alpha1__Migration *m = migration_get(&t, "cold");
