@@ -71,7 +71,7 @@ static int strings_append(char ***items, size_t *count, const char *value)
 #define MAP_SET(entries, count, type, init, k, v)                                                  \
     do {                                                                                           \
         size_t i_ = 0;                                                                             \
-        while (i_ < (count) && strcmp((entries)[i_]->key, (k)) != 0)                                \
+        while (i_ < (count) && strcmp((entries)[i_]->key, (k)) != 0)                               \
             i_++;                                                                                  \
         if (i_ == (count)) {                                                                       \
             type **grown_ = realloc((entries), ((count) + 1) * sizeof(*grown_));                   \
@@ -131,8 +131,8 @@ static int group_retarget(const mig_run *run, Kumo__V1alpha1__NodeGroup *g, int3
     if (t->placement) {
         if (g->placement)
             kumo_codec_message_free(&g->placement->base);
-        g->placement = (Kumo__V1alpha1__PlacementRequirements *)kumo_codec_message_clone(
-            &t->placement->base);
+        g->placement =
+            (Kumo__V1alpha1__PlacementRequirements *)kumo_codec_message_clone(&t->placement->base);
         bad |= g->placement == NULL;
         bad |= kumo_codec_string_set(&g->connection, NULL) != KUMO_ERROR_OK;
         bad |= kumo_codec_string_set(&g->instance_type, NULL) != KUMO_ERROR_OK;
@@ -275,8 +275,8 @@ static int selector_add(mig_run *run, Kumo__V1alpha1__LoadBalancerBackend *b, in
 
 /* The source or target half of an App backend `b` for this stage (owned), NULL: NOMEM. */
 static Kumo__V1alpha1__LoadBalancerBackend *half_of(mig_run *run,
-                                                   const Kumo__V1alpha1__LoadBalancerBackend *b,
-                                                   const mig_lb_want *want, int target)
+                                                    const Kumo__V1alpha1__LoadBalancerBackend *b,
+                                                    const mig_lb_want *want, int target)
 {
     Kumo__V1alpha1__LoadBalancerBackend *h =
         (Kumo__V1alpha1__LoadBalancerBackend *)kumo_codec_message_clone(&b->base);

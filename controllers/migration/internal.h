@@ -29,13 +29,13 @@
 #include "apis/map/map.h"
 #include "controllers/migration/migration.h"
 
-#define MIG_LOG        "migration"
-#define MIG_MAX_APPS   8
+#define MIG_LOG           "migration"
+#define MIG_MAX_APPS      8
 #define MIG_TARGET_SUFFIX "-target"
 
 typedef Kumo__V1alpha1__MigrationStatus__Phase mig_phase;
-#define MIG_PHASE(x) KUMO__V1ALPHA1__MIGRATION_STATUS__PHASE__##x
-#define MIG_STATE(x) KUMO__V1ALPHA1__MIGRATION_STEP__STATE__##x
+#define MIG_PHASE(x)    KUMO__V1ALPHA1__MIGRATION_STATUS__PHASE__##x
+#define MIG_STATE(x)    KUMO__V1ALPHA1__MIGRATION_STEP__STATE__##x
 #define MIG_STRATEGY(x) KUMO__V1ALPHA1__MIGRATION_SPEC__STRATEGY__##x
 
 struct kumo_migration_controller {
@@ -49,10 +49,10 @@ struct kumo_migration_controller {
 /* What the controller remembers of one Migration between passes (lost on restart, then
  * measured again). Only the worker reconciling its key touches it. */
 typedef struct mig_memory {
-    int step;          /* the steps[] index the gate's baseline belongs to; -1: none */
-    int64_t errors;    /* the target backends' errors when that step began */
-    int counting;      /* endpoints seen before: new ones count from 0 */
-    kumo_map *seen;    /* "<listener>/<target>" -> mig_seen: counters at the last look */
+    int step;       /* the steps[] index the gate's baseline belongs to; -1: none */
+    int64_t errors; /* the target backends' errors when that step began */
+    int counting;   /* endpoints seen before: new ones count from 0 */
+    kumo_map *seen; /* "<listener>/<target>" -> mig_seen: counters at the last look */
 } mig_memory;
 
 typedef struct mig_seen {
@@ -62,10 +62,10 @@ typedef struct mig_seen {
 /* One Machine of the group as this pass sees it. */
 typedef struct mig_machine {
     char name[256];
-    long index;   /* n of <infra>-<group>-<n>, -1 when it does not parse */
-    int target;   /* labelled with this Migration */
+    long index; /* n of <infra>-<group>-<n>, -1 when it does not parse */
+    int target; /* labelled with this Migration */
     int deleting;
-    int running;  /* phase Running and Ready */
+    int running;   /* phase Running and Ready */
     int app_ready; /* every App instance on it ready (1 when no App runs on the group) */
 } mig_machine;
 
@@ -74,7 +74,7 @@ typedef struct mig_run {
     kumo_migration_controller *c;
     const char *ns, *name;
     char key[320];
-    double now; /* wall clock, seconds */
+    double now;               /* wall clock, seconds */
     ProtobufCMessage *object; /* the Migration as cached (owned) */
     const Kumo__V1alpha1__Migration *m;
     const Kumo__V1alpha1__MigrationSpec *spec;
@@ -127,8 +127,8 @@ const mig_machine *mig_world_next_victim(const mig_run *run);
 int mig_world_backend_side(const mig_run *run, const char *backend);
 /* Sums of the LoadBalancer's backend counters, per side. */
 typedef struct mig_lb_view {
-    int found;            /* the LB status lists our backends */
-    int applied;          /* observedGeneration == generation */
+    int found;   /* the LB status lists our backends */
+    int applied; /* observedGeneration == generation */
     int target_endpoints, target_healthy;
     int source_endpoints, source_healthy;
     int64_t target_errors, source_sessions;

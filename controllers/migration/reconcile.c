@@ -90,9 +90,10 @@ static void fail(mig_run *run, const char *reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    int rollback = run->spec->rollback_on_failure_present_case !=
-                       KUMO__V1ALPHA1__MIGRATION_SPEC__ROLLBACK_ON_FAILURE_PRESENT_ROLLBACK_ON_FAILURE ||
-                   run->spec->rollback_on_failure;
+    int rollback =
+        run->spec->rollback_on_failure_present_case !=
+            KUMO__V1ALPHA1__MIGRATION_SPEC__ROLLBACK_ON_FAILURE_PRESENT_ROLLBACK_ON_FAILURE ||
+        run->spec->rollback_on_failure;
     mig_step_next(run, MIG_STATE(Failed), msg, rollback ? "Rollback" : NULL);
     run->st->phase = rollback ? MIG_PHASE(RollingBack) : MIG_PHASE(Failed);
     kumo_codec_string_set(&run->st->reason, reason);
@@ -139,6 +140,23 @@ static int target_running(const mig_run *run)
     return n;
 }
 
+/* Adds (add 1) or removes the finalizer; the event of the write brings the next pass. */
+static result finalizer_write(mig_run *run, int add)
+{
+    ProtobufCMessage *copy = kumo_codec_message_clone(run->object);
+    int changed = copy == NULL ? -1
+                  : add        ? kumo_meta_finalizer_add(copy, KUMO_MIGRATION_FINALIZER)
+                               : kumo_meta_finalizer_remove(copy, KUMO_MIGRATION_FINALIZER);
+    kumo_diag d;
+    kumo_diag_init(&d);
+    kumo_error e =
+        changed < 0 ? KUMO_ERROR_NOMEM : kumo_client_update(run->c->env.client, copy, NULL, &d);
+    kumo_diag_fini(&d);
+    kumo_object_destroy(copy);
+    return e == KUMO_ERROR_OK || e == KUMO_ERROR_NOT_FOUND ? (result){KUMO_CONTROLLER_DONE, 0}
+                                                           : retry();
+}
+
 /* ---- Pending ------------------------------------------------------------------------------ */
 
 static int by_name(const void *a, const void *b)
@@ -150,17 +168,8 @@ static result pending(mig_run *run)
 {
     if (mig_world_check(run) != 0)
         return again(run, 5000);
-    if (!kumo_meta_finalizer_has(run->object, KUMO_MIGRATION_FINALIZER)) {
-        ProtobufCMessage *copy = kumo_codec_message_clone(run->object);
-        kumo_diag d;
-        kumo_diag_init(&d);
-        kumo_error e = copy && kumo_meta_finalizer_add(copy, KUMO_MIGRATION_FINALIZER) >= 0
-                           ? kumo_client_update(run->c->env.client, copy, NULL, &d)
-                           : KUMO_ERROR_NOMEM;
-        kumo_diag_fini(&d);
-        kumo_object_destroy(copy);
-        return e == KUMO_ERROR_OK ? (result){KUMO_CONTROLLER_DONE, 0} : retry();
-    }
+    if (!kumo_meta_finalizer_has(run->object, KUMO_MIGRATION_FINALIZER))
+        return finalizer_write(run, 1);
     if (run->spec->paused)
         return again(run, 5000); /* nothing changed yet: Progressing says Paused */
     Kumo__V1alpha1__MigrationStatus *st = run->st;
@@ -178,9 +187,8 @@ static result pending(mig_run *run)
         st->n_source_machines++;
     }
     qsort(st->source_machines, st->n_source_machines, sizeof(char *), by_name);
-    st->source_size = g->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE
-                          ? g->size
-                          : 1;
+    st->source_size =
+        g->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE ? g->size : 1;
     int s = strategy(run);
     st->cutover_steps = s == MIG_STRATEGY(Rolling) ? st->source_size
                         : s == MIG_STRATEGY(Cold) || run->spec->cutover == NULL
@@ -213,9 +221,8 @@ static result cold(mig_run *run)
         mig_step_next(run, MIG_STATE(Succeeded), "the source machines are gone", "Provision");
         return again(run, 50);
     }
-    const Kumo__V1alpha1__MigrationStep *stop = run->st->n_steps >= 2
-                                                    ? run->st->steps[run->st->n_steps - 2]
-                                                    : NULL;
+    const Kumo__V1alpha1__MigrationStep *stop =
+        run->st->n_steps >= 2 ? run->st->steps[run->st->n_steps - 2] : NULL;
     double down_since = stop ? mig_time_seconds(stop->start_time) : run->now;
     run->st->downtime_seconds = (double)(int64_t)((run->now - down_since) * 10) / 10;
     if (edited(mig_edit_infra_group(run, n), &r, run))
@@ -227,10 +234,10 @@ static result cold(mig_run *run)
         mig_step_next(run, MIG_STATE(Succeeded), NULL, "Finalize");
         return again(run, 50);
     }
-    if (!run->spec->paused && mig_step_elapsed(run) >
-                                  timeouts(run)->provision_seconds + timeouts(run)->deploy_seconds)
-        fail(run, "ProvisionTimeout", "%d of %d target machines ready after %ds", c.target_ready,
-             n, timeouts(run)->provision_seconds + timeouts(run)->deploy_seconds);
+    if (!run->spec->paused &&
+        mig_step_elapsed(run) > timeouts(run)->provision_seconds + timeouts(run)->deploy_seconds)
+        fail(run, "ProvisionTimeout", "%d of %d target machines ready after %ds", c.target_ready, n,
+             timeouts(run)->provision_seconds + timeouts(run)->deploy_seconds);
     return poll(run);
 }
 
@@ -278,13 +285,14 @@ static result deploying(mig_run *run)
 
 /* ---- CuttingOver -------------------------------------------------------------------------- */
 
-/* The time both sides took traffic, from the first CutOver step to the 100% one. */
+/* The time both sides took traffic: from the first step that gave the target traffic
+ * ("CutOver", Rolling: "Replace") to the 100% one (Rolling: now, while sources serve). */
 static void split_time(mig_run *run, int weight)
 {
     double first = 0, full = 0;
     for (size_t i = 0; i < run->st->n_steps; i++) {
         const Kumo__V1alpha1__MigrationStep *s = run->st->steps[i];
-        if (strncmp(s->name, "CutOver", 7) != 0)
+        if (strncmp(s->name, "CutOver", 7) != 0 && strncmp(s->name, "Replace", 7) != 0)
             continue;
         if (first == 0)
             first = mig_time_seconds(s->start_time);
@@ -345,7 +353,8 @@ static result cut_step(mig_run *run, const mig_lb_view *v)
 {
     result r;
     const Kumo__V1alpha1__MigrationCutover *cut = run->spec->cutover;
-    int k = run->st->cutover_step < (int)cut->n_steps ? run->st->cutover_step : (int)cut->n_steps - 1;
+    int k =
+        run->st->cutover_step < (int)cut->n_steps ? run->st->cutover_step : (int)cut->n_steps - 1;
     int w = cut->steps[k]->weight;
     mig_lb_want want = {.source_weight = 100 - w, .target_weight = w};
     if (edited(mig_edit_lb(run, &want), &r, run))
@@ -405,6 +414,8 @@ static result rolling(mig_run *run, const mig_lb_view *v)
             x = &run->machines[i];
     int total = c.source + c.target_ready;
     run->st->target_weight = total > 0 ? c.target_ready * 100 / total : 0;
+    if (c.source > 0)
+        split_time(run, run->st->target_weight);
     if (x == NULL) {
         run->st->cutover_step = n - c.source;
         mig_step_next(run, MIG_STATE(Succeeded), "replaced", NULL);
@@ -457,20 +468,21 @@ static result cutting_over(mig_run *run)
 
 /* ---- Draining, Finalize, RollingBack ------------------------------------------------------ */
 
-static result complete(mig_run *run)
+/* Releases the Infra and ends in `phase` (Completed or RolledBack). */
+static result conclude(mig_run *run, mig_phase phase, const char *message)
 {
     result r;
     if (edited(mig_edit_infra_finish(run), &r, run))
         return r;
-    run->st->phase = MIG_PHASE(Completed);
-    run->st->target_weight = 100;
+    run->st->phase = phase;
+    run->st->target_weight = phase == MIG_PHASE(Completed) ? 100 : 0;
     mig_time_set(&run->st->completion_time, run->now);
-    mig_step_next(run, MIG_STATE(Succeeded), "the Infra and LoadBalancer describe the target",
-                  NULL);
+    mig_step_next(run, MIG_STATE(Succeeded), message, NULL);
     mig_status_counters(run);
-    KUMO_LOG_INFO(MIG_LOG, "migration completed", "migration=%s seconds=%.1f", run->key,
-                  run->st->duration_seconds);
-    return (result){KUMO_CONTROLLER_DONE, 0};
+    KUMO_LOG_INFO(MIG_LOG, "migration ended", "migration=%s phase=%s seconds=%.1f reason=%s",
+                  run->key, phase == MIG_PHASE(Completed) ? "Completed" : "RolledBack",
+                  run->st->duration_seconds, run->st->reason);
+    return again(run, 50);
 }
 
 static result finalize(mig_run *run, const mig_lb_view *v)
@@ -488,7 +500,7 @@ static result finalize(mig_run *run, const mig_lb_view *v)
         if (edited(mig_edit_lb_restore(run), &r, run))
             return r;
     }
-    return complete(run);
+    return conclude(run, MIG_PHASE(Completed), "the Infra and LoadBalancer describe the target");
 }
 
 static result draining(mig_run *run)
@@ -523,20 +535,6 @@ static result draining(mig_run *run)
     return finalize(run, &v);
 }
 
-static result rolled_back(mig_run *run)
-{
-    result r;
-    if (edited(mig_edit_infra_finish(run), &r, run))
-        return r;
-    run->st->phase = MIG_PHASE(RolledBack);
-    run->st->target_weight = 0;
-    mig_time_set(&run->st->completion_time, run->now);
-    mig_step_next(run, MIG_STATE(Succeeded), "the source serves as before", NULL);
-    KUMO_LOG_INFO(MIG_LOG, "migration rolled back", "migration=%s reason=%s", run->key,
-                  run->st->reason);
-    return again(run, 50);
-}
-
 static result rolling_back(mig_run *run)
 {
     result r;
@@ -564,7 +562,7 @@ static result rolling_back(mig_run *run)
     }
     if (edited(mig_edit_lb_restore(run), &r, run))
         return r;
-    return rolled_back(run);
+    return conclude(run, MIG_PHASE(RolledBack), "the source serves as before");
 }
 
 /* ---- the pass ------------------------------------------------------------------------------ */
@@ -572,21 +570,6 @@ static result rolling_back(mig_run *run)
 static int terminal(mig_phase p)
 {
     return p == MIG_PHASE(Completed) || p == MIG_PHASE(RolledBack);
-}
-
-static result remove_finalizer(mig_run *run)
-{
-    mig_memory_forget(run->c, run->key);
-    ProtobufCMessage *copy = kumo_codec_message_clone(run->object);
-    kumo_diag d;
-    kumo_diag_init(&d);
-    kumo_error e = copy && kumo_meta_finalizer_remove(copy, KUMO_MIGRATION_FINALIZER) >= 0
-                       ? kumo_client_update(run->c->env.client, copy, NULL, &d)
-                       : KUMO_ERROR_NOMEM;
-    kumo_diag_fini(&d);
-    kumo_object_destroy(copy);
-    return e == KUMO_ERROR_OK || e == KUMO_ERROR_NOT_FOUND ? (result){KUMO_CONTROLLER_DONE, 0}
-                                                           : retry();
 }
 
 static result step_phase(mig_run *run)
@@ -617,12 +600,10 @@ static result step_phase(mig_run *run)
         mig_step_next(run, MIG_STATE(Skipped), run->problem, NULL);
         return again(run, 5000);
     }
-    if (run->infra == NULL || run->group < 0) {
-        if (p > MIG_PHASE(Pending) && !terminal(p) && p != MIG_PHASE(Failed))
-            snprintf(run->problem, sizeof(run->problem), "waiting for Infra and group \"%s\"",
-                     run->group_name);
-        if (p > MIG_PHASE(Pending))
-            return again(run, 5000);
+    if ((run->infra == NULL || run->group < 0) && p > MIG_PHASE(Pending) && !terminal(p)) {
+        snprintf(run->problem, sizeof(run->problem), "waiting for Infra and group \"%s\"",
+                 run->group_name);
+        return again(run, 5000);
     }
     if (p > MIG_PHASE(Pending) && !terminal(p) && p != MIG_PHASE(Failed))
         mig_status_counters(run);
@@ -680,14 +661,16 @@ kumo_controller_result mig_reconcile(void *context, const char *ns, const char *
     run.m = (const Kumo__V1alpha1__Migration *)run.object;
     run.spec = run.m->spec;
     run.fresh = kumo_codec_message_clone(run.object);
-    run.st = run.fresh ? (Kumo__V1alpha1__MigrationStatus *)kumo_meta_status_ensure(run.fresh)
-                       : NULL;
+    run.st =
+        run.fresh ? (Kumo__V1alpha1__MigrationStatus *)kumo_meta_status_ensure(run.fresh) : NULL;
     result r = retry();
     if (run.spec && run.st && mig_world_load(&run) == 0) {
         r = write_status(&run, step_phase(&run));
         if (run.drop_finalizer && r.outcome == KUMO_CONTROLLER_DONE &&
-            kumo_meta_finalizer_has(run.object, KUMO_MIGRATION_FINALIZER))
-            r = remove_finalizer(&run);
+            kumo_meta_finalizer_has(run.object, KUMO_MIGRATION_FINALIZER)) {
+            mig_memory_forget(c, run.key);
+            r = finalizer_write(&run, 0);
+        }
     }
     mig_world_free(&run);
     kumo_object_destroy(run.fresh);

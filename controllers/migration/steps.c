@@ -125,15 +125,14 @@ void mig_status_counters(mig_run *run)
     double end = run->st->completion_time ? mig_time_seconds(run->st->completion_time) : run->now;
     /* Whole seconds while it runs (a status write per second at most), tenths at the end. */
     if (start > 0)
-        run->st->duration_seconds = run->st->completion_time ? round((end - start) * 10) / 10
-                                                             : floor(end - start);
+        run->st->duration_seconds =
+            run->st->completion_time ? round((end - start) * 10) / 10 : floor(end - start);
 }
 
 static const char *phase_name(mig_phase p)
 {
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value(&kumo__v1alpha1__migration_status__phase__descriptor,
-                                             (int)p);
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &kumo__v1alpha1__migration_status__phase__descriptor, (int)p);
     return v ? v->name : "Pending";
 }
 

@@ -46,8 +46,8 @@ static void source_names(mig_run *run, char *infra, size_t size)
 static long index_of(const char *name, const char *infra, const char *group)
 {
     size_t li = strlen(infra), lg = strlen(group);
-    if (strncmp(name, infra, li) != 0 || name[li] != '-' || strncmp(name + li + 1, group, lg) != 0 ||
-        name[li + 1 + lg] != '-')
+    if (strncmp(name, infra, li) != 0 || name[li] != '-' ||
+        strncmp(name + li + 1, group, lg) != 0 || name[li + 1 + lg] != '-')
         return -1;
     char *end = NULL;
     long n = strtol(name + li + lg + 2, &end, 10);
@@ -88,8 +88,7 @@ static void load_apps(mig_run *run)
         if (s && s->infra_ref && strcmp(s->infra_ref->name, run->infra->metadata->name) == 0 &&
             (s->target == NULL || s->target->group == NULL || s->target->group[0] == '\0' ||
              strcmp(s->target->group, run->group_name) == 0))
-            snprintf(run->apps[run->app_count++], sizeof(run->apps[0]), "%s",
-                     a->metadata->name);
+            snprintf(run->apps[run->app_count++], sizeof(run->apps[0]), "%s", a->metadata->name);
         kumo_object_destroy(a ? &a->base : NULL);
     }
     kumo_informer_keys_free(keys, count);
@@ -223,7 +222,8 @@ static int check_lb(mig_run *run)
         problem(run, "LoadBalancerNotFronting",
                 "Migration %s: spec.cutover.loadBalancerRef: LoadBalancer \"%s\" has no backend "
                 "with the App of group \"%s\" (%s)",
-                run->name, name, run->group_name, run->app_count ? run->apps[0] : "no App runs there");
+                run->name, name, run->group_name,
+                run->app_count ? run->apps[0] : "no App runs there");
         return -1;
     }
     const char *holder = kumo_meta_annotation(run->lb_object, KUMO_MIGRATION_LB_LOCK);
@@ -242,8 +242,7 @@ int mig_world_check(mig_run *run)
     const Kumo__V1alpha1__MigrationSource *s = run->spec->source;
     if (run->infra == NULL) {
         problem(run, "SourceNotFound", "Migration %s: spec.source: Infra \"%s\" not found%s%s",
-                run->name,
-                s && s->infra_ref ? s->infra_ref->name : "(from the App)",
+                run->name, s && s->infra_ref ? s->infra_ref->name : "(from the App)",
                 s && s->app_ref ? " for App " : "", s && s->app_ref ? s->app_ref->name : "");
         return -1;
     }

@@ -233,7 +233,7 @@ static int world_start(e2e *t, mig_world *mw, const char *tag)
     snprintf(mw->flags, sizeof(mw->flags), "/tmp/kumo-migtest-%d", (int)getpid());
     mkdir(mw->flags, 0755);
     e2e_start(t, "2");
-    int net = 100 + (int)(getpid() % 70);
+    int net = mw->w.net;
     if (local_world_connection(t, &mw->w, mw->w.east, net) != 0 ||
         local_world_connection(t, &mw->w, mw->w.west, net + 70) != 0)
         return -1;
@@ -277,9 +277,8 @@ static int lb_gone(e2e *t, void *arg)
     const mig_world *mw = arg;
     ProtobufCMessage *o = e2e_get(t, "LoadBalancer", "front");
     kumo_object_destroy(o);
-    return o == NULL &&
-           local_world_sh("ip netns list | grep -q '^%s-.*-lb-' && exit 1; exit 0",
-                          mw->w.prefix) == 0;
+    return o == NULL && local_world_sh("ip netns list | grep -q '^%s-.*-lb-' && exit 1; exit 0",
+                                       mw->w.prefix) == 0;
 }
 
 static void world_end(e2e *t, mig_world *mw)
@@ -300,8 +299,7 @@ static int machines_on(e2e *t, const char *connection)
 /* Machine namespaces of this run on the host (load balancers' left out). */
 static int host_machines(const mig_world *mw)
 {
-    return local_world_sh_count("ip netns list | awk '/^%s-/ && !/-lb-/ {print $1}'",
-                                mw->w.prefix);
+    return local_world_sh_count("ip netns list | awk '/^%s-/ && !/-lb-/ {print $1}'", mw->w.prefix);
 }
 
 /* After a completed move to `connection`: everything there, nothing left behind, the App
@@ -316,7 +314,7 @@ static void expect_moved(e2e *t, const mig_world *mw, const char *name, const ch
     KUMO_EXPECT(infra_describes(t, connection));
     KUMO_EXPECT(lb_original(t));
     Kumo__V1alpha1__Migration *m = migration_get(t, name);
-    E2E_REQUIRE(t, m && m->status);
+    E2E_REQUIRE_CALL(t, m && m->status);
     fprintf(stderr,
             "%s: %.1fs, split %.1fs, %lld requests served, %lld failed (load balancer), %zu "
             "steps\n",
@@ -344,7 +342,7 @@ KUMO_TEST(migration_local_bluegreen)
     local_world_require_root();
     e2e t;
     mig_world mw;
-    E2E_REQUIRE(&t, world_start(&t, &mw, "km") == 0);
+    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mig") == 0);
     traffic load;
     traffic_start(&load, mw.address, mw.lb_port);
     char more[400];
@@ -353,14 +351,14 @@ KUMO_TEST(migration_local_bluegreen)
     for (int i = 4; i < 8; i++)
         local_world_sh("touch %s/web-front-%d", mw.flags, i);
     snprintf(more, sizeof(more), CUTOVER, 20);
-    E2E_REQUIRE(&t, migration_apply(&t, "broken", "BlueGreen", mw.w.west, more) == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "broken", "BlueGreen", mw.w.west, more) == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "broken", PHASE(Provisioning), 30));
     /* A second Migration of the same group is refused and changes nothing. */
-    E2E_REQUIRE(&t, migration_apply(&t, "second", "BlueGreen", mw.w.west, "") == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "second", "BlueGreen", mw.w.west, "") == 0);
     condition_want busy = {"second", "Ready", "False", "GroupBusy"};
     KUMO_EXPECT(e2e_wait(&t, 30, condition_is, &busy));
     KUMO_EXPECT(phase_of(&t, "second") <= PHASE(Pending));
-    E2E_REQUIRE(&t, e2e_delete(&t, "Migration", "second") == 0);
+    E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", "second") == 0);
     KUMO_EXPECT(e2e_wait(&t, 30, gone, "second"));
 
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "broken", PHASE(RolledBack), 150));
@@ -371,14 +369,14 @@ KUMO_TEST(migration_local_bluegreen)
     KUMO_EXPECT_INT_EQ(host_machines(&mw), 4);
     KUMO_EXPECT(infra_describes(&t, mw.w.east));
     KUMO_EXPECT(lb_original(&t));
-    E2E_REQUIRE(&t, e2e_delete(&t, "Migration", "broken") == 0);
+    E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", "broken") == 0);
     KUMO_EXPECT(e2e_wait(&t, 30, gone, "broken"));
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
 
     /* Now the target works: 10% -> 50% -> 100%, the source drained and removed. */
     local_world_sh("rm -f %s/*", mw.flags);
     snprintf(more, sizeof(more), CUTOVER, 120);
-    E2E_REQUIRE(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", PHASE(Completed), 240));
     traffic_stop(&load, "during both migrations");
     KUMO_EXPECT(atomic_load(&load.ok) > 0);
@@ -392,19 +390,19 @@ KUMO_TEST(migration_local_crash)
     local_world_require_root();
     e2e t;
     mig_world mw;
-    E2E_REQUIRE(&t, world_start(&t, &mw, "kc") == 0);
+    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mic") == 0);
     traffic load;
     traffic_start(&load, mw.address, mw.lb_port);
     char more[400];
     snprintf(more, sizeof(more), CUTOVER, 120);
-    E2E_REQUIRE(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
     /* kill -9 once in each phase, as soon as the Migration reports it. */
     const int phases[3] = {PHASE(Provisioning), PHASE(CuttingOver), PHASE(Draining)};
     for (int k = 0; k < 3; k++) {
         E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", phases[k], 180));
         e2e_kumod_kill(&t, SIGKILL);
         fprintf(stderr, "kumod killed in phase %d\n", phases[k]);
-        E2E_REQUIRE(&t, e2e_kumod_start(&t) == 0);
+        E2E_REQUIRE_CALL(&t, e2e_kumod_start(&t) == 0);
     }
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", PHASE(Completed), 240));
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
@@ -414,7 +412,7 @@ KUMO_TEST(migration_local_crash)
     snprintf(more, sizeof(more),
              ", \"cutover\": {\"loadBalancerRef\": {\"name\": \"front\"}},"
              " \"timeouts\": {\"drainSeconds\": 10}");
-    E2E_REQUIRE(&t, migration_apply(&t, "back", "Rolling", mw.w.east, more) == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "back", "Rolling", mw.w.east, more) == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "back", PHASE(Completed), 300));
     traffic_stop(&load, "during both migrations");
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
@@ -435,20 +433,22 @@ KUMO_TEST(migration_sim_cold)
 {
     e2e t;
     e2e_start(&t, "2");
-    E2E_REQUIRE(&t, e2e_sim_connection(&t, "sim1", "us-east-1", 50, 10, 8, NULL) == 0);
-    E2E_REQUIRE(&t, e2e_sim_connection(&t, "sim2", "eu-west-1", 50, 10, 8, NULL) == 0);
-    E2E_REQUIRE(&t, e2e_apply(&t, "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
-                                  " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
-                                  " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": 3,"
-                                  " \"connection\": \"sim1\", \"instanceType\": \"t3.micro\","
-                                  " \"image\": \"ubuntu-22.04\"}]}}") == 0);
-    E2E_REQUIRE(&t, e2e_wait(&t, 60, sim_machines_on, "sim1"));
-    E2E_REQUIRE(&t, e2e_apply(&t, "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": "
-                                  "\"LoadBalancer\", \"metadata\": {\"name\": \"fixed\","
-                                  " \"namespace\": \"default\"}, \"spec\": {\"connection\": "
-                                  "\"sim1\", \"listeners\": [{\"name\": \"tcp\", \"port\": 443}],"
-                                  " \"backends\": [{\"name\": \"pool\", \"addresses\": "
-                                  "[\"10.0.0.1\"], \"port\": 8443}]}}") == 0);
+    E2E_REQUIRE_CALL(&t, e2e_sim_connection(&t, "sim1", "us-east-1", 50, 10, 8, NULL) == 0);
+    E2E_REQUIRE_CALL(&t, e2e_sim_connection(&t, "sim2", "eu-west-1", 50, 10, 8, NULL) == 0);
+    E2E_REQUIRE_CALL(&t,
+                     e2e_apply(&t, "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+                                   " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
+                                   " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": 3,"
+                                   " \"connection\": \"sim1\", \"instanceType\": \"t3.micro\","
+                                   " \"image\": \"ubuntu-22.04\"}]}}") == 0);
+    E2E_REQUIRE_CALL(&t, e2e_wait(&t, 60, sim_machines_on, "sim1"));
+    E2E_REQUIRE_CALL(&t,
+                     e2e_apply(&t, "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": "
+                                   "\"LoadBalancer\", \"metadata\": {\"name\": \"fixed\","
+                                   " \"namespace\": \"default\"}, \"spec\": {\"connection\": "
+                                   "\"sim1\", \"listeners\": [{\"name\": \"tcp\", \"port\": 443}],"
+                                   " \"backends\": [{\"name\": \"pool\", \"addresses\": "
+                                   "[\"10.0.0.1\"], \"port\": 8443}]}}") == 0);
     int64_t generation = infra_generation(&t);
 
     /* Bad inputs: a clear condition each, nothing changed. */
@@ -463,13 +463,14 @@ KUMO_TEST(migration_sim_cold)
          ", \"cutover\": {\"loadBalancerRef\": {\"name\": \"fixed\"}}", "LoadBalancerNotFronting"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        E2E_REQUIRE(&t, e2e_apply(&t,
-                                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Migration\","
-                                  " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
-                                  " \"spec\": {\"source\": {\"infraRef\": {\"name\": \"web\"},"
-                                  " \"group\": \"%s\"}, \"target\": {\"connection\": \"%s\","
-                                  " \"instanceType\": \"t3.micro\"}%s}}",
-                                  bad[i].name, bad[i].source, bad[i].connection, bad[i].more) == 0);
+        E2E_REQUIRE_CALL(
+            &t, e2e_apply(&t,
+                          "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Migration\","
+                          " \"metadata\": {\"name\": \"%s\", \"namespace\": \"default\"},"
+                          " \"spec\": {\"source\": {\"infraRef\": {\"name\": \"web\"},"
+                          " \"group\": \"%s\"}, \"target\": {\"connection\": \"%s\","
+                          " \"instanceType\": \"t3.micro\"}%s}}",
+                          bad[i].name, bad[i].source, bad[i].connection, bad[i].more) == 0);
         condition_want want = {bad[i].name, "Ready", "False", bad[i].reason};
         KUMO_EXPECT(e2e_wait(&t, 30, condition_is, &want));
         condition_want degraded = {bad[i].name, "Degraded", "True", bad[i].reason};
@@ -478,24 +479,24 @@ KUMO_TEST(migration_sim_cold)
     }
     KUMO_EXPECT_INT_EQ(infra_generation(&t), generation);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        E2E_REQUIRE(&t, e2e_delete(&t, "Migration", bad[i].name) == 0);
+        E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", bad[i].name) == 0);
         KUMO_EXPECT(e2e_wait(&t, 30, gone, (void *)bad[i].name));
     }
 
     /* Paused before it starts: nothing changes until it is resumed. */
-    E2E_REQUIRE(&t, migration_apply(&t, "cold", "Cold", "sim2", ", \"paused\": true") == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "cold", "Cold", "sim2", ", \"paused\": true") == 0);
     condition_want paused = {"cold", "Progressing", "False", "Paused"};
     KUMO_EXPECT(e2e_wait(&t, 30, condition_is, &paused));
     e2e_sleep_ms(1500);
     KUMO_EXPECT_INT_EQ(infra_generation(&t), generation);
 
     /* Cold: stop the source, then start the target; the downtime is measured. */
-    E2E_REQUIRE(&t, migration_apply(&t, "cold", "Cold", "sim2", "") == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "cold", "Cold", "sim2", "") == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "cold", PHASE(Completed), 120));
-    E2E_REQUIRE(&t, e2e_wait(&t, 30, sim_machines_on, "sim2"));
+    E2E_REQUIRE_CALL(&t, e2e_wait(&t, 30, sim_machines_on, "sim2"));
     KUMO_EXPECT_INT_EQ(machines_on(&t, "sim1"), 0);
     Kumo__V1alpha1__Migration *m = migration_get(&t, "cold");
-    E2E_REQUIRE(&t, m && m->status);
+    E2E_REQUIRE_CALL(&t, m && m->status);
     fprintf(stderr, "cold: downtime %.1fs of %.1fs\n", m->status->downtime_seconds,
             m->status->duration_seconds);
     KUMO_EXPECT(m->status->downtime_seconds > 0);
