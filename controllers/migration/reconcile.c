@@ -365,7 +365,9 @@ static result cut_step(mig_run *run, const mig_lb_view *v)
     split_time(run, w);
     if (gate(run, v, run->st->source_size) != 0)
         return again(run, 50);
-    double hold = cut->steps[k]->pause_seconds > 1 ? cut->steps[k]->pause_seconds : 1;
+    /* The weights are applied (observedGeneration) and the gate passed on that status; the
+     * step is then held for its pause, watching the gate. */
+    double hold = cut->steps[k]->pause_seconds;
     mig_step_message(run, "%d%% on the target, %d/%d target endpoints healthy, held %.0fs of %.0fs",
                      w, v->target_healthy, v->target_endpoints, mig_step_elapsed(run), hold);
     if (mig_step_elapsed(run) < hold)

@@ -8,8 +8,10 @@
  *   migration_local_bluegreen  a BlueGreen migration whose target instances
  *                              fail their health check rolls back; a second
  *                              Migration of the group is refused meanwhile;
- *                              then BlueGreen 10% -> 50% -> 100% completes;
- *                              0 failed GETs throughout
+ *                              one whose target fails during the cutover is
+ *                              rolled back by the health gate; then BlueGreen
+ *                              10% -> 50% -> 100% completes; 0 failed GETs
+ *                              throughout
  *   migration_local_crash      BlueGreen with kumod killed (-9) once in each
  *                              of Provisioning, CuttingOver and Draining,
  *                              then Rolling back to the first connection;
@@ -330,6 +332,57 @@ static void expect_moved(e2e *t, const mig_world *mw, const char *name, const ch
     KUMO_EXPECT(condition_is(t, &ready));
 }
 
+/* After a rollback: the reason, everything as before, the rollback quick; the Migration
+ * deleted. */
+static void expect_rolled_back(e2e *t, const mig_world *mw, const char *name, const char *reason)
+{
+    condition_want rolled = {name, "Degraded", "True", reason};
+    KUMO_EXPECT(condition_is(t, &rolled));
+    KUMO_EXPECT_INT_EQ(machines_on(t, mw->w.west), 0);
+    KUMO_EXPECT_INT_EQ(machines_on(t, mw->w.east), 4);
+    KUMO_EXPECT_INT_EQ(host_machines(mw), 4);
+    KUMO_EXPECT(infra_describes(t, mw->w.east));
+    KUMO_EXPECT(lb_original(t));
+    Kumo__V1alpha1__Migration *m = migration_get(t, name);
+    const Kumo__V1alpha1__MigrationStep *last =
+        m && m->status && m->status->n_steps ? m->status->steps[m->status->n_steps - 1] : NULL;
+    KUMO_EXPECT(last && strcmp(last->name, "Rollback") == 0 && last->completion_time);
+    if (last && last->completion_time) {
+        double took = (double)(last->completion_time->seconds - last->start_time->seconds);
+        fprintf(stderr, "%s: rolled back in %.0fs (%s)\n", name, took, m->status->message);
+        KUMO_EXPECT(took <= 30);
+    }
+    kumo_object_destroy(m ? &m->base : NULL);
+    E2E_REQUIRE_CALL(t, e2e_delete(t, "Migration", name) == 0);
+    KUMO_EXPECT(e2e_wait(t, 30, gone, (void *)name));
+}
+
+typedef struct step_want {
+    const char *name, *step;
+} step_want;
+
+static int step_running(e2e *t, void *arg)
+{
+    step_want *w = arg;
+    Kumo__V1alpha1__Migration *m = migration_get(t, w->name);
+    const Kumo__V1alpha1__MigrationStep *last =
+        m && m->status && m->status->n_steps ? m->status->steps[m->status->n_steps - 1] : NULL;
+    int ok = last && strcmp(last->name, w->step) == 0 &&
+             last->state == KUMO__V1ALPHA1__MIGRATION_STEP__STATE__Running;
+    kumo_object_destroy(m ? &m->base : NULL);
+    return ok;
+}
+
+/* Keeps the service of every machine of `connection` down: flag files, then a kill. */
+static void service_down(e2e *t, const mig_world *mw, const char *connection)
+{
+    char names[16][128];
+    int n = local_world_machines_of(t, connection, names, 16);
+    for (int i = 0; i < n; i++)
+        local_world_sh("touch %s/%s", mw->flags, names[i]);
+    local_world_kill_service(t, &mw->w, connection);
+}
+
 #define CUTOVER                                                                                    \
     ", \"cutover\": {\"loadBalancerRef\": {\"name\": \"front\"}, \"steps\": [{\"weight\": 10,"     \
     " \"pauseSeconds\": 2}, {\"weight\": 50, \"pauseSeconds\": 2}, {\"weight\": 100}]},"           \
@@ -362,15 +415,21 @@ KUMO_TEST(migration_local_bluegreen)
     KUMO_EXPECT(e2e_wait(&t, 30, gone, "second"));
 
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "broken", PHASE(RolledBack), 150));
-    condition_want rolled = {"broken", "Degraded", "True", "DeployTimeout"};
-    KUMO_EXPECT(condition_is(&t, &rolled));
-    KUMO_EXPECT_INT_EQ(machines_on(&t, mw.w.west), 0);
-    KUMO_EXPECT_INT_EQ(machines_on(&t, mw.w.east), 4);
-    KUMO_EXPECT_INT_EQ(host_machines(&mw), 4);
-    KUMO_EXPECT(infra_describes(&t, mw.w.east));
-    KUMO_EXPECT(lb_original(&t));
-    E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", "broken") == 0);
-    KUMO_EXPECT(e2e_wait(&t, 30, gone, "broken"));
+    expect_rolled_back(&t, &mw, "broken", "DeployTimeout");
+    KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
+
+    /* The target serves, then fails during the first cutover step: the gate rolls back. */
+    local_world_sh("rm -f %s/*", mw.flags);
+    snprintf(more, sizeof(more),
+             ", \"cutover\": {\"loadBalancerRef\": {\"name\": \"front\"}, \"steps\": "
+             "[{\"weight\": 10, \"pauseSeconds\": 60}, {\"weight\": 100}]},"
+             " \"timeouts\": {\"drainSeconds\": 10}");
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "sick", "BlueGreen", mw.w.west, more) == 0);
+    step_want cutting = {"sick", "CutOver 10%"};
+    E2E_REQUIRE_CALL(&t, e2e_wait(&t, 120, step_running, &cutting));
+    service_down(&t, &mw, mw.w.west);
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "sick", PHASE(RolledBack), 90));
+    expect_rolled_back(&t, &mw, "sick", "HealthGateFailed");
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
 
     /* Now the target works: 10% -> 50% -> 100%, the source drained and removed. */
@@ -378,7 +437,7 @@ KUMO_TEST(migration_local_bluegreen)
     snprintf(more, sizeof(more), CUTOVER, 120);
     E2E_REQUIRE_CALL(&t, migration_apply(&t, "move", "BlueGreen", mw.w.west, more) == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "move", PHASE(Completed), 240));
-    traffic_stop(&load, "during both migrations");
+    traffic_stop(&load, "during the migrations");
     KUMO_EXPECT(atomic_load(&load.ok) > 0);
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
     expect_moved(&t, &mw, "move", mw.w.west, mw.w.east);
@@ -414,7 +473,7 @@ KUMO_TEST(migration_local_crash)
              " \"timeouts\": {\"drainSeconds\": 10}");
     E2E_REQUIRE_CALL(&t, migration_apply(&t, "back", "Rolling", mw.w.east, more) == 0);
     E2E_REQUIRE_CALL(&t, wait_phase(&t, "back", PHASE(Completed), 300));
-    traffic_stop(&load, "during both migrations");
+    traffic_stop(&load, "during the migrations");
     KUMO_EXPECT_INT_EQ(atomic_load(&load.failed), 0);
     expect_moved(&t, &mw, "back", mw.w.east, mw.w.west);
     world_end(&t, &mw);
