@@ -561,6 +561,21 @@ KUMO_TEST(migration_sim_cold)
     KUMO_EXPECT(m->status->downtime_seconds > 0);
     KUMO_EXPECT(m->status->downtime_seconds <= m->status->duration_seconds);
     kumo_object_destroy(&m->base);
+    /* kumoctl: the table, the step table, wait. */
+    char kumoctl[1024];
+    kumo_test_build_path("bin/kumoctl", kumoctl, sizeof(kumoctl));
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s get migrations -o wide | grep -q "
+                               "'^cold *Completed *0/0 *100%% .* Cold *sim2 .* Completed'",
+                               t.url, kumoctl) == 0);
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s describe migration cold | grep -qE "
+                               "'^  StopSource +Succeeded .* the source machines are gone'",
+                               t.url, kumoctl) == 0);
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s wait --for=condition=Ready migration/cold "
+                               "--timeout=10s >/dev/null",
+                               t.url, kumoctl) == 0);
+    KUMO_EXPECT(local_world_sh("KUMO_NATS_URL=%s %s wait --for=condition=Ready migration/no-such "
+                               "--timeout=1s >/dev/null 2>&1",
+                               t.url, kumoctl) != 0);
     Kumo__V1alpha1__Infra *infra = (Kumo__V1alpha1__Infra *)e2e_get(&t, "Infra", "web");
     KUMO_EXPECT(infra && strcmp(infra->spec->groups[0]->connection, "sim2") == 0 &&
                 infra->spec->groups[0]->n_labels == 0 && infra->metadata->n_annotations == 0);
