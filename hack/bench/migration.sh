@@ -30,20 +30,11 @@ while [ $# -gt 0 ]; do
   *) echo "usage: hack/bench/migration.sh [--machines N]" >&2; exit 2 ;;
   esac
 done
-if [ "$(id -u)" != 0 ]; then
-  echo "hack/bench/migration.sh needs root: the local driver makes network namespaces" >&2
-  exit 2
-fi
 command -v wrk >/dev/null || { echo "hack/bench/migration.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
-
-echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
-
 . "$root/hack/bench/lib.sh"
+bench_local_build migration
 bench_work_init migration
-prefix="km$(($$ % 100000))"
+prefix="kmig$(($$ % 100000))"
 net=$((100 + $$ % 60))
 port=$((21000 + $$ % 9000))
 east="east$(($$ % 100000))"
@@ -54,7 +45,8 @@ cleanup_all() {
   if [ -n "${kumod_pid:-}" ] && kill -0 "$kumod_pid" 2>/dev/null; then
     ctl delete -f "$work/world.yaml" --timeout 120s >/dev/null 2>&1 || true
   fi
-  bench_local_sweep "$prefix" "$east $west" "10.252.$net. 10.252.$((net + 60))."
+  bench_host_sweep "$prefix" "$(bench_network_of "$east")" "$(bench_network_of "$west")" \
+    "10.252.$net." "10.252.$((net + 60))."
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM
