@@ -546,7 +546,8 @@ KUMO_TEST(infra_scale_down_removes_stale_first)
     KUMO_REQUIRE(api_sim_connection(&f, "c1", NULL) == 0);
     const char *infra =
         "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\", \"metadata\": {\"name\": "
-        "\"move\", \"namespace\": \"default\"}, \"spec\": {\"groups\": [{\"name\": \"g\", \"size\": "
+        "\"move\", \"namespace\": \"default\"}, \"spec\": {\"groups\": [{\"name\": \"g\", "
+        "\"size\": "
         "%d, \"connection\": \"%s\", \"instanceType\": \"t3.micro\", \"image\": \"ubuntu-22.04\""
         "%s}]}}";
     KUMO_REQUIRE(api_apply(&f, infra, 2, "c0", "") == 0);
