@@ -17,9 +17,10 @@
  *                              then Rolling back to the first connection;
  *                              0 failed GETs, no machine leaked or doubled
  *   migration_sim_cold         bad inputs give a clear condition and change
- *                              nothing; a paused Migration changes nothing
- *                              until resumed; Cold on the sim reports its
- *                              downtime
+ *                              nothing; without rollbackOnFailure a failed
+ *                              Migration holds, and deleting it rolls back;
+ *                              a paused Migration changes nothing until
+ *                              resumed; Cold on the sim reports its downtime
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -541,6 +542,27 @@ KUMO_TEST(migration_sim_cold)
         E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", bad[i].name) == 0);
         KUMO_EXPECT(e2e_wait(&t, 30, gone, (void *)bad[i].name));
     }
+
+    /* No rollback on failure: the Migration stops in Failed with its edits held; deleting it
+     * then rolls back (sim3 has no capacity, so its machines never run). */
+    E2E_REQUIRE_CALL(&t, e2e_sim_connection(&t, "sim3", "eu-west-1", 50, 10, 8,
+                                            "\"capacity.t3.micro\": \"0\"") == 0);
+    E2E_REQUIRE_CALL(&t, migration_apply(&t, "stuck", "BlueGreen", "sim3",
+                                         ", \"rollbackOnFailure\": false, \"timeouts\": "
+                                         "{\"provisionSeconds\": 3}") == 0);
+    E2E_REQUIRE_CALL(&t, wait_phase(&t, "stuck", PHASE(Failed), 60));
+    condition_want failed = {"stuck", "Degraded", "True", "ProvisionTimeout"};
+    KUMO_EXPECT(condition_is(&t, &failed));
+    KUMO_EXPECT_INT_EQ(machines_on(&t, "sim3"), 3);
+    E2E_REQUIRE_CALL(&t, e2e_delete(&t, "Migration", "stuck") == 0);
+    KUMO_EXPECT(e2e_wait(&t, 60, gone, "stuck"));
+    KUMO_EXPECT(e2e_wait(&t, 60, sim_machines_on, "sim1"));
+    KUMO_EXPECT_INT_EQ(machines_on(&t, "sim3"), 0);
+    Kumo__V1alpha1__Infra *restored = (Kumo__V1alpha1__Infra *)e2e_get(&t, "Infra", "web");
+    KUMO_EXPECT(restored && strcmp(restored->spec->groups[0]->connection, "sim1") == 0 &&
+                restored->spec->groups[0]->n_labels == 0 && restored->metadata->n_annotations == 0);
+    kumo_object_destroy(restored ? &restored->base : NULL);
+    generation = infra_generation(&t);
 
     /* Paused before it starts: nothing changes until it is resumed. */
     E2E_REQUIRE_CALL(&t, migration_apply(&t, "cold", "Cold", "sim2", ", \"paused\": true") == 0);
