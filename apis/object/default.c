@@ -255,6 +255,7 @@ static void migration(ProtobufCMessage *message, default_ctx *d)
     DEFAULT_ZERO(&timeouts->provision_seconds, 900);
     DEFAULT_ZERO(&timeouts->deploy_seconds, 600);
     DEFAULT_ZERO(&timeouts->drain_seconds, 60);
+    DEFAULT_ZERO(&timeouts->step_seconds, 120);
 }
 
 /* Spec defaults of each kind that has any; looked up by the kind's descriptor. */

@@ -427,6 +427,7 @@ void rule_migration_spec(rule_ctx *v, const ProtobufCMessage *message)
                                SECONDS_PER_DAY);
         rule_int_range_or_zero(v, "deploySeconds", timeouts->deploy_seconds, 1, SECONDS_PER_DAY);
         rule_int_range_or_zero(v, "drainSeconds", timeouts->drain_seconds, 1, SECONDS_PER_DAY);
+        rule_int_range_or_zero(v, "stepSeconds", timeouts->step_seconds, 1, SECONDS_PER_DAY);
         rule_leave(v, mark);
     }
 }

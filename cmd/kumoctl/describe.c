@@ -268,6 +268,8 @@ static void describe_object(kumoctl_remote *remote, const kumo_object_kind *kind
         kumoctl_describe_infra(object);
     if (strcmp(kind->kind, "LoadBalancer") == 0)
         kumoctl_describe_load_balancer(object);
+    if (strcmp(kind->kind, "Migration") == 0)
+        kumoctl_describe_migration(object);
     print_conditions(object);
     print_dependents(remote, m->namespace_, m->uid);
     if (strcmp(kind->kind, "Event") != 0)

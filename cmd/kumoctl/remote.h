@@ -182,5 +182,7 @@ void kumoctl_describe_infra(const ProtobufCMessage *infra);
 void kumoctl_describe_events(kumoctl_remote *remote, const char *ns, const char *uid);
 /* describe_lb.c: the Endpoints and Backends tables of `kumoctl describe lb`. */
 void kumoctl_describe_load_balancer(const ProtobufCMessage *lb);
+/* describe_migration.c: the Steps section of `kumoctl describe migration`. */
+void kumoctl_describe_migration(const ProtobufCMessage *migration);
 
 #endif

@@ -7,7 +7,8 @@
  * find kumod again after a restart.
  *
  * Agent machines are those a bootstrap was made for (drivers whose machines
- * run kumo-agent); their uids are kept in DIR/agent-machines, pruned of
+ * run kumo-agent); their uids are kept in DIR/agent-machines (appended to
+ * before a bootstrap is handed out, rewritten after changes), pruned of
  * Machines that no longer exist at start and on every Machine deletion (a
  * watch, which keeps no copy of the Machines).
  *
@@ -401,9 +402,16 @@ const char *kumod_agents_password(const kumod_agents *a)
 char *kumod_agents_bootstrap(void *context, const char *ns, const char *name, const char *uid)
 {
     kumod_agents *a = context;
-    /* The Machine may be newer than our watch: let its agent in before it can knock. */
+    /* The Machine may be newer than our watch: let its agent in before it can knock. The uid
+     * is appended to the list file before the bootstrap leaves (a kumod killed before the
+     * debounced rewrite must not forget the machine: its agent would never get in). */
     pthread_mutex_lock(&a->lock);
     if (kumo_map_get(a->uids, uid) == NULL && kumo_map_put(a->uids, uid, (void *)1, NULL) == 0) {
+        FILE *f = fopen(a->list_file, "a");
+        if (f != NULL) {
+            fprintf(f, "%s\n", uid);
+            fclose(f);
+        }
         a->dirty = 1;
         pthread_cond_signal(&a->wake);
     }

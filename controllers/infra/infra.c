@@ -200,9 +200,13 @@ static int member_add(infra_run *run, const infra_group_plan *plan, size_t group
     return 0;
 }
 
-static int compare_index_desc(const void *a, const void *b)
+/* Scale-down order: machines that no longer fit the group first, then the highest index. */
+static int compare_stale_index_desc(const void *a, const void *b)
 {
     const infra_member *x = *(infra_member *const *)a, *y = *(infra_member *const *)b;
+    int xs = x->stale || x->outdated, ys = y->stale || y->outdated;
+    if (xs != ys)
+        return xs ? -1 : 1;
     return x->index < y->index ? 1 : x->index > y->index ? -1 : 0;
 }
 
@@ -233,7 +237,7 @@ static size_t plan_scale(infra_ctl *ctl, infra_run *run, size_t g, creation *tod
     }
     size_t planned = 0;
     if (mine && (long)n_active > plan->desired) {
-        qsort(mine, count, sizeof(*mine), compare_index_desc);
+        qsort(mine, count, sizeof(*mine), compare_stale_index_desc);
         for (size_t i = 0; i < n_active - (size_t)plan->desired; i++) {
             infra_object_delete(ctl->env.client, "Machine", run->ns, mine[i]->name, mine[i]->uid);
             mine[i]->deleting = 1;

@@ -43,6 +43,10 @@
 #define KUMO_INFRA_CREATE_PENDING "kumo.dev/create-pending"
 #define KUMO_INFRA_LABEL_INFRA    "kumo.dev/infra"
 #define KUMO_INFRA_LABEL_GROUP    "kumo.dev/group"
+/* An Infra annotated KUMO_INFRA_GROUP_HOLD_PREFIX<group> has that group held by a
+ * Migration: its outdated Machines are kept (as with updatePolicy KeepExisting) and a
+ * shrinking group removes them first; the Migration decides when they go. */
+#define KUMO_INFRA_GROUP_HOLD_PREFIX "kumo.dev/migration."
 
 /* What the controllers share; everything is borrowed and must outlive them. */
 typedef struct kumo_infra_env {

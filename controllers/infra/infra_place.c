@@ -132,6 +132,21 @@ static void catalog_check(const Kumo__V1alpha1__Connection *c, const Kumo__V1alp
 }
 
 /* Parses "<infra>-<group>-<n>" for a group name; -1 when it is not that shape. */
+/* 1 when the Machine no longer fits its group's spec (see infra_member.stale). */
+static int member_stale(const Kumo__V1alpha1__NodeGroup *g, const Kumo__V1alpha1__Machine *mc)
+{
+    if (g->placement == NULL && mc->spec &&
+        (strcmp(mc->spec->connection, g->connection) != 0 ||
+         strcmp(mc->spec->instance_type, g->instance_type) != 0))
+        return 1;
+    for (size_t i = 0; i < g->n_labels; i++) {
+        const char *v = kumo_meta_label(&mc->base, g->labels[i]->key);
+        if (v == NULL || strcmp(v, g->labels[i]->value) != 0)
+            return 1;
+    }
+    return 0;
+}
+
 static long member_index(const char *name, const char *infra, const char *group)
 {
     size_t li = strlen(infra), lg = strlen(group);
@@ -172,6 +187,7 @@ int infra_members_load(kumo_informer *machines, infra_run *run)
             if (strcmp(run->infra->spec->groups[g]->name, group) == 0) {
                 x->group = (int)g;
                 x->index = member_index(x->name, m->name, group);
+                x->stale = member_stale(run->infra->spec->groups[g], mc);
             }
         }
         x->connection = infra_intern(run, mc->spec->connection);

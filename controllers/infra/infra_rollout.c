@@ -12,7 +12,8 @@
  * made (the cloud refuses: capacity, quota), an old one may go as long as
  * size - k stay ready. Old Machines that are not running (failed, booting,
  * stopped) go at once: they serve nothing. A group whose updatePolicy is
- * KeepExisting keeps them; the Infra's UpToDate condition says so.
+ * KeepExisting keeps them; the Infra's UpToDate condition says so. So does a
+ * group held by a Migration, which replaces the Machines itself, step by step.
  */
 #include "controllers/infra/internal.h"
 
@@ -38,6 +39,20 @@ int infra_member_outdated(const infra_run *run, size_t g, const Kumo__V1alpha1__
                                         differs(s->connection, group->connection));
 }
 
+/* 1 when a Migration holds group g (see KUMO_INFRA_GROUP_HOLD_PREFIX). */
+static int held_by_migration(const infra_run *run, size_t g)
+{
+    const Kumo__V1alpha1__ObjectMeta *meta = run->infra->metadata;
+    const char *group = run->infra->spec->groups[g]->name;
+    size_t n = strlen(KUMO_INFRA_GROUP_HOLD_PREFIX);
+    for (size_t i = 0; meta && group && i < meta->n_annotations; i++) {
+        const char *key = meta->annotations[i]->key;
+        if (key && strncmp(key, KUMO_INFRA_GROUP_HOLD_PREFIX, n) == 0 && strcmp(key + n, group) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int max_unavailable(const infra_run *run)
 {
     int k = run->infra->spec->max_unavailable;
@@ -60,7 +75,8 @@ void infra_rollout(kumo_client *client, kumo_recorder *recorder, infra_run *run,
     infra_group_plan *plan = &run->groups[g];
     plan->create_limit = -1;
     plan->keep_existing =
-        plan->spec->update_policy == KUMO__V1ALPHA1__NODE_GROUP__UPDATE_POLICY__KeepExisting;
+        plan->spec->update_policy == KUMO__V1ALPHA1__NODE_GROUP__UPDATE_POLICY__KeepExisting ||
+        held_by_migration(run, g);
     int up = 0, up_ready = 0, old = 0, old_ready = 0, surge_blocked = 0;
     for (size_t i = 0; i < run->member_count; i++) {
         infra_member *x = &run->members[i];

@@ -272,6 +272,10 @@ typedef struct infra_member {
     /* Made for an older spec of its group: another instance type, image, user data or
      * (explicit groups) connection. */
     int outdated;
+    /* It no longer fits its group: another connection or instance type than the group's
+     * explicit placement, or a label the group sets missing or different. A shrinking group
+     * removes such machines first (a migration relies on it). */
+    int stale;
 } infra_member;
 
 /* Strings copied for one reconcile, freed together (chunks never move). */

@@ -26,6 +26,7 @@
 #include "bus/client/client.h"
 #include "controllers/app/app.h"
 #include "controllers/loadbalancer/loadbalancer.h"
+#include "controllers/migration/migration.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/lease/lease.h"
 #include "controllers/runtime/recorder/recorder.h"
@@ -148,15 +149,34 @@ static kumo_controller *lb_runtime(void *c)
     return kumo_lb_controller_runtime(c);
 }
 
+static kumo_error migration_start(struct kumo_manager *m, const char *name, void **out,
+                                  kumo_diag *diag)
+{
+    (void)name;
+    kumo_migration_env env = {.client = m->client, .ns = m->options.ns, .informers = m->informers};
+    return kumo_migration_controller_start(&env, (kumo_migration_controller **)out, diag);
+}
+
+static void migration_stop(void *c)
+{
+    kumo_migration_controller_stop(c);
+}
+
+static kumo_controller *migration_runtime(void *c)
+{
+    return kumo_migration_controller_runtime(c);
+}
+
 static const controller_ops infra_ops = {infra_start, infra_stop, infra_runtime};
 static const controller_ops app_ops = {app_start, app_stop, app_runtime};
 static const controller_ops lb_ops = {lb_start, lb_stop, lb_runtime};
+static const controller_ops migration_ops = {migration_start, migration_stop, migration_runtime};
 
 /* The controllers after the infra package's, in start order. */
 static const struct {
     const char *name;
     const controller_ops *ops;
-} others[] = {{"app", &app_ops}, {"loadbalancer", &lb_ops}};
+} others[] = {{"app", &app_ops}, {"loadbalancer", &lb_ops}, {"migration", &migration_ops}};
 
 /* Every controller by name, in start order: the infra package's, then the others. */
 static size_t controller_count(void)

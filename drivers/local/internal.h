@@ -55,6 +55,9 @@
 #define LOCAL_TOKEN_MAX  200 /* printable ASCII without spaces */
 #define LOCAL_MAX_GROUPS 16
 #define LOCAL_ARGV_MAX   64
+/* A machine still building this long after its create began was cut short (a create builds
+ * in tens of milliseconds, and calls on one connection never overlap): observe finishes it. */
+#define LOCAL_BUILD_STALE_NS (5 * 1000000000LL)
 
 extern const struct kumo_driver_host *local_host;
 

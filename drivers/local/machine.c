@@ -565,6 +565,16 @@ kumo_driver_code local_machine_observe(struct kumo_driver_conn *c,
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag);
+    if (m != NULL && m->status == LOCAL_BUILDING &&
+        call.now_ns - m->created_ns > LOCAL_BUILD_STALE_NS) {
+        /* A create cut short long ago (its process was killed): a controller that finds it
+         * does not create again, so finish it here or it stays pending for good. */
+        struct kumo_driver_diag scratch;
+        if (ensure_machine(&call, m, &scratch) == KUMO_DRIVER_OK) {
+            m->status = LOCAL_READY;
+            local_save(&call, "recording the machine", &scratch);
+        }
+    }
     if (m != NULL) {
         rc = result(&call, m, out, diag);
     } else if (rc == KUMO_DRIVER_NOT_FOUND) {

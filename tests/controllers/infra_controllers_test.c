@@ -392,3 +392,51 @@ KUMO_TEST(connection_kept_while_in_use)
     kumo_manager_stop(m);
     api_fixture_stop(&f);
 }
+
+static int machines_are(api_fixture *f, void *arg)
+{
+    const char *const *names = arg; /* present..., NULL, absent..., NULL */
+    int ok = 1, absent = 0;
+    for (size_t i = 0; ok && (names[i] || !absent); i++) {
+        if (names[i] == NULL) {
+            absent = 1;
+            continue;
+        }
+        ProtobufCMessage *o = api_get(f, "Machine", names[i]);
+        ok = absent ? o == NULL : o != NULL && !kumo_meta_deleting(o);
+        kumo_object_destroy(o);
+    }
+    return ok;
+}
+
+/* A group moved to another connection and shrunk removes the machines that no longer fit it
+ * first (what a Migration relies on), not the highest index. */
+KUMO_TEST(infra_scale_down_removes_stale_first)
+{
+    api_fixture f;
+    api_fixture_start(&f);
+    KUMO_REQUIRE(api_sim_connection(&f, "c0", NULL) == 0);
+    KUMO_REQUIRE(api_sim_connection(&f, "c1", NULL) == 0);
+    const char *infra =
+        "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\", \"metadata\": {\"name\": "
+        "\"move\", \"namespace\": \"default\"}, \"spec\": {\"groups\": [{\"name\": \"g\", "
+        "\"size\": "
+        "%d, \"connection\": \"%s\", \"instanceType\": \"t3.micro\", \"image\": \"ubuntu-22.04\""
+        "%s}]}}";
+    KUMO_REQUIRE(api_apply(&f, infra, 2, "c0", "") == 0);
+    kumo_manager *m = start_controllers(&f, "all");
+    KUMO_REQUIRE(m != NULL);
+    infra_want two = {"move", 2}, four = {"move", 4};
+    KUMO_EXPECT(api_wait(&f, 30, infra_ready, &two));
+    const char *labels = ", \"labels\": {\"next\": \"yes\"}";
+    KUMO_REQUIRE(api_apply(&f, infra, 4, "c1", labels) == 0);
+    KUMO_EXPECT(api_wait(&f, 30, infra_ready, &four));
+    KUMO_REQUIRE(api_apply(&f, infra, 2, "c1", labels) == 0);
+    const char *want[] = {"move-g-2", "move-g-3", NULL, "move-g-0", "move-g-1", NULL};
+    KUMO_EXPECT(api_wait(&f, 30, machines_are, want));
+    Kumo__V1alpha1__Machine *mc = (Kumo__V1alpha1__Machine *)api_get(&f, "Machine", "move-g-3");
+    KUMO_EXPECT(mc && strcmp(mc->spec->connection, "c1") == 0);
+    kumo_object_destroy(mc ? &mc->base : NULL);
+    kumo_manager_stop(m);
+    api_fixture_stop(&f);
+}

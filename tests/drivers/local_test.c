@@ -519,6 +519,56 @@ KUMO_TEST(local_interrupted_create)
     local_env_fini(&e);
 }
 
+/* A create cut short and never retried (its process was killed): an observe 5 s later
+ * finishes the machine instead of leaving it pending for good. */
+KUMO_TEST(local_stale_create_finished_by_observe)
+{
+    struct local_env e;
+    local_env_init(&e);
+    struct kumo_driver_conn *conn = local_env_open(&e);
+    char token[64];
+    struct kumo_driver_ref ref = {NULL, token};
+    struct kumo_driver_machine *m = NULL;
+    struct kumo_driver_diag d = no_diag();
+    int pending = 0;
+    for (int i = 0; i < 40 && !pending; i++) {
+        struct kumo_driver_machine_spec spec;
+        memset(&spec, 0, sizeof(spec));
+        spec.struct_size = sizeof(spec);
+        spec.instance_type = "local.nano";
+        spec.image = "host";
+        snprintf(token, sizeof(token), "%s-stale-%d", e.prefix, i);
+        kumo_driver_code rc = e.drv->machine_create(conn, &spec, token,
+                                                    local_deadline(&e, 0.001 + 0.001 * i), &m, &d);
+        kumo_driver_free(e.host, m);
+        m = NULL;
+        if (rc != KUMO_DRIVER_TIMEOUT)
+            continue;
+        rc = e.drv->machine_observe(conn, &ref, local_deadline(&e, LONG), &m, &d);
+        pending = rc == KUMO_DRIVER_OK && m->phase == KUMO_DRIVER_MACHINE_PENDING;
+        kumo_driver_free(e.host, m);
+        m = NULL;
+    }
+    if (!pending)
+        kumo_test_skip("no create was cut off after recording the machine");
+    usleep(5200 * 1000);
+    KUMO_REQUIRE_INT_EQ(e.drv->machine_observe(conn, &ref, local_deadline(&e, LONG), &m, &d),
+                        KUMO_DRIVER_OK);
+    KUMO_EXPECT_INT_EQ(m->phase, KUMO_DRIVER_MACHINE_RUNNING);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", m->provider_id);
+    kumo_driver_free(e.host, m);
+    /* Every machine this case made, finished or not, goes. */
+    struct kumo_driver_machine_list *list = NULL;
+    KUMO_REQUIRE_INT_EQ(e.drv->machine_list(conn, NULL, local_deadline(&e, LONG), &list, &d),
+                        KUMO_DRIVER_OK);
+    for (size_t i = 0; i < list->count; i++)
+        remove_machine(&e, conn, list->items[i]->provider_id);
+    kumo_driver_free(e.host, list);
+    e.drv->close(conn);
+    local_env_fini(&e);
+}
+
 /* Threads on one connection and a second connection on the same state folder:
  * every create lands once, with its own id and address. */
 struct worker {

@@ -115,7 +115,7 @@ KUMO_TEST(app_on_local_machines)
     local_world_init(&w, "ka");
     e2e t;
     e2e_start(&t, "2");
-    int net = 100 + (int)(getpid() % 70);
+    int net = w.net;
     E2E_REQUIRE(&t, local_world_connection(&t, &w, w.east, net) == 0);
     E2E_REQUIRE(&t, local_world_connection(&t, &w, w.west, net + 70) == 0);
     E2E_REQUIRE(&t, local_world_infra(&t, &w, MACHINES) == 0);

@@ -63,7 +63,7 @@ static int world_start(e2e *t, lb_world *lw)
     snprintf(lw->flags, sizeof(lw->flags), "/tmp/kumo-lbtest-%d", (int)getpid());
     mkdir(lw->flags, 0755);
     e2e_start(t, "2");
-    int net = 100 + (int)(getpid() % 70);
+    int net = lw->w.net;
     if (local_world_connection(t, &lw->w, lw->w.east, net) != 0 ||
         local_world_connection(t, &lw->w, lw->w.west, net + 70) != 0 ||
         local_world_infra(t, &lw->w, 4) != 0)

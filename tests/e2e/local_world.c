@@ -93,8 +93,15 @@ static void sweep(void)
         "for o in 10.%u. 10.%u. 10.253.%d. 10.253.%d.; do ip -o -4 addr show | awk -v o=\"$o\" "
         "'index($4, o) == 1 {print $2}' | xargs -r -n1 ip link del; done; "
         "rm -f /run/kumo/lb/%s-*; pkill -KILL -f 'http[.]server %d'; true",
-        w->prefix, w->prefix, network_octet(w->east), network_octet(w->west),
-        100 + (int)(getpid() % 70), 170 + (int)(getpid() % 70), w->prefix, w->port);
+        w->prefix, w->prefix, network_octet(w->east), network_octet(w->west), w->net, w->net + 70,
+        w->prefix, w->port);
+}
+
+/* 1 when the host already routes the Infra network of `connection` (another run's bridge). */
+static int network_taken(const char *connection)
+{
+    return local_world_sh("ip -4 route show | grep -q '^10\\.%u\\.'", network_octet(connection)) ==
+           0;
 }
 
 void local_world_init(local_world *w, const char *tag)
@@ -102,8 +109,21 @@ void local_world_init(local_world *w, const char *tag)
     memset(w, 0, sizeof(*w));
     snprintf(w->prefix, sizeof(w->prefix), "%s%d", tag, (int)(getpid() % 100000));
     w->port = 20000 + (int)(getpid() % 20000);
-    snprintf(w->east, sizeof(w->east), "east%d", (int)(getpid() % 100000));
-    snprintf(w->west, sizeof(w->west), "west%d", (int)(getpid() % 100000));
+    /* Connection names whose Infra networks (10.<hash>.0.0/16) no other run uses. */
+    for (int k = 0; k < 26; k++) {
+        char suffix[2] = {k ? (char)('a' + k - 1) : '\0', '\0'};
+        snprintf(w->east, sizeof(w->east), "east%d%s", (int)(getpid() % 100000), suffix);
+        snprintf(w->west, sizeof(w->west), "west%d%s", (int)(getpid() % 100000), suffix);
+        if (network_octet(w->east) != network_octet(w->west) && !network_taken(w->east) &&
+            !network_taken(w->west))
+            break;
+    }
+    /* Connection networks no other run uses. */
+    w->net = 100 + (int)(getpid() % 70);
+    for (int k = 0; k < 70; k++, w->net = 100 + (w->net - 99) % 70)
+        if (local_world_sh("ip -4 route show | grep -qE '^10\\.253\\.(%d|%d)\\.'", w->net,
+                           w->net + 70) != 0)
+            break;
     sweep_world = *w;
     atexit(sweep); /* also after a failed check */
 }

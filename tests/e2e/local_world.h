@@ -17,13 +17,16 @@ typedef struct local_world {
     char prefix[16]; /* name_prefix of both connections: every host name we make starts so */
     int port;        /* the service's port, unique to this run */
     char east[16], west[16]; /* connection names, unique to this run */
-    char links[32][64];      /* bridges and veths seen (their names do not carry the prefix) */
+    int net; /* the connections' networks are 10.253.<net>.0/24 and 10.253.<net + 70>.0/24 */
+    char links[32][64]; /* bridges and veths seen (their names do not carry the prefix) */
     size_t link_count;
 } local_world;
 
 /* Skips the case unless root with ip and python3. */
 void local_world_require_root(void);
-/* Names unique to this run (prefix "<tag><pid>"); registers the exit sweep. */
+/* Names unique to this run (prefix "<tag><pid>"; connection names and `net` chosen so that no
+ * network of the world overlaps one another run routes on the host); registers the exit
+ * sweep. */
 void local_world_init(local_world *w, const char *tag);
 /* A local Connection `name` of the world on 10.253.<net>.0/24; 0 on success. */
 int local_world_connection(e2e *t, const local_world *w, const char *name, int net);

@@ -493,6 +493,8 @@ KUMO_TEST(defaults_values)
     KUMO_EXPECT_INT_EQ(mig->spec->timeouts->provision_seconds, 900);
     KUMO_EXPECT_INT_EQ(mig->spec->timeouts->deploy_seconds, 600);
     KUMO_EXPECT_INT_EQ(mig->spec->timeouts->drain_seconds, 60);
+    KUMO_EXPECT_INT_EQ(mig->spec->timeouts->step_seconds, 120);
+    KUMO_EXPECT_INT_EQ(mig->spec->paused, 0);
     kumo_object_destroy(object);
 
     object = test_load("{apiVersion: kumo.dev/v1alpha1, kind: Connection, metadata: {name: c}, "

@@ -589,6 +589,8 @@ KUMO_TEST(rules_migration)
          "86400"},
         {MIGRATION(", timeouts: {drainSeconds: -1}"),
          "spec.timeouts.drainSeconds: Invalid value: -1: must be greater than or equal to 1"},
+        {MIGRATION(", timeouts: {stepSeconds: -5}"),
+         "spec.timeouts.stepSeconds: Invalid value: -5: must be greater than or equal to 1"},
         /* valid: placement target; lb without steps (defaulted to [100]); rollback false */
         {OBJ("Migration", "{source: {infraRef: {name: shop}, group: web}, target: {placement: "
                           "{vcpuMin: 2, spreadConnections: 5}}, strategy: Rolling, "
