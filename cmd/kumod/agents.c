@@ -57,6 +57,7 @@ struct kumod_agents {
     pthread_cond_t wake;
     kumo_map *uids; /* agent Machine uid -> (void *)1 */
     int dirty, stopping;
+    int metrics_interval_ms;
 };
 
 static void read_int_file(const char *path, int *out)
@@ -281,6 +282,7 @@ kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out,
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->wake, NULL);
     a->uids = kumo_map_create();
+    a->metrics_interval_ms = o->metrics_interval_ms;
     char path[1100], port_file[1100];
     snprintf(path, sizeof(path), "%s/agent.key", o->data_dir);
     snprintf(port_file, sizeof(port_file), "%s/agent-bus.port", o->data_dir);
@@ -404,6 +406,8 @@ char *kumod_agents_bootstrap(void *context, const char *ns, const char *name, co
         pthread_cond_signal(&a->wake);
     }
     pthread_mutex_unlock(&a->lock);
-    return kumo_agent_bootstrap_json(a->key, uid, name, ns, (const char *const *)a->advertise,
-                                     a->advertise_count, kumo_natsd_port(a->natsd), NULL, 0);
+    return kumo_agent_bootstrap_json_metrics(a->key, uid, name, ns,
+                                             (const char *const *)a->advertise, a->advertise_count,
+                                             kumo_natsd_port(a->natsd), NULL, 0,
+                                             a->metrics_interval_ms);
 }
