@@ -387,7 +387,7 @@ static kumo_error kumod_read_credential(void *context, const char *ns, const cha
 /* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
 static int controllers_start(const kumod_controller_flags *cf, const char *url, const char *prefix,
                              const char *data_dir, kumo_store *store, kumod_agents *agents,
-                             kumo_manager **out)
+                             kumo_monitor *monitor, kumo_manager **out)
 {
     *out = NULL;
     if (cf->list && strcmp(cf->list, "none") == 0)
@@ -417,6 +417,8 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .agent_password = agents ? kumod_agents_password(agents) : NULL,
         .agent_bootstrap = kumod_agents_bootstrap,
         .agent_context = agents,
+        .measured_latency = kumo_monitor_latency,
+        .measured_context = monitor,
     };
     kumo_diag diag;
     kumo_diag_init(&diag);
@@ -571,7 +573,7 @@ int main(int argc, char **argv)
     if (monitor_start(&flags, url, agents, &monitor) != 0)
         goto out;
     if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, agents,
-                          &manager) != 0)
+                          monitor, &manager) != 0)
         goto out;
     KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
                   flags.data_dir, url, flags.prefix);

@@ -56,6 +56,9 @@ typedef struct kumo_infra_env {
      * handed to the driver at create; NULL function or NULL result: the machine has no agent. */
     char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
     void *agent_context;
+    /* Round trips measured between Connections (kumod's monitor); NULL: none. */
+    kumo_placement_measured_fn measured_latency;
+    void *measured_context;
 } kumo_infra_env;
 
 typedef struct kumo_infra_controller kumo_infra_controller;

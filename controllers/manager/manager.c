@@ -630,7 +630,9 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                          .boot_poll_ms = options->boot_poll_ms,
                          .probe_interval_ms = options->probe_interval_ms,
                          .agent_bootstrap = options->agent_url ? options->agent_bootstrap : NULL,
-                         .agent_context = options->agent_context};
+                         .agent_context = options->agent_context,
+                         .measured_latency = options->measured_latency,
+                         .measured_context = options->measured_context};
     int none = options->controllers && strcmp(options->controllers, "none") == 0;
     if (e == KUMO_ERROR_OK && options->agent_url && !none && listed(options->controllers, "app"))
         e = agents_connect(m, diag);

@@ -51,6 +51,10 @@ typedef struct kumo_manager_options {
     const char *agent_url, *agent_user, *agent_password;
     char *(*agent_bootstrap)(void *context, const char *ns, const char *name, const char *uid);
     void *agent_context;
+    /* Round trips measured between Connections, for placement (kumo_monitor_latency). */
+    int (*measured_latency)(void *context, const char *ns, const char *from, const char *to,
+                            double *ms, double *age_seconds);
+    void *measured_context;
 } kumo_manager_options;
 
 /*
