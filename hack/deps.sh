@@ -11,6 +11,7 @@ packages=(
   libjansson-dev
   etcd-server etcd-client
   clang-format iproute2 nftables procps curl python3
+  libevent-dev prometheus
 )
 
 missing=()

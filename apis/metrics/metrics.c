@@ -287,6 +287,8 @@ static const char *type_name(kumo_metrics_type type)
         return "gauge";
     case KUMO_METRICS_HISTOGRAM:
         return "histogram";
+    case KUMO_METRICS_SUMMARY:
+        return "summary";
     }
     return "untyped";
 }

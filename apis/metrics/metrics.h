@@ -32,6 +32,7 @@ typedef enum kumo_metrics_type {
     KUMO_METRICS_COUNTER,
     KUMO_METRICS_GAUGE,
     KUMO_METRICS_HISTOGRAM,
+    KUMO_METRICS_SUMMARY, /* only written by callers of kumo_metrics_text_*, never registered */
 } kumo_metrics_type;
 
 typedef struct kumo_metrics_family kumo_metrics_family;

@@ -101,9 +101,18 @@ static void add_cell(void *context, const char *key, void *value)
     if (s->text) {
         static const char *const names[] = {"namespace", "from", "to", "quantile"};
         const char *values[] = {c->ns, c->from, c->to, s->pass == 0 ? "0.5" : "0.9"};
+        double sum = 0;
+        for (int i = 0; i < c->count; i++)
+            sum += c->ms[i] / 1000;
         if (s->pass < 2)
             kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds", names, values, 4,
                                      (s->pass == 0 ? median : p90) / 1000);
+        else if (s->pass == 2)
+            kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds_sum", names, values, 3,
+                                     sum);
+        else if (s->pass == 3)
+            kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds_count", names, values,
+                                     3, c->count);
         else
             kumo_metrics_text_sample(s->text, "kumo_connection_rtt_age_seconds", names, values, 3,
                                      age);
@@ -127,11 +136,11 @@ static void add_cell(void *context, const char *key, void *value)
 void monitor_latency_write(kumo_monitor *m, kumo_metrics_text *text, double now)
 {
     kumo_metrics_text_family(text, "kumo_connection_rtt_seconds",
-                             "Round trip between agents of two connections (median and p90 of "
-                             "the last 64 samples).",
-                             KUMO_METRICS_GAUGE);
+                             "Round trip between agents of two connections (over the last 64 "
+                             "samples).",
+                             KUMO_METRICS_SUMMARY);
     matrix_state s = {.text = text, .now = now};
-    for (s.pass = 0; s.pass < 2; s.pass++)
+    for (s.pass = 0; s.pass < 4; s.pass++)
         kumo_map_each(m->cells, add_cell, &s);
     kumo_metrics_text_family(text, "kumo_connection_rtt_age_seconds",
                              "Age of the newest round-trip sample between two connections.",

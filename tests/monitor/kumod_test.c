@@ -31,8 +31,9 @@ int monitor_sh(const char *fmt, ...)
 char *monitor_scrape(int port)
 {
     int code = 0;
-    char *body = agentbus_http_get("127.0.0.1", port, "/metrics", &code);
+    char *body = prom_http_get(port, "/metrics", &code);
     if (code != 200) {
+        fprintf(stderr, "GET :%d/metrics: HTTP %d %.200s\n", port, code, body ? body : "");
         free(body);
         return NULL;
     }
@@ -52,11 +53,13 @@ int monitor_promtool_ok(int port, const char *dir)
     free(text);
     if (f == NULL)
         return 0;
-    /* Problems (and lint advice) are printed; any of them fails the case. */
-    int rc = monitor_sh("promtool check metrics < %s 2>&1 | tee %s.check >&2; "
-                        "test ! -s %s.check",
-                        file, file, file);
-    return rc == 0;
+    /* A parse error or any lint advice fails the case, except the one advice node_exporter's
+     * own names get (node_memory_MemAvailable_bytes is camelCase by design). */
+    return monitor_sh("promtool check metrics < %s > %s.check 2>&1; rc=$?; cat %s.check >&2; "
+                      "grep -v \"^node_memory_Mem[A-Za-z]*_bytes metric names should be written "
+                      "in 'snake_case' not 'camelCase'$\" %s.check | grep -q . && exit 1; "
+                      "[ $rc -eq 0 ] || [ $rc -eq 3 ]",
+                      file, file, file, file) == 0;
 }
 
 static int requests_seen(prom *p)
@@ -74,12 +77,20 @@ KUMO_TEST(kumod_metrics_scraped)
     const char *args[] = {"--metrics-listen", listen, NULL};
     e2e t;
     e2e_start_with(&t, "30", args);
-    /* Some API traffic: lists of every kind. */
+    /* Some API traffic: gets of what is not there, and a write. */
     for (int i = 0; i < 20; i++) {
         ProtobufCMessage *m = e2e_get(&t, "Infra", "none");
         kumo_object_destroy(m);
     }
-    char *text = monitor_scrape(port);
+    E2E_REQUIRE(&t, e2e_sim_connection(&t, "sim1", "us-east-1", 100, 10, 10, NULL) == 0);
+    char *text = NULL;
+    for (double deadline = kumo_test_now() + 30; kumo_test_now() < deadline; e2e_sleep_ms(100)) {
+        text = monitor_scrape(port); /* kumod serves the API a moment before /metrics */
+        if (text && strstr(text, "kumo_controller_reconciles_total{controller=\"connection\"}"))
+            break;
+        free(text);
+        text = NULL;
+    }
     E2E_REQUIRE(&t, text != NULL);
     KUMO_EXPECT_CONTAINS(text, "# TYPE kumo_apiserver_requests_total counter\n");
     KUMO_EXPECT_CONTAINS(text, "kumo_apiserver_requests_total{verb=\"get\",resource=\"infras\","
@@ -90,7 +101,7 @@ KUMO_TEST(kumod_metrics_scraped)
     KUMO_EXPECT(monitor_promtool_ok(port, t.dir));
 
     int code = 0;
-    char *body = agentbus_http_get("127.0.0.1", port, "/other", &code);
+    char *body = prom_http_get(port, "/other", &code);
     KUMO_EXPECT_INT_EQ(code, 404);
     KUMO_EXPECT_CONTAINS(body, "only /metrics");
     free(body);

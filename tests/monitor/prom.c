@@ -14,10 +14,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/agentbus/agentbus.h"
+#include <curl/curl.h>
+
 #include "tests/harness/test.h"
 
 extern char **environ;
+
+static size_t collect(char *data, size_t size, size_t count, void *context)
+{
+    kumo_codec_buffer *b = context;
+    return kumo_codec_buffer_append(b, data, size * count) == KUMO_ERROR_OK ? size * count : 0;
+}
+
+char *prom_http_get(int port, const char *path, int *code)
+{
+    char url[2400];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    kumo_codec_buffer b;
+    kumo_codec_buffer_init(&b);
+    CURL *curl = curl_easy_init();
+    long status = 0;
+    *code = 0;
+    if (curl == NULL)
+        return NULL;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "GET %s: %s\n", url, curl_easy_strerror(rc));
+        kumo_codec_buffer_fini(&b);
+        return NULL;
+    }
+    *code = (int)status;
+    return kumo_codec_buffer_take(&b, NULL);
+}
 
 int prom_free_port(void)
 {
@@ -66,7 +100,7 @@ int prom_start(prom *p, const char *dir, int target_port, int interval_s)
     KUMO_REQUIRE_INT_EQ(rc, 0);
     for (double deadline = kumo_test_now() + 90; kumo_test_now() < deadline;) {
         int code = 0;
-        char *body = agentbus_http_get("127.0.0.1", p->port, "/-/ready", &code);
+        char *body = prom_http_get(p->port, "/-/ready", &code);
         free(body);
         if (code == 200)
             return 0;
@@ -115,7 +149,7 @@ const kumo_value *prom_query(prom *p, const char *promql, kumo_value **root)
     url_encode(promql, encoded, sizeof(encoded));
     snprintf(path, sizeof(path), "/api/v1/query?query=%s", encoded);
     int code = 0;
-    char *body = agentbus_http_get("127.0.0.1", p->port, path, &code);
+    char *body = prom_http_get(p->port, path, &code);
     *root = NULL;
     if (body == NULL || code != 200) {
         fprintf(stderr, "PromQL %s: HTTP %d %s\n", promql, code, body ? body : "");

@@ -29,6 +29,10 @@ int prom_count(prom *p, const char *promql);
 /* The value of the first series of promql, or -1 when there is none. */
 double prom_value(prom *p, const char *promql);
 
+/* GET http://127.0.0.1:port<path>: the body (malloc'd; NULL when nothing answered) and the
+ * status code in *code. */
+char *prom_http_get(int port, const char *path, int *code);
+
 /* A TCP port nobody listens on now. */
 int prom_free_port(void);
 
