@@ -268,7 +268,10 @@ static void append_escaped(kumo_metrics_text *t, const char *s, int quote)
 {
     const char *run = s;
     for (; *s; s++) {
-        const char *with = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : quote && *s == '"' ? "\\\"" : NULL;
+        const char *with = *s == '\\'           ? "\\\\"
+                           : *s == '\n'         ? "\\n"
+                           : quote && *s == '"' ? "\\\""
+                                                : NULL;
         if (with == NULL)
             continue;
         kumo_metrics_text_append(t, run, (size_t)(s - run));

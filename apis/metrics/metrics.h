@@ -65,8 +65,8 @@ kumo_metrics_family *kumo_metrics_family_get(const kumo_metrics_spec *spec);
 kumo_metrics_series *kumo_metrics_series_get(kumo_metrics_family *family,
                                              const char *const *values);
 
-void kumo_metrics_add(kumo_metrics_series *series, double value); /* counter or gauge */
-void kumo_metrics_set(kumo_metrics_series *series, double value); /* gauge */
+void kumo_metrics_add(kumo_metrics_series *series, double value);     /* counter or gauge */
+void kumo_metrics_set(kumo_metrics_series *series, double value);     /* gauge */
 void kumo_metrics_observe(kumo_metrics_series *series, double value); /* histogram */
 
 /* Shorthands: family lookup by label values, then the update. */

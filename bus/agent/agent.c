@@ -177,9 +177,9 @@ char *kumo_agent_bootstrap_json(const unsigned char key[KUMO_AGENT_KEY_SIZE],
 
 char *kumo_agent_bootstrap_json_metrics(const unsigned char key[KUMO_AGENT_KEY_SIZE],
                                         const char *machine_uid, const char *machine,
-                                        const char *ns, const char *const *urls,
-                                        size_t url_count, int port, const char *prefix,
-                                        int status_interval_ms, int metrics_interval_ms)
+                                        const char *ns, const char *const *urls, size_t url_count,
+                                        int port, const char *prefix, int status_interval_ms,
+                                        int metrics_interval_ms)
 {
     unsigned char seed[KUMO_AGENT_SEED_SIZE];
     char hex[65];

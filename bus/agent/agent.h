@@ -75,9 +75,9 @@ char *kumo_agent_bootstrap_json(const unsigned char key[KUMO_AGENT_KEY_SIZE],
 /* The same with the metrics interval (0: the agent's default, 10 s). */
 char *kumo_agent_bootstrap_json_metrics(const unsigned char key[KUMO_AGENT_KEY_SIZE],
                                         const char *machine_uid, const char *machine,
-                                        const char *ns, const char *const *urls,
-                                        size_t url_count, int port, const char *prefix,
-                                        int status_interval_ms, int metrics_interval_ms);
+                                        const char *ns, const char *const *urls, size_t url_count,
+                                        int port, const char *prefix, int status_interval_ms,
+                                        int metrics_interval_ms);
 
 /* Parses and checks a bootstrap (uid and a 64-hex-digit seed required). */
 kumo_error kumo_agent_bootstrap_parse(const char *json, Kumo__V1alpha1__AgentBootstrap **out,

@@ -18,19 +18,19 @@
 
 typedef Kumo__V1alpha1__AgentMetricsReport report_t;
 
+/* The machine's labels, then (7..10) the labels of some series' own. */
 static const char *const machine_label_names[] = {
-    "namespace", "machine", "connection", "provider", "region", "infra", "group",
-    "mode",      "device",  "mountpoint", "fstype",   /* 7..10: the series' own labels */
+    "namespace", "machine", "connection", "provider",   "region", "infra",
+    "group",     "mode",    "device",     "mountpoint", "fstype",
 };
-static const char *const instance_label_names[] = {"namespace", "machine", "connection",
-                                                   "provider",  "region",  "infra",
-                                                   "group",     "app",     "component",
-                                                   "replica"};
+static const char *const instance_label_names[] = {"namespace", "machine", "connection", "provider",
+                                                   "region",    "infra",   "group",      "app",
+                                                   "component", "replica"};
 
 /* Series a report turns into (for the ingest counters). */
 static size_t sample_count(const report_t *r)
 {
-    return 8 + 3 + 2 + 3 + 1 + 2 * r->n_filesystems + 6 * r->n_interfaces + 6 * r->n_instances;
+    return 1 + 8 + 9 + 2 * r->n_filesystems + 6 * r->n_interfaces + 6 * r->n_instances;
 }
 
 /* "<prefix>.<uid>.metrics" -> uid (into buf); -1 when the subject has another shape. */
@@ -74,9 +74,9 @@ void monitor_on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     char uid[128];
     report_t *r = NULL;
     if (subject_uid(natsMsg_GetSubject(msg), uid, sizeof(uid)) == 0)
-        r = (report_t *)protobuf_c_message_unpack(
-            &kumo__v1alpha1__agent_metrics_report__descriptor, NULL,
-            (size_t)natsMsg_GetDataLength(msg), (const uint8_t *)natsMsg_GetData(msg));
+        r = (report_t *)protobuf_c_message_unpack(&kumo__v1alpha1__agent_metrics_report__descriptor,
+                                                  NULL, (size_t)natsMsg_GetDataLength(msg),
+                                                  (const uint8_t *)natsMsg_GetData(msg));
     natsMsg_Destroy(msg);
     if (r == NULL || strcmp(r->machine_uid, uid) != 0) {
         kumo_metrics_add(m->rejected, 1);
@@ -181,15 +181,42 @@ static void collect(void *context, const char *uid, void *value)
 }
 
 typedef double (*scalar_fn)(const report_t *r);
-static double load1(const report_t *r) { return r->load1; }
-static double load5(const report_t *r) { return r->load5; }
-static double load15(const report_t *r) { return r->load15; }
-static double mem_total(const report_t *r) { return (double)r->memory_total_bytes; }
-static double mem_avail(const report_t *r) { return (double)r->memory_available_bytes; }
-static double cpu_count(const report_t *r) { return r->cpu_count; }
-static double m_cpu(const report_t *r) { return r->machine_cpu_seconds; }
-static double m_mem(const report_t *r) { return (double)r->machine_memory_bytes; }
-static double m_limit(const report_t *r) { return (double)r->machine_memory_limit_bytes; }
+static double load1(const report_t *r)
+{
+    return r->load1;
+}
+static double load5(const report_t *r)
+{
+    return r->load5;
+}
+static double load15(const report_t *r)
+{
+    return r->load15;
+}
+static double mem_total(const report_t *r)
+{
+    return (double)r->memory_total_bytes;
+}
+static double mem_avail(const report_t *r)
+{
+    return (double)r->memory_available_bytes;
+}
+static double cpu_count(const report_t *r)
+{
+    return r->cpu_count;
+}
+static double m_cpu(const report_t *r)
+{
+    return r->machine_cpu_seconds;
+}
+static double m_mem(const report_t *r)
+{
+    return (double)r->machine_memory_bytes;
+}
+static double m_limit(const report_t *r)
+{
+    return (double)r->machine_memory_limit_bytes;
+}
 
 static const struct {
     const char *name, *help;
@@ -199,8 +226,8 @@ static const struct {
     {"node_load1", "1m load average.", KUMO_METRICS_GAUGE, load1},
     {"node_load5", "5m load average.", KUMO_METRICS_GAUGE, load5},
     {"node_load15", "15m load average.", KUMO_METRICS_GAUGE, load15},
-    {"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.",
-     KUMO_METRICS_GAUGE, mem_total},
+    {"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", KUMO_METRICS_GAUGE,
+     mem_total},
     {"node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.",
      KUMO_METRICS_GAUGE, mem_avail},
     {"kumo_machine_cpus", "CPUs the machine sees.", KUMO_METRICS_GAUGE, cpu_count},

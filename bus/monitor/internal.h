@@ -42,7 +42,7 @@ typedef struct monitor_connection {
 /* An agent's last two reports. Key: the Machine's uid. */
 typedef struct monitor_entry {
     Kumo__V1alpha1__AgentMetricsReport *report, *previous; /* owned; previous may be NULL */
-    double seen, previous_seen; /* kumo_metrics_now() at arrival */
+    double seen, previous_seen;                            /* kumo_metrics_now() at arrival */
 } monitor_entry;
 
 /* Round trips from one connection to another. Key: "<ns>/<from>/<to>". */

@@ -72,8 +72,8 @@ static void cell_stats(const monitor_cell *c, double *median, double *p90, doubl
     double sorted[MONITOR_RTT_RING];
     memcpy(sorted, c->ms, (size_t)c->count * sizeof(double));
     qsort(sorted, (size_t)c->count, sizeof(double), compare_double);
-    *median = c->count % 2 ? sorted[c->count / 2]
-                           : (sorted[c->count / 2 - 1] + sorted[c->count / 2]) / 2;
+    *median =
+        c->count % 2 ? sorted[c->count / 2] : (sorted[c->count / 2 - 1] + sorted[c->count / 2]) / 2;
     int rank = (int)ceil(0.9 * c->count);
     *p90 = sorted[rank > 0 ? rank - 1 : 0];
     *newest = 0;
@@ -111,8 +111,8 @@ static void add_cell(void *context, const char *key, void *value)
             kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds_sum", names, values, 3,
                                      sum);
         else if (s->pass == 3)
-            kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds_count", names, values,
-                                     3, c->count);
+            kumo_metrics_text_sample(s->text, "kumo_connection_rtt_seconds_count", names, values, 3,
+                                     c->count);
         else
             kumo_metrics_text_sample(s->text, "kumo_connection_rtt_age_seconds", names, values, 3,
                                      age);

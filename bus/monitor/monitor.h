@@ -34,11 +34,11 @@
 typedef struct kumo_monitor kumo_monitor;
 
 typedef struct kumo_monitor_options {
-    const char *listen;       /* HOST:PORT of /metrics (port 0: a free one); NULL or "": none */
-    const char *api_url;      /* the API bus: Machines, Connections and the top requests */
-    const char *api_prefix;   /* NULL: kumo.v1 */
-    const char *agent_url;    /* the agent bus; NULL: no fleet metrics */
-    const char *agent_user;   /* kumod's user on it */
+    const char *listen;     /* HOST:PORT of /metrics (port 0: a free one); NULL or "": none */
+    const char *api_url;    /* the API bus: Machines, Connections and the top requests */
+    const char *api_prefix; /* NULL: kumo.v1 */
+    const char *agent_url;  /* the agent bus; NULL: no fleet metrics */
+    const char *agent_user; /* kumod's user on it */
     const char *agent_password;
     int peers_interval_ms; /* how often agents time their peers; 0: 10000 */
 } kumo_monitor_options;

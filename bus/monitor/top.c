@@ -13,8 +13,7 @@ typedef Kumo__V1alpha1__AgentMetricsReport report_t;
 
 static double seconds_between(const report_t *now, const report_t *before)
 {
-    return before && now->time_ms > before->time_ms ? (now->time_ms - before->time_ms) / 1000.0
-                                                    : 0;
+    return before && now->time_ms > before->time_ms ? (now->time_ms - before->time_ms) / 1000.0 : 0;
 }
 
 static void net_totals(const report_t *r, double *rx, double *tx)
@@ -97,8 +96,7 @@ static const Kumo__V1alpha1__AgentInstanceMetrics *
 previous_of(const report_t *p, const Kumo__V1alpha1__AgentInstanceMetrics *in)
 {
     for (size_t i = 0; p && i < p->n_instances; i++)
-        if (p->instances[i]->replica == in->replica &&
-            strcmp(p->instances[i]->app, in->app) == 0 &&
+        if (p->instances[i]->replica == in->replica && strcmp(p->instances[i]->app, in->app) == 0 &&
             strcmp(p->instances[i]->component, in->component) == 0)
             return p->instances[i];
     return NULL;

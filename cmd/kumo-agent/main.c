@@ -363,8 +363,8 @@ static void handle_request(agent *a, natsMsg *m)
     const char *reply = natsMsg_GetReply(m);
     if (reply && reply[0]) {
         size_t len = 0;
-        char *json = agent_reply_json(a, ok, ok ? NULL : err,
-                                      strcmp(subject, a->subject_get) == 0, &len);
+        char *json =
+            agent_reply_json(a, ok, ok ? NULL : err, strcmp(subject, a->subject_get) == 0, &len);
         if (json) {
             agent_bus_publish(a->bus, reply, json, len);
             free(json);

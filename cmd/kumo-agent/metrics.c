@@ -46,8 +46,8 @@ static void cpu_and_count(report_t *r, double hz)
     while (f && fgets(line, sizeof(line), f)) {
         unsigned long long v[8] = {0};
         if (strncmp(line, "cpu ", 4) == 0 &&
-            sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                   &v[3], &v[4], &v[5], &v[6], &v[7]) >= 4) {
+            sscanf(line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) >= 4) {
             c->user = (double)v[0] / hz;
             c->nice = (double)v[1] / hz;
             c->system = (double)v[2] / hz;
@@ -86,8 +86,8 @@ static void memory(report_t *r)
 
 static int real_fstype(const char *type)
 {
-    static const char *const types[] = {"ext2", "ext3", "ext4", "xfs",  "btrfs", "zfs",
-                                        "vfat", "f2fs", "overlay", NULL};
+    static const char *const types[] = {"ext2", "ext3", "ext4", "xfs",     "btrfs",
+                                        "zfs",  "vfat", "f2fs", "overlay", NULL};
     for (int i = 0; types[i]; i++)
         if (strcmp(type, types[i]) == 0)
             return 1;

@@ -54,9 +54,9 @@ static int wanted(const kumoctl_remote *r, int all, const char *ns)
 static void print_machines(const kumoctl_remote *r, int all,
                            const Kumo__V1alpha1__TopMachines *list)
 {
-    printf("%-*s%-28s %-14s %-11s %-5s %-14s %-8s %-10s %s\n", all ? 12 : 0,
-           all ? "NAMESPACE" : "", "NAME", "CONNECTION", "CPU(cores)", "CPU%", "MEMORY(bytes)",
-           "MEMORY%", "NET-RX/s", "NET-TX/s");
+    printf("%-*s%-28s %-14s %-11s %-5s %-14s %-8s %-10s %s\n", all ? 12 : 0, all ? "NAMESPACE" : "",
+           "NAME", "CONNECTION", "CPU(cores)", "CPU%", "MEMORY(bytes)", "MEMORY%", "NET-RX/s",
+           "NET-TX/s");
     for (size_t i = 0; i < list->n_items; i++) {
         const Kumo__V1alpha1__TopMachine *m = list->items[i];
         if (!wanted(r, all, m->namespace_))
@@ -185,7 +185,7 @@ int kumoctl_top_run(int argc, char **argv)
             return rc;
     }
     const ProtobufCMessageDescriptor *d =
-        what == NULL                          ? NULL
+        what == NULL ? NULL
         : strcmp(what, "machines") == 0 || strcmp(what, "machine") == 0
             ? &kumo__v1alpha1__top_machines__descriptor
         : strcmp(what, "apps") == 0 || strcmp(what, "app") == 0
@@ -197,9 +197,10 @@ int kumoctl_top_run(int argc, char **argv)
                                    what ? " (not \"" : "", what ? what : "", what ? "\")" : "");
     if (kumoctl_remote_connect(&r) != KUMOCTL_EXIT_OK)
         return KUMOCTL_EXIT_FAILED;
-    ProtobufCMessage *answer = ask(&r, d == &kumo__v1alpha1__top_machines__descriptor ? "machines"
-                                       : d == &kumo__v1alpha1__top_apps__descriptor   ? "apps"
-                                                                                      : "latency",
+    ProtobufCMessage *answer = ask(&r,
+                                   d == &kumo__v1alpha1__top_machines__descriptor ? "machines"
+                                   : d == &kumo__v1alpha1__top_apps__descriptor   ? "apps"
+                                                                                  : "latency",
                                    d);
     int rc = answer ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_FAILED;
     if (answer && json) {

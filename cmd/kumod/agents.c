@@ -430,8 +430,7 @@ char *kumod_agents_bootstrap(void *context, const char *ns, const char *name, co
         pthread_cond_signal(&a->wake);
     }
     pthread_mutex_unlock(&a->lock);
-    return kumo_agent_bootstrap_json_metrics(a->key, uid, name, ns,
-                                             (const char *const *)a->advertise, a->advertise_count,
-                                             kumo_natsd_port(a->natsd), NULL, 0,
-                                             a->metrics_interval_ms);
+    return kumo_agent_bootstrap_json_metrics(
+        a->key, uid, name, ns, (const char *const *)a->advertise, a->advertise_count,
+        kumo_natsd_port(a->natsd), NULL, 0, a->metrics_interval_ms);
 }

@@ -446,7 +446,8 @@ static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *ag
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_error e = kumo_monitor_start(&o, out, &diag);
-    if (e == KUMO_ERROR_UNAVAILABLE && f->metrics_listen == NULL && strstr(diag.message, "listen")) {
+    if (e == KUMO_ERROR_UNAVAILABLE && f->metrics_listen == NULL &&
+        strstr(diag.message, "listen")) {
         KUMO_LOG_WARN("kumod", "the default /metrics address is taken; serving without it",
                       "listen=%s", o.listen);
         kumo_diag_fini(&diag);

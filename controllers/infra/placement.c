@@ -194,8 +194,8 @@ enum { SOURCE_MEASURED, SOURCE_TABLE, SOURCE_ESTIMATED, SOURCE_UNKNOWN };
 static const char *const source_names[] = {"measured", "table", "estimated", "unknown"};
 
 /* RTT from the offer to one user, and where it came from. */
-static double rtt_to(const kumo_placement_input *in, const kumo_placement_offer *o,
-                     const char *key, const kumo_placement_user *u, int *source)
+static double rtt_to(const kumo_placement_input *in, const kumo_placement_offer *o, const char *key,
+                     const kumo_placement_user *u, int *source)
 {
     double rtt = -1, age;
     if (in->measured && u->connection && o->connection &&
@@ -209,8 +209,7 @@ static double rtt_to(const kumo_placement_input *in, const kumo_placement_offer 
     rtt = kumo_placement_latency_between(in->latency, key, u->region_key);
     *source = SOURCE_TABLE;
     if (rtt < 0 && u->has_location && o->has_location) {
-        rtt = kumo_placement_estimate_rtt_ms(o->latitude, o->longitude, u->latitude,
-                                             u->longitude);
+        rtt = kumo_placement_estimate_rtt_ms(o->latitude, o->longitude, u->latitude, u->longitude);
         *source = SOURCE_ESTIMATED;
     }
     if (rtt < 0) {

@@ -4,7 +4,7 @@
 # Builds kumod (Release, no sanitizers) and the load generator (hack/bench/metrics/bench.c),
 # starts nats-server and kumod (every controller, so its agent bus runs, with one bench-only
 # agent-bus user that may publish metric reports for any machine), then:
-#   1. --machines simulated agents (default 10,000) publish a 47-sample AgentMetricsReport
+#   1. --machines simulated agents (default 10,000) publish a 46-sample AgentMetricsReport
 #      each every --interval seconds (default 10); after one interval of warm-up, kumod's CPU
 #      time over --seconds (default 30) gives the samples ingested per core-second, and its RSS
 #      growth the bytes per machine;

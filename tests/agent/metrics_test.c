@@ -106,7 +106,8 @@ KUMO_TEST(metrics_report_published)
 static int http_ready_checked(const Kumo__V1alpha1__AgentReply *r)
 {
     const Kumo__V1alpha1__AgentMetricsReport *m = r->metrics;
-    return m && m->n_instances == 1 && m->instances[0]->ready && m->instances[0]->health_seconds > 0;
+    return m && m->n_instances == 1 && m->instances[0]->ready &&
+           m->instances[0]->health_seconds > 0;
 }
 
 KUMO_TEST(metrics_in_get_reply)

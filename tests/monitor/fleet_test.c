@@ -99,8 +99,9 @@ static int series_is(e2e *t, void *arg)
     (void)t;
     series_want *s = arg;
     char *text = monitor_scrape(s->port), needle[200];
-    snprintf(needle, sizeof(needle), "node_memory_MemAvailable_bytes{namespace=\"default\","
-                                     "machine=\"%s\",",
+    snprintf(needle, sizeof(needle),
+             "node_memory_MemAvailable_bytes{namespace=\"default\","
+             "machine=\"%s\",",
              s->machine);
     int found = text && strstr(text, needle) != NULL;
     free(text);
@@ -165,8 +166,7 @@ static int latency_measured(e2e *t, void *arg)
 {
     world *w = arg;
     natsMsg *reply = NULL;
-    if (natsConnection_RequestString(&reply, t->nc, "kumo.v1.monitor.latency", "", 5000) !=
-        NATS_OK)
+    if (natsConnection_RequestString(&reply, t->nc, "kumo.v1.monitor.latency", "", 5000) != NATS_OK)
         return 0;
     ProtobufCMessage *m = NULL;
     kumo_diag d;
@@ -255,13 +255,13 @@ static void fleet_setup(world *w)
     E2E_REQUIRE(&w->t, local_connection(w, w->east, "east", net) == 0);
     E2E_REQUIRE(&w->t, local_connection(w, w->west, "west", net + 110) == 0);
     E2E_REQUIRE(&w->t, mon_apply(w, 1) == 0);
-    E2E_REQUIRE(&w->t, e2e_apply(&w->t,
-                                 "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"App\","
-                                 " \"metadata\": {\"name\": \"burn\", \"namespace\": \"default\"},"
-                                 " \"spec\": {\"infraRef\": {\"name\": \"mon\"}, \"target\": "
-                                 "{\"group\": \"a\"}, \"components\": [{\"name\": \"spin\","
-                                 " \"command\": [\"sh\", \"-c\", \"while :; do :; done\"]}]}}") ==
-                       0);
+    E2E_REQUIRE(&w->t,
+                e2e_apply(&w->t,
+                          "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"App\","
+                          " \"metadata\": {\"name\": \"burn\", \"namespace\": \"default\"},"
+                          " \"spec\": {\"infraRef\": {\"name\": \"mon\"}, \"target\": "
+                          "{\"group\": \"a\"}, \"components\": [{\"name\": \"spin\","
+                          " \"command\": [\"sh\", \"-c\", \"while :; do :; done\"]}]}}") == 0);
     int ok = e2e_wait(&w->t, 120, machine_running, "mon-a-0") &&
              e2e_wait(&w->t, 60, machine_running, "mon-b-0");
     if (!ok)
@@ -300,8 +300,8 @@ static void check_staleness(world *w)
     KUMO_EXPECT(took <= 2 * INTERVAL_S + 0.5);
     /* Only kumo_machine_up stays, at 0, while the Machine exists. */
     char *text = monitor_scrape(w->metrics_port);
-    const char *up = text ? strstr(text, "kumo_machine_up{namespace=\"default\",machine=\"mon-b-0\"")
-                          : NULL;
+    const char *up =
+        text ? strstr(text, "kumo_machine_up{namespace=\"default\",machine=\"mon-b-0\"") : NULL;
     const char *end = up ? strchr(up, '\n') : NULL;
     KUMO_EXPECT(end && end - up > 2 && strncmp(end - 2, " 0", 2) == 0);
     free(text);

@@ -90,7 +90,7 @@ int prom_start(prom *p, const char *dir, int target_port, int interval_s)
     snprintf(config_flag, sizeof(config_flag), "--config.file=%s", config);
     snprintf(data_flag, sizeof(data_flag), "--storage.tsdb.path=%s", data);
     const char *argv[] = {"/usr/bin/prometheus", config_flag, data_flag, listen,
-                          "--log.level=warn", NULL};
+                          "--log.level=warn",    NULL};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -573,8 +573,7 @@ void kumo_cloud_call_end_op(kumo_cloud_conn *conn, const char *op, kumo_driver_c
         atomic_fetch_add(&conn->slot->cloud_throttled, 1);
         kumo_metrics_count(call_families[4], (const char *[]){conn->slot->key}, 1);
     }
-    const char *labels[] = {conn->slot->key, conn->driver->name, op,
-                            kumo_driver_code_name(result)};
+    const char *labels[] = {conn->slot->key, conn->driver->name, op, kumo_driver_code_name(result)};
     kumo_metrics_count(call_families[0], labels, 1);
     kumo_metrics_record(call_families[1], (const char *[]){conn->slot->key, op},
                         kumo_metrics_now() - call_started);

@@ -4,7 +4,7 @@
  * Simulates --machines agents on kumod's agent bus, joined as the bench-only
  * user (KUMO_AGENT_BUS_BENCH_USER): each machine publishes an
  * AgentMetricsReport (protobuf, 8 CPU modes, 2 filesystems, 2 interfaces, 2
- * App instances: 47 samples) every --interval seconds, the machines spread
+ * App instances: 46 samples) every --interval seconds, the machines spread
  * evenly over the interval. After one interval of warm-up it measures, over
  * --seconds, kumod's CPU time (/proc/PID/stat) and the samples published,
  * and prints
@@ -134,21 +134,38 @@ int main(int argc, char **argv)
     int pid = 0, machines = 10000, interval = 10, hold = 0;
     double seconds = 30;
     static const struct option options[] = {
-        {"nats", 1, NULL, 'n'},     {"user", 1, NULL, 'u'},      {"password", 1, NULL, 'p'},
+        {"nats", 1, NULL, 'n'},      {"user", 1, NULL, 'u'},     {"password", 1, NULL, 'p'},
         {"kumod-pid", 1, NULL, 'k'}, {"machines", 1, NULL, 'm'}, {"interval", 1, NULL, 'i'},
-        {"seconds", 1, NULL, 's'},  {"hold", 0, NULL, 'h'},     {NULL, 0, NULL, 0}};
+        {"seconds", 1, NULL, 's'},   {"hold", 0, NULL, 'h'},     {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (c) {
-        case 'n': url = optarg; break;
-        case 'u': user = optarg; break;
-        case 'p': password = optarg; break;
-        case 'k': pid = atoi(optarg); break;
-        case 'm': machines = atoi(optarg); break;
-        case 'i': interval = atoi(optarg); break;
-        case 's': seconds = atof(optarg); break;
-        case 'h': hold = 1; break;
-        default: return 2;
+        case 'n':
+            url = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'p':
+            password = optarg;
+            break;
+        case 'k':
+            pid = atoi(optarg);
+            break;
+        case 'm':
+            machines = atoi(optarg);
+            break;
+        case 'i':
+            interval = atoi(optarg);
+            break;
+        case 's':
+            seconds = atof(optarg);
+            break;
+        case 'h':
+            hold = 1;
+            break;
+        default:
+            return 2;
         }
     }
     if (url == NULL || user == NULL || password == NULL || pid <= 0 || machines <= 0 ||
@@ -178,7 +195,7 @@ int main(int argc, char **argv)
     uint8_t buf[4096];
     double start = now_s(), measure_from = start + interval, until = measure_from + seconds;
     long reports = 0, measured = 0;
-    size_t samples_each = 8 + 3 + 2 + 3 + 1 + 2 * 2 + 6 * 2 + 6 * 2;
+    size_t samples_each = 1 + 8 + 9 + 2 * 2 + 6 * 2 + 6 * 2; /* as kumod counts them */
     int measuring = 0, reported = 0;
     for (long tick = 0;; tick++) {
         /* Tick every 10 ms: machines whose turn falls in it publish. */
