@@ -206,32 +206,11 @@ static void *peers_main(void *arg)
     return NULL;
 }
 
-static natsStatus connect_to(const char *url, const char *user, const char *password,
-                             const char *name, natsConnection **out)
-{
-    natsOptions *o = NULL;
-    natsStatus s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(o, url);
-    if (s == NATS_OK && user)
-        s = natsOptions_SetUserInfo(o, user, password);
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, 200);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(o, name);
-    if (s == NATS_OK)
-        s = natsConnection_Connect(out, o);
-    natsOptions_Destroy(o);
-    return s;
-}
-
 static kumo_error buses_start(kumo_monitor *m, const kumo_monitor_options *o, kumo_diag *diag)
 {
     char subject[200];
     snprintf(subject, sizeof(subject), "%s.monitor.*", m->api_prefix);
-    natsStatus s = connect_to(o->api_url, NULL, NULL, "kumod-monitor", &m->api_nc);
+    natsStatus s = kumo_client_nats_connect(o->api_url, NULL, NULL, "kumod-monitor", &m->api_nc);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&m->top_sub, m->api_nc, subject, on_top, m);
     if (s != NATS_OK)
@@ -240,7 +219,8 @@ static kumo_error buses_start(kumo_monitor *m, const kumo_monitor_options *o, ku
     if (o->agent_url == NULL)
         return KUMO_ERROR_OK;
     snprintf(subject, sizeof(subject), "%s.*.metrics", m->agent_prefix);
-    s = connect_to(o->agent_url, o->agent_user, o->agent_password, "kumod-monitor", &m->agent_nc);
+    s = kumo_client_nats_connect(o->agent_url, o->agent_user, o->agent_password, "kumod-monitor",
+                                 &m->agent_nc);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&m->metrics_sub, m->agent_nc, subject, monitor_on_metrics, m);
     if (s == NATS_OK) /* reports may come in bursts: hold them rather than drop them */

@@ -497,31 +497,11 @@ static void *supervise(void *arg)
 
 /* ---- start/stop -------------------------------------------------------------------- */
 
-/* A connection that reconnects forever; user NULL: no credentials. */
-static natsStatus connect_to(const char *url, const char *user, const char *password,
-                             natsConnection **out)
-{
-    natsOptions *o = NULL;
-    natsStatus s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(o, url);
-    if (s == NATS_OK && user)
-        s = natsOptions_SetUserInfo(o, user, password);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(o, "kumo-controller-manager");
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, 200);
-    if (s == NATS_OK)
-        s = natsConnection_Connect(out, o);
-    natsOptions_Destroy(o);
-    return s;
-}
+#define MANAGER_CONNECTION_NAME "kumo-controller-manager"
 
 static kumo_error nats_connect(kumo_manager *m, kumo_diag *diag)
 {
-    natsStatus s = connect_to(m->url, NULL, NULL, &m->nc);
+    natsStatus s = kumo_client_nats_connect(m->url, NULL, NULL, MANAGER_CONNECTION_NAME, &m->nc);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&m->metrics_sub, m->nc, m->metrics_subject, on_metrics, m);
     char control[300];
@@ -538,8 +518,9 @@ static kumo_error nats_connect(kumo_manager *m, kumo_diag *diag)
 /* kumod's user on the agent bus, for the app controller. */
 static kumo_error agents_connect(kumo_manager *m, kumo_diag *diag)
 {
-    natsStatus s = connect_to(m->options.agent_url, m->options.agent_user,
-                              m->options.agent_password, &m->agents);
+    natsStatus s =
+        kumo_client_nats_connect(m->options.agent_url, m->options.agent_user,
+                                 m->options.agent_password, MANAGER_CONNECTION_NAME, &m->agents);
     if (s != NATS_OK)
         return kumo_diag_set_foreign(diag, KUMO_ERROR_UNAVAILABLE, "nats", s,
                                      "controller manager: cannot join the agent bus at %s: %s",

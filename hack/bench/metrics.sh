@@ -120,11 +120,11 @@ EOF
   sleep $(( 3 * interval ))
   read -r c1 s1 < <(prom_stat)
   prom_samples_per_core_s=$(awk -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" \
-    'BEGIN{d=c1-c0; printf "%.0f", d>0 ? (s1-s0)/d : 0}')
+    'BEGIN{d=c1-c0; printf "%.0f", (d>0 ? (s1-s0)/d : 0)}')
   echo "prometheus: $(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.0f", b-a}') samples appended," \
     "$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}') CPU s" >&2
   ratio=$(awk -v a="$samples_per_core_s" -v b="$prom_samples_per_core_s" \
-    'BEGIN{printf "%.2f", b>0 ? a/b : 0}')
+    'BEGIN{printf "%.2f", (b>0 ? a/b : 0)}')
 fi
 
 echo "BENCH metrics samples_per_core_s=$samples_per_core_s scrape_s=$scrape_s" \
