@@ -78,7 +78,7 @@ KUMO_TEST(metrics_report_published)
     KUMO_REQUIRE_PTR_NONNULL(first);
     KUMO_EXPECT_STR_EQ(first->machine_uid, f.uid);
     KUMO_EXPECT_INT_EQ(first->interval_ms, 1000);
-    KUMO_EXPECT_INT_EQ(first->cpu_count, sysconf(_SC_NPROCESSORS_CONF));
+    KUMO_EXPECT_INT_EQ(first->cpu_count, sysconf(_SC_NPROCESSORS_ONLN));
     KUMO_EXPECT(first->cpu && first->cpu->user + first->cpu->system > 0 && first->cpu->idle > 0);
     KUMO_EXPECT_INT_GT(first->memory_total_bytes, 0);
     KUMO_EXPECT(first->memory_available_bytes > 0 &&

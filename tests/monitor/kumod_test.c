@@ -2,8 +2,9 @@
  * kumod_test.c - kumod's own /metrics without machines (no root needed): the
  * text parses with Prometheus's own checker, a real Prometheus scrapes it and
  * PromQL sees the API's request rate; bad paths and methods get clear
- * answers; and the recording and alerting rules of docs/monitoring.md pass
- * `promtool check rules`.
+ * answers; agent reports are taken only for the machine whose subject they
+ * come on and dropped once silent; and the recording and alerting rules of
+ * docs/monitoring.md pass `promtool check rules`.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/agentbus/agentbus.h"
+#include "apis/kumo/v1alpha1/agent.pb-c.h"
 #include "tests/e2e/e2e.h"
 #include "tests/monitor/monitor_test.h"
 #include "tests/monitor/prom.h"
@@ -159,4 +160,87 @@ KUMO_TEST(rules_check)
     /* The checker can fail: a broken expression is refused. */
     KUMO_REQUIRE_INT_EQ(monitor_sh("sed -i '0,/expr: /s//expr: rate(/' %s", path), 0);
     KUMO_EXPECT_INT_NE(monitor_sh("promtool check rules %s >/dev/null 2>&1", path), 0);
+}
+
+/* Publishes a report for `body_uid` on `subject_uid`'s subject (interval 1 s). */
+static void report_publish(natsConnection *nc, const char *subject_uid, const char *body_uid)
+{
+    Kumo__V1alpha1__AgentMetricsReport r = KUMO__V1ALPHA1__AGENT_METRICS_REPORT__INIT;
+    Kumo__V1alpha1__AgentCpuSeconds cpu = KUMO__V1ALPHA1__AGENT_CPU_SECONDS__INIT;
+    cpu.user = 12.5;
+    r.machine_uid = (char *)body_uid;
+    r.interval_ms = 1000;
+    r.cpu = &cpu;
+    r.memory_total_bytes = 1 << 30;
+    r.memory_available_bytes = 1 << 29;
+    uint8_t buf[256];
+    size_t n = protobuf_c_message_pack(&r.base, buf);
+    char subject[128];
+    snprintf(subject, sizeof(subject), "kumo.agent.%s.metrics", subject_uid);
+    KUMO_EXPECT(natsConnection_Publish(nc, subject, buf, (int)n) == NATS_OK);
+    natsConnection_Flush(nc);
+}
+
+/* The scrape holds (want 1) or lacks (want 0) `needle`. */
+typedef struct text_want {
+    int port;
+    const char *needle;
+    int want;
+} text_want;
+
+static int text_is(e2e *t, void *arg)
+{
+    (void)t;
+    text_want *w = arg;
+    char *text = monitor_scrape(w->port);
+    int found = text && strstr(text, w->needle) != NULL;
+    free(text);
+    return text && found == w->want;
+}
+
+KUMO_TEST(reports_checked_and_dropped)
+{
+    char listen[64], agent_listen[64];
+    int port = prom_free_port(), agent_port = prom_free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(agent_listen, sizeof(agent_listen), "127.0.0.1:%d", agent_port);
+    const char *args[] = {"--metrics-listen", listen, "--agent-listen", agent_listen, NULL};
+    setenv("KUMO_AGENT_BUS_BENCH_USER", "bench:pw-for-this-test", 1); /* kumod inherits it */
+    e2e t;
+    e2e_start_with(&t, "30", args);
+    unsetenv("KUMO_AGENT_BUS_BENCH_USER");
+    char url[64];
+    snprintf(url, sizeof(url), "nats://bench:pw-for-this-test@127.0.0.1:%d", agent_port);
+    natsConnection *nc = NULL;
+    int joined = 0;
+    for (double deadline = kumo_test_now() + 20; !joined && kumo_test_now() < deadline;) {
+        joined = natsConnection_ConnectTo(&nc, url) == NATS_OK;
+        if (!joined)
+            e2e_sleep_ms(100);
+    }
+    E2E_REQUIRE(&t, joined);
+
+    /* A report for itself is taken; the machine (unknown to the store) is labelled by uid. */
+    report_publish(nc, "m-good", "m-good");
+    text_want good = {port, "node_memory_MemAvailable_bytes{machine=\"m-good\"} 536870912\n", 1};
+    KUMO_EXPECT(e2e_wait(&t, 20, text_is, &good));
+    text_want cpu = {port, "node_cpu_seconds_total{machine=\"m-good\",mode=\"user\"} 12.5\n", 1};
+    KUMO_EXPECT(text_is(&t, &cpu));
+    /* One for another machine, and one that is not a report: both refused. */
+    report_publish(nc, "m-liar", "m-good");
+    KUMO_EXPECT(natsConnection_PublishString(nc, "kumo.agent.m-junk.metrics", "{not protobuf") ==
+                NATS_OK);
+    natsConnection_Flush(nc);
+    text_want rejected = {port, "kumo_monitor_reports_rejected_total 2\n", 1};
+    KUMO_EXPECT(e2e_wait(&t, 20, text_is, &rejected));
+    text_want liar = {port, "machine=\"m-liar\"", 0};
+    KUMO_EXPECT(text_is(&t, &liar));
+    /* Silent for 1.5 intervals: gone (an unknown machine leaves no kumo_machine_up behind). */
+    double last = kumo_test_now();
+    text_want gone = {port, "machine=\"m-good\"", 0};
+    KUMO_EXPECT(e2e_wait(&t, 20, text_is, &gone));
+    double took = kumo_test_now() - last;
+    KUMO_EXPECT(took >= 1.0 && took <= 2.5);
+    natsConnection_Destroy(nc);
+    e2e_stop(&t);
 }

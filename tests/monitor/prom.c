@@ -44,8 +44,7 @@ char *prom_http_get(int port, const char *path, int *code)
     CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "GET %s: %s\n", url, curl_easy_strerror(rc));
+    if (rc != CURLE_OK) { /* nothing answered (yet): the callers poll or report */
         kumo_codec_buffer_fini(&b);
         return NULL;
     }
