@@ -180,66 +180,52 @@ static void collect(void *context, const char *uid, void *value)
     monitor_labels_of(rs->m, uid, r->labels);
 }
 
-typedef double (*scalar_fn)(const report_t *r);
-static double load1(const report_t *r)
-{
-    return r->load1;
-}
-static double load5(const report_t *r)
-{
-    return r->load5;
-}
-static double load15(const report_t *r)
-{
-    return r->load15;
-}
-static double mem_total(const report_t *r)
-{
-    return (double)r->memory_total_bytes;
-}
-static double mem_avail(const report_t *r)
-{
-    return (double)r->memory_available_bytes;
-}
-static double cpu_count(const report_t *r)
-{
-    return r->cpu_count;
-}
-static double m_cpu(const report_t *r)
-{
-    return r->machine_cpu_seconds;
-}
-static double m_mem(const report_t *r)
-{
-    return (double)r->machine_memory_bytes;
-}
-static double m_limit(const report_t *r)
-{
-    return (double)r->machine_memory_limit_bytes;
-}
-
+/* The machine-wide figures, one series each. */
 static const struct {
     const char *name, *help;
     kumo_metrics_type type;
-    scalar_fn value;
 } scalars[] = {
-    {"node_load1", "1m load average.", KUMO_METRICS_GAUGE, load1},
-    {"node_load5", "5m load average.", KUMO_METRICS_GAUGE, load5},
-    {"node_load15", "15m load average.", KUMO_METRICS_GAUGE, load15},
-    {"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", KUMO_METRICS_GAUGE,
-     mem_total},
+    {"node_load1", "1m load average.", KUMO_METRICS_GAUGE},
+    {"node_load5", "5m load average.", KUMO_METRICS_GAUGE},
+    {"node_load15", "15m load average.", KUMO_METRICS_GAUGE},
+    {"node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.", KUMO_METRICS_GAUGE},
     {"node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.",
-     KUMO_METRICS_GAUGE, mem_avail},
-    {"kumo_machine_cpus", "CPUs the machine sees.", KUMO_METRICS_GAUGE, cpu_count},
+     KUMO_METRICS_GAUGE},
+    {"kumo_machine_cpus", "CPUs the machine sees.", KUMO_METRICS_GAUGE},
     {"kumo_machine_cpu_seconds_total",
      "CPU seconds used by the machine's own cgroup (else by its agent and instances).",
-     KUMO_METRICS_COUNTER, m_cpu},
+     KUMO_METRICS_COUNTER},
     {"kumo_machine_memory_bytes",
      "Memory used by the machine's own cgroup (else the RSS of its agent and instances).",
-     KUMO_METRICS_GAUGE, m_mem},
+     KUMO_METRICS_GAUGE},
     {"kumo_machine_memory_limit_bytes", "The machine's memory limit (cgroup, else MemTotal).",
-     KUMO_METRICS_GAUGE, m_limit},
+     KUMO_METRICS_GAUGE},
 };
+
+/* The value of scalars[which] in a report. */
+static double scalar_value(const report_t *r, size_t which)
+{
+    switch (which) {
+    case 0:
+        return r->load1;
+    case 1:
+        return r->load5;
+    case 2:
+        return r->load15;
+    case 3:
+        return (double)r->memory_total_bytes;
+    case 4:
+        return (double)r->memory_available_bytes;
+    case 5:
+        return r->cpu_count;
+    case 6:
+        return r->machine_cpu_seconds;
+    case 7:
+        return (double)r->machine_memory_bytes;
+    default:
+        return (double)r->machine_memory_limit_bytes;
+    }
+}
 
 static void write_cpu(kumo_metrics_text *t, const rows *rs)
 {
@@ -388,7 +374,7 @@ void monitor_fleet_write(kumo_monitor *m, kumo_metrics_text *t)
             if (rs.items[i].entry->report)
                 kumo_metrics_text_sample(t, scalars[f].name, machine_label_names,
                                          rs.items[i].labels, MONITOR_LABELS,
-                                         scalars[f].value(rs.items[i].entry->report));
+                                         scalar_value(rs.items[i].entry->report, f));
     }
     write_filesystems(t, &rs);
     write_interfaces(t, &rs);

@@ -72,7 +72,7 @@ struct kumo_monitor {
     pthread_t http_thread;
     int http_started, port;
 
-    kumo_metrics_series *reports, *samples, *rejected, *scrapes;
+    kumo_metrics_series *reports, *samples, *rejected;
     kumo_metrics_family *scrape_seconds;
 };
 
