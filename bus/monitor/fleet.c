@@ -71,6 +71,10 @@ void monitor_on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     (void)nc;
     (void)sub;
     kumo_monitor *m = closure;
+    if (!monitor_callback_enter(m)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
     char uid[128];
     report_t *r = NULL;
     if (subject_uid(natsMsg_GetSubject(msg), uid, sizeof(uid)) == 0)
@@ -82,6 +86,7 @@ void monitor_on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
         kumo_metrics_add(m->rejected, 1);
         if (r)
             protobuf_c_message_free_unpacked(&r->base, NULL);
+        monitor_callback_leave(m);
         return;
     }
     double now = kumo_metrics_now();
@@ -108,6 +113,7 @@ void monitor_on_metrics(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     pthread_mutex_unlock(&m->lock);
     if (r)
         protobuf_c_message_free_unpacked(&r->base, NULL);
+    monitor_callback_leave(m);
 }
 
 typedef struct sweep_state {

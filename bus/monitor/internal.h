@@ -17,6 +17,7 @@
 
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "apis/kumo/v1alpha1/agent.pb-c.h"
 #include "apis/kumo/v1alpha1/monitor.pb-c.h"
@@ -53,6 +54,7 @@ typedef struct monitor_cell {
 } monitor_cell;
 
 struct kumo_monitor {
+    _Atomic int closing, active; /* stop waits for the NATS callbacks in flight */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping;
@@ -75,6 +77,12 @@ struct kumo_monitor {
     kumo_metrics_series *reports, *samples, *rejected;
     kumo_metrics_family *scrape_seconds;
 };
+
+/* ---- monitor.c ---- */
+/* A NATS callback begins: 0 when the monitor is closing (the callback must return at once,
+ * without monitor_callback_leave). */
+int monitor_callback_enter(kumo_monitor *m);
+void monitor_callback_leave(kumo_monitor *m);
 
 /* ---- labels.c ---- */
 kumo_error monitor_labels_start(kumo_monitor *m, kumo_diag *diag);

@@ -152,6 +152,10 @@ static void on_top(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 {
     (void)sub;
     kumo_monitor *m = closure;
+    if (!monitor_callback_enter(m)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
     const char *subject = natsMsg_GetSubject(msg), *reply = natsMsg_GetReply(msg);
     const char *what = strrchr(subject, '.');
     ProtobufCMessage *answer = NULL;
@@ -177,6 +181,21 @@ static void on_top(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         protobuf_c_message_free_unpacked(answer, NULL);
     kumo_codec_buffer_fini(&out);
     natsMsg_Destroy(msg);
+    monitor_callback_leave(m);
+}
+
+int monitor_callback_enter(kumo_monitor *m)
+{
+    atomic_fetch_add(&m->active, 1);
+    if (!atomic_load(&m->closing))
+        return 1;
+    atomic_fetch_sub(&m->active, 1);
+    return 0;
+}
+
+void monitor_callback_leave(kumo_monitor *m)
+{
+    atomic_fetch_sub(&m->active, 1);
 }
 
 /* ---- the peers thread ------------------------------------------------------------------ */
@@ -225,6 +244,8 @@ static kumo_error buses_start(kumo_monitor *m, const kumo_monitor_options *o, ku
         s = natsConnection_Subscribe(&m->metrics_sub, m->agent_nc, subject, monitor_on_metrics, m);
     if (s == NATS_OK) /* reports may come in bursts: hold them rather than drop them */
         s = natsSubscription_SetPendingLimits(m->metrics_sub, 1000000, 1024 * 1024 * 1024);
+    if (s == NATS_OK) /* subscribed before anything says kumod serves */
+        s = natsConnection_FlushTimeout(m->agent_nc, 5000);
     if (s != NATS_OK)
         return kumo_diag_set(diag, KUMO_ERROR_UNAVAILABLE, "monitor: agent bus %s: %s",
                              o->agent_url, natsStatus_GetText(s));
@@ -302,11 +323,15 @@ void kumo_monitor_stop(kumo_monitor *m)
         evhttp_free(m->http);
     if (m->base)
         event_base_free(m->base);
-    /* No callback runs once a drained subscription has completed. */
-    natsSubscription *subs[] = {m->metrics_sub, m->top_sub};
-    for (int i = 0; i < 2; i++)
-        if (subs[i] && natsSubscription_Drain(subs[i]) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(subs[i], 5000);
+    /* Callbacks that start from now on return at once; wait for those in flight (also when
+     * the bus is gone: closing never waits for a server). */
+    atomic_store(&m->closing, 1);
+    if (m->agent_nc)
+        natsConnection_Close(m->agent_nc);
+    if (m->api_nc)
+        natsConnection_Close(m->api_nc);
+    for (int i = 0; i < 5000 && atomic_load(&m->active) > 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     natsSubscription_Destroy(m->metrics_sub);
     natsSubscription_Destroy(m->top_sub);
     natsConnection_Destroy(m->agent_nc);

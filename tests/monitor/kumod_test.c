@@ -220,10 +220,18 @@ KUMO_TEST(reports_checked_and_dropped)
     }
     E2E_REQUIRE(&t, joined);
 
-    /* A report for itself is taken; the machine (unknown to the store) is labelled by uid. */
-    report_publish(nc, "m-good", "m-good");
+    /* A report for itself is taken; the machine (unknown to the store) is labelled by uid.
+     * Published every 200 ms, as an agent would, until kumod (starting up) shows it. */
     text_want good = {port, "node_memory_MemAvailable_bytes{machine=\"m-good\"} 536870912\n", 1};
-    KUMO_EXPECT(e2e_wait(&t, 20, text_is, &good));
+    int seen = 0;
+    double last = 0;
+    for (double deadline = kumo_test_now() + 30; !seen && kumo_test_now() < deadline;) {
+        report_publish(nc, "m-good", "m-good");
+        last = kumo_test_now();
+        e2e_sleep_ms(200);
+        seen = text_is(&t, &good);
+    }
+    KUMO_EXPECT(seen);
     text_want cpu = {port, "node_cpu_seconds_total{machine=\"m-good\",mode=\"user\"} 12.5\n", 1};
     KUMO_EXPECT(text_is(&t, &cpu));
     /* One for another machine, and one that is not a report: both refused. */
@@ -236,7 +244,6 @@ KUMO_TEST(reports_checked_and_dropped)
     text_want liar = {port, "machine=\"m-liar\"", 0};
     KUMO_EXPECT(text_is(&t, &liar));
     /* Silent for 1.5 intervals: gone (an unknown machine leaves no kumo_machine_up behind). */
-    double last = kumo_test_now();
     text_want gone = {port, "machine=\"m-good\"", 0};
     KUMO_EXPECT(e2e_wait(&t, 20, text_is, &gone));
     double took = kumo_test_now() - last;
