@@ -4,7 +4,8 @@
  * in each) whose kumo-agents report every 2 s, a CPU-burning App on one, and
  * a real Prometheus scraping kumod every second. Then: PromQL sees each
  * machine's CPU and memory; promtool finds nothing wrong with the text;
- * `kumoctl top` shows that machine and the App near one core busy; agents
+ * `kumoctl top` shows that machine and the App at what the kernel says the
+ * busy loop used (near one core when the host lets it have one); agents
  * time each other across the two connections and placement says it used the
  * measurement; a killed agent's series go within two intervals; a new
  * machine's come within about one.
@@ -137,26 +138,13 @@ static double top_cpu_percent(const char *table, const char *name)
     return pct;
 }
 
-static int machines_busy(e2e *t, void *arg)
-{
-    (void)t;
-    world *w = arg;
-    char *table = kumoctl_top(w, "machines");
-    double a = top_cpu_percent(table, "mon-a-0"), b = top_cpu_percent(table, "mon-b-0");
-    int ok = a >= 70 && a <= 130 && b >= 0 && b < 30;
-    if (ok)
-        fprintf(stderr, "%s", table);
-    free(table);
-    return ok;
-}
-
 static int prom_sees_fleet(e2e *t, void *arg)
 {
     (void)t;
     world *w = arg;
     return prom_count(&w->p, "node_memory_MemAvailable_bytes{infra=\"mon\"}") == 2 &&
-           prom_count(&w->p, "rate(kumo_machine_cpu_seconds_total{infra=\"mon\"}[10s]) > 0.5") ==
-               1 &&
+           prom_count(&w->p, "rate(kumo_machine_cpu_seconds_total{infra=\"mon\"}[10s])") == 2 &&
+           prom_count(&w->p, "rate(kumo_machine_cpu_seconds_total{group=\"a\"}[10s]) > 0.1") == 1 &&
            prom_count(&w->p, "node_cpu_seconds_total{infra=\"mon\",mode=\"user\"}") == 2 &&
            prom_value(&w->p, "sum(rate(kumo_apiserver_requests_total[20s]))") > 0;
 }
@@ -249,6 +237,27 @@ static int machines_gone(e2e *t, void *arg)
     return monitor_sh("ip netns list | grep -q '^%s-'", w->prefix) != 0;
 }
 
+/* Says how long each step took (the case's time varies with the host's load). */
+static void step(const char *what)
+{
+    static double start;
+    double now = kumo_test_now();
+    if (start == 0)
+        start = now;
+    fprintf(stderr, "[%6.1f s] %s\n", now - start, what);
+}
+
+static int connections_gone(e2e *t, void *arg)
+{
+    world *w = arg;
+    ProtobufCMessage *east = e2e_get(t, "Connection", w->east);
+    ProtobufCMessage *west = e2e_get(t, "Connection", w->west);
+    kumo_object_destroy(east);
+    kumo_object_destroy(west);
+    return east == NULL && west == NULL &&
+           monitor_sh("nft list tables 2>/dev/null | grep -q ' %s_'", w->prefix) != 0;
+}
+
 static void fleet_setup(world *w)
 {
     int net = 10 + (int)(getpid() % 100);
@@ -269,22 +278,90 @@ static void fleet_setup(world *w)
     E2E_REQUIRE(&w->t, ok);
 }
 
-static void check_top(world *w)
+/* The host pid of the busy loop in this run's machines (found by its namespace), or 0. */
+static int burner_pid(const world *w)
 {
-    KUMO_EXPECT(e2e_wait(&w->t, 60, machines_busy, w));
-    char *apps = kumoctl_top(w, "apps");
-    KUMO_EXPECT_CONTAINS(apps, "burn ");
+    char command[400], line[32] = "";
+    snprintf(command, sizeof(command),
+             "for p in $(pgrep -f 'while :; do :; done'); do case \"$(ip netns identify $p)\" "
+             "in %s-*) echo $p;; esac; done",
+             w->prefix);
+    FILE *f = popen(command, "r");
+    if (f && fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    if (f)
+        pclose(f);
+    return atoi(line);
+}
+
+/* CPU seconds the process has used (utime + stime), -1 when it is gone. */
+static double cpu_seconds(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+typedef struct busy_state {
+    world *w;
+    int pid;
+    int agreed;  /* samples where top agreed with the kernel */
+    int offered; /* samples where the loop got (nearly) a core */
+    int shown;   /* ... and top agreed and said so */
+} busy_state;
+
+/*
+ * `kumoctl top` agrees with what the kernel says the busy loop used over the same two
+ * report intervals (within 20 points), for its machine and its App, the other machine is
+ * idle; and when the loop had (nearly) a core, top says so. A host shared with other work
+ * may give the loop less than a core: then agreement is what is checked.
+ */
+static int top_agrees(e2e *t, void *arg)
+{
+    (void)t;
+    busy_state *s = arg;
+    double c0 = cpu_seconds(s->pid), t0 = kumo_test_now();
+    e2e_sleep_ms(2 * INTERVAL_S * 1000);
+    double used = (cpu_seconds(s->pid) - c0) / (kumo_test_now() - t0) * 100;
+    char *machines = kumoctl_top(s->w, "machines"), *apps = kumoctl_top(s->w, "apps");
+    double a = top_cpu_percent(machines, "mon-a-0"), b = top_cpu_percent(machines, "mon-b-0");
     const char *row = apps ? strstr(apps, "\nburn ") : NULL;
     int instances = 0, ready = 0;
-    double pct = 0;
+    double app = -1;
     char cores[32];
     if (row)
-        sscanf(row + 1, "burn %d %d %31s %lf", &instances, &ready, cores, &pct);
-    KUMO_EXPECT_INT_EQ(instances, 1);
-    KUMO_EXPECT_INT_EQ(ready, 1);
-    KUMO_EXPECT(pct >= 70 && pct <= 130); /* one busy loop: about one core */
-    fprintf(stderr, "%s", apps ? apps : "");
+        sscanf(row + 1, "burn %d %d %31s %lf", &instances, &ready, cores, &app);
+    int ok = c0 >= 0 && used >= 0 && a >= 0 && b >= 0 && b < 30 && instances == 1 && ready == 1 &&
+             a > used - 20 && a < used + 20 && app > used - 20 && app < used + 20;
+    s->agreed += ok;
+    s->offered += used >= 70;
+    s->shown += ok && used >= 70 && a >= 70 && app >= 70;
+    fprintf(stderr, "busy loop used %.0f %% of a core; kumoctl top says:\n%s%s", used,
+            machines ? machines : "", apps ? apps : "");
+    free(machines);
     free(apps);
+    return s->shown > 0;
+}
+
+static void check_top(world *w)
+{
+    busy_state s = {w, burner_pid(w), 0, 0, 0};
+    KUMO_REQUIRE(s.pid > 0);
+    if (e2e_wait(&w->t, 60, top_agrees, &s))
+        return;
+    /* The host never let the loop have a core: then agreeing is what top can show. */
+    fprintf(stderr, "the busy loop never had a full core in 60 s (%d samples agreed)\n", s.agreed);
+    KUMO_EXPECT(s.offered == 0 && s.agreed > 0);
 }
 
 static void check_staleness(world *w)
@@ -339,7 +416,9 @@ KUMO_TEST(fleet_on_local_machines)
     snprintf(interval, sizeof(interval), "%d", INTERVAL_S);
     const char *args[] = {"--metrics-listen", listen, "--metrics-interval", interval, NULL};
     e2e_start_with(&w.t, "30", args);
+    step("kumod started");
     fleet_setup(&w);
+    step("machines running");
 
     char dir[600];
     snprintf(dir, sizeof(dir), "%s/prometheus", w.t.dir);
@@ -352,7 +431,9 @@ KUMO_TEST(fleet_on_local_machines)
                 prom_count(&w.p, "rate(kumo_machine_cpu_seconds_total{infra=\"mon\"}[10s])"));
     KUMO_EXPECT(ok);
     KUMO_EXPECT(monitor_promtool_ok(w.metrics_port, w.t.dir));
+    step("Prometheus sees the fleet");
     check_top(&w);
+    step("kumoctl top checked");
 
     KUMO_EXPECT(e2e_wait(&w.t, 60, latency_measured, &w));
     char placement[200];
@@ -365,9 +446,11 @@ KUMO_TEST(fleet_on_local_machines)
              w.east);
     E2E_REQUIRE(&w.t, infra_apply(&w, "near", 1, placement) == 0);
     KUMO_EXPECT(e2e_wait(&w.t, 60, placed_by_measurement, &w));
+    step("latency measured and used");
 
     check_staleness(&w);
     check_new_machine(&w);
+    step("staleness and a new machine checked");
     /* Prometheus saw the killed machine's series go too (stale after a scrape without them). */
     KUMO_EXPECT(e2e_wait(&w.t, 30, prom_lost_machine, &w));
     prom_stop(&w.p);
@@ -376,7 +459,9 @@ KUMO_TEST(fleet_on_local_machines)
     E2E_REQUIRE(&w.t, e2e_delete(&w.t, "Infra", "near") == 0);
     E2E_REQUIRE(&w.t, e2e_delete(&w.t, "Infra", "mon") == 0);
     KUMO_EXPECT(e2e_wait(&w.t, 120, machines_gone, &w));
+    step("everything deleted");
     e2e_delete(&w.t, "Connection", w.east);
     e2e_delete(&w.t, "Connection", w.west);
+    KUMO_EXPECT(e2e_wait(&w.t, 60, connections_gone, &w)); /* with their bridges and tables */
     e2e_stop(&w.t);
 }
