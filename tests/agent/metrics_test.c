@@ -86,7 +86,7 @@ KUMO_TEST(metrics_report_published)
     KUMO_EXPECT_INT_GE(first->n_filesystems, 1);
     for (size_t i = 0; i < first->n_filesystems; i++)
         KUMO_EXPECT(first->filesystems[i]->size_bytes >= first->filesystems[i]->avail_bytes);
-    KUMO_EXPECT(first->machine_cpu_seconds > 0 && first->machine_memory_bytes > 0);
+    KUMO_EXPECT(first->machine_cpu_seconds >= 0 && first->machine_memory_bytes > 0);
 
     apply_sleeper(&f);
     report_t *later = next_report(sub, 10000, two_instances_up);
@@ -94,6 +94,8 @@ KUMO_TEST(metrics_report_published)
     if (later) {
         KUMO_EXPECT_INT_GT(later->seq, first->seq);
         KUMO_EXPECT(later->cpu->idle >= first->cpu->idle); /* counters only grow */
+        KUMO_EXPECT(later->machine_cpu_seconds >= first->machine_cpu_seconds);
+        KUMO_EXPECT(later->machine_cpu_seconds > 0);
         KUMO_EXPECT_STR_EQ(later->instances[0]->app, "default/idle");
         KUMO_EXPECT_STR_EQ(later->instances[0]->component, "sleep");
         protobuf_c_message_free_unpacked(&later->base, NULL);
