@@ -12,6 +12,7 @@ packages=(
   etcd-server etcd-client
   clang-format iproute2 nftables procps curl python3
   haproxy wrk
+  libevent-dev prometheus
 )
 
 missing=()

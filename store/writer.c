@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "apis/log/log.h"
+#include "apis/metrics/metrics.h"
 
 #define GC_BUDGET          512
 #define COMPACT_BUDGET     256
@@ -201,6 +202,31 @@ static double seconds_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Commit latency and batch size for /metrics (only this thread writes them). */
+static void record_commit(double seconds, size_t batch)
+{
+    static const double latency_buckets[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+                                             0.02,   0.05,  0.1,   0.5,   1};
+    static const double batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+    static kumo_metrics_series *latency, *size;
+    if (latency == NULL) {
+        kumo_metrics_spec l = {.name = "kumo_store_commit_duration_seconds",
+                               .help = "Time of one store write transaction (group commit).",
+                               .type = KUMO_METRICS_HISTOGRAM,
+                               .buckets = latency_buckets,
+                               .bucket_count = sizeof(latency_buckets) / sizeof(double)};
+        kumo_metrics_spec b = {.name = "kumo_store_commit_batch_size",
+                               .help = "Write requests committed together.",
+                               .type = KUMO_METRICS_HISTOGRAM,
+                               .buckets = batch_buckets,
+                               .bucket_count = sizeof(batch_buckets) / sizeof(double)};
+        latency = kumo_metrics_series_get(kumo_metrics_family_get(&l), NULL);
+        size = kumo_metrics_series_get(kumo_metrics_family_get(&b), NULL);
+    }
+    kumo_metrics_observe(latency, seconds);
+    kumo_metrics_observe(size, (double)batch);
+}
+
 static struct timespec deadline_after(double seconds)
 {
     struct timespec ts;
@@ -275,8 +301,10 @@ static void *writer_main(void *arg)
         batch_work work = {0};
         double started = seconds_now();
         size_t used = run_batch(s, reqs, n, &t, &work, maintenance_due || n > 0);
-        if (n > 0)
+        if (n > 0) {
             s->commit_seconds = 0.8 * s->commit_seconds + 0.2 * (seconds_now() - started);
+            record_commit(seconds_now() - started, used);
+        }
         call_hook(s, &t);
         txn_fini(&t);
         if (compact_requested)

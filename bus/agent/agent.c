@@ -171,6 +171,16 @@ char *kumo_agent_bootstrap_json(const unsigned char key[KUMO_AGENT_KEY_SIZE],
                                 const char *const *urls, size_t url_count, int port,
                                 const char *prefix, int status_interval_ms)
 {
+    return kumo_agent_bootstrap_json_metrics(key, machine_uid, machine, ns, urls, url_count, port,
+                                             prefix, status_interval_ms, 0);
+}
+
+char *kumo_agent_bootstrap_json_metrics(const unsigned char key[KUMO_AGENT_KEY_SIZE],
+                                        const char *machine_uid, const char *machine,
+                                        const char *ns, const char *const *urls, size_t url_count,
+                                        int port, const char *prefix, int status_interval_ms,
+                                        int metrics_interval_ms)
+{
     unsigned char seed[KUMO_AGENT_SEED_SIZE];
     char hex[65];
     if (kumo_agent_seed_derive(key, machine_uid, seed) != 0)
@@ -186,6 +196,7 @@ char *kumo_agent_bootstrap_json(const unsigned char key[KUMO_AGENT_KEY_SIZE],
     b.port = port;
     b.prefix = (char *)(prefix ? prefix : "");
     b.status_interval_ms = status_interval_ms;
+    b.metrics_interval_ms = metrics_interval_ms;
     kumo_codec_buffer out;
     kumo_codec_buffer_init(&out);
     kumo_diag d;
@@ -331,12 +342,15 @@ int kumo_agent_authorization(const unsigned char key[KUMO_AGENT_KEY_SIZE], const
             kumo_agent_seed_derive(key, machine_uids[i], seed) != 0 ||
             kumo_agent_public_key(seed, public_key) != 0)
             continue;
+        const char *u = machine_uids[i];
         fprintf(f,
-                "    {nkey: \"%s\", permissions: {publish: {allow: [\"%s.%s.status\"]},"
-                " subscribe: {allow: [\"%s.%s.apply\", \"%s.%s.get\"]},"
+                "    {nkey: \"%s\", permissions: {publish: {allow: [\"%s.%s.status\", "
+                "\"%s.%s.metrics\", \"%s.*.ping\"]},"
+                " subscribe: {allow: [\"%s.%s.apply\", \"%s.%s.get\", \"%s.%s.peers\", "
+                "\"%s.%s.ping\", \"%s.%s.rtt\"]},"
                 " allow_responses: true}}\n",
-                public_key, prefix, machine_uids[i], prefix, machine_uids[i], prefix,
-                machine_uids[i]);
+                public_key, prefix, u, prefix, u, prefix, prefix, u, prefix, u, prefix, u, prefix,
+                u, prefix, u);
         memset(seed, 0, sizeof(seed));
     }
     fprintf(f, "  ]\n}\n");

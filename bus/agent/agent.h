@@ -15,6 +15,11 @@
  *                soon after an instance changes
  *   P.U.apply    kumod -> agent request: an AgentApply; reply AgentReply
  *   P.U.get      kumod -> agent request (empty body); reply AgentReply
+ *   P.U.metrics  agent -> kumod: an AgentMetricsReport (protobuf) every
+ *                metrics interval (docs/monitoring.md)
+ *   P.U.peers    kumod -> agent: AgentPeers (JSON), the agents to time
+ *   P.U.ping     any agent -> agent request: answered with its own body
+ *   P.U.rtt      the answers to the agent's own pings
  *
  * Thread safety: every function is reentrant.
  */
@@ -67,6 +72,13 @@ char *kumo_agent_bootstrap_json(const unsigned char key[KUMO_AGENT_KEY_SIZE],
                                 const char *const *urls, size_t url_count, int port,
                                 const char *prefix, int status_interval_ms);
 
+/* The same with the metrics interval (0: the agent's default, 10 s). */
+char *kumo_agent_bootstrap_json_metrics(const unsigned char key[KUMO_AGENT_KEY_SIZE],
+                                        const char *machine_uid, const char *machine,
+                                        const char *ns, const char *const *urls, size_t url_count,
+                                        int port, const char *prefix, int status_interval_ms,
+                                        int metrics_interval_ms);
+
 /* Parses and checks a bootstrap (uid and a 64-hex-digit seed required). */
 kumo_error kumo_agent_bootstrap_parse(const char *json, Kumo__V1alpha1__AgentBootstrap **out,
                                       kumo_diag *diag);
@@ -86,7 +98,8 @@ kumo_error kumo_agent_connect(const Kumo__V1alpha1__AgentBootstrap *bootstrap, c
 /*
  * The authorization block of the agent bus's nats-server configuration:
  * kumod's user (full access) and one nkey per machine uid, each allowed only
- * its own subjects (and replies to requests it received). Appended to `out`.
+ * its own subjects (and replies to requests it received), and to ping other
+ * agents (P.*.ping). Appended to `out`.
  * -1 when out of memory.
  */
 int kumo_agent_authorization(const unsigned char key[KUMO_AGENT_KEY_SIZE], const char *prefix,

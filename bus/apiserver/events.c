@@ -212,7 +212,9 @@ static void publish_event(kumo_apiserver *s, const apiserver_event *e)
                              KUMO_PROTOCOL_CONTENT_JSON,
                              NULL};
     natsStatus st = apiserver_publish(s->events_conn, subject, ev->out.data, ev->out.len, headers);
-    if (st != NATS_OK)
+    if (st == NATS_OK)
+        apiserver_metrics_event(e->kind);
+    else
         KUMO_LOG_WARN("apiserver", "cannot publish an event; watchers will catch up",
                       "subject=%s revision=%lld error=\"%s\"", subject, (long long)e->revision,
                       natsStatus_GetText(st));

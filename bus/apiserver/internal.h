@@ -10,6 +10,7 @@
  *   events.c   the commit hook, the event queue and the publisher thread
  *              (events, Prev headers, bookmarks)
  *   desired.c  the KUMO_DESIRED JetStream stream and its durable consumer
+ *   metrics.c  request and event counters for /metrics
  *
  * Threads: NATS delivers API requests on its subscription thread, which only
  * queues them (server.c); `workers` threads take them from the queue and
@@ -194,6 +195,7 @@ typedef struct apiserver_reply {
     kumo_codec_format format;
     const kumo_object_kind *kind; /* for Status details; may be NULL */
     const char *name;             /* likewise */
+    int code;                     /* the code replied (0 until then) */
 } apiserver_reply;
 
 /* Removes what a write-only kind must never return (Credential spec.data). */
@@ -245,6 +247,14 @@ void apiserver_commit_hook(void *ctx, const kumo_store_event *events, size_t cou
 kumo_error apiserver_desired_start(kumo_apiserver *server, kumo_diag *diag);
 /* Finishes the batch being applied, then stops (the stream and consumer stay). */
 void apiserver_desired_stop(kumo_apiserver *server);
+
+/* ---- metrics.c ---- */
+
+/* One request served (verb KUMO_PROTOCOL_VERB_COUNT_ when unknown; kind may be NULL). */
+void apiserver_metrics_request(kumo_protocol_verb verb, const kumo_object_kind *kind, int code,
+                               double seconds);
+/* One event published. */
+void apiserver_metrics_event(const kumo_object_kind *kind);
 
 /* ---- small helpers (verbs.c) ---- */
 

@@ -90,6 +90,7 @@ static void send_reply(apiserver_reply *r, int code, const void *data, size_t le
 {
     char code_text[16];
     snprintf(code_text, sizeof(code_text), "%d", code);
+    r->code = code;
     const char *headers[] = {KUMO_PROTOCOL_HEADER_CODE, code_text,
                              KUMO_PROTOCOL_HEADER_CONTENT_TYPE, kumo_protocol_content_type(format),
                              NULL};

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "apis/log/log.h"
+#include "apis/metrics/metrics.h"
 
 const char *apiserver_header(natsMsg *msg, const char *key)
 {
@@ -357,6 +358,8 @@ void apiserver_serve(apiserver_worker *worker, natsMsg *msg)
     }
     kumo_diag *diag = &worker->diag;
     kumo_diag_fini(diag);
+    double started = kumo_metrics_now();
+    kumo_protocol_api_request req = {.verb = KUMO_PROTOCOL_VERB_COUNT_};
     apiserver_reply r = {
         .server = s,
         .worker = worker,
@@ -364,7 +367,6 @@ void apiserver_serve(apiserver_worker *worker, natsMsg *msg)
         .format = KUMO_CODEC_FORMAT_JSON,
     };
     kumo_codec_format in_format;
-    kumo_protocol_api_request req;
     const char *accept = apiserver_header(msg, KUMO_PROTOCOL_HEADER_ACCEPT);
     if (kumo_protocol_format_of(apiserver_header(msg, KUMO_PROTOCOL_HEADER_CONTENT_TYPE),
                                 &in_format, diag) != KUMO_ERROR_OK) {
@@ -426,6 +428,7 @@ void apiserver_serve(apiserver_worker *worker, natsMsg *msg)
         break;
     }
 done:
+    apiserver_metrics_request(req.verb, r.kind, r.code, kumo_metrics_now() - started);
     kumo_diag_fini(diag);
     natsMsg_Destroy(msg);
 }

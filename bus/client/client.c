@@ -652,3 +652,24 @@ const Kumo__V1alpha1__ListMeta *client_list_meta(const ProtobufCMessage *list)
         return NULL;
     return *(const Kumo__V1alpha1__ListMeta **)((const char *)list + f->offset);
 }
+
+natsStatus kumo_client_nats_connect(const char *url, const char *user, const char *password,
+                                    const char *name, natsConnection **out)
+{
+    natsOptions *o = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(o, url);
+    if (s == NATS_OK && user)
+        s = natsOptions_SetUserInfo(o, user, password);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, name);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 200);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(out, o);
+    natsOptions_Destroy(o);
+    return s;
+}

@@ -15,6 +15,7 @@
 #ifndef KUMO_CLIENT_H
 #define KUMO_CLIENT_H
 
+#include <nats/nats.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 
@@ -161,5 +162,13 @@ int64_t kumo_client_watch_revision(const kumo_client_watch *watch);
 int kumo_client_watch_synced(const kumo_client_watch *watch);
 /* Stops the watch; no callback runs after it returns. NULL is a no-op. */
 void kumo_client_watch_stop(kumo_client_watch *watch);
+
+/*
+ * A plain NATS connection for a server-side component's own subjects (the
+ * controller manager's, the monitor's): named `name`, with a user and
+ * password unless user is NULL, reconnecting forever (every 200 ms).
+ */
+natsStatus kumo_client_nats_connect(const char *url, const char *user, const char *password,
+                                    const char *name, natsConnection **out);
 
 #endif

@@ -5,6 +5,11 @@
  * apply and get subjects, and then ends; nats.c reconnects by itself from
  * there on.
  *
+ * Round trips: a ping from a peer (<prefix>.<uid>.ping) is answered at once
+ * on nats.c's thread (the body back to the reply subject), and the answers to
+ * our own pings (<prefix>.<uid>.rtt) are timed there and kept for the next
+ * metrics report.
+ *
  * nats.c delivers requests on its own threads. They are only queued here,
  * and the main loop is woken through a pipe; the main loop owns every other
  * structure, so this queue and the connection pointer are the only shared
@@ -23,6 +28,8 @@
 #include "cmd/kumo-agent/internal.h"
 
 #define QUEUE_MAX 256
+#define RTT_MAX   256
+#define SUBS      5
 
 typedef struct queued {
     struct queued *next;
@@ -38,9 +45,11 @@ struct agent_bus {
     pthread_cond_t cond;
     int stopping;
     natsConnection *nc; /* set once connected */
-    natsSubscription *subs[2];
+    natsSubscription *subs[SUBS];
     queued *head, *tail;
     size_t queued_count;
+    agent_rtt_sample rtts[RTT_MAX];
+    size_t rtt_count;
 };
 
 static void wake(agent_bus *bus)
@@ -73,6 +82,49 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     bus->queued_count++;
     pthread_mutex_unlock(&bus->lock);
     wake(bus);
+}
+
+static void on_ping(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)sub;
+    (void)closure;
+    const char *reply = natsMsg_GetReply(msg);
+    if (reply && reply[0])
+        natsConnection_Publish(nc, reply, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    natsMsg_Destroy(msg);
+}
+
+/* An answer to our ping: "<peer uid> <CLOCK_MONOTONIC ns when sent>". */
+static void on_rtt(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    agent_bus *bus = closure;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, sent = 0;
+    agent_rtt_sample sample;
+    char text[128];
+    int len = natsMsg_GetDataLength(msg);
+    snprintf(text, sizeof(text), "%.*s", len < 127 ? len : 127, natsMsg_GetData(msg));
+    natsMsg_Destroy(msg);
+    if (sscanf(text, "%63s %lld", sample.peer, &sent) != 2 || sent <= 0 || now < sent)
+        return;
+    sample.ms = (double)(now - sent) / 1e6;
+    pthread_mutex_lock(&bus->lock);
+    if (bus->rtt_count < RTT_MAX)
+        bus->rtts[bus->rtt_count++] = sample;
+    pthread_mutex_unlock(&bus->lock);
+}
+
+size_t agent_bus_rtts_take(agent_bus *bus, agent_rtt_sample *out, size_t max)
+{
+    pthread_mutex_lock(&bus->lock);
+    size_t n = bus->rtt_count < max ? bus->rtt_count : max;
+    memcpy(out, bus->rtts, n * sizeof(*out));
+    bus->rtt_count = 0;
+    pthread_mutex_unlock(&bus->lock);
+    return n;
 }
 
 /* Sleeps up to ms unless stopping; returns stopping. */
@@ -119,10 +171,16 @@ static void *connector(void *arg)
         if (pause_unless_stopping(bus, 1000))
             return NULL;
     }
-    natsSubscription *subs[2] = {NULL, NULL};
+    natsSubscription *subs[SUBS] = {NULL};
     natsStatus s = natsConnection_Subscribe(&subs[0], nc, a->subject_apply, on_request, bus);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&subs[1], nc, a->subject_get, on_request, bus);
+    if (s == NATS_OK)
+        s = natsConnection_Subscribe(&subs[2], nc, a->subject_peers, on_request, bus);
+    if (s == NATS_OK)
+        s = natsConnection_Subscribe(&subs[3], nc, a->subject_ping, on_ping, bus);
+    if (s == NATS_OK)
+        s = natsConnection_Subscribe(&subs[4], nc, a->subject_rtt, on_rtt, bus);
     if (s == NATS_OK)
         s = natsConnection_FlushTimeout(nc, 5000);
     if (s != NATS_OK)
@@ -131,8 +189,7 @@ static void *connector(void *arg)
         KUMO_LOG_INFO(AGENT_LOG, "joined the agent bus", "apply=%s", a->subject_apply);
     pthread_mutex_lock(&bus->lock);
     bus->nc = nc;
-    bus->subs[0] = subs[0];
-    bus->subs[1] = subs[1];
+    memcpy(bus->subs, subs, sizeof(subs));
     pthread_mutex_unlock(&bus->lock);
     wake(bus); /* publish a first status now */
     return NULL;
@@ -198,6 +255,17 @@ int agent_bus_publish(agent_bus *bus, const char *subject, const char *data, siz
     return natsConnection_Publish(nc, subject, data, (int)len) == NATS_OK ? 0 : -1;
 }
 
+int agent_bus_request(agent_bus *bus, const char *subject, const char *reply, const char *data,
+                      size_t len)
+{
+    pthread_mutex_lock(&bus->lock);
+    natsConnection *nc = bus->nc;
+    pthread_mutex_unlock(&bus->lock);
+    if (nc == NULL)
+        return -1;
+    return natsConnection_PublishRequest(nc, subject, reply, data, (int)len) == NATS_OK ? 0 : -1;
+}
+
 void agent_bus_stop(agent_bus *bus)
 {
     if (bus == NULL)
@@ -209,7 +277,7 @@ void agent_bus_stop(agent_bus *bus)
     pthread_join(bus->thread, NULL);
     if (bus->nc) {
         natsConnection_FlushTimeout(bus->nc, 2000); /* the final status */
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < SUBS; i++)
             natsSubscription_Destroy(bus->subs[i]);
         natsConnection_Close(bus->nc);
         natsConnection_Destroy(bus->nc);

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <time.h>
 
 #include <poll.h>
 
@@ -55,10 +56,20 @@ void agent_health_abort(agent_instance *in)
     in->health.reply_len = 0;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* The probe ended: count it, move ready, plan the next one. */
 static void result(agent *a, agent_instance *in, int ok, const char *why, int64_t now)
 {
     const Kumo__V1alpha1__HealthCheck *h = in->spec->health_check;
+    if (in->health.started_ns)
+        in->health.last_seconds = (double)(mono_ns() - in->health.started_ns) / 1e9;
+    in->health.started_ns = 0;
     agent_health_abort(in);
     if (ok) {
         in->health.failures = 0;
@@ -124,6 +135,7 @@ static void start_socket(agent *a, agent_instance *in, int64_t now)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     in->health.fd = fd;
+    in->health.started_ns = mono_ns();
     in->health.stage = HEALTH_CONNECTING;
     in->health.deadline = now + (int64_t)setting(h->timeout_seconds, 1) * 1000;
     in->health.reply_len = 0;
@@ -149,6 +161,7 @@ static void start_command(agent *a, agent_instance *in, int64_t now)
         result(a, in, 0, err, now);
         return;
     }
+    in->health.started_ns = mono_ns();
     in->health.deadline = now + (int64_t)setting(h->timeout_seconds, 1) * 1000;
 }
 

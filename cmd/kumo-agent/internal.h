@@ -49,6 +49,8 @@ typedef struct agent_health {
     char reply[64];   /* the start of an HTTP answer */
     size_t reply_len;
     int successes, failures; /* consecutive */
+    int64_t started_ns;      /* CLOCK_MONOTONIC when the probe in flight started */
+    double last_seconds;     /* the last probe's duration */
 } agent_health;
 
 typedef struct agent_app agent_app;
@@ -105,6 +107,8 @@ typedef struct agent {
     const char *gateway; /* KUMO_MACHINE_GATEWAY or NULL */
     char data_dir[1024];
     char subject_status[256], subject_apply[256], subject_get[256];
+    char subject_metrics[256], subject_peers[256], subject_ping[256], subject_rtt[256];
+    char prefix[128];
     char **base_env; /* PATH, HOME, KUMO_MACHINE_*; NULL-terminated */
     agent_app *apps;
     agent_bus *bus;
@@ -115,6 +119,11 @@ typedef struct agent {
     int64_t status_due;  /* next status document */
     int64_t status_soon; /* 0, or an earlier document after a change */
     agent_cpu_sample cpu;
+    int64_t metrics_due; /* next metrics report */
+    int64_t metrics_seq;
+    char **peers; /* uids of the agents to measure round trips to; NULL-terminated */
+    int peer_interval_ms;
+    int64_t ping_due;
 } agent;
 
 /* ---- main.c -------------------------------------------------------------------------- */
@@ -172,8 +181,28 @@ void agent_health_on_exit(agent *a, agent_instance *in, int status, int64_t now)
 /* ---- status.c: AgentStatus documents -------------------------------------------------- */
 /* Appends the status JSON (seq advanced) to a malloc'd string; NULL when out of memory. */
 char *agent_status_json(agent *a, size_t *len);
-/* {"ok":...,"error":...,"status":...}; status included when ok. */
-char *agent_reply_json(agent *a, int ok, const char *error, size_t *len);
+/* {"ok":...,"error":...,"status":...}; status included when ok, and the machine's metrics
+ * too when with_metrics. */
+char *agent_reply_json(agent *a, int ok, const char *error, int with_metrics, size_t *len);
+
+/* utime+stime+cutime+cstime and RSS pages of /proc/<pid>/stat ("self" for pid 0); 0 or -1. */
+int agent_proc_stat(pid_t pid, uint64_t *ticks, int64_t *rss_pages);
+/* The first number in a file, or -1. */
+int64_t agent_read_number(const char *path);
+/* The own cgroup's memory.max when it is a number, else MemTotal. */
+int64_t agent_memory_limit(void);
+
+/* ---- metrics.c: AgentMetricsReport (docs/monitoring.md) ------------------------------- */
+/* The machine's metrics now, protobuf-packed (malloc'd); with the round trips measured since
+ * the last report when with_rtts. NULL when out of memory. */
+uint8_t *agent_metrics_pack(agent *a, int with_rtts, size_t *len);
+/* The same as a message for a JSON reply: free with agent_metrics_free. NULL when out of memory. */
+Kumo__V1alpha1__AgentMetricsReport *agent_metrics_build(agent *a, int with_rtts);
+void agent_metrics_free(Kumo__V1alpha1__AgentMetricsReport *report);
+/* Takes an AgentPeers document (JSON); 0 or -1. */
+int agent_peers_set(agent *a, const char *body, size_t len);
+/* Pings every peer through the bus (the answers come back on subject_rtt). */
+void agent_peers_ping(agent *a);
 
 /* ---- memory.c ------------------------------------------------------------------------ */
 /* Drops the resident pages of read-only library mappings that hold no private page. */
@@ -187,6 +216,16 @@ int agent_bus_start(agent *a, int wake_write, agent_bus **out);
 natsMsg *agent_bus_next(agent_bus *bus);
 /* Publishes on subject when connected (else drops it); 0 or -1. */
 int agent_bus_publish(agent_bus *bus, const char *subject, const char *data, size_t len);
+/* One round trip measured to a peer (bus.c keeps at most 256 until taken). */
+typedef struct agent_rtt_sample {
+    char peer[64];
+    double ms;
+} agent_rtt_sample;
+/* Moves up to max samples into out; returns how many. */
+size_t agent_bus_rtts_take(agent_bus *bus, agent_rtt_sample *out, size_t max);
+/* Publishes with a reply subject; 0 or -1. */
+int agent_bus_request(agent_bus *bus, const char *subject, const char *reply, const char *data,
+                      size_t len);
 /* 1 once the first connection is made (nats.c reconnects by itself from there on). */
 int agent_bus_connected(agent_bus *bus);
 /* Flushes (bounded), closes and frees. */

@@ -273,8 +273,21 @@ static int load_bootstrap(agent *a, const flags *f)
     const char *uid = a->bootstrap->machine_uid;
     if (kumo_agent_subject(a->subject_status, sizeof(a->subject_status), prefix, uid, "status") ||
         kumo_agent_subject(a->subject_apply, sizeof(a->subject_apply), prefix, uid, "apply") ||
-        kumo_agent_subject(a->subject_get, sizeof(a->subject_get), prefix, uid, "get")) {
+        kumo_agent_subject(a->subject_get, sizeof(a->subject_get), prefix, uid, "get") ||
+        kumo_agent_subject(a->subject_metrics, sizeof(a->subject_metrics), prefix, uid,
+                           "metrics") ||
+        kumo_agent_subject(a->subject_peers, sizeof(a->subject_peers), prefix, uid, "peers") ||
+        kumo_agent_subject(a->subject_ping, sizeof(a->subject_ping), prefix, uid, "ping") ||
+        kumo_agent_subject(a->subject_rtt, sizeof(a->subject_rtt), prefix, uid, "rtt") ||
+        snprintf(a->prefix, sizeof(a->prefix), "%s", prefix) >= (int)sizeof(a->prefix)) {
         fprintf(stderr, "kumo-agent: agent bootstrap: prefix: Invalid value: \"%s\"\n", prefix);
+        return 2;
+    }
+    if (a->bootstrap->metrics_interval_ms < 0) {
+        fprintf(stderr,
+                "kumo-agent: agent bootstrap: metricsIntervalMs: Invalid value: %d: must be "
+                "greater than or equal to 0\n",
+                a->bootstrap->metrics_interval_ms);
         return 2;
     }
     if (a->bootstrap->status_interval_ms < 0) {
@@ -311,9 +324,29 @@ static void publish_status(agent *a, int64_t now)
     a->status_due = now + status_interval(a);
 }
 
+static void publish_metrics(agent *a, int64_t now)
+{
+    if (!agent_bus_connected(a->bus)) {
+        a->metrics_due = now + 250; /* the first report goes out soon after joining */
+        return;
+    }
+    size_t len = 0;
+    uint8_t *packed = agent_metrics_pack(a, 1, &len);
+    if (packed) {
+        agent_bus_publish(a->bus, a->subject_metrics, (const char *)packed, len);
+        free(packed);
+    }
+    int ms = a->bootstrap->metrics_interval_ms;
+    a->metrics_due = now + (ms <= 0 ? 10000 : ms < 1000 ? 1000 : ms);
+}
+
 static void handle_request(agent *a, natsMsg *m)
 {
     const char *subject = natsMsg_GetSubject(m);
+    if (strcmp(subject, a->subject_peers) == 0) {
+        agent_peers_set(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+        return;
+    }
     char err[512] = "";
     int ok = 1;
     if (strcmp(subject, a->subject_apply) == 0) {
@@ -330,7 +363,8 @@ static void handle_request(agent *a, natsMsg *m)
     const char *reply = natsMsg_GetReply(m);
     if (reply && reply[0]) {
         size_t len = 0;
-        char *json = agent_reply_json(a, ok, ok ? NULL : err, &len);
+        char *json =
+            agent_reply_json(a, ok, ok ? NULL : err, strcmp(subject, a->subject_get) == 0, &len);
         if (json) {
             agent_bus_publish(a->bus, reply, json, len);
             free(json);
@@ -381,6 +415,10 @@ static int run(agent *a, int sigfd)
             break;
         if (now >= a->status_due || (a->status_soon && now >= a->status_soon))
             publish_status(a, now);
+        if (now >= a->metrics_due)
+            publish_metrics(a, now);
+        if (a->ping_due && now >= a->ping_due)
+            agent_peers_ping(a);
         if (now >= next_trim) {
             agent_logs_trim(a);
             next_trim = now + 10000;
@@ -396,6 +434,8 @@ static int run(agent *a, int sigfd)
             agent_deadline(&deadline, memory_trim);
         agent_deadline(&deadline, a->status_due);
         agent_deadline(&deadline, a->status_soon);
+        agent_deadline(&deadline, a->metrics_due);
+        agent_deadline(&deadline, a->ping_due);
         agent_deadline(&deadline, next_trim);
 
         size_t n = 2 + probe_count(a);
@@ -521,6 +561,7 @@ int main(int argc, char **argv)
     agent_bus_stop(a.bus);
     agent_apps_free(&a);
     agent_strv_free(a.base_env);
+    agent_strv_free(a.peers);
     kumo_codec_message_free((ProtobufCMessage *)a.bootstrap);
     close(sigfd);
     close(wake[0]);

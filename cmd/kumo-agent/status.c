@@ -22,8 +22,7 @@
 #include "bus/agent/agent.h"
 #include "cmd/kumo-agent/internal.h"
 
-/* utime+stime+cutime+cstime and RSS pages of /proc/<pid>/stat ("self" for pid 0). */
-static int proc_stat(pid_t pid, uint64_t *ticks, int64_t *rss_pages)
+int agent_proc_stat(pid_t pid, uint64_t *ticks, int64_t *rss_pages)
 {
     char path[64], buf[1024];
     if (pid > 0)
@@ -53,7 +52,7 @@ static int proc_stat(pid_t pid, uint64_t *ticks, int64_t *rss_pages)
     return 0;
 }
 
-static int64_t read_number_file(const char *path)
+int64_t agent_read_number(const char *path)
 {
     FILE *f = fopen(path, "re");
     if (f == NULL)
@@ -65,8 +64,7 @@ static int64_t read_number_file(const char *path)
     return v;
 }
 
-/* The own cgroup's memory.max when it is a number, else MemTotal. */
-static int64_t memory_limit(void)
+int64_t agent_memory_limit(void)
 {
     FILE *f = fopen("/proc/self/cgroup", "re");
     char line[1024];
@@ -78,7 +76,7 @@ static int64_t memory_limit(void)
         char path[1200];
         snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max",
                  strcmp(line + 3, "/") == 0 ? "" : line + 3);
-        limit = read_number_file(path); /* "max" reads as -1 */
+        limit = agent_read_number(path); /* "max" reads as -1 */
     }
     if (f)
         fclose(f);
@@ -126,13 +124,13 @@ static void metrics(agent *a, Kumo__V1alpha1__AgentMetrics *m)
     long hz = sysconf(_SC_CLK_TCK);
     uint64_t ticks = 0, t;
     int64_t pages = 0, rss = 0;
-    if (proc_stat(0, &t, &rss) == 0) {
+    if (agent_proc_stat(0, &t, &rss) == 0) {
         ticks += t;
         pages += rss;
     }
     for (agent_app *app = a->apps; app; app = app->next)
         for (agent_instance *in = app->instances; in; in = in->next)
-            if (in->pid > 0 && proc_stat(in->pid, &t, &rss) == 0) {
+            if (in->pid > 0 && agent_proc_stat(in->pid, &t, &rss) == 0) {
                 ticks += t;
                 pages += rss;
                 m->processes++;
@@ -144,7 +142,7 @@ static void metrics(agent *a, Kumo__V1alpha1__AgentMetrics *m)
     a->cpu.ticks = ticks;
     a->cpu.at = now;
     m->memory_bytes = pages * page;
-    m->memory_limit_bytes = memory_limit();
+    m->memory_limit_bytes = agent_memory_limit();
     net_counters(&m->net_rx_bytes, &m->net_tx_bytes);
     long long size, resident;
     FILE *f = fopen("/proc/self/statm", "re");
@@ -262,7 +260,7 @@ char *agent_status_json(agent *a, size_t *len)
     return json;
 }
 
-char *agent_reply_json(agent *a, int ok, const char *error, size_t *len)
+char *agent_reply_json(agent *a, int ok, const char *error, int with_metrics, size_t *len)
 {
     Kumo__V1alpha1__AgentReply r;
     kumo__v1alpha1__agent_reply__init(&r);
@@ -277,8 +275,11 @@ char *agent_reply_json(agent *a, int ok, const char *error, size_t *len)
             return NULL;
         }
         r.status = &s;
+        if (with_metrics)
+            r.metrics = agent_metrics_build(a, 0);
     }
     char *json = encode(&r.base, len);
+    agent_metrics_free(r.metrics);
     parts_free(&p);
     return json;
 }

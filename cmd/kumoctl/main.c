@@ -36,6 +36,8 @@ static const kumoctl_command commands[] = {
     {"wait", "Wait for a condition or a deletion", kumoctl_wait_run, kumoctl_wait_help},
     {"api-resources", "List the kinds and their short names", kumoctl_api_resources_run,
      kumoctl_api_resources_help},
+    {"top", "Show CPU, memory and network of machines and Apps, or inter-cloud latency",
+     kumoctl_top_run, kumoctl_top_help},
     {"help", "Print the help of kumoctl or of one command", help_run, help_help},
 };
 

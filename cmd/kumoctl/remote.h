@@ -24,6 +24,7 @@ int kumoctl_describe_run(int argc, char **argv);
 int kumoctl_delete_run(int argc, char **argv);
 int kumoctl_wait_run(int argc, char **argv);
 int kumoctl_api_resources_run(int argc, char **argv);
+int kumoctl_top_run(int argc, char **argv);
 extern const char kumoctl_apply_help[];
 extern const char kumoctl_create_help[];
 extern const char kumoctl_get_help[];
@@ -31,6 +32,7 @@ extern const char kumoctl_describe_help[];
 extern const char kumoctl_delete_help[];
 extern const char kumoctl_wait_help[];
 extern const char kumoctl_api_resources_help[];
+extern const char kumoctl_top_help[];
 
 /* Flag ids of the remote commands; above the ids of kumoctl.h. */
 enum {

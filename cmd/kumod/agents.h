@@ -17,6 +17,7 @@ typedef struct kumod_agents_options {
     const char *advertise; /* comma list of URLs put in bootstraps; NULL: nats://<gateway>:port */
     const char *api_url;   /* the API bus, to watch Machines */
     const char *api_prefix;
+    int metrics_interval_ms; /* put in bootstraps; 0: the agent's default */
 } kumod_agents_options;
 
 kumo_error kumod_agents_start(const kumod_agents_options *options, kumod_agents **out,

@@ -21,6 +21,7 @@
 
 #include "apis/log/log.h"
 #include "bus/apiserver/apiserver.h"
+#include "bus/monitor/monitor.h"
 #include "bus/natsd/natsd.h"
 #include "bus/protocol/protocol.h"
 #include "cmd/kumod/agents.h"
@@ -60,6 +61,10 @@ static const char usage[] =
     "                             (default 0.0.0.0 on the port it had last time, else a free one)\n"
     "  --agent-advertise URLS     comma list of nats:// URLs agents use to reach the agent bus\n"
     "                             (default: the machine's gateway, the local driver's bridge)\n"
+    "  --metrics-listen H:P|none  serve /metrics (Prometheus) here (default 127.0.0.1:9464;\n"
+    "                             when that default is taken, kumod serves without it)\n"
+    "  --metrics-interval S       how often agents report metrics and time their peers\n"
+    "                             (default 10, at least 1)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 print this help and exit\n"
     "\n"
@@ -75,6 +80,8 @@ typedef struct kumod_flags {
     char agent_host[64]; /* "" with --agent-listen none */
     int agent_port;
     const char *agent_advertise;
+    const char *metrics_listen; /* NULL: the default, given up quietly when taken */
+    int metrics_interval_ms;
 } kumod_flags;
 
 static void default_data_dir(char *buf, size_t size)
@@ -119,7 +126,9 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         LOG_LEVEL,
         VERSION,
         AGENT_LISTEN,
-        AGENT_ADVERTISE
+        AGENT_ADVERTISE,
+        METRICS_LISTEN,
+        METRICS_INTERVAL
     };
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, DATA_DIR},
@@ -131,6 +140,8 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         {"version", no_argument, NULL, VERSION},
         {"agent-listen", required_argument, NULL, AGENT_LISTEN},
         {"agent-advertise", required_argument, NULL, AGENT_ADVERTISE},
+        {"metrics-listen", required_argument, NULL, METRICS_LISTEN},
+        {"metrics-interval", required_argument, NULL, METRICS_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -173,6 +184,22 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         case AGENT_ADVERTISE:
             f->agent_advertise = optarg;
             break;
+        case METRICS_LISTEN:
+            f->metrics_listen = optarg;
+            break;
+        case METRICS_INTERVAL: {
+            char *end;
+            double seconds = strtod(optarg, &end);
+            if (*end != '\0' || !(seconds >= 1 && seconds <= 3600)) {
+                fprintf(stderr,
+                        "kumod: --metrics-interval \"%s\" must be a number of seconds from 1 "
+                        "to 3600\n",
+                        optarg);
+                return 2;
+            }
+            f->metrics_interval_ms = (int)(seconds * 1000);
+            break;
+        }
         case WORKERS: {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -396,7 +423,7 @@ static kumo_error kumod_read_credential(void *context, const char *ns, const cha
 /* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
 static int controllers_start(const kumod_controller_flags *cf, const char *url, const char *prefix,
                              const char *data_dir, kumo_store *store, kumod_agents *agents,
-                             kumo_manager **out)
+                             kumo_monitor *monitor, kumo_manager **out)
 {
     *out = NULL;
     if (cf->list && strcmp(cf->list, "none") == 0)
@@ -429,6 +456,8 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
         .agent_password = agents ? kumod_agents_password(agents) : NULL,
         .agent_bootstrap = kumod_agents_bootstrap,
         .agent_context = agents,
+        .measured_latency = kumo_monitor_latency,
+        .measured_context = monitor,
     };
     kumo_diag diag;
     kumo_diag_init(&diag);
@@ -436,6 +465,39 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
     if (e != KUMO_ERROR_OK)
         fprintf(stderr, "kumod: cannot start the controllers: %s\n",
                 diag.message[0] ? diag.message : kumo_error_text(e));
+    kumo_diag_fini(&diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
+/* Starts the monitor (docs/monitoring.md). Returns 0 or -1 (reported). */
+static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *agents,
+                         kumo_monitor **out)
+{
+    kumo_monitor_options o = {
+        .listen = f->metrics_listen ? f->metrics_listen : KUMO_MONITOR_DEFAULT_LISTEN,
+        .api_url = url,
+        .api_prefix = f->prefix,
+        .agent_url = agents ? kumod_agents_url(agents) : NULL,
+        .agent_user = agents ? kumod_agents_user(agents) : NULL,
+        .agent_password = agents ? kumod_agents_password(agents) : NULL,
+        .peers_interval_ms = f->metrics_interval_ms,
+    };
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_monitor_start(&o, out, &diag);
+    if (e == KUMO_ERROR_UNAVAILABLE && f->metrics_listen == NULL &&
+        strstr(diag.message, "listen")) {
+        KUMO_LOG_WARN("kumod", "the default /metrics address is taken; serving without it",
+                      "listen=%s", o.listen);
+        kumo_diag_fini(&diag);
+        o.listen = NULL;
+        e = kumo_monitor_start(&o, out, &diag);
+    }
+    if (e != KUMO_ERROR_OK)
+        fprintf(stderr, "kumod: cannot start monitoring: %s\n",
+                diag.message[0] ? diag.message : kumo_error_text(e));
+    else if (kumo_monitor_port(*out))
+        KUMO_LOG_INFO("kumod", "serving /metrics", "port=%d", kumo_monitor_port(*out));
     kumo_diag_fini(&diag);
     return e == KUMO_ERROR_OK ? 0 : -1;
 }
@@ -473,6 +535,7 @@ int main(int argc, char **argv)
     kumo_apiserver *api = NULL;
     kumo_manager *manager = NULL;
     kumod_agents *agents = NULL;
+    kumo_monitor *monitor = NULL;
 
     if (make_dirs(flags.data_dir) != 0) {
         fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
@@ -544,14 +607,17 @@ int main(int argc, char **argv)
                                    .port = flags.agent_port,
                                    .advertise = flags.agent_advertise,
                                    .api_url = url,
-                                   .api_prefix = flags.prefix};
+                                   .api_prefix = flags.prefix,
+                                   .metrics_interval_ms = flags.metrics_interval_ms};
         if (kumod_agents_start(&ao, &agents, &diag) != KUMO_ERROR_OK) {
             fail("cannot start the agent bus", &diag);
             goto out;
         }
     }
+    if (monitor_start(&flags, url, agents, &monitor) != 0)
+        goto out;
     if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, agents,
-                          &manager) != 0)
+                          monitor, &manager) != 0)
         goto out;
     KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
                   flags.data_dir, url, flags.prefix);
@@ -567,6 +633,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     kumo_manager_stop(manager);
+    kumo_monitor_stop(monitor);
     kumod_agents_stop(agents);
     kumo_apiserver_destroy(api);
     kumo_store_close(store);

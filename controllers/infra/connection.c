@@ -197,7 +197,7 @@ static int run_probe(connection_ctl *ctl, probe *p, ProtobufCMessage *object,
     struct kumo_driver_region_list *regions = NULL;
     kumo_driver_code rc =
         d->catalog_regions(p->call.handle, p->call.deadline_ns, &regions, &p->call.diag);
-    kumo_cloud_call_end(p->conn, rc);
+    kumo_cloud_call_end_op(p->conn, "catalog_regions", rc);
     if (rc == KUMO_DRIVER_OK) {
         kumo_cloud_regions_learn(ctl->env.cloud, kumo_cloud_conn_provider(p->conn), regions);
         for (size_t i = 0; i < regions->count; i++)
@@ -211,14 +211,14 @@ static int run_probe(connection_ctl *ctl, probe *p, ProtobufCMessage *object,
         if (probe_begin(p) != 0)
             return 1;
         rc = d->catalog_instance_types(p->call.handle, p->call.deadline_ns, &types, &p->call.diag);
-        kumo_cloud_call_end(p->conn, rc);
+        kumo_cloud_call_end_op(p->conn, "catalog_instance_types", rc);
         if (rc == KUMO_DRIVER_OK) {
             if (probe_begin(p) != 0) {
                 kumo_driver_free(host, types);
                 return 1;
             }
             rc = d->catalog_images(p->call.handle, p->call.deadline_ns, &images, &p->call.diag);
-            kumo_cloud_call_end(p->conn, rc);
+            kumo_cloud_call_end_op(p->conn, "catalog_images", rc);
         }
         if (rc == KUMO_DRIVER_OK)
             catalog_replace(s, types, images);

@@ -66,6 +66,9 @@ typedef struct kumo_infra_env {
     void *agent_context;
     kumo_recorder *recorder;         /* Events; NULL: none recorded */
     long max_machines_per_namespace; /* Machines Infras may make in one namespace; 0: 50000 */
+    /* Round trips measured between Connections (kumod's monitor); NULL: none. */
+    kumo_placement_measured_fn measured_latency;
+    void *measured_context;
 } kumo_infra_env;
 
 typedef struct kumo_infra_controller kumo_infra_controller;

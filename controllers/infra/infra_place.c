@@ -255,6 +255,8 @@ static size_t users_resolve(const kumo_infra_env *env, const infra_run *run,
                 x->has_location = 1;
                 snprintf(keys[n], sizeof(keys[n]), "%s-%s", provider_of(conn), u->region);
             }
+            if (strcmp(conn->spec->region, u->region) == 0 && x->connection == NULL)
+                x->connection = conn->metadata->name;
         }
         /* ... else the measured table has a row for it, or a driver's region list does. */
         static const char *const providers[] = {"aws", "gcp", "azure"};
@@ -372,6 +374,9 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
         .user_count = user_count,
         .latency = env->latency,
         .excluded = plan->excluded_list,
+        .measured = env->measured_latency,
+        .measured_context = env->measured_context,
+        .ns = run->ns,
     };
     kumo_placement_candidate ranked[INFRA_MAX_CANDIDATES];
     size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES,

@@ -189,20 +189,51 @@ static int meets(const Kumo__V1alpha1__PlacementRequirements *r, const kumo_plac
            listed(o->region, r->regions, r->n_regions);
 }
 
-/* Weighted mean RTT from the offer's region to the users (0 without users). */
-static double user_latency(const kumo_placement_input *in, const kumo_placement_offer *o)
+/* Where an RTT came from, best first. */
+enum { SOURCE_MEASURED, SOURCE_TABLE, SOURCE_ESTIMATED, SOURCE_UNKNOWN };
+static const char *const source_names[] = {"measured", "table", "estimated", "unknown"};
+
+/* RTT from the offer to one user, and where it came from. */
+static double rtt_to(const kumo_placement_input *in, const kumo_placement_offer *o, const char *key,
+                     const kumo_placement_user *u, int *source)
+{
+    double rtt = -1, age;
+    if (in->measured && u->connection && o->connection &&
+        strcmp(u->connection, o->connection) != 0 &&
+        in->measured(in->measured_context, in->ns ? in->ns : "default", o->connection,
+                     u->connection, &rtt, &age) == 0 &&
+        rtt >= 0) {
+        *source = SOURCE_MEASURED;
+        return rtt;
+    }
+    rtt = kumo_placement_latency_between(in->latency, key, u->region_key);
+    *source = SOURCE_TABLE;
+    if (rtt < 0 && u->has_location && o->has_location) {
+        rtt = kumo_placement_estimate_rtt_ms(o->latitude, o->longitude, u->latitude, u->longitude);
+        *source = SOURCE_ESTIMATED;
+    }
+    if (rtt < 0) {
+        rtt = 300; /* unknown: assume far away rather than near */
+        *source = SOURCE_UNKNOWN;
+    }
+    return rtt;
+}
+
+/* Weighted mean RTT from the offer's region to the users (0 without users); *source is the
+ * least good source any user's RTT came from. */
+static double user_latency(const kumo_placement_input *in, const kumo_placement_offer *o,
+                           int *source)
 {
     double total = 0, weights = 0;
     char key[160];
     snprintf(key, sizeof(key), "%s-%s", o->provider ? o->provider : "", o->region ? o->region : "");
+    *source = SOURCE_MEASURED;
     for (size_t i = 0; i < in->user_count; i++) {
         const kumo_placement_user *u = &in->users[i];
-        double rtt = kumo_placement_latency_between(in->latency, key, u->region_key);
-        if (rtt < 0 && u->has_location && o->has_location)
-            rtt = kumo_placement_estimate_rtt_ms(o->latitude, o->longitude, u->latitude,
-                                                 u->longitude);
-        if (rtt < 0)
-            rtt = 300; /* unknown: assume far away rather than near */
+        int from;
+        double rtt = rtt_to(in, o, key, u, &from);
+        if (from > *source)
+            *source = from;
         double w = u->weight > 0 ? u->weight : 1;
         total += rtt * w;
         weights += w;
@@ -271,7 +302,9 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
     }
     double best_price = INFINITY, best_latency = INFINITY;
     for (size_t i = 0; i < count; i++) {
-        c[i].latency_ms = user_latency(in, c[i].offer);
+        int source;
+        c[i].latency_ms = user_latency(in, c[i].offer, &source);
+        c[i].latency_source = source_names[source];
         best_price = fmin(best_price, c[i].offer->price_per_hour);
         best_latency = fmin(best_latency, c[i].latency_ms);
     }
@@ -300,7 +333,8 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
         const kumo_placement_offer *o = c[i].offer;
         char latency[64] = "";
         if (in->user_count > 0)
-            snprintf(latency, sizeof(latency), ", %.0f ms to users", c[i].latency_ms);
+            snprintf(latency, sizeof(latency), ", %.*f ms to users (%s)",
+                     c[i].latency_ms < 10 ? 1 : 0, c[i].latency_ms, c[i].latency_source);
         snprintf(c[i].reason, sizeof(c[i].reason),
                  "rank %zu of %zu by %s: %s %s-%s %s (%d vCPU, %d MiB) at %.4f/h%s", i + 1, count,
                  pref, o->connection, o->provider ? o->provider : "", o->region ? o->region : "",

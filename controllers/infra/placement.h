@@ -8,10 +8,12 @@
  * to the users, or both). The ranking is the failover order: when the first
  * candidate is out of capacity or quota, the group moves to the next.
  *
- * Latency between a connection's region and a user location comes from a
- * measured table when one is loaded (kumo_placement_latency_load: a square
- * CSV of round-trip milliseconds keyed by "provider-region"), else from an
- * estimate over the great-circle distance.
+ * Latency between a connection's region and a user location comes, in this
+ * order, from the round trips kumod's agents measure between connections
+ * (when the location names the region of a Connection and the measurement
+ * is fresh), from a table loaded with kumo_placement_latency_load (a square
+ * CSV of round-trip milliseconds keyed by "provider-region"), or from an
+ * estimate over the great-circle distance; each candidate's reason says which.
  *
  * Pure computation: no I/O except the table loader. Thread safety: a loaded
  * table is read-only and may be shared.
@@ -62,13 +64,22 @@ typedef struct kumo_placement_user {
     int has_location;
     const char *region_key; /* "provider-region" when known, for the table; may be NULL */
     double weight;          /* > 0 */
+    const char *connection; /* the Connection in the location's region, if any; may be NULL */
 } kumo_placement_user;
+
+/*
+ * A fresh measured round trip between two Connections of a namespace: 0 with *ms set, or -1
+ * (none, or stale). kumo_monitor_latency has this shape.
+ */
+typedef int (*kumo_placement_measured_fn)(void *context, const char *ns, const char *from,
+                                          const char *to, double *ms, double *age_seconds);
 
 /* One ranked candidate: a connection and its best instance type. */
 typedef struct kumo_placement_candidate {
     const kumo_placement_offer *offer; /* borrowed from the offers array */
     double latency_ms;                 /* weighted mean RTT to the users; 0 without users */
     double score;                      /* lower is better */
+    const char *latency_source;        /* "measured", "table", "estimated" (mixed: the least) */
     char reason[320];                  /* why it was chosen, for status */
 } kumo_placement_candidate;
 
@@ -80,6 +91,9 @@ typedef struct kumo_placement_input {
     size_t user_count;
     const kumo_placement_latency *latency; /* NULL: estimates only */
     const char *const *excluded;           /* connections to skip (failed over); NULL-terminated */
+    kumo_placement_measured_fn measured;   /* NULL: no measurements */
+    void *measured_context;
+    const char *ns; /* the namespace of the Connections, for measured */
 } kumo_placement_input;
 
 /*

@@ -93,9 +93,9 @@ static kumo_error call_begin(resource_run *run, kumo_cloud_conn *conn, infra_cal
     return kumo_cloud_call_begin(conn, &call->deadline_ns, defer_ms, &run->diag);
 }
 
-static void call_end(infra_call *call, kumo_driver_code rc)
+static void call_end(infra_call *call, kumo_driver_code rc, const char *op)
 {
-    kumo_cloud_call_end(call->conn, rc);
+    kumo_cloud_call_end_op(call->conn, op, rc);
 }
 
 static void driver_free(infra_call *call, void *block)
@@ -178,7 +178,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
         /* Delete was accepted before: observe until the cloud says it is gone. */
         void *observed = NULL;
         rc = cls->observe(&call, &ref, &observed);
-        call_end(&call, rc);
+        call_end(&call, rc, "observe");
         resource_life life = LIFE_GONE;
         if (rc == KUMO_DRIVER_OK)
             life = cls->apply(run->ctl, run, observed);
@@ -193,7 +193,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
         return requeue(500);
     }
     rc = cls->remove(&call, &ref);
-    call_end(&call, rc);
+    call_end(&call, rc, "delete");
     if (rc == KUMO_DRIVER_NOT_FOUND)
         return remove_finalizer(run);
     if (rc == KUMO_DRIVER_OK) {
@@ -292,7 +292,7 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     }
     void *created = NULL;
     kumo_driver_code rc = cls->create(&call, prepared, m->uid, &created);
-    call_end(&call, rc);
+    call_end(&call, rc, "create");
     cls->prepared_free(prepared);
     if (rc != KUMO_DRIVER_THROTTLED) {
         /* From now on the token may name a resource: look before creating again. */
@@ -366,7 +366,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
         return requeue(defer_ms);
     void *observed = NULL;
     kumo_driver_code rc = cls->observe(&call, &ref, &observed);
-    call_end(&call, rc);
+    call_end(&call, rc, "observe");
     if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
         return driver_failed(run, &call, rc, "observe");
     resource_life life = LIFE_GONE;
@@ -417,7 +417,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                 return requeue(defer_ms);
             if (action == DRIFT_START) {
                 rc = cls->start(&call, &ref, &observed);
-                call_end(&call, rc);
+                call_end(&call, rc, "start");
                 if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_CONFLICT)
                     return driver_failed(run, &call, rc, "start");
                 drifted(run, "Stopped", "the machine was stopped outside kumo; started again");
@@ -428,7 +428,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
                     return status_then(run, requeue(1000));
             } else {
                 rc = cls->remove(&call, &ref);
-                call_end(&call, rc);
+                call_end(&call, rc, "delete");
                 if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
                     return driver_failed(run, &call, rc, "delete");
                 drifted(run, "Stopped",
@@ -449,7 +449,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
             return requeue(defer_ms);
         }
         rc = cls->update(&call, run, observed, &updated);
-        call_end(&call, rc);
+        call_end(&call, rc, "update");
         driver_free(&call, observed);
         observed = NULL;
         if (rc != KUMO_DRIVER_OK)

@@ -556,31 +556,11 @@ static void *supervise(void *arg)
 
 /* ---- start/stop -------------------------------------------------------------------- */
 
-/* A connection that reconnects forever; user NULL: no credentials. */
-static natsStatus connect_to(const char *url, const char *user, const char *password,
-                             natsConnection **out)
-{
-    natsOptions *o = NULL;
-    natsStatus s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(o, url);
-    if (s == NATS_OK && user)
-        s = natsOptions_SetUserInfo(o, user, password);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(o, "kumo-controller-manager");
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(o, 200);
-    if (s == NATS_OK)
-        s = natsConnection_Connect(out, o);
-    natsOptions_Destroy(o);
-    return s;
-}
+#define MANAGER_CONNECTION_NAME "kumo-controller-manager"
 
 static kumo_error nats_connect(kumo_manager *m, kumo_diag *diag)
 {
-    natsStatus s = connect_to(m->url, NULL, NULL, &m->nc);
+    natsStatus s = kumo_client_nats_connect(m->url, NULL, NULL, MANAGER_CONNECTION_NAME, &m->nc);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&m->metrics_sub, m->nc, m->metrics_subject, on_metrics, m);
     char control[300];
@@ -597,8 +577,9 @@ static kumo_error nats_connect(kumo_manager *m, kumo_diag *diag)
 /* kumod's user on the agent bus, for the app controller. */
 static kumo_error agents_connect(kumo_manager *m, kumo_diag *diag)
 {
-    natsStatus s = connect_to(m->options.agent_url, m->options.agent_user,
-                              m->options.agent_password, &m->agents);
+    natsStatus s =
+        kumo_client_nats_connect(m->options.agent_url, m->options.agent_user,
+                                 m->options.agent_password, MANAGER_CONNECTION_NAME, &m->agents);
     if (s != NATS_OK)
         return kumo_diag_set_foreign(diag, KUMO_ERROR_UNAVAILABLE, "nats", s,
                                      "controller manager: cannot join the agent bus at %s: %s",
@@ -699,7 +680,9 @@ kumo_error kumo_manager_start(const kumo_manager_options *options, kumo_manager 
                          .agent_bootstrap = options->agent_url ? options->agent_bootstrap : NULL,
                          .agent_context = options->agent_context,
                          .recorder = m->recorder,
-                         .max_machines_per_namespace = options->max_machines_per_namespace};
+                         .max_machines_per_namespace = options->max_machines_per_namespace,
+                         .measured_latency = options->measured_latency,
+                         .measured_context = options->measured_context};
     int none = options->controllers && strcmp(options->controllers, "none") == 0;
     if (e == KUMO_ERROR_OK && options->agent_url && !none && listed(options->controllers, "app"))
         e = agents_connect(m, diag);

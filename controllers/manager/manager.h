@@ -56,6 +56,10 @@ typedef struct kumo_manager_options {
     double event_ttl_seconds;
     int events_per_namespace;
     long max_machines_per_namespace; /* Machines Infras may make in one namespace; 0: 50000 */
+    /* Round trips measured between Connections, for placement (kumo_monitor_latency). */
+    int (*measured_latency)(void *context, const char *ns, const char *from, const char *to,
+                            double *ms, double *age_seconds);
+    void *measured_context;
 } kumo_manager_options;
 
 /*

@@ -86,8 +86,8 @@ void fixture_start(agent_fixture *f, int port, int no_server)
     char url[64];
     snprintf(url, sizeof(url), "nats://127.0.0.1:%d", f->port);
     const char *urls[1] = {url};
-    char *bootstrap =
-        kumo_agent_bootstrap_json(key, f->uid, "m1", "default", urls, 1, 0, NULL, 500);
+    char *bootstrap = kumo_agent_bootstrap_json_metrics(key, f->uid, "m1", "default", urls, 1, 0,
+                                                        NULL, 500, 1000);
     KUMO_REQUIRE(bootstrap != NULL);
     char bin[1024];
     kumo_test_build_path("bin/kumo-agent", bin, sizeof(bin));

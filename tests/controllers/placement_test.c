@@ -3,6 +3,7 @@
 #include "tests/harness/test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Three connections in three regions, two types each, plus a GPU type. */
 static const kumo_placement_offer offers[] = {
@@ -46,7 +47,7 @@ KUMO_TEST(placement_latency_to_users)
 {
     Kumo__V1alpha1__PlacementRequirements r = requirements(2, 4096);
     r.preference = KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency;
-    kumo_placement_user paris = {"paris-office", 48.86, 2.35, 1, NULL, 1};
+    kumo_placement_user paris = {"paris-office", 48.86, 2.35, 1, NULL, 1, NULL};
     kumo_placement_input in = {.requirements = &r,
                                .offers = offers,
                                .offer_count = OFFER_COUNT,
@@ -114,7 +115,7 @@ KUMO_TEST(placement_measured_latency_table)
     /* With the table, a user named by region uses the measured RTT. */
     Kumo__V1alpha1__PlacementRequirements r = requirements(2, 4096);
     r.preference = KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency;
-    kumo_placement_user seoul = {"seoul", 0, 0, 0, "azure-koreacentral", 1};
+    kumo_placement_user seoul = {"seoul", 0, 0, 0, "azure-koreacentral", 1, NULL};
     kumo_placement_input in = {.requirements = &r,
                                .offers = offers,
                                .offer_count = OFFER_COUNT,
@@ -145,4 +146,53 @@ KUMO_TEST(placement_latency_table_errors)
     KUMO_EXPECT(t == NULL);
     KUMO_EXPECT_INT_EQ(kumo_placement_latency_load("/nonexistent.csv", &t, &d), KUMO_ERROR_IO);
     kumo_diag_fini(&d);
+}
+
+/* Measured between connections: gcp-euw1 -> az-krc is fast, the rest unknown (stale). */
+static int measured(void *context, const char *ns, const char *from, const char *to, double *ms,
+                    double *age)
+{
+    int *calls = context;
+    (*calls)++;
+    if (strcmp(ns, "team") != 0 || strcmp(from, "gcp-euw1") != 0 || strcmp(to, "az-krc") != 0)
+        return -1;
+    *ms = 4.5;
+    *age = 3;
+    return 0;
+}
+
+KUMO_TEST(placement_live_measurements)
+{
+    Kumo__V1alpha1__PlacementRequirements r = requirements(2, 4096);
+    r.preference = KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency;
+    /* Users in Seoul, named by the region of Connection az-krc. */
+    kumo_placement_user seoul = {"seoul", 37.56, 126.98, 1, "azure-koreacentral", 1, "az-krc"};
+    int calls = 0;
+    kumo_placement_input in = {.requirements = &r,
+                               .offers = offers,
+                               .offer_count = OFFER_COUNT,
+                               .users = &seoul,
+                               .user_count = 1,
+                               .measured = measured,
+                               .measured_context = &calls,
+                               .ns = "team"};
+    kumo_placement_candidate c[8];
+    char why[256];
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    /* Seoul's own estimated 1 ms first, then Europe's measured 4.5 ms, far ahead of the US. */
+    KUMO_EXPECT_STR_EQ(c[0].offer->connection, "az-krc");
+    KUMO_EXPECT_STR_EQ(c[0].latency_source, "estimated"); /* no RTT within one connection */
+    KUMO_EXPECT_STR_EQ(c[1].offer->connection, "gcp-euw1");
+    KUMO_EXPECT_STR_EQ(c[1].latency_source, "measured");
+    KUMO_EXPECT_CONTAINS(c[1].reason, "4.5 ms to users (measured)");
+    KUMO_EXPECT_STR_EQ(c[2].offer->connection, "aws-use1");
+    KUMO_EXPECT_CONTAINS(c[2].reason, "ms to users (estimated)");
+    KUMO_EXPECT_INT_EQ(calls, 2); /* never asked for a connection to itself */
+    KUMO_EXPECT(c[1].latency_ms < 5);
+    /* In another namespace nothing is measured: Europe's estimate is some 90 ms. */
+    in.ns = "other";
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    KUMO_EXPECT_STR_EQ(c[1].offer->connection, "gcp-euw1");
+    KUMO_EXPECT_STR_EQ(c[1].latency_source, "estimated");
+    KUMO_EXPECT(c[1].latency_ms > 50);
 }

@@ -33,6 +33,7 @@ typedef struct e2e {
     kumo_client *client;
     natsConnection *nc;
     int restarts;
+    const char *extra_args[8]; /* more kumod flags (NULL-terminated); see e2e_start_with */
 } e2e;
 
 /* Stops the fixture, then fails the case, when cond is false. */
@@ -46,6 +47,8 @@ typedef struct e2e {
 
 /* Starts nats-server and kumod (drift poll `drift_poll_seconds`); skips when not built. */
 void e2e_start(e2e *t, const char *drift_poll_seconds);
+/* The same with more kumod flags (at most 7, NULL-terminated; the strings must outlive t). */
+void e2e_start_with(e2e *t, const char *drift_poll_seconds, const char *const *extra_args);
 /* Stops kumod (SIGTERM) and nats-server; frees the client; nats_Close(). Idempotent. */
 void e2e_stop(e2e *t);
 /* Sends `signal` to kumod and reaps it. */

@@ -41,7 +41,16 @@ static int kumod_spawn(e2e *t)
                           t->drift_poll,
                           "--log-level",
                           level ? level : "info",
+                          NULL,
+                          NULL,
+                          NULL,
+                          NULL,
+                          NULL,
+                          NULL,
+                          NULL,
                           NULL};
+    for (size_t i = 0, k = 11; i < 7 && t->extra_args[i]; i++)
+        argv[k++] = t->extra_args[i];
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, t->log_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -88,7 +97,14 @@ int e2e_kumod_start(e2e *t)
 
 void e2e_start(e2e *t, const char *drift_poll_seconds)
 {
+    e2e_start_with(t, drift_poll_seconds, NULL);
+}
+
+void e2e_start_with(e2e *t, const char *drift_poll_seconds, const char *const *extra_args)
+{
     memset(t, 0, sizeof(*t));
+    for (size_t i = 0; extra_args && i < 7 && extra_args[i]; i++)
+        t->extra_args[i] = extra_args[i];
     kumo_test_build_path("bin/kumod", t->kumod_binary, sizeof(t->kumod_binary));
     kumo_test_build_path("bin/kumo-sim", t->sim_binary, sizeof(t->sim_binary));
     kumo_test_build_path("lib/kumo/drivers", t->drivers_dir, sizeof(t->drivers_dir));

@@ -21,6 +21,7 @@
 #include "apis/kumo/v1alpha1/connection.pb-c.h"
 #include "apis/kumo/v1alpha1/credential.pb-c.h"
 #include "apis/log/log.h"
+#include "apis/metrics/metrics.h"
 #include "apis/map/map.h"
 #include "apis/object/object.h"
 #include "drivers/loader/loader.h"
@@ -495,6 +496,51 @@ const char *kumo_cloud_conn_region(const kumo_cloud_conn *conn)
 
 /* ---- calls ------------------------------------------------------------------------ */
 
+/* When this thread's driver call began (calls are never nested on one thread). */
+static _Thread_local double call_started;
+
+static const double wait_buckets[] = {0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const double call_buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
+
+/* The families of driver-call metrics (docs/monitoring.md); [0] calls, [1] latency, [2] limiter
+ * waits, [3] calls turned away by the limiter, [4] THROTTLED answers. */
+static kumo_metrics_family *call_families[5];
+static pthread_once_t call_families_once = PTHREAD_ONCE_INIT;
+
+static void call_families_get(void)
+{
+    kumo_metrics_spec specs[] = {
+        {.name = "kumo_cloud_driver_calls_total",
+         .help = "Driver calls, by connection, operation and result.",
+         .type = KUMO_METRICS_COUNTER,
+         .labels = {"connection", "driver", "op", "result"},
+         .capacity = 1024},
+        {.name = "kumo_cloud_driver_call_duration_seconds",
+         .help = "Time of one driver call.",
+         .type = KUMO_METRICS_HISTOGRAM,
+         .labels = {"connection", "op"},
+         .buckets = call_buckets,
+         .bucket_count = sizeof(call_buckets) / sizeof(double),
+         .capacity = 512},
+        {.name = "kumo_cloud_limiter_wait_seconds",
+         .help = "Time a driver call waited for its Connection's API limiter.",
+         .type = KUMO_METRICS_HISTOGRAM,
+         .labels = {"connection"},
+         .buckets = wait_buckets,
+         .bucket_count = sizeof(wait_buckets) / sizeof(double)},
+        {.name = "kumo_cloud_limiter_deferred_total",
+         .help = "Driver calls not started because the Connection's limiter was saturated.",
+         .type = KUMO_METRICS_COUNTER,
+         .labels = {"connection"}},
+        {.name = "kumo_cloud_throttled_total",
+         .help = "THROTTLED answers from the cloud.",
+         .type = KUMO_METRICS_COUNTER,
+         .labels = {"connection"}},
+    };
+    for (int i = 0; i < 5; i++)
+        call_families[i] = kumo_metrics_family_get(&specs[i]);
+}
+
 kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
                                  double *retry_after_ms, kumo_diag *diag)
 {
@@ -503,12 +549,18 @@ kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
     int waiting = atomic_fetch_add(&s->waiting, 1) + 1;
     int acquired = -1;
     double token_in_ms = 0;
+    pthread_once(&call_families_once, call_families_get);
+    const char *key[] = {s->key};
+    double wait_started = kumo_metrics_now();
     if (waiting <= conn->max_waiting)
         acquired = kumo_limiter_acquire_within(conn->limiter, conn->cloud->options.limiter_wait_ms,
                                                &token_in_ms);
     atomic_fetch_sub(&s->waiting, 1);
+    call_started = kumo_metrics_now();
+    kumo_metrics_record(call_families[2], key, call_started - wait_started);
     if (acquired != 0) {
         atomic_fetch_add(&s->limiter_deferred, 1);
+        kumo_metrics_count(call_families[3], key, 1);
         /* Come back when the callers deferred before us have been served: one token each.
          * (Telling every one "about a second" would bring 10,000 deferred keys back every
          * second to be deferred again: a retry storm that burns a core for nothing.) */
@@ -532,11 +584,22 @@ kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
 
 void kumo_cloud_call_end(kumo_cloud_conn *conn, kumo_driver_code result)
 {
+    kumo_cloud_call_end_op(conn, "call", result);
+}
+
+void kumo_cloud_call_end_op(kumo_cloud_conn *conn, const char *op, kumo_driver_code result)
+{
     kumo_limiter_release(conn->limiter);
     if (result != KUMO_DRIVER_OK)
         atomic_fetch_add(&conn->slot->failures, 1);
-    if (result == KUMO_DRIVER_THROTTLED)
+    if (result == KUMO_DRIVER_THROTTLED) {
         atomic_fetch_add(&conn->slot->cloud_throttled, 1);
+        kumo_metrics_count(call_families[4], (const char *[]){conn->slot->key}, 1);
+    }
+    const char *labels[] = {conn->slot->key, conn->driver->name, op, kumo_driver_code_name(result)};
+    kumo_metrics_count(call_families[0], labels, 1);
+    kumo_metrics_record(call_families[1], (const char *[]){conn->slot->key, op},
+                        kumo_metrics_now() - call_started);
 }
 
 kumo_error kumo_cloud_control(kumo_cloud_conn *conn, const char *op, const char *json_in,

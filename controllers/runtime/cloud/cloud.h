@@ -103,6 +103,8 @@ const char *kumo_cloud_conn_region(const kumo_cloud_conn *conn);
 kumo_error kumo_cloud_call_begin(kumo_cloud_conn *conn, int64_t *deadline_ns,
                                  double *retry_after_ms, kumo_diag *diag);
 void kumo_cloud_call_end(kumo_cloud_conn *conn, kumo_driver_code result);
+/* The same, naming the operation for /metrics ("create", "observe", ...; a static string). */
+void kumo_cloud_call_end_op(kumo_cloud_conn *conn, const char *op, kumo_driver_code result);
 
 /*
  * A driver `control` operation (not rate limited). *json_out is malloc'd

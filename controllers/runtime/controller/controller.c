@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "apis/log/log.h"
+#include "apis/metrics/metrics.h"
 
 enum { MAX_WATCHES = 8, MAX_WORKERS = 512, LATENCY_WINDOW = 1024 };
 
@@ -34,6 +35,7 @@ struct kumo_controller {
     uint64_t reconciles, errors;
     double latencies[LATENCY_WINDOW];
     size_t latency_count;
+    kumo_metrics_series *reconciles_total, *errors_total, *duration, *depth; /* /metrics */
 };
 
 static double now_ms(void)
@@ -41,6 +43,37 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* This controller's series of the process's metrics (docs/monitoring.md). */
+static void metrics_init(kumo_controller *c)
+{
+    static const double buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+    kumo_metrics_spec specs[] = {
+        {.name = "kumo_controller_reconciles_total",
+         .help = "Reconciles run.",
+         .type = KUMO_METRICS_COUNTER,
+         .labels = {"controller"}},
+        {.name = "kumo_controller_reconcile_errors_total",
+         .help = "Reconciles that ended in a retry or a terminal error.",
+         .type = KUMO_METRICS_COUNTER,
+         .labels = {"controller"}},
+        {.name = "kumo_controller_reconcile_duration_seconds",
+         .help = "Time of one reconcile.",
+         .type = KUMO_METRICS_HISTOGRAM,
+         .labels = {"controller"},
+         .buckets = buckets,
+         .bucket_count = sizeof(buckets) / sizeof(double)},
+        {.name = "kumo_controller_queue_depth",
+         .help = "Keys waiting in the work queue (after the last reconcile).",
+         .type = KUMO_METRICS_GAUGE,
+         .labels = {"controller"}},
+    };
+    kumo_metrics_series **series[] = {&c->reconciles_total, &c->errors_total, &c->duration,
+                                      &c->depth};
+    const char *name[] = {c->options.name};
+    for (int i = 0; i < 4; i++)
+        *series[i] = kumo_metrics_series_get(kumo_metrics_family_get(&specs[i]), name);
 }
 
 static void make_key(const char *ns, const char *name, char *buf, size_t size)
@@ -103,6 +136,7 @@ kumo_error kumo_controller_create(const kumo_controller_options *options, kumo_c
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&c->stats_lock, NULL);
+    metrics_init(c);
     c->watches[0] = (watch_slot){c, options->kind, NULL, NULL, 0};
     c->watch_count = 1;
     *out = c;
@@ -180,6 +214,10 @@ kumo_informer *kumo_controller_informer(kumo_controller *c)
 
 static void record(kumo_controller *c, double took_ms, int failed)
 {
+    kumo_metrics_add(c->reconciles_total, 1);
+    kumo_metrics_add(c->errors_total, failed);
+    kumo_metrics_observe(c->duration, took_ms / 1000);
+    kumo_metrics_set(c->depth, (double)kumo_queue_len(c->queue));
     pthread_mutex_lock(&c->stats_lock);
     c->reconciles++;
     c->errors += failed;
