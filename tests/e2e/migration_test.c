@@ -12,10 +12,12 @@
  *                              rolled back by the health gate; then BlueGreen
  *                              10% -> 50% -> 100% completes; 0 failed GETs
  *                              throughout
- *   migration_local_crash      BlueGreen with kumod killed (-9) once in each
- *                              of Provisioning, CuttingOver and Draining,
- *                              then Rolling back to the first connection;
- *                              0 failed GETs, no machine leaked or doubled
+ *   migration_local_crash      a group spread over both connections (the
+ *                              quickstart's) moved BlueGreen onto the second
+ *                              with kumod killed (-9) once in each of
+ *                              Provisioning, CuttingOver and Draining, then
+ *                              Rolling onto the first; 0 failed GETs, no
+ *                              machine leaked or doubled
  *   migration_sim_cold         bad inputs give a clear condition and change
  *                              nothing; without rollbackOnFailure a failed
  *                              Migration holds, and deleting it rolls back;
@@ -228,7 +230,9 @@ static int lb_original(e2e *t)
     return ok;
 }
 
-static int world_start(e2e *t, mig_world *mw, const char *tag)
+/* The world: the group on the first connection, or (spread) placed over both like the
+ * quickstart's. 0 once the App is Ready and the LoadBalancer serves every instance. */
+static int world_start(e2e *t, mig_world *mw, const char *tag, int spread)
 {
     memset(mw, 0, sizeof(*mw));
     local_world_init(&mw->w, tag);
@@ -240,14 +244,16 @@ static int world_start(e2e *t, mig_world *mw, const char *tag)
     if (local_world_connection(t, &mw->w, mw->w.east, net) != 0 ||
         local_world_connection(t, &mw->w, mw->w.west, net + 70) != 0)
         return -1;
-    if (e2e_apply(t,
-                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
-                  " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
-                  " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": 4, \"connection\": "
-                  "\"%s\", \"instanceType\": \"local.nano\", \"image\": \"debian-12\","
-                  " \"securityRules\": [{\"direction\": \"Inbound\", \"protocol\": \"TCP\","
-                  " \"fromPort\": %d, \"toPort\": %d, \"cidr\": \"0.0.0.0/0\"}]}]}}",
-                  mw->w.east, mw->w.port, mw->w.port) != 0)
+    if (spread ? local_world_infra(t, &mw->w, 4) != 0
+               : e2e_apply(t,
+                           "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+                           " \"metadata\": {\"name\": \"web\", \"namespace\": \"default\"},"
+                           " \"spec\": {\"groups\": [{\"name\": \"front\", \"size\": 4,"
+                           " \"connection\": \"%s\", \"instanceType\": \"local.nano\", \"image\":"
+                           " \"debian-12\", \"securityRules\": [{\"direction\": \"Inbound\","
+                           " \"protocol\": \"TCP\", \"fromPort\": %d, \"toPort\": %d,"
+                           " \"cidr\": \"0.0.0.0/0\"}]}]}}",
+                           mw->w.east, mw->w.port, mw->w.port) != 0)
         return -1;
     char command[700], health[200];
     snprintf(command, sizeof(command),
@@ -396,7 +402,7 @@ KUMO_TEST(migration_local_bluegreen)
     local_world_require_root();
     e2e t;
     mig_world mw;
-    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mig") == 0);
+    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mig", 0) == 0);
     traffic load;
     traffic_start(&load, mw.address, mw.lb_port);
     char more[400];
@@ -450,7 +456,7 @@ KUMO_TEST(migration_local_crash)
     local_world_require_root();
     e2e t;
     mig_world mw;
-    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mic") == 0);
+    E2E_REQUIRE_CALL(&t, world_start(&t, &mw, "mic", 1) == 0);
     traffic load;
     traffic_start(&load, mw.address, mw.lb_port);
     char more[400];
