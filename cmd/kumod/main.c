@@ -469,6 +469,8 @@ static int controllers_start(const kumod_controller_flags *cf, const char *url, 
     return e == KUMO_ERROR_OK ? 0 : -1;
 }
 
+#define KUMOD_MONITOR_START_WAIT_MS 30000
+
 /* Starts the monitor (docs/monitoring.md). Returns 0 or -1 (reported). */
 static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *agents,
                          kumo_monitor **out)
@@ -491,6 +493,17 @@ static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *ag
                       "listen=%s", o.listen);
         kumo_diag_fini(&diag);
         o.listen = NULL;
+        e = kumo_monitor_start(&o, out, &diag);
+    }
+    /* The API already serves: a NATS server restarting now is an outage to ride out (up to
+     * KUMOD_MONITOR_START_WAIT_MS), not a reason to stop serving. */
+    for (int waited = 0; e == KUMO_ERROR_UNAVAILABLE && !strstr(diag.message, "listen") &&
+                         waited < KUMOD_MONITOR_START_WAIT_MS;
+         waited += 200) {
+        if (waited == 0)
+            KUMO_LOG_WARN("kumod", "monitoring waits for NATS", "error=\"%s\"", diag.message);
+        kumo_diag_fini(&diag);
+        nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
         e = kumo_monitor_start(&o, out, &diag);
     }
     if (e != KUMO_ERROR_OK)
