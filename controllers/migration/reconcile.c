@@ -186,7 +186,7 @@ static result pending(mig_run *run)
         st->source_machines = grown;
         st->n_source_machines++;
     }
-    if (st->n_source_machines > 1)
+    if (st->n_source_machines > 1) /* qsort may not be given NULL, even for nothing */
         qsort(st->source_machines, st->n_source_machines, sizeof(char *), by_name);
     st->source_size =
         g->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE ? g->size : 1;
