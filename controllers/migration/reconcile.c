@@ -186,7 +186,8 @@ static result pending(mig_run *run)
         st->source_machines = grown;
         st->n_source_machines++;
     }
-    qsort(st->source_machines, st->n_source_machines, sizeof(char *), by_name);
+    if (st->n_source_machines > 1) /* qsort's array may not be NULL, even when empty */
+        qsort(st->source_machines, st->n_source_machines, sizeof(char *), by_name);
     st->source_size =
         g->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE ? g->size : 1;
     int s = strategy(run);
@@ -578,7 +579,10 @@ static result step_phase(mig_run *run)
 {
     mig_phase p = run->st->phase;
     if (kumo_meta_deleting(run->object)) {
-        if (terminal(p) || p <= MIG_PHASE(Pending)) {
+        /* Its Infra gone or going too (a whole manifest deleted): nothing is left to roll
+         * back to, and waiting for it would hold this deletion forever. */
+        int infra_gone = run->infra == NULL || kumo_meta_deleting(&run->infra->base);
+        if (terminal(p) || p <= MIG_PHASE(Pending) || infra_gone) {
             run->drop_finalizer = 1;
             return (result){KUMO_CONTROLLER_DONE, 0};
         }
