@@ -23,12 +23,18 @@ const char kumoctl_get_help[] =
     "\n"
     "KIND is a kind, its plural or a short name (kumoctl api-resources lists them):\n"
     "infras, inf, machines, ma, connections, conn, apps, app, loadbalancers, lb, ...\n"
+    "\"all\" is every kind; only kinds with objects are printed.\n"
     "\n"
     "Flags:\n"
     "  -A, --all-namespaces       every namespace (adds a NAMESPACE column)\n"
     "  -l, --selector SEL         label selector: app=web,tier!=db,env in (a,b),!legacy\n"
     "      --field-selector SEL   metadata.name=web or metadata.namespace!=x\n"
-    "  -o, --output FORMAT        table (default), wide, yaml, json or name\n"
+    "  -o, --output FORMAT        table (default), wide, yaml, json, name,\n"
+    "                             jsonpath=TEMPLATE, jsonpath-file=FILE or\n"
+    "                             custom-columns=HEADER:PATH[,HEADER:PATH...]\n"
+    "      --sort-by PATH         order by a JSONPath such as .metadata.name or\n"
+    "                             .status.ready (numbers by value, text naturally)\n"
+    "      --show-labels          tables get a LABELS column\n"
     "  -w, --watch                after printing, print every change until Ctrl-C\n"
     "      --no-headers           tables without the header line\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"
     "Examples:\n"
@@ -37,6 +43,10 @@ const char kumoctl_get_help[] =
     "  kumoctl get inf web -o yaml\n"
     "  kumoctl get infras,connections -A\n"
     "  kumoctl get machines -w\n"
+    "  kumoctl get all\n"
+    "  kumoctl get machines -o jsonpath='{range .items[*]}{.metadata.name}{\"\\t\"}{.status.phase}{\"\\n\"}{end}'\n"
+    "  kumoctl get machines -o custom-columns=NAME:.metadata.name,IP:.status.addresses[0].address\n"
+    "  kumoctl get machines --sort-by=.metadata.creationTimestamp --show-labels\n"
     "\n"
     "Exit status: 0 printed (also when nothing matched); 1 a named object does not\n"
     "exist or kumod could not be reached; 2 usage error.\n";
@@ -48,6 +58,9 @@ typedef struct get_options {
     const char *label_selector;
     const char *field_selector;
     kumoctl_output output;
+    const char *template; /* of -o jsonpath= / custom-columns= */
+    const char *sort_by;
+    int show_labels;
     int watch;
     int no_headers;
 } get_options;
@@ -152,8 +165,15 @@ static int get_flag(get_options *o, int id, const char *value)
         o->field_selector = value;
         return KUMOCTL_EXIT_OK;
     case KUMOCTL_FLAG_OUTPUT:
-        return kumoctl_output_parse(o->remote.command, value, &o->output) == 0 ? KUMOCTL_EXIT_OK
-                                                                               : KUMOCTL_EXIT_USAGE;
+        return kumoctl_output_parse(o->remote.command, value, &o->output, &o->template) == 0
+                   ? KUMOCTL_EXIT_OK
+                   : KUMOCTL_EXIT_USAGE;
+    case KUMOCTL_FLAG_SORT_BY:
+        o->sort_by = value;
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_SHOW_LABELS:
+        o->show_labels = 1;
+        return KUMOCTL_EXIT_OK;
     case KUMOCTL_FLAG_WATCH:
         o->watch = 1;
         return KUMOCTL_EXIT_OK;
@@ -165,6 +185,18 @@ static int get_flag(get_options *o, int id, const char *value)
     default:
         return KUMOCTL_EXIT_USAGE;
     }
+}
+
+/* Objects in a non-table output; `list` as for kumoctl_print_objects. */
+static int print_some(const get_options *o, ProtobufCMessage *const *objects, size_t count,
+                      int list, int no_headers)
+{
+    if (o->output == KUMOCTL_OUTPUT_JSONPATH)
+        return kumoctl_print_jsonpath(objects, count, list, o->template, stdout);
+    if (o->output == KUMOCTL_OUTPUT_CUSTOM_COLUMNS)
+        return kumoctl_print_custom_columns(objects, count, o->template,
+                                            no_headers || o->no_headers, stdout);
+    return kumoctl_print_objects(objects, count, o->output, list, stdout);
 }
 
 /* ---- -w ---------------------------------------------------------------------------- */
@@ -188,7 +220,7 @@ static void on_change(void *context, kumo_client_event_type type, int64_t revisi
         kumoctl_table_print_more(gw->table, stdout);
     } else {
         ProtobufCMessage *const one[] = {(ProtobufCMessage *)object};
-        kumoctl_print_objects(one, 1, output, 0, stdout);
+        print_some(gw->options, one, 1, 0, 1);
     }
     fflush(stdout);
     pthread_mutex_unlock(&gw->lock);
@@ -248,6 +280,8 @@ static int print_buckets(get_options *o, get_bucket *buckets, int count,
             kumoctl_table table;
             kumoctl_table_init(&table, b->kind, o->output, o->all_namespaces, count > 1);
             table.no_headers = o->no_headers;
+            if (o->show_labels)
+                kumoctl_table_show_labels(&table);
             for (size_t i = 0; i < b->count; i++)
                 kumoctl_table_add(&table, b->items[i]);
             if (b->count > 0 || o->watch) {
@@ -273,11 +307,12 @@ static int print_buckets(get_options *o, get_bucket *buckets, int count,
             all[n++] = buckets[k].items[i];
     int one = o->targets.name_count == 1 && total == 1;
     int status = KUMOCTL_EXIT_OK;
-    if (total > 0 || o->output == KUMOCTL_OUTPUT_JSON)
-        status = kumoctl_print_objects(all, n, o->output, !one, stdout);
+    if (total > 0 || o->output == KUMOCTL_OUTPUT_JSON || o->output == KUMOCTL_OUTPUT_JSONPATH)
+        status = print_some(o, all, n, !one, 0);
     free(all);
     fflush(stdout);
-    if (total == 0 && o->output != KUMOCTL_OUTPUT_JSON && !o->watch && o->targets.name_count == 0)
+    if (total == 0 && o->output != KUMOCTL_OUTPUT_JSON && o->output != KUMOCTL_OUTPUT_JSONPATH &&
+        !o->watch && o->targets.name_count == 0)
         print_empty(o);
     if (status == KUMOCTL_EXIT_OK && o->watch)
         status = watch_changes(o, &buckets[0], NULL, stop_signals);
@@ -326,6 +361,8 @@ static int get_run(get_options *o, const sigset_t *stop_signals)
         for (int k = 0; k < count && status == KUMOCTL_EXIT_OK; k++)
             status = list_kind(o, &buckets[k]);
     }
+    for (int k = 0; o->sort_by && status == KUMOCTL_EXIT_OK && k < count; k++)
+        status = kumoctl_sort_objects(buckets[k].items, buckets[k].count, o->sort_by);
     if (status == KUMOCTL_EXIT_OK || o->targets.name_count > 1) {
         int printed = print_buckets(o, buckets, count, stop_signals);
         if (status == KUMOCTL_EXIT_OK)
@@ -346,6 +383,8 @@ int kumoctl_get_run(int argc, char **argv)
         {"output", 'o', 1, KUMOCTL_FLAG_OUTPUT, "table, wide, yaml, json or name"},
         {"watch", 'w', 0, KUMOCTL_FLAG_WATCH, NULL},
         {"no-headers", 0, 0, KUMOCTL_FLAG_NO_HEADERS, NULL},
+        {"sort-by", 0, 1, KUMOCTL_FLAG_SORT_BY, "a JSONPath such as .metadata.name"},
+        {"show-labels", 0, 0, KUMOCTL_FLAG_SHOW_LABELS, NULL},
         {"help", 'h', 0, KUMOCTL_FLAG_HELP, NULL},
     };
     get_options o;

@@ -7,6 +7,7 @@
  * "status.addresses[0].address", or a condition type) and how to show it.
  * Wide columns (-o wide) come after AGE, as kubectl puts them.
  */
+#include "cmd/kumoctl/jsonpath.h"
 #include "cmd/kumoctl/remote.h"
 
 #include <ctype.h>
@@ -132,7 +133,61 @@ static const kind_columns *columns_of(const kumo_object_kind *kind)
     return &fallback;
 }
 
-int kumoctl_output_parse(const char *command, const char *value, kumoctl_output *out)
+/* The template of -o jsonpath-file=FILE (read once; kumoctl prints one output per run). */
+static const char *template_file(const char *command, const char *path)
+{
+    static char text[64 * 1024];
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        kumoctl_usage_error(command, "cannot read the jsonpath file \"%s\"", path);
+        return NULL;
+    }
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0'; /* a file's final newline is not part of the template */
+    return text;
+}
+
+static int template_output(const char *command, const char *value, kumoctl_output *out,
+                           const char **argument)
+{
+    static const struct {
+        const char *prefix;
+        kumoctl_output output;
+    } forms[] = {{"jsonpath=", KUMOCTL_OUTPUT_JSONPATH},
+                 {"jsonpath-file=", KUMOCTL_OUTPUT_JSONPATH},
+                 {"custom-columns=", KUMOCTL_OUTPUT_CUSTOM_COLUMNS}};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        size_t n = strlen(forms[i].prefix);
+        if (strncmp(value, forms[i].prefix, n) != 0)
+            continue;
+        const char *template = i == 1 ? template_file(command, value + n) : value + n;
+        if (template == NULL)
+            return -1;
+        if (forms[i].output == KUMOCTL_OUTPUT_CUSTOM_COLUMNS) {
+            if (kumoctl_custom_columns_check(template) != 0)
+                return -1;
+        } else {
+            char err[512];
+            kumoctl_jsonpath *jp = kumoctl_jsonpath_parse(template, err, sizeof(err));
+            if (jp == NULL) {
+                kumoctl_usage_error(command, "%s", err);
+                return -1;
+            }
+            kumoctl_jsonpath_destroy(jp);
+        }
+        *out = forms[i].output;
+        if (argument)
+            *argument = template;
+        return 0;
+    }
+    return 1;
+}
+
+int kumoctl_output_parse(const char *command, const char *value, kumoctl_output *out,
+                         const char **argument)
 {
     static const struct {
         const char *name;
@@ -147,7 +202,12 @@ int kumoctl_output_parse(const char *command, const char *value, kumoctl_output 
             *out = names[i].output;
             return 0;
         }
-    kumoctl_usage_error(command, "unknown output \"%s\"; use -o table, wide, yaml, json or name",
+    int rc = template_output(command, value, out, argument);
+    if (rc <= 0)
+        return rc;
+    kumoctl_usage_error(command,
+                        "unknown output \"%s\"; use -o table, wide, yaml, json, name, "
+                        "jsonpath=TEMPLATE, jsonpath-file=FILE or custom-columns=SPEC",
                         value);
     return -1;
 }
@@ -365,6 +425,35 @@ void kumoctl_table_init(kumoctl_table *t, const kumo_object_kind *kind, kumoctl_
         t->columns += column_shown(t, &k->columns[i]);
 }
 
+void kumoctl_table_show_labels(kumoctl_table *t)
+{
+    if (!t->show_labels) {
+        t->show_labels = 1;
+        t->columns++;
+    }
+}
+
+/* "a=1,b=2" sorted by key, or "<none>". */
+static void labels_text(const ProtobufCMessage *object, char *buf, size_t size)
+{
+    const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
+    size_t n = m ? m->n_labels : 0, len = 0;
+    snprintf(buf, size, "<none>");
+    const char *done = "";
+    for (size_t k = 0; k < n && len < size; k++) { /* selection by key: labels are few */
+        const Kumo__V1alpha1__ObjectMeta__LabelsEntry *next = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(m->labels[i]->key, done) > 0 &&
+                (next == NULL || strcmp(m->labels[i]->key, next->key) < 0))
+                next = m->labels[i];
+        if (next == NULL)
+            break;
+        len += (size_t)snprintf(buf + len, size - len, "%s%s=%s", k ? "," : "", next->key,
+                                next->value);
+        done = next->key;
+    }
+}
+
 void kumoctl_table_fini(kumoctl_table *t)
 {
     for (size_t i = 0; i < t->rows * t->columns; i++)
@@ -409,6 +498,10 @@ void kumoctl_table_add(kumoctl_table *t, const ProtobufCMessage *object)
         cell_text(&k->columns[i], root, object, buf, sizeof(buf));
         add_cell(t, base + col++, buf);
     }
+    if (t->show_labels) {
+        labels_text(object, buf, sizeof(buf));
+        add_cell(t, base + col++, buf);
+    }
     kumo_codec_value_destroy(root);
     t->rows++;
 }
@@ -419,6 +512,8 @@ static const char *header_of(const kumoctl_table *t, size_t column_index)
         return "NAMESPACE";
     if (column_index == (size_t)(t->show_namespace ? 1 : 0))
         return "NAME";
+    if (t->show_labels && column_index + 1 == t->columns)
+        return "LABELS";
     size_t wanted = column_index - (size_t)(t->show_namespace ? 2 : 1), seen = 0;
     const kind_columns *k = columns_of(t->kind);
     for (int i = 0; i < MAX_COLUMNS; i++) {

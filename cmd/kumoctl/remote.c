@@ -167,6 +167,14 @@ int kumoctl_kinds_parse(const char *text, const kumo_object_kind **kinds, int ma
         char *dot = strchr(name, '.');
         if (dot && strcasecmp(dot + 1, KUMO_API_GROUP) == 0)
             *dot = '\0';
+        if (strcmp(name, "all") == 0) { /* every kind (get prints those with objects) */
+            for (size_t i = 0; i < kumo_object_kind_count() && count < max; i++)
+                kinds[count++] = kumo_object_kind_at(i);
+            p += len;
+            if (*p == ',')
+                p++;
+            continue;
+        }
         const kumo_object_kind *kind = kumo_object_kind_lookup(name);
         if (kind == NULL || name[0] == '\0') {
             kumoctl_error("unknown resource type \"%s\"; see 'kumoctl api-resources' for the "

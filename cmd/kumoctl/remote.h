@@ -49,6 +49,16 @@ enum {
     KUMOCTL_FLAG_TIMEOUT,
     KUMOCTL_FLAG_IGNORE_NOT_FOUND,
     KUMOCTL_FLAG_NO_HEADERS,
+    KUMOCTL_FLAG_SORT_BY,
+    KUMOCTL_FLAG_SHOW_LABELS,
+    KUMOCTL_FLAG_ALL,
+    KUMOCTL_FLAG_TYPE,
+    KUMOCTL_FLAG_PATCH,
+    KUMOCTL_FLAG_OVERWRITE,
+    KUMOCTL_FLAG_REPLICAS,
+    KUMOCTL_FLAG_GROUP,
+    KUMOCTL_FLAG_RESOURCE_VERSION,
+    KUMOCTL_FLAG_LIST,
 };
 
 /* --server, -n and --request-timeout: every remote command takes them (and -h). */
@@ -139,10 +149,18 @@ typedef enum kumoctl_output {
     KUMOCTL_OUTPUT_YAML,
     KUMOCTL_OUTPUT_JSON,
     KUMOCTL_OUTPUT_NAME,
+    KUMOCTL_OUTPUT_JSONPATH,       /* -o jsonpath=TEMPLATE */
+    KUMOCTL_OUTPUT_CUSTOM_COLUMNS, /* -o custom-columns=SPEC */
 } kumoctl_output;
 
-/* Parses -o's value; -1 (usage error printed) when unknown. */
-int kumoctl_output_parse(const char *command, const char *value, kumoctl_output *out);
+/*
+ * Parses -o's value; -1 (usage error printed) when unknown or when a
+ * template does not parse. *argument (may be NULL) gets the template of
+ * jsonpath= / jsonpath-file= / custom-columns= (borrowed from value, or
+ * from a static buffer for jsonpath-file).
+ */
+int kumoctl_output_parse(const char *command, const char *value, kumoctl_output *out,
+                         const char **argument);
 
 /* A table being printed: rows are collected, then aligned. */
 typedef struct kumoctl_table {
@@ -150,6 +168,7 @@ typedef struct kumoctl_table {
     int show_namespace;    /* -A: a NAMESPACE column first */
     int show_kind;         /* several kinds: NAME is "infra.kumo.dev/web" */
     int no_headers;
+    int show_labels; /* --show-labels: a LABELS column last (kumoctl_table_show_labels) */
     const kumo_object_kind *kind;
     char **cells; /* rows x columns */
     size_t rows, columns, cap;
@@ -160,6 +179,8 @@ typedef struct kumoctl_table {
 void kumoctl_table_init(kumoctl_table *table, const kumo_object_kind *kind, kumoctl_output output,
                         int show_namespace, int show_kind);
 void kumoctl_table_fini(kumoctl_table *table);
+/* Adds the LABELS column; call before the first row. */
+void kumoctl_table_show_labels(kumoctl_table *table);
 /* Adds the row of one object. */
 void kumoctl_table_add(kumoctl_table *table, const ProtobufCMessage *object);
 /* Prints header and rows aligned; keeps the widths for later rows (watch). */
@@ -174,6 +195,15 @@ void kumoctl_table_print_more(kumoctl_table *table, FILE *out);
  */
 int kumoctl_print_objects(ProtobufCMessage *const *objects, size_t count, kumoctl_output output,
                           int list, FILE *out);
+
+/* printers_custom.c: -o jsonpath (root: the object when one was named and list is 0, else a
+ * kubectl List), -o custom-columns, and --sort-by (stable; objects without the field first). */
+int kumoctl_print_jsonpath(ProtobufCMessage *const *objects, size_t count, int list,
+                           const char *template, FILE *out);
+int kumoctl_print_custom_columns(ProtobufCMessage *const *objects, size_t count, const char *spec,
+                                 int no_headers, FILE *out);
+int kumoctl_custom_columns_check(const char *spec);
+int kumoctl_sort_objects(ProtobufCMessage **objects, size_t count, const char *expression);
 
 /* "5s", "3m", "2h", "4d" since `seconds` (Unix time); "<unknown>" for 0. */
 void kumoctl_age(int64_t seconds, char *buf, size_t size);
