@@ -194,6 +194,15 @@ int kumo_codec_value_equal(const kumo_value *a, const kumo_value *b);
 kumo_error kumo_codec_value_merge_patch(kumo_value **target, const kumo_value *patch,
                                         kumo_diag *diag);
 
+/*
+ * JSON Patch (RFC 6902): applies the operations of `patch` (an array) to
+ * *target; all or nothing (on error *target is unchanged). Errors:
+ * INVALID_ARGUMENT (a malformed operation, a path that does not exist or a
+ * failed "test", naming the operation's index), NOMEM.
+ */
+kumo_error kumo_codec_value_json_patch(kumo_value **target, const kumo_value *patch,
+                                       kumo_diag *diag);
+
 /* ---- messages ---------------------------------------------------------- */
 
 /* value tree -> message of type `descriptor`. Errors as listed above, with

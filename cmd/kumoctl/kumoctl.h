@@ -35,6 +35,7 @@ typedef struct kumoctl_command {
     const char *summary; /* one line for `kumoctl --help` */
     int (*run)(int argc, char **argv);
     const char *help; /* the full text `kumoctl <name> --help` prints */
+    int group;        /* index of its group in `kumoctl --help` (main.c) */
 } kumoctl_command;
 
 int kumoctl_validate_run(int argc, char **argv);

@@ -7,7 +7,7 @@
  * wait) are added to the same table, each in its own file.
  */
 #include "cmd/kumoctl/kumoctl.h"
-#include "cmd/kumoctl/remote.h"
+#include "cmd/kumoctl/modify.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,26 +19,45 @@ static const char help_help[] = "Print the help of kumoctl or of one command.\n"
                                 "Usage:\n"
                                 "  kumoctl help [COMMAND]\n";
 
+/* The groups of `kumoctl --help`, in kubectl's order. */
+static const char *const groups[] = {
+    "Basic Commands (Beginner)",
+    "Basic Commands (Intermediate)",
+    "Deploy Commands",
+    "Troubleshooting and Debugging Commands",
+    "Advanced Commands",
+    "Settings Commands",
+    "Other Commands",
+};
+
 static const kumoctl_command commands[] = {
-    {"validate", "Check manifests offline: decode, default and validate every object",
-     kumoctl_validate_run, kumoctl_validate_help},
-    {"convert", "Print manifests as JSON or YAML with defaults filled in", kumoctl_convert_run,
-     kumoctl_convert_help},
-    {"version", "Print the kumoctl and API versions", kumoctl_version_run, kumoctl_version_help},
-    {"apply", "Create or update objects from manifests", kumoctl_apply_run, kumoctl_apply_help},
-    {"create", "Create objects from manifests", kumoctl_create_run, kumoctl_create_help},
-    {"get", "Show objects as a table, YAML, JSON or names; -w follows changes", kumoctl_get_run,
-     kumoctl_get_help},
+    {"create", "Create objects from manifests", kumoctl_create_run, kumoctl_create_help, 0},
+    {"get", "Show objects as a table, YAML, JSON, names, JSONPath or custom columns",
+     kumoctl_get_run, kumoctl_get_help, 1},
+    {"delete", "Delete objects (by name, file, label selector or --all) and wait until gone",
+     kumoctl_delete_run, kumoctl_delete_help, 1},
+    {"scale", "Set the size of an Infra group or the replicas of an App component",
+     kumoctl_scale_run, kumoctl_scale_help, 2},
     {"describe", "Show one object in detail, with conditions and dependents", kumoctl_describe_run,
-     kumoctl_describe_help},
-    {"delete", "Delete objects and wait until they are gone", kumoctl_delete_run,
-     kumoctl_delete_help},
-    {"wait", "Wait for a condition or a deletion", kumoctl_wait_run, kumoctl_wait_help},
+     kumoctl_describe_help, 3},
+    {"validate", "Check manifests offline: decode, default and validate every object",
+     kumoctl_validate_run, kumoctl_validate_help, 3},
+    {"apply", "Create or update objects from manifests", kumoctl_apply_run, kumoctl_apply_help, 4},
+    {"patch", "Change fields of an object with a merge patch or a JSON patch", kumoctl_patch_run,
+     kumoctl_patch_help, 4},
+    {"wait", "Wait for a condition or a deletion", kumoctl_wait_run, kumoctl_wait_help, 4},
+    {"convert", "Print manifests as JSON or YAML with defaults filled in", kumoctl_convert_run,
+     kumoctl_convert_help, 4},
+    {"label", "Set or remove labels of objects", kumoctl_label_run, kumoctl_label_help, 5},
+    {"annotate", "Set or remove annotations of objects", kumoctl_annotate_run,
+     kumoctl_annotate_help, 5},
     {"api-resources", "List the kinds and their short names", kumoctl_api_resources_run,
-     kumoctl_api_resources_help},
+     kumoctl_api_resources_help, 6},
     {"top", "Show CPU, memory and network of machines and Apps, or inter-cloud latency",
-     kumoctl_top_run, kumoctl_top_help},
-    {"help", "Print the help of kumoctl or of one command", help_run, help_help},
+     kumoctl_top_run, kumoctl_top_help, 6},
+    {"version", "Print the kumoctl and API versions", kumoctl_version_run, kumoctl_version_help,
+     6},
+    {"help", "Print the help of kumoctl or of one command", help_run, help_help, 6},
 };
 
 static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
@@ -57,13 +76,16 @@ static void print_usage(FILE *out)
           "\n"
           "Usage:\n"
           "  kumoctl <command> [flags]\n"
-          "\n"
-          "Commands:\n",
+          "\n",
           out);
-    for (size_t i = 0; i < command_count; i++)
-        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
-    fputs("\n"
-          "Flags:\n"
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        fprintf(out, "%s:\n", groups[g]);
+        for (size_t i = 0; i < command_count; i++)
+            if (commands[i].group == (int)g)
+                fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+        fputc('\n', out);
+    }
+    fputs("Flags:\n"
           "  -h, --help  print this help\n"
           "\n"
           "Run 'kumoctl <command> --help' for a command's flags and examples.\n",
