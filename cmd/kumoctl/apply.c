@@ -5,7 +5,9 @@
  *
  * apply creates what is absent and replaces spec, labels, annotations,
  * finalizers and owner references of what exists (docs/api.md §3); create
- * fails for what exists. A document that fails does not stop the others;
+ * fails for what exists. An object whose stored spec, labels, annotations,
+ * finalizers and owner references already equal what apply would send is
+ * "unchanged" and is not written at all. A document that fails does not stop the others;
  * the exit status is 1 when any failed.
  */
 #include "cmd/kumoctl/remote.h"
@@ -72,10 +74,51 @@ static int apply_flag(void *context, int id, const char *value)
     return kumoctl_usage_error(state->remote.command, "unexpected flag");
 }
 
-static int64_t revision_of(const ProtobufCMessage *object)
+/* Equal members `key` of two value trees (both absent counts as equal). */
+static int same_member(const kumo_value *a, const kumo_value *b, const char *key)
 {
-    const Kumo__V1alpha1__ObjectMeta *m = object ? kumo_object_meta(object) : NULL;
-    return m && m->resource_version[0] ? strtoll(m->resource_version, NULL, 10) : -1;
+    const kumo_value *x = kumo_codec_value_get(a, key), *y = kumo_codec_value_get(b, key);
+    return x == NULL || y == NULL ? x == y : kumo_codec_value_equal(x, y);
+}
+
+/*
+ * 1 when applying `manifest` would change `stored`: what apply sends is
+ * compared with what is stored, as kubectl does, never the resourceVersion
+ * (status writes move it). The manifest is defaulted first, as kumod will.
+ * A Credential always counts as changed: its data is never read back.
+ */
+static int apply_changes(const ProtobufCMessage *manifest, const ProtobufCMessage *stored)
+{
+    ProtobufCMessage *sent = kumo_codec_message_clone(manifest);
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_value *m = NULL, *s = NULL;
+    int changed = 1;
+    if (sent != NULL && kumo_object_default(sent, &diag) == KUMO_ERROR_OK &&
+        kumo_codec_message_to_value(sent, NULL, &m, &diag) == KUMO_ERROR_OK &&
+        kumo_codec_message_to_value(stored, NULL, &s, &diag) == KUMO_ERROR_OK) {
+        const kumo_value *mm = kumo_codec_value_get(m, "metadata");
+        const kumo_value *sm = kumo_codec_value_get(s, "metadata");
+        const kumo_value *finalizers = kumo_codec_value_get(mm, "finalizers");
+        const kumo_value *stored_finalizers = kumo_codec_value_get(sm, "finalizers");
+        changed = strcmp(kumo_object_kind_of(manifest->descriptor)->kind, "Credential") == 0 ||
+                  !same_member(m, s, "spec") || !same_member(mm, sm, "labels") ||
+                  !same_member(mm, sm, "annotations") ||
+                  (kumo_codec_value_get(mm, "ownerReferences") != NULL &&
+                   !same_member(mm, sm, "ownerReferences"));
+        /* finalizers are the union of stored and manifest ones */
+        for (size_t i = 0; !changed && finalizers && i < finalizers->count; i++) {
+            int found = 0;
+            for (size_t j = 0; stored_finalizers && j < stored_finalizers->count; j++)
+                found |= kumo_codec_value_equal(finalizers->items[i], stored_finalizers->items[j]);
+            changed = !found;
+        }
+    }
+    kumo_codec_value_destroy(m);
+    kumo_codec_value_destroy(s);
+    kumo_object_destroy(sent);
+    kumo_diag_fini(&diag);
+    return changed;
 }
 
 static void apply_document(void *context, const kumoctl_source *source, kumo_object_document *doc)
@@ -124,10 +167,12 @@ static void apply_document(void *context, const kumoctl_source *source, kumo_obj
             e = KUMO_ERROR_OK;
         }
         int created = 0;
-        if (e == KUMO_ERROR_OK)
+        if (e == KUMO_ERROR_OK && before != NULL && !apply_changes(doc->object, before))
+            what = "unchanged"; /* nothing to send */
+        else if (e == KUMO_ERROR_OK)
             e = kumo_client_apply(state->remote.client, doc->object, &after, &created, &diag);
-        if (e == KUMO_ERROR_OK && !created)
-            what = revision_of(before) == revision_of(after) ? "unchanged" : "configured";
+        if (e == KUMO_ERROR_OK && !created && before != NULL && after != NULL)
+            what = "configured";
     }
     if (e == KUMO_ERROR_OK) {
         printf("%s %s\n", ref, what);

@@ -22,10 +22,14 @@ const char kumoctl_delete_help[] =
     "  kumoctl delete KIND NAME [NAME...] [flags]\n"
     "  kumoctl delete KIND/NAME [KIND/NAME...] [flags]\n"
     "  kumoctl delete -f FILE|DIR|- [flags]\n"
+    "  kumoctl delete KIND -l SELECTOR [flags]\n"
+    "  kumoctl delete KIND --all [flags]\n"
     "\n"
     "Flags:\n"
     "  -f, --filename FILE|DIR|-  delete the objects named in these manifests\n"
     "  -R, --recursive            also read the subdirectories of a DIR\n"
+    "  -l, --selector SEL         every object of KIND matching a label selector\n"
+    "      --all                  every object of KIND in the namespace\n"
     "      --wait=true|false      wait until each object is gone (default true)\n"
     "      --timeout D            how long to wait for all of them (default: no limit)\n"
     "      --cascade=background|orphan\n"
@@ -37,6 +41,8 @@ const char kumoctl_delete_help[] =
     "  kumoctl delete infra hello\n"
     "  kumoctl delete inf/hello --cascade=orphan\n"
     "  kumoctl delete -f examples/quickstart.yaml --wait=false\n"
+    "  kumoctl delete machines -l kumo.dev/infra=web\n"
+    "  kumoctl delete connections --all\n"
     "\n"
     "Output: \"infra.kumo.dev \\\"hello\\\" deleted\" per object. Exit status: 0 deleted;\n"
     "1 an object did not exist, a wait timed out or kumod could not be reached; 2\n"
@@ -53,6 +59,10 @@ typedef struct delete_state {
     ProtobufCMessage **objects;
     size_t object_count;
     int failed_documents;
+    /* -l / --all: the objects listed (target names point into it) */
+    const char *selector;
+    int all;
+    ProtobufCMessage *selected;
 } delete_state;
 
 static int delete_flag(void *context, int id, const char *value)
@@ -85,6 +95,12 @@ static int delete_flag(void *context, int id, const char *value)
         return KUMOCTL_EXIT_OK;
     case KUMOCTL_FLAG_IGNORE_NOT_FOUND:
         s->ignore_not_found = 1;
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_SELECTOR:
+        s->selector = value;
+        return KUMOCTL_EXIT_OK;
+    case KUMOCTL_FLAG_ALL:
+        s->all = 1;
         return KUMOCTL_EXIT_OK;
     case KUMOCTL_PARSE_ARGUMENT:
         return kumoctl_targets_add(&s->targets, s->remote.command, value);
@@ -257,6 +273,37 @@ static int delete_all(delete_state *s)
     return status;
 }
 
+/* -l / --all: the names of the kind's objects that match become the targets. */
+static int select_targets(delete_state *s)
+{
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    const kumo_object_kind *kind = s->targets.kinds[0];
+    const char *ns = kumoctl_remote_namespace(&s->remote);
+    kumo_client_list_options lo = {s->selector, NULL, 0, NULL};
+    kumo_error e = kumo_client_list(s->remote.client, kind, ns, &lo, &s->selected, &diag);
+    int status = e == KUMO_ERROR_OK
+                     ? KUMOCTL_EXIT_OK
+                     : kumoctl_remote_fail(&s->remote, &diag, "listing %s", kind->plural);
+    kumo_diag_fini(&diag);
+    if (status != KUMOCTL_EXIT_OK)
+        return status;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(s->selected->descriptor, "items");
+    size_t count = *(size_t *)((char *)s->selected + f->quantifier_offset);
+    ProtobufCMessage **items = *(ProtobufCMessage ***)((char *)s->selected + f->offset);
+    if (count > sizeof(s->targets.names) / sizeof(s->targets.names[0]))
+        return kumoctl_error("%zu %s match; kumoctl deletes at most %zu at once", count,
+                             kind->plural, sizeof(s->targets.names) / sizeof(s->targets.names[0]));
+    for (size_t i = 0; i < count; i++) {
+        s->targets.name_kinds[s->targets.name_count] = kind;
+        s->targets.names[s->targets.name_count++] = kumo_object_name(items[i]);
+    }
+    if (count == 0)
+        fprintf(stderr, "No resources found\n");
+    return KUMOCTL_EXIT_OK;
+}
+
 static int has_filename_flag(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -277,6 +324,8 @@ int kumoctl_delete_run(int argc, char **argv)
         {"cascade", 0, 1, KUMOCTL_FLAG_CASCADE, "background or orphan"},
         {"timeout", 0, 1, KUMOCTL_FLAG_TIMEOUT, "a duration such as 60s"},
         {"ignore-not-found", 0, 0, KUMOCTL_FLAG_IGNORE_NOT_FOUND, NULL},
+        {"selector", 'l', 1, KUMOCTL_FLAG_SELECTOR, "a label selector such as app=web"},
+        {"all", 0, 0, KUMOCTL_FLAG_ALL, NULL},
     };
     delete_state s;
     memset(&s, 0, sizeof(s));
@@ -314,15 +363,27 @@ int kumoctl_delete_run(int argc, char **argv)
                 status = r == KUMOCTL_EXIT_OK ? KUMOCTL_CONTINUE : r;
             }
         }
-        if (status == KUMOCTL_CONTINUE && s.targets.name_count == 0)
+        int selecting = s.selector != NULL || s.all;
+        if (status == KUMOCTL_CONTINUE && selecting &&
+            (s.targets.kind_count != 1 || s.targets.name_count > 0))
             status = kumoctl_usage_error(s.remote.command,
-                                         "name what to delete: KIND NAME, KIND/NAME or -f FILE");
+                                         "-l and --all go with one KIND and no names, e.g. "
+                                         "kumoctl delete machines -l app=web");
+        if (status == KUMOCTL_CONTINUE && !selecting && s.targets.name_count == 0)
+            status = kumoctl_usage_error(s.remote.command,
+                                         "name what to delete: KIND NAME, KIND/NAME, -f FILE, "
+                                         "KIND -l SELECTOR or KIND --all");
     }
+    if (status == KUMOCTL_CONTINUE && s.object_count > 0 && (s.selector || s.all))
+        status = kumoctl_usage_error(s.remote.command, "-l and --all do not go with -f");
     if (status == KUMOCTL_CONTINUE) {
         status = kumoctl_remote_connect(&s.remote);
+        if (status == KUMOCTL_EXIT_OK && (s.selector != NULL || s.all))
+            status = select_targets(&s);
         if (status == KUMOCTL_EXIT_OK)
             status = delete_all(&s);
     }
+    kumo_object_destroy(s.selected);
     for (size_t i = 0; i < s.object_count; i++)
         kumo_object_destroy(s.objects[i]);
     free(s.objects);
