@@ -52,8 +52,11 @@
  * documents. Plain scalars follow the YAML 1.2 core schema as far as JSON
  * can say it: null, ~ and empty are null; true/false (also True, TRUE,
  * False, FALSE) are booleans; numbers in JSON syntax are numbers; anything
- * else (0x1F, .inf, +1, yes) is a string. Aliases are refused ("YAML aliases
- * are not supported": no billion laughs); tags other than the standard
+ * else (0x1F, .inf, +1, yes) is a string. Anchors and aliases work (an
+ * alias is a copy of its anchor's node; `<<` merge keys add the members a
+ * mapping lacks); what aliases add to a stream may not exceed max_bytes
+ * (TOO_LARGE, checked before copying: a "billion laughs" document is refused
+ * after bounded work and memory). Tags other than the standard
  * !!str/!!int/!!float/!!bool/!!null/!!map/!!seq are refused.
  *
  * Memory: every ProtobufCMessage returned by this module is laid out exactly

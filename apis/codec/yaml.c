@@ -3,8 +3,12 @@
  * message -> one YAML document (a small block-style emitter of our own).
  *
  * Parsing builds the tree with an explicit stack, so nesting costs no C
- * recursion and is refused past max_depth. Aliases are refused outright (no
- * billion laughs); anchors are allowed and ignored. Plain scalars follow the
+ * recursion and is refused past max_depth. Anchors (&a) and aliases (*a)
+ * work: an alias is a copy of its anchor's node, and YAML 1.1 merge keys
+ * (`<<: *base`, or a list of them) add the members the mapping lacks. What
+ * aliases add to a stream is weighed (64 bytes per node plus its text)
+ * before it is copied and may not exceed max_bytes, so a "billion laughs"
+ * document is refused after a bounded amount of work and memory. Plain scalars follow the
  * YAML 1.2 core schema restricted to what JSON can say: null / ~ / empty,
  * true/false (any of the three capitalisations), and numbers written in JSON
  * syntax. Everything else plain (0x1F, .inf, +1, 1.10.2) stays a string; a
@@ -30,7 +34,19 @@ typedef struct yaml_frame {
     char *key; /* mappings: the key waiting for its value */
     size_t key_len;
     codec_keyset keys;
+    char *anchor;         /* &name of this collection, registered when it ends */
+    kumo_value **merges;  /* values of "<<" keys, applied when the mapping ends */
+    size_t merge_count;
 } yaml_frame;
+
+/* A node an alias may copy; anchors live until the end of their document. */
+typedef struct yaml_anchor {
+    char *name;
+    kumo_value *node;
+    int owned; /* the anchor holds its own copy (a key's, or a merge source's) */
+    size_t weight;
+    int depth;
+} yaml_anchor;
 
 typedef struct yaml_builder {
     const codec_decoder *dec;
@@ -39,6 +55,9 @@ typedef struct yaml_builder {
     kumo_value *root;
     kumo_value **docs;
     size_t doc_count, doc_cap;
+    yaml_anchor *anchors;
+    size_t anchor_count, anchor_cap;
+    size_t alias_weight; /* what aliases added to the stream so far */
 } yaml_builder;
 
 static kumo_error yaml_fail(const yaml_builder *b, kumo_error code, const yaml_mark_t *mark,
@@ -113,6 +132,163 @@ static kumo_error scalar_node(yaml_builder *b, const yaml_event_t *ev, kumo_valu
     return KUMO_ERROR_OK;
 }
 
+/* ---- anchors, aliases and merge keys ---------------------------------------- */
+
+/* What copying v costs (64 bytes a node plus its text and keys) and how deep it nests. */
+static void value_weigh(const kumo_value *v, size_t *weight, int *depth, int level)
+{
+    *weight += 64 + (v->text ? v->length : 0);
+    if (level > *depth)
+        *depth = level;
+    for (size_t i = 0; v->type == KUMO_VALUE_ARRAY && i < v->count; i++)
+        value_weigh(v->items[i], weight, depth, level + 1);
+    for (size_t i = 0; v->type == KUMO_VALUE_OBJECT && i < v->count; i++) {
+        *weight += strlen(v->members[i].key) + 16;
+        if (v->members[i].value != NULL)
+            value_weigh(v->members[i].value, weight, depth, level + 1);
+    }
+}
+
+/* Registers `node` under `name` (NULL: only kept alive until the document ends). */
+static kumo_error anchor_add(yaml_builder *b, const char *name, kumo_value *node, int owned)
+{
+    if (b->anchor_count == b->anchor_cap) {
+        size_t cap = b->anchor_cap ? b->anchor_cap * 2 : 8;
+        yaml_anchor *grown = realloc(b->anchors, cap * sizeof(*grown));
+        if (grown == NULL) {
+            if (owned)
+                kumo_codec_value_destroy(node);
+            return codec_fail_nomem(b->dec);
+        }
+        b->anchors = grown;
+        b->anchor_cap = cap;
+    }
+    yaml_anchor *a = &b->anchors[b->anchor_count];
+    memset(a, 0, sizeof(*a));
+    a->node = node;
+    a->owned = owned;
+    if (name != NULL) {
+        value_weigh(node, &a->weight, &a->depth, 1);
+        if ((a->name = strdup(name)) == NULL) {
+            if (owned)
+                kumo_codec_value_destroy(node);
+            return codec_fail_nomem(b->dec);
+        }
+    }
+    b->anchor_count++;
+    return KUMO_ERROR_OK;
+}
+
+static void anchors_clear(yaml_builder *b)
+{
+    for (size_t i = 0; i < b->anchor_count; i++) {
+        free(b->anchors[i].name);
+        if (b->anchors[i].owned)
+            kumo_codec_value_destroy(b->anchors[i].node);
+    }
+    b->anchor_count = 0;
+}
+
+/* 1 when the next node attached to the top frame is a mapping key. */
+static int next_is_key(const yaml_builder *b)
+{
+    return b->depth > 0 && b->stack[b->depth - 1].node->type == KUMO_VALUE_OBJECT &&
+           b->stack[b->depth - 1].key == NULL;
+}
+
+/* A scalar's anchor: a key is copied (attach frees keys), a value is pointed at. */
+static kumo_error anchor_scalar(yaml_builder *b, const yaml_event_t *ev, kumo_value *node)
+{
+    const char *name = (const char *)ev->data.scalar.anchor;
+    if (name == NULL)
+        return KUMO_ERROR_OK;
+    if (!next_is_key(b))
+        return anchor_add(b, name, node, 0);
+    kumo_value *copy = kumo_codec_value_clone(node);
+    return copy ? anchor_add(b, name, copy, 1) : codec_fail_nomem(b->dec);
+}
+
+static kumo_error attach(yaml_builder *b, kumo_value *node, const yaml_mark_t *mark);
+
+/* *name: a copy of the anchored node, if the stream's alias budget allows it. */
+static kumo_error alias_node(yaml_builder *b, const yaml_event_t *ev)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    const yaml_anchor *a = NULL;
+    for (size_t i = b->anchor_count; i > 0 && a == NULL; i--)
+        if (b->anchors[i - 1].name && strcmp(b->anchors[i - 1].name, name) == 0)
+            a = &b->anchors[i - 1];
+    char what[200];
+    if (a == NULL) {
+        snprintf(what, sizeof(what), "alias *%.100s names no anchor before it in this document",
+                 name);
+        return yaml_fail(b, KUMO_ERROR_PARSE, &ev->start_mark, what);
+    }
+    if ((int)b->depth + a->depth > b->dec->max_depth) {
+        snprintf(what, sizeof(what), "alias *%.100s nests deeper than %d levels", name,
+                 b->dec->max_depth);
+        return yaml_fail(b, KUMO_ERROR_TOO_DEEP, &ev->start_mark, what);
+    }
+    if (a->weight > b->dec->max_bytes - b->alias_weight) {
+        snprintf(what, sizeof(what),
+                 "aliases expand to more than %zu bytes (each alias copies its anchor; is this "
+                 "a \"billion laughs\" document?)",
+                 b->dec->max_bytes);
+        return yaml_fail(b, KUMO_ERROR_TOO_LARGE, &ev->start_mark, what);
+    }
+    b->alias_weight += a->weight;
+    kumo_value *copy = kumo_codec_value_clone(a->node);
+    return copy ? attach(b, copy, &ev->start_mark) : codec_fail_nomem(b->dec);
+}
+
+/* The value of a "<<" key: a mapping or a list of mappings, merged when the mapping ends. */
+static kumo_error merge_add(yaml_builder *b, yaml_frame *top, kumo_value *node,
+                            const yaml_mark_t *mark)
+{
+    int ok = node->type == KUMO_VALUE_OBJECT || node->type == KUMO_VALUE_ARRAY;
+    for (size_t i = 0; ok && node->type == KUMO_VALUE_ARRAY && i < node->count; i++)
+        ok = node->items[i]->type == KUMO_VALUE_OBJECT;
+    kumo_value **grown = ok ? realloc(top->merges, (top->merge_count + 1) * sizeof(*grown)) : NULL;
+    if (grown == NULL) {
+        kumo_codec_value_destroy(node);
+        return ok ? codec_fail_nomem(b->dec)
+                  : yaml_fail(b, KUMO_ERROR_PARSE, mark,
+                              "a merge key (<<) needs a mapping or a list of mappings");
+    }
+    top->merges = grown;
+    top->merges[top->merge_count++] = node;
+    return KUMO_ERROR_OK;
+}
+
+/* Adds what the merge sources have and the mapping lacks (earlier sources win). */
+static kumo_error merges_apply(yaml_builder *b, yaml_frame *frame)
+{
+    kumo_error err = KUMO_ERROR_OK;
+    for (size_t m = 0; m < frame->merge_count; m++) {
+        kumo_value *source = frame->merges[m];
+        size_t n = source->type == KUMO_VALUE_ARRAY ? source->count : 1;
+        for (size_t s = 0; s < n && err == KUMO_ERROR_OK; s++) {
+            const kumo_value *from = source->type == KUMO_VALUE_ARRAY ? source->items[s] : source;
+            for (size_t i = 0; i < from->count && err == KUMO_ERROR_OK; i++) {
+                const kumo_value_member *member = &from->members[i];
+                if (kumo_codec_value_get(frame->node, member->key) != NULL)
+                    continue;
+                kumo_value *copy = kumo_codec_value_clone(member->value);
+                err = copy == NULL ? KUMO_ERROR_NOMEM
+                                   : codec_value_object_push(frame->node, member->key,
+                                                             strlen(member->key), copy, &frame->cap);
+            }
+        }
+        /* an anchor may point into the source: keep it until the document ends */
+        if (anchor_add(b, NULL, source, 1) != KUMO_ERROR_OK)
+            err = KUMO_ERROR_NOMEM;
+    }
+    free(frame->merges);
+    frame->merges = NULL;
+    frame->merge_count = 0;
+    return err == KUMO_ERROR_OK ? KUMO_ERROR_OK : codec_fail_nomem(b->dec);
+}
+
 /* Hands a finished node to its parent (or makes it the document root). */
 static kumo_error attach(yaml_builder *b, kumo_value *node, const yaml_mark_t *mark)
 {
@@ -150,6 +326,10 @@ static kumo_error attach(yaml_builder *b, kumo_value *node, const yaml_mark_t *m
     }
     char *key = top->key;
     top->key = NULL;
+    if (top->key_len == 2 && memcmp(key, "<<", 2) == 0) {
+        free(key);
+        return merge_add(b, top, node, mark);
+    }
     kumo_error err = codec_value_object_push(top->node, key, top->key_len, node, &top->cap);
     free(key);
     if (err != KUMO_ERROR_OK)
@@ -195,7 +375,14 @@ static kumo_error push_frame(yaml_builder *b, kumo_value_type type, const yaml_e
     frame->cap = 0;
     frame->key = NULL;
     frame->key_len = 0;
+    frame->merges = NULL;
+    frame->merge_count = 0;
     codec_keyset_init(&frame->keys);
+    const yaml_char_t *anchor = type == KUMO_VALUE_ARRAY ? ev->data.sequence_start.anchor
+                                                         : ev->data.mapping_start.anchor;
+    frame->anchor = anchor ? strdup((const char *)anchor) : NULL;
+    if (anchor != NULL && frame->anchor == NULL)
+        return codec_fail_nomem(b->dec);
     return KUMO_ERROR_OK;
 }
 
@@ -203,15 +390,28 @@ static kumo_error pop_frame(yaml_builder *b, const yaml_mark_t *mark)
 {
     yaml_frame *frame = &b->stack[--b->depth];
     kumo_value *node = frame->node;
+    char *anchor = frame->anchor;
+    kumo_error err = frame->merge_count > 0 ? merges_apply(b, frame) : KUMO_ERROR_OK;
     free(frame->key);
     codec_keyset_fini(&frame->keys);
-    return attach(b, node, mark);
+    if (err != KUMO_ERROR_OK) {
+        kumo_codec_value_destroy(node);
+        free(anchor);
+        return err;
+    }
+    int key = next_is_key(b);
+    err = attach(b, node, mark);
+    if (err == KUMO_ERROR_OK && anchor != NULL && !key)
+        err = anchor_add(b, anchor, node, 0);
+    free(anchor);
+    return err;
 }
 
 static kumo_error end_document(yaml_builder *b)
 {
     kumo_value *root = b->root;
     b->root = NULL;
+    anchors_clear(b); /* anchors are per document */
     if (root == NULL || root->type == KUMO_VALUE_NULL) { /* empty document */
         kumo_codec_value_destroy(root);
         return KUMO_ERROR_OK;
@@ -236,9 +436,11 @@ static kumo_error on_event(yaml_builder *b, const yaml_event_t *ev)
     kumo_error err;
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
-        return yaml_fail(b, KUMO_ERROR_PARSE, &ev->start_mark, "YAML aliases are not supported");
+        return alias_node(b, ev);
     case YAML_SCALAR_EVENT:
         err = scalar_node(b, ev, &node);
+        if (err == KUMO_ERROR_OK && (err = anchor_scalar(b, ev, node)) != KUMO_ERROR_OK)
+            kumo_codec_value_destroy(node);
         return err == KUMO_ERROR_OK ? attach(b, node, &ev->start_mark) : err;
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
@@ -269,9 +471,15 @@ static void builder_fini(yaml_builder *b)
         yaml_frame *frame = &b->stack[--b->depth];
         kumo_codec_value_destroy(frame->node);
         free(frame->key);
+        free(frame->anchor);
+        for (size_t i = 0; i < frame->merge_count; i++)
+            kumo_codec_value_destroy(frame->merges[i]);
+        free(frame->merges);
         codec_keyset_fini(&frame->keys);
     }
     free(b->stack);
+    anchors_clear(b);
+    free(b->anchors);
     kumo_codec_value_destroy(b->root);
 }
 
@@ -291,7 +499,9 @@ kumo_error kumo_codec_value_parse_yaml(const char *text, size_t len,
     if (!yaml_parser_initialize(&parser))
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory starting the YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""), len);
-    yaml_builder b = {&dec, NULL, 0, 0, NULL, NULL, 0, 0};
+    yaml_builder b;
+    memset(&b, 0, sizeof(b));
+    b.dec = &dec;
     kumo_error err = KUMO_ERROR_OK;
     for (;;) {
         yaml_event_t ev;

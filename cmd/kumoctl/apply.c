@@ -85,7 +85,8 @@ static int same_member(const kumo_value *a, const kumo_value *b, const char *key
  * 1 when applying `manifest` would change `stored`: what apply sends is
  * compared with what is stored, as kubectl does, never the resourceVersion
  * (status writes move it). The manifest is defaulted first, as kumod will.
- * A Credential always counts as changed: its data is never read back.
+ * A Credential's data is never read back: for it the answer is 2, "send it
+ * and compare the generations" (kumod bumps generation only on a spec change).
  */
 static int apply_changes(const ProtobufCMessage *manifest, const ProtobufCMessage *stored)
 {
@@ -101,8 +102,7 @@ static int apply_changes(const ProtobufCMessage *manifest, const ProtobufCMessag
         const kumo_value *sm = kumo_codec_value_get(s, "metadata");
         const kumo_value *finalizers = kumo_codec_value_get(mm, "finalizers");
         const kumo_value *stored_finalizers = kumo_codec_value_get(sm, "finalizers");
-        changed = strcmp(kumo_object_kind_of(manifest->descriptor)->kind, "Credential") == 0 ||
-                  !same_member(m, s, "spec") || !same_member(mm, sm, "labels") ||
+        changed = !same_member(m, s, "spec") || !same_member(mm, sm, "labels") ||
                   !same_member(mm, sm, "annotations") ||
                   (kumo_codec_value_get(mm, "ownerReferences") != NULL &&
                    !same_member(mm, sm, "ownerReferences"));
@@ -118,7 +118,15 @@ static int apply_changes(const ProtobufCMessage *manifest, const ProtobufCMessag
     kumo_codec_value_destroy(s);
     kumo_object_destroy(sent);
     kumo_diag_fini(&diag);
+    if (!changed && strcmp(kumo_object_kind_of(manifest->descriptor)->kind, "Credential") == 0)
+        return 2;
     return changed;
+}
+
+static int64_t generation_of(const ProtobufCMessage *object)
+{
+    const Kumo__V1alpha1__ObjectMeta *m = object ? kumo_object_meta(object) : NULL;
+    return m ? m->generation : -1;
 }
 
 static void apply_document(void *context, const kumoctl_source *source, kumo_object_document *doc)
@@ -166,13 +174,14 @@ static void apply_document(void *context, const kumoctl_source *source, kumo_obj
             kumo_diag_fini(&diag);
             e = KUMO_ERROR_OK;
         }
-        int created = 0;
-        if (e == KUMO_ERROR_OK && before != NULL && !apply_changes(doc->object, before))
+        int created = 0, changes = before != NULL ? apply_changes(doc->object, before) : 1;
+        if (e == KUMO_ERROR_OK && changes == 0)
             what = "unchanged"; /* nothing to send */
         else if (e == KUMO_ERROR_OK)
             e = kumo_client_apply(state->remote.client, doc->object, &after, &created, &diag);
         if (e == KUMO_ERROR_OK && !created && before != NULL && after != NULL)
-            what = "configured";
+            what = changes == 2 && generation_of(before) == generation_of(after) ? "unchanged"
+                                                                                  : "configured";
     }
     if (e == KUMO_ERROR_OK) {
         printf("%s %s\n", ref, what);
