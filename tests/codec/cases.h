@@ -41,7 +41,7 @@ KUMO_TEST_CASE(protobuf_bad_utf8_and_map_duplicates)
 KUMO_TEST_CASE(concurrent_decoders)
 /* yaml_test.c */
 KUMO_TEST_CASE(yaml_multi_doc)
-KUMO_TEST_CASE(yaml_alias_refused)
+KUMO_TEST_CASE(yaml_aliases)
 KUMO_TEST_CASE(yaml_scalars)
 KUMO_TEST_CASE(yaml_errors)
 KUMO_TEST_CASE(yaml_encode_quoting)
