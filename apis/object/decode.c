@@ -108,14 +108,129 @@ static kumo_object_document *document_push(document_list *list, int index, int l
     return d;
 }
 
-/* Decodes a document of a known kind; a failure reads `Infra "web" is invalid: <causes>`. */
+/* The object member at a cause's field path ("spec.groups[1].size"); NULL when the path
+ * is not an object member (the root, an array item, a key that cannot be found). */
+static kumo_value_member *member_at(kumo_value *v, const char *path, kumo_value **parent)
+{
+    kumo_value_member *found = NULL;
+    while (v != NULL && *path) {
+        if (*path == '[') {
+            char *end;
+            unsigned long i = strtoul(path + 1, &end, 10);
+            if (*end != ']' || v->type != KUMO_VALUE_ARRAY || i >= v->count)
+                return NULL;
+            v = v->items[i];
+            path = end + 1;
+            found = NULL;
+            continue;
+        }
+        if (*path == '.')
+            path++;
+        if (v->type != KUMO_VALUE_OBJECT)
+            return NULL;
+        kumo_value_member *best = NULL; /* the longest key: map keys may hold dots */
+        for (size_t i = 0; i < v->count; i++) {
+            size_t n = strlen(v->members[i].key);
+            if (strncmp(path, v->members[i].key, n) == 0 && strchr(".[", path[n] ? path[n] : '.') &&
+                (best == NULL || n > strlen(best->key)))
+                best = &v->members[i];
+        }
+        if (best == NULL)
+            return NULL;
+        path += strlen(best->key);
+        found = best;
+        *parent = v;
+        v = best->value;
+    }
+    return found;
+}
+
+/* 1 when `field` is `removed` or inside it. */
+static int within(const char *field, const char *removed)
+{
+    size_t n = strlen(removed);
+    return strncmp(field, removed, n) == 0 && (field[n] == '\0' || field[n] == '.' || field[n] == '[');
+}
+
+/* Appends the causes of `from` to `to`, except those inside a removed field. */
+static void causes_add(kumo_diag *to, const kumo_diag *from, char **removed, size_t removed_count)
+{
+    for (size_t i = 0; i < from->cause_count; i++) {
+        const kumo_diag_cause *c = &from->causes[i];
+        int skip = 0;
+        for (size_t r = 0; r < removed_count && !skip; r++)
+            skip = c->field && within(c->field, removed[r]);
+        if (!skip)
+            kumo_diag_add_cause(to, c->type, c->field, c->value, "%s", c->message ? c->message : "");
+    }
+}
+
+#define DECODE_RETRIES 32
+
+/*
+ * After a decode failure: every other problem of the object too. The failing
+ * field is taken out of a copy and the copy decoded again (up to
+ * DECODE_RETRIES times); then what decoded is validated, leaving out causes
+ * about the fields taken out. All causes go to d->diag; the object stays NULL.
+ */
+static void collect_causes(const kumo_object_kind *kind, const kumo_value *doc,
+                           const kumo_codec_decode_options *options, kumo_object_document *d)
+{
+    kumo_value *copy = kumo_codec_value_clone(doc);
+    char *removed[DECODE_RETRIES];
+    size_t removed_count = 0;
+    ProtobufCMessage *partial = NULL;
+    kumo_diag attempt;
+    kumo_diag_init(&attempt);
+    kumo_diag_copy(&attempt, &d->diag);
+    while (copy != NULL && removed_count < DECODE_RETRIES && attempt.cause_count == 1) {
+        kumo_value *parent = NULL;
+        kumo_value_member *m = member_at(copy, attempt.causes[0].field, &parent);
+        if (m == NULL || (removed[removed_count] = strdup(attempt.causes[0].field)) == NULL)
+            break;
+        removed_count++;
+        kumo_diag_fini(&attempt);
+        /* the member goes (an unknown field, and a bad value becomes unset) */
+        size_t index = (size_t)(m - parent->members);
+        free(m->key);
+        kumo_codec_value_destroy(m->value);
+        memmove(m, m + 1, (parent->count - index - 1) * sizeof(*m));
+        parent->count--;
+        if (kumo_codec_message_from_value(kind->descriptor, copy, options, &partial, &attempt) ==
+            KUMO_ERROR_OK)
+            break;
+        if (attempt.cause_count > 0)
+            kumo_diag_add_cause(&d->diag, attempt.causes[0].type, attempt.causes[0].field,
+                                attempt.causes[0].value, "%s", attempt.causes[0].message);
+    }
+    if (partial != NULL) {
+        kumo_diag validation;
+        kumo_diag_init(&validation);
+        kumo_object_validate(partial, &validation);
+        causes_add(&d->diag, &validation, removed, removed_count);
+        kumo_diag_fini(&validation);
+        kumo_object_destroy(partial);
+    }
+    for (size_t i = 0; i < removed_count; i++)
+        free(removed[i]);
+    kumo_diag_fini(&attempt);
+    kumo_codec_value_destroy(copy);
+}
+
+/*
+ * Decodes a document of a known kind; a failure reads `Infra "web" is
+ * invalid: <causes>`, with every problem of the object (collect_causes).
+ */
 static void decode_object(const kumo_object_kind *kind, const kumo_value *doc,
                           const kumo_codec_decode_options *options, kumo_object_document *d)
 {
-    if (kumo_codec_message_from_value(kind->descriptor, doc, options, &d->object, &d->diag) !=
-            KUMO_ERROR_OK &&
-        d->diag.cause_count > 0)
-        invalid_sentence(&d->diag, kind->kind, doc);
+    if (kumo_codec_message_from_value(kind->descriptor, doc, options, &d->object, &d->diag) ==
+            KUMO_ERROR_OK ||
+        d->diag.cause_count == 0)
+        return;
+    if (d->diag.code == KUMO_ERROR_INVALID)
+        collect_causes(kind, doc, options, d);
+    invalid_sentence(&d->diag, kind->kind, doc);
 }
 
 /* Decodes the items of a List; `kind` is NULL for a generic List. */

@@ -84,7 +84,11 @@ typedef struct kumo_object_document {
  * kumo.dev/v1alpha1. Documents fail independently: each carries its own diag.
  * Returns OK when the text could be split into documents at all (even if some
  * failed); *docs_out (count *count_out) is freed with
- * kumo_object_documents_free. Nothing is defaulted or validated here.
+ * kumo_object_documents_free. Nothing is defaulted or validated here, except
+ * that a document failing to decode (an int32 overflow, a wrong type) also
+ * carries the causes of its other fields: each failing field is left out and
+ * the rest decoded again, then validated, so one bad field never hides the
+ * others.
  */
 kumo_error kumo_object_decode_documents(const char *text, size_t len, kumo_codec_format format,
                                         const kumo_codec_decode_options *options,
