@@ -41,8 +41,8 @@ const char kumoctl_edit_help[] =
 
 static const char edit_header[] =
     "# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
-    "# and an empty file will abort the edit. If an error occurs while saving this file\n"
-    "# will be reopened with the relevant failures.\n"
+    "# and an empty file will abort the edit. If an error occurs while saving, this file\n"
+    "# is kept with the failures at its top.\n"
     "#\n";
 
 static int run_editor(const char *path)
@@ -163,8 +163,9 @@ static int edit_object(kumoctl_remote *remote, const kumo_object_kind *kind, con
     fclose(f);
     status = run_editor(path);
     kumoctl_source source = {path, 0};
+    size_t length = 0;
     char *saved = status == KUMOCTL_EXIT_OK
-                      ? kumoctl_source_read(&source, KUMO_CODEC_DEFAULT_MAX_BYTES, NULL)
+                      ? kumoctl_source_read(&source, KUMO_CODEC_DEFAULT_MAX_BYTES, &length)
                       : NULL;
     char *edited = saved ? without_comments(saved) : NULL;
     if (status == KUMOCTL_EXIT_OK && edited == NULL) {

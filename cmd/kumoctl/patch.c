@@ -147,7 +147,8 @@ static char *patch_text(const patch_options *o)
     if (o->patch != NULL)
         return strdup(o->patch);
     kumoctl_source source = {(char *)o->patch_file, 0};
-    return kumoctl_source_read(&source, KUMO_CODEC_DEFAULT_MAX_BYTES, NULL);
+    size_t length = 0;
+    return kumoctl_source_read(&source, KUMO_CODEC_DEFAULT_MAX_BYTES, &length);
 }
 
 int kumoctl_patch_run(int argc, char **argv)
