@@ -1,0 +1,41 @@
+/*
+ * kumoctl_run.h - what the kumoctl tests share: running the real binary
+ * against the fixture's kumod (kumoctl_run.c).
+ */
+#ifndef KUMO_TESTS_CLIENT_KUMOCTL_RUN_H
+#define KUMO_TESTS_CLIENT_KUMOCTL_RUN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tests/client/fixture.h"
+
+typedef struct run {
+    pid_t pid;
+    int status; /* exit code; -1 while running or when killed */
+    char out_path[600], err_path[600];
+    char *out, *err;
+} run;
+
+/* Starts kumoctl with the NULL-terminated arguments; stdin from `input` (NULL: /dev/null). */
+void ctl_start(run *r, const char *input, const char *arg, ...);
+/* Waits for the run to end (at most `seconds`, then kills it); returns its exit code. */
+int ctl_finish(run *r, double seconds);
+/* 1 while the run goes on. */
+int ctl_running(run *r);
+/* Frees the run's output. */
+void ctl_done(run *r);
+/* The case's directory for kumoctl's output and the tests' files. */
+const char *ctl_dir(void);
+/* Points kumoctl at the fixture's NATS ($KUMO_NATS_URL) and starts a new case directory. */
+void ctl_use(const fixture *f);
+/* The path of examples/<name>. */
+const char *ctl_example(const char *name, char *buf, size_t size);
+
+#define KUMOCTL(r, ...)                                                                            \
+    do {                                                                                           \
+        ctl_start(r, NULL, __VA_ARGS__, NULL);                                                         \
+        ctl_finish(r, 60);                                                                             \
+    } while (0)
+
+#endif
