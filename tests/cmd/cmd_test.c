@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +24,8 @@ typedef struct run_result {
     char *out;
     char *err;
     double seconds;
+    double cpu_seconds; /* user + system time of kumoctl */
+    long max_rss_kib;   /* its peak resident memory */
 } run_result;
 
 static void run_result_free(run_result *r)
@@ -100,8 +103,10 @@ static void run_kumoctl(run_result *r, const run_input *in, const char *const *a
         close(fds[1]);
     }
     int status = 0;
+    struct rusage usage;
+    memset(&usage, 0, sizeof(usage));
     for (;;) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
+        pid_t done = wait4(pid, &status, WNOHANG, &usage);
         if (done == pid)
             break;
         if (kumo_test_now() - start > RUN_DEADLINE_SECONDS) {
@@ -115,6 +120,9 @@ static void run_kumoctl(run_result *r, const run_input *in, const char *const *a
         nanosleep(&pause, NULL);
     }
     r->seconds = kumo_test_now() - start;
+    r->cpu_seconds = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+                     (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+    r->max_rss_kib = usage.ru_maxrss;
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     close(out_fd);
     close(err_fd);
@@ -431,12 +439,21 @@ KUMO_TEST(max_bytes_flag)
 
 KUMO_TEST(help_every_command)
 {
-    static const char *const commands[] = {"validate", "convert", "version", "help"};
+    static const char *const commands[] = {
+        "create", "get",      "edit",  "delete", "scale",    "rollout", "describe",
+        "validate", "diff",   "apply", "patch",  "wait",     "convert", "label",
+        "annotate", "api-resources", "version", "help"};
     run_result r;
     RUN(&r, NULL, "--help");
     EXPECT_STATUS(&r, 0);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         KUMO_EXPECT_CONTAINS(r.out, commands[i]);
+    /* grouped as kubectl's help */
+    const char *deploy = strstr(r.out, "Deploy Commands:\n"), *scale = strstr(r.out, "  scale ");
+    const char *settings = strstr(r.out, "Settings Commands:\n"), *label = strstr(r.out, "  label ");
+    KUMO_EXPECT(deploy != NULL && scale > deploy && settings != NULL && label > settings);
+    KUMO_EXPECT_CONTAINS(r.out, "Basic Commands (Intermediate):\n  get ");
+    KUMO_EXPECT_CONTAINS(r.out, "Advanced Commands:\n  diff ");
     run_result_free(&r);
     RUN(&r, NULL, "-h");
     EXPECT_STATUS(&r, 0);
@@ -547,4 +564,82 @@ KUMO_TEST(readme_kills_only_kumo_processes)
         line = end ? end + 1 : NULL;
     }
     free(text);
+}
+
+/* Writes text to a new file in the case's temporary directory; returns its path in buf. */
+static const char *temp_file(const char *name, const char *text, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", kumo_test_tmpdir(), name);
+    FILE *f = fopen(buf, "w");
+    KUMO_REQUIRE(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    return buf;
+}
+
+KUMO_TEST(every_error_of_an_object)
+{
+    /* an int32 overflow and an unknown field no longer hide the other problems */
+    char path[700];
+    temp_file("bad.yaml",
+              "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: Bad_Name\nspec:\n"
+              "  groups:\n"
+              "    - {name: a, size: 99999999999, connection: x, instanceType: t3.small, image: u}\n"
+              "    - {name: a, size: -1, bogus: 1}\n",
+              path, sizeof(path));
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", path);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "spec.groups[0].size: Invalid value: 99999999999: out of range");
+    KUMO_EXPECT_CONTAINS(r.err, "spec.groups[1].bogus: Unknown field");
+    KUMO_EXPECT_CONTAINS(r.err, "metadata.name: Invalid value: \"Bad_Name\"");
+    KUMO_EXPECT_CONTAINS(r.err, "spec.groups[1].size: Invalid value: -1");
+    KUMO_EXPECT_CONTAINS(r.err, "spec.groups[1].name: Duplicate value: \"a\"");
+    /* a field left out to decode the rest is not also reported as missing */
+    KUMO_EXPECT(strstr(r.err, "spec.groups[0].size: Required") == NULL);
+    run_result_free(&r);
+}
+
+KUMO_TEST(yaml_anchors_and_aliases)
+{
+    char path[700];
+    temp_file("anchors.yaml",
+              "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: anchored\nspec:\n"
+              "  groups:\n"
+              "    - &front {name: a, size: 1, connection: aws-use1, instanceType: t3.small,"
+              " image: &img ubuntu-22.04}\n"
+              "    - <<: *front\n      name: b\n      image: *img\n",
+              path, sizeof(path));
+    run_result r;
+    RUN(&r, NULL, "convert", "-f", path, "-o", "json", "--no-default");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "\"name\": \"b\",\n                \"size\": 1,\n"
+                                "                \"connection\": \"aws-use1\"");
+    run_result_free(&r);
+}
+
+KUMO_TEST(yaml_bomb_refused)
+{
+    /* a billion laughs: 9^9 strings if expanded; refused after bounded work and memory */
+    char text[4096], path[700];
+    size_t len = (size_t)snprintf(text, sizeof(text),
+                                  "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n"
+                                  "  name: bomb\n  annotations:\n"
+                                  "    a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (int i = 1; i < 10; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "    a%d: &a%d [", i, i);
+        for (int j = 0; j < 9; j++)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s*a%d", j ? ", " : "", i - 1);
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "]\n");
+    }
+    temp_file("bomb.yaml", text, path, sizeof(path));
+    run_result r;
+    RUN(&r, NULL, "validate", "-f", path);
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "aliases expand to more than 16777216 bytes");
+    KUMO_EXPECT_CONTAINS(r.err, "billion laughs");
+    /* CPU time, not wall time: robust on a loaded machine (typically ~0.1 s under ASan) */
+    KUMO_CHECK_(0, r.cpu_seconds < 1.0, "refusing the bomb took %.2f s of CPU", r.cpu_seconds);
+    KUMO_CHECK_(0, r.max_rss_kib < 256 * 1024, "refusing the bomb used %ld KiB", r.max_rss_kib);
+    run_result_free(&r);
 }
