@@ -165,6 +165,10 @@ int kumoctl_patch_run(int argc, char **argv)
     kumoctl_remote_init(&o.remote, "kumoctl patch");
     int status = patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
                              kumoctl_patch_help);
+    if (status != KUMOCTL_CONTINUE) {
+        kumoctl_remote_fini(&o.remote);
+        return status; /* --help, or a usage error */
+    }
     if (status == KUMOCTL_CONTINUE && (o.patch == NULL) == (o.patch_file == NULL))
         status = kumoctl_usage_error(o.remote.command, "give the patch with -p or --patch-file");
     const kumo_object_kind *kind = o.targets.name_kinds[0];
@@ -255,6 +259,10 @@ int kumoctl_scale_run(int argc, char **argv)
     kumoctl_remote_init(&o.remote, "kumoctl scale");
     int status = patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
                              kumoctl_scale_help);
+    if (status != KUMOCTL_CONTINUE) {
+        kumoctl_remote_fini(&o.remote);
+        return status; /* --help, or a usage error */
+    }
     const kumo_object_kind *kind = o.targets.name_kinds[0];
     if (status == KUMOCTL_CONTINUE && o.replicas < 0)
         status = kumoctl_usage_error(o.remote.command, "give the new size with --replicas N");
