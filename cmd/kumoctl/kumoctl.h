@@ -41,9 +41,13 @@ typedef struct kumoctl_command {
 int kumoctl_validate_run(int argc, char **argv);
 int kumoctl_convert_run(int argc, char **argv);
 int kumoctl_version_run(int argc, char **argv);
+int kumoctl_explain_run(int argc, char **argv);
+int kumoctl_completion_run(int argc, char **argv);
 extern const char kumoctl_validate_help[];
 extern const char kumoctl_convert_help[];
 extern const char kumoctl_version_help[];
+extern const char kumoctl_explain_help[];
+extern const char kumoctl_completion_help[];
 
 /* ---- flags (flags.c) ---------------------------------------------------------- */
 

@@ -32,6 +32,8 @@ static const char *const groups[] = {
 
 static const kumoctl_command commands[] = {
     {"create", "Create objects from manifests", kumoctl_create_run, kumoctl_create_help, 0},
+    {"explain", "Describe a kind or a field: type, documentation and fields", kumoctl_explain_run,
+     kumoctl_explain_help, 1},
     {"get", "Show objects as a table, YAML, JSON, names, JSONPath or custom columns",
      kumoctl_get_run, kumoctl_get_help, 1},
     {"edit", "Edit an object in your editor and save it back", kumoctl_edit_run, kumoctl_edit_help,
