@@ -440,7 +440,7 @@ KUMO_TEST(max_bytes_flag)
 KUMO_TEST(help_every_command)
 {
     static const char *const commands[] = {
-        "create", "get",      "edit",  "delete", "scale",    "rollout", "describe",
+        "create", "explain", "get", "edit",  "delete", "scale",    "rollout", "describe",
         "validate", "diff",   "apply", "patch",  "wait",     "convert", "label",
         "annotate", "api-resources", "version", "help"};
     run_result r;
@@ -641,5 +641,35 @@ KUMO_TEST(yaml_bomb_refused)
     /* CPU time, not wall time: robust on a loaded machine (typically ~0.1 s under ASan) */
     KUMO_CHECK_(0, r.cpu_seconds < 1.0, "refusing the bomb took %.2f s of CPU", r.cpu_seconds);
     KUMO_CHECK_(0, r.max_rss_kib < 256 * 1024, "refusing the bomb used %ld KiB", r.max_rss_kib);
+    run_result_free(&r);
+}
+
+KUMO_TEST(explain_fields)
+{
+    run_result r;
+    RUN(&r, NULL, "explain", "inf.spec.groups.size");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_STR_EQ(r.out, "GROUP:      kumo.dev\nKIND:       Infra\nVERSION:    v1alpha1\n\n"
+                              "FIELD: size <integer>\n\nDESCRIPTION:\n    number of machines\n\n");
+    run_result_free(&r);
+    RUN(&r, NULL, "explain", "infras.spec");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "FIELD: spec <InfraSpec>\n");
+    KUMO_EXPECT_CONTAINS(r.out, "FIELDS:\n  groups\t<[]NodeGroup>\n");
+    KUMO_EXPECT_CONTAINS(r.out, "  labels\t<map[string]string>\n    put on every Machine of every group\n");
+    run_result_free(&r);
+    RUN(&r, NULL, "explain", "infra.spec.driftPolicy");
+    KUMO_EXPECT_CONTAINS(r.out, "ENUM:\n    DriftPolicyUnspecified\n    Recreate - replace the machine\n");
+    run_result_free(&r);
+    RUN(&r, NULL, "explain", "app", "--recursive");
+    EXPECT_STATUS(&r, 0);
+    KUMO_EXPECT_CONTAINS(r.out, "  spec\t<AppSpec>\n    infraRef\t<LocalObjectReference>\n");
+    run_result_free(&r);
+    RUN(&r, NULL, "explain", "infra.spec.nope");
+    EXPECT_STATUS(&r, 1);
+    KUMO_EXPECT_CONTAINS(r.err, "field \"nope\" does not exist in infra.spec");
+    run_result_free(&r);
+    RUN(&r, NULL, "explain", "gizmo");
+    EXPECT_STATUS(&r, 1);
     run_result_free(&r);
 }
