@@ -452,7 +452,7 @@ KUMO_TEST(help_every_command)
     const char *deploy = strstr(r.out, "Deploy Commands:\n"), *scale = strstr(r.out, "  scale ");
     const char *settings = strstr(r.out, "Settings Commands:\n"), *label = strstr(r.out, "  label ");
     KUMO_EXPECT(deploy != NULL && scale > deploy && settings != NULL && label > settings);
-    KUMO_EXPECT_CONTAINS(r.out, "Basic Commands (Intermediate):\n  get ");
+    KUMO_EXPECT_CONTAINS(r.out, "Basic Commands (Intermediate):\n  explain ");
     KUMO_EXPECT_CONTAINS(r.out, "Advanced Commands:\n  diff ");
     run_result_free(&r);
     RUN(&r, NULL, "-h");
