@@ -49,6 +49,13 @@ extern const char kumoctl_version_help[];
 extern const char kumoctl_explain_help[];
 extern const char kumoctl_completion_help[];
 
+/*
+ * The hidden `kumoctl __complete WORD...` (completion.c): prints the
+ * candidates for the last word, one a line. words[0] is the verb.
+ */
+int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int count,
+                     char **words);
+
 /* ---- flags (flags.c) ---------------------------------------------------------- */
 
 /* What kumoctl_parser_next returns besides a flag id (ids are > 0). */

@@ -59,6 +59,8 @@ static const kumoctl_command commands[] = {
     {"label", "Set or remove labels of objects", kumoctl_label_run, kumoctl_label_help, 5},
     {"annotate", "Set or remove annotations of objects", kumoctl_annotate_run,
      kumoctl_annotate_help, 5},
+    {"completion", "Print a shell script that completes kumoctl's command lines (bash, zsh)",
+     kumoctl_completion_run, kumoctl_completion_help, 5},
     {"api-resources", "List the kinds and their short names", kumoctl_api_resources_run,
      kumoctl_api_resources_help, 6},
     {"top", "Show CPU, memory and network of machines and Apps, or inter-cloud latency",
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
                                    "unknown flag \"%s\" for \"kumoctl\"; flags go "
                                    "after the command",
                                    name);
+    if (strcmp(name, "__complete") == 0) /* what the completion scripts call */
+        return kumoctl_complete(commands, command_count, argc - 2, argv + 2);
     const kumoctl_command *command = command_find(name);
     if (command == NULL)
         return kumoctl_usage_error("kumoctl", "unknown command \"%s\" for \"kumoctl\"", name);

@@ -234,3 +234,61 @@ KUMO_TEST(kumoctl_output_formats)
     ctl_done(&r);
     fixture_stop(&f);
 }
+
+KUMO_TEST(kumoctl_completion)
+{
+    fixture f;
+    fixture_start(&f);
+    ctl_use(&f);
+    char quickstart[1024], binary[1024], script[700], check[700];
+    ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
+    kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
+    run r;
+    KUMOCTL(&r, "apply", "-f", quickstart);
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "sc");
+    KUMO_EXPECT_STR_EQ(r.out, "scale\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "get", "inf");
+    KUMO_EXPECT_STR_EQ(r.out, "infras\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "get", "--sh");
+    KUMO_EXPECT_STR_EQ(r.out, "--show-labels\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "delete", "connections", "-n", "default", "g");
+    KUMO_EXPECT_STR_EQ(r.out, "gcp-euw1\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "describe", "conn/a");
+    KUMO_EXPECT_STR_EQ(r.out, "conn/aws-use1\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "__complete", "get", "-o", "custom");
+    KUMO_EXPECT_STR_EQ(r.out, "custom-columns=\n");
+    ctl_done(&r);
+    /* the bash script, run by bash as completion runs it */
+    KUMOCTL(&r, "completion", "bash");
+    KUMO_EXPECT_CONTAINS(r.out, "complete -o default -F _kumoctl kumoctl\n");
+    snprintf(script, sizeof(script), "%s/completion.bash", ctl_dir());
+    FILE *out = fopen(script, "w");
+    KUMO_REQUIRE(out != NULL);
+    fputs(r.out, out);
+    fclose(out);
+    ctl_done(&r);
+    snprintf(check, sizeof(check), "%s/check.out", ctl_dir());
+    char line[3000];
+    snprintf(line, sizeof(line),
+             "source '%s'; COMP_WORDS=('%s' get infras ''); COMP_CWORD=3; _kumoctl; "
+             "printf '%%s\\n' \"${COMPREPLY[@]}\" > '%s'",
+             script, binary, check);
+    char *argv[] = {"bash", "-c", line, NULL};
+    KUMO_EXPECT_INT_EQ(run_to_file(argv, "/dev/null"), 0);
+    char *names = kumo_test_read_file(check, NULL);
+    KUMO_EXPECT_STR_EQ(names, "hello\n");
+    free(names);
+    KUMOCTL(&r, "completion", "zsh");
+    KUMO_EXPECT_CONTAINS(r.out, "#compdef kumoctl\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "completion", "fish");
+    KUMO_EXPECT_INT_EQ(r.status, 2);
+    ctl_done(&r);
+    fixture_stop(&f);
+}
