@@ -346,11 +346,11 @@ int kumo_agent_authorization(const unsigned char key[KUMO_AGENT_KEY_SIZE], const
         fprintf(f,
                 "    {nkey: \"%s\", permissions: {publish: {allow: [\"%s.%s.status\", "
                 "\"%s.%s.metrics\", \"%s.*.ping\"]},"
-                " subscribe: {allow: [\"%s.%s.apply\", \"%s.%s.get\", \"%s.%s.peers\", "
-                "\"%s.%s.ping\", \"%s.%s.rtt\"]},"
+                " subscribe: {allow: [\"%s.%s.apply\", \"%s.%s.get\", \"%s.%s.logs\", "
+                "\"%s.%s.peers\", \"%s.%s.ping\", \"%s.%s.rtt\"]},"
                 " allow_responses: true}}\n",
                 public_key, prefix, u, prefix, u, prefix, prefix, u, prefix, u, prefix, u, prefix,
-                u, prefix, u);
+                u, prefix, u, prefix, u);
         memset(seed, 0, sizeof(seed));
     }
     fprintf(f, "  ]\n}\n");

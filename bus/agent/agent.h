@@ -20,6 +20,7 @@
  *   P.U.peers    kumod -> agent: AgentPeers (JSON), the agents to time
  *   P.U.ping     any agent -> agent request: answered with its own body
  *   P.U.rtt      the answers to the agent's own pings
+ *   P.U.logs     kumod -> agent request: an AgentLogsRequest; reply AgentLogs
  *
  * Thread safety: every function is reentrant.
  */

@@ -21,6 +21,7 @@
 
 #include "apis/codec/codec.h"
 #include "apis/error/error.h"
+#include "apis/kumo/v1alpha1/agent.pb-c.h"
 #include "apis/object/object.h"
 
 typedef struct kumo_client kumo_client;
@@ -170,5 +171,18 @@ void kumo_client_watch_stop(kumo_client_watch *watch);
  */
 natsStatus kumo_client_nats_connect(const char *url, const char *user, const char *password,
                                     const char *name, natsConnection **out);
+
+/*
+ * The output of one App instance (kumoctl logs): `request` (app
+ * "<namespace>/<name>", machine, component, replica, offset or tail/since)
+ * goes to kumod on <prefix>.logs.<ns>, which relays it to the agent of that
+ * machine. *out (kumo_codec_message_free) has ok set, or ok unset and the
+ * error kumod or the agent gave (no such machine, app or component; the
+ * agent does not answer). Errors: UNAVAILABLE (no kumod relays logs),
+ * TIMEOUT, NOMEM; PARSE when the reply does not decode.
+ */
+kumo_error kumo_client_logs(kumo_client *client, const char *ns,
+                            const Kumo__V1alpha1__AgentLogsRequest *request,
+                            Kumo__V1alpha1__AgentLogs **out, kumo_diag *diag);
 
 #endif

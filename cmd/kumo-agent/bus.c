@@ -2,7 +2,7 @@
  * bus.c - kumo-agent's side of the agent bus: one small thread connects with
  * the machine's nkey (again and again, once a second, for as long as it
  * takes: the agent never exits because the bus is down), subscribes to the
- * apply and get subjects, and then ends; nats.c reconnects by itself from
+ * apply, get and logs subjects, and then ends; nats.c reconnects by itself from
  * there on.
  *
  * Round trips: a ping from a peer (<prefix>.<uid>.ping) is answered at once
@@ -29,7 +29,7 @@
 
 #define QUEUE_MAX 256
 #define RTT_MAX   256
-#define SUBS      5
+#define SUBS      6
 
 typedef struct queued {
     struct queued *next;
@@ -181,6 +181,8 @@ static void *connector(void *arg)
         s = natsConnection_Subscribe(&subs[3], nc, a->subject_ping, on_ping, bus);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&subs[4], nc, a->subject_rtt, on_rtt, bus);
+    if (s == NATS_OK)
+        s = natsConnection_Subscribe(&subs[5], nc, a->subject_logs, on_request, bus);
     if (s == NATS_OK)
         s = natsConnection_FlushTimeout(nc, 5000);
     if (s != NATS_OK)

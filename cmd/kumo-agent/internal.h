@@ -36,6 +36,8 @@
 #define AGENT_LOG_MAX_BYTES        (1L << 20)
 #define AGENT_MAX_REPLICAS         64
 #define AGENT_ERROR_SIZE           256
+#define AGENT_LOG_MARKS            256 /* (time, size) samples of a log, for logs --since */
+#define AGENT_LOG_MARK_EVERY_MS    1000
 
 typedef Kumo__V1alpha1__AppComponent agent_spec;
 
@@ -82,6 +84,12 @@ typedef struct agent_instance {
     int64_t stop_deadline; /* 0: not stopping; else SIGKILL then */
     int64_t nocheck_ready; /* no health check: ready then */
     char *workdir, *log_path;
+    /* how big the log was when: a ring of samples taken when it grew (logs.c) */
+    struct {
+        int64_t wall_ms, size;
+    } log_marks[AGENT_LOG_MARKS];
+    int log_mark_count, log_mark_next;
+    int64_t log_mark_due;
     char **env; /* the process environment, NULL-terminated */
     agent_health health;
 } agent_instance;
@@ -106,7 +114,7 @@ typedef struct agent {
     Kumo__V1alpha1__AgentBootstrap *bootstrap;
     const char *gateway; /* KUMO_MACHINE_GATEWAY or NULL */
     char data_dir[1024];
-    char subject_status[256], subject_apply[256], subject_get[256];
+    char subject_status[256], subject_apply[256], subject_get[256], subject_logs[256];
     char subject_metrics[256], subject_peers[256], subject_ping[256], subject_rtt[256];
     char prefix[128];
     char **base_env; /* PATH, HOME, KUMO_MACHINE_*; NULL-terminated */
@@ -169,6 +177,12 @@ void agent_processes_tick(agent *a, int64_t now, int64_t *deadline);
 void agent_logs_trim(agent *a);
 /* Instance processes alive. */
 int agent_processes_alive(const agent *a);
+
+/* ---- logs.c: AgentLogsRequest -> AgentLogs ------------------------------------------- */
+/* Notes how big each log is (at most once a second per instance), for --since. */
+void agent_logs_sample(agent *a, int64_t now);
+/* Answers one logs request body: the AgentLogs JSON (malloc'd), NULL when out of memory. */
+char *agent_logs_reply(agent *a, const char *body, size_t len, size_t *out_len);
 
 /* ---- health.c: readiness probes ------------------------------------------------------- */
 void agent_health_reset(agent_instance *in, int64_t now); /* a process (re)started */

@@ -274,6 +274,7 @@ static int load_bootstrap(agent *a, const flags *f)
     if (kumo_agent_subject(a->subject_status, sizeof(a->subject_status), prefix, uid, "status") ||
         kumo_agent_subject(a->subject_apply, sizeof(a->subject_apply), prefix, uid, "apply") ||
         kumo_agent_subject(a->subject_get, sizeof(a->subject_get), prefix, uid, "get") ||
+        kumo_agent_subject(a->subject_logs, sizeof(a->subject_logs), prefix, uid, "logs") ||
         kumo_agent_subject(a->subject_metrics, sizeof(a->subject_metrics), prefix, uid,
                            "metrics") ||
         kumo_agent_subject(a->subject_peers, sizeof(a->subject_peers), prefix, uid, "peers") ||
@@ -347,8 +348,17 @@ static void handle_request(agent *a, natsMsg *m)
         agent_peers_set(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
         return;
     }
+    const char *reply = natsMsg_GetReply(m);
     char err[512] = "";
     int ok = 1;
+    if (strcmp(subject, a->subject_logs) == 0) {
+        size_t len = 0;
+        char *json = agent_logs_reply(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &len);
+        if (json && reply && reply[0])
+            agent_bus_publish(a->bus, reply, json, len);
+        free(json);
+        return;
+    }
     if (strcmp(subject, a->subject_apply) == 0) {
         if (a->shutting_down) {
             ok = 0;
@@ -360,7 +370,6 @@ static void handle_request(agent *a, natsMsg *m)
         if (!ok)
             KUMO_LOG_WARN(AGENT_LOG, "apply refused", "error=\"%s\"", err);
     }
-    const char *reply = natsMsg_GetReply(m);
     if (reply && reply[0]) {
         size_t len = 0;
         char *json =
@@ -423,6 +432,7 @@ static int run(agent *a, int sigfd)
             agent_logs_trim(a);
             next_trim = now + 10000;
         }
+        agent_logs_sample(a, now);
         /* Start-up is over once the bus is joined (nkey signing, OpenSSL's initialisation). */
         if (memory_trim == 0 && agent_bus_connected(a->bus))
             memory_trim = now + 1000;

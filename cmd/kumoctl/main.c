@@ -46,6 +46,8 @@ static const kumoctl_command commands[] = {
      kumoctl_rollout_run, kumoctl_rollout_help, 2},
     {"describe", "Show one object in detail, with conditions and dependents", kumoctl_describe_run,
      kumoctl_describe_help, 3},
+    {"logs", "Print the output of an App instance; -f follows it", kumoctl_logs_run,
+     kumoctl_logs_help, 3},
     {"validate", "Check manifests offline: decode, default and validate every object",
      kumoctl_validate_run, kumoctl_validate_help, 3},
     {"diff", "Show what apply would change, as a unified diff", kumoctl_diff_run,

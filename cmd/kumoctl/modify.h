@@ -14,6 +14,7 @@ int kumoctl_annotate_run(int argc, char **argv);
 int kumoctl_edit_run(int argc, char **argv);
 int kumoctl_diff_run(int argc, char **argv);
 int kumoctl_rollout_run(int argc, char **argv);
+int kumoctl_logs_run(int argc, char **argv);
 extern const char kumoctl_patch_help[];
 extern const char kumoctl_scale_help[];
 extern const char kumoctl_label_help[];
@@ -21,6 +22,7 @@ extern const char kumoctl_annotate_help[];
 extern const char kumoctl_edit_help[];
 extern const char kumoctl_diff_help[];
 extern const char kumoctl_rollout_help[];
+extern const char kumoctl_logs_help[];
 
 /* Usage error unless the targets name exactly one object. */
 int kumoctl_single_target(const kumoctl_targets *targets, const char *command);

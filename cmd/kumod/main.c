@@ -25,6 +25,7 @@
 #include "bus/natsd/natsd.h"
 #include "bus/protocol/protocol.h"
 #include "cmd/kumod/agents.h"
+#include "cmd/kumod/logs.h"
 #include "cmd/kumod/orphan.h"
 #include "controllers/manager/manager.h"
 #include "store/store.h"
@@ -549,6 +550,7 @@ int main(int argc, char **argv)
     kumo_manager *manager = NULL;
     kumod_agents *agents = NULL;
     kumo_monitor *monitor = NULL;
+    kumod_logs *logs = NULL;
 
     if (make_dirs(flags.data_dir) != 0) {
         fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
@@ -629,6 +631,18 @@ int main(int argc, char **argv)
     }
     if (monitor_start(&flags, url, agents, &monitor) != 0)
         goto out;
+    if (agents != NULL) {
+        kumod_logs_options lo = {url,
+                                 flags.prefix,
+                                 store,
+                                 kumod_agents_url(agents),
+                                 kumod_agents_user(agents),
+                                 kumod_agents_password(agents)};
+        if (kumod_logs_start(&lo, &logs, &diag) != KUMO_ERROR_OK) {
+            fail("cannot serve logs", &diag);
+            goto out;
+        }
+    }
     if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, agents,
                           monitor, &manager) != 0)
         goto out;
@@ -647,6 +661,7 @@ int main(int argc, char **argv)
 out:
     kumo_manager_stop(manager);
     kumo_monitor_stop(monitor);
+    kumod_logs_stop(logs);
     kumod_agents_stop(agents);
     kumo_apiserver_destroy(api);
     kumo_store_close(store);

@@ -2,7 +2,8 @@
  * app_test.c - Apps on real machines (root): kumod with every controller, two
  * local-driver Connections (network namespaces on two bridges), an Infra of
  * four machines spread over both, kumo-agent in each, and an HTTP service
- * answering real requests. Then: the app process killed (the agent restarts
+ * answering real requests; `kumoctl logs` of an instance (-f receiving what it
+ * writes after the command started). Then: the app process killed (the agent restarts
  * it), a machine's namespace deleted behind kumo's back (machine and
  * instance come back), a broken App and an unhealthy App next to the good
  * one (clear conditions, the good one undisturbed), and deletion (no
@@ -10,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -108,6 +110,137 @@ static int machine_rebuilt(e2e *t, void *arg)
     return ok;
 }
 
+/* Starts build/bin/kumoctl with the NULL-terminated arguments, output into out_path. */
+static pid_t kumoctl_spawn(e2e *t, const char *out_path, const char *arg, ...)
+{
+    char binary[1024];
+    kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
+    const char *argv[16] = {binary};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a != NULL && argc < 15; a = va_arg(ap, const char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            _exit(126);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setenv("KUMO_NATS_URL", t->url, 1);
+        execv(binary, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for a kumoctl run (at most `seconds`, then kills it); its exit status. */
+static int kumoctl_wait(pid_t pid, double seconds)
+{
+    double deadline = kumo_test_now() + seconds;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (kumo_test_now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        e2e_sleep_ms(50);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+typedef struct file_want {
+    const char *path, *text;
+} file_want;
+
+static int file_contains(e2e *t, void *arg)
+{
+    (void)t;
+    file_want *w = arg;
+    char *text = kumo_test_read_file(w->path, NULL);
+    int ok = text && strstr(text, w->text) != NULL;
+    free(text);
+    return ok;
+}
+
+/*
+ * kumoctl logs through kumod and the machine's agent: -f receives a line the
+ * instance writes after it started (python's access log of a request made
+ * then), --tail, --since and the errors that name what is missing.
+ */
+static void logs_checks(e2e *t, const local_world *w)
+{
+    Kumo__V1alpha1__App *a = (Kumo__V1alpha1__App *)e2e_get(t, "App", "hello");
+    char address[64] = "";
+    for (size_t i = 0; a && a->status && i < a->status->n_instances; i++)
+        if (strcmp(a->status->instances[i]->machine, "web-front-0") == 0)
+            snprintf(address, sizeof(address), "%s", a->status->instances[i]->address);
+    kumo_object_destroy(a ? &a->base : NULL);
+    KUMO_REQUIRE(address[0] != '\0');
+    char out[600], path[64];
+    snprintf(out, sizeof(out), "%s/logs-follow.out", t->dir);
+    snprintf(path, sizeof(path), "/kumoctl-logs-%d", (int)getpid());
+    pid_t follower = kumoctl_spawn(t, out, "logs", "app/hello", "--machine", "web-front-0", "-f",
+                                   "--tail", "1", NULL);
+    file_want started = {out, "\"GET / HTTP/1."}; /* the last line so far: a health probe's */
+    KUMO_EXPECT(e2e_wait(t, 30, file_contains, &started));
+    int code = 0;
+    char *body = agentbus_http_get(address, w->port, path, &code);
+    free(body);
+    KUMO_EXPECT_INT_EQ(code, 404);
+    char line[128];
+    snprintf(line, sizeof(line), "\"GET %s HTTP/1.0\" 404", path);
+    file_want request = {out, line};
+    int ok = e2e_wait(t, 30, file_contains, &request);
+    if (!ok) {
+        char *text = kumo_test_read_file(out, NULL);
+        fprintf(stderr, "kumoctl logs -f printed:\n%s\n", text ? text : "");
+        free(text);
+    }
+    KUMO_EXPECT(ok);
+    KUMO_EXPECT(kill(follower, SIGINT) == 0);
+    kumoctl_wait(follower, 10);
+
+    char once[600];
+    snprintf(once, sizeof(once), "%s/logs-once.out", t->dir);
+    KUMO_EXPECT_INT_EQ(kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", "--machine",
+                                                  "web-front-0", "-c", "http", "--since", "1h",
+                                                  NULL),
+                                    30),
+                       0);
+    file_want since = {once, line};
+    KUMO_EXPECT(file_contains(t, &since));
+    KUMO_EXPECT_INT_EQ(kumoctl_wait(kumoctl_spawn(t, once, "logs", "app", "hello", "--machine",
+                                                  "web-front-0", "--tail", "1", NULL),
+                                    30),
+                       0);
+    char *text = kumo_test_read_file(once, NULL);
+    KUMO_EXPECT(text && strchr(text, '\n') == text + strlen(text) - 1); /* one line */
+    free(text);
+    struct {
+        const char *machine, *component, *error;
+    } bad[] = {
+        {"nope", "http", "Machine \"nope\" not found in namespace \"default\""},
+        {"web-front-0", "nope", "no component nope replica 0 on this machine (components: http)"},
+        {NULL, NULL, "App hello runs on 4 machines"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int status = bad[i].machine ? kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello",
+                                                                 "--machine", bad[i].machine, "-c",
+                                                                 bad[i].component, NULL),
+                                                   30)
+                                    : kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", NULL),
+                                                   30);
+        KUMO_EXPECT_INT_EQ(status, 1);
+        file_want said = {once, bad[i].error};
+        KUMO_EXPECT(file_contains(t, &said));
+    }
+}
+
 KUMO_TEST(app_on_local_machines)
 {
     local_world_require_root();
@@ -141,6 +274,7 @@ KUMO_TEST(app_on_local_machines)
     KUMO_EXPECT(e2e_wait(&t, 20, every_instance_answers, &w));
     local_world_links_collect(&t, &w);
     KUMO_EXPECT(w.link_count >= MACHINES + 2); /* a veth per machine, a bridge per network */
+    logs_checks(&t, &w);
 
     /* The app process dies: each agent starts it again. */
     KUMO_EXPECT(local_world_sh("pkill -KILL -f 'http[.]server %d'", w.port) == 0);
