@@ -11,10 +11,13 @@
  * goes back to kumoctl as it came.
  *
  * Requests are served one at a time on nats.c's thread for the
- * subscription; each waits at most AGENT_WAIT_MS for the agent.
+ * subscription; each waits at most AGENT_WAIT_MS for the agent. Stopping
+ * waits for the request in progress, never for the buses (they may be
+ * gone).
  */
 #include "cmd/kumod/logs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,9 @@
 #define AGENT_WAIT_MS 5000
 
 struct kumod_logs {
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    int busy, stopping; /* a request in progress; no new ones once stopping */
     kumo_store *store;
     natsConnection *api, *agents;
     natsSubscription *sub;
@@ -111,6 +117,14 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     (void)nc;
     (void)sub;
     kumod_logs *l = closure;
+    pthread_mutex_lock(&l->lock);
+    int stopping = l->stopping;
+    l->busy += !stopping;
+    pthread_mutex_unlock(&l->lock);
+    if (stopping) {
+        natsMsg_Destroy(msg);
+        return;
+    }
     const char *ns = natsMsg_GetSubject(msg) + strlen(l->subject_prefix);
     ProtobufCMessage *request = NULL;
     kumo_diag diag;
@@ -127,6 +141,10 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     kumo_codec_message_free(request);
     kumo_diag_fini(&diag);
     natsMsg_Destroy(msg);
+    pthread_mutex_lock(&l->lock);
+    l->busy--;
+    pthread_cond_broadcast(&l->idle);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static natsStatus connect_to(natsConnection **nc, const char *url, const char *user,
@@ -151,6 +169,8 @@ kumo_error kumod_logs_start(const kumod_logs_options *o, kumod_logs **out, kumo_
     kumod_logs *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->idle, NULL);
     l->store = o->store;
     snprintf(l->subject_prefix, sizeof(l->subject_prefix), "%s.logs.", o->api_prefix);
     char subject[200];
@@ -176,14 +196,22 @@ void kumod_logs_stop(kumod_logs *l)
 {
     if (l == NULL)
         return;
-    if (l->sub) { /* no callback may run once l is freed */
-        if (natsSubscription_Drain(l->sub) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(l->sub, AGENT_WAIT_MS + 1000);
+    /* no callback may run once l is freed: refuse new ones, wait for the one in progress
+     * (bounded by its request to the agent); the buses may be down, so no draining */
+    pthread_mutex_lock(&l->lock);
+    l->stopping = 1;
+    while (l->busy > 0)
+        pthread_cond_wait(&l->idle, &l->lock);
+    pthread_mutex_unlock(&l->lock);
+    if (l->sub) {
+        natsSubscription_Unsubscribe(l->sub);
         natsSubscription_Destroy(l->sub);
     }
     natsConnection_Close(l->api);
     natsConnection_Destroy(l->api);
     natsConnection_Close(l->agents);
     natsConnection_Destroy(l->agents);
+    pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->idle);
     free(l);
 }
