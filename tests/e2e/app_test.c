@@ -3,7 +3,8 @@
  * local-driver Connections (network namespaces on two bridges), an Infra of
  * four machines spread over both, kumo-agent in each, and an HTTP service
  * answering real requests; `kumoctl logs` of an instance (-f receiving what it
- * writes after the command started). Then: the app process killed (the agent restarts
+ * writes after the command started); `kumoctl scale` up and down, each
+ * followed by `kumoctl rollout status` of the Infra and the App. Then: the app process killed (the agent restarts
  * it), a machine's namespace deleted behind kumo's back (machine and
  * instance come back), a broken App and an unhealthy App next to the good
  * one (clear conditions, the good one undisturbed), and deletion (no
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "apis/kumo/v1alpha1/app.pb-c.h"
+#include "apis/kumo/v1alpha1/infra.pb-c.h"
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
 #include "tests/agentbus/agentbus.h"
@@ -241,6 +243,56 @@ static void logs_checks(e2e *t, const local_world *w)
     }
 }
 
+typedef struct instances_want {
+    int count;
+} instances_want;
+
+/* The App has exactly `count` instances, all ready. */
+static int app_instances(e2e *t, void *arg)
+{
+    const instances_want *w = arg;
+    Kumo__V1alpha1__App *a = (Kumo__V1alpha1__App *)e2e_get(t, "App", "hello");
+    int ok = a && a->status && (int)a->status->n_instances == w->count &&
+             a->status->ready == w->count;
+    kumo_object_destroy(a ? &a->base : NULL);
+    return ok;
+}
+
+/* kumoctl scale, then kumoctl rollout status until the Infra and the App have caught up. */
+static void scale_and_rollout(e2e *t, int machines)
+{
+    char out[600], replicas[16];
+    snprintf(out, sizeof(out), "%s/rollout.out", t->dir);
+    snprintf(replicas, sizeof(replicas), "%d", machines);
+    KUMO_EXPECT_INT_EQ(kumoctl_wait(kumoctl_spawn(t, out, "scale", "infra/web", "--group", "front",
+                                                  "--replicas", replicas, NULL),
+                                    30),
+                       0);
+    file_want scaled = {out, "infra.kumo.dev/web scaled\n"};
+    KUMO_EXPECT(file_contains(t, &scaled));
+    /* the Infra's rollout; then the App follows the machines (its own spec did not change,
+     * so its rollout is its instances being ready on every machine) */
+    const char *kinds[2] = {"infra/web", "app/hello"};
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) {
+            instances_want want = {machines};
+            KUMO_EXPECT(e2e_wait(t, 120, app_instances, &want));
+        }
+        int status = kumoctl_wait(
+            kumoctl_spawn(t, out, "rollout", "status", kinds[i], "--timeout=150s", NULL), 170);
+        char *text = kumo_test_read_file(out, NULL);
+        if (status != 0)
+            fprintf(stderr, "kumoctl rollout status %s (%d):\n%s\n", kinds[i], status,
+                    text ? text : "");
+        KUMO_EXPECT_INT_EQ(status, 0);
+        KUMO_EXPECT_CONTAINS(text, "successfully rolled out\n");
+        free(text);
+    }
+    Kumo__V1alpha1__Infra *infra = (Kumo__V1alpha1__Infra *)e2e_get(t, "Infra", "web");
+    KUMO_EXPECT(infra && infra->status && infra->status->ready == machines);
+    kumo_object_destroy(infra ? &infra->base : NULL);
+}
+
 KUMO_TEST(app_on_local_machines)
 {
     local_world_require_root();
@@ -275,6 +327,8 @@ KUMO_TEST(app_on_local_machines)
     local_world_links_collect(&t, &w);
     KUMO_EXPECT(w.link_count >= MACHINES + 2); /* a veth per machine, a bridge per network */
     logs_checks(&t, &w);
+    scale_and_rollout(&t, MACHINES + 1);
+    scale_and_rollout(&t, MACHINES);
 
     /* The app process dies: each agent starts it again. */
     KUMO_EXPECT(local_world_sh("pkill -KILL -f 'http[.]server %d'", w.port) == 0);
