@@ -34,8 +34,8 @@ typedef struct yaml_frame {
     char *key; /* mappings: the key waiting for its value */
     size_t key_len;
     codec_keyset keys;
-    char *anchor;         /* &name of this collection, registered when it ends */
-    kumo_value **merges;  /* values of "<<" keys, applied when the mapping ends */
+    char *anchor;        /* &name of this collection, registered when it ends */
+    kumo_value **merges; /* values of "<<" keys, applied when the mapping ends */
     size_t merge_count;
 } yaml_frame;
 
@@ -274,9 +274,10 @@ static kumo_error merges_apply(yaml_builder *b, yaml_frame *frame)
                 if (kumo_codec_value_get(frame->node, member->key) != NULL)
                     continue;
                 kumo_value *copy = kumo_codec_value_clone(member->value);
-                err = copy == NULL ? KUMO_ERROR_NOMEM
-                                   : codec_value_object_push(frame->node, member->key,
-                                                             strlen(member->key), copy, &frame->cap);
+                err = copy == NULL
+                          ? KUMO_ERROR_NOMEM
+                          : codec_value_object_push(frame->node, member->key, strlen(member->key),
+                                                    copy, &frame->cap);
             }
         }
         /* an anchor may point into the source: keep it until the document ends */
@@ -378,8 +379,8 @@ static kumo_error push_frame(yaml_builder *b, kumo_value_type type, const yaml_e
     frame->merges = NULL;
     frame->merge_count = 0;
     codec_keyset_init(&frame->keys);
-    const yaml_char_t *anchor = type == KUMO_VALUE_ARRAY ? ev->data.sequence_start.anchor
-                                                         : ev->data.mapping_start.anchor;
+    const yaml_char_t *anchor =
+        type == KUMO_VALUE_ARRAY ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
     frame->anchor = anchor ? strdup((const char *)anchor) : NULL;
     if (anchor != NULL && frame->anchor == NULL)
         return codec_fail_nomem(b->dec);
@@ -411,7 +412,7 @@ static kumo_error end_document(yaml_builder *b)
 {
     kumo_value *root = b->root;
     b->root = NULL;
-    anchors_clear(b); /* anchors are per document */
+    anchors_clear(b);                                    /* anchors are per document */
     if (root == NULL || root->type == KUMO_VALUE_NULL) { /* empty document */
         kumo_codec_value_destroy(root);
         return KUMO_ERROR_OK;

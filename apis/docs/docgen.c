@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #define MAX_DEPTH 16
-#define MAX_TEXT 4096
+#define MAX_TEXT  4096
 
 typedef struct scope {
     char name[128];

@@ -149,7 +149,8 @@ static kumo_value_member *member_at(kumo_value *v, const char *path, kumo_value 
 static int within(const char *field, const char *removed)
 {
     size_t n = strlen(removed);
-    return strncmp(field, removed, n) == 0 && (field[n] == '\0' || field[n] == '.' || field[n] == '[');
+    return strncmp(field, removed, n) == 0 &&
+           (field[n] == '\0' || field[n] == '.' || field[n] == '[');
 }
 
 /* Appends the causes of `from` to `to`, except those inside a removed field. */
@@ -161,7 +162,8 @@ static void causes_add(kumo_diag *to, const kumo_diag *from, char **removed, siz
         for (size_t r = 0; r < removed_count && !skip; r++)
             skip = c->field && within(c->field, removed[r]);
         if (!skip)
-            kumo_diag_add_cause(to, c->type, c->field, c->value, "%s", c->message ? c->message : "");
+            kumo_diag_add_cause(to, c->type, c->field, c->value, "%s",
+                                c->message ? c->message : "");
     }
 }
 

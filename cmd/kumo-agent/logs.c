@@ -86,8 +86,8 @@ static int64_t offset_tail(int fd, int64_t size, int lines)
 }
 
 /* The instance the request names; err says why none. */
-static agent_instance *find_instance(agent *a, const Kumo__V1alpha1__AgentLogsRequest *r,
-                                     char *err, size_t size)
+static agent_instance *find_instance(agent *a, const Kumo__V1alpha1__AgentLogsRequest *r, char *err,
+                                     size_t size)
 {
     agent_app *app = a->apps;
     while (app && strcmp(app->name, r->app) != 0)
@@ -148,7 +148,7 @@ static void read_log(const agent_instance *in, const Kumo__V1alpha1__AgentLogsRe
         }
     }
     int64_t limit = r->max_bytes > 0 && r->max_bytes < LOGS_REPLY_MAX_BYTES ? r->max_bytes
-                                                                           : LOGS_REPLY_MAX_BYTES;
+                                                                            : LOGS_REPLY_MAX_BYTES;
     int64_t n = end - from > limit ? limit : end - from;
     reply->next_offset = from;
     if (fd >= 0 && n > 0 && (reply->data.data = malloc((size_t)n)) != NULL) {
@@ -172,7 +172,8 @@ char *agent_logs_reply(agent *a, const char *body, size_t len, size_t *out_len)
                                &request, &diag) != KUMO_ERROR_OK) {
         snprintf(err, sizeof(err), "logs request: %s", diag.message);
     } else {
-        const Kumo__V1alpha1__AgentLogsRequest *r = (const Kumo__V1alpha1__AgentLogsRequest *)request;
+        const Kumo__V1alpha1__AgentLogsRequest *r =
+            (const Kumo__V1alpha1__AgentLogsRequest *)request;
         agent_instance *in = find_instance(a, r, err, sizeof(err));
         if (in != NULL) {
             reply.component = in->spec->name;

@@ -353,7 +353,8 @@ static void handle_request(agent *a, natsMsg *m)
     int ok = 1;
     if (strcmp(subject, a->subject_logs) == 0) {
         size_t len = 0;
-        char *json = agent_logs_reply(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &len);
+        char *json =
+            agent_logs_reply(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &len);
         if (json && reply && reply[0])
             agent_bus_publish(a->bus, reply, json, len);
         free(json);

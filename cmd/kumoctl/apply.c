@@ -181,7 +181,7 @@ static void apply_document(void *context, const kumoctl_source *source, kumo_obj
             e = kumo_client_apply(state->remote.client, doc->object, &after, &created, &diag);
         if (e == KUMO_ERROR_OK && !created && before != NULL && after != NULL)
             what = changes == 2 && generation_of(before) == generation_of(after) ? "unchanged"
-                                                                                  : "configured";
+                                                                                 : "configured";
     }
     if (e == KUMO_ERROR_OK) {
         printf("%s %s\n", ref, what);

@@ -129,8 +129,9 @@ static void complete_names(const char *server, const char *ns, const kumo_object
 /* Verbs whose first argument is a kind (then names). */
 static int takes_kind(const char *verb)
 {
-    static const char *const verbs[] = {"get",   "describe", "delete",  "edit", "patch", "label",
-                                        "annotate", "scale", "rollout", "wait", "explain"};
+    static const char *const verbs[] = {"get",     "describe", "delete",   "edit",
+                                        "patch",   "label",    "annotate", "scale",
+                                        "rollout", "wait",     "explain"};
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(verb, verbs[i]) == 0)
             return 1;
@@ -140,11 +141,33 @@ static int takes_kind(const char *verb)
 /* Flags that take a value (the next word is not a positional argument). */
 static int flag_takes_value(const char *word)
 {
-    static const char *const flags[] = {
-        "-n", "--namespace", "-s", "--server", "-o", "--output", "-l", "--selector", "-f",
-        "--filename", "--field-selector", "--sort-by", "--timeout", "--request-timeout", "-p",
-        "--patch", "--type", "--replicas", "--group", "-c", "--component", "--for", "--cascade",
-        "--max-bytes", "--patch-file", "--wait", "-w"};
+    static const char *const flags[] = {"-n",
+                                        "--namespace",
+                                        "-s",
+                                        "--server",
+                                        "-o",
+                                        "--output",
+                                        "-l",
+                                        "--selector",
+                                        "-f",
+                                        "--filename",
+                                        "--field-selector",
+                                        "--sort-by",
+                                        "--timeout",
+                                        "--request-timeout",
+                                        "-p",
+                                        "--patch",
+                                        "--type",
+                                        "--replicas",
+                                        "--group",
+                                        "-c",
+                                        "--component",
+                                        "--for",
+                                        "--cascade",
+                                        "--max-bytes",
+                                        "--patch-file",
+                                        "--wait",
+                                        "-w"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(word, flags[i]) == 0)
             return strcmp(word, "-w") != 0;
@@ -152,8 +175,7 @@ static int flag_takes_value(const char *word)
 }
 
 /* words[0] is the verb, words[count - 1] the word being completed. */
-int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int count,
-                     char **words)
+int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int count, char **words)
 {
     const char *current = count > 0 ? words[count - 1] : "";
     if (count <= 1) {
@@ -174,8 +196,9 @@ int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int 
         return KUMOCTL_EXIT_OK;
     }
     if (strcmp(previous, "-o") == 0 || strcmp(previous, "--output") == 0) {
-        static const char *const outputs[] = {"table", "wide", "yaml", "json", "name",
-                                              "jsonpath=", "jsonpath-file=", "custom-columns="};
+        static const char *const outputs[] = {
+            "table", "wide",      "yaml",           "json",
+            "name",  "jsonpath=", "jsonpath-file=", "custom-columns="};
         for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
             if (starts_with(outputs[i], current))
                 printf("%s\n", outputs[i]);

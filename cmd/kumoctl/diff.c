@@ -169,7 +169,7 @@ static void sort_members(kumo_value *v)
     if (v->type == KUMO_VALUE_OBJECT)
         qsort(v->members, v->count, sizeof(*v->members), by_key);
     for (size_t i = 0; i < v->count; i++)
-        sort_members(v->type == KUMO_VALUE_OBJECT ? v->members[i].value
+        sort_members(v->type == KUMO_VALUE_OBJECT  ? v->members[i].value
                      : v->type == KUMO_VALUE_ARRAY ? v->items[i]
                                                    : NULL);
 }
@@ -219,15 +219,16 @@ static void diff_document(void *context, const kumoctl_source *source, kumo_obje
     Kumo__V1alpha1__ObjectMeta *meta = kumo_object_meta_ensure(doc->object);
     kumo_diag diag;
     kumo_diag_init(&diag);
-    if (meta == NULL || (meta->namespace_[0] == '\0' &&
-                         kumo_codec_string_set(&meta->namespace_,
-                                               kumoctl_remote_namespace(&s->remote)))) {
+    if (meta == NULL ||
+        (meta->namespace_[0] == '\0' &&
+         kumo_codec_string_set(&meta->namespace_, kumoctl_remote_namespace(&s->remote)))) {
         s->failed++;
         return;
     }
     const char *name = kumo_object_name(doc->object);
     ProtobufCMessage *live = NULL;
-    kumo_error e = kumo_client_get(s->remote.client, doc->kind, meta->namespace_, name, &live, &diag);
+    kumo_error e =
+        kumo_client_get(s->remote.client, doc->kind, meta->namespace_, name, &live, &diag);
     kumo_value *live_value = NULL, *sent_value = NULL, *merged = NULL;
     if (e != KUMO_ERROR_OK && e != KUMO_ERROR_NOT_FOUND) {
         s->failed++;
@@ -244,7 +245,8 @@ static void diff_document(void *context, const kumoctl_source *source, kumo_obje
             if (spec != NULL && replace_member(&spec, "data", NULL) != 0)
                 s->failed++;
         }
-        merged = live_value ? merged_value(live_value, sent_value) : kumo_codec_value_clone(sent_value);
+        merged =
+            live_value ? merged_value(live_value, sent_value) : kumo_codec_value_clone(sent_value);
         char file[400];
         snprintf(file, sizeof(file), "%s.%s.%s.%s.%s", KUMO_API_GROUP, "v1alpha1", doc->kind->kind,
                  meta->namespace_, name);

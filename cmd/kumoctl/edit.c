@@ -170,8 +170,8 @@ static int edit_object(kumoctl_remote *remote, const kumo_object_kind *kind, con
     char *edited = saved ? without_comments(saved) : NULL;
     if (status == KUMOCTL_EXIT_OK && edited == NULL) {
         status = KUMOCTL_EXIT_FAILED;
-    } else if (edited != NULL && (strspn(edited, " \t\n") == strlen(edited) ||
-                                  strcmp(edited, yaml.data) == 0)) {
+    } else if (edited != NULL &&
+               (strspn(edited, " \t\n") == strlen(edited) || strcmp(edited, yaml.data) == 0)) {
         printf("Edit cancelled, no changes made.\n");
         unlink(path);
     } else if (edited != NULL) {

@@ -93,8 +93,8 @@ static int recursive(run *r, const kumo_value *v, vec *out)
 static int slice(run *r, const kumo_value *v, const jp_slice *s, vec *out)
 {
     if (v->type != KUMO_VALUE_ARRAY)
-        return run_fail(r, "%s is not an array", v->type == KUMO_VALUE_OBJECT ? "an object"
-                                                                               : "a scalar");
+        return run_fail(r, "%s is not an array",
+                        v->type == KUMO_VALUE_OBJECT ? "an object" : "a scalar");
     long len = (long)v->count, from = s->known[0] ? s->value[0] : 0;
     long to = s->known[1] ? s->value[1] : len;
     if (from < 0)

@@ -22,18 +22,18 @@
     "KEY=VALUE sets metadata." field "[KEY]; KEY- removes it.\n"                                   \
     "\n"                                                                                           \
     "Flags:\n"                                                                                     \
-    "      --overwrite            allow changing a key that already has another value\n"         \
-    "  -l, --selector SEL         every object of KIND matching a label selector\n"              \
-    "      --all                  every object of KIND in the namespace\n" KUMOCTL_REMOTE_FLAGS_HELP \
-    "\n"                                                                                           \
+    "      --overwrite            allow changing a key that already has another value\n"           \
+    "  -l, --selector SEL         every object of KIND matching a label selector\n"                \
+    "      --all                  every object of KIND in the "                                    \
+    "namespace\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"                                                   \
     "Examples:\n"                                                                                  \
     "  kumoctl " verb " infra web " example_key "=gold\n"                                          \
     "  kumoctl " verb " infra/web " example_key "=silver --overwrite\n"                            \
     "  kumoctl " verb " infra web " example_key "-\n"                                              \
     "  kumoctl " verb " machines --all " example_key "=gold\n"                                     \
     "\n"                                                                                           \
-    "Output: \"infra.kumo.dev/web " verb "ed\" per object (\"not " verb "ed\" when nothing\n"     \
-    "changed). Exit status: 0 done; 1 an object does not exist, a key has another\n"             \
+    "Output: \"infra.kumo.dev/web " verb "ed\" per object (\"not " verb "ed\" when nothing\n"      \
+    "changed). Exit status: 0 done; 1 an object does not exist, a key has another\n"               \
     "value without --overwrite, or kumod refused the change; 2 usage error.\n"
 
 const char kumoctl_label_help[] = LABEL_HELP("label", "labels", "labels", "tier");
@@ -100,8 +100,15 @@ static kumo_value *changes_patch(const label_options *o)
         size_t key_len = eq ? (size_t)(eq - c) : strlen(c) - 1;
         char *key = strndup(c, key_len);
         kumo_value k = {KUMO_VALUE_STRING, 0, 0, key, key_len, NULL, NULL, 0, 0};
-        kumo_value v = {KUMO_VALUE_STRING, 0, 0, (char *)(eq ? eq + 1 : ""),
-                        eq ? strlen(eq + 1) : 0, NULL, NULL, 0, 0};
+        kumo_value v = {KUMO_VALUE_STRING,
+                        0,
+                        0,
+                        (char *)(eq ? eq + 1 : ""),
+                        eq ? strlen(eq + 1) : 0,
+                        NULL,
+                        NULL,
+                        0,
+                        0};
         if (i > 0)
             kumo_codec_buffer_append(&buf, ",", 1);
         kumoctl_value_print_json(&k, &buf);
@@ -223,9 +230,9 @@ static int label_or_annotate(int argc, char **argv, const char *command, const c
     int selecting = o.all || o.selector != NULL;
     if (status == KUMOCTL_EXIT_OK && o.change_count == 0)
         status = kumoctl_usage_error(command, "give at least one KEY=VALUE or KEY-");
-    if (status == KUMOCTL_EXIT_OK && (o.targets.kind_count != 1 ||
-                                      (selecting ? o.targets.name_count != 0
-                                                 : o.targets.name_count == 0)))
+    if (status == KUMOCTL_EXIT_OK &&
+        (o.targets.kind_count != 1 ||
+         (selecting ? o.targets.name_count != 0 : o.targets.name_count == 0)))
         status = kumoctl_usage_error(command, "name the objects: KIND NAME..., KIND/NAME..., or "
                                               "KIND with --all or -l SELECTOR");
     if (status == KUMOCTL_EXIT_OK)

@@ -27,8 +27,8 @@ const char kumoctl_logs_help[] =
     "      --replica N            the replica on that machine (default 0)\n"
     "  -f, --follow               go on printing what the instance writes, until Ctrl-C\n"
     "      --tail N               only the last N lines\n"
-    "      --since D              only what was written in the last D (30s, 5m, 1h)\n" KUMOCTL_REMOTE_FLAGS_HELP
-    "\n"
+    "      --since D              only what was written in the last D (30s, 5m, "
+    "1h)\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"
     "The agent keeps the last 1 MiB or so of each instance's output (the log starts\n"
     "over when it grows past that). --since is exact to about a second.\n"
     "\n"
@@ -56,8 +56,7 @@ static int count_flag(const char *command, const char *name, const char *value, 
     char *end;
     *out = strtol(value, &end, 10);
     if (*end != '\0' || end == value || *out < 0 || *out > 100000000)
-        return kumoctl_usage_error(command, "--%s \"%s\" is not a count (0 or more)", name,
-                                   value);
+        return kumoctl_usage_error(command, "--%s \"%s\" is not a count (0 or more)", name, value);
     return KUMOCTL_EXIT_OK;
 }
 
@@ -108,8 +107,8 @@ static int only_machine(logs_options *o, const char *name, char *buf, size_t siz
         if (count++ == 0)
             snprintf(buf, size, "%s", m->text);
         if (len < sizeof(machines))
-            len += (size_t)snprintf(machines + len, sizeof(machines) - len, "%s%s",
-                                    len ? ", " : "", m->text);
+            len += (size_t)snprintf(machines + len, sizeof(machines) - len, "%s%s", len ? ", " : "",
+                                    m->text);
     }
     if (status == KUMOCTL_EXIT_OK && count != 1)
         status = count == 0 ? kumoctl_error("App %s has no instances yet; name the machine with "
@@ -146,8 +145,8 @@ static int logs_print(logs_options *o, const char *name, const char *machine)
             status = kumoctl_remote_fail(&o->remote, &diag, "reading the logs of App %s", name);
         else if (!reply->ok)
             status = kumoctl_error("%s", reply->error);
-        else if (reply->data.len > 0 && fwrite(reply->data.data, 1, reply->data.len, stdout) !=
-                                            reply->data.len)
+        else if (reply->data.len > 0 &&
+                 fwrite(reply->data.data, 1, reply->data.len, stdout) != reply->data.len)
             status = kumoctl_error("cannot write the output");
         if (status == KUMOCTL_EXIT_OK) {
             fflush(stdout);

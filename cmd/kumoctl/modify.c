@@ -17,7 +17,7 @@
 #include <string.h>
 
 #define KUMOCTL_MODIFY_ATTEMPTS 5
-#define MODIFY_CONFLICT (-100)
+#define MODIFY_CONFLICT         (-100)
 
 int kumoctl_single_target(const kumoctl_targets *t, const char *command)
 {

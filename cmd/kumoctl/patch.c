@@ -24,12 +24,14 @@ const char kumoctl_patch_help[] =
     "      --patch-file FILE      read the patch from a file\n"
     "      --type merge|json      merge (default): a JSON merge patch (RFC 7386), null\n"
     "                             removes a field; json: a JSON patch (RFC 6902), a list\n"
-    "                             of add/remove/replace/move/copy/test operations\n" KUMOCTL_REMOTE_FLAGS_HELP
-    "\n"
+    "                             of add/remove/replace/move/copy/test "
+    "operations\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"
     "Examples:\n"
-    "  kumoctl patch infra hello -p '{\"spec\":{\"groups\":[{\"name\":\"front\",\"size\":3,...}]}}'\n"
+    "  kumoctl patch infra hello -p "
+    "'{\"spec\":{\"groups\":[{\"name\":\"front\",\"size\":3,...}]}}'\n"
     "  kumoctl patch conn/aws-use1 -p '{\"metadata\":{\"labels\":{\"tier\":\"gold\"}}}'\n"
-    "  kumoctl patch infra hello --type json -p '[{\"op\":\"replace\",\"path\":\"/spec/groups/0/size\",\"value\":3}]'\n"
+    "  kumoctl patch infra hello --type json -p "
+    "'[{\"op\":\"replace\",\"path\":\"/spec/groups/0/size\",\"value\":3}]'\n"
     "\n"
     "Output: \"infra.kumo.dev/hello patched\", or \"patched (no change)\" when the patch\n"
     "changes nothing (then nothing is written). Exit status: 0 patched; 1 the object\n"
@@ -46,8 +48,8 @@ const char kumoctl_scale_help[] =
     "      --replicas N           the new size (machines of the group, or processes of\n"
     "                             the component on each of its machines)\n"
     "      --group GROUP          the Infra group; needed when the Infra has several\n"
-    "      --component NAME       the App component; needed when the App has several\n" KUMOCTL_REMOTE_FLAGS_HELP
-    "\n"
+    "      --component NAME       the App component; needed when the App has "
+    "several\n" KUMOCTL_REMOTE_FLAGS_HELP "\n"
     "Examples:\n"
     "  kumoctl scale infra/web --group front --replicas 3\n"
     "  kumoctl scale app hello --replicas 2\n"
@@ -93,8 +95,7 @@ static int patch_flag(patch_options *o, int id, const char *value)
     case KUMOCTL_FLAG_REPLICAS:
         errno = 0;
         o->replicas = strtol(value, &end, 10);
-        if (errno != 0 || *end != '\0' || end == value || o->replicas < 0 ||
-            o->replicas > 1000000)
+        if (errno != 0 || *end != '\0' || end == value || o->replicas < 0 || o->replicas > 1000000)
             return kumoctl_usage_error(o->remote.command,
                                        "--replicas \"%s\" is not a count (0 or more)", value);
         return KUMOCTL_EXIT_OK;
@@ -163,8 +164,8 @@ int kumoctl_patch_run(int argc, char **argv)
     patch_options o;
     memset(&o, 0, sizeof(o));
     kumoctl_remote_init(&o.remote, "kumoctl patch");
-    int status = patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-                             kumoctl_patch_help);
+    int status =
+        patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, kumoctl_patch_help);
     if (status != KUMOCTL_CONTINUE) {
         kumoctl_remote_fini(&o.remote);
         return status; /* --help, or a usage error */
@@ -182,9 +183,9 @@ int kumoctl_patch_run(int argc, char **argv)
     if (status == KUMOCTL_EXIT_OK) {
         int changed = 0;
         const char *name = o.targets.names[0];
-        status = o.json ? kumoctl_object_modify(&o.remote, kind, name, json_patch_fn, patch,
-                                                &changed)
-                        : kumoctl_object_merge_patch(&o.remote, kind, name, patch, &changed);
+        status = o.json
+                     ? kumoctl_object_modify(&o.remote, kind, name, json_patch_fn, patch, &changed)
+                     : kumoctl_object_merge_patch(&o.remote, kind, name, patch, &changed);
         char ref[512];
         kumoctl_object_ref(kind, name, ref, sizeof(ref));
         if (status == KUMOCTL_EXIT_OK)
@@ -223,8 +224,8 @@ static int scale_fn(void *context, kumo_value **root, char *err, size_t size)
                                     name && name->text ? name->text : "?");
         }
         if (wanted != NULL)
-            snprintf(err, size, "%s %s has no %s \"%s\" (it has: %s)", o->targets.name_kinds[0]->kind,
-                     o->targets.names[0], what, wanted, names);
+            snprintf(err, size, "%s %s has no %s \"%s\" (it has: %s)",
+                     o->targets.name_kinds[0]->kind, o->targets.names[0], what, wanted, names);
         else
             snprintf(err, size, "%s %s has %zu %ss (%s): say which with --%s",
                      o->targets.name_kinds[0]->kind, o->targets.names[0], count, what, names, what);
@@ -235,10 +236,11 @@ static int scale_fn(void *context, kumo_value **root, char *err, size_t size)
     kumo_value *patch = NULL;
     kumo_diag diag;
     kumo_diag_init(&diag);
-    int rc = kumo_codec_value_parse_json(text, strlen(text), NULL, &patch, &diag) == KUMO_ERROR_OK &&
-                     kumo_codec_value_merge_patch(item, patch, &diag) == KUMO_ERROR_OK
-                 ? 0
-                 : -1;
+    int rc =
+        kumo_codec_value_parse_json(text, strlen(text), NULL, &patch, &diag) == KUMO_ERROR_OK &&
+                kumo_codec_value_merge_patch(item, patch, &diag) == KUMO_ERROR_OK
+            ? 0
+            : -1;
     kumo_codec_value_destroy(patch);
     kumo_diag_fini(&diag);
     return rc;
@@ -257,8 +259,8 @@ int kumoctl_scale_run(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.replicas = -1;
     kumoctl_remote_init(&o.remote, "kumoctl scale");
-    int status = patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv,
-                             kumoctl_scale_help);
+    int status =
+        patch_parse(&o, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, kumoctl_scale_help);
     if (status != KUMOCTL_CONTINUE) {
         kumoctl_remote_fini(&o.remote);
         return status; /* --help, or a usage error */

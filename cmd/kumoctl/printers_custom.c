@@ -110,8 +110,7 @@ static int columns_parse(const char *spec, custom_columns *c)
                                     "NAME:.metadata.name",
                                     spec);
             else
-                kumoctl_usage_error("kumoctl get", "at most %d custom columns",
-                                    MAX_CUSTOM_COLUMNS);
+                kumoctl_usage_error("kumoctl get", "at most %d custom columns", MAX_CUSTOM_COLUMNS);
             return -1;
         }
         char path[1024], relaxed[1100], err[512];

@@ -57,19 +57,22 @@ static int rollout_state(const kumo_object_kind *kind, const char *name, const k
     int infra = strcmp(kind->kind, "Infra") == 0;
     long long generation = number_at(root, "metadata", "generation");
     long long observed = number_at(root, "status", "observedGeneration");
-    long long desired = number_at(root, "status", "desired"), ready = number_at(root, "status", "ready");
+    long long desired = number_at(root, "status", "desired"),
+              ready = number_at(root, "status", "ready");
     long long updated = number_at(root, "status", "updated");
     if (observed < generation) {
-        snprintf(buf, size, "Waiting for %s \"%s\" rollout to finish: the controller has not seen "
-                            "generation %lld yet...",
+        snprintf(buf, size,
+                 "Waiting for %s \"%s\" rollout to finish: the controller has not seen "
+                 "generation %lld yet...",
                  kind->singular, name, generation);
         return 0;
     }
     if (!infra && updated < desired) {
-        snprintf(buf, size,
-                 "Waiting for %s \"%s\" rollout to finish: %lld out of %lld new instances have been "
-                 "updated...",
-                 kind->singular, name, updated, desired);
+        snprintf(
+            buf, size,
+            "Waiting for %s \"%s\" rollout to finish: %lld out of %lld new instances have been "
+            "updated...",
+            kind->singular, name, updated, desired);
         return 0;
     }
     if (ready != desired) {
@@ -163,7 +166,8 @@ int kumoctl_rollout_run(int argc, char **argv)
         }
     }
     if (status == KUMOCTL_EXIT_OK && !subcommand)
-        status = kumoctl_usage_error("kumoctl rollout", "say what: kumoctl rollout status KIND NAME");
+        status =
+            kumoctl_usage_error("kumoctl rollout", "say what: kumoctl rollout status KIND NAME");
     if (status == KUMOCTL_EXIT_OK)
         status = kumoctl_single_target(&targets, remote.command);
     const kumo_object_kind *kind = targets.name_kinds[0];

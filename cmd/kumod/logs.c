@@ -47,7 +47,8 @@ static void reply_error(natsConnection *nc, natsMsg *msg, const char *error)
     reply.error = (char *)error;
     kumo_codec_buffer out;
     kumo_codec_buffer_init(&out);
-    if (natsMsg_GetReply(msg) && kumo_codec_json_encode(&reply.base, NULL, &out, NULL) == KUMO_ERROR_OK)
+    if (natsMsg_GetReply(msg) &&
+        kumo_codec_json_encode(&reply.base, NULL, &out, NULL) == KUMO_ERROR_OK)
         natsConnection_Publish(nc, natsMsg_GetReply(msg), out.data, (int)out.len);
     kumo_codec_buffer_fini(&out);
 }
@@ -59,8 +60,8 @@ static int machine_uid(kumod_logs *l, const char *ns, const char *machine, char 
     ProtobufCMessage *m = NULL;
     kumo_diag diag;
     kumo_diag_init(&diag);
-    kumo_error e = kumo_store_get(l->store, kumo_object_kind_lookup("Machine"), ns, machine, &m,
-                                  NULL, &diag);
+    kumo_error e =
+        kumo_store_get(l->store, kumo_object_kind_lookup("Machine"), ns, machine, &m, NULL, &diag);
     if (e == KUMO_ERROR_NOT_FOUND)
         snprintf(err, err_size, "Machine \"%s\" not found in namespace \"%s\"", machine, ns);
     else if (e != KUMO_ERROR_OK)
@@ -79,8 +80,10 @@ static void forward(kumod_logs *l, natsMsg *msg, const char *ns,
     char err[600] = "", uid[128], subject[512];
     size_t ns_len = strlen(ns);
     if (strncmp(r->app, ns, ns_len) != 0 || r->app[ns_len] != '/' || r->machine[0] == '\0') {
-        snprintf(err, sizeof(err), "a logs request in namespace \"%s\" names app \"%s\" and "
-                 "machine \"%s\": it needs \"%s/<app>\" and a machine", ns, r->app, r->machine, ns);
+        snprintf(err, sizeof(err),
+                 "a logs request in namespace \"%s\" names app \"%s\" and "
+                 "machine \"%s\": it needs \"%s/<app>\" and a machine",
+                 ns, r->app, r->machine, ns);
         reply_error(l->api, msg, err);
         return;
     }

@@ -140,8 +140,8 @@ KUMO_TEST(kumoctl_jsonpath_matches_kubectl)
         char option[600];
         snprintf(option, sizeof(option), "jsonpath=%s", templates[i]);
         /* the file already has the annotation: kubectl changes nothing, only prints */
-        char *argv[] = {"kubectl", "annotate", "-f",  object, "--local", "--overwrite",
-                        "kumo.dev/compare=x", "-o", option, NULL};
+        char *argv[] = {"kubectl",     "annotate",           "-f", object, "--local",
+                        "--overwrite", "kumo.dev/compare=x", "-o", option, NULL};
         int kubectl_status = run_to_file(argv, kubectl_out);
         char *want = kumo_test_read_file(kubectl_out, NULL);
         run r;
@@ -174,7 +174,8 @@ KUMO_TEST(kumoctl_output_formats)
     KUMOCTL(&r, "get", "conn", "-o", "jsonpath={.kind}:{.items[*].metadata.name}{\"\\n\"}");
     KUMO_EXPECT_STR_EQ(r.out, "List:aws-use1 gcp-euw1\n");
     ctl_done(&r);
-    KUMOCTL(&r, "get", "conn", "-o", "jsonpath={range .items[*]}{.metadata.name}={.spec.region};{end}");
+    KUMOCTL(&r, "get", "conn", "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.spec.region};{end}");
     KUMO_EXPECT_STR_EQ(r.out, "aws-use1=us-east-1;gcp-euw1=europe-west1;");
     ctl_done(&r);
     KUMOCTL(&r, "get", "conn", "-o", "jsonpath={.items[0");
@@ -187,13 +188,13 @@ KUMO_TEST(kumoctl_output_formats)
             "custom-columns=NAME:.metadata.name,REGION:spec.region,BOOT:.spec.config.boot_seconds,"
             "CFG:.spec.config,NONE:.nope");
     KUMO_EXPECT_INT_EQ(r.status, 0);
-    KUMO_EXPECT_STR_EQ(r.out,
-                       "NAME       REGION         BOOT   CFG                                        "
-                       "   NONE\n"
-                       "aws-use1   us-east-1      2      map[boot_seconds:2 state:sim-account.state]"
-                       "   <none>   \n"
-                       "gcp-euw1   europe-west1   2      map[boot_seconds:2 state:sim-account.state]"
-                       "   <none>   \n");
+    KUMO_EXPECT_STR_EQ(
+        r.out, "NAME       REGION         BOOT   CFG                                        "
+               "   NONE\n"
+               "aws-use1   us-east-1      2      map[boot_seconds:2 state:sim-account.state]"
+               "   <none>   \n"
+               "gcp-euw1   europe-west1   2      map[boot_seconds:2 state:sim-account.state]"
+               "   <none>   \n");
     ctl_done(&r);
     KUMOCTL(&r, "get", "conn", "--no-headers", "-o", "custom-columns=N:.metadata.name");
     KUMO_EXPECT_STR_EQ(r.out, "aws-use1   \ngcp-euw1   \n");

@@ -17,7 +17,6 @@
 
 extern char **environ;
 
-
 /* Starts kumoctl with the NULL-terminated arguments; stdin from `input` (NULL: /dev/null). */
 void ctl_start(run *r, const char *input, const char *arg, ...)
 {
@@ -90,7 +89,6 @@ void ctl_done(run *r)
     r->out = r->err = NULL;
 }
 
-
 /* One directory per case for every run's output (the harness removes it after the case). */
 static const char *case_dir;
 
@@ -113,4 +111,3 @@ const char *ctl_example(const char *name, char *buf, size_t size)
     snprintf(relative, sizeof(relative), "examples/%s", name);
     return kumo_test_source_path(relative, buf, size);
 }
-

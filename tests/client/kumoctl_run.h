@@ -34,8 +34,8 @@ const char *ctl_example(const char *name, char *buf, size_t size);
 
 #define KUMOCTL(r, ...)                                                                            \
     do {                                                                                           \
-        ctl_start(r, NULL, __VA_ARGS__, NULL);                                                         \
-        ctl_finish(r, 60);                                                                             \
+        ctl_start(r, NULL, __VA_ARGS__, NULL);                                                     \
+        ctl_finish(r, 60);                                                                         \
     } while (0)
 
 #endif

@@ -97,7 +97,8 @@ KUMO_TEST(kumoctl_patch_and_scale)
     KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/aws-use1 patched\n");
     ctl_done(&r);
     EXPECT_JSONPATH("conn/aws-use1", "{.metadata.labels.tier}", "gold");
-    KUMOCTL(&r, "patch", "inf", "hello", "-p", "{\"spec\":{\"groups\":[{\"name\":\"x\",\"size\":-1}]}}");
+    KUMOCTL(&r, "patch", "inf", "hello", "-p",
+            "{\"spec\":{\"groups\":[{\"name\":\"x\",\"size\":-1}]}}");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "spec.groups[0].size");
     ctl_done(&r);
@@ -132,8 +133,8 @@ KUMO_TEST(kumoctl_label_annotate)
     KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/aws-use1 not labeled\n");
     ctl_done(&r);
     KUMOCTL(&r, "label", "conn", "--all", "zone=z1");
-    KUMO_EXPECT_STR_EQ(r.out,
-                       "connection.kumo.dev/aws-use1 labeled\nconnection.kumo.dev/gcp-euw1 labeled\n");
+    KUMO_EXPECT_STR_EQ(
+        r.out, "connection.kumo.dev/aws-use1 labeled\nconnection.kumo.dev/gcp-euw1 labeled\n");
     ctl_done(&r);
     KUMOCTL(&r, "label", "conn", "aws-use1", "bad key=x");
     KUMO_EXPECT_INT_EQ(r.status, 1);

@@ -440,9 +440,9 @@ KUMO_TEST(max_bytes_flag)
 KUMO_TEST(help_every_command)
 {
     static const char *const commands[] = {
-        "create", "explain", "get", "edit",  "delete", "scale",    "rollout", "describe",
-        "validate", "diff",   "apply", "patch",  "wait",     "convert", "label",
-        "annotate", "api-resources", "version", "help"};
+        "create",   "explain",  "get",           "edit",    "delete", "scale", "rollout",
+        "describe", "validate", "diff",          "apply",   "patch",  "wait",  "convert",
+        "label",    "annotate", "api-resources", "version", "help"};
     run_result r;
     RUN(&r, NULL, "--help");
     EXPECT_STATUS(&r, 0);
@@ -450,7 +450,8 @@ KUMO_TEST(help_every_command)
         KUMO_EXPECT_CONTAINS(r.out, commands[i]);
     /* grouped as kubectl's help */
     const char *deploy = strstr(r.out, "Deploy Commands:\n"), *scale = strstr(r.out, "  scale ");
-    const char *settings = strstr(r.out, "Settings Commands:\n"), *label = strstr(r.out, "  label ");
+    const char *settings = strstr(r.out, "Settings Commands:\n"),
+               *label = strstr(r.out, "  label ");
     KUMO_EXPECT(deploy != NULL && scale > deploy && settings != NULL && label > settings);
     KUMO_EXPECT_CONTAINS(r.out, "Basic Commands (Intermediate):\n  explain ");
     KUMO_EXPECT_CONTAINS(r.out, "Advanced Commands:\n  diff ");
@@ -581,12 +582,13 @@ KUMO_TEST(every_error_of_an_object)
 {
     /* an int32 overflow and an unknown field no longer hide the other problems */
     char path[700];
-    temp_file("bad.yaml",
-              "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: Bad_Name\nspec:\n"
-              "  groups:\n"
-              "    - {name: a, size: 99999999999, connection: x, instanceType: t3.small, image: u}\n"
-              "    - {name: a, size: -1, bogus: 1}\n",
-              path, sizeof(path));
+    temp_file(
+        "bad.yaml",
+        "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: Bad_Name\nspec:\n"
+        "  groups:\n"
+        "    - {name: a, size: 99999999999, connection: x, instanceType: t3.small, image: u}\n"
+        "    - {name: a, size: -1, bogus: 1}\n",
+        path, sizeof(path));
     run_result r;
     RUN(&r, NULL, "validate", "-f", path);
     EXPECT_STATUS(&r, 1);
@@ -656,10 +658,12 @@ KUMO_TEST(explain_fields)
     EXPECT_STATUS(&r, 0);
     KUMO_EXPECT_CONTAINS(r.out, "FIELD: spec <InfraSpec>\n");
     KUMO_EXPECT_CONTAINS(r.out, "FIELDS:\n  groups\t<[]NodeGroup>\n");
-    KUMO_EXPECT_CONTAINS(r.out, "  labels\t<map[string]string>\n    put on every Machine of every group\n");
+    KUMO_EXPECT_CONTAINS(
+        r.out, "  labels\t<map[string]string>\n    put on every Machine of every group\n");
     run_result_free(&r);
     RUN(&r, NULL, "explain", "infra.spec.driftPolicy");
-    KUMO_EXPECT_CONTAINS(r.out, "ENUM:\n    DriftPolicyUnspecified\n    Recreate - replace the machine\n");
+    KUMO_EXPECT_CONTAINS(r.out,
+                         "ENUM:\n    DriftPolicyUnspecified\n    Recreate - replace the machine\n");
     run_result_free(&r);
     RUN(&r, NULL, "explain", "app", "--recursive");
     EXPECT_STATUS(&r, 0);

@@ -84,8 +84,7 @@ KUMO_TEST(yaml_aliases)
     free(j1);
     kumo_codec_value_array_destroy(docs, count);
     /* anchors do not cross documents; an alias needs an anchor before it */
-    KUMO_EXPECT_INT_EQ(parse_yaml("a: &x 1\n---\nb: *x\n", &docs, &count, &diag),
-                       KUMO_ERROR_PARSE);
+    KUMO_EXPECT_INT_EQ(parse_yaml("a: &x 1\n---\nb: *x\n", &docs, &count, &diag), KUMO_ERROR_PARSE);
     KUMO_EXPECT_CONTAINS(diag.message, "alias *x names no anchor");
     KUMO_EXPECT_CONTAINS(diag.message, "line 3");
     kumo_diag_fini(&diag);

@@ -15,8 +15,9 @@ KUMO_TEST(every_kind_documented)
     for (size_t i = 0; i < kumo_object_kind_count(); i++) {
         const kumo_object_kind *kind = kumo_object_kind_at(i);
         const char *doc = kumo_docs_type(kind->descriptor->name);
-        KUMO_CHECK_(0, doc != NULL || strcmp(kind->kind, "SecurityGroup") == 0 ||
-                           strcmp(kind->kind, "KeyPair") == 0,
+        KUMO_CHECK_(0,
+                    doc != NULL || strcmp(kind->kind, "SecurityGroup") == 0 ||
+                        strcmp(kind->kind, "KeyPair") == 0,
                     "%s has no description", kind->kind);
     }
     KUMO_EXPECT_CONTAINS(kumo_docs_type("kumo.v1alpha1.Infra"), "a set of node groups");
@@ -46,9 +47,8 @@ static const void *find_type(const ProtobufCMessageDescriptor *d, const char *na
         if (f->type == PROTOBUF_C_TYPE_ENUM &&
             strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name, name) == 0)
             return f->descriptor;
-        const void *found = f->type == PROTOBUF_C_TYPE_MESSAGE
-                                ? find_type(f->descriptor, name, depth + 1)
-                                : NULL;
+        const void *found =
+            f->type == PROTOBUF_C_TYPE_MESSAGE ? find_type(f->descriptor, name, depth + 1) : NULL;
         if (found)
             return found;
     }
@@ -75,10 +75,9 @@ KUMO_TEST(every_entry_names_a_real_field)
         checked++;
         if (e->member == NULL)
             continue;
-        int exists = message ? protobuf_c_message_descriptor_get_field_by_name(message, e->member) !=
-                                   NULL
-                             : protobuf_c_enum_descriptor_get_value_by_name(enumeration,
-                                                                             e->member) != NULL;
+        int exists =
+            message ? protobuf_c_message_descriptor_get_field_by_name(message, e->member) != NULL
+                    : protobuf_c_enum_descriptor_get_value_by_name(enumeration, e->member) != NULL;
         KUMO_CHECK_(0, exists, "%s has no member %s, yet it is documented", e->type, e->member);
     }
     KUMO_EXPECT_INT_GE(checked, 100);

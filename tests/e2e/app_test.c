@@ -4,11 +4,10 @@
  * four machines spread over both, kumo-agent in each, and an HTTP service
  * answering real requests; `kumoctl logs` of an instance (-f receiving what it
  * writes after the command started); `kumoctl scale` up and down, each
- * followed by `kumoctl rollout status` of the Infra and the App. Then: the app process killed (the agent restarts
- * it), a machine's namespace deleted behind kumo's back (machine and
- * instance come back), a broken App and an unhealthy App next to the good
- * one (clear conditions, the good one undisturbed), and deletion (no
- * namespace, link, nftables table or process of the test left).
+ * followed by `kumoctl rollout status` of the Infra and the App. Then: the app process killed (the
+ * agent restarts it), a machine's namespace deleted behind kumo's back (machine and instance come
+ * back), a broken App and an unhealthy App next to the good one (clear conditions, the good one
+ * undisturbed), and deletion (no namespace, link, nftables table or process of the test left).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -209,11 +208,11 @@ static void logs_checks(e2e *t, const local_world *w)
 
     char once[600];
     snprintf(once, sizeof(once), "%s/logs-once.out", t->dir);
-    KUMO_EXPECT_INT_EQ(kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", "--machine",
-                                                  "web-front-0", "-c", "http", "--since", "1h",
-                                                  NULL),
-                                    30),
-                       0);
+    KUMO_EXPECT_INT_EQ(
+        kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", "--machine", "web-front-0", "-c",
+                                   "http", "--since", "1h", NULL),
+                     30),
+        0);
     file_want since = {once, line};
     KUMO_EXPECT(file_contains(t, &since));
     KUMO_EXPECT_INT_EQ(kumoctl_wait(kumoctl_spawn(t, once, "logs", "app", "hello", "--machine",
@@ -231,12 +230,11 @@ static void logs_checks(e2e *t, const local_world *w)
         {NULL, NULL, "App hello runs on 4 machines"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        int status = bad[i].machine ? kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello",
-                                                                 "--machine", bad[i].machine, "-c",
-                                                                 bad[i].component, NULL),
-                                                   30)
-                                    : kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", NULL),
-                                                   30);
+        int status = bad[i].machine
+                         ? kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", "--machine",
+                                                      bad[i].machine, "-c", bad[i].component, NULL),
+                                        30)
+                         : kumoctl_wait(kumoctl_spawn(t, once, "logs", "app/hello", NULL), 30);
         KUMO_EXPECT_INT_EQ(status, 1);
         file_want said = {once, bad[i].error};
         KUMO_EXPECT(file_contains(t, &said));
@@ -252,8 +250,8 @@ static int app_instances(e2e *t, void *arg)
 {
     const instances_want *w = arg;
     Kumo__V1alpha1__App *a = (Kumo__V1alpha1__App *)e2e_get(t, "App", "hello");
-    int ok = a && a->status && (int)a->status->n_instances == w->count &&
-             a->status->ready == w->count;
+    int ok =
+        a && a->status && (int)a->status->n_instances == w->count && a->status->ready == w->count;
     kumo_object_destroy(a ? &a->base : NULL);
     return ok;
 }
