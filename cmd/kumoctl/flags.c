@@ -126,6 +126,26 @@ int kumoctl_parser_next(kumoctl_parser *parser)
     return KUMOCTL_PARSE_END;
 }
 
+int kumoctl_parse(const char *command, const kumoctl_flag *flags, size_t flag_count, int argc,
+                  char **argv, const char *help, kumoctl_flag_fn fn, void *context)
+{
+    kumoctl_parser parser;
+    kumoctl_parser_init(&parser, command, flags, flag_count, argc, argv);
+    int id;
+    while ((id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
+        if (id == KUMOCTL_FLAG_HELP) {
+            fputs(help, stdout);
+            return KUMOCTL_EXIT_OK;
+        }
+        if (id == KUMOCTL_PARSE_ERROR)
+            return KUMOCTL_EXIT_USAGE;
+        int status = fn(context, id, parser.value);
+        if (status != KUMOCTL_EXIT_OK)
+            return status;
+    }
+    return KUMOCTL_CONTINUE;
+}
+
 int kumoctl_parse_bytes(const char *text, size_t *out)
 {
     static const struct {

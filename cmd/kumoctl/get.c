@@ -150,8 +150,9 @@ static int list_kind(get_options *o, get_bucket *b)
     return status;
 }
 
-static int get_flag(get_options *o, int id, const char *value)
+static int get_flag(void *context, int id, const char *value)
 {
+    get_options *o = context;
     int taken = kumoctl_remote_flag(&o->remote, id, value);
     if (taken != KUMOCTL_INPUT_NOT_MINE)
         return taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
@@ -391,18 +392,9 @@ int kumoctl_get_run(int argc, char **argv)
     get_options o;
     memset(&o, 0, sizeof(o));
     kumoctl_remote_init(&o.remote, "kumoctl get");
-    kumoctl_parser parser;
-    kumoctl_parser_init(&parser, o.remote.command, flags, sizeof(flags) / sizeof(flags[0]), argc,
-                        argv);
-    int id, status = KUMOCTL_EXIT_OK;
-    while (status == KUMOCTL_EXIT_OK && (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
-        if (id == KUMOCTL_FLAG_HELP) {
-            fputs(kumoctl_get_help, stdout);
-            return KUMOCTL_EXIT_OK;
-        }
-        status = id == KUMOCTL_PARSE_ERROR ? KUMOCTL_EXIT_USAGE : get_flag(&o, id, parser.value);
-    }
-    if (status != KUMOCTL_EXIT_OK)
+    int status = kumoctl_parse(o.remote.command, flags, sizeof(flags) / sizeof(flags[0]), argc,
+                               argv, kumoctl_get_help, get_flag, &o);
+    if (status != KUMOCTL_CONTINUE)
         return status;
     if (o.targets.kind_count == 0)
         return kumoctl_usage_error(o.remote.command,

@@ -195,6 +195,17 @@ typedef int (*kumoctl_flag_fn)(void *context, int id, const char *value);
 enum { KUMOCTL_CONTINUE = -1 };
 
 /*
+ * Parses argv[1..] with `flags`: -h / --help prints `help` (then returns
+ * KUMOCTL_EXIT_OK), a bad flag returns KUMOCTL_EXIT_USAGE (message
+ * printed), every other flag and each positional argument (id
+ * KUMOCTL_PARSE_ARGUMENT) goes to fn, which returns KUMOCTL_EXIT_OK or an
+ * exit code that ends parsing. Returns KUMOCTL_CONTINUE when the command
+ * should run.
+ */
+int kumoctl_parse(const char *command, const kumoctl_flag *flags, size_t flag_count, int argc,
+                  char **argv, const char *help, kumoctl_flag_fn fn, void *context);
+
+/*
  * Parses a manifest command's arguments: -f, -R and --max-bytes go to
  * `input`, -h prints `help`, other flags go to `other` (NULL: there are
  * none), positional arguments are usage errors; then checks that -f was

@@ -59,8 +59,9 @@ static int is_change(const label_options *o, const char *arg)
     return o->targets.kind_count > 0 && (strchr(arg, '=') != NULL || (n > 1 && arg[n - 1] == '-'));
 }
 
-static int label_flag(label_options *o, int id, const char *value)
+static int label_flag(void *context, int id, const char *value)
 {
+    label_options *o = context;
     int taken = kumoctl_remote_flag(&o->remote, id, value);
     if (taken != KUMOCTL_INPUT_NOT_MINE)
         return taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
@@ -217,16 +218,11 @@ static int label_or_annotate(int argc, char **argv, const char *command, const c
     o.field = field;
     o.done = done;
     kumoctl_remote_init(&o.remote, command);
-    kumoctl_parser parser;
-    kumoctl_parser_init(&parser, command, flags, sizeof(flags) / sizeof(flags[0]), argc, argv);
-    int id, status = KUMOCTL_EXIT_OK;
-    while (status == KUMOCTL_EXIT_OK && (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
-        if (id == KUMOCTL_FLAG_HELP) {
-            fputs(help, stdout);
-            return KUMOCTL_EXIT_OK;
-        }
-        status = id == KUMOCTL_PARSE_ERROR ? KUMOCTL_EXIT_USAGE : label_flag(&o, id, parser.value);
-    }
+    int status = kumoctl_parse(command, flags, sizeof(flags) / sizeof(flags[0]), argc, argv, help,
+                               label_flag, &o);
+    if (status != KUMOCTL_CONTINUE)
+        return status;
+    status = KUMOCTL_EXIT_OK;
     int selecting = o.all || o.selector != NULL;
     if (status == KUMOCTL_EXIT_OK && o.change_count == 0)
         status = kumoctl_usage_error(command, "give at least one KEY=VALUE or KEY-");

@@ -60,8 +60,9 @@ static int count_flag(const char *command, const char *name, const char *value, 
     return KUMOCTL_EXIT_OK;
 }
 
-static int logs_flag(logs_options *o, int id, const char *value)
+static int logs_flag(void *context, int id, const char *value)
 {
+    logs_options *o = context;
     int taken = kumoctl_remote_flag(&o->remote, id, value);
     if (taken != KUMOCTL_INPUT_NOT_MINE)
         return taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
@@ -181,17 +182,11 @@ int kumoctl_logs_run(int argc, char **argv)
     logs_options o;
     memset(&o, 0, sizeof(o));
     kumoctl_remote_init(&o.remote, "kumoctl logs");
-    kumoctl_parser parser;
-    kumoctl_parser_init(&parser, o.remote.command, flags, sizeof(flags) / sizeof(flags[0]), argc,
-                        argv);
-    int id, status = KUMOCTL_EXIT_OK;
-    while (status == KUMOCTL_EXIT_OK && (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
-        if (id == KUMOCTL_FLAG_HELP) {
-            fputs(kumoctl_logs_help, stdout);
-            return KUMOCTL_EXIT_OK;
-        }
-        status = id == KUMOCTL_PARSE_ERROR ? KUMOCTL_EXIT_USAGE : logs_flag(&o, id, parser.value);
-    }
+    int status = kumoctl_parse(o.remote.command, flags, sizeof(flags) / sizeof(flags[0]), argc,
+                               argv, kumoctl_logs_help, logs_flag, &o);
+    if (status != KUMOCTL_CONTINUE)
+        return status;
+    status = KUMOCTL_EXIT_OK;
     if (status == KUMOCTL_EXIT_OK)
         status = kumoctl_single_target(&o.targets, o.remote.command);
     if (status == KUMOCTL_EXIT_OK && strcmp(o.targets.name_kinds[0]->kind, "App") != 0)

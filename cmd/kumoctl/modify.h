@@ -27,9 +27,6 @@ extern const char kumoctl_logs_help[];
 /* Usage error unless the targets name exactly one object. */
 int kumoctl_single_target(const kumoctl_targets *targets, const char *command);
 
-/* The object's JSON value tree (what -o json shows); NULL when out of memory. Caller destroys. */
-kumo_value *kumoctl_object_to_value(const ProtobufCMessage *object);
-
 /* Gets the object from -n's namespace; prints "... not found" or the failure. Exit code. */
 int kumoctl_object_read(kumoctl_remote *remote, const kumo_object_kind *kind, const char *name,
                         ProtobufCMessage **out);

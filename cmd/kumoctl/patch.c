@@ -71,8 +71,9 @@ typedef struct patch_options {
 
 enum { FLAG_PATCH_FILE = 300, FLAG_COMPONENT };
 
-static int patch_flag(patch_options *o, int id, const char *value)
+static int patch_flag(void *context, int id, const char *value)
 {
+    patch_options *o = context;
     int taken = kumoctl_remote_flag(&o->remote, id, value);
     if (taken != KUMOCTL_INPUT_NOT_MINE)
         return taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
@@ -116,16 +117,10 @@ static int patch_flag(patch_options *o, int id, const char *value)
 static int patch_parse(patch_options *o, const kumoctl_flag *flags, size_t count, int argc,
                        char **argv, const char *help)
 {
-    kumoctl_parser parser;
-    kumoctl_parser_init(&parser, o->remote.command, flags, count, argc, argv);
-    int id, status = KUMOCTL_EXIT_OK;
-    while (status == KUMOCTL_EXIT_OK && (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
-        if (id == KUMOCTL_FLAG_HELP) {
-            fputs(help, stdout);
-            return KUMOCTL_EXIT_OK;
-        }
-        status = id == KUMOCTL_PARSE_ERROR ? KUMOCTL_EXIT_USAGE : patch_flag(o, id, parser.value);
-    }
+    int status = kumoctl_parse(o->remote.command, flags, count, argc, argv, help, patch_flag, o);
+    if (status != KUMOCTL_CONTINUE)
+        return status;
+    status = KUMOCTL_EXIT_OK;
     if (status == KUMOCTL_EXIT_OK)
         status = kumoctl_single_target(&o->targets, o->remote.command);
     return status == KUMOCTL_EXIT_OK ? KUMOCTL_CONTINUE : status;

@@ -15,17 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The object as a value tree (what `-o json` shows). NULL when out of memory. */
-static kumo_value *object_value(const ProtobufCMessage *object)
-{
-    kumo_value *v = NULL;
-    kumo_diag diag;
-    kumo_diag_init(&diag);
-    kumo_codec_message_to_value(object, NULL, &v, &diag);
-    kumo_diag_fini(&diag);
-    return v;
-}
-
 /* A kubectl List value holding the objects. */
 static kumo_value *list_value(ProtobufCMessage *const *objects, size_t count)
 {
@@ -60,7 +49,8 @@ int kumoctl_print_jsonpath(ProtobufCMessage *const *objects, size_t count, int l
     kumoctl_jsonpath *jp = kumoctl_jsonpath_parse(template, err, sizeof(err));
     if (jp == NULL)
         return kumoctl_error("%s", err);
-    kumo_value *root = list || count != 1 ? list_value(objects, count) : object_value(objects[0]);
+    kumo_value *root =
+        list || count != 1 ? list_value(objects, count) : kumoctl_object_to_value(objects[0]);
     kumo_codec_buffer buf;
     kumo_codec_buffer_init(&buf);
     int status = KUMOCTL_EXIT_OK;
@@ -195,7 +185,7 @@ int kumoctl_print_custom_columns(ProtobufCMessage *const *objects, size_t count,
         return kumoctl_error("out of memory");
     }
     for (size_t r = 0; r < count; r++) {
-        kumo_value *root = object_value(objects[r]);
+        kumo_value *root = kumoctl_object_to_value(objects[r]);
         for (size_t col = 0; col < c.count; col++)
             cells[r * c.count + col] = column_cell(c.paths[col], root);
         kumo_codec_value_destroy(root);
@@ -296,7 +286,7 @@ int kumoctl_sort_objects(ProtobufCMessage **objects, size_t count, const char *e
     for (size_t i = 0; entries && i < count; i++) {
         entries[i].object = objects[i];
         entries[i].position = i;
-        entries[i].root = object_value(objects[i]);
+        entries[i].root = kumoctl_object_to_value(objects[i]);
         const kumo_value **found = NULL;
         if (entries[i].root &&
             kumoctl_jsonpath_find(jp, entries[i].root, &found, err, sizeof(err)) > 0)

@@ -103,6 +103,10 @@ const char *kumoctl_remote_namespace(const kumoctl_remote *remote);
 int kumoctl_remote_fail(const kumoctl_remote *remote, const kumo_diag *diag, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The object's JSON value tree (what -o json shows); NULL when out of memory. Caller destroys.
+ * (modify.c) */
+kumo_value *kumoctl_object_to_value(const ProtobufCMessage *object);
+
 /* "infra.kumo.dev/web". */
 void kumoctl_object_ref(const kumo_object_kind *kind, const char *name, char *buf, size_t size);
 

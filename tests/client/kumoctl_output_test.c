@@ -110,15 +110,7 @@ static void write_object_json(const char *path)
 static void apply_text(const char *name, const char *text)
 {
     char path[700];
-    snprintf(path, sizeof(path), "%s/%s", ctl_dir(), name);
-    FILE *f = fopen(path, "w");
-    KUMO_REQUIRE(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    run r;
-    KUMOCTL(&r, "apply", "-f", path);
-    KUMO_REQUIRE_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    ctl_apply(ctl_write_file(name, text, path, sizeof(path)));
 }
 
 KUMO_TEST(kumoctl_jsonpath_matches_kubectl)
@@ -165,11 +157,8 @@ KUMO_TEST(kumoctl_output_formats)
     fixture_start(&f);
     ctl_use(&f);
     char quickstart[1024];
-    ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
+    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
     run r;
-    KUMOCTL(&r, "apply", "-f", quickstart);
-    KUMO_REQUIRE_INT_EQ(r.status, 0);
-    ctl_done(&r);
     /* a list's root is kubectl's List */
     KUMOCTL(&r, "get", "conn", "-o", "jsonpath={.kind}:{.items[*].metadata.name}{\"\\n\"}");
     KUMO_EXPECT_STR_EQ(r.out, "List:aws-use1 gcp-euw1\n");
@@ -242,11 +231,9 @@ KUMO_TEST(kumoctl_completion)
     fixture_start(&f);
     ctl_use(&f);
     char quickstart[1024], binary[1024], script[700], check[700];
-    ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
+    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
     kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
     run r;
-    KUMOCTL(&r, "apply", "-f", quickstart);
-    ctl_done(&r);
     KUMOCTL(&r, "__complete", "sc");
     KUMO_EXPECT_STR_EQ(r.out, "scale\n");
     ctl_done(&r);

@@ -111,3 +111,21 @@ const char *ctl_example(const char *name, char *buf, size_t size)
     snprintf(relative, sizeof(relative), "examples/%s", name);
     return kumo_test_source_path(relative, buf, size);
 }
+
+const char *ctl_write_file(const char *name, const char *text, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", ctl_dir(), name);
+    FILE *f = fopen(buf, "w");
+    KUMO_REQUIRE(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    return buf;
+}
+
+void ctl_apply(const char *path)
+{
+    run r;
+    KUMOCTL(&r, "apply", "-f", path);
+    KUMO_REQUIRE_INT_EQ(r.status, 0);
+    ctl_done(&r);
+}

@@ -29,6 +29,10 @@ void ctl_done(run *r);
 const char *ctl_dir(void);
 /* Points kumoctl at the fixture's NATS ($KUMO_NATS_URL) and starts a new case directory. */
 void ctl_use(const fixture *f);
+/* Writes text to <case dir>/name; its path into buf (returned). */
+const char *ctl_write_file(const char *name, const char *text, char *buf, size_t size);
+/* kumoctl apply -f path; fails the case unless it exits 0. */
+void ctl_apply(const char *path);
 /* The path of examples/<name>. */
 const char *ctl_example(const char *name, char *buf, size_t size);
 

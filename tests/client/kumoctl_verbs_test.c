@@ -12,17 +12,6 @@
 #include "tests/client/kumoctl_run.h"
 #include "tests/harness/test.h"
 
-/* Writes text to <tmpdir>/name; the path into buf. */
-static const char *write_file(const char *name, const char *text, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/%s", ctl_dir(), name);
-    FILE *f = fopen(buf, "w");
-    KUMO_REQUIRE(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return buf;
-}
-
 /* The output of `kumoctl get REF -o jsonpath=TEMPLATE` (malloc'd). */
 static char *jsonpath(const char *ref, const char *template)
 {
@@ -46,11 +35,7 @@ static char *jsonpath(const char *ref, const char *template)
 static void apply_quickstart(void)
 {
     char quickstart[1024];
-    ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
-    run r;
-    KUMOCTL(&r, "apply", "-f", quickstart);
-    KUMO_REQUIRE_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
 }
 
 KUMO_TEST(kumoctl_patch_and_scale)
@@ -242,12 +227,12 @@ KUMO_TEST(kumoctl_apply_unchanged_examples)
     EXPECT_JSONPATH("inf/hello", "{.status.ready}", "1");
     /* a label counts as a change */
     char changed[700];
-    write_file("changed.yaml",
-               "apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: gcp-euw1\n"
-               "  labels: {tier: web}\nspec:\n  driver: sim\n  provider: gcp\n"
-               "  region: europe-west1\n  credentialRef: {name: sim-account}\n  config:\n"
-               "    state: sim-account.state\n    boot_seconds: \"2\"\n",
-               changed, sizeof(changed));
+    ctl_write_file("changed.yaml",
+                   "apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: gcp-euw1\n"
+                   "  labels: {tier: web}\nspec:\n  driver: sim\n  provider: gcp\n"
+                   "  region: europe-west1\n  credentialRef: {name: sim-account}\n  config:\n"
+                   "    state: sim-account.state\n    boot_seconds: \"2\"\n",
+                   changed, sizeof(changed));
     KUMOCTL(&r, "apply", "-f", changed);
     KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/gcp-euw1 configured\n");
     ctl_done(&r);
@@ -267,21 +252,21 @@ KUMO_TEST(kumoctl_diff_exit_codes)
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_STR_EQ(r.out, "");
     ctl_done(&r);
-    write_file("bigger.yaml",
-               "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: hello\nspec:\n"
-               "  groups:\n    - name: front\n      size: 7\n      connection: aws-use1\n"
-               "      instanceType: t3.small\n      image: ubuntu-22.04\n",
-               changed, sizeof(changed));
+    ctl_write_file("bigger.yaml",
+                   "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: hello\nspec:\n"
+                   "  groups:\n    - name: front\n      size: 7\n      connection: aws-use1\n"
+                   "      instanceType: t3.small\n      image: ubuntu-22.04\n",
+                   changed, sizeof(changed));
     KUMOCTL(&r, "diff", "-f", changed);
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.out, "kumo.dev.v1alpha1.Infra.default.hello");
     KUMO_EXPECT_CONTAINS(r.out, "-    size: 2\n+    size: 7\n");
     KUMO_EXPECT_CONTAINS(r.out, "-  - name: workers\n");
     ctl_done(&r);
-    write_file("fresh.yaml",
-               "apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: fresh\n"
-               "spec: {driver: sim, provider: aws, region: us-east-1}\n",
-               fresh, sizeof(fresh));
+    ctl_write_file("fresh.yaml",
+                   "apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: fresh\n"
+                   "spec: {driver: sim, provider: aws, region: us-east-1}\n",
+                   fresh, sizeof(fresh));
     KUMOCTL(&r, "diff", "-f", fresh);
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.out, "+  name: fresh\n");
