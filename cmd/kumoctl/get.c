@@ -28,7 +28,9 @@ const char kumoctl_get_help[] =
     "Flags:\n"
     "  -A, --all-namespaces       every namespace (adds a NAMESPACE column)\n"
     "  -l, --selector SEL         label selector: app=web,tier!=db,env in (a,b),!legacy\n"
-    "      --field-selector SEL   metadata.name=web or metadata.namespace!=x\n"
+    "      --field-selector SEL   FIELD=VALUE, FIELD!=VALUE, ...: metadata.name and\n"
+    "                             metadata.namespace are filtered by kumod, any other\n"
+    "                             field (status.phase=Running) by kumoctl\n"
     "  -o, --output FORMAT        table (default), wide, yaml, json, name,\n"
     "                             jsonpath=TEMPLATE, jsonpath-file=FILE or\n"
     "                             custom-columns=HEADER:PATH[,HEADER:PATH...]\n"
@@ -57,7 +59,8 @@ typedef struct get_options {
     kumoctl_targets targets;
     int all_namespaces;
     const char *label_selector;
-    const char *field_selector;
+    const char *field_selector; /* what kumod filters: NULL or the metadata terms */
+    kumoctl_field_selector fields;
     kumoctl_output output;
     const char *template; /* of -o jsonpath= / custom-columns= */
     const char *sort_by;
@@ -134,8 +137,12 @@ static int list_kind(get_options *o, get_bucket *b)
         }
         size_t *count;
         ProtobufCMessage ***items = list_items(list, &count);
-        for (size_t i = 0; i < *count; i++)
-            bucket_push(b, (*items)[i]);
+        for (size_t i = 0; i < *count; i++) {
+            if (kumoctl_field_selector_matches(&o->fields, (*items)[i]))
+                bucket_push(b, (*items)[i]);
+            else
+                kumo_object_destroy((*items)[i]);
+        }
         *count = 0;
         const Kumo__V1alpha1__ListMeta *meta = list_meta(list);
         if (page == 0 && meta)
@@ -164,7 +171,9 @@ static int get_flag(void *context, int id, const char *value)
         o->label_selector = value;
         return KUMOCTL_EXIT_OK;
     case KUMOCTL_FLAG_FIELD_SELECTOR:
-        o->field_selector = value;
+        if (kumoctl_field_selector_parse(o->remote.command, value, &o->fields) != KUMOCTL_EXIT_OK)
+            return KUMOCTL_EXIT_USAGE;
+        o->field_selector = o->fields.server[0] ? o->fields.server : NULL;
         return KUMOCTL_EXIT_OK;
     case KUMOCTL_FLAG_OUTPUT:
         return kumoctl_output_parse(o->remote.command, value, &o->output, &o->template) == 0
@@ -215,6 +224,8 @@ static void on_change(void *context, kumo_client_event_type type, int64_t revisi
     (void)type;
     (void)revision;
     get_watch *gw = context;
+    if (!kumoctl_field_selector_matches(&gw->options->fields, object))
+        return;
     pthread_mutex_lock(&gw->lock);
     kumoctl_output output = gw->options->output;
     if (output == KUMOCTL_OUTPUT_TABLE || output == KUMOCTL_OUTPUT_WIDE) {

@@ -120,6 +120,31 @@ int kumoctl_parse_duration(const char *text, int64_t *ms_out);
  */
 int kumoctl_kinds_parse(const char *text, const kumo_object_kind **kinds, int max);
 
+/* ---- --field-selector (fields.c) ------------------------------------------------------ */
+
+#define KUMOCTL_FIELD_TERMS 16
+#define KUMOCTL_FIELD_TEXT  256
+
+typedef struct kumoctl_field_term {
+    char path[KUMOCTL_FIELD_TEXT]; /* "status.phase" (JSON names) */
+    char value[KUMOCTL_FIELD_TEXT];
+    int negate; /* != */
+} kumoctl_field_term;
+
+/* A field selector split in what kumod filters (server) and what kumoctl checks (terms). */
+typedef struct kumoctl_field_selector {
+    char server[1024]; /* the metadata.name / metadata.namespace terms; "" when none */
+    kumoctl_field_term terms[KUMOCTL_FIELD_TERMS];
+    int count;
+} kumoctl_field_selector;
+
+/* Parses a --field-selector; KUMOCTL_EXIT_OK or KUMOCTL_EXIT_USAGE (message printed). */
+int kumoctl_field_selector_parse(const char *command, const char *text,
+                                 kumoctl_field_selector *out);
+/* 1 when the object meets every term kumoctl checks itself. */
+int kumoctl_field_selector_matches(const kumoctl_field_selector *selector,
+                                   const ProtobufCMessage *object);
+
 /* What get, describe, delete and wait were asked for: one kind, names of it. */
 typedef struct kumoctl_targets {
     const kumo_object_kind *kinds[16];

@@ -214,6 +214,21 @@ KUMO_TEST(kumoctl_output_formats)
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "couldn't find any field");
     ctl_done(&r);
+    /* --field-selector: metadata terms go to kumod, any other field is checked by kumoctl */
+    KUMOCTL(&r, "get", "conn", "--field-selector", "spec.region=europe-west1", "-o", "name");
+    KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/gcp-euw1\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "get", "conn", "--field-selector=spec.region!=europe-west1,metadata.name!=nope",
+            "-o", "name");
+    KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/aws-use1\n");
+    ctl_done(&r);
+    KUMOCTL(&r, "get", "conn", "--field-selector", "spec.nothing=x");
+    KUMO_EXPECT_INT_EQ(r.status, 0);
+    KUMO_EXPECT_CONTAINS(r.err, "No resources found");
+    ctl_done(&r);
+    KUMOCTL(&r, "get", "conn", "--field-selector", "oops");
+    KUMO_EXPECT_INT_EQ(r.status, 2);
+    ctl_done(&r);
     /* get all: every kind that has objects, nothing for the others */
     KUMOCTL(&r, "get", "all");
     KUMO_EXPECT_INT_EQ(r.status, 0);
