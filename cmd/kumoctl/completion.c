@@ -196,9 +196,15 @@ int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int 
         return KUMOCTL_EXIT_OK;
     }
     if (strcmp(previous, "-o") == 0 || strcmp(previous, "--output") == 0) {
-        static const char *const outputs[] = {
-            "table", "wide",      "yaml",           "json",
-            "name",  "jsonpath=", "jsonpath-file=", "custom-columns="};
+        static const char *const outputs[] = {"table",
+                                              "wide",
+                                              "yaml",
+                                              "json",
+                                              "name",
+                                              "jsonpath=",
+                                              "jsonpath-file=",
+                                              "custom-columns=",
+                                              "custom-columns-file="};
         for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
             if (starts_with(outputs[i], current))
                 printf("%s\n", outputs[i]);

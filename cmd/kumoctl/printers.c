@@ -139,7 +139,7 @@ static const char *template_file(const char *command, const char *path)
     static char text[64 * 1024];
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        kumoctl_usage_error(command, "cannot read the jsonpath file \"%s\"", path);
+        kumoctl_usage_error(command, "cannot read the template file \"%s\"", path);
         return NULL;
     }
     size_t n = fread(text, 1, sizeof(text) - 1, f);
@@ -150,6 +150,41 @@ static const char *template_file(const char *command, const char *path)
     return text;
 }
 
+/*
+ * -o custom-columns-file=FILE, kubectl's format: a line of headers and a
+ * line of paths, separated by blanks; turned into "H1:P1,H2:P2".
+ */
+static const char *columns_file(const char *command, const char *path)
+{
+    static char spec[64 * 1024];
+    const char *text = template_file(command, path);
+    if (text == NULL)
+        return NULL;
+    const char *paths = strchr(text, '\n');
+    size_t header_len = paths ? (size_t)(paths - text) : strlen(text), len = 0;
+    const char *h = text, *p = paths ? paths + 1 : "";
+    spec[0] = '\0';
+    for (;;) {
+        h += strspn(h, " \t\r");
+        p += strspn(p, " \t\r\n");
+        size_t hn = strcspn(h, " \t\r\n"), pn = strcspn(p, " \t\r\n");
+        if ((size_t)(h - text) >= header_len || hn == 0 || pn == 0)
+            break;
+        len += (size_t)snprintf(spec + len, sizeof(spec) - len, "%s%.*s:%.*s", len ? "," : "",
+                                (int)hn, h, (int)pn, p);
+        if (len >= sizeof(spec))
+            break;
+        h += hn;
+        p += pn;
+    }
+    if (spec[0] == '\0')
+        kumoctl_usage_error(command,
+                            "custom-columns file \"%s\": a line of headers, then a line of "
+                            "paths",
+                            path);
+    return spec[0] ? spec : NULL;
+}
+
 static int template_output(const char *command, const char *value, kumoctl_output *out,
                            const char **argument)
 {
@@ -158,12 +193,15 @@ static int template_output(const char *command, const char *value, kumoctl_outpu
         kumoctl_output output;
     } forms[] = {{"jsonpath=", KUMOCTL_OUTPUT_JSONPATH},
                  {"jsonpath-file=", KUMOCTL_OUTPUT_JSONPATH},
-                 {"custom-columns=", KUMOCTL_OUTPUT_CUSTOM_COLUMNS}};
+                 {"custom-columns=", KUMOCTL_OUTPUT_CUSTOM_COLUMNS},
+                 {"custom-columns-file=", KUMOCTL_OUTPUT_CUSTOM_COLUMNS}};
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         size_t n = strlen(forms[i].prefix);
         if (strncmp(value, forms[i].prefix, n) != 0)
             continue;
-        const char *template = i == 1 ? template_file(command, value + n) : value + n;
+        const char *template = i == 1   ? template_file(command, value + n)
+                               : i == 3 ? columns_file(command, value + n)
+                                        : value + n;
         if (template == NULL)
             return -1;
         if (forms[i].output == KUMOCTL_OUTPUT_CUSTOM_COLUMNS) {
@@ -207,7 +245,8 @@ int kumoctl_output_parse(const char *command, const char *value, kumoctl_output 
         return rc;
     kumoctl_usage_error(command,
                         "unknown output \"%s\"; use -o table, wide, yaml, json, name, "
-                        "jsonpath=TEMPLATE, jsonpath-file=FILE or custom-columns=SPEC",
+                        "jsonpath=TEMPLATE, jsonpath-file=FILE, custom-columns=SPEC or "
+                        "custom-columns-file=FILE",
                         value);
     return -1;
 }

@@ -188,6 +188,14 @@ KUMO_TEST(kumoctl_output_formats)
     KUMOCTL(&r, "get", "conn", "--no-headers", "-o", "custom-columns=N:.metadata.name");
     KUMO_EXPECT_STR_EQ(r.out, "aws-use1   \ngcp-euw1   \n");
     ctl_done(&r);
+    char columns[700], option[800];
+    ctl_write_file("columns.txt", "NAME   REGION\n.metadata.name  spec.region\n", columns,
+                   sizeof(columns));
+    snprintf(option, sizeof(option), "custom-columns-file=%s", columns);
+    KUMOCTL(&r, "get", "conn", "-o", option);
+    KUMO_EXPECT_STR_EQ(r.out, "NAME       REGION\naws-use1   us-east-1      \n"
+                              "gcp-euw1   europe-west1   \n");
+    ctl_done(&r);
     KUMOCTL(&r, "get", "conn", "-o", "custom-columns=.metadata.name");
     KUMO_EXPECT_INT_EQ(r.status, 2);
     ctl_done(&r);
@@ -265,7 +273,7 @@ KUMO_TEST(kumoctl_completion)
     KUMO_EXPECT_STR_EQ(r.out, "conn/aws-use1\n");
     ctl_done(&r);
     KUMOCTL(&r, "__complete", "get", "-o", "custom");
-    KUMO_EXPECT_STR_EQ(r.out, "custom-columns=\n");
+    KUMO_EXPECT_STR_EQ(r.out, "custom-columns=\ncustom-columns-file=\n");
     ctl_done(&r);
     /* the bash script, run by bash as completion runs it */
     KUMOCTL(&r, "completion", "bash");
