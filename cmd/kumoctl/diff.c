@@ -3,7 +3,7 @@
  * unified diff of the live objects against the objects apply would leave.
  *
  * Like kubectl, the two sides are written as YAML files into two temporary
- * directories (LIVE-* and MERGED-*, one file per object named
+ * directories ($TMPDIR or /tmp: LIVE-* and MERGED-*, one file per object named
  * kumo.dev.v1alpha1.<Kind>.<namespace>.<name>) and compared with
  * `diff -u -N` (or $KUMOCTL_EXTERNAL_DIFF). The merged side is the live
  * object with apply's changes: spec, labels and annotations from the
@@ -12,8 +12,11 @@
  * Exit status is kubectl's: 0 no difference, 1 a difference, >1 an error.
  * A Credential's data is write-only: it is left out of both sides.
  */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH */
 #include "cmd/kumoctl/modify.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +55,7 @@ const char kumoctl_diff_help[] =
 
 typedef struct diff_state {
     kumoctl_remote remote;
-    char live[64], merged[64]; /* the two directories */
+    char live[600], merged[600]; /* the two directories */
     int failed;
 } diff_state;
 
@@ -281,12 +284,26 @@ static int run_diff(const diff_state *s)
     return WEXITSTATUS(status);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes a directory this command made, with what it wrote in it. */
 static void remove_dir(const char *dir)
 {
-    char command[200];
-    snprintf(command, sizeof(command), "rm -rf -- '%s'", dir);
-    if (strncmp(dir, "/tmp/", 5) == 0 && system(command) != 0)
+    if (nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
         fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
+/* "$TMPDIR/NAME-XXXXXX" (else /tmp), made with mkdtemp; NULL when it cannot be made. */
+static char *temp_dir(char *buf, size_t size, const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, size, "%s/%s-XXXXXX", base && base[0] ? base : "/tmp", name);
+    return mkdtemp(buf);
 }
 
 static int diff_flag(void *context, int id, const char *value)
@@ -302,15 +319,13 @@ static int diff_flag(void *context, int id, const char *value)
 /* Reads the manifests into the two directories and runs the diff program. */
 static int diff_inputs(diff_state *s, kumoctl_input *input)
 {
-    snprintf(s->live, sizeof(s->live), "/tmp/LIVE-XXXXXX");
-    snprintf(s->merged, sizeof(s->merged), "/tmp/MERGED-XXXXXX");
-    if (mkdtemp(s->live) == NULL) {
-        kumoctl_error("cannot make a temporary directory in /tmp");
+    if (temp_dir(s->live, sizeof(s->live), "LIVE") == NULL) {
+        kumoctl_error("cannot make a temporary directory %s: %s", s->live, strerror(errno));
         return DIFF_EXIT_ERROR;
     }
     int status = DIFF_EXIT_ERROR;
-    if (mkdtemp(s->merged) == NULL) {
-        kumoctl_error("cannot make a temporary directory in /tmp");
+    if (temp_dir(s->merged, sizeof(s->merged), "MERGED") == NULL) {
+        kumoctl_error("cannot make a temporary directory %s: %s", s->merged, strerror(errno));
     } else {
         size_t unreadable = kumoctl_input_decode(input, diff_document, s);
         if (unreadable == 0 && s->failed == 0)

@@ -149,7 +149,9 @@ static int edit_object(kumoctl_remote *remote, const kumo_object_kind *kind, con
     kumo_codec_buffer_init(&yaml);
     kumo_diag diag;
     kumo_diag_init(&diag);
-    char path[] = "/tmp/kumoctl-edit-XXXXXX.yaml";
+    char path[600];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof(path), "%s/kumoctl-edit-XXXXXX.yaml", tmp && tmp[0] ? tmp : "/tmp");
     int fd = mkstemps(path, 5);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (kumo_codec_yaml_encode(object, &yaml, &diag) != KUMO_ERROR_OK || f == NULL) {
