@@ -136,11 +136,13 @@ cat <<EOF
 
 kumod runs in the background (pid $(cat "$pid_file")), serving on $KUMO_NATS_URL.
   kumoctl:   $kumoctl get infras      (or put $build/bin on your PATH)
+  complete:  source <($kumoctl completion bash)
   log:       $log_file
   stop it:   $down             (or: kill \$(cat $pid_file))
 EOF
 if [ -n "${curl_hint:-}" ]; then
   echo "  the app:   $curl_hint"
+  echo "  its logs:  $kumoctl logs app/hello --machine hello-local-web-0 -f"
   echo "  remove:    $kumoctl delete -f examples/quickstart-local.yaml   (machines outlive kumod;"
   echo "             after a lost data dir: hack/down.sh --purge removes them from the host)"
 fi
