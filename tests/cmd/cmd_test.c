@@ -669,6 +669,17 @@ KUMO_TEST(explain_fields)
     EXPECT_STATUS(&r, 0);
     KUMO_EXPECT_CONTAINS(r.out, "  spec\t<AppSpec>\n    infraRef\t<LocalObjectReference>\n");
     run_result_free(&r);
+    /* every kind, the whole tree */
+    static const char *const kinds[] = {"credential",   "connection",    "infra",   "machine",
+                                        "network",      "securitygroup", "keypair", "app",
+                                        "loadbalancer", "migration"};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        RUN(&r, NULL, "explain", kinds[i], "--recursive");
+        EXPECT_STATUS(&r, 0);
+        KUMO_EXPECT_CONTAINS(r.out, "FIELDS:\n  apiVersion\t<string>\n");
+        KUMO_EXPECT_CONTAINS(r.out, "\n  spec\t<");
+        run_result_free(&r);
+    }
     RUN(&r, NULL, "explain", "infra.spec.nope");
     EXPECT_STATUS(&r, 1);
     KUMO_EXPECT_CONTAINS(r.err, "field \"nope\" does not exist in infra.spec");
