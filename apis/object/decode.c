@@ -352,13 +352,47 @@ void kumo_object_documents_free(kumo_object_document *docs, size_t count)
     free(docs);
 }
 
+/*
+ * After the fast JSON decoder found a field it cannot decode: the same text
+ * through the value tree, so that the diag holds every problem of the
+ * object (decode_object), not only the first. Returns the code (INVALID).
+ */
+static kumo_error every_problem(const kumo_object_kind *kind, const char *text, size_t len,
+                                const kumo_codec_decode_options *options, kumo_diag *diag)
+{
+    kumo_value *value = NULL;
+    kumo_diag parse;
+    kumo_diag_init(&parse);
+    kumo_error err = diag->code;
+    if (kumo_codec_value_parse_json(text, len, options, &value, &parse) == KUMO_ERROR_OK) {
+        kumo_object_document d;
+        memset(&d, 0, sizeof(d));
+        kumo_diag_init(&d.diag);
+        decode_object(kind, value, options, &d);
+        if (d.diag.code != KUMO_ERROR_OK) {
+            kumo_diag_fini(diag);
+            kumo_diag_copy(diag, &d.diag);
+            err = d.diag.code;
+        }
+        kumo_object_destroy(d.object);
+        kumo_diag_fini(&d.diag);
+        kumo_codec_value_destroy(value);
+    }
+    kumo_diag_fini(&parse);
+    return err;
+}
+
 kumo_error kumo_object_decode(const kumo_object_kind *kind, const char *text, size_t len,
                               kumo_codec_format format, const kumo_codec_decode_options *options,
                               ProtobufCMessage **out, kumo_diag *diag)
 {
     *out = NULL;
-    if (kind != NULL && format == KUMO_CODEC_FORMAT_JSON)
-        return kumo_codec_json_decode(kind->descriptor, text, len, options, out, diag);
+    if (kind != NULL && format == KUMO_CODEC_FORMAT_JSON) {
+        kumo_error err = kumo_codec_json_decode(kind->descriptor, text, len, options, out, diag);
+        return err == KUMO_ERROR_INVALID && diag != NULL
+                   ? every_problem(kind, text, len, options, diag)
+                   : err;
+    }
     if (kind != NULL && format == KUMO_CODEC_FORMAT_PROTOBUF)
         return kumo_codec_protobuf_decode(kind->descriptor, (const uint8_t *)text, len, options,
                                           out, diag);

@@ -96,7 +96,9 @@ kumo_error kumo_object_decode_documents(const char *text, size_t len, kumo_codec
                                         kumo_diag *diag);
 void kumo_object_documents_free(kumo_object_document *docs, size_t count);
 
-/* Decodes exactly one object of a known or unknown (kind == NULL) kind. */
+/* Decodes exactly one object of a known or unknown (kind == NULL) kind. A JSON
+ * body that fails on a field is decoded again through the value tree, so that
+ * the diag lists every problem of the object, as for documents above. */
 kumo_error kumo_object_decode(const kumo_object_kind *kind, const char *text, size_t len,
                               kumo_codec_format format, const kumo_codec_decode_options *options,
                               ProtobufCMessage **out, kumo_diag *diag);

@@ -228,6 +228,34 @@ KUMO_TEST(decode_strict_unknown_field)
     kumo_diag_fini(&diag);
 }
 
+KUMO_TEST(decode_reports_every_problem)
+{
+    /* JSON with a known kind (the apiserver's path) and YAML documents alike: an int32
+     * overflow and an unknown field do not hide the other problems */
+    static const char json[] =
+        "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\", \"metadata\": {\"name\": "
+        "\"Bad_Name\"}, \"spec\": {\"groups\": [{\"name\": \"a\", \"size\": 99999999999, "
+        "\"connection\": \"x\", \"instanceType\": \"t\", \"image\": \"u\"}, {\"name\": \"b\", "
+        "\"size\": -1, \"colour\": 1}]}}";
+    const kumo_codec_format formats[2] = {KUMO_CODEC_FORMAT_JSON, KUMO_CODEC_FORMAT_YAML};
+    for (int i = 0; i < 2; i++) {
+        ProtobufCMessage *object = NULL;
+        kumo_diag diag;
+        kumo_diag_init(&diag);
+        KUMO_EXPECT_INT_EQ(kumo_object_decode(i == 0 ? kumo_object_kind_lookup("Infra") : NULL,
+                                              json, strlen(json), formats[i], NULL, &object, &diag),
+                           KUMO_ERROR_INVALID);
+        KUMO_EXPECT(object == NULL);
+        KUMO_EXPECT_INT_GE(diag.cause_count, 5);
+        KUMO_EXPECT_CONTAINS(diag.message, "spec.groups[0].size: Invalid value: 99999999999");
+        KUMO_EXPECT_CONTAINS(diag.message, "spec.groups[1].colour: Unknown field");
+        KUMO_EXPECT_CONTAINS(diag.message, "metadata.name: Invalid value: \"Bad_Name\"");
+        KUMO_EXPECT_CONTAINS(diag.message, "spec.groups[1].size: Invalid value: -1");
+        KUMO_EXPECT_CONTAINS(diag.message, "spec.groups[1].image: Required value");
+        kumo_diag_fini(&diag);
+    }
+}
+
 /* Loads, defaults and validates; returns the diag message (static storage). */
 static const char *message_of(const char *manifest, kumo_diag *diag)
 {
