@@ -319,8 +319,12 @@ static int print_buckets(get_options *o, get_bucket *buckets, int count,
     for (int k = 0; k < count; k++)
         for (size_t i = 0; i < buckets[k].count; i++)
             all[n++] = buckets[k].items[i];
+    int status = o->sort_by ? kumoctl_sort_objects(all, n, o->sort_by) : KUMOCTL_EXIT_OK;
+    if (status != KUMOCTL_EXIT_OK) {
+        free(all);
+        return status;
+    }
     int one = o->targets.name_count == 1 && total == 1;
-    int status = KUMOCTL_EXIT_OK;
     if (total > 0 || o->output == KUMOCTL_OUTPUT_JSON || o->output == KUMOCTL_OUTPUT_JSONPATH)
         status = print_some(o, all, n, !one, 0);
     free(all);
@@ -375,7 +379,9 @@ static int get_run(get_options *o, const sigset_t *stop_signals)
         for (int k = 0; k < count && status == KUMOCTL_EXIT_OK; k++)
             status = list_kind(o, &buckets[k]);
     }
-    for (int k = 0; o->sort_by && status == KUMOCTL_EXIT_OK && k < count; k++)
+    /* tables are one per kind, each sorted; other outputs are sorted as one list */
+    int tables = o->output == KUMOCTL_OUTPUT_TABLE || o->output == KUMOCTL_OUTPUT_WIDE;
+    for (int k = 0; tables && o->sort_by && status == KUMOCTL_EXIT_OK && k < count; k++)
         status = kumoctl_sort_objects(buckets[k].items, buckets[k].count, o->sort_by);
     if (status == KUMOCTL_EXIT_OK || o->targets.name_count > 1) {
         int printed = print_buckets(o, buckets, count, stop_signals);

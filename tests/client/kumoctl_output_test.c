@@ -215,6 +215,11 @@ KUMO_TEST(kumoctl_output_formats)
     KUMO_EXPECT_CONTAINS(r.out, "   LABELS\n");
     KUMO_EXPECT_CONTAINS(r.out, "   rank=web-10\n");
     ctl_done(&r);
+    /* outside tables, several kinds sort as one list */
+    KUMOCTL(&r, "get", "inf,conn", "--sort-by=.metadata.name", "-o", "name");
+    KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/aws-use1\nconnection.kumo.dev/gcp-euw1\n"
+                              "infra.kumo.dev/hello\n");
+    ctl_done(&r);
     KUMOCTL(&r, "get", "inf", "--sort-by=.spec.groups[0].size", "-o", "name");
     KUMO_EXPECT_STR_EQ(r.out, "infra.kumo.dev/hello\n");
     ctl_done(&r);
