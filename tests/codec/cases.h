@@ -48,6 +48,7 @@ KUMO_TEST_CASE(yaml_encode_quoting)
 KUMO_TEST_CASE(yaml_encode_roundtrip)
 /* value_test.c: the value tree */
 KUMO_TEST_CASE(merge_patch_rfc7386)
+KUMO_TEST_CASE(json_patch_rfc6902)
 KUMO_TEST_CASE(value_equal_numbers)
 KUMO_TEST_CASE(value_clone_get_to_json)
 KUMO_TEST_CASE(buffer_and_string_set)

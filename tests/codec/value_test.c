@@ -76,6 +76,84 @@ KUMO_TEST(merge_patch_rfc7386)
     kumo_codec_value_destroy(patch);
 }
 
+KUMO_TEST(json_patch_rfc6902)
+{
+    /* RFC 6902 appendix A (A.1-A.10, A.14, A.16), then pointers' escapes */
+    static const char *const cases[][3] = {
+        {"{\"foo\":\"bar\"}", "[{\"op\":\"add\",\"path\":\"/baz\",\"value\":\"qux\"}]",
+         "{\"foo\":\"bar\",\"baz\":\"qux\"}"},
+        {"{\"foo\":[\"bar\",\"baz\"]}", "[{\"op\":\"add\",\"path\":\"/foo/1\",\"value\":\"qux\"}]",
+         "{\"foo\":[\"bar\",\"qux\",\"baz\"]}"},
+        {"{\"baz\":\"qux\",\"foo\":\"bar\"}", "[{\"op\":\"remove\",\"path\":\"/baz\"}]",
+         "{\"foo\":\"bar\"}"},
+        {"{\"foo\":[\"bar\",\"qux\",\"baz\"]}", "[{\"op\":\"remove\",\"path\":\"/foo/1\"}]",
+         "{\"foo\":[\"bar\",\"baz\"]}"},
+        {"{\"baz\":\"qux\",\"foo\":\"bar\"}",
+         "[{\"op\":\"replace\",\"path\":\"/baz\",\"value\":\"boo\"}]",
+         "{\"baz\":\"boo\",\"foo\":\"bar\"}"},
+        {"{\"foo\":{\"bar\":\"baz\",\"waldo\":\"fred\"},\"qux\":{\"corge\":\"grault\"}}",
+         "[{\"op\":\"move\",\"from\":\"/foo/waldo\",\"path\":\"/qux/thud\"}]",
+         "{\"foo\":{\"bar\":\"baz\"},\"qux\":{\"corge\":\"grault\",\"thud\":\"fred\"}}"},
+        {"{\"foo\":[\"all\",\"grass\",\"cows\",\"eat\"]}",
+         "[{\"op\":\"move\",\"from\":\"/foo/1\",\"path\":\"/foo/3\"}]",
+         "{\"foo\":[\"all\",\"cows\",\"eat\",\"grass\"]}"},
+        {"{\"baz\":\"qux\",\"foo\":[\"a\",2,\"c\"]}",
+         "[{\"op\":\"test\",\"path\":\"/baz\",\"value\":\"qux\"},"
+         "{\"op\":\"test\",\"path\":\"/foo/1\",\"value\":2}]",
+         "{\"baz\":\"qux\",\"foo\":[\"a\",2,\"c\"]}"},
+        {"{\"foo\":\"bar\"}",
+         "[{\"op\":\"add\",\"path\":\"/child\",\"value\":{\"grandchild\":{}}}]",
+         "{\"foo\":\"bar\",\"child\":{\"grandchild\":{}}}"},
+        {"{\"foo\":[\"bar\"]}", "[{\"op\":\"add\",\"path\":\"/foo/-\",\"value\":[\"abc\"]}]",
+         "{\"foo\":[\"bar\",[\"abc\"]]}"},
+        {"{\"/\":1,\"~\":2}",
+         "[{\"op\":\"copy\",\"from\":\"/~1\",\"path\":\"/~0x\"},"
+         "{\"op\":\"replace\",\"path\":\"\",\"value\":{\"all\":true}}]",
+         "{\"all\":true}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kumo_value *target = parse(cases[i][0]), *patch = parse(cases[i][1]);
+        kumo_diag diag;
+        kumo_diag_init(&diag);
+        KUMO_CHECK_(0, kumo_codec_value_json_patch(&target, patch, &diag) == KUMO_ERROR_OK,
+                    "case %zu: %s", i, diag.message);
+        char *got = to_json(target, 0);
+        KUMO_EXPECT_STR_EQ(got, cases[i][2]);
+        free(got);
+        kumo_diag_fini(&diag);
+        kumo_codec_value_destroy(target);
+        kumo_codec_value_destroy(patch);
+    }
+    /* errors name the operation and change nothing (all or nothing) */
+    static const char *const bad[][2] = {
+        {"[{\"op\":\"add\",\"path\":\"/a\",\"value\":1},{\"op\":\"remove\",\"path\":\"/nope\"}]",
+         "patch operation 1: path \"/nope\" does not exist"},
+        {"[{\"op\":\"test\",\"path\":\"/x\",\"value\":2}]", "patch operation 0: test failed"},
+        {"[{\"op\":\"replace\",\"path\":\"/y\",\"value\":2}]", "path \"/y\" does not exist"},
+        {"[{\"op\":\"add\",\"path\":\"/l/9\",\"value\":2}]", "path \"/l/9\" does not exist"},
+        {"[{\"op\":\"add\",\"path\":\"x\",\"value\":2}]", "must start with /"},
+        {"[{\"op\":\"jump\",\"path\":\"/x\"}]", "unknown op \"jump\""},
+        {"[{\"op\":\"add\",\"path\":\"/x\"}]", "needs a \"value\""},
+        {"[{\"op\":\"move\",\"path\":\"/x\"}]", "needs \"from\""},
+        {"{\"op\":\"add\"}", "a JSON patch is an array of operations"},
+        {"[1]", "patch operation 0 is not an object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        kumo_value *target = parse("{\"x\":1,\"l\":[1]}"), *patch = parse(bad[i][0]);
+        kumo_diag diag;
+        kumo_diag_init(&diag);
+        KUMO_EXPECT_INT_EQ(kumo_codec_value_json_patch(&target, patch, &diag),
+                           KUMO_ERROR_INVALID_ARGUMENT);
+        KUMO_EXPECT_CONTAINS(diag.message, bad[i][1]);
+        char *got = to_json(target, 0);
+        KUMO_EXPECT_STR_EQ(got, "{\"x\":1,\"l\":[1]}");
+        free(got);
+        kumo_diag_fini(&diag);
+        kumo_codec_value_destroy(target);
+        kumo_codec_value_destroy(patch);
+    }
+}
+
 KUMO_TEST(value_equal_numbers)
 {
     static const char *const equal[][2] = {
