@@ -23,7 +23,7 @@ const char kumoctl_get_help[] =
     "\n"
     "KIND is a kind, its plural or a short name (kumoctl api-resources lists them):\n"
     "infras, inf, machines, ma, connections, conn, apps, app, loadbalancers, lb, ...\n"
-    "\"all\" is every kind; only kinds with objects are printed.\n"
+    "\"all\" is every kind but Event; only kinds with objects are printed.\n"
     "\n"
     "Flags:\n"
     "  -A, --all-namespaces       every namespace (adds a NAMESPACE column)\n"

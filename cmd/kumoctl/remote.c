@@ -167,9 +167,10 @@ int kumoctl_kinds_parse(const char *text, const kumo_object_kind **kinds, int ma
         char *dot = strchr(name, '.');
         if (dot && strcasecmp(dot + 1, KUMO_API_GROUP) == 0)
             *dot = '\0';
-        if (strcmp(name, "all") == 0) { /* every kind (get prints those with objects) */
+        if (strcmp(name, "all") == 0) { /* every kind but Event (as kubectl's "all") */
             for (size_t i = 0; i < kumo_object_kind_count() && count < max; i++)
-                kinds[count++] = kumo_object_kind_at(i);
+                if (strcmp(kumo_object_kind_at(i)->kind, "Event") != 0)
+                    kinds[count++] = kumo_object_kind_at(i);
             p += len;
             if (*p == ',')
                 p++;

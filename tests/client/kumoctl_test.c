@@ -351,7 +351,7 @@ KUMO_TEST(kumoctl_wait_checks_observed_generation)
 {
     fixture f;
     fixture_start(&f);
-    use(&f);
+    ctl_use(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);
@@ -367,7 +367,7 @@ KUMO_TEST(kumoctl_wait_checks_observed_generation)
     KUMOCTL(&r, "wait", "conn", "web", "--for=condition=Ready", "--timeout=1s");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "Ready was computed for generation 1; the spec is at generation 2");
-    done(&r);
+    ctl_done(&r);
     ProtobufCMessage *now = NULL;
     KUMO_REQUIRE_INT_EQ(
         kumo_client_get(c, kumo_object_kind_lookup("conn"), "default", "web", &now, &d),
@@ -376,7 +376,7 @@ KUMO_TEST(kumoctl_wait_checks_observed_generation)
     KUMO_REQUIRE_INT_EQ(kumo_client_update_status(c, now, NULL, &d), KUMO_ERROR_OK);
     KUMOCTL(&r, "wait", "conn", "web", "--for=condition=Ready", "--timeout=10s");
     KUMO_EXPECT_INT_EQ(r.status, 0);
-    done(&r);
+    ctl_done(&r);
     kumo_object_destroy(conn);
     kumo_object_destroy(out);
     kumo_object_destroy(next);
@@ -392,7 +392,7 @@ KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
 {
     fixture f;
     fixture_start(&f);
-    use(&f);
+    ctl_use(&f);
     char path[700];
     snprintf(path, sizeof(path), "%s/many.yaml", kumo_test_tmpdir());
     FILE *file = fopen(path, "w");
@@ -409,13 +409,13 @@ KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
     run r;
     KUMOCTL(&r, "apply", "-f", path);
     KUMO_EXPECT_INT_EQ(r.status, 0);
-    done(&r);
+    ctl_done(&r);
     KUMOCTL(&r, "delete", "-f", path);
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_CONTAINS(r.out, "connection.kumo.dev \"c299\" deleted\n"
                                 "credential.kumo.dev \"acct\" deleted\n");
     KUMO_EXPECT(r.out && strncmp(r.out, "connection.kumo.dev \"c0\" deleted\n", 33) == 0);
-    done(&r);
+    ctl_done(&r);
 
     /* Three objects held by a finalizer, --timeout=2s: about 2 s in all, not 2 s each. */
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
@@ -439,7 +439,7 @@ KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
     KUMO_EXPECT_CONTAINS(r.err, "2 more objects still exist: connection.kumo.dev/h1, "
                                 "connection.kumo.dev/h2");
     KUMO_EXPECT(took < 5.5); /* per object it would be at least 6 s */
-    done(&r);
+    ctl_done(&r);
     kumo_diag_fini(&d);
     kumo_client_destroy(c);
     fixture_stop(&f);
@@ -450,7 +450,7 @@ KUMO_TEST(kumoctl_get_and_describe_events)
 {
     fixture f;
     fixture_start(&f);
-    use(&f);
+    ctl_use(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);
@@ -471,13 +471,13 @@ KUMO_TEST(kumoctl_get_and_describe_events)
     KUMO_EXPECT_CONTAINS(r.out, "Warning");
     KUMO_EXPECT_CONTAINS(r.out, "connection/web");
     KUMO_EXPECT_CONTAINS(r.out, "sim probe: AuthFailure: wrong key");
-    done(&r);
+    ctl_done(&r);
     KUMOCTL(&r, "describe", "conn", "web");
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_CONTAINS(r.out, "Events:");
     KUMO_EXPECT_CONTAINS(r.out, "Unauthorized");
     KUMO_EXPECT_CONTAINS(r.out, "(x3 over");
-    done(&r);
+    ctl_done(&r);
     kumo_object_destroy(conn);
     kumo_object_destroy(out);
     kumo_diag_fini(&d);
