@@ -32,7 +32,7 @@ typedef struct parser {
     int depth;
     char pending[MAX_TEXT]; /* comment lines gathered for the next declaration */
     char header[MAX_TEXT];  /* the file's first comment, "infra.proto: the Infra kind ..." */
-    char base[64];          /* the file's name without .proto: "infra" */
+    char base[64];          /* the file's name without .proto and '_': "infra", "recordedevent" */
 } parser;
 
 static void append(char *buf, size_t size, const char *text)
@@ -133,15 +133,13 @@ static void statement(parser *p, char *code, const char *comment)
                (!strcmp(word, "message") || !strcmp(word, "enum") || !strcmp(word, "oneof")) &&
                p->depth < MAX_DEPTH) {
         int named = strcmp(word, "oneof") != 0;
-        /* the kind a file is named after takes the file's comment when it has none */
-        if (p->depth == 0 && p->pending[0] == '\0' && comment[0] == '\0' &&
-            strcasecmp(name, p->base) == 0) {
-            size_t prefix = strlen(p->base) + strlen(".proto: ");
-            const char *h = p->header;
-            snprintf(p->pending, sizeof(p->pending), "%s",
-                     strlen(h) > prefix && strncmp(h + strlen(p->base), ".proto: ", 8) == 0
-                         ? h + prefix
-                         : h);
+        /* the kind a file is named after ("Infra" in infra.proto, "RecordedEvent" in
+         * event.proto) takes the file's comment when it has none */
+        size_t name_len = strlen(name), base_len = strlen(p->base);
+        if (p->depth == 0 && p->pending[0] == '\0' && comment[0] == '\0' && named &&
+            name_len >= base_len && strcasecmp(name + name_len - base_len, p->base) == 0) {
+            const char *h = p->header, *colon = strstr(h, ".proto: ");
+            snprintf(p->pending, sizeof(p->pending), "%s", colon ? colon + 8 : h);
         }
         if (named) {
             scope_name(p, name, full, sizeof(full));
@@ -170,6 +168,9 @@ static int read_proto(parser *p, const char *path)
     const char *slash = strrchr(path, '/');
     snprintf(p->base, sizeof(p->base), "%.*s", (int)strcspn(slash ? slash + 1 : path, "."),
              slash ? slash + 1 : path);
+    for (char *r = p->base, *w = p->base;; r++) /* recorded_event -> recordedevent */
+        if (*r != '_' && (*w++ = *r) == '\0')
+            break;
     p->depth = 0;
     p->pending[0] = p->header[0] = '\0';
     int header_done = 0;
