@@ -198,6 +198,33 @@ static void pack_types(struct kumo_driver_kit_pack *p, const struct kumo_driver_
         }
 }
 
+/* One DescribeInstanceTypes page: all types (next token) or the priced types from `first`. */
+static kumo_driver_code types_page(struct kumo_driver_conn *c, const char *next, size_t first,
+                                   int64_t deadline_ns, struct aws_reply *r,
+                                   struct kumo_driver_diag *diag)
+{
+    struct aws_params p;
+    aws_params_init(&p, "DescribeInstanceTypes");
+    if (c->price_count == 0) {
+        aws_params_add(&p, "MaxResults", "100");
+        if (next[0])
+            aws_params_add(&p, "NextToken", next);
+    }
+    for (size_t i = first; i < c->price_count && i < first + 100; i++) {
+        char key[40];
+        snprintf(key, sizeof(key), "InstanceType.%zu", i - first + 1);
+        aws_params_add(&p, key, c->prices[i].type);
+    }
+    kumo_driver_code rc = aws_call(c, &p, "instance types", deadline_ns, r, diag);
+    aws_params_fini(&p);
+    return rc;
+}
+
+/*
+ * With a price file for the region, the catalog is the priced types (one
+ * call per 100 of them): a type without a price cannot be ranked by cost.
+ * Without one, every type the region offers, priced 0.
+ */
 kumo_driver_code aws_catalog_instance_types(struct kumo_driver_conn *c, int64_t deadline_ns,
                                             struct kumo_driver_instance_type_list **out,
                                             struct kumo_driver_diag *diag)
@@ -205,6 +232,7 @@ kumo_driver_code aws_catalog_instance_types(struct kumo_driver_conn *c, int64_t 
     *out = NULL;
     struct type_pages tp = {NULL, 0};
     char next[2048] = "";
+    size_t first = 0;
     kumo_driver_code rc = KUMO_DRIVER_OK;
     do {
         struct aws_reply *grown = realloc(tp.pages, (tp.count + 1) * sizeof(*grown));
@@ -213,18 +241,13 @@ kumo_driver_code aws_catalog_instance_types(struct kumo_driver_conn *c, int64_t 
             break;
         }
         tp.pages = grown;
-        struct aws_params p;
-        aws_params_init(&p, "DescribeInstanceTypes");
-        aws_params_add(&p, "MaxResults", "100");
-        if (next[0])
-            aws_params_add(&p, "NextToken", next);
-        rc = aws_call(c, &p, "instance types", deadline_ns, &tp.pages[tp.count], diag);
-        aws_params_fini(&p);
+        rc = types_page(c, next, first, deadline_ns, &tp.pages[tp.count], diag);
         if (rc != KUMO_DRIVER_OK)
             break;
         snprintf(next, sizeof(next), "%s", aws_xml_text(tp.pages[tp.count].root, "nextToken"));
         tp.count++;
-    } while (next[0] && tp.count < 100);
+        first += 100;
+    } while (tp.count < 100 && (c->price_count ? first < c->price_count : next[0] != '\0'));
     if (rc == KUMO_DRIVER_OK) {
         void *block = NULL;
         KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_types(pk, c, &tp));

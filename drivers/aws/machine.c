@@ -344,8 +344,10 @@ kumo_driver_code aws_machine_create(struct kumo_driver_conn *c,
     struct aws_params p;
     struct aws_reply r;
     rc = run_params(c, spec, token, ami, key_name, subnet, &p);
-    char what[160];
-    snprintf(what, sizeof(what), "machine %s, token %s", spec->name ? spec->name : "", token);
+    char what[320];
+    snprintf(what, sizeof(what), "machine %s, type %s, image %s%s%s, token %s",
+             spec->name ? spec->name : "", spec->instance_type, spec->image,
+             subnet[0] ? ", subnet " : "", subnet, token);
     if (rc == KUMO_DRIVER_OK)
         rc = aws_call(c, &p, what, deadline_ns, &r, diag);
     else

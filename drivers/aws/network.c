@@ -275,6 +275,15 @@ static const struct kumo_driver_subnet *wanted_subnets(const struct kumo_driver_
 
 /* ---- Create, update, delete, list ----------------------------------------------------------- */
 
+/* 1 when cidr is an IPv4 range a.b.c.d/n with n from 16 to 28 (what a VPC accepts). */
+static int cidr_ok(const char *cidr)
+{
+    unsigned a, b, c, d, n;
+    char end;
+    return cidr && sscanf(cidr, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &n, &end) == 5 && a < 256 &&
+           b < 256 && c < 256 && d < 256 && n >= 16 && n <= 28;
+}
+
 kumo_driver_code aws_network_create(struct kumo_driver_conn *c,
                                     const struct kumo_driver_network_spec *spec, const char *token,
                                     int64_t deadline_ns, struct kumo_driver_network **out,
@@ -286,6 +295,11 @@ kumo_driver_code aws_network_create(struct kumo_driver_conn *c,
                                     "network %s: %s is required", spec->name ? spec->name : "",
                                     token && token[0] ? "cidr (an IPv4 range /16 to /28)"
                                                       : "a token");
+    if (!cidr_ok(spec->cidr))
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
+                                    "network %s: cidr \"%s\" is not an IPv4 range from /16 to "
+                                    "/28 (e.g. 10.0.0.0/16)",
+                                    spec->name ? spec->name : "", spec->cidr);
     struct kumo_driver_ref ref = {NULL, token};
     struct vpc v;
     kumo_driver_code rc = vpc_find(c, &ref, deadline_ns, &v, diag);
