@@ -7,7 +7,8 @@
  * (CURLOPT_TIMEOUT_MS); a call whose deadline has passed is not sent. A
  * transport failure after the request went out (a timeout, a connection
  * closed without a reply) leaves the outcome unknown: TIMEOUT or UNAVAILABLE,
- * and the caller retries with the same token.
+ * and the caller retries with the same token. Calls that change something
+ * never reuse a connection (see aws_call), so libcurl cannot resend them.
  */
 #include "drivers/aws/internal.h"
 
@@ -199,6 +200,11 @@ kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *p
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "kumo-driver-aws/1");
+    /* libcurl resends a request once, silently, when a reused connection closes without a
+     * reply. A resent RunInstances is a second instance wherever ClientToken is not honoured,
+     * so calls that change something go on a fresh connection: a lost reply is reported. */
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT,
+                     (long)(strncmp(action_of(params), "Describe", 8) != 0));
     atomic_fetch_add(&c->calls, 1);
     atomic_fetch_add(&c->bytes_sent, (long)body.len);
     CURLcode cc = curl_easy_perform(h);
