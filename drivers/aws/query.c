@@ -311,7 +311,9 @@ kumo_driver_code aws_error_code(const char *code, long status)
         return KUMO_DRIVER_UNAVAILABLE;
     if (ends_with(code, ".Duplicate") || strcmp(code, "AlreadyExists") == 0)
         return KUMO_DRIVER_ALREADY_EXISTS;
-    if (ends_with(code, ".NotFound") && strncmp(code, "InvalidAMIID", 12) != 0)
+    /* A wrong catalog name (type, image) is a spec that can never work, not a missing thing. */
+    if (ends_with(code, ".NotFound") && strncmp(code, "InvalidAMIID", 12) != 0 &&
+        strncmp(code, "InvalidInstanceType", 19) != 0)
         return KUMO_DRIVER_NOT_FOUND;
     if (status == 503)
         return KUMO_DRIVER_THROTTLED;

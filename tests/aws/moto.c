@@ -207,7 +207,11 @@ void moto_start(moto *m)
     char port[16], log[320];
     snprintf(port, sizeof(port), "%d", m->port);
     snprintf(log, sizeof(log), "%s/moto.log", m->dir);
+    /* Signature checks after the IAM setup; moto checks instance types, AMIs and keys. */
     setenv("INITIAL_NO_AUTH_ACTION_COUNT", "3", 1);
+    setenv("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true", 1);
+    setenv("MOTO_ENABLE_AMI_VALIDATION", "true", 1);
+    setenv("MOTO_ENABLE_KEYPAIR_VALIDATION", "true", 1);
     const char *argv[] = {"moto_server", "-H", "127.0.0.1", "-p", port, NULL};
     m->server = spawn_serving(argv, log, m->port, 60);
     unsetenv("INITIAL_NO_AUTH_ACTION_COUNT");

@@ -197,7 +197,10 @@ void contract_create_idempotent(const struct contract_env *env)
         char key_token[96];
         memset(&ks, 0, sizeof(ks));
         ks.struct_size = sizeof(ks);
-        ks.public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIContractTestKey contract@kumo";
+        /* a real key: clouds check the key material */
+        ks.public_key =
+            "ssh-ed25519 "
+            "AAAAC3NzaC1lZDI1NTE5AAAAIGdOHFseIN2TFA4iiaUyXmTUBKzLcqf+BnQCCmC3Xppi contract@kumo";
         unique(key_token, sizeof(key_token), "key");
         KUMO_REQUIRE_INT_EQ(
             env->driver->key_pair_create(conn, &ks, key_token, deadline(env, LONG), &k1, &diag),
