@@ -196,7 +196,10 @@ static kumo_driver_code group_find(struct kumo_driver_conn *c, const struct kumo
     aws_params_fini(&p);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    *group = aws_xml_child(aws_xml_child(r->root, "securityGroupInfo"), "item");
+    int by_id = ref->provider_id && ref->provider_id[0];
+    AWS_XML_ITEMS(g, r->root, "securityGroupInfo")
+    if (*group == NULL && (!by_id || strcmp(aws_xml_text(g, "groupId"), ref->provider_id) == 0))
+        *group = g;
     if (*group != NULL)
         return KUMO_DRIVER_OK;
     aws_reply_free(r);

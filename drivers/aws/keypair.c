@@ -35,7 +35,7 @@ static kumo_driver_code key_find(struct kumo_driver_conn *c, const struct kumo_d
     aws_params_init(&p, "DescribeKeyPairs");
     aws_params_add(&p, "IncludePublicKey", "true");
     if (ref->provider_id && ref->provider_id[0]) {
-        aws_params_add(&p, "KeyPairId.1", ref->provider_id);
+        aws_params_filter(&p, 1, "key-pair-id", ref->provider_id);
         snprintf(what, sizeof(what), "key pair %s", ref->provider_id);
     } else {
         aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
@@ -46,7 +46,10 @@ static kumo_driver_code key_find(struct kumo_driver_conn *c, const struct kumo_d
     if (rc != KUMO_DRIVER_OK)
         return rc;
     remember(c, r->root);
-    *key = aws_xml_child(aws_xml_child(r->root, "keySet"), "item");
+    int by_id = ref->provider_id && ref->provider_id[0];
+    AWS_XML_ITEMS(k, r->root, "keySet")
+    if (*key == NULL && (!by_id || strcmp(aws_xml_text(k, "keyPairId"), ref->provider_id) == 0))
+        *key = k;
     if (*key != NULL)
         return KUMO_DRIVER_OK;
     aws_reply_free(r);
@@ -191,8 +194,8 @@ kumo_driver_code aws_key_pair_delete(struct kumo_driver_conn *c, const struct ku
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct aws_params p;
-    aws_params_init(&p, "DeleteKeyPair");
-    aws_params_add(&p, "KeyPairId", aws_xml_text(k, "keyPairId"));
+    aws_params_init(&p, "DeleteKeyPair"); /* by name: every EC2 (and moto) takes KeyName */
+    aws_params_add(&p, "KeyName", aws_xml_text(k, "keyName"));
     char what[96];
     snprintf(what, sizeof(what), "key pair %s", aws_xml_text(k, "keyPairId"));
     aws_reply_free(&r);

@@ -186,8 +186,10 @@ static kumo_driver_code instance_find(struct kumo_driver_conn *c, const struct k
         return rc;
     struct instances s = {0};
     instances_collect(&s, reply->root);
-    if (s.count > 0)
-        *it = s.items[0];
+    int by_id = ref->provider_id && ref->provider_id[0];
+    for (size_t i = 0; i < s.count && *it == NULL; i++)
+        if (!by_id || strcmp(aws_xml_text(s.items[i], "instanceId"), ref->provider_id) == 0)
+            *it = s.items[i];
     free(s.items);
     if (*it != NULL)
         return KUMO_DRIVER_OK;

@@ -122,7 +122,10 @@ static kumo_driver_code vpc_find(struct kumo_driver_conn *c, const struct kumo_d
     aws_params_fini(&p);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    v->node = aws_xml_child(aws_xml_child(v->vpcs.root, "vpcSet"), "item");
+    int by_id = ref->provider_id && ref->provider_id[0];
+    AWS_XML_ITEMS(it, v->vpcs.root, "vpcSet")
+    if (v->node == NULL && (!by_id || strcmp(aws_xml_text(it, "vpcId"), ref->provider_id) == 0))
+        v->node = it;
     if (v->node == NULL) {
         vpc_free(v);
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",

@@ -126,14 +126,37 @@ void aws_params_tag_spec(struct aws_params *p, const char *resource_type, const 
             tag_add(p, n++, tags[i].key, tags[i].value);
 }
 
+/* application/x-www-form-urlencoded as the AWS SDKs write it: space as '+', every byte
+ * but A-Z a-z 0-9 - _ . ~ as %XX (servers that re-encode the form to check the
+ * signature, as moto does, get the same bytes). */
+static void form_encode(struct kumo_driver_kit_buf *out, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        size_t run = strcspn(p, " ");
+        if (run > 0) {
+            char *part = strndup(p, run);
+            if (part == NULL) {
+                out->failed = 1;
+                return;
+            }
+            aws_uri_encode(out, part, 0);
+            free(part);
+            p += run;
+            if (*p == '\0')
+                break;
+        }
+        kumo_driver_kit_buf_add(out, "+", 1);
+    }
+}
+
 int aws_params_encode(const struct aws_params *p, struct kumo_driver_kit_buf *out)
 {
     for (size_t i = 0; i < p->count; i++) {
         if (i > 0)
             kumo_driver_kit_buf_add(out, "&", 1);
-        aws_uri_encode(out, p->items[i].key, 0);
+        form_encode(out, p->items[i].key);
         kumo_driver_kit_buf_add(out, "=", 1);
-        aws_uri_encode(out, p->items[i].value, 0);
+        form_encode(out, p->items[i].value);
     }
     return p->failed || out->failed ? -1 : 0;
 }

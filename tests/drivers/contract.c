@@ -213,6 +213,10 @@ void contract_create_idempotent(const struct contract_env *env)
         struct kumo_driver_ref ref = {NULL, key_token};
         KUMO_EXPECT_INT_EQ(env->driver->key_pair_delete(conn, &ref, deadline(env, LONG), &diag),
                            KUMO_DRIVER_OK);
+        struct kumo_driver_key_pair *gone = NULL;
+        KUMO_EXPECT_INT_EQ(
+            env->driver->key_pair_observe(conn, &ref, deadline(env, LONG), &gone, &diag),
+            KUMO_DRIVER_NOT_FOUND);
         free_block(env, k1);
         free_block(env, k2);
     }
