@@ -128,9 +128,7 @@ kumo_driver_code aws_catalog_regions(struct kumo_driver_conn *c, int64_t deadlin
         void *block = NULL;
         KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk,
                                    pack_regions(pk, regions.root, zones.root, c->region));
-        *out = block;
-        if (block == NULL)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+        rc = AWS_OUT(out, block, diag);
         aws_reply_free(&zones);
     }
     aws_reply_free(&regions);
@@ -251,9 +249,7 @@ kumo_driver_code aws_catalog_instance_types(struct kumo_driver_conn *c, int64_t 
     if (rc == KUMO_DRIVER_OK) {
         void *block = NULL;
         KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_types(pk, c, &tp));
-        *out = block;
-        if (block == NULL)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+        rc = AWS_OUT(out, block, diag);
     }
     for (size_t k = 0; k < tp.count; k++)
         aws_reply_free(&tp.pages[k]);
@@ -392,9 +388,7 @@ kumo_driver_code aws_catalog_images(struct kumo_driver_conn *c, int64_t deadline
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_images(pk, r.root));
     aws_reply_free(&r);
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }
 
 kumo_driver_code aws_image_resolve(struct kumo_driver_conn *c, const char *image,

@@ -260,9 +260,7 @@ static kumo_driver_code group_out(struct kumo_driver_conn *c, const struct kumo_
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_group(pk, c, g, NULL));
     aws_reply_free(&r);
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }
 
 kumo_driver_code aws_security_group_observe(struct kumo_driver_conn *c,
@@ -369,11 +367,7 @@ kumo_driver_code aws_security_group_delete(struct kumo_driver_conn *c,
         return rc;
     aws_params_init(&p, "DeleteSecurityGroup");
     aws_params_add(&p, "GroupId", id);
-    rc = aws_call(c, &p, id, deadline_ns, &r, diag);
-    aws_params_fini(&p);
-    if (rc == KUMO_DRIVER_OK)
-        aws_reply_free(&r);
-    return rc;
+    return aws_call_plain(c, &p, id, deadline_ns, diag);
 }
 
 static void pack_groups(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr root)
@@ -418,7 +412,5 @@ kumo_driver_code aws_security_group_list(struct kumo_driver_conn *c,
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_groups(pk, c, r.root));
     aws_reply_free(&r);
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }

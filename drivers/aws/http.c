@@ -236,3 +236,17 @@ done:
     kumo_driver_kit_buf_fini(&got);
     return rc;
 }
+
+kumo_driver_code aws_call_plain(struct kumo_driver_conn *c, struct aws_params *params,
+                                const char *what, int64_t deadline_ns,
+                                struct kumo_driver_diag *diag)
+{
+    struct aws_reply r;
+    kumo_driver_code rc = params->failed
+                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
+                              : aws_call(c, params, what, deadline_ns, &r, diag);
+    aws_params_fini(params);
+    if (rc == KUMO_DRIVER_OK)
+        aws_reply_free(&r);
+    return rc;
+}

@@ -108,6 +108,17 @@ kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *p
                           const char *what, int64_t deadline_ns, struct aws_reply *reply,
                           struct kumo_driver_diag *diag);
 
+/* aws_call for a reply that is not needed; also frees params (even on failure). */
+kumo_driver_code aws_call_plain(struct kumo_driver_conn *c, struct aws_params *params,
+                                const char *what, int64_t deadline_ns,
+                                struct kumo_driver_diag *diag);
+
+/* Stores a packed block in *out: OK, or NOMEM when the block is NULL. */
+#define AWS_OUT(out, block, diag)                                                                  \
+    ((*(out) = (block)) != NULL                                                                    \
+         ? KUMO_DRIVER_OK                                                                          \
+         : kumo_driver_kit_fail((diag), KUMO_DRIVER_NOMEM, "", "out of memory"))
+
 /* The driver code of an AWS error code at HTTP status `status`. */
 kumo_driver_code aws_error_code(const char *code, long status);
 

@@ -112,9 +112,7 @@ static kumo_driver_code key_out(struct kumo_driver_conn *c, const struct kumo_dr
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_key(pk, c, k, NULL));
     aws_reply_free(&r);
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }
 
 kumo_driver_code aws_key_pair_observe(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
@@ -156,13 +154,8 @@ kumo_driver_code aws_key_pair_create(struct kumo_driver_conn *c,
     free(b64);
     char what[160];
     snprintf(what, sizeof(what), "key pair %s, token %s", name, token);
-    struct aws_reply r;
-    rc = p.failed ? KUMO_DRIVER_NOMEM : aws_call(c, &p, what, deadline_ns, &r, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    aws_reply_free(&r);
-    return key_out(c, &ref, deadline_ns, out, diag);
+    rc = aws_call_plain(c, &p, what, deadline_ns, diag);
+    return rc == KUMO_DRIVER_OK ? key_out(c, &ref, deadline_ns, out, diag) : rc;
 }
 
 kumo_driver_code aws_key_pair_update(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
@@ -199,11 +192,7 @@ kumo_driver_code aws_key_pair_delete(struct kumo_driver_conn *c, const struct ku
     char what[96];
     snprintf(what, sizeof(what), "key pair %s", aws_xml_text(k, "keyPairId"));
     aws_reply_free(&r);
-    rc = aws_call(c, &p, what, deadline_ns, &r, diag);
-    aws_params_fini(&p);
-    if (rc == KUMO_DRIVER_OK)
-        aws_reply_free(&r);
-    return rc;
+    return aws_call_plain(c, &p, what, deadline_ns, diag);
 }
 
 static void pack_keys(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr root)
@@ -238,7 +227,5 @@ kumo_driver_code aws_key_pair_list(struct kumo_driver_conn *c,
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_keys(pk, c, r.root));
     aws_reply_free(&r);
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }

@@ -150,9 +150,7 @@ static kumo_driver_code out_machine(struct kumo_driver_conn *c, xmlNodePtr it,
 {
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_machine(pk, c, it));
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }
 
 /* ---- Finding one instance ---------------------------------------------------------------- */
@@ -375,14 +373,7 @@ static kumo_driver_code instance_call(struct kumo_driver_conn *c, struct aws_par
 {
     char what[96];
     snprintf(what, sizeof(what), "instance %s", id);
-    struct aws_reply r;
-    kumo_driver_code rc = p->failed
-                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
-                              : aws_call(c, p, what, deadline_ns, &r, diag);
-    aws_params_fini(p);
-    if (rc == KUMO_DRIVER_OK)
-        aws_reply_free(&r);
-    return rc;
+    return aws_call_plain(c, p, what, deadline_ns, diag);
 }
 
 static kumo_driver_code power_set(struct kumo_driver_conn *c, xmlNodePtr it, int power,
@@ -514,9 +505,7 @@ kumo_driver_code aws_machine_list(struct kumo_driver_conn *c,
     if (rc == KUMO_DRIVER_OK) {
         void *block = NULL;
         KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_machines(pk, c, &s));
-        *out = block;
-        if (block == NULL)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+        rc = AWS_OUT(out, block, diag);
     }
     free(s.items);
     for (size_t i = 0; i < n_pages; i++)

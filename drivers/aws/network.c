@@ -31,21 +31,6 @@ kumo_driver_code aws_ref_check(const struct kumo_driver_ref *ref, const char *wh
     return KUMO_DRIVER_OK;
 }
 
-/* A call whose reply is not needed. */
-static kumo_driver_code call_plain(struct kumo_driver_conn *c, struct aws_params *p,
-                                   const char *what, int64_t deadline_ns,
-                                   struct kumo_driver_diag *diag)
-{
-    struct aws_reply r;
-    kumo_driver_code rc = p->failed
-                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
-                              : aws_call(c, p, what, deadline_ns, &r, diag);
-    aws_params_fini(p);
-    if (rc == KUMO_DRIVER_OK)
-        aws_reply_free(&r);
-    return rc;
-}
-
 kumo_driver_code aws_tags_replace(struct kumo_driver_conn *c, const char *id, xmlNodePtr current,
                                   const struct kumo_driver_tag *tags, size_t tag_count,
                                   int64_t deadline_ns, struct kumo_driver_diag *diag)
@@ -66,7 +51,7 @@ kumo_driver_code aws_tags_replace(struct kumo_driver_conn *c, const char *id, xm
             aws_params_add(&p, key, k);
         }
     }
-    kumo_driver_code rc = n ? call_plain(c, &p, id, deadline_ns, diag) : KUMO_DRIVER_OK;
+    kumo_driver_code rc = n ? aws_call_plain(c, &p, id, deadline_ns, diag) : KUMO_DRIVER_OK;
     if (!n)
         aws_params_fini(&p);
     n = 0;
@@ -82,7 +67,7 @@ kumo_driver_code aws_tags_replace(struct kumo_driver_conn *c, const char *id, xm
         aws_params_add(&p, key, tags[i].value);
     }
     if (rc == KUMO_DRIVER_OK && n)
-        return call_plain(c, &p, id, deadline_ns, diag);
+        return aws_call_plain(c, &p, id, deadline_ns, diag);
     aws_params_fini(&p);
     return rc;
 }
@@ -193,9 +178,7 @@ static kumo_driver_code out_network(struct kumo_driver_conn *c, const struct vpc
 {
     void *block = NULL;
     KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_network(pk, c, v, NULL));
-    *out = block;
-    return block ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    return AWS_OUT(out, block, diag);
 }
 
 kumo_driver_code aws_network_observe(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
@@ -242,7 +225,7 @@ static kumo_driver_code subnets_sync(struct kumo_driver_conn *c, const struct vp
         aws_params_tag_spec(&p, "subnet", token, want[i].name, NULL, 0);
         char what[160];
         snprintf(what, sizeof(what), "subnet %s of %s", want[i].cidr, vpc_id);
-        rc = call_plain(c, &p, what, deadline_ns, diag);
+        rc = aws_call_plain(c, &p, what, deadline_ns, diag);
     }
     AWS_XML_ITEMS(it, v->subnets.root, "subnetSet")
     {
@@ -254,7 +237,7 @@ static kumo_driver_code subnets_sync(struct kumo_driver_conn *c, const struct vp
         struct aws_params p;
         aws_params_init(&p, "DeleteSubnet");
         aws_params_add(&p, "SubnetId", aws_xml_text(it, "subnetId"));
-        rc = call_plain(c, &p, aws_xml_text(it, "subnetId"), deadline_ns, diag);
+        rc = aws_call_plain(c, &p, aws_xml_text(it, "subnetId"), deadline_ns, diag);
         if (rc == KUMO_DRIVER_NOT_FOUND)
             rc = KUMO_DRIVER_OK;
     }
@@ -313,7 +296,7 @@ kumo_driver_code aws_network_create(struct kumo_driver_conn *c,
         aws_params_tag_spec(&p, "vpc", token, spec->name, spec->tags, spec->tag_count);
         char what[160];
         snprintf(what, sizeof(what), "network %s, token %s", spec->name ? spec->name : "", token);
-        rc = call_plain(c, &p, what, deadline_ns, diag);
+        rc = aws_call_plain(c, &p, what, deadline_ns, diag);
         if (rc == KUMO_DRIVER_OK)
             rc = vpc_find(c, &ref, deadline_ns, &v, diag);
     }
@@ -429,7 +412,7 @@ kumo_driver_code aws_network_delete(struct kumo_driver_conn *c, const struct kum
     aws_params_add(&p, "VpcId", id);
     char what[96];
     snprintf(what, sizeof(what), "network %s", id);
-    return call_plain(c, &p, what, deadline_ns, diag);
+    return aws_call_plain(c, &p, what, deadline_ns, diag);
 }
 
 static void pack_networks(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c,
@@ -478,9 +461,7 @@ kumo_driver_code aws_network_list(struct kumo_driver_conn *c,
     if (rc == KUMO_DRIVER_OK) {
         void *block = NULL;
         KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_networks(pk, c, &all));
-        *out = block;
-        if (block == NULL)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+        rc = AWS_OUT(out, block, diag);
     }
     vpc_free(&all);
     return rc;
