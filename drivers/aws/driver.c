@@ -163,6 +163,9 @@ static void conn_free(struct kumo_driver_conn *c)
         free(c->prices[i].currency);
     }
     free(c->prices);
+    aws_batcher_fini(&c->by_token);
+    aws_batcher_fini(&c->by_id);
+    pthread_cond_destroy(&c->batch_cv);
     names_free(c->keys, c->key_count);
     names_free(c->images, c->image_count);
     if (c->secret_key)
@@ -270,6 +273,11 @@ static kumo_driver_code aws_open(const struct kumo_driver_open_args *a,
     if (c == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
     pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->batch_cv, &ca);
+    pthread_condattr_destroy(&ca);
     const char *zone = kv_get(a->config, a->config_count, "zone");
     const char *token = kv_get(a->credentials, a->credential_count, "sessionToken");
     const char *timeout = kv_get(a->config, a->config_count, "connect_timeout_ms");

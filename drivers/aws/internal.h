@@ -132,6 +132,8 @@ xmlNodePtr aws_xml_find(xmlNodePtr node, const char *name);
 const char *aws_xml_text(xmlNodePtr node, const char *name);
 /* The next sibling element named name after node, or NULL. */
 xmlNodePtr aws_xml_next(xmlNodePtr node, const char *name);
+/* 1 when node's tagSet has key = value. */
+int aws_xml_find_tag(xmlNodePtr node, const char *key, const char *value);
 /* Iterates the <item> elements of the set `set` under node. */
 #define AWS_XML_ITEMS(var, node, set)                                                              \
     for (xmlNodePtr var = aws_xml_child(aws_xml_child((node), (set)), "item"); var != NULL;        \
@@ -168,6 +170,13 @@ struct aws_name {
     char *id;
 };
 
+/* Lookups waiting to share one DescribeInstances (batch.c). */
+struct aws_batch;
+struct aws_batcher {
+    struct aws_batch *head, *tail; /* open batches, oldest first */
+    int sending;                   /* a batch's call is in flight */
+};
+
 struct kumo_driver_conn {
     char *connection;
     char *region;
@@ -189,6 +198,9 @@ struct kumo_driver_conn {
     struct aws_name *images; /* catalog name -> ami */
     size_t image_count;
 
+    struct aws_batcher by_token, by_id; /* guarded by mu */
+    pthread_cond_t batch_cv;            /* a batch was answered, or a sender finished */
+
     atomic_long calls, errors, throttled, bytes_sent;
 };
 
@@ -202,6 +214,23 @@ int aws_cache_get(struct kumo_driver_conn *c, struct aws_name **list, size_t *co
                   const char *key, int by_id, char *out, size_t size);
 void aws_cache_put(struct kumo_driver_conn *c, struct aws_name **list, size_t *count,
                    const char *name, const char *id);
+
+/* ---- Batched instance lookups (batch.c) ----------------------------------------------- */
+
+/* A found instance: its node lives as long as the batch (release it). */
+struct aws_found {
+    struct aws_batch *batch;
+    xmlNodePtr it;
+};
+
+/* The live instance with token key (or instance id key when by_id), looked up with other
+ * concurrent lookups in one DescribeInstances. NOT_FOUND when there is none. */
+kumo_driver_code aws_batch_lookup(struct kumo_driver_conn *c, int by_id, const char *key,
+                                  int64_t deadline_ns, struct aws_found *found,
+                                  struct kumo_driver_diag *diag);
+void aws_found_release(struct kumo_driver_conn *c, struct aws_found *found);
+/* Frees the open batches (at close, when no lookup runs). */
+void aws_batcher_fini(struct aws_batcher *q);
 
 /* ---- Catalog (catalog.c) --------------------------------------------------------- */
 

@@ -155,45 +155,19 @@ static kumo_driver_code out_machine(struct kumo_driver_conn *c, xmlNodePtr it,
 
 /* ---- Finding one instance ---------------------------------------------------------------- */
 
-/*
- * The live instance ref names: *it points into reply (free the reply) or is
- * NULL with NOT_FOUND. A terminated instance is NOT_FOUND.
- */
+/* The live instance ref names (a batched DescribeInstances); release *found. A terminated
+ * instance is NOT_FOUND. */
 static kumo_driver_code instance_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
-                                      int64_t deadline_ns, struct aws_reply *reply, xmlNodePtr *it,
+                                      int64_t deadline_ns, struct aws_found *found,
                                       struct kumo_driver_diag *diag)
 {
-    *it = NULL;
+    memset(found, 0, sizeof(*found));
     kumo_driver_code rc = aws_ref_check(ref, "machine", diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct aws_params p;
-    aws_params_init(&p, "DescribeInstances");
-    char what[160];
-    if (ref->provider_id && ref->provider_id[0]) {
-        aws_params_add(&p, "InstanceId.1", ref->provider_id);
-        snprintf(what, sizeof(what), "instance %s", ref->provider_id);
-    } else {
-        aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
-        aws_params_live_filter(&p, 2);
-        snprintf(what, sizeof(what), "instance with token %s", ref->token);
-    }
-    rc = aws_call(c, &p, what, deadline_ns, reply, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct instances s = {0};
-    instances_collect(&s, reply->root);
     int by_id = ref->provider_id && ref->provider_id[0];
-    for (size_t i = 0; i < s.count && *it == NULL; i++)
-        if (!by_id || strcmp(aws_xml_text(s.items[i], "instanceId"), ref->provider_id) == 0)
-            *it = s.items[i];
-    free(s.items);
-    if (*it != NULL)
-        return KUMO_DRIVER_OK;
-    aws_reply_free(reply);
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidInstanceID.NotFound",
-                                "EC2 in %s: no live %s", c->region, what);
+    return aws_batch_lookup(c, by_id, by_id ? ref->provider_id : ref->token, deadline_ns, found,
+                            diag);
 }
 
 kumo_driver_code aws_machine_observe(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
@@ -201,13 +175,12 @@ kumo_driver_code aws_machine_observe(struct kumo_driver_conn *c, const struct ku
                                      struct kumo_driver_diag *diag)
 {
     *out = NULL;
-    struct aws_reply r;
-    xmlNodePtr it;
-    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &r, &it, diag);
+    struct aws_found f;
+    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &f, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    rc = out_machine(c, it, out, diag);
-    aws_reply_free(&r);
+    rc = out_machine(c, f.it, out, diag);
+    aws_found_release(c, &f);
     return rc;
 }
 
@@ -429,15 +402,14 @@ kumo_driver_code aws_machine_update(struct kumo_driver_conn *c, const struct kum
                                     struct kumo_driver_diag *diag)
 {
     *out = NULL;
-    struct aws_reply r;
-    xmlNodePtr it;
-    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &r, &it, diag);
+    struct aws_found f;
+    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &f, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     char id[64];
-    snprintf(id, sizeof(id), "%s", aws_xml_text(it, "instanceId"));
-    rc = apply_update(c, it, update, deadline_ns, diag);
-    aws_reply_free(&r);
+    snprintf(id, sizeof(id), "%s", aws_xml_text(f.it, "instanceId"));
+    rc = apply_update(c, f.it, update, deadline_ns, diag);
+    aws_found_release(c, &f);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct kumo_driver_ref by_id = {id, NULL};
@@ -449,15 +421,14 @@ kumo_driver_code aws_machine_update(struct kumo_driver_conn *c, const struct kum
 kumo_driver_code aws_machine_delete(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                     int64_t deadline_ns, struct kumo_driver_diag *diag)
 {
-    struct aws_reply r;
-    xmlNodePtr it;
-    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &r, &it, diag);
+    struct aws_found f;
+    kumo_driver_code rc = instance_find(c, ref, deadline_ns, &f, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     char id[64];
-    snprintf(id, sizeof(id), "%s", aws_xml_text(it, "instanceId"));
-    int going = strcmp(state_of(it), "shutting-down") == 0;
-    aws_reply_free(&r);
+    snprintf(id, sizeof(id), "%s", aws_xml_text(f.it, "instanceId"));
+    int going = strcmp(state_of(f.it), "shutting-down") == 0;
+    aws_found_release(c, &f);
     if (going)
         return KUMO_DRIVER_OK;
     struct aws_params p;

@@ -205,6 +205,14 @@ const char *aws_xml_text(xmlNodePtr node, const char *name)
     return "";
 }
 
+int aws_xml_find_tag(xmlNodePtr node, const char *key, const char *value)
+{
+    AWS_XML_ITEMS(it, node, "tagSet")
+    if (strcmp(aws_xml_text(it, "key"), key) == 0 && strcmp(aws_xml_text(it, "value"), value) == 0)
+        return 1;
+    return 0;
+}
+
 void aws_reply_free(struct aws_reply *r)
 {
     if (r->doc)

@@ -3,13 +3,15 @@
  * signature: the signed calls work and a wrong secret is refused with AWS's
  * own code; the fault proxy's throttling and capacity errors reach the
  * driver's codes; a RunInstances whose reply is lost makes no duplicate when
- * the create is retried; and the driver contract suite (tests/drivers/).
+ * the create is retried; concurrent lookups share DescribeInstances calls; and
+ * the driver contract suite (tests/drivers/).
  * Results are checked with the AWS CLI, not with kumo.
  */
 #include "tests/aws/moto.h"
 #include "tests/drivers/contract.h"
 #include "tests/harness/test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,3 +199,78 @@ AWS_CONTRACT(machine_update)
 AWS_CONTRACT(dependencies)
 AWS_CONTRACT(catalog)
 AWS_CONTRACT(bad_input)
+
+/* ---- Concurrent lookups share DescribeInstances calls -------------------------------------- */
+
+#define LOOKERS 24
+
+struct looker {
+    moto *m;
+    struct kumo_driver_conn *conn;
+    char token[32];
+    char id[32];
+    kumo_driver_code rc;
+    int matches;
+};
+
+static void *look(void *arg)
+{
+    struct looker *l = arg;
+    struct kumo_driver_ref ref = {NULL, l->token};
+    struct kumo_driver_machine *vm = NULL;
+    struct kumo_driver_diag diag;
+    l->rc = l->m->drv->machine_observe(l->conn, &ref, moto_deadline(l->m, 30), &vm, &diag);
+    l->matches = vm && strcmp(vm->token, l->token) == 0 && strcmp(vm->provider_id, l->id) == 0;
+    kumo_driver_free(l->m->host, vm);
+    return NULL;
+}
+
+static double calls_of(moto *m, struct kumo_driver_conn *conn)
+{
+    char *json = NULL;
+    struct kumo_driver_diag diag;
+    KUMO_REQUIRE_INT_EQ(m->drv->control(conn, "stats", NULL, &json, &diag), KUMO_DRIVER_OK);
+    const char *at = strstr(json, "\"calls\":");
+    double calls = at ? strtod(at + 8, NULL) : -1;
+    kumo_driver_free(m->host, json);
+    return calls;
+}
+
+KUMO_TEST(moto_concurrent_lookups_share_calls)
+{
+    moto m;
+    moto_start(&m);
+    KUMO_REQUIRE_INT_EQ(moto_proxy_start(&m, "--latency-ms 100"), 0);
+    struct kumo_driver_conn *conn = NULL;
+    struct kumo_driver_diag diag;
+    KUMO_REQUIRE_INT_EQ(moto_open(&m, "us-east-1", m.proxy_url, NULL, &conn, &diag),
+                        KUMO_DRIVER_OK);
+    static struct looker l[LOOKERS];
+    struct kumo_driver_machine_spec spec = small_machine("look");
+    for (int i = 0; i < LOOKERS; i++) {
+        struct kumo_driver_machine *vm = NULL;
+        l[i] = (struct looker){&m, conn, "", "", 0, 0};
+        snprintf(l[i].token, sizeof(l[i].token), "look-%d", i);
+        KUMO_REQUIRE_INT_EQ(
+            m.drv->machine_create(conn, &spec, l[i].token, moto_deadline(&m, 30), &vm, &diag),
+            KUMO_DRIVER_OK);
+        snprintf(l[i].id, sizeof(l[i].id), "%s", vm->provider_id);
+        kumo_driver_free(m.host, vm);
+    }
+    double before = calls_of(&m, conn);
+    pthread_t threads[LOOKERS];
+    for (int i = 0; i < LOOKERS; i++)
+        KUMO_REQUIRE_INT_EQ(pthread_create(&threads[i], NULL, look, &l[i]), 0);
+    int matches = 0;
+    for (int i = 0; i < LOOKERS; i++) {
+        pthread_join(threads[i], NULL);
+        KUMO_EXPECT_INT_EQ(l[i].rc, KUMO_DRIVER_OK);
+        matches += l[i].matches;
+    }
+    double calls = calls_of(&m, conn) - before;
+    fprintf(stderr, "%d concurrent observes: %.0f DescribeInstances calls\n", LOOKERS, calls);
+    KUMO_EXPECT_INT_EQ(matches, LOOKERS);
+    KUMO_EXPECT(calls >= 1 && calls < LOOKERS / 2);
+    m.drv->close(conn);
+    moto_stop(&m);
+}

@@ -344,12 +344,12 @@ KUMO_TEST(aws_fleet_faults_kills_delete)
     E2E_REQUIRE(&t, aws_connection(&t, &m, "virginia", "us-east-1", "moto", prices) == 0);
     E2E_REQUIRE(&t, aws_connection(&t, &m, "ohio", "us-east-2", "moto", prices) == 0);
     E2E_REQUIRE(&t, aws_connection(&t, &m, "ireland", "eu-west-1", "moto", prices) == 0);
-    E2E_REQUIRE(&t, e2e_wait(&t, 60, connections_ready, NULL));
+    E2E_REQUIRE(&t, e2e_wait(&t, 45, connections_ready, NULL));
     apply_fleet(&t);
     const char *kills_env = getenv("KUMO_E2E_AWS_KILLS"); /* for debugging: fewer kills */
     int kills = kills_env ? atoi(kills_env) : KILLS;
     kill_during_rollout(&t, kills);
-    int ok = e2e_wait(&t, getenv("KUMO_E2E_AWS_KILLS") ? 40 : 150, converged, NULL);
+    int ok = e2e_wait(&t, getenv("KUMO_E2E_AWS_KILLS") ? 40 : 120, converged, NULL);
     if (!ok) {
         e2e_dump_log(&t, 60);
         explain(&t);
@@ -387,7 +387,7 @@ KUMO_TEST(aws_fleet_faults_kills_delete)
 
     /* Delete: nothing of kumo's is left. */
     E2E_REQUIRE(&t, e2e_delete(&t, "Infra", "fleet") == 0);
-    ok = e2e_wait(&t, 120, all_gone, &m);
+    ok = e2e_wait(&t, 90, all_gone, &m);
     if (!ok) {
         take_census(&t, &m);
         e2e_dump_log(&t, 40);
