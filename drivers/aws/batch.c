@@ -131,6 +131,12 @@ kumo_driver_code aws_batch_lookup(struct kumo_driver_conn *c, int by_id, const c
                                   struct kumo_driver_diag *diag)
 {
     memset(found, 0, sizeof(*found));
+    if (deadline_ns != KUMO_DRIVER_NO_DEADLINE &&
+        deadline_ns <= aws_host->monotonic_ns(aws_host->ctx))
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
+                                    "EC2 DescribeInstances in %s (%s): the deadline passed "
+                                    "before the call",
+                                    c->region, key);
     struct aws_batcher *q = by_id ? &c->by_id : &c->by_token;
     pthread_mutex_lock(&c->mu);
     struct aws_batch *b = batch_join(q, by_id, key);

@@ -53,6 +53,38 @@ static void nap_ms(int ms)
     }
 }
 
+/* What a failed case (which ends without moto_stop) leaves running is stopped at exit. */
+static pid_t started[8];
+
+static void stop_started(void)
+{
+    for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+        if (started[i] > 0) {
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+            started[i] = 0;
+        }
+}
+
+static void remember_started(pid_t pid)
+{
+    static int registered;
+    if (!registered && atexit(stop_started) == 0)
+        registered = 1;
+    for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+        if (started[i] == 0) {
+            started[i] = pid;
+            return;
+        }
+}
+
+static void forget_started(pid_t pid)
+{
+    for (size_t i = 0; i < sizeof(started) / sizeof(started[0]); i++)
+        if (started[i] == pid)
+            started[i] = 0;
+}
+
 /* Spawns argv with stdout and stderr appended to log; waits until port answers. */
 static pid_t spawn_serving(const char *const *argv, const char *log, int port, double seconds)
 {
@@ -65,12 +97,14 @@ static pid_t spawn_serving(const char *const *argv, const char *log, int port, d
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return 0;
+    remember_started(pid);
     double until = kumo_test_now() + seconds;
     while (kumo_test_now() < until) {
         if (port_answers(port))
             return pid;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
+            forget_started(pid);
             fprintf(stderr, "%s exited at start; its log is %s\n", argv[0], log);
             return 0;
         }
@@ -78,6 +112,7 @@ static pid_t spawn_serving(const char *const *argv, const char *log, int port, d
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    forget_started(pid);
     fprintf(stderr, "%s did not listen on %d within %.0f s; its log is %s\n", argv[0], port,
             seconds, log);
     return 0;
@@ -87,6 +122,7 @@ static void stop_pid(pid_t *pid)
 {
     if (*pid <= 0)
         return;
+    forget_started(*pid);
     kill(*pid, SIGTERM);
     for (int i = 0; i < 50; i++) {
         if (waitpid(*pid, NULL, WNOHANG) == *pid) {

@@ -359,7 +359,9 @@ void contract_machine_boots(const struct contract_env *env)
     snprintf(id, sizeof(id), "%s", m->provider_id);
     free_block(env, m);
     int running = 0;
-    while (!running && kumo_test_now() - start < env->boot_seconds + 2) {
+    /* From when create returned: a loaded machine may take seconds to create. */
+    double created = kumo_test_now();
+    while (!running && kumo_test_now() - created < env->boot_seconds + POLL) {
         m = observe_machine(env, conn, id, NULL);
         KUMO_REQUIRE_PTR_NONNULL(m);
         running = m->phase == KUMO_DRIVER_MACHINE_RUNNING;
