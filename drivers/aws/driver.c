@@ -227,8 +227,9 @@ static const char *kv_get(const struct kumo_driver_kv *kv, size_t n, const char 
 static kumo_driver_code config_check(const struct kumo_driver_open_args *a,
                                      struct kumo_driver_diag *diag)
 {
-    static const char *const known[] = {
-        "provider", "region", "zone", "endpoint", "price_file", "connect_timeout_ms", NULL};
+    static const char *const known[] = {"provider",        "region",     "zone",
+                                        "endpoint",        "price_file", "connect_timeout_ms",
+                                        "public_networks", NULL};
     for (size_t i = 0; i < a->config_count; i++) {
         const char *const *k = known;
         while (*k && strcmp(*k, a->config[i].key) != 0)
@@ -237,7 +238,7 @@ static kumo_driver_code config_check(const struct kumo_driver_open_args *a,
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                         "Connection %s: aws config key \"%s\" is unknown; known "
                                         "keys: provider, region, zone, endpoint, price_file, "
-                                        "connect_timeout_ms",
+                                        "connect_timeout_ms, public_networks",
                                         a->connection ? a->connection : "", a->config[i].key);
     }
     const char *provider = kv_get(a->config, a->config_count, "provider");
@@ -246,6 +247,12 @@ static kumo_driver_code config_check(const struct kumo_driver_open_args *a,
                                     "Connection %s: the aws driver serves provider \"aws\", not "
                                     "\"%s\"",
                                     a->connection ? a->connection : "", provider);
+    const char *pub = kv_get(a->config, a->config_count, "public_networks");
+    if (pub && strcmp(pub, "true") != 0 && strcmp(pub, "false") != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "Connection %s: aws config public_networks=\"%s\": expected "
+                                    "true or false",
+                                    a->connection ? a->connection : "", pub);
     const char *region = kv_get(a->config, a->config_count, "region");
     if (region == NULL || region[0] == '\0')
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
@@ -290,6 +297,8 @@ static kumo_driver_code aws_open(const struct kumo_driver_open_args *a,
     c->connect_timeout_ms = timeout ? strtol(timeout, NULL, 10) : 5000;
     if (c->connect_timeout_ms <= 0)
         c->connect_timeout_ms = 5000;
+    const char *pub = kv_get(a->config, a->config_count, "public_networks");
+    c->public_networks = pub && strcmp(pub, "true") == 0;
     if (!c->connection || !c->region || !c->zone || !c->access_key || !c->secret_key ||
         !c->session_token)
         rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");

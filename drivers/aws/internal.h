@@ -189,6 +189,7 @@ struct kumo_driver_conn {
     struct aws_price *prices; /* from price_file, for this region */
     size_t price_count;
     long connect_timeout_ms;
+    int public_networks; /* networks get an internet gateway and public addresses */
 
     pthread_mutex_t mu; /* guards the handle pool and the caches */
     void **idle;        /* CURL handles ready for reuse */
@@ -254,6 +255,17 @@ KUMO_DRIVER_KIT_DECLARE_OPS(aws, machine);
 KUMO_DRIVER_KIT_DECLARE_OPS(aws, network);
 KUMO_DRIVER_KIT_DECLARE_OPS(aws, security_group);
 KUMO_DRIVER_KIT_DECLARE_OPS(aws, key_pair);
+
+/* public_networks: an internet gateway attached to vpc_id (tagged token), the main route
+ * table's 0.0.0.0/0 route to it, MapPublicIpOnLaunch on the VPC's subnets of `subnets` (a
+ * DescribeSubnets reply). Idempotent (gateway.c). */
+kumo_driver_code aws_gateway_ensure(struct kumo_driver_conn *c, const char *vpc_id,
+                                    const char *token, xmlNodePtr subnets, int64_t deadline_ns,
+                                    struct kumo_driver_diag *diag);
+/* Detaches and deletes vpc_id's gateway (or the one tagged token); OK when there is none. */
+kumo_driver_code aws_gateway_remove(struct kumo_driver_conn *c, const char *vpc_id,
+                                    const char *token, int64_t deadline_ns,
+                                    struct kumo_driver_diag *diag);
 
 /* Replaces every tag of resource id except the token tag (CreateTags/DeleteTags). */
 kumo_driver_code aws_tags_replace(struct kumo_driver_conn *c, const char *id, xmlNodePtr current,

@@ -316,6 +316,9 @@ kumo_driver_code aws_network_create(struct kumo_driver_conn *c,
         if (rc != KUMO_DRIVER_OK)
             return rc;
     }
+    if (rc == KUMO_DRIVER_OK && c->public_networks)
+        rc = aws_gateway_ensure(c, aws_xml_text(v.node, "vpcId"), token, v.subnets.root,
+                                deadline_ns, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = out_network(c, &v, out, diag);
     vpc_free(&v);
@@ -401,7 +404,14 @@ kumo_driver_code aws_network_delete(struct kumo_driver_conn *c, const struct kum
         return rc;
     char id[64];
     snprintf(id, sizeof(id), "%s", aws_xml_text(v.node, "vpcId"));
+    struct aws_tags t;
+    aws_tags_read(v.node, &t);
+    char token[128];
+    snprintf(token, sizeof(token), "%s", t.token);
+    aws_tags_fini(&t);
     rc = vpc_in_use(c, id, deadline_ns, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = aws_gateway_remove(c, id, token, deadline_ns, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = subnets_sync(c, &v, "", NULL, 0, 1, deadline_ns, diag);
     vpc_free(&v);

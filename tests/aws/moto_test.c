@@ -274,3 +274,78 @@ KUMO_TEST(moto_concurrent_lookups_share_calls)
     m.drv->close(conn);
     moto_stop(&m);
 }
+
+/* ---- public_networks: internet gateway, default route, public addresses --------------------- */
+
+KUMO_TEST(moto_public_network)
+{
+    moto m;
+    moto_start(&m);
+    struct kumo_driver_kv config[] = {
+        {"region", "eu-west-1"}, {"endpoint", m.url}, {"public_networks", "true"}};
+    struct kumo_driver_kv creds[] = {{"accessKeyId", m.key_id}, {"secretAccessKey", m.secret}};
+    struct kumo_driver_open_args args = {sizeof(args), "test/aws", config, 3, creds, 2};
+    struct kumo_driver_conn *conn = NULL;
+    struct kumo_driver_diag diag;
+    KUMO_REQUIRE_INT_EQ(m.drv->open(&args, &conn, &diag), KUMO_DRIVER_OK);
+    struct kumo_driver_subnet subnets[2] = {{"a", "10.40.1.0/24", NULL, NULL},
+                                            {"b", "10.40.2.0/24", NULL, NULL}};
+    struct kumo_driver_network_spec ns;
+    memset(&ns, 0, sizeof(ns));
+    ns.struct_size = sizeof(ns);
+    ns.name = "public";
+    ns.cidr = "10.40.0.0/16";
+    ns.subnets = subnets;
+    ns.subnet_count = 2;
+    struct kumo_driver_network *net = NULL;
+    for (int i = 0; i < 2; i++) { /* the second create finds everything in place */
+        kumo_driver_free(m.host, net);
+        net = NULL;
+        KUMO_REQUIRE_INT_EQ(
+            m.drv->network_create(conn, &ns, "public-net-1", moto_deadline(&m, 30), &net, &diag),
+            KUMO_DRIVER_OK);
+    }
+    char args_text[256];
+    snprintf(args_text, sizeof(args_text),
+             "ec2 describe-internet-gateways --filters Name=attachment.vpc-id,Values=%s",
+             net->provider_id);
+    char *out = moto_cli(&m, "eu-west-1", args_text);
+    KUMO_EXPECT_INT_EQ(count_of(out, "\"InternetGatewayId\""), 1);
+    KUMO_EXPECT_INT_EQ(count_of(out, "\"Value\": \"public-net-1\""), 1);
+    free(out);
+    snprintf(args_text, sizeof(args_text),
+             "ec2 describe-route-tables --filters Name=vpc-id,Values=%s", net->provider_id);
+    out = moto_cli(&m, "eu-west-1", args_text);
+    KUMO_EXPECT_INT_EQ(count_of(out, "\"DestinationCidrBlock\": \"0.0.0.0/0\""), 1);
+    KUMO_EXPECT_CONTAINS(out, "\"GatewayId\": \"igw-");
+    free(out);
+    snprintf(args_text, sizeof(args_text), "ec2 describe-subnets --filters Name=vpc-id,Values=%s",
+             net->provider_id);
+    out = moto_cli(&m, "eu-west-1", args_text);
+    KUMO_EXPECT_INT_EQ(count_of(out, "\"MapPublicIpOnLaunch\": true"), 2);
+    free(out);
+    /* A machine in it gets a public address. */
+    struct kumo_driver_machine_spec spec = small_machine("pub");
+    spec.subnet_id = net->subnets[0].provider_id;
+    struct kumo_driver_machine *vm = NULL;
+    KUMO_REQUIRE_INT_EQ(
+        m.drv->machine_create(conn, &spec, "public-vm-1", moto_deadline(&m, 30), &vm, &diag),
+        KUMO_DRIVER_OK);
+    KUMO_EXPECT(vm->public_ip[0] != '\0');
+    struct kumo_driver_ref vm_ref = {vm->provider_id, NULL};
+    KUMO_EXPECT_INT_EQ(m.drv->machine_delete(conn, &vm_ref, moto_deadline(&m, 30), &diag),
+                       KUMO_DRIVER_OK);
+    kumo_driver_free(m.host, vm);
+    struct kumo_driver_ref ref = {net->provider_id, NULL};
+    KUMO_EXPECT_INT_EQ(m.drv->network_delete(conn, &ref, moto_deadline(&m, 30), &diag),
+                       KUMO_DRIVER_OK);
+    out = moto_cli(&m, "eu-west-1", "ec2 describe-internet-gateways");
+    KUMO_EXPECT_INT_EQ(count_of(out, "public-net-1"), 0);
+    free(out);
+    out = moto_cli(&m, "eu-west-1", "ec2 describe-vpcs");
+    KUMO_EXPECT_INT_EQ(count_of(out, net->provider_id), 0);
+    free(out);
+    kumo_driver_free(m.host, net);
+    m.drv->close(conn);
+    moto_stop(&m);
+}
