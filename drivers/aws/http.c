@@ -157,9 +157,11 @@ static kumo_driver_code transport_failed(struct kumo_driver_conn *c,
                                     "EC2 %s in %s (%s): no reply before the deadline (%s); the "
                                     "request may have been applied",
                                     action_of(params), c->region, what, errbuf);
+    int sent = cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_PARTIAL_FILE;
     return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "ConnectionError",
-                                "EC2 %s in %s (%s): %s (%s) at %s", action_of(params), c->region,
-                                what, curl_easy_strerror(cc), errbuf, c->url);
+                                "EC2 %s in %s (%s): %s (%s) at %s%s", action_of(params), c->region,
+                                what, curl_easy_strerror(cc), errbuf, c->url,
+                                sent ? "; the request may have been applied" : "");
 }
 
 kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *params,
