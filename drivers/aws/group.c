@@ -174,37 +174,15 @@ static kumo_driver_code rules_sync(struct kumo_driver_conn *c, xmlNodePtr group,
 
 /* ---- Security groups ------------------------------------------------------------------------- */
 
+static const struct aws_kind group_kind = {
+    "security group", "DescribeSecurityGroups", "GroupId.1", NULL, "securityGroupInfo",
+    "groupId",        "InvalidGroup.NotFound",  NULL,        NULL};
+
 static kumo_driver_code group_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                    int64_t deadline_ns, struct aws_reply *r, xmlNodePtr *group,
                                    struct kumo_driver_diag *diag)
 {
-    *group = NULL;
-    kumo_driver_code rc = aws_ref_check(ref, "security group", diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct aws_params p;
-    char what[160];
-    aws_params_init(&p, "DescribeSecurityGroups");
-    if (ref->provider_id && ref->provider_id[0]) {
-        aws_params_add(&p, "GroupId.1", ref->provider_id);
-        snprintf(what, sizeof(what), "security group %s", ref->provider_id);
-    } else {
-        aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
-        snprintf(what, sizeof(what), "security group with token %s", ref->token);
-    }
-    rc = aws_call(c, &p, what, deadline_ns, r, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    int by_id = ref->provider_id && ref->provider_id[0];
-    AWS_XML_ITEMS(g, r->root, "securityGroupInfo")
-    if (*group == NULL && (!by_id || strcmp(aws_xml_text(g, "groupId"), ref->provider_id) == 0))
-        *group = g;
-    if (*group != NULL)
-        return KUMO_DRIVER_OK;
-    aws_reply_free(r);
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                                "EC2 in %s: no %s", c->region, what);
+    return aws_describe_one(c, &group_kind, ref, deadline_ns, r, group, diag);
 }
 
 static void pack_group(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr g,

@@ -119,6 +119,25 @@ kumo_driver_code aws_call_plain(struct kumo_driver_conn *c, struct aws_params *p
          ? KUMO_DRIVER_OK                                                                          \
          : kumo_driver_kit_fail((diag), KUMO_DRIVER_NOMEM, "", "out of memory"))
 
+/* How to find one resource of a kind by provider id or token. */
+struct aws_kind {
+    const char *what;      /* "security group", for messages */
+    const char *action;    /* "DescribeSecurityGroups" */
+    const char *id_param;  /* "GroupId.1", or NULL with id_filter */
+    const char *id_filter; /* "key-pair-id": ids through a filter */
+    const char *set;       /* the reply's set: "securityGroupInfo" */
+    const char *id_field;  /* the item's id element: "groupId" */
+    const char *not_found; /* the AWS code of an absent one */
+    const char *extra_key; /* one more parameter (e.g. IncludePublicKey), or NULL */
+    const char *extra_value;
+};
+
+/* The resource ref names: *node points into *r (free it on OK); NOT_FOUND when absent. */
+kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                                  const struct kumo_driver_ref *ref, int64_t deadline_ns,
+                                  struct aws_reply *r, xmlNodePtr *node,
+                                  struct kumo_driver_diag *diag);
+
 /* The driver code of an AWS error code at HTTP status `status`. */
 kumo_driver_code aws_error_code(const char *code, long status);
 

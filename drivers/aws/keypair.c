@@ -22,39 +22,24 @@ static void remember(struct kumo_driver_conn *c, xmlNodePtr root)
                   aws_xml_text(k, "keyPairId"));
 }
 
+static const struct aws_kind key_kind = {"key pair",
+                                         "DescribeKeyPairs",
+                                         NULL,
+                                         "key-pair-id",
+                                         "keySet",
+                                         "keyPairId",
+                                         "InvalidKeyPair.NotFound",
+                                         "IncludePublicKey",
+                                         "true"};
+
 static kumo_driver_code key_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                  int64_t deadline_ns, struct aws_reply *r, xmlNodePtr *key,
                                  struct kumo_driver_diag *diag)
 {
-    *key = NULL;
-    kumo_driver_code rc = aws_ref_check(ref, "key pair", diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct aws_params p;
-    char what[160];
-    aws_params_init(&p, "DescribeKeyPairs");
-    aws_params_add(&p, "IncludePublicKey", "true");
-    if (ref->provider_id && ref->provider_id[0]) {
-        aws_params_filter(&p, 1, "key-pair-id", ref->provider_id);
-        snprintf(what, sizeof(what), "key pair %s", ref->provider_id);
-    } else {
-        aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
-        snprintf(what, sizeof(what), "key pair with token %s", ref->token);
-    }
-    rc = aws_call(c, &p, what, deadline_ns, r, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    remember(c, r->root);
-    int by_id = ref->provider_id && ref->provider_id[0];
-    AWS_XML_ITEMS(k, r->root, "keySet")
-    if (*key == NULL && (!by_id || strcmp(aws_xml_text(k, "keyPairId"), ref->provider_id) == 0))
-        *key = k;
-    if (*key != NULL)
-        return KUMO_DRIVER_OK;
-    aws_reply_free(r);
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
-                                "EC2 in %s: no %s", c->region, what);
+    kumo_driver_code rc = aws_describe_one(c, &key_kind, ref, deadline_ns, r, key, diag);
+    if (rc == KUMO_DRIVER_OK)
+        remember(c, r->root);
+    return rc;
 }
 
 kumo_driver_code aws_key_name(struct kumo_driver_conn *c, const char *key_id, int64_t deadline_ns,

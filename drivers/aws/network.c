@@ -86,39 +86,22 @@ static void vpc_free(struct vpc *v)
     aws_reply_free(&v->subnets);
 }
 
+static const struct aws_kind vpc_kind = {
+    "network", "DescribeVpcs",          "VpcId.1", NULL, "vpcSet",
+    "vpcId",   "InvalidVpcID.NotFound", NULL,      NULL};
+
 static kumo_driver_code vpc_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                  int64_t deadline_ns, struct vpc *v, struct kumo_driver_diag *diag)
 {
     memset(v, 0, sizeof(*v));
-    kumo_driver_code rc = aws_ref_check(ref, "network", diag);
+    kumo_driver_code rc =
+        aws_describe_one(c, &vpc_kind, ref, deadline_ns, &v->vpcs, &v->node, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct aws_params p;
-    char what[160];
-    aws_params_init(&p, "DescribeVpcs");
-    if (ref->provider_id && ref->provider_id[0]) {
-        aws_params_add(&p, "VpcId.1", ref->provider_id);
-        snprintf(what, sizeof(what), "network %s", ref->provider_id);
-    } else {
-        aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
-        snprintf(what, sizeof(what), "network with token %s", ref->token);
-    }
-    rc = aws_call(c, &p, what, deadline_ns, &v->vpcs, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    int by_id = ref->provider_id && ref->provider_id[0];
-    AWS_XML_ITEMS(it, v->vpcs.root, "vpcSet")
-    if (v->node == NULL && (!by_id || strcmp(aws_xml_text(it, "vpcId"), ref->provider_id) == 0))
-        v->node = it;
-    if (v->node == NULL) {
-        vpc_free(v);
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
-                                    "EC2 in %s: no %s", c->region, what);
-    }
     aws_params_init(&p, "DescribeSubnets");
     aws_params_filter(&p, 1, "vpc-id", aws_xml_text(v->node, "vpcId"));
-    rc = aws_call(c, &p, what, deadline_ns, &v->subnets, diag);
+    rc = aws_call(c, &p, "subnets of a network", deadline_ns, &v->subnets, diag);
     aws_params_fini(&p);
     if (rc != KUMO_DRIVER_OK)
         vpc_free(v);

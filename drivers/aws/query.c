@@ -161,6 +161,47 @@ int aws_params_encode(const struct aws_params *p, struct kumo_driver_kit_buf *ou
     return p->failed || out->failed ? -1 : 0;
 }
 
+/* ---- One resource by id or token -------------------------------------------------------- */
+
+kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                                  const struct kumo_driver_ref *ref, int64_t deadline_ns,
+                                  struct aws_reply *r, xmlNodePtr *node,
+                                  struct kumo_driver_diag *diag)
+{
+    *node = NULL;
+    kumo_driver_code rc = aws_ref_check(ref, kind->what, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    int by_id = ref->provider_id && ref->provider_id[0];
+    struct aws_params p;
+    char what[160];
+    aws_params_init(&p, kind->action);
+    if (kind->extra_key)
+        aws_params_add(&p, kind->extra_key, kind->extra_value);
+    if (by_id && kind->id_filter)
+        aws_params_filter(&p, 1, kind->id_filter, ref->provider_id);
+    else if (by_id)
+        aws_params_add(&p, kind->id_param, ref->provider_id);
+    else
+        aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, ref->token);
+    snprintf(what, sizeof(what), "%s %s%s", kind->what, by_id ? "" : "with token ",
+             by_id ? ref->provider_id : ref->token);
+    rc = aws_call(c, &p, what, deadline_ns, r, diag);
+    aws_params_fini(&p);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    /* Some EC2 look-alikes ignore an id parameter and answer everything: check the id. */
+    AWS_XML_ITEMS(it, r->root, kind->set)
+    if (*node == NULL &&
+        (!by_id || strcmp(aws_xml_text(it, kind->id_field), ref->provider_id) == 0))
+        *node = it;
+    if (*node != NULL)
+        return KUMO_DRIVER_OK;
+    aws_reply_free(r);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, kind->not_found, "EC2 in %s: no %s",
+                                c->region, what);
+}
+
 /* ---- XML ----------------------------------------------------------------------- */
 
 static int named(xmlNodePtr n, const char *name)
