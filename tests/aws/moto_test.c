@@ -186,7 +186,7 @@ KUMO_TEST(moto_lost_run_reply_no_duplicate)
         struct kumo_driver_kv creds[] = {{"accessKeyId", m.key_id},                                \
                                          {"secretAccessKey", m.secret}};                           \
         struct kumo_driver_open_args args = {sizeof(args), "test/aws", config, 3, creds, 2};       \
-        struct contract_env env = {m.drv, m.host, &args, TYPE, IMAGE, 0, 0};                       \
+        struct contract_env env = {m.drv, m.host, &args, TYPE, IMAGE, 0, 0, 0};                    \
         checks;                                                                                    \
         moto_stop(&m);                                                                             \
     }
