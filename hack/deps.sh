@@ -7,7 +7,7 @@ packages=(
   build-essential clang cmake pkg-config git
   libnats-dev nats-server
   libprotobuf-c-dev protobuf-c-compiler
-  libcurl4-openssl-dev liblmdb-dev libssl-dev libyaml-dev
+  libcurl4-openssl-dev liblmdb-dev libssl-dev libyaml-dev libxml2-dev
   libjansson-dev
   etcd-server etcd-client
   clang-format iproute2 nftables procps curl python3

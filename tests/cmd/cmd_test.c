@@ -218,7 +218,7 @@ KUMO_TEST(examples_valid)
     run_result r;
     RUN(&r, NULL, "validate", "-f", kumo_test_source_path("examples", dir, sizeof(dir)));
     EXPECT_STATUS(&r, 0);
-    KUMO_EXPECT_STR_EQ(r.out, "20 objects valid\n");
+    KUMO_EXPECT_STR_EQ(r.out, "22 objects valid\n");
     KUMO_EXPECT_STR_EQ(r.err, "");
     run_result_free(&r);
     /* Several -f, files and directory mixed, with -R and --max-bytes=. */
@@ -226,7 +226,7 @@ KUMO_TEST(examples_valid)
         kumo_test_source_path("examples/app.yaml", file, sizeof(file)), "--filename", dir,
         "--max-bytes=1Mi");
     EXPECT_STATUS(&r, 0);
-    KUMO_EXPECT_STR_EQ(r.out, "21 objects valid\n");
+    KUMO_EXPECT_STR_EQ(r.out, "23 objects valid\n");
     run_result_free(&r);
 }
 
