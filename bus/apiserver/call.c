@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apis/metrics/metrics.h"
+
 int apiserver_parse_u64(const char *text, uint64_t *out)
 {
     if (text == NULL || text[0] < '0' || text[0] > '9')
@@ -359,10 +361,9 @@ static void serve_list(apiserver_reply *r, kumo_store *store)
     }
 }
 
-void kumo_apiserver_call(kumo_store *store, const kumo_apiserver_request *req,
-                         kumo_apiserver_response *resp)
+static void serve(kumo_store *store, const kumo_apiserver_request *req,
+                  kumo_apiserver_response *resp)
 {
-    kumo_apiserver_response_reset(resp);
     apiserver_reply r = {.req = req, .resp = resp, .kind = req->kind};
     resp->format = req->reply_format;
     if (req->body_len > APISERVER_MAX_REQUEST_BYTES) {
@@ -405,6 +406,15 @@ void kumo_apiserver_call(kumo_store *store, const kumo_apiserver_request *req,
         apiserver_reply_error(&r, KUMO_ERROR_INVALID_ARGUMENT, "unknown verb");
         break;
     }
+}
+
+void kumo_apiserver_call(kumo_store *store, const kumo_apiserver_request *req,
+                         kumo_apiserver_response *resp)
+{
+    double started = kumo_metrics_now();
+    kumo_apiserver_response_reset(resp);
+    serve(store, req, resp);
+    apiserver_metrics_request(req->verb, req->kind, resp->code, kumo_metrics_now() - started);
 }
 
 void kumo_apiserver_response_init(kumo_apiserver_response *resp)

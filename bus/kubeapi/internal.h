@@ -53,8 +53,8 @@ typedef struct kubeapi_job {
     struct evhttp_request *req;     /* loop only */
     enum evhttp_cmd_type method;
     kubeapi_target target;
-    int core_namespaces; /* GET /api/v1/namespaces */
-    int mount;           /* index + 1 of a mounted path */
+    enum { KUBEAPI_CORE_NONE, KUBEAPI_CORE_NAMESPACES, KUBEAPI_CORE_EVENTS } core; /* /api/v1 */
+    int mount; /* index + 1 of a mounted path */
     char *path, *query, *content_type, *accept;
     char *body;
     size_t body_len;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "apis/columns/columns.h"
+#include "apis/kumo/v1alpha1/recorded_event.pb-c.h"
 
 #define GROUP_PREFIX "/apis/" KUMO_API_VERSION "/"
 
@@ -304,13 +305,18 @@ static void fail(kubeapi_job *job, const kumo_diag *diag)
 }
 
 static void serve_namespaces(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag);
+static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag);
 
 void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_response *resp)
 {
     kumo_diag *diag = &resp->diag;
     job->reply_type = "application/json";
-    if (job->core_namespaces) {
+    if (job->core == KUBEAPI_CORE_NAMESPACES) {
         serve_namespaces(s, job, diag);
+        return;
+    }
+    if (job->core == KUBEAPI_CORE_EVENTS) {
+        serve_core_events(s, job, diag);
         return;
     }
     kumo_apiserver_request r = {.kind = job->target.kind,
@@ -415,4 +421,78 @@ static void serve_namespaces(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag)
         kubeapi_json_raw(&job->out, "]}");
     }
     free(names);
+}
+
+/* ---- core/v1 events: kumo's recorded Events, as kubectl describe reads them ---- */
+
+/*
+ * 1 when the Event's involvedObject passes every involvedObject.* term of the
+ * selector ("=" or "=="; kubectl describe sends name, namespace, kind, uid).
+ */
+static int involved_matches(const ProtobufCMessage *event, const char *selector)
+{
+    const Kumo__V1alpha1__RecordedEvent *e = (const Kumo__V1alpha1__RecordedEvent *)event;
+    const Kumo__V1alpha1__ObjectReference *o = e->involved_object;
+    for (const char *p = selector; p != NULL && *p;) {
+        size_t len = strcspn(p, ",");
+        char term[512];
+        snprintf(term, sizeof(term), "%.*s", (int)(len < sizeof(term) ? len : sizeof(term) - 1), p);
+        p += len + (p[len] == ',');
+        char *eq = strchr(term, '=');
+        if (eq == NULL || strncmp(term, "involvedObject.", 15) != 0)
+            continue;
+        *eq = '\0';
+        const char *want = eq[1] == '=' ? eq + 2 : eq + 1, *field = term + 15, *have = NULL;
+        if (o == NULL)
+            return 0;
+        if (strcmp(field, "name") == 0)
+            have = o->name;
+        else if (strcmp(field, "namespace") == 0)
+            have = o->namespace_;
+        else if (strcmp(field, "kind") == 0)
+            have = o->kind;
+        else if (strcmp(field, "uid") == 0)
+            have = o->uid;
+        /* a reference without the field (the recorder left it empty) does not exclude */
+        if (have != NULL && have[0] != '\0' && strcmp(have, want) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag)
+{
+    const kumo_object_kind *kind = kumo_object_kind_lookup("Event");
+    char ns[64] = "", selector[KUBEAPI_MAX_HEADERS];
+    if (strncmp(job->path, "/api/v1/namespaces/", 19) == 0)
+        snprintf(ns, sizeof(ns), "%.*s", (int)strcspn(job->path + 19, "/"), job->path + 19);
+    const char *fields = kubeapi_query(job->query, "fieldSelector", selector, sizeof(selector));
+    kumo_store_list_options options = {.namespace_ = ns[0] ? ns : NULL};
+    kumo_store_list_result result;
+    memset(&result, 0, sizeof(result));
+    if (kind == NULL || kumo_store_list(s->store, kind, &options, &result, diag) != KUMO_ERROR_OK) {
+        kumo_store_list_result_fini(&result);
+        fail(job, diag);
+        return;
+    }
+    job->code = 200;
+    kubeapi_json_format(&job->out,
+                        "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":"
+                        "{\"resourceVersion\":\"%lld\"},\"items\":[",
+                        (long long)result.revision);
+    int n = 0;
+    for (size_t i = 0; i < result.count; i++) {
+        if (!involved_matches(result.items[i], fields))
+            continue;
+        Kumo__V1alpha1__RecordedEvent *e = (Kumo__V1alpha1__RecordedEvent *)result.items[i];
+        kumo_codec_string_set(&e->api_version, "v1"); /* the core/v1 shape, served as such */
+        Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(result.items[i]);
+        if (m != NULL)
+            m->generation = 0; /* an int64 kumo writes as a string, which Go's decoder refuses */
+        if (n++ > 0)
+            kubeapi_json_raw(&job->out, ",");
+        kubeapi_object_encode(result.items[i], &job->out, NULL);
+    }
+    kubeapi_json_raw(&job->out, "]}");
+    kumo_store_list_result_fini(&result);
 }

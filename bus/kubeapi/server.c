@@ -247,24 +247,27 @@ static int find_mount(const kumo_kubeapi *s, const char *path)
     return 0;
 }
 
-/* The core/v1 paths kumo serves: namespaces (in use) and events (none yet). */
+/* The core/v1 paths kumo serves: namespaces (in use) and events (kumo's recorded Events). */
 static int serve_core(kumo_kubeapi *s, struct evhttp_request *req, const char *path,
                       const char *query)
 {
     if (strncmp(path, "/api/v1/", 8) != 0)
         return 0;
     size_t len = strlen(path);
-    if (len >= 7 && strcmp(path + len - 7, "/events") == 0) {
-        static const char empty[] = "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":"
-                                    "{\"resourceVersion\":\"0\"},\"items\":[]}";
-        kubeapi_send(req, 200, "application/json", empty, sizeof(empty) - 1);
+    int events = len >= 7 && strcmp(path + len - 7, "/events") == 0;
+    if (events) {
+        kubeapi_job *job = job_new(req, path, query);
+        if (job != NULL) {
+            job->core = KUBEAPI_CORE_EVENTS;
+            queue_job(s, req, job);
+        }
         return 1;
     }
     if (strncmp(path, "/api/v1/namespaces", 18) == 0 &&
         (path[18] == '\0' || (path[18] == '/' && strchr(path + 19, '/') == NULL))) {
         kubeapi_job *job = job_new(req, path, query);
         if (job != NULL) {
-            job->core_namespaces = 1;
+            job->core = KUBEAPI_CORE_NAMESPACES;
             queue_job(s, req, job);
         }
         return 1;

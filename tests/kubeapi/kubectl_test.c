@@ -127,6 +127,9 @@ KUMO_TEST(kubectl_watch_wait_delete)
     expect_output(&u, cmd, "infra.kumo.dev/hello created");
     expect_output(&u, "kubectl wait --for=condition=Ready infra/hello --timeout=240s",
                   "condition met");
+    /* describe shows the Events kumo recorded for the object (core/v1 events) */
+    expect_output(&u, "kubectl describe infra hello", "MachinesCreated");
+    expect_output(&u, "kubectl get events -o json", "\"kind\": \"Infra\"");
     /* a watch through kubectl sees a change made through kumoctl */
     char watch_file[400], pid_file[400];
     snprintf(watch_file, sizeof(watch_file), "%s/watch.out", u.dir);
