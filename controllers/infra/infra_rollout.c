@@ -47,7 +47,8 @@ static int held_by_migration(const infra_run *run, size_t g)
     size_t n = strlen(KUMO_INFRA_GROUP_HOLD_PREFIX);
     for (size_t i = 0; meta && group && i < meta->n_annotations; i++) {
         const char *key = meta->annotations[i]->key;
-        if (key && strncmp(key, KUMO_INFRA_GROUP_HOLD_PREFIX, n) == 0 && strcmp(key + n, group) == 0)
+        if (key && strncmp(key, KUMO_INFRA_GROUP_HOLD_PREFIX, n) == 0 &&
+            strcmp(key + n, group) == 0)
             return 1;
     }
     return 0;
