@@ -8,7 +8,7 @@ packages=(
   libnats-dev nats-server
   libprotobuf-c-dev protobuf-c-compiler
   libcurl4-openssl-dev liblmdb-dev libssl-dev libyaml-dev libxml2-dev
-  libjansson-dev
+  libjansson-dev libevent-dev
   etcd-server etcd-client
   clang-format iproute2 nftables procps curl python3
   haproxy wrk

@@ -146,6 +146,9 @@ if [ -n "${curl_hint:-}" ]; then
   echo "  remove:    $kumoctl delete -f examples/quickstart-local.yaml   (machines outlive kumod;"
   echo "             after a lost data dir: hack/down.sh --purge removes them from the host)"
 fi
+if [ -f "$data/kubeconfig" ] && grep -q "Kubernetes API on" "$log_file" 2>/dev/null; then
+  echo "  kubectl:   export KUBECONFIG=$data/kubeconfig; kubectl get infras"
+fi
 if [ "$addr" != "127.0.0.1:4222" ]; then
   echo "  kumoctl needs: export KUMO_NATS_URL=$KUMO_NATS_URL"
 fi

@@ -61,7 +61,8 @@ typedef enum kumo_error_class {
     X(CAPACITY, "insufficient capacity", RETRY, 503, "InsufficientCapacity")                       \
     X(QUOTA, "quota exceeded", TERMINAL, 403, "QuotaExceeded")                                     \
     X(CANCELLED, "cancelled", TERMINAL, 499, "Cancelled")                                          \
-    X(INTERNAL, "internal error", RETRY, 500, "InternalError")
+    X(INTERNAL, "internal error", RETRY, 500, "InternalError")                                     \
+    X(METHOD_NOT_ALLOWED, "method not allowed", TERMINAL, 405, "MethodNotAllowed")
 
 typedef enum kumo_error {
 #define KUMO_ERROR_ENUM_ROW(name, text, class, http, reason) KUMO_ERROR_##name,

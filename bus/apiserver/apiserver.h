@@ -1,8 +1,11 @@
 /*
- * apiserver.h - serves the store's verbs on NATS, publishes every committed
- * change as an event, answers watch catch-up requests from the revision log,
- * and applies objects published to the desired-state JetStream stream.
- * The protocol is docs/api.md; how it is built is docs/kumod.md.
+ * apiserver.h - the store's verbs apart from any transport
+ * (kumo_apiserver_call), and their NATS front door: serves the verbs on
+ * NATS, publishes every committed change as an event, answers watch
+ * catch-up requests from the revision log, and applies objects published to
+ * the desired-state JetStream stream. The protocol is docs/api.md; how it is
+ * built is docs/kumod.md. The HTTPS front door (bus/kubeapi) calls the same
+ * kumo_apiserver_call, so both share every rule, limit and error.
  *
  * Thread safety: start/drain/destroy from one thread; requests are served on
  * the apiserver's own threads.
@@ -12,7 +15,9 @@
 
 #include <stddef.h>
 
+#include "apis/codec/codec.h"
 #include "apis/error/error.h"
+#include "bus/protocol/protocol.h"
 #include "store/store.h"
 
 #define KUMO_APISERVER_DEFAULT_WORKERS 64
@@ -21,6 +26,78 @@
 #define KUMO_APISERVER_DESIRED_DURABLE "kumod"
 
 typedef struct kumo_apiserver kumo_apiserver;
+
+/* ---- the verbs, whatever the transport ------------------------------------ */
+
+/* Largest request body taken; larger ones get 413 before any decoding. */
+#define KUMO_APISERVER_MAX_REQUEST_BYTES ((size_t)16 << 20)
+
+/*
+ * One API request, as a transport adapter parsed it. Every string is
+ * borrowed for the duration of the call; NULL or "" means absent.
+ * Parameters keep their text form so that every front door gets the same
+ * error for the same bad value.
+ */
+typedef struct kumo_apiserver_request {
+    kumo_protocol_verb verb;
+    const kumo_object_kind *kind;
+    const char *ns;               /* "" for *_ALL verbs */
+    const char *name;             /* get, patch, delete (status: taken from the body) */
+    const char *resource_version; /* delete precondition; watch start */
+    const char *uid;              /* delete precondition */
+    const char *propagation;      /* delete: Background or Orphan */
+    const char *label_selector;   /* list, watch */
+    const char *field_selector;   /* list, watch */
+    const char *limit;            /* list, watch: page size */
+    const char *continue_token;   /* list */
+    const char *body;
+    size_t body_len;
+    kumo_codec_format body_format;  /* JSON for a merge patch */
+    kumo_codec_format reply_format; /* of the reply body */
+    unsigned patch_flags;           /* patch: KUMO_STORE_PATCH_STATUS */
+    /* 1: hand back objects (response.object, response.list) instead of
+     * encoding them; failures are still encoded Status bodies. */
+    int objects;
+    size_t max_reply_bytes; /* 0: no limit; else lists shrink their page to fit */
+} kumo_apiserver_request;
+
+/* The outcome of one request. init before the first call; fini frees. */
+typedef struct kumo_apiserver_response {
+    int code;                    /* HTTP-like: 200, 201, 404, ... */
+    kumo_codec_format format;    /* of body */
+    kumo_codec_buffer body;      /* the reply; a Status when code >= 400 */
+    kumo_diag diag;              /* why, when code >= 400 */
+    ProtobufCMessage *object;    /* with request.objects: the object (stripped), owned */
+    kumo_store_list_result list; /* with request.objects: a list page (stripped), owned */
+    int has_list;
+} kumo_apiserver_response;
+
+void kumo_apiserver_response_init(kumo_apiserver_response *response);
+/* Frees what the last call left and makes the response ready for the next. */
+void kumo_apiserver_response_reset(kumo_apiserver_response *response);
+void kumo_apiserver_response_fini(kumo_apiserver_response *response);
+
+/*
+ * Serves one request against the store: checks, decodes, calls the store,
+ * strips write-only fields and encodes the reply (or a Status). Always
+ * fills response->code. Thread safety: any number of threads, each with its
+ * own response.
+ */
+void kumo_apiserver_call(kumo_store *store, const kumo_apiserver_request *request,
+                         kumo_apiserver_response *response);
+
+/* Removes what a write-only kind must never return (Credential spec.data). */
+void kumo_apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object);
+
+/*
+ * Encodes a Status for diag (JSON or protobuf) into out (reset first) and
+ * returns its HTTP-like code. kind and name (may be NULL) fill its details.
+ */
+int kumo_apiserver_status_encode(const kumo_diag *diag, const kumo_object_kind *kind,
+                                 const char *name, kumo_codec_format format,
+                                 kumo_codec_buffer *out);
+
+/* ---- the NATS front door --------------------------------------------------- */
 
 typedef struct kumo_apiserver_options {
     const char *nats_url; /* required; copied */

@@ -92,8 +92,8 @@ static kumo_error decode_desired(apiserver_lane *lane, natsMsg *msg,
         return kumo_diag_set(diag, KUMO_ERROR_TOO_LARGE,
                              "the object is %zu bytes; the limit is %zu", len,
                              lane->server->max_request_bytes);
-    err = apiserver_decode_object(lane->server, natsMsg_GetData(msg), len, format, subject->kind,
-                                  subject->ns, out, diag);
+    err = apiserver_decode_object(lane->server->max_request_bytes, natsMsg_GetData(msg), len,
+                                  format, subject->kind, subject->ns, out, diag);
     if (err != KUMO_ERROR_OK)
         return err;
     Kumo__V1alpha1__ObjectMeta *meta = kumo_object_meta(*out);

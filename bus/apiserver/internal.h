@@ -3,10 +3,13 @@
  *
  *   server.c   start/drain/destroy, the NATS connection, the request queue
  *              and the worker threads that serve it
- *   verbs.c    one request: subject and headers -> store call -> reply
- *   reply.c    encoding replies: objects, lists, Status bodies, Credential
- *              stripping, the Kumo-Code header
+ *   call.c     the verbs apart from their transport: one request -> store
+ *              call -> response (kumo_apiserver_call)
+ *   reply.c    encoding responses: objects, Status bodies, Credential
+ *              stripping
  *   watch.c    watch catch-up requests from the store's revision log
+ *   verbs.c    the NATS adapter: subject and headers -> request; response ->
+ *              reply message with the Kumo-Code header
  *   events.c   the commit hook, the event queue and the publisher thread
  *              (events, Prev headers, bookmarks)
  *   desired.c  the KUMO_DESIRED JetStream stream and its durable consumer
@@ -41,8 +44,7 @@
 
 /* Connections the workers' replies are spread over. */
 #define APISERVER_REPLY_CONNECTIONS 4
-/* Largest request body taken; larger ones get 413 before any decoding. */
-#define APISERVER_MAX_REQUEST_BYTES ((size_t)16 << 20)
+#define APISERVER_MAX_REQUEST_BYTES KUMO_APISERVER_MAX_REQUEST_BYTES
 /* Most queued requests; more get 503 at once. */
 #define APISERVER_MAX_QUEUE 65536
 /* Default and largest page of list and watch replies. */
@@ -54,8 +56,7 @@ typedef struct apiserver_worker {
     struct kumo_apiserver *server;
     natsConnection *reply_conn; /* one of the server's reply connections */
     pthread_t thread;
-    kumo_diag diag;
-    kumo_codec_buffer out;
+    kumo_apiserver_response response;
 } apiserver_worker;
 
 /* An event copied out of a commit, waiting for the publisher. */
@@ -170,54 +171,10 @@ struct kumo_apiserver {
     int hook_set;
 };
 
-/* ---- verbs.c ---- */
+/* ---- verbs.c: the NATS adapter ---- */
 
 /* Serves one API request and replies to it. Takes ownership of msg. */
 void apiserver_serve(apiserver_worker *worker, natsMsg *msg);
-
-/*
- * Decodes a request or desired-state body into an object of `kind` (strict,
- * bounded) and reconciles it with the subject: kind and apiVersion must
- * agree (400, 422), the namespace is taken from `ns` when absent and must
- * equal it when present (400). *out is owned by the caller.
- */
-kumo_error apiserver_decode_object(kumo_apiserver *s, const char *data, size_t len,
-                                   kumo_codec_format format, const kumo_object_kind *kind,
-                                   const char *ns, ProtobufCMessage **out, kumo_diag *diag);
-
-/* ---- reply.c ---- */
-
-/* Per-request reply context: where and how to reply. */
-typedef struct apiserver_reply {
-    kumo_apiserver *server;
-    apiserver_worker *worker;
-    const char *reply_subject;
-    kumo_codec_format format;
-    const kumo_object_kind *kind; /* for Status details; may be NULL */
-    const char *name;             /* likewise */
-    int code;                     /* the code replied (0 until then) */
-} apiserver_reply;
-
-/* Removes what a write-only kind must never return (Credential spec.data). */
-void apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object);
-
-/* Replies with an object (stripped first) and code 200/201. Takes ownership of object. */
-void apiserver_reply_object(apiserver_reply *r, int code, ProtobufCMessage *object);
-/* Replies with an already encoded body. */
-void apiserver_reply_bytes(apiserver_reply *r, int code, const void *data, size_t len);
-/* Replies with the Status of a failure recorded in diag. */
-void apiserver_reply_status(apiserver_reply *r, const kumo_diag *diag);
-/* Replies with a Status built from a code and a message. */
-void apiserver_reply_error(apiserver_reply *r, kumo_error code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Encodes a message in `format` into out (reset first). */
-kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format format,
-                            kumo_codec_buffer *out, kumo_diag *diag);
-
-/* Encodes a Status for diag into out (JSON or protobuf); returns the HTTP-like code. */
-int apiserver_encode_status(const kumo_diag *diag, const kumo_object_kind *kind, const char *name,
-                            kumo_codec_format format, kumo_codec_buffer *out);
 
 /* Publishes `data` on `subject` with headers (NULL-terminated key, value pairs). */
 natsStatus apiserver_publish(natsConnection *conn, const char *subject, const void *data,
@@ -226,9 +183,50 @@ natsStatus apiserver_publish(natsConnection *conn, const char *subject, const vo
 /* The largest reply body this connection may carry (max_payload minus room for headers). */
 size_t apiserver_max_reply_bytes(const kumo_apiserver *server);
 
+/* ---- call.c ---- */
+
+/*
+ * Decodes a request or desired-state body into an object of `kind` (strict,
+ * bounded by max_bytes) and reconciles it with the request: kind and
+ * apiVersion must agree (400, 422), the namespace is taken from `ns` when
+ * absent and must equal it when present (400). *out is owned by the caller.
+ */
+kumo_error apiserver_decode_object(size_t max_bytes, const char *data, size_t len,
+                                   kumo_codec_format format, const kumo_object_kind *kind,
+                                   const char *ns, ProtobufCMessage **out, kumo_diag *diag);
+
+/* ---- reply.c ---- */
+
+/* One request being answered: what was asked and where the answer goes. */
+typedef struct apiserver_reply {
+    const kumo_apiserver_request *req;
+    kumo_apiserver_response *resp;
+    const kumo_object_kind *kind; /* for Status details; may be NULL */
+    const char *name;             /* likewise */
+} apiserver_reply;
+
+#define apiserver_strip kumo_apiserver_strip
+
+/* Answers with an object (stripped first) and code 200/201. Takes ownership of object. */
+void apiserver_reply_object(apiserver_reply *r, int code, ProtobufCMessage *object);
+/* Answers with what is already encoded in resp->body, unless it is over max_reply_bytes. */
+void apiserver_reply_body(apiserver_reply *r, int code);
+/* Answers with the Status of a failure recorded in diag (which may be resp->diag). */
+void apiserver_reply_status(apiserver_reply *r, const kumo_diag *diag);
+/* Answers with a Status built from a code and a message. */
+void apiserver_reply_error(apiserver_reply *r, kumo_error code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Encodes a message in `format` into out (reset first). */
+kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format format,
+                            kumo_codec_buffer *out, kumo_diag *diag);
+
+#define apiserver_encode_status kumo_apiserver_status_encode
+
 /* ---- watch.c ---- */
 
-void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_request *req);
+/* The watch verb: an EventList of the changes after request->resource_version. */
+void apiserver_watch(apiserver_reply *r, kumo_store *store);
 
 /* Sets Event.<kind> (the oneof member for the object's kind) to object (borrowed). */
 int apiserver_event_set_object(ProtobufCMessage *event, const kumo_object_kind *kind,
@@ -256,12 +254,14 @@ void apiserver_metrics_request(kumo_protocol_verb verb, const kumo_object_kind *
 /* One event published. */
 void apiserver_metrics_event(const kumo_object_kind *kind);
 
-/* ---- small helpers (verbs.c) ---- */
+/* ---- small helpers ---- */
 
-/* A header's value or NULL (also when the message has no headers). */
+/* A header's value or NULL (also when the message has no headers; verbs.c). */
 const char *apiserver_header(natsMsg *msg, const char *key);
-/* Parses a non-negative decimal integer; 0 on success. */
+/* Parses a non-negative decimal integer; 0 on success (call.c). */
 int apiserver_parse_u64(const char *text, uint64_t *out);
+/* A page size from its text: default and cap applied; -1 (and a Status) when bad (call.c). */
+int apiserver_page_size(apiserver_reply *r, size_t *out);
 /* Maps a natsStatus into diag (keeps the NATS code) and returns the kumo code. */
 kumo_error apiserver_nats_error(kumo_diag *diag, natsStatus status, const char *what);
 

@@ -1,10 +1,10 @@
 /*
- * reply.c - how the apiserver answers: encode in the asked-for format, set
- * Kumo-Code and Content-Type, and never let a write-only field out.
+ * reply.c - how a request is answered, whatever the transport: encode in the
+ * asked-for format, record the code, and never let a write-only field out.
  *
- * Every reply goes through apiserver_reply_bytes, so every reply carries
- * Kumo-Code; every object goes through apiserver_reply_object, which strips
- * Credential spec.data first.
+ * Every object goes through apiserver_reply_object, which strips Credential
+ * spec.data first; every encoded reply goes through apiserver_reply_body,
+ * which enforces the transport's reply size limit.
  */
 #include "bus/apiserver/internal.h"
 
@@ -15,7 +15,7 @@
 
 #include "apis/log/log.h"
 
-void apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object)
+void kumo_apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object)
 {
     if (kind == NULL || !kind->write_only_spec || object == NULL)
         return;
@@ -51,8 +51,8 @@ kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format f
     return kumo_codec_json_encode(message, &options, out, diag);
 }
 
-int apiserver_encode_status(const kumo_diag *diag, const kumo_object_kind *kind, const char *name,
-                            kumo_codec_format format, kumo_codec_buffer *out)
+int kumo_apiserver_status_encode(const kumo_diag *diag, const kumo_object_kind *kind,
+                                 const char *name, kumo_codec_format format, kumo_codec_buffer *out)
 {
     Kumo__V1alpha1__Status *status =
         kumo_protocol_status_from_diag(diag, kind ? kind->kind : NULL, name);
@@ -72,82 +72,67 @@ int apiserver_encode_status(const kumo_diag *diag, const kumo_object_kind *kind,
     return 500;
 }
 
-natsStatus apiserver_publish(natsConnection *conn, const char *subject, const void *data,
-                             size_t len, const char *const *headers)
+void apiserver_reply_body(apiserver_reply *r, int code)
 {
-    natsMsg *m = NULL;
-    natsStatus st = natsMsg_Create(&m, subject, NULL, (const char *)data, (int)len);
-    for (int i = 0; st == NATS_OK && headers != NULL && headers[i] != NULL; i += 2)
-        st = natsMsgHeader_Set(m, headers[i], headers[i + 1]);
-    if (st == NATS_OK)
-        st = natsConnection_PublishMsg(conn, m);
-    natsMsg_Destroy(m);
-    return st;
-}
-
-static void send_reply(apiserver_reply *r, int code, const void *data, size_t len,
-                       kumo_codec_format format)
-{
-    char code_text[16];
-    snprintf(code_text, sizeof(code_text), "%d", code);
-    r->code = code;
-    const char *headers[] = {KUMO_PROTOCOL_HEADER_CODE, code_text,
-                             KUMO_PROTOCOL_HEADER_CONTENT_TYPE, kumo_protocol_content_type(format),
-                             NULL};
-    natsStatus st = apiserver_publish(r->worker->reply_conn, r->reply_subject, data, len, headers);
-    if (st != NATS_OK)
-        KUMO_LOG_WARN("apiserver", "cannot send a reply", "subject=%s code=%d error=\"%s\"",
-                      r->reply_subject, code, natsStatus_GetText(st));
-}
-
-void apiserver_reply_bytes(apiserver_reply *r, int code, const void *data, size_t len)
-{
-    size_t max = apiserver_max_reply_bytes(r->server);
-    if (len > max) {
+    size_t max = r->req->max_reply_bytes;
+    if (max > 0 && r->resp->body.len > max) {
+        size_t len = r->resp->body.len;
         apiserver_reply_error(r, KUMO_ERROR_TOO_LARGE,
                               "the reply is %zu bytes, more than the NATS server's max_payload "
                               "allows (%zu); ask for fewer items (Kumo-Limit) or raise max_payload",
                               len, max);
         return;
     }
-    send_reply(r, code, data, len, r->format);
+    r->resp->code = code;
+    r->resp->format = r->req->reply_format;
 }
 
 void apiserver_reply_status(apiserver_reply *r, const kumo_diag *diag)
 {
-    kumo_codec_buffer *out = &r->worker->out;
-    int code = apiserver_encode_status(diag, r->kind, r->name, r->format, out);
+    kumo_apiserver_response *resp = r->resp;
+    int code = apiserver_encode_status(diag, r->kind, r->name, r->req->reply_format, &resp->body);
     if (code >= 500)
-        KUMO_LOG_WARN("apiserver", "request failed", "subject=%s code=%d error=%s detail=\"%s\"",
-                      r->reply_subject, code, kumo_error_name(diag->code), diag->message);
+        KUMO_LOG_WARN("apiserver", "request failed", "resource=%s code=%d error=%s detail=\"%s\"",
+                      r->kind ? r->kind->plural : "", code, kumo_error_name(diag->code),
+                      diag->message);
+    if (diag != &resp->diag) {
+        kumo_diag_fini(&resp->diag);
+        resp->diag.code = diag->code;
+        snprintf(resp->diag.message, sizeof(resp->diag.message), "%s", diag->message);
+    }
     /* A Status is small; it never needs the size check. */
-    send_reply(r, code, out->data, out->len, r->format);
+    resp->code = code;
+    resp->format = r->req->reply_format;
 }
 
 void apiserver_reply_error(apiserver_reply *r, kumo_error code, const char *fmt, ...)
 {
-    kumo_diag diag;
-    kumo_diag_init(&diag);
+    kumo_diag *diag = &r->resp->diag;
+    kumo_diag_fini(diag);
     va_list ap;
     va_start(ap, fmt);
-    kumo_diag_setv(&diag, code, fmt, ap);
+    kumo_diag_setv(diag, code, fmt, ap);
     va_end(ap);
-    apiserver_reply_status(r, &diag);
-    kumo_diag_fini(&diag);
+    apiserver_reply_status(r, diag);
 }
 
 void apiserver_reply_object(apiserver_reply *r, int code, ProtobufCMessage *object)
 {
     const kumo_object_kind *kind = kumo_object_kind_of(object->descriptor);
     apiserver_strip(kind, object);
-    kumo_diag *diag = &r->worker->diag;
-    kumo_diag_fini(diag);
-    kumo_codec_buffer *out = &r->worker->out;
-    if (apiserver_encode(object, r->format, out, diag) != KUMO_ERROR_OK) {
+    kumo_apiserver_response *resp = r->resp;
+    if (r->req->objects) {
+        resp->object = object;
+        resp->code = code;
+        resp->format = r->req->reply_format;
+        return;
+    }
+    kumo_diag_fini(&resp->diag);
+    if (apiserver_encode(object, r->req->reply_format, &resp->body, &resp->diag) != KUMO_ERROR_OK) {
         kumo_object_destroy(object);
-        apiserver_reply_status(r, diag);
+        apiserver_reply_status(r, &resp->diag);
         return;
     }
     kumo_object_destroy(object);
-    apiserver_reply_bytes(r, code, out->data, out->len);
+    apiserver_reply_body(r, code);
 }

@@ -285,8 +285,7 @@ kumo_error kumo_apiserver_start(const kumo_apiserver_options *options, kumo_apis
         apiserver_worker *w = &s->workers[i];
         w->server = s;
         w->reply_conn = s->reply_links[i % APISERVER_REPLY_CONNECTIONS].nc;
-        kumo_diag_init(&w->diag);
-        kumo_codec_buffer_init(&w->out);
+        kumo_apiserver_response_init(&w->response);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             err = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "cannot start worker thread %d", i);
             goto fail;
@@ -407,10 +406,8 @@ void kumo_apiserver_destroy(kumo_apiserver *s)
     for (int k = 0; k < APISERVER_REPLY_CONNECTIONS; k++)
         close_nats(s, &s->reply_links[k]);
     s->conn = s->events_conn = NULL;
-    for (int i = 0; s->workers != NULL && i < s->worker_count; i++) {
-        kumo_diag_fini(&s->workers[i].diag);
-        kumo_codec_buffer_fini(&s->workers[i].out);
-    }
+    for (int i = 0; s->workers != NULL && i < s->worker_count; i++)
+        kumo_apiserver_response_fini(&s->workers[i].response);
     free(s->workers);
     while (s->queue_count > 0) {
         natsMsg_Destroy(s->queue[s->queue_head]);

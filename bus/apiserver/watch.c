@@ -109,35 +109,23 @@ static kumo_error encode_event_list(const catch_up *c, size_t count, kumo_codec_
     return err;
 }
 
-void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_request *req)
+void apiserver_watch(apiserver_reply *r, kumo_store *store)
 {
-    kumo_apiserver *s = r->server;
-    kumo_diag *diag = &r->worker->diag;
-    const char *rv = apiserver_header(msg, KUMO_PROTOCOL_HEADER_RESOURCE_VERSION);
+    const kumo_apiserver_request *req = r->req;
+    kumo_diag *diag = &r->resp->diag;
+    const char *rv = req->resource_version;
     uint64_t from = 0;
     if (rv != NULL && rv[0] != '\0' && apiserver_parse_u64(rv, &from) != 0) {
         apiserver_reply_error(r, KUMO_ERROR_INVALID_ARGUMENT,
-                              "%s \"%s\" is not a revision (a decimal number)",
-                              KUMO_PROTOCOL_HEADER_RESOURCE_VERSION, rv);
+                              "resourceVersion \"%s\" is not a revision (a decimal number)", rv);
         return;
     }
-    const char *limit_text = apiserver_header(msg, KUMO_PROTOCOL_HEADER_LIMIT);
-    uint64_t limit = 0;
-    if (limit_text != NULL && limit_text[0] != '\0' &&
-        apiserver_parse_u64(limit_text, &limit) != 0) {
-        apiserver_reply_error(r, KUMO_ERROR_INVALID_ARGUMENT,
-                              "%s \"%s\" is not a page size (a non-negative number)",
-                              KUMO_PROTOCOL_HEADER_LIMIT, limit_text);
+    size_t limit;
+    if (apiserver_page_size(r, &limit) != 0)
         return;
-    }
-    if (limit == 0)
-        limit = APISERVER_DEFAULT_PAGE;
-    if (limit > APISERVER_MAX_PAGE)
-        limit = APISERVER_MAX_PAGE;
     kumo_object_selector *selector = NULL;
-    if (kumo_object_selector_parse(apiserver_header(msg, KUMO_PROTOCOL_HEADER_LABEL_SELECTOR),
-                                   apiserver_header(msg, KUMO_PROTOCOL_HEADER_FIELD_SELECTOR),
-                                   &selector, diag) != KUMO_ERROR_OK) {
+    if (kumo_object_selector_parse(req->label_selector, req->field_selector, &selector, diag) !=
+        KUMO_ERROR_OK) {
         apiserver_reply_status(r, diag);
         return;
     }
@@ -147,22 +135,22 @@ void apiserver_watch(apiserver_reply *r, natsMsg *msg, const kumo_protocol_api_r
         .selector = selector,
     };
     catch_up c;
-    if (read_events(s->store, (int64_t)from, &filter, (size_t)limit, &c, diag) != KUMO_ERROR_OK) {
-        kumo_object_selector_destroy(selector);
+    kumo_error err = read_events(store, (int64_t)from, &filter, limit, &c, diag);
+    kumo_object_selector_destroy(selector);
+    if (err != KUMO_ERROR_OK) {
         apiserver_reply_status(r, diag);
         return;
     }
-    kumo_object_selector_destroy(selector);
-    size_t max_reply = apiserver_max_reply_bytes(s);
+    size_t max_reply = req->max_reply_bytes;
     size_t count = c.count;
-    kumo_codec_buffer *out = &r->worker->out;
+    kumo_codec_buffer *out = &r->resp->body;
     for (;;) {
-        if (encode_event_list(&c, count, r->format, out, diag) != KUMO_ERROR_OK) {
+        if (encode_event_list(&c, count, req->reply_format, out, diag) != KUMO_ERROR_OK) {
             apiserver_reply_status(r, diag);
             break;
         }
-        if (out->len <= max_reply) {
-            apiserver_reply_bytes(r, 200, out->data, out->len);
+        if (max_reply == 0 || out->len <= max_reply) {
+            apiserver_reply_body(r, 200);
             break;
         }
         if (count <= 1) {

@@ -22,6 +22,7 @@
 #include "apis/log/log.h"
 #include "bus/apiserver/apiserver.h"
 #include "bus/monitor/monitor.h"
+#include "bus/kubeapi/kubeapi.h"
 #include "bus/natsd/natsd.h"
 #include "bus/protocol/protocol.h"
 #include "cmd/kumod/agents.h"
@@ -47,6 +48,8 @@ static const char usage[] =
     "  --embedded-nats-addr H:P   address of the embedded nats-server (default 127.0.0.1:4222)\n"
     "  --prefix P                 subject prefix (default kumo.v1)\n"
     "  --workers N                request-serving threads (default 64)\n"
+    "  --http-listen H:P          the Kubernetes-compatible HTTPS API (default 127.0.0.1:6443;\n"
+    "                             \"\" turns it off); kubectl uses <data-dir>/kubeconfig\n"
     "  --log-level L              debug, info, warn or error (default info)\n"
     "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
     "                             comma list of connection,credential,network,securitygroup,\n"
@@ -83,6 +86,8 @@ typedef struct kumod_flags {
     const char *agent_advertise;
     const char *metrics_listen; /* NULL: the default, given up quietly when taken */
     int metrics_interval_ms;
+    const char *http_listen; /* "" turns the Kubernetes API off */
+    int http_listen_given;   /* 1: failing to listen is fatal */
 } kumod_flags;
 
 static void default_data_dir(char *buf, size_t size)
@@ -129,7 +134,8 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         AGENT_LISTEN,
         AGENT_ADVERTISE,
         METRICS_LISTEN,
-        METRICS_INTERVAL
+        METRICS_INTERVAL,
+        HTTP_LISTEN
     };
     static const struct option options[] = {
         {"data-dir", required_argument, NULL, DATA_DIR},
@@ -143,6 +149,7 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
         {"agent-advertise", required_argument, NULL, AGENT_ADVERTISE},
         {"metrics-listen", required_argument, NULL, METRICS_LISTEN},
         {"metrics-interval", required_argument, NULL, METRICS_INTERVAL},
+        {"http-listen", required_argument, NULL, HTTP_LISTEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -153,6 +160,7 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
     f->prefix = KUMO_PROTOCOL_DEFAULT_PREFIX;
     f->workers = KUMO_APISERVER_DEFAULT_WORKERS;
     snprintf(f->agent_host, sizeof(f->agent_host), "0.0.0.0");
+    f->http_listen = KUMO_KUBEAPI_DEFAULT_LISTEN;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -201,6 +209,10 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
             f->metrics_interval_ms = (int)(seconds * 1000);
             break;
         }
+        case HTTP_LISTEN:
+            f->http_listen = optarg;
+            f->http_listen_given = 1;
+            break;
         case WORKERS: {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -300,6 +312,40 @@ static void stop_orphaned_nats_server(const char *js_dir)
         kumod_orphan_stop(pid, 1);
     }
     closedir(proc);
+}
+
+/* ---- the Kubernetes-compatible API (docs/kubeapi.md) ---------------------------------- */
+
+static void fail(const char *what, const kumo_diag *diag);
+
+/*
+ * Starts the HTTPS API unless --http-listen "". When the default address is
+ * taken (another kumod on this machine), kumod goes on without it and says
+ * so; an address given with --http-listen must work. Returns 0 or -1.
+ */
+static int start_kubeapi(const kumod_flags *flags, kumo_store *store, kumo_kubeapi **out)
+{
+    *out = NULL;
+    if (flags->http_listen[0] == '\0')
+        return 0;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_kubeapi_options options = {
+        .listen = flags->http_listen, .data_dir = flags->data_dir, .store = store};
+    kumo_error err = kumo_kubeapi_start(&options, out, &diag);
+    int status = 0;
+    if (err == KUMO_ERROR_UNAVAILABLE && !flags->http_listen_given) {
+        KUMO_LOG_WARN("kumod", "no Kubernetes API: the default address is in use",
+                      "listen=%s detail=\"%s\"", flags->http_listen, diag.message);
+    } else if (err != KUMO_ERROR_OK) {
+        fail("cannot serve the Kubernetes API", &diag);
+        status = -1;
+    } else {
+        printf("kumod Kubernetes API on port %d (export KUBECONFIG=%s/kubeconfig)\n",
+               kumo_kubeapi_port(*out), flags->data_dir);
+    }
+    kumo_diag_fini(&diag);
+    return status;
 }
 
 /* ---- the controller manager (docs/controllers.md) ------------------------------------ */
@@ -547,6 +593,7 @@ int main(int argc, char **argv)
     kumo_store *store = NULL;
     kumo_natsd *natsd = NULL;
     kumo_apiserver *api = NULL;
+    kumo_kubeapi *kubeapi = NULL;
     kumo_manager *manager = NULL;
     kumod_agents *agents = NULL;
     kumo_monitor *monitor = NULL;
@@ -615,6 +662,8 @@ int main(int argc, char **argv)
         fail("cannot serve the API", &diag);
         goto out;
     }
+    if (start_kubeapi(&flags, store, &kubeapi) != 0)
+        goto out;
     int run_controllers = !(controller_flags.list && strcmp(controller_flags.list, "none") == 0);
     if (run_controllers && flags.agent_host[0]) {
         kumod_agents_options ao = {.data_dir = flags.data_dir,
@@ -656,6 +705,8 @@ int main(int argc, char **argv)
     KUMO_LOG_INFO("kumod", "stopping: draining in-flight requests", "signal=%d", signal_number);
     kumo_manager_stop(manager); /* controllers first: they write through the API */
     manager = NULL;
+    kumo_kubeapi_destroy(kubeapi);
+    kubeapi = NULL;
     kumo_apiserver_drain(api);
     status = 0;
 out:
@@ -663,6 +714,7 @@ out:
     kumo_monitor_stop(monitor);
     kumod_logs_stop(logs);
     kumod_agents_stop(agents);
+    kumo_kubeapi_destroy(kubeapi);
     kumo_apiserver_destroy(api);
     kumo_store_close(store);
     kumo_natsd_destroy(natsd);

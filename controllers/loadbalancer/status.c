@@ -227,7 +227,8 @@ ProtobufCMessage *lb_status_build(const lb_run *run, int *ready)
         failed = kumo_codec_string_set(&st->address, run->seen->address) |
                  kumo_codec_string_set(&st->hostname, run->seen->hostname) |
                  kumo_codec_string_set(&st->provider_id, run->seen->provider_id);
-    qsort(run->targets, run->target_count, sizeof(*run->targets), by_listener_name);
+    if (run->target_count > 1) /* qsort of no targets would get a NULL array */
+        qsort(run->targets, run->target_count, sizeof(*run->targets), by_listener_name);
     void *grown = realloc(st->endpoints, (run->target_count + 1) * sizeof(*st->endpoints));
     failed |= grown == NULL;
     if (grown)

@@ -1,0 +1,10 @@
+/* Cases of test_kubeapi: the Kubernetes-compatible HTTPS API. */
+KUMO_TEST_CASE(discovery_and_auth)
+KUMO_TEST_CASE(verbs_and_status)
+KUMO_TEST_CASE(bad_input_keeps_serving)
+KUMO_TEST_CASE(watch_stream_and_gone)
+KUMO_TEST_CASE(many_watches)
+KUMO_TEST_CASE(both_front_doors)
+KUMO_TEST_CASE(kubectl_session)
+KUMO_TEST_CASE(kubectl_watch_wait_delete)
+KUMO_TEST_CASE(js_client)
