@@ -25,13 +25,27 @@
 #include "drivers/local/internal.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+/* 1 when /run/netns/<netns> holds a network namespace. The file `ip netns add` creates
+ * before it mounts the namespace on it does not count: an add cut off between the two
+ * leaves a plain file, which `ip link add ... netns` refuses with EINVAL. */
 int local_netns_exists(const char *netns)
+{
+    char path[LOCAL_NAME_MAX + 16];
+    struct statfs fs;
+    snprintf(path, sizeof(path), "/run/netns/%s", netns);
+    return statfs(path, &fs) == 0 && fs.f_type == NSFS_MAGIC;
+}
+
+/* 1 when anything is at /run/netns/<netns>: a namespace or a half-made file. */
+static int netns_file_exists(const char *netns)
 {
     char path[LOCAL_NAME_MAX + 16];
     struct stat sb;
@@ -101,7 +115,7 @@ kumo_driver_code local_machine_teardown(struct local_call *call, const char *id,
     kumo_driver_code rc = KUMO_DRIVER_OK;
     if (local_link_exists(veth))
         rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
-    if (rc == KUMO_DRIVER_OK && local_netns_exists(netns))
+    if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
         rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
     if (rc != KUMO_DRIVER_OK)
         return rc;
@@ -237,6 +251,9 @@ kumo_driver_code local_netns_attach(struct local_call *call, const char *id, con
     if (!local_netns_exists(netns)) {
         if (local_link_exists(veth))
             rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+        /* `ip netns del` also removes the file of an add that was cut off. */
+        if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
+            rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
         if (rc == KUMO_DRIVER_OK)
             rc = local_ip(c, call->deadline_ns, what, diag, "netns", "add", netns, NULL);
     } else if (local_link_exists(veth)) {

@@ -16,6 +16,7 @@
 #include "tests/harness/test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -683,6 +684,19 @@ KUMO_TEST(local_repair_and_orphans)
     KUMO_EXPECT_STR_EQ(again.id, a.id);
     KUMO_EXPECT_STR_EQ(again.ip, a.ip);
     KUMO_EXPECT(path_exists("/sys/class/net/%s", a.veth));
+    KUMO_EXPECT(local_ping(a.ip, 2000));
+
+    /* Its namespace vanishes and an `ip netns add` cut off before its mount leaves a plain
+     * file in its place: a create with the same token still repairs the machine. */
+    const char *unname[] = {ip_tool, "netns", "del", a.netns, NULL};
+    KUMO_REQUIRE_INT_EQ(local_cmd(unname, NULL, 0), 0);
+    char half[400];
+    snprintf(half, sizeof(half), "/run/netns/%s", a.netns);
+    int fd = open(half, O_WRONLY | O_CREAT | O_EXCL, 0444);
+    KUMO_REQUIRE(fd >= 0);
+    close(fd);
+    make(&e, conn, token, "local.small", NULL, NULL, 0, &again);
+    KUMO_EXPECT_STR_EQ(again.id, a.id);
     KUMO_EXPECT(local_ping(a.ip, 2000));
 
     /* The state file is lost: the machine is still found (an orphan) and deleted. */
