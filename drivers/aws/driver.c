@@ -168,6 +168,7 @@ static void conn_free(struct kumo_driver_conn *c)
     pthread_cond_destroy(&c->batch_cv);
     names_free(c->keys, c->key_count);
     names_free(c->images, c->image_count);
+    names_free(c->roots, c->root_count);
     if (c->secret_key)
         memset(c->secret_key, 0, strlen(c->secret_key));
     if (c->session_token)
@@ -373,7 +374,7 @@ static const struct kumo_driver table = {
     .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
                     KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
                     KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-                    KUMO_DRIVER_CAP_MACHINE_POWER,
+                    KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_AGENTS,
     .open = aws_open,
     .close = aws_close,
     .catalog_regions = aws_catalog_regions,

@@ -217,6 +217,8 @@ struct kumo_driver_conn {
     size_t key_count;
     struct aws_name *images; /* catalog name -> ami */
     size_t image_count;
+    struct aws_name *roots; /* ami -> its root device name */
+    size_t root_count;
 
     struct aws_batcher by_token, by_id; /* guarded by mu */
     pthread_cond_t batch_cv;            /* a batch was answered, or a sender finished */
@@ -267,6 +269,21 @@ kumo_driver_code aws_catalog_images(struct kumo_driver_conn *c, int64_t deadline
 kumo_driver_code aws_image_resolve(struct kumo_driver_conn *c, const char *image,
                                    int64_t deadline_ns, char *ami, size_t size,
                                    struct kumo_driver_diag *diag);
+/* The root device name of AMI ami (DescribeImages rootDeviceName, cached), into device. */
+kumo_driver_code aws_image_root_device(struct kumo_driver_conn *c, const char *ami,
+                                       int64_t deadline_ns, char *device, size_t size,
+                                       struct kumo_driver_diag *diag);
+
+/* ---- User data (userdata.c) ---------------------------------------------------------- */
+
+#define AWS_USER_DATA_MAX        16384 /* EC2's limit, before base64 */
+#define AWS_AGENT_BOOTSTRAP_PATH "/etc/kumo/agent-bootstrap.json"
+
+/* The UserData parameter (base64) of a machine with user_data and agent_bootstrap (either
+ * NULL or ""): the user data alone, or a cloud-init multipart document that also installs
+ * the bootstrap and starts kumo-agent. *out NULL when there is neither. 0, -1 (no memory)
+ * or -2 (longer than AWS_USER_DATA_MAX). */
+int aws_user_data(const char *user_data, const char *agent_bootstrap, char **out);
 
 /* ---- Resources ----------------------------------------------------------------- */
 
