@@ -25,6 +25,14 @@ void aws_params_init(struct aws_params *p, const char *action)
     aws_params_add(p, "Version", AWS_EC2_VERSION);
 }
 
+void aws_params_init_elb(struct aws_params *p, const char *action)
+{
+    memset(p, 0, sizeof(*p));
+    p->elb = 1;
+    aws_params_add(p, "Action", action);
+    aws_params_add(p, "Version", AWS_ELB_VERSION);
+}
+
 void aws_params_fini(struct aws_params *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -367,6 +375,15 @@ kumo_driver_code aws_error_code(const char *code, long status)
                                            "InvalidState",
                                            "ResourceInUse",
                                            NULL};
+    static const char *const quota_elb[] = {"TooManyLoadBalancers",
+                                            "TooManyTargetGroups",
+                                            "TooManyTargets",
+                                            "TooManyListeners",
+                                            "TooManyTags",
+                                            "TooManyRegistrationsForTargetId",
+                                            NULL};
+    static const char *const not_found_elb[] = {"LoadBalancerNotFound", "TargetGroupNotFound",
+                                                "ListenerNotFound", "InvalidTarget", NULL};
     static const char *const unavailable[] = {"Unavailable", "ServiceUnavailable", "InternalError",
                                               "InternalFailure", NULL};
     if (one_of(code, throttled))
@@ -381,8 +398,13 @@ kumo_driver_code aws_error_code(const char *code, long status)
         return KUMO_DRIVER_CONFLICT;
     if (one_of(code, unavailable))
         return KUMO_DRIVER_UNAVAILABLE;
-    if (ends_with(code, ".Duplicate") || strcmp(code, "AlreadyExists") == 0)
+    if (one_of(code, quota_elb))
+        return KUMO_DRIVER_QUOTA;
+    if (ends_with(code, ".Duplicate") || strcmp(code, "AlreadyExists") == 0 ||
+        strncmp(code, "Duplicate", 9) == 0)
         return KUMO_DRIVER_ALREADY_EXISTS;
+    if (one_of(code, not_found_elb))
+        return KUMO_DRIVER_NOT_FOUND;
     /* A wrong catalog name (type, image) is a spec that can never work, not a missing thing. */
     if (ends_with(code, ".NotFound") && strncmp(code, "InvalidAMIID", 12) != 0 &&
         strncmp(code, "InvalidInstanceType", 19) != 0)
