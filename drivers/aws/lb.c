@@ -78,14 +78,17 @@ static kumo_driver_code lb_find(struct kumo_driver_conn *c, const struct kumo_dr
     if (rc != KUMO_DRIVER_OK)
         return rc;
     int by_id = ref->provider_id && ref->provider_id[0];
+    if (by_id && (strncmp(ref->provider_id, "k-", 2) != 0 || strlen(ref->provider_id) > 32))
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "LoadBalancerNotFound",
+                                    "ELBv2 in %s: no load balancer %s (kumo's are named k-...)",
+                                    c->region, ref->provider_id);
     struct aws_params p;
     aws_params_init_elb(&p, "DescribeLoadBalancers");
     if (by_id)
-        aws_params_add(&p, "LoadBalancerArns.member.1", ref->provider_id);
-    else {
+        snprintf(seen->name, sizeof(seen->name), "%s", ref->provider_id);
+    else
         aws_lb_name(ref->token, seen->name);
-        aws_params_add(&p, "Names.member.1", seen->name);
-    }
+    aws_params_add(&p, "Names.member.1", seen->name);
     char what[400];
     snprintf(what, sizeof(what), "load balancer %s%s", by_id ? "" : "with token ",
              by_id ? ref->provider_id : ref->token);
@@ -93,8 +96,7 @@ static kumo_driver_code lb_find(struct kumo_driver_conn *c, const struct kumo_dr
     if (rc != KUMO_DRIVER_OK)
         return rc;
     AWS_XML_MEMBERS(it, seen->lb.root, "LoadBalancers")
-    if (seen->node == NULL &&
-        (!by_id || strcmp(aws_xml_text(it, "LoadBalancerArn"), ref->provider_id) == 0))
+    if (seen->node == NULL && strcmp(aws_xml_text(it, "LoadBalancerName"), seen->name) == 0)
         seen->node = it;
     if (seen->node == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "LoadBalancerNotFound",
@@ -341,7 +343,8 @@ static void pack_lb(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c,
     struct kumo_driver_load_balancer v;
     memset(&v, 0, sizeof(v));
     v.struct_size = sizeof(v);
-    v.provider_id = kumo_driver_kit_pack_str(p, arn);
+    /* The name: unique in the account's region, and shorter than the ARN. */
+    v.provider_id = kumo_driver_kit_pack_str(p, seen->name);
     v.token = kumo_driver_kit_pack_str(p, aws_lb_tag(&seen->tags, arn, KUMO_DRIVER_TOKEN_TAG));
     v.name = kumo_driver_kit_pack_str(p, aws_lb_tag(&seen->tags, arn, "Name"));
     v.region = kumo_driver_kit_pack_str(p, c->region);
@@ -422,10 +425,10 @@ static int tags_match(xmlNodePtr d, const struct kumo_driver_filter *filter)
     return 0;
 }
 
-/* Appends the ARNs of kumo's balancers (named k-...) that match filter to *arns. */
+/* Appends the names of kumo's balancers (named k-...) that match filter to *arns. */
 static kumo_driver_code page_match(struct kumo_driver_conn *c, xmlNodePtr page,
                                    const struct kumo_driver_filter *filter, int64_t deadline_ns,
-                                   struct kumo_driver_kit_buf *arns, struct kumo_driver_diag *diag)
+                                   struct kumo_driver_kit_buf *names, struct kumo_driver_diag *diag)
 {
     struct aws_params p;
     aws_params_init_elb(&p, "DescribeTags");
@@ -433,21 +436,25 @@ static kumo_driver_code page_match(struct kumo_driver_conn *c, xmlNodePtr page,
     kumo_driver_code rc = KUMO_DRIVER_OK;
     AWS_XML_MEMBERS(lb, page, "LoadBalancers")
     {
-        if (strncmp(aws_xml_text(lb, "LoadBalancerName"), "k-", 2) != 0)
-            continue;
-        char key[40];
-        snprintf(key, sizeof(key), "ResourceArns.member.%d", ++n);
-        aws_params_add(&p, key, aws_xml_text(lb, "LoadBalancerArn"));
-        xmlNodePtr next = aws_xml_next(lb, "member");
-        if (n < 20 && next != NULL)
+        if (strncmp(aws_xml_text(lb, "LoadBalancerName"), "k-", 2) == 0) {
+            char key[40];
+            snprintf(key, sizeof(key), "ResourceArns.member.%d", ++n);
+            aws_params_add(&p, key, aws_xml_text(lb, "LoadBalancerArn"));
+        }
+        if (n == 0 || (n < 20 && aws_xml_next(lb, "member") != NULL))
             continue;
         struct aws_reply r;
         rc = elb_call(c, &p, "tags of load balancers", deadline_ns, &r, diag);
         if (rc != KUMO_DRIVER_OK)
             return rc;
         AWS_XML_MEMBERS(d, r.root, "TagDescriptions")
-        if (tags_match(d, filter))
-            kumo_driver_kit_buf_printf(arns, "%s\n", aws_xml_text(d, "ResourceArn"));
+        if (tags_match(d, filter)) {
+            xmlNodePtr found = NULL;
+            AWS_XML_MEMBERS(o, page, "LoadBalancers")
+            if (strcmp(aws_xml_text(o, "LoadBalancerArn"), aws_xml_text(d, "ResourceArn")) == 0)
+                found = o;
+            kumo_driver_kit_buf_printf(names, "%s\n", aws_xml_text(found, "LoadBalancerName"));
+        }
         aws_reply_free(&r);
         aws_params_init_elb(&p, "DescribeTags");
         n = 0;
@@ -456,9 +463,9 @@ static kumo_driver_code page_match(struct kumo_driver_conn *c, xmlNodePtr page,
     return rc;
 }
 
-/* The ARNs ('\n'-separated) of the balancers that match filter, every page. */
+/* The names ('\n'-separated) of the balancers that match filter, every page. */
 static kumo_driver_code lb_arns(struct kumo_driver_conn *c, const struct kumo_driver_filter *filter,
-                                int64_t deadline_ns, struct kumo_driver_kit_buf *arns,
+                                int64_t deadline_ns, struct kumo_driver_kit_buf *names,
                                 struct kumo_driver_diag *diag)
 {
     char marker[1024] = "";
@@ -473,7 +480,7 @@ static kumo_driver_code lb_arns(struct kumo_driver_conn *c, const struct kumo_dr
         rc = elb_call(c, &p, "load balancers", deadline_ns, &r, diag);
         if (rc != KUMO_DRIVER_OK)
             return rc;
-        rc = page_match(c, r.root, filter, deadline_ns, arns, diag);
+        rc = page_match(c, r.root, filter, deadline_ns, names, diag);
         snprintf(marker, sizeof(marker), "%s",
                  aws_xml_text(aws_xml_find(r.root, "DescribeLoadBalancersResult"), "NextMarker"));
         aws_reply_free(&r);

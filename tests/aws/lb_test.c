@@ -112,14 +112,20 @@ KUMO_TEST(moto_load_balancer_lost_reply_and_cli)
     KUMO_EXPECT_INT_EQ((long long)lb->target_count, 2);
     const struct kumo_driver_lb_target_status *a = target_of(lb, "a");
     KUMO_EXPECT(a && a->health == KUMO_DRIVER_LB_HEALTH_HEALTHY && a->port == 8080);
-    char arn[512];
-    snprintf(arn, sizeof(arn), "%s", lb->provider_id);
+    char id[64], arn[512] = "";
+    snprintf(id, sizeof(id), "%s", lb->provider_id);
     kumo_driver_free(m.host, lb);
 
     /* The CLI sees one balancer, its group of two instances, the listener and the tags. */
     char *out = moto_cli(&m, "us-east-1", "elbv2 describe-load-balancers");
     KUMO_EXPECT_INT_EQ(count_of(out, "\"LoadBalancerArn\""), 1);
     KUMO_EXPECT_CONTAINS(out, "\"Type\": \"application\"");
+    free(out);
+    out = cli(&m, "elbv2 describe-load-balancers --names %s", id);
+    const char *at = out ? strstr(out, "\"LoadBalancerArn\": \"") : NULL;
+    if (at)
+        snprintf(arn, sizeof(arn), "%.*s", (int)strcspn(at + 20, "\""), at + 20);
+    KUMO_EXPECT(strncmp(arn, "arn:aws:elasticloadbalancing:", 29) == 0);
     free(out);
     out = cli(&m, "elbv2 describe-tags --resource-arns %s", arn);
     KUMO_EXPECT_CONTAINS(out, "\"Value\": \"lb-token-1\"");
@@ -146,7 +152,7 @@ KUMO_TEST(moto_load_balancer_lost_reply_and_cli)
 
     /* b drains: deregistered, shown draining. */
     tb.draining = 1;
-    struct kumo_driver_ref ref = {arn, NULL};
+    struct kumo_driver_ref ref = {id, NULL};
     struct kumo_driver_load_balancer_update u = {sizeof(u), KUMO_DRIVER_LOAD_BALANCER_SET_TARGETS,
                                                  &spec};
     lb = NULL;
