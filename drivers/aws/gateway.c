@@ -136,9 +136,8 @@ kumo_driver_code aws_gateway_remove(struct kumo_driver_conn *c, const char *vpc_
         rc = aws_call_plain(c, &p, gw, deadline_ns, diag);
     }
     if (rc == KUMO_DRIVER_OK && gw[0]) {
-        aws_params_init(&p, "DeleteInternetGateway");
-        aws_params_add(&p, "InternetGatewayId", gw);
-        rc = aws_call_plain(c, &p, gw, deadline_ns, diag);
+        rc = aws_call_one(c, 0, "DeleteInternetGateway", "InternetGatewayId", gw, gw, deadline_ns,
+                          diag);
     }
     return rc == KUMO_DRIVER_NOT_FOUND ? KUMO_DRIVER_OK : rc;
 }

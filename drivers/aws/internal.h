@@ -123,7 +123,8 @@ kumo_driver_code aws_call_plain(struct kumo_driver_conn *c, struct aws_params *p
          ? KUMO_DRIVER_OK                                                                          \
          : kumo_driver_kit_fail((diag), KUMO_DRIVER_NOMEM, "", "out of memory"))
 
-/* How to find one resource of a kind by provider id or token. */
+/* A resource kind as the table-driven calls see it: how to find one by provider id or token
+ * (aws_describe_one), how to list them (aws_kind_list) and how to pack one (aws_kind_out). */
 struct aws_kind {
     const char *what;      /* "security group", for messages */
     const char *action;    /* "DescribeSecurityGroups" */
@@ -134,6 +135,11 @@ struct aws_kind {
     const char *not_found; /* the AWS code of an absent one */
     const char *extra_key; /* one more parameter (e.g. IncludePublicKey), or NULL */
     const char *extra_value;
+    /* Packs the reply's item as the driver's struct (into *slot when not NULL). */
+    void (*pack)(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr item,
+                 const void **slot);
+    /* Called with each reply of the kind (e.g. to fill a cache), or NULL. */
+    void (*seen)(struct kumo_driver_conn *c, xmlNodePtr root);
 };
 
 /* The resource ref names: *node points into *r (free it on OK); NOT_FOUND when absent. */
@@ -141,6 +147,21 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
                                   const struct kumo_driver_ref *ref, int64_t deadline_ns,
                                   struct aws_reply *r, xmlNodePtr *node,
                                   struct kumo_driver_diag *diag);
+
+/* The resource ref names, packed by kind->pack into *out (a host block). */
+kumo_driver_code aws_kind_out(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                              const struct kumo_driver_ref *ref, int64_t deadline_ns, void **out,
+                              struct kumo_driver_diag *diag);
+/* Every resource of the kind with filter's tag, packed as the driver's list into *out. */
+kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                               const struct kumo_driver_filter *filter, int64_t deadline_ns,
+                               void **out, struct kumo_driver_diag *diag);
+
+/* One call with one parameter (key = value) whose reply is not needed: a delete, mostly.
+ * elb: an ELBv2 action, else EC2. */
+kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,
+                              const char *key, const char *value, const char *what,
+                              int64_t deadline_ns, struct kumo_driver_diag *diag);
 
 /* The driver code of an AWS error code at HTTP status `status`. */
 kumo_driver_code aws_error_code(const char *code, long status);

@@ -549,9 +549,8 @@ static kumo_driver_code groups_delete(struct kumo_driver_conn *c, const char *lb
         const char *name = aws_xml_text(g, "TargetGroupName");
         if (rc != KUMO_DRIVER_OK || strncmp(name, lb_name, n) != 0 || name[n] != '-')
             continue;
-        aws_params_init_elb(&p, "DeleteTargetGroup");
-        aws_params_add(&p, "TargetGroupArn", aws_xml_text(g, "TargetGroupArn"));
-        rc = aws_call_plain(c, &p, name, deadline_ns, diag);
+        rc = aws_call_one(c, 1, "DeleteTargetGroup", "TargetGroupArn",
+                          aws_xml_text(g, "TargetGroupArn"), name, deadline_ns, diag);
         if (rc == KUMO_DRIVER_NOT_FOUND)
             rc = KUMO_DRIVER_OK;
     }
@@ -577,23 +576,15 @@ kumo_driver_code aws_load_balancer_delete(struct kumo_driver_conn *c,
         return rc;
     AWS_XML_MEMBERS(l, seen.listeners.root, "Listeners")
     {
-        struct aws_params p;
-        aws_params_init_elb(&p, "DeleteListener");
-        aws_params_add(&p, "ListenerArn", aws_xml_text(l, "ListenerArn"));
         if (rc == KUMO_DRIVER_OK)
-            rc = aws_call_plain(c, &p, seen.name, deadline_ns, diag);
-        else
-            aws_params_fini(&p);
+            rc = aws_call_one(c, 1, "DeleteListener", "ListenerArn", aws_xml_text(l, "ListenerArn"),
+                              seen.name, deadline_ns, diag);
         if (rc == KUMO_DRIVER_NOT_FOUND)
             rc = KUMO_DRIVER_OK;
     }
-    struct aws_params p;
-    aws_params_init_elb(&p, "DeleteLoadBalancer");
-    aws_params_add(&p, "LoadBalancerArn", aws_xml_text(seen.node, "LoadBalancerArn"));
     if (rc == KUMO_DRIVER_OK)
-        rc = aws_call_plain(c, &p, seen.name, deadline_ns, diag);
-    else
-        aws_params_fini(&p);
+        rc = aws_call_one(c, 1, "DeleteLoadBalancer", "LoadBalancerArn",
+                          aws_xml_text(seen.node, "LoadBalancerArn"), seen.name, deadline_ns, diag);
     if (rc == KUMO_DRIVER_OK)
         rc = groups_delete(c, seen.name, deadline_ns, diag);
     aws_lb_seen_fini(&seen);

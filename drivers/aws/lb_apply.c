@@ -577,10 +577,8 @@ static kumo_driver_code obsolete_delete(struct converge *cv)
             keep |= cv->spec->listeners[i]->port == port;
         if (keep || rc != KUMO_DRIVER_OK)
             continue;
-        struct aws_params p;
-        aws_params_init_elb(&p, "DeleteListener");
-        aws_params_add(&p, "ListenerArn", aws_xml_text(l, "ListenerArn"));
-        rc = aws_call_plain(cv->c, &p, "a listener the spec lost", cv->deadline_ns, cv->diag);
+        rc = aws_call_one(cv->c, 1, "DeleteListener", "ListenerArn", aws_xml_text(l, "ListenerArn"),
+                          "a listener the spec lost", cv->deadline_ns, cv->diag);
     }
     AWS_XML_MEMBERS(g, cv->seen->groups.root, "TargetGroups")
     {
@@ -593,10 +591,8 @@ static kumo_driver_code obsolete_delete(struct converge *cv)
         }
         if (keep || rc != KUMO_DRIVER_OK)
             continue;
-        struct aws_params p;
-        aws_params_init_elb(&p, "DeleteTargetGroup");
-        aws_params_add(&p, "TargetGroupArn", aws_xml_text(g, "TargetGroupArn"));
-        rc = aws_call_plain(cv->c, &p, name, cv->deadline_ns, cv->diag);
+        rc = aws_call_one(cv->c, 1, "DeleteTargetGroup", "TargetGroupArn",
+                          aws_xml_text(g, "TargetGroupArn"), name, cv->deadline_ns, cv->diag);
     }
     return rc;
 }

@@ -198,6 +198,8 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
     aws_params_fini(&p);
     if (rc != KUMO_DRIVER_OK)
         return rc;
+    if (kind->seen)
+        kind->seen(c, r->root);
     /* Some EC2 look-alikes ignore an id parameter and answer everything: check the id. */
     AWS_XML_ITEMS(it, r->root, kind->set)
     if (*node == NULL &&
@@ -208,6 +210,74 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
     aws_reply_free(r);
     return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, kind->not_found, "EC2 in %s: no %s",
                                 c->region, what);
+}
+
+kumo_driver_code aws_kind_out(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                              const struct kumo_driver_ref *ref, int64_t deadline_ns, void **out,
+                              struct kumo_driver_diag *diag)
+{
+    *out = NULL;
+    struct aws_reply r;
+    xmlNodePtr item;
+    kumo_driver_code rc = aws_describe_one(c, kind, ref, deadline_ns, &r, &item, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    void *block = NULL;
+    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, kind->pack(pk, c, item, NULL));
+    aws_reply_free(&r);
+    return AWS_OUT(out, block, diag);
+}
+
+static void pack_kind_list(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c,
+                           const struct aws_kind *kind, xmlNodePtr root)
+{
+    size_t n = 0, i = 0;
+    AWS_XML_ITEMS(it, root, kind->set)
+    n++;
+    const void **slots = kumo_driver_kit_pack_list(p, n);
+    AWS_XML_ITEMS(it, root, kind->set)
+    {
+        kind->pack(p, c, it, slots ? &slots[i] : NULL);
+        i++;
+    }
+}
+
+kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                               const struct kumo_driver_filter *filter, int64_t deadline_ns,
+                               void **out, struct kumo_driver_diag *diag)
+{
+    *out = NULL;
+    struct aws_params p;
+    struct aws_reply r;
+    aws_params_init(&p, kind->action);
+    if (kind->extra_key)
+        aws_params_add(&p, kind->extra_key, kind->extra_value);
+    aws_params_tag_filter(&p, 1, filter);
+    char what[64];
+    snprintf(what, sizeof(what), "%ss", kind->what);
+    kumo_driver_code rc = aws_call(c, &p, what, deadline_ns, &r, diag);
+    aws_params_fini(&p);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    if (kind->seen)
+        kind->seen(c, r.root);
+    void *block = NULL;
+    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_kind_list(pk, c, kind, r.root));
+    aws_reply_free(&r);
+    return AWS_OUT(out, block, diag);
+}
+
+kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,
+                              const char *key, const char *value, const char *what,
+                              int64_t deadline_ns, struct kumo_driver_diag *diag)
+{
+    struct aws_params p;
+    if (elb)
+        aws_params_init_elb(&p, action);
+    else
+        aws_params_init(&p, action);
+    aws_params_add(&p, key, value);
+    return aws_call_plain(c, &p, what, deadline_ns, diag);
 }
 
 /* ---- XML ----------------------------------------------------------------------- */
