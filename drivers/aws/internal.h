@@ -157,6 +157,12 @@ kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind
                                const struct kumo_driver_filter *filter, int64_t deadline_ns,
                                void **out, struct kumo_driver_diag *diag);
 
+/* An EC2 Describe call with one filter (name = value), its reply in *r. */
+kumo_driver_code aws_describe_where(struct kumo_driver_conn *c, const char *action,
+                                    const char *name, const char *value, const char *what,
+                                    int64_t deadline_ns, struct aws_reply *r,
+                                    struct kumo_driver_diag *diag);
+
 /* One call with one parameter (key = value) whose reply is not needed: a delete, mostly.
  * elb: an ELBv2 action, else EC2. */
 kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,

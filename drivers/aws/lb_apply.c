@@ -161,12 +161,9 @@ static kumo_driver_code vpc_choose(struct kumo_driver_conn *c, const struct aws_
         snprintf(vpc, size, "%s", aws_xml_text(it, "vpcId"));
         return KUMO_DRIVER_OK;
     }
-    struct aws_params p;
     struct aws_reply r;
-    aws_params_init(&p, "DescribeVpcs");
-    aws_params_filter(&p, 1, "isDefault", "true");
-    kumo_driver_code rc = aws_call(c, &p, "the default VPC", deadline_ns, &r, diag);
-    aws_params_fini(&p);
+    kumo_driver_code rc = aws_describe_where(c, "DescribeVpcs", "isDefault", "true",
+                                             "the default VPC", deadline_ns, &r, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     xmlNodePtr v = aws_xml_child(aws_xml_child(r.root, "vpcSet"), "item");
@@ -184,12 +181,10 @@ static kumo_driver_code subnets_add(struct kumo_driver_conn *c, const char *vpc,
                                     int64_t deadline_ns, struct aws_params *create,
                                     struct kumo_driver_diag *diag)
 {
-    struct aws_params p;
     struct aws_reply r;
-    aws_params_init(&p, "DescribeSubnets");
-    aws_params_filter(&p, 1, "vpc-id", vpc);
-    kumo_driver_code rc = aws_call(c, &p, "subnets for the load balancer", deadline_ns, &r, diag);
-    aws_params_fini(&p);
+    kumo_driver_code rc =
+        aws_describe_where(c, "DescribeSubnets", "vpc-id", vpc, "subnets for the load balancer",
+                           deadline_ns, &r, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     int n = 0;

@@ -98,11 +98,8 @@ static kumo_driver_code vpc_find(struct kumo_driver_conn *c, const struct kumo_d
         aws_describe_one(c, &vpc_kind, ref, deadline_ns, &v->vpcs, &v->node, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct aws_params p;
-    aws_params_init(&p, "DescribeSubnets");
-    aws_params_filter(&p, 1, "vpc-id", aws_xml_text(v->node, "vpcId"));
-    rc = aws_call(c, &p, "subnets of a network", deadline_ns, &v->subnets, diag);
-    aws_params_fini(&p);
+    rc = aws_describe_where(c, "DescribeSubnets", "vpc-id", aws_xml_text(v->node, "vpcId"),
+                            "subnets of a network", deadline_ns, &v->subnets, diag);
     if (rc != KUMO_DRIVER_OK)
         vpc_free(v);
     return rc;

@@ -267,6 +267,21 @@ kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind
     return AWS_OUT(out, block, diag);
 }
 
+kumo_driver_code aws_describe_where(struct kumo_driver_conn *c, const char *action,
+                                    const char *name, const char *value, const char *what,
+                                    int64_t deadline_ns, struct aws_reply *r,
+                                    struct kumo_driver_diag *diag)
+{
+    struct aws_params p;
+    aws_params_init(&p, action);
+    aws_params_filter(&p, 1, name, value);
+    kumo_driver_code rc = p.failed
+                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
+                              : aws_call(c, &p, what, deadline_ns, r, diag);
+    aws_params_fini(&p);
+    return rc;
+}
+
 kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,
                               const char *key, const char *value, const char *what,
                               int64_t deadline_ns, struct kumo_driver_diag *diag)
