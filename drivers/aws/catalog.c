@@ -424,3 +424,37 @@ kumo_driver_code aws_image_resolve(struct kumo_driver_conn *c, const char *image
                                 "owner %s",
                                 image, c->region, k->pattern, k->owner);
 }
+
+kumo_driver_code aws_image_root_device(struct kumo_driver_conn *c, const char *ami,
+                                       int64_t deadline_ns, char *device, size_t size,
+                                       struct kumo_driver_diag *diag)
+{
+    if (aws_cache_get(c, &c->roots, &c->root_count, ami, 0, device, size))
+        return KUMO_DRIVER_OK;
+    struct aws_params p;
+    struct aws_reply r;
+    aws_params_init(&p, "DescribeImages");
+    aws_params_add(&p, "ImageId.1", ami);
+    char what[160];
+    snprintf(what, sizeof(what), "root device of image %s", ami);
+    kumo_driver_code rc = p.failed
+                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
+                              : aws_call(c, &p, what, deadline_ns, &r, diag);
+    aws_params_fini(&p);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    const char *root = "";
+    AWS_XML_ITEMS(it, r.root, "imagesSet")
+    if (strcmp(aws_xml_text(it, "imageId"), ami) == 0)
+        root = aws_xml_text(it, "rootDeviceName");
+    if (root[0]) {
+        snprintf(device, size, "%s", root);
+        aws_cache_put(c, &c->roots, &c->root_count, ami, root);
+    } else
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
+                                  "image %s: region %s has no such AMI (or it names no root "
+                                  "device)",
+                                  ami, c->region);
+    aws_reply_free(&r);
+    return rc;
+}

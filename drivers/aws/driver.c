@@ -168,6 +168,7 @@ static void conn_free(struct kumo_driver_conn *c)
     pthread_cond_destroy(&c->batch_cv);
     names_free(c->keys, c->key_count);
     names_free(c->images, c->image_count);
+    names_free(c->roots, c->root_count);
     if (c->secret_key)
         memset(c->secret_key, 0, strlen(c->secret_key));
     if (c->session_token)
@@ -177,6 +178,8 @@ static void conn_free(struct kumo_driver_conn *c)
     free(c->zone);
     free(c->url);
     free(c->host);
+    free(c->elb_url);
+    free(c->elb_host);
     free(c->access_key);
     free(c->secret_key);
     free(c->session_token);
@@ -184,22 +187,24 @@ static void conn_free(struct kumo_driver_conn *c)
     free(c);
 }
 
-/* url and host of the endpoint (or of the public one for the region). */
-static kumo_driver_code endpoint_set(struct kumo_driver_conn *c, const char *endpoint,
-                                     struct kumo_driver_diag *diag)
+/* url and host of endpoint, or of the region's public endpoint of service (ec2,
+ * elasticloadbalancing) when endpoint is empty. */
+static kumo_driver_code endpoint_parse(const char *region, const char *service,
+                                       const char *endpoint, char **url_out, char **host_out,
+                                       struct kumo_driver_diag *diag)
 {
     char url[512];
     if (endpoint == NULL || endpoint[0] == '\0')
-        snprintf(url, sizeof(url), "https://ec2.%s.amazonaws.com/", c->region);
+        snprintf(url, sizeof(url), "https://%s.%s.amazonaws.com/", service, region);
     else
         snprintf(url, sizeof(url), "%s", endpoint);
     const char *rest = strstr(url, "://");
     if (rest == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
         rest[3] == '\0' || rest[3] == '/')
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                    "aws config endpoint=\"%s\": expected http://HOST[:PORT] or "
-                                    "https://HOST[:PORT]",
-                                    endpoint);
+                                    "aws config %s endpoint=\"%s\": expected http://HOST[:PORT] "
+                                    "or https://HOST[:PORT]",
+                                    service, endpoint);
     char host[256];
     snprintf(host, sizeof(host), "%.*s", (int)strcspn(rest + 3, "/?#"), rest + 3);
     /* The Host header omits the scheme's default port, as botocore does. */
@@ -210,10 +215,24 @@ static kumo_driver_code endpoint_set(struct kumo_driver_conn *c, const char *end
         host[strrchr(host, ':') - host] = '\0';
     if (url[strlen(url) - 1] != '/' && strchr(rest + 3, '/') == NULL)
         strncat(url, "/", sizeof(url) - strlen(url) - 1);
-    c->url = strdup(url);
-    c->host = strdup(host);
-    return c->url && c->host ? KUMO_DRIVER_OK
-                             : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    *url_out = strdup(url);
+    *host_out = strdup(host);
+    return *url_out && *host_out
+               ? KUMO_DRIVER_OK
+               : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+}
+
+/* EC2's endpoint, and ELBv2's: elb_endpoint, else the same override, else the region's. */
+static kumo_driver_code endpoints_set(struct kumo_driver_conn *c, const char *endpoint,
+                                      const char *elb_endpoint, struct kumo_driver_diag *diag)
+{
+    kumo_driver_code rc = endpoint_parse(c->region, "ec2", endpoint, &c->url, &c->host, diag);
+    if (elb_endpoint == NULL || elb_endpoint[0] == '\0')
+        elb_endpoint = endpoint;
+    if (rc == KUMO_DRIVER_OK)
+        rc = endpoint_parse(c->region, "elasticloadbalancing", elb_endpoint, &c->elb_url,
+                            &c->elb_host, diag);
+    return rc;
 }
 
 static const char *kv_get(const struct kumo_driver_kv *kv, size_t n, const char *key)
@@ -227,19 +246,20 @@ static const char *kv_get(const struct kumo_driver_kv *kv, size_t n, const char 
 static kumo_driver_code config_check(const struct kumo_driver_open_args *a,
                                      struct kumo_driver_diag *diag)
 {
-    static const char *const known[] = {"provider",        "region",     "zone",
-                                        "endpoint",        "price_file", "connect_timeout_ms",
-                                        "public_networks", NULL};
+    static const char *const known[] = {"provider",           "region",          "zone",
+                                        "endpoint",           "elb_endpoint",    "price_file",
+                                        "connect_timeout_ms", "public_networks", NULL};
     for (size_t i = 0; i < a->config_count; i++) {
         const char *const *k = known;
         while (*k && strcmp(*k, a->config[i].key) != 0)
             k++;
         if (*k == NULL)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                        "Connection %s: aws config key \"%s\" is unknown; known "
-                                        "keys: provider, region, zone, endpoint, price_file, "
-                                        "connect_timeout_ms, public_networks",
-                                        a->connection ? a->connection : "", a->config[i].key);
+            return kumo_driver_kit_fail(
+                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                "Connection %s: aws config key \"%s\" is unknown; known "
+                "keys: provider, region, zone, endpoint, elb_endpoint, price_file, "
+                "connect_timeout_ms, public_networks",
+                a->connection ? a->connection : "", a->config[i].key);
     }
     const char *provider = kv_get(a->config, a->config_count, "provider");
     if (provider && provider[0] && strcmp(provider, "aws") != 0)
@@ -303,7 +323,8 @@ static kumo_driver_code aws_open(const struct kumo_driver_open_args *a,
         !c->session_token)
         rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
     if (rc == KUMO_DRIVER_OK)
-        rc = endpoint_set(c, kv_get(a->config, a->config_count, "endpoint"), diag);
+        rc = endpoints_set(c, kv_get(a->config, a->config_count, "endpoint"),
+                           kv_get(a->config, a->config_count, "elb_endpoint"), diag);
     const char *prices = kv_get(a->config, a->config_count, "price_file");
     if (rc == KUMO_DRIVER_OK && prices && prices[0])
         rc = prices_load(c, prices, diag);
@@ -370,10 +391,10 @@ static const struct kumo_driver table = {
     .struct_size = sizeof(struct kumo_driver),
     .name = "aws",
     .description = "Amazon EC2 (or an EC2-compatible endpoint) through the signed Query API",
-    .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS |
-                    KUMO_DRIVER_CAP_SECURITY_GROUPS | KUMO_DRIVER_CAP_KEY_PAIRS |
-                    KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
-                    KUMO_DRIVER_CAP_MACHINE_POWER,
+    .capabilities =
+        KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS | KUMO_DRIVER_CAP_SECURITY_GROUPS |
+        KUMO_DRIVER_CAP_KEY_PAIRS | KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
+        KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_AGENTS | KUMO_DRIVER_CAP_LOAD_BALANCERS,
     .open = aws_open,
     .close = aws_close,
     .catalog_regions = aws_catalog_regions,
@@ -384,6 +405,7 @@ static const struct kumo_driver table = {
     OPS(security_group),
     OPS(key_pair),
     .control = aws_control,
+    OPS(load_balancer),
 };
 
 static void global_init(void)

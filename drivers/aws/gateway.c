@@ -22,15 +22,11 @@ static kumo_driver_code gateway_find(struct kumo_driver_conn *c, const char *vpc
     for (int pass = 0; pass < 2 && id[0] == '\0'; pass++) {
         if (pass == 1 && (token == NULL || token[0] == '\0'))
             break;
-        struct aws_params p;
         struct aws_reply r;
-        aws_params_init(&p, "DescribeInternetGateways");
-        if (pass == 0)
-            aws_params_filter(&p, 1, "attachment.vpc-id", vpc_id);
-        else
-            aws_params_filter(&p, 1, "tag:" KUMO_DRIVER_TOKEN_TAG, token);
-        kumo_driver_code rc = aws_call(c, &p, "internet gateway", deadline_ns, &r, diag);
-        aws_params_fini(&p);
+        kumo_driver_code rc = aws_describe_where(
+            c, "DescribeInternetGateways",
+            pass == 0 ? "attachment.vpc-id" : "tag:" KUMO_DRIVER_TOKEN_TAG,
+            pass == 0 ? vpc_id : token, "internet gateway", deadline_ns, &r, diag);
         if (rc != KUMO_DRIVER_OK)
             return rc;
         xmlNodePtr g = aws_xml_child(aws_xml_child(r.root, "internetGatewaySet"), "item");
@@ -136,9 +132,8 @@ kumo_driver_code aws_gateway_remove(struct kumo_driver_conn *c, const char *vpc_
         rc = aws_call_plain(c, &p, gw, deadline_ns, diag);
     }
     if (rc == KUMO_DRIVER_OK && gw[0]) {
-        aws_params_init(&p, "DeleteInternetGateway");
-        aws_params_add(&p, "InternetGatewayId", gw);
-        rc = aws_call_plain(c, &p, gw, deadline_ns, diag);
+        rc = aws_call_one(c, 0, "DeleteInternetGateway", "InternetGatewayId", gw, gw, deadline_ns,
+                          diag);
     }
     return rc == KUMO_DRIVER_NOT_FOUND ? KUMO_DRIVER_OK : rc;
 }

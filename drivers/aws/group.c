@@ -174,9 +174,20 @@ static kumo_driver_code rules_sync(struct kumo_driver_conn *c, xmlNodePtr group,
 
 /* ---- Security groups ------------------------------------------------------------------------- */
 
-static const struct aws_kind group_kind = {
-    "security group", "DescribeSecurityGroups", "GroupId.1", NULL, "securityGroupInfo",
-    "groupId",        "InvalidGroup.NotFound",  NULL,        NULL};
+static void pack_group(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr g,
+                       const void **slot);
+
+static const struct aws_kind group_kind = {"security group",
+                                           "DescribeSecurityGroups",
+                                           "GroupId.1",
+                                           NULL,
+                                           "securityGroupInfo",
+                                           "groupId",
+                                           "InvalidGroup.NotFound",
+                                           NULL,
+                                           NULL,
+                                           pack_group,
+                                           NULL};
 
 static kumo_driver_code group_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                    int64_t deadline_ns, struct aws_reply *r, xmlNodePtr *group,
@@ -230,15 +241,7 @@ static kumo_driver_code group_out(struct kumo_driver_conn *c, const struct kumo_
                                   int64_t deadline_ns, struct kumo_driver_security_group **out,
                                   struct kumo_driver_diag *diag)
 {
-    struct aws_reply r;
-    xmlNodePtr g;
-    kumo_driver_code rc = group_find(c, ref, deadline_ns, &r, &g, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_group(pk, c, g, NULL));
-    aws_reply_free(&r);
-    return AWS_OUT(out, block, diag);
+    return aws_kind_out(c, &group_kind, ref, deadline_ns, (void **)out, diag);
 }
 
 kumo_driver_code aws_security_group_observe(struct kumo_driver_conn *c,
@@ -343,36 +346,7 @@ kumo_driver_code aws_security_group_delete(struct kumo_driver_conn *c,
     aws_reply_free(&r);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    aws_params_init(&p, "DeleteSecurityGroup");
-    aws_params_add(&p, "GroupId", id);
-    return aws_call_plain(c, &p, id, deadline_ns, diag);
-}
-
-static void pack_groups(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr root)
-{
-    size_t n = 0, i = 0;
-    AWS_XML_ITEMS(g, root, "securityGroupInfo")
-    n++;
-    const void **slots = kumo_driver_kit_pack_list(p, n);
-    AWS_XML_ITEMS(g, root, "securityGroupInfo")
-    {
-        pack_group(p, c, g, slots ? &slots[i] : NULL);
-        i++;
-    }
-}
-
-/* DescribeX filtered on filter's tag (value prefix as a wildcard). */
-static kumo_driver_code describe_tagged(struct kumo_driver_conn *c, const char *action,
-                                        const struct kumo_driver_filter *filter, const char *what,
-                                        int64_t deadline_ns, struct aws_reply *r,
-                                        struct kumo_driver_diag *diag)
-{
-    struct aws_params p;
-    aws_params_init(&p, action);
-    aws_params_tag_filter(&p, 1, filter);
-    kumo_driver_code rc = aws_call(c, &p, what, deadline_ns, r, diag);
-    aws_params_fini(&p);
-    return rc;
+    return aws_call_one(c, 0, "DeleteSecurityGroup", "GroupId", id, id, deadline_ns, diag);
 }
 
 kumo_driver_code aws_security_group_list(struct kumo_driver_conn *c,
@@ -381,14 +355,5 @@ kumo_driver_code aws_security_group_list(struct kumo_driver_conn *c,
                                          struct kumo_driver_security_group_list **out,
                                          struct kumo_driver_diag *diag)
 {
-    *out = NULL;
-    struct aws_reply r;
-    kumo_driver_code rc = describe_tagged(c, "DescribeSecurityGroups", filter, "security groups",
-                                          deadline_ns, &r, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_groups(pk, c, r.root));
-    aws_reply_free(&r);
-    return AWS_OUT(out, block, diag);
+    return aws_kind_list(c, &group_kind, filter, deadline_ns, (void **)out, diag);
 }

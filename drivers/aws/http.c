@@ -64,6 +64,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return b->failed ? 0 : size * n;
 }
 
+/* The API's name, for messages. */
+static const char *api_of(const struct aws_params *p)
+{
+    return p->elb ? "ELBv2" : "EC2";
+}
+
 /* The action's name, for messages. */
 static const char *action_of(const struct aws_params *p)
 {
@@ -89,8 +95,9 @@ static kumo_driver_code error_reply(struct kumo_driver_conn *c, const struct aws
         code = fallback;
     }
     kumo_driver_code rc = aws_error_code(code, status);
-    kumo_driver_kit_fail(diag, rc, code, "EC2 %s in %s (%s): %s: %s", action_of(params), c->region,
-                         what, code, message[0] ? message : "no message");
+    kumo_driver_kit_fail(diag, rc, code, "%s %s in %s (%s): %s: %s", api_of(params),
+                         action_of(params), c->region, what, code,
+                         message[0] ? message : "no message");
     if (rc == KUMO_DRIVER_THROTTLED && diag)
         diag->retry_after_ms = 1000;
     if (doc)
@@ -104,20 +111,20 @@ static kumo_driver_code error_reply(struct kumo_driver_conn *c, const struct aws
 }
 
 /* Headers for one request: date, token, signature. NULL on failure. */
-static struct curl_slist *signed_headers(struct kumo_driver_conn *c,
+static struct curl_slist *signed_headers(struct kumo_driver_conn *c, int elb,
                                          const struct kumo_driver_kit_buf *body)
 {
     static const char content_type[] = "application/x-www-form-urlencoded; charset=utf-8";
     struct kumo_driver_kv extra[] = {{"Content-Type", content_type}};
     struct aws_sign_input in = {.method = "POST",
-                                .host = c->host,
+                                .host = elb ? c->elb_host : c->host,
                                 .path = "/",
                                 .headers = extra,
                                 .header_count = 1,
                                 .body = body->data,
                                 .body_len = body->len,
                                 .region = c->region,
-                                .service = "ec2",
+                                .service = elb ? "elasticloadbalancing" : "ec2",
                                 .access_key = c->access_key,
                                 .secret_key = c->secret_key,
                                 .session_token = c->session_token,
@@ -154,14 +161,14 @@ static kumo_driver_code transport_failed(struct kumo_driver_conn *c,
     atomic_fetch_add(&c->errors, 1);
     if (cc == CURLE_OPERATION_TIMEDOUT)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
-                                    "EC2 %s in %s (%s): no reply before the deadline (%s); the "
+                                    "%s %s in %s (%s): no reply before the deadline (%s); the "
                                     "request may have been applied",
-                                    action_of(params), c->region, what, errbuf);
+                                    api_of(params), action_of(params), c->region, what, errbuf);
     int sent = cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_PARTIAL_FILE;
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "ConnectionError",
-                                "EC2 %s in %s (%s): %s (%s) at %s%s", action_of(params), c->region,
-                                what, curl_easy_strerror(cc), errbuf, c->url,
-                                sent ? "; the request may have been applied" : "");
+    return kumo_driver_kit_fail(
+        diag, KUMO_DRIVER_UNAVAILABLE, "ConnectionError", "%s %s in %s (%s): %s (%s) at %s%s",
+        api_of(params), action_of(params), c->region, what, curl_easy_strerror(cc), errbuf,
+        params->elb ? c->elb_url : c->url, sent ? "; the request may have been applied" : "");
 }
 
 kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *params,
@@ -174,22 +181,23 @@ kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *p
                           : (deadline_ns - aws_host->monotonic_ns(aws_host->ctx)) / 1000000;
     if (deadline_ns != KUMO_DRIVER_NO_DEADLINE && left_ms <= 0)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "RequestTimeout",
-                                    "EC2 %s in %s (%s): the deadline passed before the call",
-                                    action_of(params), c->region, what);
+                                    "%s %s in %s (%s): the deadline passed before the call",
+                                    api_of(params), action_of(params), c->region, what);
     struct kumo_driver_kit_buf body, got;
     kumo_driver_kit_buf_init(&body);
     kumo_driver_kit_buf_init(&got);
     struct curl_slist *headers = NULL;
     CURL *h = NULL;
     kumo_driver_code rc = KUMO_DRIVER_NOMEM;
-    if (aws_params_encode(params, &body) != 0 || (headers = signed_headers(c, &body)) == NULL ||
-        (h = handle_take(c)) == NULL) {
-        kumo_driver_kit_fail(diag, rc, "", "EC2 %s: out of memory", action_of(params));
+    if (aws_params_encode(params, &body) != 0 ||
+        (headers = signed_headers(c, params->elb, &body)) == NULL || (h = handle_take(c)) == NULL) {
+        kumo_driver_kit_fail(diag, rc, "", "%s %s: out of memory", api_of(params),
+                             action_of(params));
         goto done;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_URL, params->elb ? c->elb_url : c->url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data ? body.data : "");
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body.len);
@@ -222,12 +230,12 @@ kumo_driver_code aws_call(struct kumo_driver_conn *c, const struct aws_params *p
                                                  XML_PARSE_NOWARNING | XML_PARSE_HUGE)
                              : NULL;
         reply->root = reply->doc ? xmlDocGetRootElement(reply->doc) : NULL;
-        rc = reply->root
-                 ? KUMO_DRIVER_OK
-                 : kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "MalformedReply",
-                                        "EC2 %s in %s (%s): the reply is not XML (HTTP "
-                                        "%ld, %zu bytes)",
-                                        action_of(params), c->region, what, status, got.len);
+        rc = reply->root ? KUMO_DRIVER_OK
+                         : kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "MalformedReply",
+                                                "%s %s in %s (%s): the reply is not XML (HTTP "
+                                                "%ld, %zu bytes)",
+                                                api_of(params), action_of(params), c->region, what,
+                                                status, got.len);
         if (rc != KUMO_DRIVER_OK)
             aws_reply_free(reply);
     }

@@ -30,6 +30,7 @@
 #include <libxml/tree.h>
 
 #define AWS_EC2_VERSION "2016-11-15"
+#define AWS_ELB_VERSION "2015-12-01" /* Elastic Load Balancing v2 */
 
 /* ---- Signing (sigv4.c) ------------------------------------------------------- */
 
@@ -71,9 +72,12 @@ struct aws_params {
     struct kumo_driver_kv *items;
     size_t count, cap;
     int failed;
+    int elb; /* an Elastic Load Balancing v2 call (else EC2) */
 };
 
 void aws_params_init(struct aws_params *p, const char *action);
+/* The same for an Elastic Load Balancing v2 call (its endpoint, version and signing name). */
+void aws_params_init_elb(struct aws_params *p, const char *action);
 void aws_params_fini(struct aws_params *p);
 void aws_params_add(struct aws_params *p, const char *key, const char *value);
 void aws_params_addf(struct aws_params *p, const char *key, const char *fmt, ...)
@@ -119,7 +123,8 @@ kumo_driver_code aws_call_plain(struct kumo_driver_conn *c, struct aws_params *p
          ? KUMO_DRIVER_OK                                                                          \
          : kumo_driver_kit_fail((diag), KUMO_DRIVER_NOMEM, "", "out of memory"))
 
-/* How to find one resource of a kind by provider id or token. */
+/* A resource kind as the table-driven calls see it: how to find one by provider id or token
+ * (aws_describe_one), how to list them (aws_kind_list) and how to pack one (aws_kind_out). */
 struct aws_kind {
     const char *what;      /* "security group", for messages */
     const char *action;    /* "DescribeSecurityGroups" */
@@ -130,6 +135,11 @@ struct aws_kind {
     const char *not_found; /* the AWS code of an absent one */
     const char *extra_key; /* one more parameter (e.g. IncludePublicKey), or NULL */
     const char *extra_value;
+    /* Packs the reply's item as the driver's struct (into *slot when not NULL). */
+    void (*pack)(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr item,
+                 const void **slot);
+    /* Called with each reply of the kind (e.g. to fill a cache), or NULL. */
+    void (*seen)(struct kumo_driver_conn *c, xmlNodePtr root);
 };
 
 /* The resource ref names: *node points into *r (free it on OK); NOT_FOUND when absent. */
@@ -137,6 +147,27 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
                                   const struct kumo_driver_ref *ref, int64_t deadline_ns,
                                   struct aws_reply *r, xmlNodePtr *node,
                                   struct kumo_driver_diag *diag);
+
+/* The resource ref names, packed by kind->pack into *out (a host block). */
+kumo_driver_code aws_kind_out(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                              const struct kumo_driver_ref *ref, int64_t deadline_ns, void **out,
+                              struct kumo_driver_diag *diag);
+/* Every resource of the kind with filter's tag, packed as the driver's list into *out. */
+kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                               const struct kumo_driver_filter *filter, int64_t deadline_ns,
+                               void **out, struct kumo_driver_diag *diag);
+
+/* An EC2 Describe call with one filter (name = value), its reply in *r. */
+kumo_driver_code aws_describe_where(struct kumo_driver_conn *c, const char *action,
+                                    const char *name, const char *value, const char *what,
+                                    int64_t deadline_ns, struct aws_reply *r,
+                                    struct kumo_driver_diag *diag);
+
+/* One call with one parameter (key = value) whose reply is not needed: a delete, mostly.
+ * elb: an ELBv2 action, else EC2. */
+kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,
+                              const char *key, const char *value, const char *what,
+                              int64_t deadline_ns, struct kumo_driver_diag *diag);
 
 /* The driver code of an AWS error code at HTTP status `status`. */
 kumo_driver_code aws_error_code(const char *code, long status);
@@ -153,6 +184,10 @@ const char *aws_xml_text(xmlNodePtr node, const char *name);
 xmlNodePtr aws_xml_next(xmlNodePtr node, const char *name);
 /* 1 when node's tagSet has key = value. */
 int aws_xml_find_tag(xmlNodePtr node, const char *key, const char *value);
+/* Iterates the <member> elements of the list `set` anywhere under node (ELBv2 replies). */
+#define AWS_XML_MEMBERS(var, node, set)                                                            \
+    for (xmlNodePtr var = aws_xml_child(aws_xml_find((node), (set)), "member"); var != NULL;       \
+         var = aws_xml_next(var, "member"))
 /* Iterates the <item> elements of the set `set` under node. */
 #define AWS_XML_ITEMS(var, node, set)                                                              \
     for (xmlNodePtr var = aws_xml_child(aws_xml_child((node), (set)), "item"); var != NULL;        \
@@ -200,8 +235,9 @@ struct kumo_driver_conn {
     char *connection;
     char *region;
     char *zone;
-    char *url;  /* the endpoint's URL ("https://ec2.REGION.amazonaws.com/") */
-    char *host; /* what the Host header says (host, or host:port) */
+    char *url;                /* the endpoint's URL ("https://ec2.REGION.amazonaws.com/") */
+    char *host;               /* what the Host header says (host, or host:port) */
+    char *elb_url, *elb_host; /* the same for Elastic Load Balancing v2 */
     char *access_key;
     char *secret_key;
     char *session_token;
@@ -217,6 +253,8 @@ struct kumo_driver_conn {
     size_t key_count;
     struct aws_name *images; /* catalog name -> ami */
     size_t image_count;
+    struct aws_name *roots; /* ami -> its root device name */
+    size_t root_count;
 
     struct aws_batcher by_token, by_id; /* guarded by mu */
     pthread_cond_t batch_cv;            /* a batch was answered, or a sender finished */
@@ -267,6 +305,55 @@ kumo_driver_code aws_catalog_images(struct kumo_driver_conn *c, int64_t deadline
 kumo_driver_code aws_image_resolve(struct kumo_driver_conn *c, const char *image,
                                    int64_t deadline_ns, char *ami, size_t size,
                                    struct kumo_driver_diag *diag);
+/* The root device name of AMI ami (DescribeImages rootDeviceName, cached), into device. */
+kumo_driver_code aws_image_root_device(struct kumo_driver_conn *c, const char *ami,
+                                       int64_t deadline_ns, char *device, size_t size,
+                                       struct kumo_driver_diag *diag);
+
+/* ---- Load balancers (lb.c, lb_apply.c) ----------------------------------------------------- */
+
+#define AWS_LB_MAX_LISTENERS 10 /* one DescribeTags call covers the balancer and its groups */
+#define AWS_LB_MAX_TARGETS   45 /* per listener: each is a tag of its target group (50 tags) */
+#define AWS_LB_TARGET_TAG                                                                          \
+    "kumo:t:" /* + target name = "ADDRESS PORT INSTANCE WEIGHT BACKUP DRAINING" */
+#define AWS_LB_LISTENER_TAG "kumo:listener"
+
+/* What one observe reads of a load balancer: the balancer, its tags and its groups' (one
+ * DescribeTags), its target groups, listeners, and each group's target health. */
+struct aws_lb_seen {
+    char name[40]; /* the balancer's name: k-<16 hex of the token's hash> */
+    struct aws_reply lb, tags, groups, listeners;
+    xmlNodePtr node;          /* the balancer's member in lb */
+    struct aws_reply *health; /* one per member of groups, in order */
+    size_t group_count;
+};
+
+/* The balancer's name for token (k-<16 hex>), and a group's for a listener (NAME-<8 hex>). */
+void aws_lb_name(const char *token, char out[40]);
+void aws_lb_group_name(const char *lb_name, const char *listener, char out[40]);
+/* Reads everything of the balancer ref names; NOT_FOUND when there is none. */
+kumo_driver_code aws_lb_read(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
+                             int64_t deadline_ns, struct aws_lb_seen *seen,
+                             struct kumo_driver_diag *diag);
+void aws_lb_seen_fini(struct aws_lb_seen *seen);
+/* The tag value of key for resource arn in a DescribeTags reply ("" when absent). */
+const char *aws_lb_tag(const struct aws_reply *tags, const char *arn, const char *key);
+/* Packs seen as the driver's load balancer into *out (a host block). */
+kumo_driver_code aws_lb_out(struct kumo_driver_conn *c, const struct aws_lb_seen *seen,
+                            struct kumo_driver_load_balancer **out, struct kumo_driver_diag *diag);
+
+KUMO_DRIVER_KIT_DECLARE_OPS(aws, load_balancer);
+
+/* ---- User data (userdata.c) ---------------------------------------------------------- */
+
+#define AWS_USER_DATA_MAX        16384 /* EC2's limit, before base64 */
+#define AWS_AGENT_BOOTSTRAP_PATH "/etc/kumo/agent-bootstrap.json"
+
+/* The UserData parameter (base64) of a machine with user_data and agent_bootstrap (either
+ * NULL or ""): the user data alone, or a cloud-init multipart document that also installs
+ * the bootstrap and starts kumo-agent. *out NULL when there is neither. 0, -1 (no memory)
+ * or -2 (longer than AWS_USER_DATA_MAX). */
+int aws_user_data(const char *user_data, const char *agent_bootstrap, char **out);
 
 /* ---- Resources ----------------------------------------------------------------- */
 

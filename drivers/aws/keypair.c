@@ -22,6 +22,9 @@ static void remember(struct kumo_driver_conn *c, xmlNodePtr root)
                   aws_xml_text(k, "keyPairId"));
 }
 
+static void pack_key(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr k,
+                     const void **slot);
+
 static const struct aws_kind key_kind = {"key pair",
                                          "DescribeKeyPairs",
                                          NULL,
@@ -30,16 +33,15 @@ static const struct aws_kind key_kind = {"key pair",
                                          "keyPairId",
                                          "InvalidKeyPair.NotFound",
                                          "IncludePublicKey",
-                                         "true"};
+                                         "true",
+                                         pack_key,
+                                         remember};
 
 static kumo_driver_code key_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                  int64_t deadline_ns, struct aws_reply *r, xmlNodePtr *key,
                                  struct kumo_driver_diag *diag)
 {
-    kumo_driver_code rc = aws_describe_one(c, &key_kind, ref, deadline_ns, r, key, diag);
-    if (rc == KUMO_DRIVER_OK)
-        remember(c, r->root);
-    return rc;
+    return aws_describe_one(c, &key_kind, ref, deadline_ns, r, key, diag);
 }
 
 kumo_driver_code aws_key_name(struct kumo_driver_conn *c, const char *key_id, int64_t deadline_ns,
@@ -88,16 +90,7 @@ static kumo_driver_code key_out(struct kumo_driver_conn *c, const struct kumo_dr
                                 int64_t deadline_ns, struct kumo_driver_key_pair **out,
                                 struct kumo_driver_diag *diag)
 {
-    *out = NULL;
-    struct aws_reply r;
-    xmlNodePtr k;
-    kumo_driver_code rc = key_find(c, ref, deadline_ns, &r, &k, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_key(pk, c, k, NULL));
-    aws_reply_free(&r);
-    return AWS_OUT(out, block, diag);
+    return aws_kind_out(c, &key_kind, ref, deadline_ns, (void **)out, diag);
 }
 
 kumo_driver_code aws_key_pair_observe(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
@@ -171,26 +164,12 @@ kumo_driver_code aws_key_pair_delete(struct kumo_driver_conn *c, const struct ku
     kumo_driver_code rc = key_find(c, ref, deadline_ns, &r, &k, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct aws_params p;
-    aws_params_init(&p, "DeleteKeyPair"); /* by name: every EC2 (and moto) takes KeyName */
-    aws_params_add(&p, "KeyName", aws_xml_text(k, "keyName"));
-    char what[96];
+    char what[96], name[256];
     snprintf(what, sizeof(what), "key pair %s", aws_xml_text(k, "keyPairId"));
+    snprintf(name, sizeof(name), "%s", aws_xml_text(k, "keyName"));
     aws_reply_free(&r);
-    return aws_call_plain(c, &p, what, deadline_ns, diag);
-}
-
-static void pack_keys(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c, xmlNodePtr root)
-{
-    size_t n = 0, i = 0;
-    AWS_XML_ITEMS(k, root, "keySet")
-    n++;
-    const void **slots = kumo_driver_kit_pack_list(p, n);
-    AWS_XML_ITEMS(k, root, "keySet")
-    {
-        pack_key(p, c, k, slots ? &slots[i] : NULL);
-        i++;
-    }
+    /* by name: every EC2 (and moto) takes KeyName */
+    return aws_call_one(c, 0, "DeleteKeyPair", "KeyName", name, what, deadline_ns, diag);
 }
 
 kumo_driver_code aws_key_pair_list(struct kumo_driver_conn *c,
@@ -198,19 +177,5 @@ kumo_driver_code aws_key_pair_list(struct kumo_driver_conn *c,
                                    struct kumo_driver_key_pair_list **out,
                                    struct kumo_driver_diag *diag)
 {
-    *out = NULL;
-    struct aws_params p;
-    aws_params_init(&p, "DescribeKeyPairs");
-    aws_params_add(&p, "IncludePublicKey", "true");
-    aws_params_tag_filter(&p, 1, filter);
-    struct aws_reply r;
-    kumo_driver_code rc = aws_call(c, &p, "key pairs", deadline_ns, &r, diag);
-    aws_params_fini(&p);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    remember(c, r.root);
-    void *block = NULL;
-    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_keys(pk, c, r.root));
-    aws_reply_free(&r);
-    return AWS_OUT(out, block, diag);
+    return aws_kind_list(c, &key_kind, filter, deadline_ns, (void **)out, diag);
 }

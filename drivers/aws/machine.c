@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 /* ---- Reading instances ----------------------------------------------------------------- */
 
 static kumo_driver_machine_phase phase_of(const char *state)
@@ -217,25 +215,61 @@ static kumo_driver_code first_subnet(struct kumo_driver_conn *c, const char *net
     return rc;
 }
 
-static void user_data_add(struct aws_params *p, const char *user_data)
+/* What RunInstances needs beyond the spec: the AMI, the key's name, the subnet, the
+ * image's root device (when a root disk is given) and the UserData (base64, or NULL). */
+struct run_refs {
+    char ami[128], key_name[256], subnet[128], root_device[64];
+    char *user_data;
+};
+
+static void run_refs_fini(struct run_refs *refs)
 {
-    size_t n = strlen(user_data);
-    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-    if (b64 == NULL) {
-        p->failed = 1;
-        return;
-    }
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)user_data, (int)n);
-    aws_params_add(p, "UserData", b64);
-    free(b64);
+    if (refs->user_data)
+        memset(refs->user_data, 0, strlen(refs->user_data)); /* may hold an agent's key */
+    free(refs->user_data);
+    refs->user_data = NULL;
+}
+
+static kumo_driver_code run_refs_resolve(struct kumo_driver_conn *c,
+                                         const struct kumo_driver_machine_spec *spec,
+                                         int64_t deadline_ns, struct run_refs *refs,
+                                         struct kumo_driver_diag *diag)
+{
+    kumo_driver_code rc =
+        aws_image_resolve(c, spec->image, deadline_ns, refs->ami, sizeof(refs->ami), diag);
+    if (rc == KUMO_DRIVER_OK && spec->root_disk_gib > 0)
+        rc = aws_image_root_device(c, refs->ami, deadline_ns, refs->root_device,
+                                   sizeof(refs->root_device), diag);
+    if (rc == KUMO_DRIVER_OK && spec->key_pair_id && spec->key_pair_id[0])
+        rc = aws_key_name(c, spec->key_pair_id, deadline_ns, refs->key_name, sizeof(refs->key_name),
+                          diag);
+    if (rc == KUMO_DRIVER_OK && spec->subnet_id && spec->subnet_id[0])
+        snprintf(refs->subnet, sizeof(refs->subnet), "%s", spec->subnet_id);
+    else if (rc == KUMO_DRIVER_OK && spec->network_id && spec->network_id[0])
+        rc = first_subnet(c, spec->network_id, spec->zone, deadline_ns, refs->subnet,
+                          sizeof(refs->subnet), diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    const char *agent =
+        KUMO_DRIVER_HAS_FIELD(spec, struct kumo_driver_machine_spec, agent_bootstrap)
+            ? spec->agent_bootstrap
+            : NULL;
+    int made = aws_user_data(spec->user_data, agent, &refs->user_data);
+    if (made == -2)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "machine %s: userData with the kumo-agent bootstrap is "
+                                    "longer than 16 KiB",
+                                    spec->name ? spec->name : "");
+    return made == 0 ? KUMO_DRIVER_OK
+                     : kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
 }
 
 /* The RunInstances parameters of spec (image and key already resolved). */
 static kumo_driver_code run_params(struct kumo_driver_conn *c,
                                    const struct kumo_driver_machine_spec *spec, const char *token,
-                                   const char *ami, const char *key_name, const char *subnet,
-                                   struct aws_params *p)
+                                   const struct run_refs *refs, struct aws_params *p)
 {
+    const char *ami = refs->ami, *key_name = refs->key_name, *subnet = refs->subnet;
     aws_params_init(p, "RunInstances");
     aws_params_add(p, "ImageId", ami);
     aws_params_add(p, "InstanceType", spec->instance_type);
@@ -254,10 +288,10 @@ static kumo_driver_code run_params(struct kumo_driver_conn *c,
     }
     if (key_name[0])
         aws_params_add(p, "KeyName", key_name);
-    if (spec->user_data && spec->user_data[0])
-        user_data_add(p, spec->user_data);
+    if (refs->user_data)
+        aws_params_add(p, "UserData", refs->user_data);
     if (spec->root_disk_gib > 0) {
-        aws_params_add(p, "BlockDeviceMapping.1.DeviceName", "/dev/xvda");
+        aws_params_add(p, "BlockDeviceMapping.1.DeviceName", refs->root_device);
         aws_params_addf(p, "BlockDeviceMapping.1.Ebs.VolumeSize", "%u", spec->root_disk_gib);
         if (spec->root_disk_type && spec->root_disk_type[0])
             aws_params_add(p, "BlockDeviceMapping.1.Ebs.VolumeType", spec->root_disk_type);
@@ -283,7 +317,7 @@ static kumo_driver_code spec_check(const struct kumo_driver_machine_spec *spec, 
                                     "machine %s: image is required (a catalog name such as "
                                     "amazon-linux-2023, or an AMI id)",
                                     spec->name ? spec->name : "");
-    if (spec->user_data && strlen(spec->user_data) > 16384)
+    if (spec->user_data && strlen(spec->user_data) > AWS_USER_DATA_MAX)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                     "machine %s: userData is longer than 16 KiB",
                                     spec->name ? spec->name : "");
@@ -303,29 +337,20 @@ kumo_driver_code aws_machine_create(struct kumo_driver_conn *c,
     rc = aws_machine_observe(c, &ref, deadline_ns, out, diag);
     if (rc != KUMO_DRIVER_NOT_FOUND)
         return rc; /* found (OK), or the lookup failed: never create blindly */
-    char ami[128], key_name[256] = "", subnet[128] = "";
-    rc = aws_image_resolve(c, spec->image, deadline_ns, ami, sizeof(ami), diag);
-    if (rc == KUMO_DRIVER_OK && spec->key_pair_id && spec->key_pair_id[0])
-        rc = aws_key_name(c, spec->key_pair_id, deadline_ns, key_name, sizeof(key_name), diag);
-    if (rc == KUMO_DRIVER_OK && spec->subnet_id && spec->subnet_id[0])
-        snprintf(subnet, sizeof(subnet), "%s", spec->subnet_id);
-    else if (rc == KUMO_DRIVER_OK && spec->network_id && spec->network_id[0])
-        rc = first_subnet(c, spec->network_id, spec->zone, deadline_ns, subnet, sizeof(subnet),
-                          diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct aws_params p;
+    struct run_refs refs = {.key_name = "", .subnet = "", .root_device = ""};
+    rc = run_refs_resolve(c, spec, deadline_ns, &refs, diag);
+    struct aws_params p = {0};
     struct aws_reply r;
-    rc = run_params(c, spec, token, ami, key_name, subnet, &p);
     char what[320];
     snprintf(what, sizeof(what), "machine %s, type %s, image %s%s%s, token %s",
              spec->name ? spec->name : "", spec->instance_type, spec->image,
-             subnet[0] ? ", subnet " : "", subnet, token);
-    if (rc == KUMO_DRIVER_OK)
+             refs.subnet[0] ? ", subnet " : "", refs.subnet, token);
+    if (rc == KUMO_DRIVER_OK && run_params(c, spec, token, &refs, &p) != KUMO_DRIVER_OK)
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory");
+    else if (rc == KUMO_DRIVER_OK)
         rc = aws_call(c, &p, what, deadline_ns, &r, diag);
-    else
-        kumo_driver_kit_fail(diag, rc, "", "out of memory");
     aws_params_fini(&p);
+    run_refs_fini(&refs);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     xmlNodePtr it = aws_xml_child(aws_xml_child(r.root, "instancesSet"), "item");

@@ -87,8 +87,8 @@ static void vpc_free(struct vpc *v)
 }
 
 static const struct aws_kind vpc_kind = {
-    "network", "DescribeVpcs",          "VpcId.1", NULL, "vpcSet",
-    "vpcId",   "InvalidVpcID.NotFound", NULL,      NULL};
+    "network", "DescribeVpcs", "VpcId.1", NULL, "vpcSet", "vpcId", "InvalidVpcID.NotFound",
+    NULL,      NULL,           NULL,      NULL};
 
 static kumo_driver_code vpc_find(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
                                  int64_t deadline_ns, struct vpc *v, struct kumo_driver_diag *diag)
@@ -98,11 +98,8 @@ static kumo_driver_code vpc_find(struct kumo_driver_conn *c, const struct kumo_d
         aws_describe_one(c, &vpc_kind, ref, deadline_ns, &v->vpcs, &v->node, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct aws_params p;
-    aws_params_init(&p, "DescribeSubnets");
-    aws_params_filter(&p, 1, "vpc-id", aws_xml_text(v->node, "vpcId"));
-    rc = aws_call(c, &p, "subnets of a network", deadline_ns, &v->subnets, diag);
-    aws_params_fini(&p);
+    rc = aws_describe_where(c, "DescribeSubnets", "vpc-id", aws_xml_text(v->node, "vpcId"),
+                            "subnets of a network", deadline_ns, &v->subnets, diag);
     if (rc != KUMO_DRIVER_OK)
         vpc_free(v);
     return rc;
@@ -217,10 +214,8 @@ static kumo_driver_code subnets_sync(struct kumo_driver_conn *c, const struct vp
             wanted = strcmp(want[i].cidr, aws_xml_text(it, "cidrBlock")) == 0;
         if (wanted || rc != KUMO_DRIVER_OK)
             continue;
-        struct aws_params p;
-        aws_params_init(&p, "DeleteSubnet");
-        aws_params_add(&p, "SubnetId", aws_xml_text(it, "subnetId"));
-        rc = aws_call_plain(c, &p, aws_xml_text(it, "subnetId"), deadline_ns, diag);
+        const char *id = aws_xml_text(it, "subnetId");
+        rc = aws_call_one(c, 0, "DeleteSubnet", "SubnetId", id, id, deadline_ns, diag);
         if (rc == KUMO_DRIVER_NOT_FOUND)
             rc = KUMO_DRIVER_OK;
     }

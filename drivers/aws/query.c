@@ -25,6 +25,14 @@ void aws_params_init(struct aws_params *p, const char *action)
     aws_params_add(p, "Version", AWS_EC2_VERSION);
 }
 
+void aws_params_init_elb(struct aws_params *p, const char *action)
+{
+    memset(p, 0, sizeof(*p));
+    p->elb = 1;
+    aws_params_add(p, "Action", action);
+    aws_params_add(p, "Version", AWS_ELB_VERSION);
+}
+
 void aws_params_fini(struct aws_params *p)
 {
     for (size_t i = 0; i < p->count; i++) {
@@ -190,6 +198,8 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
     aws_params_fini(&p);
     if (rc != KUMO_DRIVER_OK)
         return rc;
+    if (kind->seen)
+        kind->seen(c, r->root);
     /* Some EC2 look-alikes ignore an id parameter and answer everything: check the id. */
     AWS_XML_ITEMS(it, r->root, kind->set)
     if (*node == NULL &&
@@ -200,6 +210,89 @@ kumo_driver_code aws_describe_one(struct kumo_driver_conn *c, const struct aws_k
     aws_reply_free(r);
     return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, kind->not_found, "EC2 in %s: no %s",
                                 c->region, what);
+}
+
+kumo_driver_code aws_kind_out(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                              const struct kumo_driver_ref *ref, int64_t deadline_ns, void **out,
+                              struct kumo_driver_diag *diag)
+{
+    *out = NULL;
+    struct aws_reply r;
+    xmlNodePtr item;
+    kumo_driver_code rc = aws_describe_one(c, kind, ref, deadline_ns, &r, &item, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    void *block = NULL;
+    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, kind->pack(pk, c, item, NULL));
+    aws_reply_free(&r);
+    return AWS_OUT(out, block, diag);
+}
+
+static void pack_kind_list(struct kumo_driver_kit_pack *p, struct kumo_driver_conn *c,
+                           const struct aws_kind *kind, xmlNodePtr root)
+{
+    size_t n = 0, i = 0;
+    AWS_XML_ITEMS(it, root, kind->set)
+    n++;
+    const void **slots = kumo_driver_kit_pack_list(p, n);
+    AWS_XML_ITEMS(it, root, kind->set)
+    {
+        kind->pack(p, c, it, slots ? &slots[i] : NULL);
+        i++;
+    }
+}
+
+kumo_driver_code aws_kind_list(struct kumo_driver_conn *c, const struct aws_kind *kind,
+                               const struct kumo_driver_filter *filter, int64_t deadline_ns,
+                               void **out, struct kumo_driver_diag *diag)
+{
+    *out = NULL;
+    struct aws_params p;
+    struct aws_reply r;
+    aws_params_init(&p, kind->action);
+    if (kind->extra_key)
+        aws_params_add(&p, kind->extra_key, kind->extra_value);
+    aws_params_tag_filter(&p, 1, filter);
+    char what[64];
+    snprintf(what, sizeof(what), "%ss", kind->what);
+    kumo_driver_code rc = aws_call(c, &p, what, deadline_ns, &r, diag);
+    aws_params_fini(&p);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    if (kind->seen)
+        kind->seen(c, r.root);
+    void *block = NULL;
+    KUMO_DRIVER_KIT_PACK_TWICE(aws_host, block, pk, pack_kind_list(pk, c, kind, r.root));
+    aws_reply_free(&r);
+    return AWS_OUT(out, block, diag);
+}
+
+kumo_driver_code aws_describe_where(struct kumo_driver_conn *c, const char *action,
+                                    const char *name, const char *value, const char *what,
+                                    int64_t deadline_ns, struct aws_reply *r,
+                                    struct kumo_driver_diag *diag)
+{
+    struct aws_params p;
+    aws_params_init(&p, action);
+    aws_params_filter(&p, 1, name, value);
+    kumo_driver_code rc = p.failed
+                              ? kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "", "out of memory")
+                              : aws_call(c, &p, what, deadline_ns, r, diag);
+    aws_params_fini(&p);
+    return rc;
+}
+
+kumo_driver_code aws_call_one(struct kumo_driver_conn *c, int elb, const char *action,
+                              const char *key, const char *value, const char *what,
+                              int64_t deadline_ns, struct kumo_driver_diag *diag)
+{
+    struct aws_params p;
+    if (elb)
+        aws_params_init_elb(&p, action);
+    else
+        aws_params_init(&p, action);
+    aws_params_add(&p, key, value);
+    return aws_call_plain(c, &p, what, deadline_ns, diag);
 }
 
 /* ---- XML ----------------------------------------------------------------------- */
@@ -367,6 +460,15 @@ kumo_driver_code aws_error_code(const char *code, long status)
                                            "InvalidState",
                                            "ResourceInUse",
                                            NULL};
+    static const char *const quota_elb[] = {"TooManyLoadBalancers",
+                                            "TooManyTargetGroups",
+                                            "TooManyTargets",
+                                            "TooManyListeners",
+                                            "TooManyTags",
+                                            "TooManyRegistrationsForTargetId",
+                                            NULL};
+    static const char *const not_found_elb[] = {"LoadBalancerNotFound", "TargetGroupNotFound",
+                                                "ListenerNotFound", "InvalidTarget", NULL};
     static const char *const unavailable[] = {"Unavailable", "ServiceUnavailable", "InternalError",
                                               "InternalFailure", NULL};
     if (one_of(code, throttled))
@@ -381,8 +483,13 @@ kumo_driver_code aws_error_code(const char *code, long status)
         return KUMO_DRIVER_CONFLICT;
     if (one_of(code, unavailable))
         return KUMO_DRIVER_UNAVAILABLE;
-    if (ends_with(code, ".Duplicate") || strcmp(code, "AlreadyExists") == 0)
+    if (one_of(code, quota_elb))
+        return KUMO_DRIVER_QUOTA;
+    if (ends_with(code, ".Duplicate") || strcmp(code, "AlreadyExists") == 0 ||
+        strncmp(code, "Duplicate", 9) == 0)
         return KUMO_DRIVER_ALREADY_EXISTS;
+    if (one_of(code, not_found_elb))
+        return KUMO_DRIVER_NOT_FOUND;
     /* A wrong catalog name (type, image) is a spec that can never work, not a missing thing. */
     if (ends_with(code, ".NotFound") && strncmp(code, "InvalidAMIID", 12) != 0 &&
         strncmp(code, "InvalidInstanceType", 19) != 0)

@@ -14,6 +14,8 @@ instead:
   lose_run P          forwards RunInstances and, when moto made the instance,
                       closes the connection without a reply: the caller cannot
                       know the instance exists (the classic leak/duplicate)
+  lose_actions A      the same for every successful call of the named actions
+                      (e.g. ["CreateLoadBalancer"]), every time
 
 The region is read from the Authorization header's credential scope.
 Rules change at run time: POST /_proxy/rules {"throttle":0.1,...}; counters:
@@ -32,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 RULES = {"throttle": 0.0, "capacity": 0.0, "capacity_regions": [], "latency_ms": 0,
-         "lose_run": 0.0}
+         "lose_run": 0.0, "lose_actions": []}
 STATS = {"requests": 0, "forwarded": 0, "throttled": 0, "capacity": 0, "lost": 0,
          "run_instances_ok": 0, "by_action": {}}
 RNG = random.Random()
@@ -112,7 +114,8 @@ class Handler(BaseHTTPRequestHandler):
             STATS["forwarded"] += 1
             if action == "RunInstances" and status == 200:
                 STATS["run_instances_ok"] += 1
-        if action == "RunInstances" and status == 200 and chance(rules["lose_run"]):
+        if status == 200 and ((action == "RunInstances" and chance(rules["lose_run"])) or
+                              action in rules["lose_actions"]):
             with LOCK:
                 STATS["lost"] += 1
             self.close_connection = True

@@ -197,6 +197,8 @@ AWS_CONTRACT(resources, (contract_create_idempotent(&env), contract_observe_afte
 AWS_CONTRACT(machines, (contract_deadlines(&env), contract_machine_boots(&env),
                         contract_machine_update(&env)))
 AWS_CONTRACT(catalog_and_bad_input, (contract_catalog(&env), contract_bad_input(&env)))
+/* moto reports a registered running instance healthy at once: its targets "answer". */
+AWS_CONTRACT(load_balancer, (env.lb_targets_answer = 1, contract_load_balancer(&env)))
 
 /* ---- Concurrent lookups share DescribeInstances calls -------------------------------------- */
 

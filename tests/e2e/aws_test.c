@@ -12,6 +12,12 @@
  * types, in subnets of kumo's VPCs; a Connection with a wrong secret is
  * Ready=False naming AWS's AuthFailure; deleting the Infra leaves no instance,
  * VPC, subnet, security group or key pair of kumo's.
+ *
+ * aws_load_balancer_over_infra: a LoadBalancer in front of an Infra's two
+ * machines on one Connection becomes Ready with both endpoints healthy; the
+ * CLI sees one ELBv2 balancer tagged with its uid, a listener and a target
+ * group holding both instances; deleting it leaves no balancer or target
+ * group, and deleting the Infra no instance.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include <time.h>
 
 #include "apis/kumo/v1alpha1/connection.pb-c.h"
+#include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/object/object.h"
 #include "tests/aws/moto.h"
@@ -394,6 +401,157 @@ KUMO_TEST(aws_fleet_faults_kills_delete)
     }
     KUMO_EXPECT(ok);
     fprintf(stderr, "deleted after %.1f s in all\n", kumo_test_now() - started);
+    e2e_stop(&t);
+    moto_stop(&m);
+}
+
+/* ---- A LoadBalancer over an AWS Infra ------------------------------------------------------ */
+
+static int count_in(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static int virginia_ready(e2e *t, void *arg)
+{
+    (void)arg;
+    ProtobufCMessage *o = e2e_get(t, "Connection", "virginia");
+    const Kumo__V1alpha1__Condition *r = o ? kumo_object_condition_get(o, "Ready") : NULL;
+    int ok = r && strcmp(r->status, "True") == 0;
+    kumo_object_destroy(o);
+    return ok;
+}
+
+static int pool_ready(e2e *t, void *arg)
+{
+    (void)arg;
+    return e2e_infra_ready(t, "pool", 2);
+}
+
+static int front_ready(e2e *t, void *arg)
+{
+    (void)arg;
+    Kumo__V1alpha1__LoadBalancer *lb =
+        (Kumo__V1alpha1__LoadBalancer *)e2e_get(t, "LoadBalancer", "front");
+    const Kumo__V1alpha1__Condition *r = lb ? kumo_object_condition_get(&lb->base, "Ready") : NULL;
+    int ok = r && strcmp(r->status, "True") == 0 && lb->status &&
+             lb->status->healthy_endpoints == 2 && lb->status->hostname[0];
+    kumo_object_destroy(lb ? &lb->base : NULL);
+    return ok;
+}
+
+static int balancers_gone(e2e *t, void *arg)
+{
+    (void)t;
+    moto *m = arg;
+    char *lbs = moto_cli(m, "us-east-1", "elbv2 describe-load-balancers");
+    char *groups = moto_cli(m, "us-east-1", "elbv2 describe-target-groups");
+    int gone = lbs && groups && strstr(lbs, "LoadBalancerArn") == NULL &&
+               strstr(groups, "TargetGroupArn") == NULL;
+    free(lbs);
+    free(groups);
+    return gone;
+}
+
+static int pool_gone(e2e *t, void *arg)
+{
+    (void)t;
+    return running_in(arg, "us-east-1") == 0;
+}
+
+/* The private addresses of the running instances, as a JSON array's items. */
+static void running_addresses(moto *m, char *out, size_t size)
+{
+    char *json = moto_cli(m, "us-east-1",
+                          "ec2 describe-instances --filters Name=instance-state-name,Values=running"
+                          " --query Reservations[].Instances[].PrivateIpAddress");
+    out[0] = '\0';
+    for (const char *p = json; p && (p = strchr(p, '"')) != NULL;) {
+        size_t n = strcspn(p + 1, "\"");
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s\"%.*s\"", used ? ", " : "", (int)n, p + 1);
+        p += n + 2;
+    }
+    free(json);
+}
+
+KUMO_TEST(aws_load_balancer_over_infra)
+{
+    moto m;
+    moto_start(&m);
+    KUMO_REQUIRE(moto_proxy_start(&m, "") == 0);
+    char prices[512];
+    KUMO_REQUIRE(kumo_test_source_path("examples/aws-prices.txt", prices, sizeof(prices)));
+    e2e t;
+    e2e_start(&t, "5");
+    E2E_REQUIRE(&t, aws_credential(&t, "moto", m.key_id, m.secret) == 0);
+    E2E_REQUIRE(&t, aws_connection(&t, &m, "virginia", "us-east-1", "moto", prices) == 0);
+    E2E_REQUIRE(&t, e2e_wait(&t, 45, virginia_ready, NULL));
+    E2E_REQUIRE(&t, e2e_apply(&t, "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"Infra\","
+                                  " \"metadata\": {\"name\": \"pool\", \"namespace\": \"default\"},"
+                                  " \"spec\": {\"groups\": [{\"name\": \"web\", \"size\": 2,"
+                                  " \"connection\": \"virginia\", \"instanceType\": \"t3.micro\","
+                                  " \"image\": \"amazon-linux-2023\"}]}}") == 0);
+    E2E_REQUIRE(&t, e2e_wait(&t, 60, pool_ready, NULL));
+    char addresses[256];
+    running_addresses(&m, addresses, sizeof(addresses));
+    fprintf(stderr, "machines at %s\n", addresses);
+    E2E_REQUIRE(
+        &t,
+        e2e_apply(&t,
+                  "{\"apiVersion\": \"kumo.dev/v1alpha1\", \"kind\": \"LoadBalancer\","
+                  " \"metadata\": {\"name\": \"front\", \"namespace\": \"default\"},"
+                  " \"spec\": {\"connection\": \"virginia\", \"policy\": \"RoundRobin\","
+                  " \"listeners\": [{\"name\": \"http\", \"port\": 80, \"protocol\": \"HTTP\"}],"
+                  " \"healthCheck\": {\"type\": \"HTTP\", \"path\": \"/healthz\"},"
+                  " \"backends\": [{\"name\": \"web\", \"port\": 8080,"
+                  " \"addresses\": [%s]}]}}",
+                  addresses) == 0);
+    int ok = e2e_wait(&t, 60, front_ready, NULL);
+    if (!ok)
+        e2e_dump_log(&t, 40);
+    E2E_REQUIRE(&t, ok);
+    Kumo__V1alpha1__LoadBalancer *lb =
+        (Kumo__V1alpha1__LoadBalancer *)e2e_get(&t, "LoadBalancer", "front");
+    E2E_REQUIRE(&t, lb != NULL);
+    char uid[64], args[600];
+    snprintf(uid, sizeof(uid), "%s", lb->metadata->uid);
+    kumo_object_destroy(&lb->base);
+    /* The CLI, not kumo: one balancer tagged with the uid, its listener and both targets. */
+    char *out = moto_cli(&m, "us-east-1", "elbv2 describe-load-balancers");
+    KUMO_EXPECT_INT_EQ(count_in(out, "\"LoadBalancerArn\""), 1);
+    const char *at = out ? strstr(out, "\"LoadBalancerArn\": \"") : NULL;
+    char arn[400] = "";
+    if (at)
+        snprintf(arn, sizeof(arn), "%.*s", (int)strcspn(at + 20, "\""), at + 20);
+    free(out);
+    snprintf(args, sizeof(args), "elbv2 describe-tags --resource-arns %s", arn);
+    out = moto_cli(&m, "us-east-1", args);
+    KUMO_EXPECT_CONTAINS(out, uid);
+    free(out);
+    snprintf(args, sizeof(args), "elbv2 describe-listeners --load-balancer-arn %s", arn);
+    out = moto_cli(&m, "us-east-1", args);
+    KUMO_EXPECT_CONTAINS(out, "\"Port\": 80");
+    free(out);
+    snprintf(args, sizeof(args), "elbv2 describe-target-groups --load-balancer-arn %s", arn);
+    out = moto_cli(&m, "us-east-1", args);
+    at = out ? strstr(out, "\"TargetGroupArn\": \"") : NULL;
+    char group[400] = "";
+    if (at)
+        snprintf(group, sizeof(group), "%.*s", (int)strcspn(at + 19, "\""), at + 19);
+    free(out);
+    snprintf(args, sizeof(args), "elbv2 describe-target-health --target-group-arn %s", group);
+    out = moto_cli(&m, "us-east-1", args);
+    KUMO_EXPECT_INT_EQ(count_in(out, "\"State\": \"healthy\""), 2);
+    free(out);
+    /* Deleting the LoadBalancer, then the Infra, leaves nothing. */
+    E2E_REQUIRE(&t, e2e_delete(&t, "LoadBalancer", "front") == 0);
+    KUMO_EXPECT(e2e_wait(&t, 60, balancers_gone, &m));
+    E2E_REQUIRE(&t, e2e_delete(&t, "Infra", "pool") == 0);
+    KUMO_EXPECT(e2e_wait(&t, 60, pool_gone, &m));
     e2e_stop(&t);
     moto_stop(&m);
 }
