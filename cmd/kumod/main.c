@@ -52,8 +52,7 @@ static const char usage[] =
     "                             \"\" turns it off); kubectl uses <data-dir>/kubeconfig\n"
     "  --log-level L              debug, info, warn or error (default info)\n"
     "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
-    "                             comma list of connection,credential,network,securitygroup,\n"
-    "                             keypair,machine,infra,app\n"
+    "                             comma list of the controllers named at the end\n"
     "  --drivers-dir DIR          cloud driver plugins (default: <kumod dir>/../lib/kumo/drivers)\n"
     "  --latency-table FILE       measured inter-region RTT matrix (CSV) for placement\n"
     "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
@@ -118,6 +117,16 @@ static int parse_host_port(const char *text, char *host, size_t host_size, int *
     snprintf(host, host_size, "%.*s", (int)(colon - text), text);
     *port = (int)p;
     return 0;
+}
+
+/* The usage, then the controllers --controllers takes, read from the manager's table. */
+static void usage_print(void)
+{
+    fputs(usage, stdout);
+    fputs("\ncontrollers:", stdout);
+    for (size_t i = 0; i < kumo_manager_controller_count(); i++)
+        printf("%s %s", i ? "," : "", kumo_manager_controller_name(i));
+    fputs("\n", stdout);
 }
 
 /* Returns 0 to go on, 1 to exit 0 (help/version), 2 on a usage error. */
@@ -237,7 +246,7 @@ static int parse_flags(int argc, char **argv, kumod_flags *f)
             printf("kumod v%s (API kumo.dev/v1alpha1)\n", KUMO_VERSION);
             return 1;
         case 'h':
-            fputs(usage, stdout);
+            usage_print();
             return 1;
         default:
             fprintf(stderr, "kumod: unknown flag \"%s\"; see kumod --help\n", argv[optind - 1]);
@@ -418,15 +427,20 @@ static int controller_flags_take(int *argc, char **argv, kumod_controller_flags 
             argv[out++] = argv[i];
             continue;
         }
-        char why[512], *end;
+        char *end;
         switch (which) {
-        case 0:
-            if (kumo_manager_controllers_check(value, why, sizeof(why)) != 0) {
-                fprintf(stderr, "kumod: --controllers: %s\n", why);
+        case 0: {
+            kumo_diag diag;
+            kumo_diag_init(&diag);
+            kumo_error e = kumo_manager_controllers_check(value, &diag);
+            if (e != KUMO_ERROR_OK)
+                fprintf(stderr, "kumod: --controllers: %s\n", diag.message);
+            kumo_diag_fini(&diag);
+            if (e != KUMO_ERROR_OK)
                 return 2;
-            }
             cf->list = value;
             break;
+        }
         case 1:
             snprintf(cf->drivers_dir, sizeof(cf->drivers_dir), "%s", value);
             break;
