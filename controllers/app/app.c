@@ -19,13 +19,7 @@
 #include "apis/kumo/v1alpha1/infra.pb-c.h"
 #include "bus/agent/agent.h"
 #include "controllers/runtime/meta/meta.h"
-
-double app_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#include "controllers/runtime/clock/clock.h"
 
 int app_key_split(char *key, const char **ns, const char **name)
 {

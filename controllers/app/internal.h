@@ -25,6 +25,7 @@
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/map/map.h"
 #include "controllers/app/app.h"
+#include "controllers/runtime/clock/clock.h"
 
 #define APP_LOG "app"
 
@@ -55,7 +56,6 @@ typedef struct app_agent_view {
 } app_agent_view;
 
 /* Milliseconds on the monotonic clock. */
-double app_now_ms(void);
 /* "ns/name" split in place at the first '/'; 0, or -1 when there is none. */
 int app_key_split(char *key, const char **ns, const char **name);
 

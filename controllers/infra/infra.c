@@ -33,6 +33,7 @@
 
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* Machines created per reconcile pass before status is written and the pass repeats. */
 #define CREATES_PER_PASS 1000
@@ -94,7 +95,7 @@ static void note_revision(infra_memory *mem, const ProtobufCMessage *written)
     int64_t rv = written ? kumo_meta_revision(written) : 0;
     if (rv > mem->written_revision && written->descriptor == &kumo__v1alpha1__machine__descriptor) {
         mem->written_revision = rv;
-        mem->written_ms = infra_now_ms();
+        mem->written_ms = kumo_clock_now_ms();
     }
 }
 
@@ -339,7 +340,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
     }
     infra_memory mem = memory_get(ctl, key);
-    double now = infra_now_ms();
+    double now = kumo_clock_now_ms();
     if (kumo_informer_revision(ctl->machines) < mem.written_revision &&
         now - mem.written_ms < 5000) {
         kumo_object_destroy(object);
@@ -487,7 +488,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     if (fresh == NULL) {
         result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
     } else if (!kumo_meta_status_equal(fresh, object)) {
-        double since = infra_now_ms() - mem.status_written_ms;
+        double since = kumo_clock_now_ms() - mem.status_written_ms;
         int urgent = converged || created > 0 || spec_changed;
         if (!urgent && since < ctl->env.status_interval_ms) {
             result = requeue(ctl->env.status_interval_ms - since);
@@ -496,7 +497,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
             kumo_diag_init(&diag);
             kumo_error e = kumo_client_update_status(ctl->env.client, fresh, NULL, &diag);
             if (e == KUMO_ERROR_OK) {
-                mem.status_written_ms = infra_now_ms();
+                mem.status_written_ms = kumo_clock_now_ms();
                 kumo_recorder_conditions(ctl->env.recorder, object, fresh);
             } else if (e != KUMO_ERROR_NOT_FOUND)
                 result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};

@@ -29,6 +29,7 @@
 #include "apis/map/map.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/meta/meta.h"
+#include "controllers/runtime/clock/clock.h"
 
 struct kumo_infra_controller {
     char name[32];
@@ -55,7 +56,6 @@ kumo_error infra_controller_run(const kumo_controller_options *options, const in
                                 kumo_controller **self, kumo_diag *diag);
 
 /* Milliseconds on the monotonic clock. */
-double infra_now_ms(void);
 /* "ns/name" into buf. */
 void infra_key(const char *ns, const char *name, char *buf, size_t size);
 

@@ -36,6 +36,7 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* How long a cache older than our own last write is waited for. */
 #define STALE_CACHE_WAIT_MS 5000
@@ -255,7 +256,7 @@ static double next_poll_ms(resource_run *run, resource_life life, const char *co
         return drift;
     double boot = resource_boot_estimate(ctl, connection_key);
     if (run->memory.created_at_ms > 0 && run->memory.polls_since_create == 0) {
-        double left = run->memory.created_at_ms + boot - infra_now_ms();
+        double left = run->memory.created_at_ms + boot - kumo_clock_now_ms();
         return left > 50 ? left : 50;
     }
     double again = boot * 0.2;
@@ -303,13 +304,13 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
         return create_failed(run, &call, rc);
     resource_life life = cls->apply(ctl, run, created);
     driver_free(&call, created);
-    run->memory.created_at_ms = infra_now_ms();
+    run->memory.created_at_ms = kumo_clock_now_ms();
     run->memory.polls_since_create = 0;
     run->memory.next_observe_ms =
-        infra_now_ms() + next_poll_ms(run, life, kumo_cloud_conn_key(conn));
+        kumo_clock_now_ms() + next_poll_ms(run, life, kumo_cloud_conn_key(conn));
     KUMO_LOG_DEBUG("controller", "cloud resource created", "controller=%s key=%s id=%s", cls->name,
                    run->key, resource_provider_id(run->object));
-    kumo_controller_result r = requeue(run->memory.next_observe_ms - infra_now_ms());
+    kumo_controller_result r = requeue(run->memory.next_observe_ms - kumo_clock_now_ms());
     r = status_then(run, r);
     resource_memory_put(ctl, run->key, &run->memory);
     return r;
@@ -328,7 +329,7 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
     const resource_class *cls = ctl->cls;
     const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(run->object);
     const char *connection_key = kumo_cloud_conn_key(conn);
-    double now = infra_now_ms();
+    double now = kumo_clock_now_ms();
     KUMO_LOG_DEBUG("controller", "converge", "controller=%s key=%s rv=%s seen=%d next_in_ms=%.0f",
                    cls->name, run->key, m->resource_version, run->memory.seen,
                    run->memory.next_observe_ms - now);
@@ -530,7 +531,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         return done();
     }
     run.memory = resource_memory_get(ctl, run.key);
-    double now = infra_now_ms();
+    double now = kumo_clock_now_ms();
     kumo_controller_result r;
     if (kumo_meta_revision(run.object) < run.memory.written_revision &&
         now - run.memory.written_at_ms < STALE_CACHE_WAIT_MS) {

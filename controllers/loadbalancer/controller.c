@@ -17,13 +17,7 @@
 #include <time.h>
 
 #include "apis/kumo/v1alpha1/connection.pb-c.h"
-
-double lb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#include "controllers/runtime/clock/clock.h"
 
 /* ---- memory ---------------------------------------------------------------------- */
 

@@ -24,6 +24,7 @@
 #include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
 #include "apis/map/map.h"
 #include "controllers/loadbalancer/loadbalancer.h"
+#include "controllers/runtime/clock/clock.h"
 
 #define LB_LOG "loadbalancer"
 
@@ -94,7 +95,6 @@ typedef struct lb_run {
 } lb_run;
 
 /* Milliseconds on the monotonic clock. */
-double lb_now_ms(void);
 
 /* ---- controller.c: memory ---- */
 

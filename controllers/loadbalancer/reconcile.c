@@ -25,6 +25,7 @@
 #include "apis/log/log.h"
 #include "controllers/runtime/meta/meta.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 static kumo_controller_result result_of(kumo_controller_outcome outcome, double after_ms)
 {
@@ -294,7 +295,7 @@ static int observe(lb_run *run, kumo_cloud_conn *conn, double *defer_ms,
     if (rc == KUMO_DRIVER_NOT_FOUND && ref.provider_id[0] == '\0' &&
         kumo_meta_annotation(run->object, KUMO_LB_CREATE_PENDING) == NULL) {
         char when[64];
-        snprintf(when, sizeof(when), "%.0f", lb_now_ms());
+        snprintf(when, sizeof(when), "%.0f", kumo_clock_now_ms());
         if (kumo_meta_annotation_set(run->object, KUMO_LB_CREATE_PENDING, when) < 0)
             return 0;
         *result = write_object(run);
@@ -357,7 +358,7 @@ kumo_controller_result lb_reconcile(void *context, const char *ns, const char *n
     run.c = c;
     run.ns = ns;
     run.name = name;
-    run.now_ms = lb_now_ms();
+    run.now_ms = kumo_clock_now_ms();
     snprintf(run.key, sizeof(run.key), "%s/%s", ns, name);
     run.object = kumo_informer_get(kumo_controller_informer(c->controller), ns, name);
     if (run.object == NULL) {

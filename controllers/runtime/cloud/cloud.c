@@ -25,6 +25,7 @@
 #include "apis/map/map.h"
 #include "apis/object/object.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* A failed open is not retried for the same generation before this many ms. */
 #define OPEN_FAILURE_HOLD_MS 3000
@@ -89,13 +90,6 @@ struct kumo_cloud {
     known_region *regions;
     size_t region_count, region_cap;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out, kumo_diag *diag)
 {
@@ -385,7 +379,7 @@ kumo_error kumo_cloud_open(kumo_cloud *c, const ProtobufCMessage *object, kumo_c
     }
     if (s->failure.code != KUMO_ERROR_OK && s->failed_generation == m->generation &&
         strcmp(s->failed_uid, m->uid) == 0 && !s->invalid &&
-        now_ms() - s->failed_at_ms < OPEN_FAILURE_HOLD_MS) {
+        kumo_clock_now_ms() - s->failed_at_ms < OPEN_FAILURE_HOLD_MS) {
         kumo_error e = s->failure.code;
         kumo_diag_copy(diag, &s->failure);
         pthread_mutex_unlock(&c->lock);
@@ -410,7 +404,7 @@ kumo_error kumo_cloud_open(kumo_cloud *c, const ProtobufCMessage *object, kumo_c
             s->failure.code = e;
         snprintf(s->failed_uid, sizeof(s->failed_uid), "%s", m->uid);
         s->failed_generation = m->generation;
-        s->failed_at_ms = now_ms();
+        s->failed_at_ms = kumo_clock_now_ms();
         pthread_mutex_unlock(&c->lock);
         KUMO_LOG_WARN("cloud", "cannot open connection", "connection=%s error=%s detail=\"%s\"",
                       key, kumo_error_name(e), diag ? diag->message : "");
