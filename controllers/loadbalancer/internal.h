@@ -10,7 +10,7 @@
  *                 create/update/delete through the driver
  *   status.c      endpoints, counters per backend, conditions
  *
- * Locking: c->lock guards c->memory; no lock is held across a driver or API
+ * Locking: c->memory (runtime/keystate) locks itself; no lock is held across a driver or API
  * call.
  */
 #ifndef KUMO_LOADBALANCER_INTERNAL_H
@@ -25,6 +25,7 @@
 #include "apis/map/map.h"
 #include "controllers/loadbalancer/loadbalancer.h"
 #include "controllers/runtime/clock/clock.h"
+#include "controllers/runtime/keystate/keystate.h"
 
 #define LB_LOG "loadbalancer"
 
@@ -32,8 +33,7 @@ struct kumo_lb_controller {
     kumo_lb_env env; /* defaults filled in */
     kumo_controller *controller;
     kumo_informer *apps, *machines, *connections;
-    pthread_mutex_t lock;
-    kumo_map *memory; /* "ns/name" -> lb_memory */
+    kumo_keystate *memory; /* "ns/name" -> lb_memory */
 };
 
 /* A leaving target's drain clock. */
@@ -98,8 +98,10 @@ typedef struct lb_run {
 
 /* ---- controller.c: memory ---- */
 
-/* The memory of key (created when absent); call with c->lock held. NULL: out of memory. */
-lb_memory *lb_memory_of(kumo_lb_controller *c, const char *key);
+/* The memory of key (created when absent; NULL: out of memory), with the memory locked
+ * until lb_memory_release (also after NULL). */
+lb_memory *lb_memory_acquire(kumo_lb_controller *c, const char *key);
+void lb_memory_release(kumo_lb_controller *c);
 void lb_memory_forget(kumo_lb_controller *c, const char *key);
 
 /* ---- targets.c ---- */

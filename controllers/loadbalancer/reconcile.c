@@ -215,22 +215,20 @@ static int same_targets(const lb_run *run)
 
 static void remember_sent(lb_run *run, char **fingerprint)
 {
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     if (m != NULL) {
         free(m->sent);
         m->sent = *fingerprint;
         *fingerprint = NULL;
     }
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
 }
 
 static int already_sent(lb_run *run, const char *fingerprint)
 {
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     int same = m && m->sent && strcmp(m->sent, fingerprint) == 0;
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
     return same;
 }
 
@@ -327,14 +325,13 @@ static kumo_controller_result write_status(lb_run *run)
     /* Counters move with every request: alone they are written at most once per poll (our
      * own write's event would otherwise reconcile again at once, for ever). */
     int write = !kumo_meta_status_equal(run->object, fresh);
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     if (write && m && run->now_ms - m->status_ms < run->c->env.poll_ms * 0.9 &&
         lb_status_only_counters(run->object, fresh))
         write = 0;
     if (write && m)
         m->status_ms = run->now_ms;
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
     if (write) {
         kumo_diag d;
         kumo_diag_init(&d);
