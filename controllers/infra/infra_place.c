@@ -379,9 +379,13 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
         .ns = run->ns,
     };
     kumo_placement_candidate ranked[INFRA_MAX_CANDIDATES];
-    size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES,
-                                                 plan->no_placement, sizeof(plan->no_placement))
-                           : 0;
+    kumo_diag why;
+    kumo_diag_init(&why);
+    size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES, &why) : 0;
+    if (allowed)
+        snprintf(plan->no_placement, sizeof(plan->no_placement), "%.*s",
+                 (int)sizeof(plan->no_placement) - 1, total ? "" : why.message);
+    kumo_diag_fini(&why);
     size_t n = total < INFRA_MAX_CANDIDATES ? total : INFRA_MAX_CANDIDATES;
     /* The candidates point into `allowed`: repoint them at run->offers, which lives on. */
     for (size_t i = 0; i < n; i++) {

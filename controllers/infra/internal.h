@@ -125,11 +125,10 @@ typedef struct resource_class {
      * public key). PREPARE_OK with *prepared (freed with prepared_free);
      * PREPARE_WAIT when a dependency is not ready yet, PREPARE_INVALID when
      * the spec can never work, PREPARE_ERROR on an API failure; `why` says
-     * which. May update the object through the API (the KeyPair writes its
-     * generated key first) and then replaces run->object.
+     * which (its code: NOT_FOUND, UNAVAILABLE, INVALID_ARGUMENT, ...). May update the object
+     * through the API (the KeyPair writes its generated key first) and then replaces run->object.
      */
-    int (*prepare)(resource_ctl *ctl, resource_run *run, void **prepared, char *why,
-                   size_t why_size);
+    int (*prepare)(resource_ctl *ctl, resource_run *run, void **prepared, kumo_diag *why);
     void (*prepared_free)(void *prepared);
     /* Writes what the cloud says into run->object's status; returns the resource's life. */
     resource_life (*apply)(resource_ctl *ctl, resource_run *run, const void *observed);

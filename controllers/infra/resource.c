@@ -268,8 +268,12 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     resource_ctl *ctl = run->ctl;
     const resource_class *cls = ctl->cls;
     void *prepared = NULL;
-    char why[512] = "";
-    int p = cls->prepare(ctl, run, &prepared, why, sizeof(why));
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    int p = cls->prepare(ctl, run, &prepared, &diag);
+    char why[512];
+    snprintf(why, sizeof(why), "%.*s", (int)sizeof(why) - 1, diag.message);
+    kumo_diag_fini(&diag);
     if (p == PREPARE_WAIT || p == PREPARE_BLOCKED) {
         resource_ready(run->object, 0,
                        p == PREPARE_WAIT ? "WaitingForDependencies" : "DependencyFailed", "%s",
