@@ -28,6 +28,10 @@
 #include "controllers/runtime/keystate/keystate.h"
 
 #define LB_LOG "loadbalancer"
+/* While a LoadBalancer is deleted: looked at again after these (ms). */
+#define LB_DELETE_BLOCKED_MS 5000 /* its Connection or driver cannot be used yet */
+#define LB_DELETING_MS       100  /* the driver accepted the delete */
+#define LB_DELETE_RETRY_MS   1000 /* the driver failed and named no delay */
 
 struct kumo_lb_controller {
     kumo_lb_env env; /* defaults filled in */

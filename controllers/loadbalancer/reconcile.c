@@ -176,7 +176,7 @@ static kumo_controller_result delete_lb(lb_run *run)
         KUMO_LOG_WARN(LB_LOG, "cannot delete yet", "lb=%s reason=%s message=\"%s\"", run->key,
                       run->driver_reason, run->driver_message);
         kumo_controller_result r = write_status(run);
-        return r.outcome == KUMO_CONTROLLER_REQUEUE ? requeue(run, 5000) : r;
+        return r.outcome == KUMO_CONTROLLER_REQUEUE ? requeue(run, LB_DELETE_BLOCKED_MS) : r;
     }
     const Kumo__V1alpha1__LoadBalancerStatus *st = run->lb->status;
     struct kumo_driver_ref ref = {st ? st->provider_id : "", uid_of(run->object)};
@@ -192,7 +192,9 @@ static kumo_controller_result delete_lb(lb_run *run)
     kumo_cloud_conn_release(conn);
     if (rc == KUMO_DRIVER_NOT_FOUND)
         return remove_finalizer(run);
-    return requeue(run, rc == KUMO_DRIVER_OK ? 100 : defer_ms > 0 ? defer_ms : 1000);
+    return requeue(run, rc == KUMO_DRIVER_OK ? LB_DELETING_MS
+                        : defer_ms > 0       ? defer_ms
+                                             : LB_DELETE_RETRY_MS);
 }
 
 /* ---- converging ----------------------------------------------------------------------------- */
