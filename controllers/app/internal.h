@@ -27,7 +27,8 @@
 #include "controllers/app/app.h"
 #include "controllers/runtime/clock/clock.h"
 
-#define APP_LOG "app"
+#define APP_LOG           "app"
+#define APP_DRAIN_WAIT_MS 5000 /* for status messages in progress, at stop */
 
 struct kumo_app_controller {
     kumo_app_env env; /* defaults filled in */

@@ -124,7 +124,7 @@ kumo_error kumo_lb_controller_start(const kumo_lb_env *env, kumo_lb_controller *
     if (c->env.workers <= 0)
         c->env.workers = 4;
     if (c->env.poll_ms <= 0)
-        c->env.poll_ms = 1000;
+        c->env.poll_ms = KUMO_LB_DEFAULT_POLL_MS;
     if ((c->memory = kumo_keystate_create(&memory_ops)) == NULL) {
         kumo_lb_controller_stop(c);
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");

@@ -84,7 +84,7 @@ kumo_error kumo_migration_controller_start(const kumo_migration_env *env,
     if (c->env.workers <= 0)
         c->env.workers = 2;
     if (c->env.poll_ms <= 0)
-        c->env.poll_ms = 500;
+        c->env.poll_ms = KUMO_MIGRATION_DEFAULT_POLL_MS;
     if ((c->memory = kumo_keystate_create(&memory_ops)) == NULL) {
         kumo_migration_controller_stop(c);
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");

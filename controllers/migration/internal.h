@@ -33,6 +33,8 @@
 #define MIG_LOG           "migration"
 #define MIG_MAX_APPS      8
 #define MIG_TARGET_SUFFIX "-target"
+/* A Migration that cannot go on yet (world incomplete, paused) looks again this soon. */
+#define MIG_WAIT_MS 5000
 
 typedef Kumo__V1alpha1__MigrationStatus__Phase mig_phase;
 #define MIG_PHASE(x)    KUMO__V1ALPHA1__MIGRATION_STATUS__PHASE__##x

@@ -110,9 +110,9 @@ kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out
              options->state_root ? options->state_root : "");
     c->options.state_root = c->state_root[0] ? c->state_root : NULL;
     if (c->options.call_timeout_ms <= 0)
-        c->options.call_timeout_ms = 30000;
+        c->options.call_timeout_ms = KUMO_CLOUD_DEFAULT_CALL_TIMEOUT_MS;
     if (c->options.limiter_wait_ms <= 0)
-        c->options.limiter_wait_ms = 1000;
+        c->options.limiter_wait_ms = KUMO_CLOUD_DEFAULT_LIMITER_WAIT_MS;
     c->limiters = options->limiters;
     if (c->limiters == NULL) {
         c->limiters = kumo_limiter_set_create();

@@ -158,9 +158,9 @@ kumo_error kumo_lease_start(const kumo_lease_options *options, kumo_lease **out,
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     l->options = *options;
     if (l->options.duration_ms <= 0)
-        l->options.duration_ms = 15000;
-    if (l->options.duration_ms < 300)
-        l->options.duration_ms = 300; /* JetStream refuses entry ages under 100 ms */
+        l->options.duration_ms = KUMO_LEASE_DEFAULT_DURATION_MS;
+    if (l->options.duration_ms < KUMO_LEASE_MIN_DURATION_MS)
+        l->options.duration_ms = KUMO_LEASE_MIN_DURATION_MS;
     snprintf(l->name, sizeof(l->name), "%s", options->name);
     if (options->holder) {
         snprintf(l->holder, sizeof(l->holder), "%s", options->holder);

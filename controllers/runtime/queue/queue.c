@@ -64,11 +64,11 @@ kumo_queue *kumo_queue_create(const kumo_queue_options *options)
     if (options)
         q->options = *options;
     if (q->options.backoff_base_ms <= 0)
-        q->options.backoff_base_ms = 5;
+        q->options.backoff_base_ms = KUMO_QUEUE_DEFAULT_BACKOFF_BASE_MS;
     if (q->options.backoff_max_ms <= 0)
-        q->options.backoff_max_ms = 60000;
+        q->options.backoff_max_ms = KUMO_QUEUE_DEFAULT_BACKOFF_MAX_MS;
     if (q->options.global_qps <= 0)
-        q->options.global_qps = 50;
+        q->options.global_qps = KUMO_QUEUE_DEFAULT_GLOBAL_QPS;
     if (q->options.global_burst <= 0)
         q->options.global_burst = 300;
     q->tokens = q->options.global_burst;
