@@ -64,6 +64,15 @@ static void fail(const char *what, const kumo_diag *diag)
 
 /* ---- the steps: each returns 0, or -1 after reporting --------------------------------- */
 
+/* The end of a step: reports a failure as `what`, frees the diag; 0 or -1. */
+static int step_end(kumo_error e, const char *what, kumo_diag *diag)
+{
+    if (e != KUMO_ERROR_OK)
+        fail(what, diag);
+    kumo_diag_fini(diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
 /* mkdir -p with mode 0700 for the last component. */
 static int make_dirs(const char *path)
 {
@@ -168,10 +177,7 @@ static int api_start(kumod *k)
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_error e = kumo_apiserver_start(&o, &k->api, &diag);
-    if (e != KUMO_ERROR_OK)
-        fail("cannot serve the API", &diag);
-    kumo_diag_fini(&diag);
-    return e == KUMO_ERROR_OK ? 0 : -1;
+    return step_end(e, "cannot serve the API", &diag);
 }
 
 /* ---- the Kubernetes-compatible API (docs/kubeapi.md) ---------------------------------- */
@@ -225,10 +231,7 @@ static int agent_bus_start(kumod *k)
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_error e = kumo_agentbus_start(&o, &k->agents, &diag);
-    if (e != KUMO_ERROR_OK)
-        fail("cannot start the agent bus", &diag);
-    kumo_diag_fini(&diag);
-    return e == KUMO_ERROR_OK ? 0 : -1;
+    return step_end(e, "cannot start the agent bus", &diag);
 }
 
 /* Machine logs over the API (docs/agent.md), with the agent bus. */
@@ -245,10 +248,7 @@ static int logs_start(kumod *k)
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_error e = kumod_logs_start(&o, &k->logs, &diag);
-    if (e != KUMO_ERROR_OK)
-        fail("cannot serve logs", &diag);
-    kumo_diag_fini(&diag);
-    return e == KUMO_ERROR_OK ? 0 : -1;
+    return step_end(e, "cannot serve logs", &diag);
 }
 
 /* Starts the monitor (docs/monitoring.md). Returns 0 or -1 (reported). */
