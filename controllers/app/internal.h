@@ -56,7 +56,6 @@ typedef struct app_agent_view {
     double wanted_for_ms;                /* since a reconcile first wanted it */
 } app_agent_view;
 
-/* Milliseconds on the monotonic clock. */
 /* "ns/name" split in place at the first '/'; 0, or -1 when there is none. */
 int app_key_split(char *key, const char **ns, const char **name);
 

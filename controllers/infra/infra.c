@@ -34,6 +34,7 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 #include "controllers/runtime/clock/clock.h"
+#include "controllers/runtime/keystate/keystate.h"
 
 /* Machines created per reconcile pass before status is written and the pass repeats. */
 #define CREATES_PER_PASS 1000
@@ -48,8 +49,7 @@ typedef struct infra_ctl {
     kumo_infra_env env;
     kumo_controller *controller;
     kumo_informer *connections, *machines, *networks, *security_groups, *key_pairs;
-    pthread_mutex_t lock;
-    kumo_map *memory; /* "ns/name" -> infra_memory */
+    kumo_keystate *memory; /* "ns/name" -> infra_memory */
 } infra_ctl;
 
 typedef struct infra_memory {
@@ -67,30 +67,26 @@ static kumo_controller_result requeue(double ms)
     return (kumo_controller_result){KUMO_CONTROLLER_REQUEUE, ms < 1 ? 1 : ms};
 }
 
+static const kumo_keystate_ops memory_ops = {.size = sizeof(infra_memory)};
+
+/* A copy of the Infra's memory (zero the first time): the pass works on its copy. */
 static infra_memory memory_get(infra_ctl *ctl, const char *key)
 {
     infra_memory m;
     memset(&m, 0, sizeof(m));
-    pthread_mutex_lock(&ctl->lock);
-    infra_memory *found = kumo_map_get(ctl->memory, key);
+    infra_memory *found = kumo_keystate_acquire(ctl->memory, key);
     if (found)
         m = *found;
-    pthread_mutex_unlock(&ctl->lock);
+    kumo_keystate_release(ctl->memory);
     return m;
 }
 
 static void memory_put(infra_ctl *ctl, const char *key, const infra_memory *m)
 {
-    pthread_mutex_lock(&ctl->lock);
-    infra_memory *slot = kumo_map_get(ctl->memory, key);
-    if (slot == NULL && (slot = malloc(sizeof(*slot))) != NULL &&
-        kumo_map_put(ctl->memory, key, slot, NULL) != 0) {
-        free(slot);
-        slot = NULL;
-    }
+    infra_memory *slot = kumo_keystate_acquire(ctl->memory, key);
     if (slot)
         *slot = *m;
-    pthread_mutex_unlock(&ctl->lock);
+    kumo_keystate_release(ctl->memory);
 }
 
 /* ---- writes ------------------------------------------------------------------------ */
@@ -545,9 +541,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     if (object == NULL || kumo_meta_deleting(object)) {
         /* Owner references make the store delete the Machines and shared objects. */
         kumo_object_destroy(object);
-        pthread_mutex_lock(&ctl->lock);
-        free(kumo_map_remove(ctl->memory, key));
-        pthread_mutex_unlock(&ctl->lock);
+        kumo_keystate_forget(ctl->memory, key);
         return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
     }
     infra_memory mem = memory_get(ctl, key);
@@ -610,21 +604,10 @@ static void map_connection(void *context, kumo_controller *controller,
     kumo_informer_keys_free(keys, count);
 }
 
-static void free_value(void *context, const char *key, void *value)
-{
-    (void)context;
-    (void)key;
-    free(value);
-}
-
 static void infra_ctl_free(void *context)
 {
     infra_ctl *ctl = context;
-    if (ctl->memory) {
-        kumo_map_each(ctl->memory, free_value, NULL);
-        kumo_map_destroy(ctl->memory);
-    }
-    pthread_mutex_destroy(&ctl->lock);
+    kumo_keystate_destroy(ctl->memory);
     free(ctl);
 }
 
@@ -634,8 +617,7 @@ kumo_error infra_infra_start(const kumo_infra_env *env, kumo_infra_controller *o
     if (ctl == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     ctl->env = *env;
-    pthread_mutex_init(&ctl->lock, NULL);
-    ctl->memory = kumo_map_create();
+    ctl->memory = kumo_keystate_create(&memory_ops);
     out->context = ctl;
     out->context_free = infra_ctl_free;
     if (ctl->memory == NULL)

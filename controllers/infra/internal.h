@@ -55,7 +55,6 @@ kumo_error infra_controller_run(const kumo_controller_options *options, const in
                                 size_t watch_count, kumo_infra_controller *out,
                                 kumo_controller **self, kumo_diag *diag);
 
-/* Milliseconds on the monotonic clock. */
 /* "ns/name" into buf. */
 void infra_key(const char *ns, const char *name, char *buf, size_t size);
 

@@ -98,8 +98,6 @@ typedef struct lb_run {
     double now_ms;
 } lb_run;
 
-/* Milliseconds on the monotonic clock. */
-
 /* ---- controller.c: memory ---- */
 
 /* The memory of key (created when absent; NULL: out of memory), with the memory locked
