@@ -40,6 +40,9 @@
 /* How long monitoring waits for a NATS server that restarts while kumod starts. */
 #define KUMOD_MONITOR_START_WAIT_MS 30000
 #define KUMOD_MONITOR_RETRY_MS      200
+/* How long a start waits for a store lock left to the children of a kumod that ended. */
+#define KUMOD_STORE_LOCK_WAIT_MS 10000
+#define KUMOD_STORE_LOCK_POLL_MS 100
 
 /* Everything kumod runs; NULL parts did not start (or are off). */
 typedef struct kumod {
@@ -104,6 +107,21 @@ static int data_dir_prepare(kumod *k)
     return 0;
 }
 
+/* 1 when the pid the store's lock file names (the kumod that took the lock) still runs. */
+static int lock_owner_runs(const char *store_dir)
+{
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/kumo.lock", store_dir);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    return pid > 0 && kumod_pid_running((pid_t)pid);
+}
+
 /* Opens the store (its lock proves no other kumod uses the data dir), then stops the
  * nats-servers a killed kumod left there. */
 static int store_open(kumod *k)
@@ -118,6 +136,18 @@ static int store_open(kumod *k)
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_error e = kumo_store_open(&o, &k->store, &diag);
+    /* A kumod killed a moment ago may leave the lock to a child it was starting (which holds
+     * a copy of the lock until its exec): wait for that, never for a kumod that runs. */
+    for (int waited = 0;
+         e == KUMO_ERROR_LOCKED && !lock_owner_runs(store_dir) && waited < KUMOD_STORE_LOCK_WAIT_MS;
+         waited += KUMOD_STORE_LOCK_POLL_MS) {
+        if (waited == 0)
+            KUMO_LOG_WARN("kumod", "the store is still locked after its kumod ended; waiting",
+                          "store=%s", store_dir);
+        nanosleep(&(struct timespec){0, KUMOD_STORE_LOCK_POLL_MS * 1000000L}, NULL);
+        kumo_diag_fini(&diag);
+        e = kumo_store_open(&o, &k->store, &diag);
+    }
     if (e == KUMO_ERROR_LOCKED) {
         KUMO_LOG_ERROR("kumod", "data directory in use", "data_dir=%s", k->flags.data_dir);
         fprintf(stderr,

@@ -36,8 +36,7 @@ static long proc_read(pid_t pid, const char *file, char *buf, size_t size)
     return (long)n;
 }
 
-/* 1 while pid runs; a zombie (an orphan nobody reaps) does not run. */
-static int pid_running(pid_t pid)
+int kumod_pid_running(pid_t pid)
 {
     char stat[512];
     if (pid <= 0 || kill(pid, 0) != 0 || proc_read(pid, "stat", stat, sizeof(stat)) < 0)
@@ -51,11 +50,11 @@ static int pid_running(pid_t pid)
 static void orphan_stop(pid_t pid, int graceful)
 {
     kill(pid, graceful ? SIGTERM : SIGKILL);
-    for (int i = 0; i < KUMOD_ORPHAN_STOP_WAIT_MS / ORPHAN_POLL_MS && pid_running(pid); i++) {
+    for (int i = 0; i < KUMOD_ORPHAN_STOP_WAIT_MS / ORPHAN_POLL_MS && kumod_pid_running(pid); i++) {
         struct timespec pause = {0, ORPHAN_POLL_MS * 1000 * 1000L};
         nanosleep(&pause, NULL);
     }
-    if (pid_running(pid))
+    if (kumod_pid_running(pid))
         kill(pid, SIGKILL);
 }
 
@@ -84,7 +83,7 @@ static void api_bus_orphans_stop(const char *js_dir)
         if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
             continue;
         pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10);
-        if (!is_our_nats_server(pid, js_dir) || !pid_running(pid))
+        if (!is_our_nats_server(pid, js_dir) || !kumod_pid_running(pid))
             continue;
         KUMO_LOG_WARN("kumod", "stopping the nats-server left behind by a previous kumod",
                       "pid=%d store_dir=%s", (int)pid, js_dir);
@@ -104,7 +103,7 @@ static void agent_bus_orphan_stop(const char *pid_file)
         pid = 0;
     fclose(f);
     char args[256];
-    if (pid <= 1 || !pid_running((pid_t)pid) ||
+    if (pid <= 1 || !kumod_pid_running((pid_t)pid) ||
         proc_read((pid_t)pid, "cmdline", args, sizeof(args)) <= 0 ||
         strstr(args, "nats-server") == NULL)
         return;

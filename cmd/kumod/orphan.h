@@ -8,6 +8,8 @@
 #ifndef KUMOD_ORPHAN_H
 #define KUMOD_ORPHAN_H
 
+#include <sys/types.h>
+
 #define KUMOD_ORPHAN_STOP_WAIT_MS 5000 /* after SIGTERM (or SIGKILL), before SIGKILL */
 
 /*
@@ -17,5 +19,8 @@
  * data_dir.
  */
 void kumod_orphans_stop(const char *data_dir);
+
+/* 1 while pid runs; a zombie (an orphan nobody reaps) does not run. */
+int kumod_pid_running(pid_t pid);
 
 #endif
