@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@ struct kumo_natsd {
     char config_file[1024]; /* written for options nats-server has no flag for; "" when none */
     int config_fixed;       /* config_file is the caller's config_path, not a temporary file */
     long max_payload;
+    int die_with_owner;
 };
 
 static long long now_ms(void)
@@ -117,6 +119,53 @@ static kumo_error write_config(kumo_natsd *n, long max_payload, const char *text
     return KUMO_ERROR_OK;
 }
 
+/* posix_spawn, the server in its own process group; 0 or an errno. */
+static int spawn_plain(kumo_natsd *n, const char *const *argv, const char *out)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    /* Nothing of the parent's (kumod's store files, its sockets) may live on in the server,
+     * which can outlive kumod. */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    /* Its own process group, so a terminal's Ctrl-C reaches kumod first. */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    int rc = posix_spawnp(&n->pid, n->binary, &actions, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+/*
+ * fork and exec with PR_SET_PDEATHSIG (posix_spawn cannot set it): the child gets SIGKILL
+ * when this thread ends. Between fork and exec only async-signal-safe calls. Returns 0 or
+ * an errno.
+ */
+static int spawn_dying_with_owner(const char *const *argv, const char *out, pid_t *pid)
+{
+    pid_t owner = getpid();
+    pid_t child = fork();
+    if (child < 0)
+        return errno;
+    if (child == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != owner)
+            _exit(127); /* the owner is already gone */
+        setpgid(0, 0);  /* its own process group, so a terminal's Ctrl-C reaches kumod first */
+        int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+            _exit(127);
+        close_range(3, ~0U, 0); /* nothing of the owner's lives on in the server */
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    *pid = child;
+    return 0;
+}
+
 /* Starts the process and waits for it; *port_clash is set when another port may help. */
 static kumo_error spawn_server(kumo_natsd *n, int *port_clash, kumo_diag *diag)
 {
@@ -141,22 +190,9 @@ static kumo_error spawn_server(kumo_natsd *n, int *port_clash, kumo_diag *diag)
     }
     argv[argc] = NULL;
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
     const char *out = n->log_file[0] ? n->log_file : "/dev/null";
-    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    /* Nothing of the parent's (kumod's store files, its sockets) may live on in the server,
-     * which can outlive kumod. */
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    /* Its own process group, so a terminal's Ctrl-C reaches kumod first. */
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-    posix_spawnattr_setpgroup(&attr, 0);
-    int rc = posix_spawnp(&n->pid, n->binary, &actions, &attr, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc =
+        n->die_with_owner ? spawn_dying_with_owner(argv, out, &n->pid) : spawn_plain(n, argv, out);
     if (rc != 0) {
         n->pid = 0;
         return kumo_diag_set_foreign(diag, rc == ENOENT ? KUMO_ERROR_UNAVAILABLE : KUMO_ERROR_IO,
@@ -209,6 +245,7 @@ kumo_error kumo_natsd_start(const kumo_natsd_options *options, kumo_natsd **out,
         return e;
     }
     n->max_payload = o->max_payload;
+    n->die_with_owner = o->die_with_owner;
     if (o->config_path && o->config_path[0]) {
         snprintf(n->config_file, sizeof(n->config_file), "%s", o->config_path);
         n->config_fixed = 1;

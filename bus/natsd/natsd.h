@@ -29,6 +29,10 @@ typedef struct kumo_natsd_options {
      * new temporary file in $TMPDIR, which a SIGKILLed owner leaves behind: owners with a
      * directory of their own (kumod's data dir) name a fixed file there instead. */
     const char *config_path;
+    /* 1: the server is killed (SIGKILL) when the thread that started it ends, the process
+     * included, even by SIGKILL (Linux PR_SET_PDEATHSIG): for a server that keeps no state
+     * (kumod's agent bus). Start it from a thread that lives as long as the process. */
+    int die_with_owner;
 } kumo_natsd_options;
 
 /*

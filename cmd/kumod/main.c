@@ -1,12 +1,12 @@
 /*
  * kumod - the kumo server: opens the store, brings up the bus (its own child
- * nats-server unless --nats names one) and serves the API on it until
- * SIGTERM or SIGINT, then drains in-flight requests and exits cleanly.
+ * nats-server unless --nats names one), serves the API on it, the agent bus,
+ * monitoring and the controllers until SIGTERM or SIGINT, then drains
+ * in-flight requests and exits cleanly. A thin main: the flags are a table
+ * (flags.c), start is a table of named steps (below), each part lives in its
+ * module.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,12 +20,12 @@
 #include <nats/nats.h>
 
 #include "apis/log/log.h"
+#include "bus/agentbus/agentbus.h"
 #include "bus/apiserver/apiserver.h"
-#include "bus/monitor/monitor.h"
 #include "bus/kubeapi/kubeapi.h"
+#include "bus/monitor/monitor.h"
 #include "bus/natsd/natsd.h"
-#include "bus/protocol/protocol.h"
-#include "cmd/kumod/agents.h"
+#include "cmd/kumod/flags.h"
 #include "cmd/kumod/logs.h"
 #include "cmd/kumod/orphan.h"
 #include "controllers/manager/manager.h"
@@ -35,220 +35,45 @@
 #define KUMO_VERSION "0.0.0"
 #endif
 
-static const char usage[] =
-    "kumod - the kumo multi-cloud control plane server\n"
-    "\n"
-    "Usage: kumod [flags]\n"
-    "\n"
-    "Flags:\n"
-    "  --data-dir DIR             where the store (and the embedded nats-server's data) live\n"
-    "                             (default: $KUMO_DATA_DIR, else /var/lib/kumo as root,\n"
-    "                             else $XDG_DATA_HOME/kumo or ~/.local/share/kumo)\n"
-    "  --nats URL                 use this NATS server (default: start an embedded one)\n"
-    "  --embedded-nats-addr H:P   address of the embedded nats-server (default 127.0.0.1:4222)\n"
-    "  --prefix P                 subject prefix (default kumo.v1)\n"
-    "  --workers N                request-serving threads (default 64)\n"
-    "  --http-listen H:P          the Kubernetes-compatible HTTPS API (default 127.0.0.1:6443;\n"
-    "                             \"\" turns it off); kubectl uses <data-dir>/kubeconfig\n"
-    "  --log-level L              debug, info, warn or error (default info)\n"
-    "  --controllers LIST         controllers to run: all (default), none (API only), or a\n"
-    "                             comma list of connection,credential,network,securitygroup,\n"
-    "                             keypair,machine,infra,app\n"
-    "  --drivers-dir DIR          cloud driver plugins (default: <kumod dir>/../lib/kumo/drivers)\n"
-    "  --latency-table FILE       measured inter-region RTT matrix (CSV) for placement\n"
-    "  --drift-poll-seconds S     how often running machines are checked for drift (default 30)\n"
-    "  --max-machines-per-infra N      machines one Infra may ask for in all (default 10000)\n"
-    "  --max-machines-per-namespace N  Machines Infras may make in one namespace (default 50000)\n"
-    "  --event-ttl-seconds S      Events older than this are deleted (default 3600)\n"
-    "  --events-per-namespace N   most Events kept per namespace (default 1000)\n"
-    "  --agent-listen H:P|none    the agent bus, which the kumo-agents in machines join\n"
-    "                             (default 0.0.0.0 on the port it had last time, else a free one)\n"
-    "  --agent-advertise URLS     comma list of nats:// URLs agents use to reach the agent bus\n"
-    "                             (default: the machine's gateway, the local driver's bridge)\n"
-    "  --metrics-listen H:P|none  serve /metrics (Prometheus) here (default 127.0.0.1:9464;\n"
-    "                             when that default is taken, kumod serves without it)\n"
-    "  --metrics-interval S       how often agents report metrics and time their peers\n"
-    "                             (default 10, at least 1)\n"
-    "  --version                  print the version and exit\n"
-    "  -h, --help                 print this help and exit\n"
-    "\n"
-    "Stop it with SIGTERM or Ctrl-C: it finishes in-flight requests first.\n";
+/* Largest NATS message of the embedded server: room for the biggest object (1.5 MiB) and pages. */
+#define KUMOD_EMBEDDED_MAX_PAYLOAD (8L << 20)
+/* How long monitoring waits for a NATS server that restarts while kumod starts. */
+#define KUMOD_MONITOR_START_WAIT_MS 30000
+#define KUMOD_MONITOR_RETRY_MS      200
+/* How long a start waits for a store lock left to the children of a kumod that ended. */
+#define KUMOD_STORE_LOCK_WAIT_MS 10000
+#define KUMOD_STORE_LOCK_POLL_MS 100
 
-typedef struct kumod_flags {
-    char data_dir[1024];
-    const char *nats_url;
-    char embedded_host[64];
-    int embedded_port;
-    const char *prefix;
-    int workers;
-    char agent_host[64]; /* "" with --agent-listen none */
-    int agent_port;
-    const char *agent_advertise;
-    const char *metrics_listen; /* NULL: the default, given up quietly when taken */
-    int metrics_interval_ms;
-    const char *http_listen; /* "" turns the Kubernetes API off */
-    int http_listen_given;   /* 1: failing to listen is fatal */
-} kumod_flags;
+/* Everything kumod runs; NULL parts did not start (or are off). */
+typedef struct kumod {
+    kumod_flags flags;
+    kumo_store *store;
+    kumo_natsd *natsd;
+    const char *url; /* the API bus */
+    kumo_apiserver *api;
+    kumo_kubeapi *kubeapi;
+    kumo_agentbus *agents;
+    kumo_monitor *monitor;
+    kumod_logs *logs;
+    kumo_manager *manager;
+} kumod;
 
-static void default_data_dir(char *buf, size_t size)
+static void fail(const char *what, const kumo_diag *diag)
 {
-    const char *env = getenv("KUMO_DATA_DIR");
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    if (env && env[0])
-        snprintf(buf, size, "%s", env);
-    else if (geteuid() == 0)
-        snprintf(buf, size, "/var/lib/kumo");
-    else if (xdg && xdg[0])
-        snprintf(buf, size, "%s/kumo", xdg);
-    else
-        snprintf(buf, size, "%s/.local/share/kumo", home ? home : ".");
+    KUMO_LOG_ERROR("kumod", what, "error=%s", kumo_error_name(diag->code));
+    fprintf(stderr, "kumod: %s: %s\n", what,
+            diag->message[0] ? diag->message : kumo_error_text(diag->code));
 }
 
-/* Parses "HOST:PORT". Returns 0 on success. */
-static int parse_host_port(const char *text, char *host, size_t host_size, int *port)
-{
-    const char *colon = strrchr(text, ':');
-    if (colon == NULL || colon == text || (size_t)(colon - text) >= host_size)
-        return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535)
-        return -1;
-    snprintf(host, host_size, "%.*s", (int)(colon - text), text);
-    *port = (int)p;
-    return 0;
-}
+/* ---- the steps: each returns 0, or -1 after reporting --------------------------------- */
 
-/* Returns 0 to go on, 1 to exit 0 (help/version), 2 on a usage error. */
-static int parse_flags(int argc, char **argv, kumod_flags *f)
+/* The end of a step: reports a failure as `what`, frees the diag; 0 or -1. */
+static int step_end(kumo_error e, const char *what, kumo_diag *diag)
 {
-    enum {
-        DATA_DIR = 1,
-        NATS,
-        EMBEDDED,
-        PREFIX,
-        WORKERS,
-        LOG_LEVEL,
-        VERSION,
-        AGENT_LISTEN,
-        AGENT_ADVERTISE,
-        METRICS_LISTEN,
-        METRICS_INTERVAL,
-        HTTP_LISTEN
-    };
-    static const struct option options[] = {
-        {"data-dir", required_argument, NULL, DATA_DIR},
-        {"nats", required_argument, NULL, NATS},
-        {"embedded-nats-addr", required_argument, NULL, EMBEDDED},
-        {"prefix", required_argument, NULL, PREFIX},
-        {"workers", required_argument, NULL, WORKERS},
-        {"log-level", required_argument, NULL, LOG_LEVEL},
-        {"version", no_argument, NULL, VERSION},
-        {"agent-listen", required_argument, NULL, AGENT_LISTEN},
-        {"agent-advertise", required_argument, NULL, AGENT_ADVERTISE},
-        {"metrics-listen", required_argument, NULL, METRICS_LISTEN},
-        {"metrics-interval", required_argument, NULL, METRICS_INTERVAL},
-        {"http-listen", required_argument, NULL, HTTP_LISTEN},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    memset(f, 0, sizeof(*f));
-    default_data_dir(f->data_dir, sizeof(f->data_dir));
-    snprintf(f->embedded_host, sizeof(f->embedded_host), "127.0.0.1");
-    f->embedded_port = 4222;
-    f->prefix = KUMO_PROTOCOL_DEFAULT_PREFIX;
-    f->workers = KUMO_APISERVER_DEFAULT_WORKERS;
-    snprintf(f->agent_host, sizeof(f->agent_host), "0.0.0.0");
-    f->http_listen = KUMO_KUBEAPI_DEFAULT_LISTEN;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case DATA_DIR:
-            snprintf(f->data_dir, sizeof(f->data_dir), "%s", optarg);
-            break;
-        case NATS:
-            f->nats_url = optarg;
-            break;
-        case EMBEDDED:
-            if (parse_host_port(optarg, f->embedded_host, sizeof(f->embedded_host),
-                                &f->embedded_port) != 0) {
-                fprintf(stderr, "kumod: --embedded-nats-addr \"%s\" is not HOST:PORT\n", optarg);
-                return 2;
-            }
-            break;
-        case PREFIX:
-            f->prefix = optarg;
-            break;
-        case AGENT_LISTEN:
-            if (strcmp(optarg, "none") == 0) {
-                f->agent_host[0] = '\0';
-            } else if (parse_host_port(optarg, f->agent_host, sizeof(f->agent_host),
-                                       &f->agent_port) != 0) {
-                fprintf(stderr, "kumod: --agent-listen \"%s\" is not HOST:PORT or none\n", optarg);
-                return 2;
-            }
-            break;
-        case AGENT_ADVERTISE:
-            f->agent_advertise = optarg;
-            break;
-        case METRICS_LISTEN:
-            f->metrics_listen = optarg;
-            break;
-        case METRICS_INTERVAL: {
-            char *end;
-            double seconds = strtod(optarg, &end);
-            if (*end != '\0' || !(seconds >= 1 && seconds <= 3600)) {
-                fprintf(stderr,
-                        "kumod: --metrics-interval \"%s\" must be a number of seconds from 1 "
-                        "to 3600\n",
-                        optarg);
-                return 2;
-            }
-            f->metrics_interval_ms = (int)(seconds * 1000);
-            break;
-        }
-        case HTTP_LISTEN:
-            f->http_listen = optarg;
-            f->http_listen_given = 1;
-            break;
-        case WORKERS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end != '\0' || n < 1 || n > 256) {
-                fprintf(stderr, "kumod: --workers \"%s\" must be a number from 1 to 256\n", optarg);
-                return 2;
-            }
-            f->workers = (int)n;
-            break;
-        }
-        case LOG_LEVEL: {
-            kumo_log_level level;
-            if (kumo_log_level_parse(optarg, &level) != 0) {
-                fprintf(stderr, "kumod: --log-level \"%s\": use debug, info, warn or error\n",
-                        optarg);
-                return 2;
-            }
-            kumo_log_set_level(level);
-            break;
-        }
-        case VERSION:
-            printf("kumod v%s (API kumo.dev/v1alpha1)\n", KUMO_VERSION);
-            return 1;
-        case 'h':
-            fputs(usage, stdout);
-            return 1;
-        default:
-            fprintf(stderr, "kumod: unknown flag \"%s\"; see kumod --help\n", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "kumod: unexpected argument \"%s\"; see kumod --help\n", argv[optind]);
-        return 2;
-    }
-    return 0;
+    if (e != KUMO_ERROR_OK)
+        fail(what, diag);
+    kumo_diag_fini(diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
 }
 
 /* mkdir -p with mode 0700 for the last component. */
@@ -267,71 +92,142 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Largest NATS message of the embedded server: room for the biggest object (1.5 MiB) and pages. */
-#define KUMOD_EMBEDDED_MAX_PAYLOAD (8L << 20)
-
-/* 1 when /proc/<pid>/cmdline is a nats-server whose JetStream directory is js_dir. */
-static int is_our_nats_server(const char *pid, const char *js_dir)
+/* Creates the data directory and makes its path absolute. */
+static int data_dir_prepare(kumod *k)
 {
-    char args[4096];
-    long n = kumod_proc_read((pid_t)strtol(pid, NULL, 10), "cmdline", args, sizeof(args));
-    if (n <= 0)
-        return 0;
-    if (strstr(args, "nats-server") == NULL)
-        return 0;
-    for (const char *a = args; a < args + n; a += strlen(a) + 1)
-        if (strcmp(a, "-sd") == 0 && a + strlen(a) + 1 < args + n &&
-            strcmp(a + strlen(a) + 1, js_dir) == 0)
-            return 1;
+    if (make_dirs(k->flags.data_dir) != 0) {
+        fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", k->flags.data_dir,
+                strerror(errno));
+        return -1;
+    }
+    char absolute[PATH_MAX];
+    if (realpath(k->flags.data_dir, absolute) != NULL &&
+        strlen(absolute) < sizeof(k->flags.data_dir))
+        memcpy(k->flags.data_dir, absolute, strlen(absolute) + 1);
     return 0;
 }
 
-/*
- * A kumod killed with SIGKILL leaves its embedded nats-server running (it is
- * in its own process group so that Ctrl-C reaches kumod first). Holding the
- * store's lock proves no other kumod uses this data directory, so a
- * nats-server on our JetStream directory is such an orphan: stop it, so the
- * new one can take the port and the directory.
- */
-static void stop_orphaned_nats_server(const char *js_dir)
+/* 1 when the pid the store's lock file names (the kumod that took the lock) still runs. */
+static int lock_owner_runs(const char *store_dir)
 {
-    DIR *proc = opendir("/proc");
-    if (proc == NULL)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir(proc)) != NULL) {
-        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
-            continue;
-        if (!is_our_nats_server(entry->d_name, js_dir))
-            continue;
-        pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10);
-        if (!kumod_pid_running(pid))
-            continue;
-        KUMO_LOG_WARN("kumod", "stopping the nats-server left behind by a previous kumod",
-                      "pid=%d store_dir=%s", (int)pid, js_dir);
-        kumod_orphan_stop(pid, 1);
+    char path[1200];
+    snprintf(path, sizeof(path), "%s/kumo.lock", store_dir);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    return pid > 0 && kumod_pid_running((pid_t)pid);
+}
+
+/* Opens the store (its lock proves no other kumod uses the data dir), then stops the
+ * nats-servers a killed kumod left there. */
+static int store_open(kumod *k)
+{
+    char store_dir[1100];
+    snprintf(store_dir, sizeof(store_dir), "%s/store", k->flags.data_dir);
+    kumo_store_options o;
+    kumo_store_options_init(&o);
+    o.path = store_dir;
+    if (k->flags.max_machines_per_infra > 0)
+        o.max_machines_per_infra = k->flags.max_machines_per_infra;
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_store_open(&o, &k->store, &diag);
+    /* A kumod killed a moment ago may leave the lock to a child it was starting (which holds
+     * a copy of the lock until its exec): wait for that, never for a kumod that runs. */
+    for (int waited = 0;
+         e == KUMO_ERROR_LOCKED && !lock_owner_runs(store_dir) && waited < KUMOD_STORE_LOCK_WAIT_MS;
+         waited += KUMOD_STORE_LOCK_POLL_MS) {
+        if (waited == 0)
+            KUMO_LOG_WARN("kumod", "the store is still locked after its kumod ended; waiting",
+                          "store=%s", store_dir);
+        nanosleep(&(struct timespec){0, KUMOD_STORE_LOCK_POLL_MS * 1000000L}, NULL);
+        kumo_diag_fini(&diag);
+        e = kumo_store_open(&o, &k->store, &diag);
     }
-    closedir(proc);
+    if (e == KUMO_ERROR_LOCKED) {
+        KUMO_LOG_ERROR("kumod", "data directory in use", "data_dir=%s", k->flags.data_dir);
+        fprintf(stderr,
+                "kumod: the data directory %s is in use by another kumod (its store %s is "
+                "locked).\nStop that kumod first, or give this one its own --data-dir.\n",
+                k->flags.data_dir, store_dir);
+    } else if (e != KUMO_ERROR_OK) {
+        fail("cannot open the store", &diag);
+    }
+    kumo_diag_fini(&diag);
+    if (e == KUMO_ERROR_OK)
+        kumod_orphans_stop(k->flags.data_dir);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
+/* The API bus: --nats, else an embedded nats-server with JetStream in the data dir. */
+static int bus_start(kumod *k)
+{
+    k->url = k->flags.nats_url;
+    if (k->url != NULL)
+        return 0;
+    char js_dir[1100], log_file[1100], config_file[1100];
+    snprintf(js_dir, sizeof(js_dir), "%s/nats", k->flags.data_dir);
+    snprintf(log_file, sizeof(log_file), "%s/nats-server.log", k->flags.data_dir);
+    snprintf(config_file, sizeof(config_file), "%s/nats-server.conf", k->flags.data_dir);
+    kumo_natsd_options o = {
+        .host = k->flags.embedded_host,
+        .port = k->flags.embedded_port,
+        .store_dir = js_dir,
+        .log_file = log_file,
+        .max_payload = KUMOD_EMBEDDED_MAX_PAYLOAD,
+        .config_path = config_file, /* not in $TMPDIR: a kill -9 leaves nothing there */
+    };
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_natsd_start(&o, &k->natsd, &diag);
+    if (e != KUMO_ERROR_OK) {
+        fail("cannot start the embedded nats-server", &diag);
+    } else {
+        k->url = kumo_natsd_url(k->natsd);
+        KUMO_LOG_INFO("kumod", "embedded nats-server started", "url=%s pid=%d log=%s", k->url,
+                      (int)kumo_natsd_pid(k->natsd), log_file);
+    }
+    kumo_diag_fini(&diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
+static int api_start(kumod *k)
+{
+    kumo_apiserver_options o = {
+        .nats_url = k->url,
+        .prefix = k->flags.prefix,
+        .store = k->store,
+        .workers = k->flags.workers,
+        .desired_stream = 1,
+    };
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_apiserver_start(&o, &k->api, &diag);
+    return step_end(e, "cannot serve the API", &diag);
 }
 
 /* ---- the Kubernetes-compatible API (docs/kubeapi.md) ---------------------------------- */
-
-static void fail(const char *what, const kumo_diag *diag);
 
 /*
  * Starts the HTTPS API unless --http-listen "". When the default address is
  * taken (another kumod on this machine), kumod goes on without it and says
  * so; an address given with --http-listen must work. Returns 0 or -1.
  */
-static int start_kubeapi(const kumod_flags *flags, kumo_store *store, kumo_kubeapi **out)
+static int kubeapi_start(kumod *k)
 {
+    const kumod_flags *flags = &k->flags;
+    kumo_kubeapi **out = &k->kubeapi;
     *out = NULL;
     if (flags->http_listen[0] == '\0')
         return 0;
     kumo_diag diag;
     kumo_diag_init(&diag);
     kumo_kubeapi_options options = {
-        .listen = flags->http_listen, .data_dir = flags->data_dir, .store = store};
+        .listen = flags->http_listen, .data_dir = flags->data_dir, .store = k->store};
     kumo_error err = kumo_kubeapi_start(&options, out, &diag);
     int status = 0;
     if (err == KUMO_ERROR_UNAVAILABLE && !flags->http_listen_given) {
@@ -350,185 +246,54 @@ static int start_kubeapi(const kumod_flags *flags, kumo_store *store, kumo_kubea
 
 /* ---- the controller manager (docs/controllers.md) ------------------------------------ */
 
-typedef struct kumod_controller_flags {
-    const char *list;                /* --controllers */
-    char drivers_dir[1024];          /* --drivers-dir */
-    const char *latency_table;       /* --latency-table */
-    double drift_poll_seconds;       /* --drift-poll-seconds */
-    long max_machines_per_infra;     /* --max-machines-per-infra (the store checks it) */
-    long max_machines_per_namespace; /* --max-machines-per-namespace */
-    long event_ttl_seconds;          /* --event-ttl-seconds */
-    long events_per_namespace;       /* --events-per-namespace */
-} kumod_controller_flags;
-
-/* A limit flag: a whole number from 1 to 10,000,000 into *out; 0, or 2 after a usage error. */
-static int limit_flag(const char *name, const char *value, long *out)
+/* The agent bus (docs/agent.md), when controllers run and --agent-listen is not none. */
+static int agent_bus_start(kumod *k)
 {
-    char *end;
-    *out = strtol(value, &end, 10);
-    if (*end == '\0' && *out >= 1 && *out <= 10000000)
+    if (!kumod_flags_run_controllers(&k->flags) || k->flags.agent_host[0] == '\0')
         return 0;
-    fprintf(stderr, "kumod: %s \"%s\" must be a whole number from 1 to 10000000\n", name, value);
-    return 2;
-}
-
-/*
- * Takes the controller manager's flags (and the limits on machines) out of
- * argv (so parse_flags never sees them). Returns 0, or 2 after printing a
- * usage error.
- */
-static int controller_flags_take(int *argc, char **argv, kumod_controller_flags *cf)
-{
-    static const char *const names[] = {"--controllers",
-                                        "--drivers-dir",
-                                        "--latency-table",
-                                        "--drift-poll-seconds",
-                                        "--max-machines-per-infra",
-                                        "--max-machines-per-namespace",
-                                        "--event-ttl-seconds",
-                                        "--events-per-namespace"};
-    memset(cf, 0, sizeof(*cf));
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    self[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(cf->drivers_dir, sizeof(cf->drivers_dir), "%.990s/../lib/kumo/drivers",
-             slash ? self : ".");
-    int out = 1;
-    for (int i = 1; i < *argc; i++) {
-        int which = -1;
-        const char *value = NULL;
-        for (int k = 0; k < 8 && which < 0; k++) {
-            size_t len = strlen(names[k]);
-            if (strcmp(argv[i], names[k]) == 0) {
-                which = k;
-                if (i + 1 >= *argc) {
-                    fprintf(stderr, "kumod: %s needs a value; see kumod --help\n", names[k]);
-                    return 2;
-                }
-                value = argv[++i];
-            } else if (strncmp(argv[i], names[k], len) == 0 && argv[i][len] == '=') {
-                which = k;
-                value = argv[i] + len + 1;
-            }
-        }
-        if (which < 0) {
-            argv[out++] = argv[i];
-            continue;
-        }
-        char why[512], *end;
-        switch (which) {
-        case 0:
-            if (kumo_manager_controllers_check(value, why, sizeof(why)) != 0) {
-                fprintf(stderr, "kumod: --controllers: %s\n", why);
-                return 2;
-            }
-            cf->list = value;
-            break;
-        case 1:
-            snprintf(cf->drivers_dir, sizeof(cf->drivers_dir), "%s", value);
-            break;
-        case 2:
-            cf->latency_table = value;
-            break;
-        case 4:
-        case 5:
-        case 6:
-        case 7: {
-            long *slots[] = {&cf->max_machines_per_infra, &cf->max_machines_per_namespace,
-                             &cf->event_ttl_seconds, &cf->events_per_namespace};
-            if (limit_flag(names[which], value, slots[which - 4]) != 0)
-                return 2;
-            break;
-        }
-        default:
-            cf->drift_poll_seconds = strtod(value, &end);
-            if (*end != '\0' || !(cf->drift_poll_seconds > 0 && cf->drift_poll_seconds <= 86400)) {
-                fprintf(stderr,
-                        "kumod: --drift-poll-seconds \"%s\" must be a number of seconds "
-                        "from 0.001 to 86400\n",
-                        value);
-                return 2;
-            }
-        }
-    }
-    argv[out] = NULL;
-    *argc = out;
-    return 0;
-}
-
-/* Credential data for the drivers: read from the store in this process, never over the API. */
-static kumo_error kumod_read_credential(void *context, const char *ns, const char *name,
-                                        ProtobufCMessage **out, kumo_diag *diag)
-{
-    return kumo_store_get(context, kumo_object_kind_lookup("Credential"), ns, name, out, NULL,
-                          diag);
-}
-
-/* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
-static int controllers_start(const kumod_controller_flags *cf, const char *url, const char *prefix,
-                             const char *data_dir, kumo_store *store, kumod_agents *agents,
-                             kumo_monitor *monitor, kumo_manager **out)
-{
-    *out = NULL;
-    if (cf->list && strcmp(cf->list, "none") == 0)
-        return 0;
-    char host[128] = "host", holder[1300], state_root[1100];
-    gethostname(host, sizeof(host) - 1);
-    /* Drivers keep their files (the sim's account, the local driver's state) with kumod's. */
-    snprintf(state_root, sizeof(state_root), "%s/drivers", data_dir);
-    if (mkdir(state_root, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "kumod: cannot create %s: %s\n", state_root, strerror(errno));
-        return -1;
-    }
-    snprintf(holder, sizeof(holder), "%s:%s", host, data_dir); /* stable across restarts */
-    kumo_manager_options o = {
-        .nats_url = url,
-        .prefix = prefix,
-        .controllers = cf->list,
-        .drivers_dir = cf->drivers_dir,
-        .latency_table = cf->latency_table,
-        .holder = holder,
-        .drift_poll_ms = cf->drift_poll_seconds * 1000,
-        .max_machines_per_namespace = cf->max_machines_per_namespace,
-        .event_ttl_seconds = (double)cf->event_ttl_seconds,
-        .events_per_namespace = (int)cf->events_per_namespace,
-        .read_credential = kumod_read_credential,
-        .credential_context = store,
-        .state_root = state_root,
-        .agent_url = agents ? kumod_agents_url(agents) : NULL,
-        .agent_user = agents ? kumod_agents_user(agents) : NULL,
-        .agent_password = agents ? kumod_agents_password(agents) : NULL,
-        .agent_bootstrap = kumod_agents_bootstrap,
-        .agent_context = agents,
-        .measured_latency = kumo_monitor_latency,
-        .measured_context = monitor,
-    };
+    kumo_agentbus_options o = {.data_dir = k->flags.data_dir,
+                               .host = k->flags.agent_host,
+                               .port = k->flags.agent_port,
+                               .advertise = k->flags.agent_advertise,
+                               .api_url = k->url,
+                               .api_prefix = k->flags.prefix,
+                               .metrics_interval_ms = k->flags.metrics_interval_ms};
     kumo_diag diag;
     kumo_diag_init(&diag);
-    kumo_error e = kumo_manager_start(&o, out, &diag);
-    if (e != KUMO_ERROR_OK)
-        fprintf(stderr, "kumod: cannot start the controllers: %s\n",
-                diag.message[0] ? diag.message : kumo_error_text(e));
-    kumo_diag_fini(&diag);
-    return e == KUMO_ERROR_OK ? 0 : -1;
+    kumo_error e = kumo_agentbus_start(&o, &k->agents, &diag);
+    return step_end(e, "cannot start the agent bus", &diag);
 }
 
-#define KUMOD_MONITOR_START_WAIT_MS 30000
+/* Machine logs over the API (docs/agent.md), with the agent bus. */
+static int logs_start(kumod *k)
+{
+    if (k->agents == NULL)
+        return 0;
+    kumod_logs_options o = {k->url,
+                            k->flags.prefix,
+                            k->store,
+                            kumo_agentbus_url(k->agents),
+                            kumo_agentbus_user(k->agents),
+                            kumo_agentbus_password(k->agents)};
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumod_logs_start(&o, &k->logs, &diag);
+    return step_end(e, "cannot serve logs", &diag);
+}
 
 /* Starts the monitor (docs/monitoring.md). Returns 0 or -1 (reported). */
-static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *agents,
-                         kumo_monitor **out)
+static int monitor_start(kumod *k)
 {
+    const kumod_flags *f = &k->flags;
+    kumo_agentbus *agents = k->agents;
+    kumo_monitor **out = &k->monitor;
     kumo_monitor_options o = {
         .listen = f->metrics_listen ? f->metrics_listen : KUMO_MONITOR_DEFAULT_LISTEN,
-        .api_url = url,
+        .api_url = k->url,
         .api_prefix = f->prefix,
-        .agent_url = agents ? kumod_agents_url(agents) : NULL,
-        .agent_user = agents ? kumod_agents_user(agents) : NULL,
-        .agent_password = agents ? kumod_agents_password(agents) : NULL,
+        .agent_url = agents ? kumo_agentbus_url(agents) : NULL,
+        .agent_user = agents ? kumo_agentbus_user(agents) : NULL,
+        .agent_password = agents ? kumo_agentbus_password(agents) : NULL,
         .peers_interval_ms = f->metrics_interval_ms,
     };
     kumo_diag diag;
@@ -546,11 +311,11 @@ static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *ag
      * KUMOD_MONITOR_START_WAIT_MS), not a reason to stop serving. */
     for (int waited = 0; e == KUMO_ERROR_UNAVAILABLE && !strstr(diag.message, "listen") &&
                          waited < KUMOD_MONITOR_START_WAIT_MS;
-         waited += 200) {
+         waited += KUMOD_MONITOR_RETRY_MS) {
         if (waited == 0)
             KUMO_LOG_WARN("kumod", "monitoring waits for NATS", "error=\"%s\"", diag.message);
         kumo_diag_fini(&diag);
-        nanosleep(&(struct timespec){0, 200 * 1000000L}, NULL);
+        nanosleep(&(struct timespec){0, KUMOD_MONITOR_RETRY_MS * 1000000L}, NULL);
         e = kumo_monitor_start(&o, out, &diag);
     }
     if (e != KUMO_ERROR_OK)
@@ -562,164 +327,135 @@ static int monitor_start(const kumod_flags *f, const char *url, kumod_agents *ag
     return e == KUMO_ERROR_OK ? 0 : -1;
 }
 
-static void fail(const char *what, const kumo_diag *diag)
+/* Credential data for the drivers: read from the store in this process, never over the API. */
+static kumo_error kumod_read_credential(void *context, const char *ns, const char *name,
+                                        ProtobufCMessage **out, kumo_diag *diag)
 {
-    KUMO_LOG_ERROR("kumod", what, "error=%s", kumo_error_name(diag->code));
-    fprintf(stderr, "kumod: %s: %s\n", what,
-            diag->message[0] ? diag->message : kumo_error_text(diag->code));
+    return kumo_store_get(context, kumo_object_kind_lookup("Credential"), ns, name, out, NULL,
+                          diag);
+}
+
+/* Starts the controller manager unless --controllers none. Returns 0 or -1 (reported). */
+static int controllers_start(kumod *k)
+{
+    const kumod_flags *cf = &k->flags;
+    const char *data_dir = k->flags.data_dir;
+    kumo_agentbus *agents = k->agents;
+    if (!kumod_flags_run_controllers(cf))
+        return 0;
+    char host[128] = "host", holder[1300], state_root[1100];
+    gethostname(host, sizeof(host) - 1);
+    /* Drivers keep their files (the sim's account, the local driver's state) with kumod's. */
+    snprintf(state_root, sizeof(state_root), "%s/drivers", data_dir);
+    if (mkdir(state_root, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "kumod: cannot create %s: %s\n", state_root, strerror(errno));
+        return -1;
+    }
+    snprintf(holder, sizeof(holder), "%s:%s", host, data_dir); /* stable across restarts */
+    kumo_manager_options o = {
+        .nats_url = k->url,
+        .prefix = cf->prefix,
+        .controllers = cf->controllers,
+        .drivers_dir = cf->drivers_dir,
+        .latency_table = cf->latency_table,
+        .holder = holder,
+        .drift_poll_ms = cf->drift_poll_seconds * 1000,
+        .max_machines_per_namespace = cf->max_machines_per_namespace,
+        .event_ttl_seconds = (double)cf->event_ttl_seconds,
+        .events_per_namespace = (int)cf->events_per_namespace,
+        .read_credential = kumod_read_credential,
+        .credential_context = k->store,
+        .state_root = state_root,
+        .agent_url = agents ? kumo_agentbus_url(agents) : NULL,
+        .agent_user = agents ? kumo_agentbus_user(agents) : NULL,
+        .agent_password = agents ? kumo_agentbus_password(agents) : NULL,
+        .agent_bootstrap = kumo_agentbus_bootstrap,
+        .agent_context = agents,
+        .measured_latency = kumo_monitor_latency,
+        .measured_context = k->monitor,
+    };
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    kumo_error e = kumo_manager_start(&o, &k->manager, &diag);
+    if (e != KUMO_ERROR_OK)
+        fprintf(stderr, "kumod: cannot start the controllers: %s\n",
+                diag.message[0] ? diag.message : kumo_error_text(e));
+    kumo_diag_fini(&diag);
+    return e == KUMO_ERROR_OK ? 0 : -1;
+}
+
+typedef struct kumod_step {
+    const char *name;
+    int (*run)(kumod *k);
+} kumod_step;
+
+/* In order: each step may use what the ones before it started. */
+static const kumod_step steps[] = {
+    {"data directory", data_dir_prepare},
+    {"store", store_open},
+    {"bus", bus_start},
+    {"API", api_start},
+    {"Kubernetes API", kubeapi_start},
+    {"agent bus", agent_bus_start},
+    {"monitoring", monitor_start},
+    {"logs", logs_start},
+    {"controllers", controllers_start},
+};
+
+/* Stops what runs, the controllers first (they write through the API). */
+static void kumod_stop(kumod *k)
+{
+    kumo_manager_stop(k->manager);
+    kumo_monitor_stop(k->monitor);
+    kumod_logs_stop(k->logs);
+    kumo_agentbus_stop(k->agents);
+    kumo_kubeapi_destroy(k->kubeapi);
+    kumo_apiserver_destroy(k->api);
+    kumo_store_close(k->store);
+    kumo_natsd_destroy(k->natsd);
+    nats_Close(); /* nats.c's global state */
+}
+
+/* Waits for SIGTERM or SIGINT, then stops the writers and drains the API. */
+static void serve_until_signal(kumod *k, const sigset_t *stop_signals)
+{
+    KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
+                  k->flags.data_dir, k->url, k->flags.prefix);
+    printf("kumod ready on %s (data in %s)\n", k->url, k->flags.data_dir);
+    fflush(stdout);
+    int signal_number = 0;
+    sigwait(stop_signals, &signal_number);
+    KUMO_LOG_INFO("kumod", "stopping: draining in-flight requests", "signal=%d", signal_number);
+    kumo_manager_stop(k->manager); /* controllers first: they write through the API */
+    k->manager = NULL;
+    kumo_kubeapi_destroy(k->kubeapi);
+    k->kubeapi = NULL;
+    kumo_apiserver_drain(k->api);
 }
 
 int main(int argc, char **argv)
 {
-    kumod_flags flags;
-    kumod_controller_flags controller_flags;
-    if (controller_flags_take(&argc, argv, &controller_flags) != 0)
-        return 2;
-    int parsed = parse_flags(argc, argv, &flags);
+    static kumod k; /* large (the flags' paths); zeroed */
+    int parsed = kumod_flags_parse(argc, argv, &k.flags);
     if (parsed != 0)
         return parsed == 1 ? 0 : 2;
-
-    /* Signals are taken synchronously by the main thread; every other thread blocks them. */
+    /* Signals are taken synchronously by the main thread; every other thread blocks them.
+     * The main thread lives as long as kumod: the agent bus dies with it. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    int status = 1;
-    kumo_diag diag;
-    kumo_diag_init(&diag);
-    kumo_store *store = NULL;
-    kumo_natsd *natsd = NULL;
-    kumo_apiserver *api = NULL;
-    kumo_kubeapi *kubeapi = NULL;
-    kumo_manager *manager = NULL;
-    kumod_agents *agents = NULL;
-    kumo_monitor *monitor = NULL;
-    kumod_logs *logs = NULL;
-
-    if (make_dirs(flags.data_dir) != 0) {
-        fprintf(stderr, "kumod: cannot create the data directory %s: %s\n", flags.data_dir,
-                strerror(errno));
-        goto out;
-    }
-    char absolute[PATH_MAX];
-    if (realpath(flags.data_dir, absolute) != NULL && strlen(absolute) < sizeof(flags.data_dir))
-        memcpy(flags.data_dir, absolute, strlen(absolute) + 1);
-    char store_dir[1100];
-    snprintf(store_dir, sizeof(store_dir), "%s/store", flags.data_dir);
-    kumo_store_options store_options;
-    kumo_store_options_init(&store_options);
-    store_options.path = store_dir;
-    if (controller_flags.max_machines_per_infra > 0)
-        store_options.max_machines_per_infra = controller_flags.max_machines_per_infra;
-    if (kumo_store_open(&store_options, &store, &diag) != KUMO_ERROR_OK) {
-        if (diag.code == KUMO_ERROR_LOCKED) {
-            KUMO_LOG_ERROR("kumod", "data directory in use", "data_dir=%s", flags.data_dir);
-            fprintf(stderr,
-                    "kumod: the data directory %s is in use by another kumod (its store %s is "
-                    "locked).\nStop that kumod first, or give this one its own --data-dir.\n",
-                    flags.data_dir, store_dir);
-        } else {
-            fail("cannot open the store", &diag);
-        }
-        goto out;
-    }
-
-    const char *url = flags.nats_url;
-    if (url == NULL) {
-        char js_dir[1100], log_file[1100], config_file[1100];
-        snprintf(js_dir, sizeof(js_dir), "%s/nats", flags.data_dir);
-        snprintf(log_file, sizeof(log_file), "%s/nats-server.log", flags.data_dir);
-        snprintf(config_file, sizeof(config_file), "%s/nats-server.conf", flags.data_dir);
-        stop_orphaned_nats_server(js_dir);
-        kumo_natsd_options natsd_options = {
-            .host = flags.embedded_host,
-            .port = flags.embedded_port,
-            .store_dir = js_dir,
-            .log_file = log_file,
-            .max_payload = KUMOD_EMBEDDED_MAX_PAYLOAD,
-            .config_path = config_file, /* not in $TMPDIR: a kill -9 leaves nothing there */
-        };
-        if (kumo_natsd_start(&natsd_options, &natsd, &diag) != KUMO_ERROR_OK) {
-            fail("cannot start the embedded nats-server", &diag);
-            goto out;
-        }
-        url = kumo_natsd_url(natsd);
-        KUMO_LOG_INFO("kumod", "embedded nats-server started", "url=%s pid=%d log=%s", url,
-                      (int)kumo_natsd_pid(natsd), log_file);
-    }
-
-    kumo_apiserver_options api_options = {
-        .nats_url = url,
-        .prefix = flags.prefix,
-        .store = store,
-        .workers = flags.workers,
-        .desired_stream = 1,
-    };
-    if (kumo_apiserver_start(&api_options, &api, &diag) != KUMO_ERROR_OK) {
-        fail("cannot serve the API", &diag);
-        goto out;
-    }
-    if (start_kubeapi(&flags, store, &kubeapi) != 0)
-        goto out;
-    int run_controllers = !(controller_flags.list && strcmp(controller_flags.list, "none") == 0);
-    if (run_controllers && flags.agent_host[0]) {
-        kumod_agents_options ao = {.data_dir = flags.data_dir,
-                                   .host = flags.agent_host,
-                                   .port = flags.agent_port,
-                                   .advertise = flags.agent_advertise,
-                                   .api_url = url,
-                                   .api_prefix = flags.prefix,
-                                   .metrics_interval_ms = flags.metrics_interval_ms};
-        if (kumod_agents_start(&ao, &agents, &diag) != KUMO_ERROR_OK) {
-            fail("cannot start the agent bus", &diag);
-            goto out;
-        }
-    }
-    if (monitor_start(&flags, url, agents, &monitor) != 0)
-        goto out;
-    if (agents != NULL) {
-        kumod_logs_options lo = {url,
-                                 flags.prefix,
-                                 store,
-                                 kumod_agents_url(agents),
-                                 kumod_agents_user(agents),
-                                 kumod_agents_password(agents)};
-        if (kumod_logs_start(&lo, &logs, &diag) != KUMO_ERROR_OK) {
-            fail("cannot serve logs", &diag);
-            goto out;
-        }
-    }
-    if (controllers_start(&controller_flags, url, flags.prefix, flags.data_dir, store, agents,
-                          monitor, &manager) != 0)
-        goto out;
-    KUMO_LOG_INFO("kumod", "serving", "version=%s data_dir=%s nats=%s prefix=%s", KUMO_VERSION,
-                  flags.data_dir, url, flags.prefix);
-    printf("kumod ready on %s (data in %s)\n", url, flags.data_dir);
-    fflush(stdout);
-
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
-    KUMO_LOG_INFO("kumod", "stopping: draining in-flight requests", "signal=%d", signal_number);
-    kumo_manager_stop(manager); /* controllers first: they write through the API */
-    manager = NULL;
-    kumo_kubeapi_destroy(kubeapi);
-    kubeapi = NULL;
-    kumo_apiserver_drain(api);
-    status = 0;
-out:
-    kumo_manager_stop(manager);
-    kumo_monitor_stop(monitor);
-    kumod_logs_stop(logs);
-    kumod_agents_stop(agents);
-    kumo_kubeapi_destroy(kubeapi);
-    kumo_apiserver_destroy(api);
-    kumo_store_close(store);
-    kumo_natsd_destroy(natsd);
-    nats_Close(); /* nats.c's global state */
-    kumo_diag_fini(&diag);
+    size_t done = 0;
+    while (done < sizeof(steps) / sizeof(steps[0]) && steps[done].run(&k) == 0)
+        done++;
+    int status = done == sizeof(steps) / sizeof(steps[0]) ? 0 : 1;
+    if (status == 0)
+        serve_until_signal(&k, &stop_signals);
+    else
+        KUMO_LOG_DEBUG("kumod", "start failed", "step=\"%s\"", steps[done].name);
+    kumod_stop(&k);
     if (status == 0)
         KUMO_LOG_INFO("kumod", "stopped", NULL);
     return status;

@@ -1,20 +1,26 @@
 /*
  * orphan.h - stopping the nats-servers a kumod killed with SIGKILL left
- * behind (they run in their own process group, so they outlive it).
+ * behind. The one place kumod reaps them: the embedded API bus runs in its
+ * own process group (so that Ctrl-C reaches kumod first and it can drain)
+ * and outlives a SIGKILLed kumod; the agent bus dies with kumod
+ * (bus/agentbus), but one left by an older kumod is stopped here too.
  */
 #ifndef KUMOD_ORPHAN_H
 #define KUMOD_ORPHAN_H
 
-#include <stddef.h>
 #include <sys/types.h>
 
-/* Reads /proc/<pid>/<file> into buf (NUL-terminated); its length, or -1. */
-long kumod_proc_read(pid_t pid, const char *file, char *buf, size_t size);
+#define KUMOD_ORPHAN_STOP_WAIT_MS 5000 /* after SIGTERM (or SIGKILL), before SIGKILL */
+
+/*
+ * Stops the nats-servers of data_dir: the one serving JetStream from
+ * data_dir/nats (gracefully) and the agent bus named by its pid file. Call
+ * only while holding the store's lock, which proves that no other kumod uses
+ * data_dir.
+ */
+void kumod_orphans_stop(const char *data_dir);
 
 /* 1 while pid runs; a zombie (an orphan nobody reaps) does not run. */
 int kumod_pid_running(pid_t pid);
-
-/* SIGTERM (graceful) or SIGKILL, then waits up to 5 s for it to end. */
-void kumod_orphan_stop(pid_t pid, int graceful);
 
 #endif

@@ -23,6 +23,7 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 #include "bus/agent/agent.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* A status older than this is fetched with a get before a reconcile trusts its absence. */
 #define GET_MIN_INTERVAL_MS 2000.0
@@ -128,7 +129,7 @@ static void record(kumo_app_controller *c, const char *uid, Kumo__V1alpha1__Agen
             changed[n_changed++] = strdup(app);
     }
     a->status = fresh;
-    a->received_ms = app_now_ms();
+    a->received_ms = kumo_clock_now_ms();
     snprintf(ns, sizeof(ns), "%s", a->ns);
     snprintf(infra, sizeof(infra), "%s", a->infra);
     pthread_mutex_unlock(&c->lock);
@@ -224,7 +225,7 @@ void app_agents_view(kumo_app_controller *c, const char *uid, app_agent_view *vi
 {
     memset(view, 0, sizeof(*view));
     view->age_ms = -1;
-    double now = app_now_ms();
+    double now = kumo_clock_now_ms();
     pthread_mutex_lock(&c->lock);
     app_agent *a = entry_get(c, uid);
     if (a) {
@@ -287,7 +288,7 @@ static void record_reply(kumo_app_controller *c, const char *uid, Kumo__V1alpha1
 
 void app_agents_fetch(kumo_app_controller *c, const char *uid)
 {
-    double now = app_now_ms();
+    double now = kumo_clock_now_ms();
     int ask = 0;
     pthread_mutex_lock(&c->lock);
     app_agent *a = entry_get(c, uid);
@@ -378,7 +379,8 @@ static void collect(void *context, const char *uid, void *value)
 
 app_reporter *app_agents_reporting(kumo_app_controller *c, const char *app_key, size_t *count_out)
 {
-    reporting_ctx r = {.app = app_key, .now = app_now_ms(), .timeout = c->env.agent_timeout_ms};
+    reporting_ctx r = {
+        .app = app_key, .now = kumo_clock_now_ms(), .timeout = c->env.agent_timeout_ms};
     pthread_mutex_lock(&c->lock);
     kumo_map_each(c->agents, collect, &r);
     pthread_mutex_unlock(&c->lock);

@@ -19,13 +19,7 @@
 #include "apis/kumo/v1alpha1/infra.pb-c.h"
 #include "bus/agent/agent.h"
 #include "controllers/runtime/meta/meta.h"
-
-double app_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#include "controllers/runtime/clock/clock.h"
 
 int app_key_split(char *key, const char **ns, const char **name)
 {
@@ -109,13 +103,13 @@ kumo_error kumo_app_controller_start(const kumo_app_env *env, kumo_app_controlle
     snprintf(c->prefix, sizeof(c->prefix), "%s", prefix);
     c->env.agent_prefix = c->prefix;
     if (c->env.workers <= 0)
-        c->env.workers = 8;
+        c->env.workers = KUMO_APP_DEFAULT_WORKERS;
     if (c->env.agent_timeout_ms <= 0)
-        c->env.agent_timeout_ms = 10000;
+        c->env.agent_timeout_ms = KUMO_APP_DEFAULT_AGENT_TIMEOUT_MS;
     if (c->env.apply_timeout_ms <= 0)
-        c->env.apply_timeout_ms = 2000;
+        c->env.apply_timeout_ms = KUMO_APP_DEFAULT_APPLY_TIMEOUT_MS;
     if (c->env.resync_ms <= 0)
-        c->env.resync_ms = 30000;
+        c->env.resync_ms = KUMO_APP_DEFAULT_RESYNC_MS;
     pthread_mutex_init(&c->lock, NULL);
     c->agents = kumo_map_create();
     if (c->agents == NULL) {
@@ -166,7 +160,7 @@ void kumo_app_controller_stop(kumo_app_controller *c)
     if (c->statuses) {
         /* Drain waits for a callback that is running; without a connection, unsubscribe. */
         if (natsSubscription_Drain(c->statuses) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(c->statuses, 5000);
+            natsSubscription_WaitForDrainCompletion(c->statuses, APP_DRAIN_WAIT_MS);
         else
             natsSubscription_Unsubscribe(c->statuses);
         natsSubscription_Destroy(c->statuses);

@@ -36,6 +36,12 @@
 #define KUMO_APP_LABEL_INFRA "kumo.dev/infra" /* the Infra's name */
 #define KUMO_APP_LABEL_GROUP "kumo.dev/group" /* the node group's name */
 
+/* The defaults of kumo_app_env's zero fields. */
+#define KUMO_APP_DEFAULT_WORKERS          8
+#define KUMO_APP_DEFAULT_AGENT_TIMEOUT_MS 10000
+#define KUMO_APP_DEFAULT_APPLY_TIMEOUT_MS 2000
+#define KUMO_APP_DEFAULT_RESYNC_MS        30000
+
 /* What the controller uses; everything is borrowed and must outlive it. */
 typedef struct kumo_app_env {
     kumo_client *client;          /* the API bus */

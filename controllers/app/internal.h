@@ -25,8 +25,10 @@
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
 #include "apis/map/map.h"
 #include "controllers/app/app.h"
+#include "controllers/runtime/clock/clock.h"
 
-#define APP_LOG "app"
+#define APP_LOG           "app"
+#define APP_DRAIN_WAIT_MS 5000 /* for status messages in progress, at stop */
 
 struct kumo_app_controller {
     kumo_app_env env; /* defaults filled in */
@@ -54,8 +56,6 @@ typedef struct app_agent_view {
     double wanted_for_ms;                /* since a reconcile first wanted it */
 } app_agent_view;
 
-/* Milliseconds on the monotonic clock. */
-double app_now_ms(void);
 /* "ns/name" split in place at the first '/'; 0, or -1 when there is none. */
 int app_key_split(char *key, const char **ns, const char **name);
 

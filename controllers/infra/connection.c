@@ -26,8 +26,10 @@
 #include "apis/log/log.h"
 #include "drivers/loader/loader.h"
 
-#define CATALOG_REFRESH_MS (10 * 60 * 1000.0)
-#define FAILED_PROBE_MS    15000.0
+/* A Connection in use is looked at again this often while being deleted. */
+#define CONNECTION_IN_USE_RECHECK_MS 5000
+#define CATALOG_REFRESH_MS           (10 * 60 * 1000.0)
+#define FAILED_PROBE_MS              15000.0
 
 /* The kinds whose objects name a Connection in spec.connection: they keep it from going. */
 #define USER_KINDS 5
@@ -289,7 +291,8 @@ static kumo_controller_result in_use(connection_ctl *ctl, ProtobufCMessage *obje
                                 "held by finalizer " KUMO_INFRA_IN_USE ": %s still use%s it; "
                                 "they are deleted through it first",
                                 names, strchr(names, ',') || strstr(names, " more") ? "" : "s");
-            result = requeue(5000); /* the users' deletions enqueue it sooner */
+            result =
+                requeue(CONNECTION_IN_USE_RECHECK_MS); /* the users' deletions enqueue it sooner */
         } else {
             changed = kumo_meta_finalizer_remove(object, KUMO_INFRA_IN_USE) > 0;
             kumo_cloud_forget(ctl->env.cloud, ns, name);
@@ -322,6 +325,32 @@ static void map_user(void *context, kumo_controller *controller, const ProtobufC
         kumo_controller_enqueue(controller, kumo_object_namespace(user), used);
 }
 
+/* Milliseconds from t to now; with_nanos 0 counts whole seconds only. */
+static double ms_since(const Kumo__V1alpha1__Time *t, int with_nanos)
+{
+    Kumo__V1alpha1__Time now;
+    kumo_object_time_now(&now);
+    double ms = (double)(now.seconds - t->seconds) * 1000.0;
+    return with_nanos ? ms + (double)(now.nanos - t->nanos) / 1e6 : ms;
+}
+
+/* Report: the probe time and generation, then status when it changed. -1: retry. */
+static int status_report(connection_ctl *ctl, ProtobufCMessage *object,
+                         const ProtobufCMessage *original, Kumo__V1alpha1__ConnectionStatus *s,
+                         kumo_diag *diag)
+{
+    probe_time(s);
+    s->observed_generation = ((const connection *)object)->metadata->generation;
+    if (kumo_meta_status_equal(object, original))
+        return 0;
+    kumo_diag_fini(diag);
+    kumo_error we = kumo_client_update_status(ctl->env.client, object, NULL, diag);
+    if (we == KUMO_ERROR_OK)
+        kumo_recorder_conditions(ctl->env.recorder, original, object);
+    return we != KUMO_ERROR_OK && we != KUMO_ERROR_NOT_FOUND ? -1 : 0;
+}
+
+/* observe (due?) -> open -> probe (reachability, catalog) -> report */
 static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
 {
     connection_ctl *ctl = context;
@@ -345,13 +374,7 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         return (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
     }
     /* Not due yet (an event, e.g. our own status write): wait for the probe time. */
-    double age_ms = 1e18;
-    if (s->last_probe_time) {
-        Kumo__V1alpha1__Time now;
-        kumo_object_time_now(&now);
-        age_ms = (double)(now.seconds - s->last_probe_time->seconds) * 1000.0 +
-                 (double)(now.nanos - s->last_probe_time->nanos) / 1e6;
-    }
+    double age_ms = s->last_probe_time ? ms_since(s->last_probe_time, 1) : 1e18;
     char key[320];
     infra_key(ns, name, key, sizeof(key));
     int spec_changed = s->observed_generation != c->metadata->generation || force_take(ctl, key);
@@ -372,13 +395,8 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         resource_ready(object, 0, open_failure_reason(e, &p.diag), "%s", p.diag.message);
         result = requeue(FAILED_PROBE_MS * kumo_controller_jitter(0.1));
     } else {
-        int want_catalog = spec_changed || s->catalog == NULL || s->catalog->refresh_time == NULL;
-        if (!want_catalog && s->catalog->refresh_time) {
-            Kumo__V1alpha1__Time now;
-            kumo_object_time_now(&now);
-            want_catalog = (double)(now.seconds - s->catalog->refresh_time->seconds) * 1000.0 >
-                           CATALOG_REFRESH_MS;
-        }
+        int want_catalog = spec_changed || s->catalog == NULL || s->catalog->refresh_time == NULL ||
+                           ms_since(s->catalog->refresh_time, 0) > CATALOG_REFRESH_MS;
         outcome = run_probe(ctl, &p, object, s, want_catalog);
         if (outcome == 1)
             result = requeue(p.defer_ms);
@@ -386,18 +404,8 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
             result = requeue(FAILED_PROBE_MS * kumo_controller_jitter(0.1));
         kumo_cloud_conn_release(p.conn);
     }
-    if (outcome != 1) {
-        probe_time(s);
-        s->observed_generation = c->metadata->generation;
-        if (!kumo_meta_status_equal(object, original)) {
-            kumo_diag_fini(&p.diag);
-            kumo_error we = kumo_client_update_status(ctl->env.client, object, NULL, &p.diag);
-            if (we == KUMO_ERROR_OK)
-                kumo_recorder_conditions(ctl->env.recorder, original, object);
-            if (we != KUMO_ERROR_OK && we != KUMO_ERROR_NOT_FOUND)
-                result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
-        }
-    }
+    if (outcome != 1 && status_report(ctl, object, original, s, &p.diag) != 0)
+        result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
     kumo_diag_fini(&p.diag);
     kumo_object_destroy(object);
     kumo_object_destroy(original);

@@ -47,15 +47,15 @@ kumo_error kumo_infra_controller_start(const char *name, const kumo_infra_env *e
         return kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "no controller named \"%s\"", name);
     kumo_infra_env defaults = *env;
     if (defaults.workers <= 0)
-        defaults.workers = 128;
+        defaults.workers = KUMO_INFRA_DEFAULT_WORKERS;
     if (defaults.drift_poll_ms <= 0)
-        defaults.drift_poll_ms = 30000;
+        defaults.drift_poll_ms = KUMO_INFRA_DEFAULT_DRIFT_POLL_MS;
     if (defaults.probe_interval_ms <= 0)
-        defaults.probe_interval_ms = 60000;
+        defaults.probe_interval_ms = KUMO_INFRA_DEFAULT_PROBE_INTERVAL_MS;
     if (defaults.status_interval_ms <= 0)
-        defaults.status_interval_ms = 500;
+        defaults.status_interval_ms = KUMO_INFRA_DEFAULT_STATUS_INTERVAL_MS;
     if (defaults.max_machines_per_namespace <= 0)
-        defaults.max_machines_per_namespace = 50000;
+        defaults.max_machines_per_namespace = KUMO_INFRA_DEFAULT_MAX_MACHINES_PER_NAMESPACE;
     kumo_infra_controller *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");

@@ -21,6 +21,9 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 
+/* A Credential in use is looked at again this often while being deleted. */
+#define CREDENTIAL_IN_USE_RECHECK_MS 5000
+
 typedef struct credential_ctl {
     kumo_infra_env env;
     kumo_controller *controller;
@@ -99,7 +102,8 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
                                 "held by finalizer " KUMO_INFRA_CREDENTIAL_IN_USE
                                 ": Connection %s still uses it; delete it first",
                                 names);
-            result = result_of(KUMO_CONTROLLER_REQUEUE, 5000); /* their deletions enqueue it */
+            result = result_of(KUMO_CONTROLLER_REQUEUE,
+                               CREDENTIAL_IN_USE_RECHECK_MS); /* their deletions enqueue it */
         } else {
             changed = kumo_meta_finalizer_remove(object, KUMO_INFRA_CREDENTIAL_IN_USE) > 0;
         }

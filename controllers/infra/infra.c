@@ -33,17 +33,23 @@
 
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
+#include "controllers/runtime/clock/clock.h"
+#include "controllers/runtime/keystate/keystate.h"
 
 /* Machines created per reconcile pass before status is written and the pass repeats. */
 #define CREATES_PER_PASS 1000
 #define RESYNC_MS        60000.0
+/* Our Machine writes are awaited in the cache this long at most, looking this often. */
+#define INFRA_CACHE_WAIT_MS 5000
+#define INFRA_CACHE_POLL_MS 20
+/* A group waits for a new Connection's first probe: looked at again this soon. */
+#define INFRA_SETTLING_REQUEUE_MS 500
 
 typedef struct infra_ctl {
     kumo_infra_env env;
     kumo_controller *controller;
     kumo_informer *connections, *machines, *networks, *security_groups, *key_pairs;
-    pthread_mutex_t lock;
-    kumo_map *memory; /* "ns/name" -> infra_memory */
+    kumo_keystate *memory; /* "ns/name" -> infra_memory */
 } infra_ctl;
 
 typedef struct infra_memory {
@@ -61,30 +67,26 @@ static kumo_controller_result requeue(double ms)
     return (kumo_controller_result){KUMO_CONTROLLER_REQUEUE, ms < 1 ? 1 : ms};
 }
 
+static const kumo_keystate_ops memory_ops = {.size = sizeof(infra_memory)};
+
+/* A copy of the Infra's memory (zero the first time): the pass works on its copy. */
 static infra_memory memory_get(infra_ctl *ctl, const char *key)
 {
     infra_memory m;
     memset(&m, 0, sizeof(m));
-    pthread_mutex_lock(&ctl->lock);
-    infra_memory *found = kumo_map_get(ctl->memory, key);
+    infra_memory *found = kumo_keystate_acquire(ctl->memory, key);
     if (found)
         m = *found;
-    pthread_mutex_unlock(&ctl->lock);
+    kumo_keystate_release(ctl->memory);
     return m;
 }
 
 static void memory_put(infra_ctl *ctl, const char *key, const infra_memory *m)
 {
-    pthread_mutex_lock(&ctl->lock);
-    infra_memory *slot = kumo_map_get(ctl->memory, key);
-    if (slot == NULL && (slot = malloc(sizeof(*slot))) != NULL &&
-        kumo_map_put(ctl->memory, key, slot, NULL) != 0) {
-        free(slot);
-        slot = NULL;
-    }
+    infra_memory *slot = kumo_keystate_acquire(ctl->memory, key);
     if (slot)
         *slot = *m;
-    pthread_mutex_unlock(&ctl->lock);
+    kumo_keystate_release(ctl->memory);
 }
 
 /* ---- writes ------------------------------------------------------------------------ */
@@ -94,7 +96,7 @@ static void note_revision(infra_memory *mem, const ProtobufCMessage *written)
     int64_t rv = written ? kumo_meta_revision(written) : 0;
     if (rv > mem->written_revision && written->descriptor == &kumo__v1alpha1__machine__descriptor) {
         mem->written_revision = rv;
-        mem->written_ms = infra_now_ms();
+        mem->written_ms = kumo_clock_now_ms();
     }
 }
 
@@ -323,6 +325,212 @@ static void run_free(infra_run *run)
     kumo_object_destroy(run->object);
 }
 
+/* Observe, first: 1 when this pass is to wait (*out says how long): our own Machine writes
+ * have not reached the cache, or a full pass ran less than half a status interval ago. */
+static int pass_deferred(infra_ctl *ctl, const ProtobufCMessage *object, infra_memory *mem,
+                         int *spec_changed, kumo_controller_result *out)
+{
+    double now = kumo_clock_now_ms();
+    if (kumo_informer_revision(ctl->machines) < mem->written_revision &&
+        now - mem->written_ms < INFRA_CACHE_WAIT_MS) {
+        *out = requeue(INFRA_CACHE_POLL_MS);
+        return 1;
+    }
+    /* At most one full pass per half status interval (Machine events, our own status writes),
+     * unless the spec changed or a creation pass is under way. */
+    const Kumo__V1alpha1__Infra *seen = (const Kumo__V1alpha1__Infra *)object;
+    *spec_changed =
+        seen->status == NULL || seen->status->observed_generation != seen->metadata->generation;
+    double quiet_ms = ctl->env.status_interval_ms * 0.5;
+    if (!*spec_changed && !mem->more_to_create && now - mem->full_pass_ms < quiet_ms) {
+        *out = requeue(quiet_ms - (now - mem->full_pass_ms));
+        return 1;
+    }
+    mem->full_pass_ms = now;
+    return 0;
+}
+
+/* Observe: the Connections' offers and the Infra's Machines. 0, or -1 when out of memory. */
+static int run_load(infra_ctl *ctl, const char *ns, ProtobufCMessage *object, infra_run *run,
+                    infra_child_error *child_error)
+{
+    memset(run, 0, sizeof(*run));
+    memset(child_error, 0, sizeof(*child_error));
+    run->child_error = child_error;
+    run->ns = ns;
+    run->object = object;
+    run->infra = (infra_object *)object;
+    size_t n_groups = run->infra->spec ? run->infra->spec->n_groups : 0;
+    run->connections = infra_objects_in(ctl->connections, ns, &run->connection_count);
+    run->groups = calloc(n_groups + 1, sizeof(*run->groups));
+    if (run->connections == NULL || run->groups == NULL || infra_offers_build(run) != 0 ||
+        infra_members_load(ctl->machines, run) != 0)
+        return -1;
+    run->member_cap = run->member_count;
+    return 0;
+}
+
+static size_t group_count(const infra_run *run)
+{
+    return run->infra->spec ? run->infra->spec->n_groups : 0;
+}
+
+/* Plan and act: Machines of groups removed from the spec go. */
+static void removed_groups_delete(infra_ctl *ctl, infra_run *run)
+{
+    for (size_t i = 0; i < run->member_count; i++) {
+        if (run->members[i].group < 0 && !run->members[i].deleting) {
+            infra_object_delete(ctl->env.client, "Machine", run->ns, run->members[i].name,
+                                run->members[i].uid);
+            run->members[i].deleting = 1;
+        }
+    }
+}
+
+/* Plan: one group's size, candidates and failovers (failed Machines go). */
+static void group_plan(infra_ctl *ctl, infra_run *run, size_t g, const char *key)
+{
+    infra_group_plan *plan = &run->groups[g];
+    plan->spec = run->infra->spec->groups[g];
+    plan->desired = plan->spec->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE
+                        ? plan->spec->size
+                        : 1;
+    plan->explicit_placement = plan->spec->placement == NULL;
+    infra_status_exclusions(run->infra, plan->spec->name, plan);
+    for (size_t i = 0; i < run->member_count; i++) {
+        infra_member *x = &run->members[i];
+        if (x->group != (int)g || x->deleting || x->failure == NULL)
+            continue;
+        if (plan->explicit_placement) {
+            plan->capacity_blocked = 1;
+            continue;
+        }
+        infra_fail_over(plan, x);
+        infra_object_delete(ctl->env.client, "Machine", run->ns, x->name, x->uid);
+        x->deleting = 1;
+    }
+    infra_plan_candidates(&ctl->env, run, plan);
+    for (size_t f = 0; f < plan->failover_count; f++) {
+        infra_failover *fo = &plan->failovers[f];
+        if (plan->candidate_count > 0) {
+            snprintf(fo->to_connection, sizeof(fo->to_connection), "%s",
+                     plan->candidates[0].offer->connection);
+            snprintf(fo->to_instance_type, sizeof(fo->to_instance_type), "%s",
+                     plan->candidates[0].offer->instance_type);
+        }
+        KUMO_LOG_INFO("controller", "group failed over",
+                      "controller=infra infra=%s group=%s from=%s to=%s reason=%s", key,
+                      plan->spec->name, fo->from_connection,
+                      fo->to_connection[0] ? fo->to_connection : "<none>", fo->reason);
+    }
+}
+
+/* Plan: round-robin over groups the planned creations, at most CREATES_PER_PASS, so every
+ * connection gets work at once. Returns how many are in order[]. */
+static size_t creations_interleave(const creation *todo, size_t planned, size_t n_groups,
+                                   creation *order)
+{
+    size_t ordered = 0;
+    size_t *cursor = calloc(n_groups + 1, sizeof(*cursor));
+    size_t *start = calloc(n_groups + 2, sizeof(*start));
+    for (size_t i = 0; cursor && start && i < planned; i++)
+        start[todo[i].group + 1]++;
+    for (size_t g = 0; cursor && start && g < n_groups; g++) {
+        start[g + 1] += start[g];
+        cursor[g] = start[g];
+    }
+    while (cursor && start && ordered < planned && ordered < CREATES_PER_PASS)
+        for (size_t g = 0; g < n_groups && ordered < CREATES_PER_PASS; g++)
+            if (cursor[g] < start[g + 1])
+                order[ordered++] = todo[cursor[g]++];
+    free(cursor);
+    free(start);
+    return ordered;
+}
+
+/* Plan: what to create this pass (caller frees *order); *more when some is left for later. */
+static size_t creations_plan(infra_ctl *ctl, infra_run *run, creation **order, int *more)
+{
+    size_t n_groups = group_count(run), room = 0, planned = 0, ordered = 0;
+    for (size_t g = 0; g < n_groups; g++)
+        room += (size_t)(run->groups[g].desired > 0 ? run->groups[g].desired : 0);
+    creation *todo = calloc(room + 1, sizeof(*todo));
+    *order = calloc(room + 1, sizeof(**order));
+    for (size_t g = 0; todo && *order && g < n_groups; g++)
+        planned += plan_scale(ctl, run, g, todo + planned, room - planned);
+    if (*order)
+        ordered = creations_interleave(todo, planned, n_groups, *order);
+    free(todo);
+    *more = planned > ordered;
+    return namespace_cap(ctl, run, ordered);
+}
+
+/* Act: the shared resources of every connection in use or about to be, then the Machines.
+ * Returns how many Machines were created. */
+static size_t creations_act(infra_ctl *ctl, infra_run *run, infra_memory *mem,
+                            const creation *order, size_t ordered, int more)
+{
+    int no_memory = 0;
+    for (size_t i = 0; i < run->member_count; i++)
+        no_memory |= infra_usage_add(run, run->members[i].connection, run->members[i].group);
+    for (size_t i = 0; i < ordered; i++)
+        no_memory |= infra_usage_add(run, order[i].offer->connection, (int)order[i].group);
+    infra_shared_env shared = {ctl->env.client, ctl->networks, ctl->security_groups,
+                               ctl->key_pairs};
+    for (size_t u = 0; u < run->usage_count; u++)
+        infra_shared_ensure(&shared, run, &run->usage[u]);
+    size_t created = 0;
+    for (size_t i = 0; i < ordered; i++) {
+        const creation *c = &order[i];
+        if (machine_create(ctl, run, mem, &run->groups[c->group], c->index, c->offer) == 0 &&
+            member_add(run, &run->groups[c->group], c->group, c->index, c->offer) == 0)
+            created++;
+    }
+    if (created > 0) /* one Event per pass, not per Machine */
+        kumo_recorder_event(ctl->env.recorder, run->object, KUMO_RECORDER_NORMAL, "MachinesCreated",
+                            "Create", "created %zu Machines%s", created,
+                            more ? "; more follow" : "");
+    if (!no_memory)
+        infra_shared_prune(&shared, run);
+    return created;
+}
+
+/* Report: status, when it changed, not more often than status_interval_ms while busy. */
+static kumo_controller_result status_report(infra_ctl *ctl, infra_run *run, infra_memory *mem,
+                                            int urgent)
+{
+    int converged = 0;
+    kumo_controller_result result = requeue(RESYNC_MS * kumo_controller_jitter(0.1));
+    ProtobufCMessage *fresh = infra_status_build(run, &converged);
+    if (fresh == NULL) {
+        result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+    } else if (!kumo_meta_status_equal(fresh, run->object)) {
+        double since = kumo_clock_now_ms() - mem->status_written_ms;
+        if (!(urgent || converged) && since < ctl->env.status_interval_ms) {
+            result = requeue(ctl->env.status_interval_ms - since);
+        } else {
+            kumo_diag diag;
+            kumo_diag_init(&diag);
+            kumo_error e = kumo_client_update_status(ctl->env.client, fresh, NULL, &diag);
+            if (e == KUMO_ERROR_OK) {
+                mem->status_written_ms = kumo_clock_now_ms();
+                kumo_recorder_conditions(ctl->env.recorder, run->object, fresh);
+            } else if (e != KUMO_ERROR_NOT_FOUND)
+                result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
+            kumo_diag_fini(&diag);
+        }
+    }
+    kumo_object_destroy(fresh);
+    int settling = 0;
+    for (size_t g = 0; g < group_count(run); g++)
+        settling |= run->groups[g].settling[0] != '\0';
+    if (settling && result.outcome == KUMO_CONTROLLER_REQUEUE &&
+        result.after_ms > INFRA_SETTLING_REQUEUE_MS)
+        result = requeue(INFRA_SETTLING_REQUEUE_MS); /* a new Connection has not reported yet */
+    return result;
+}
+
+/* observe (gate, load) -> plan (removed groups, groups, rollouts, creations) -> act -> report */
 static kumo_controller_result reconcile(void *context, const char *ns, const char *name)
 {
     infra_ctl *ctl = context;
@@ -333,196 +541,42 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
     if (object == NULL || kumo_meta_deleting(object)) {
         /* Owner references make the store delete the Machines and shared objects. */
         kumo_object_destroy(object);
-        pthread_mutex_lock(&ctl->lock);
-        free(kumo_map_remove(ctl->memory, key));
-        pthread_mutex_unlock(&ctl->lock);
+        kumo_keystate_forget(ctl->memory, key);
         return (kumo_controller_result){KUMO_CONTROLLER_DONE, 0};
     }
     infra_memory mem = memory_get(ctl, key);
-    double now = infra_now_ms();
-    if (kumo_informer_revision(ctl->machines) < mem.written_revision &&
-        now - mem.written_ms < 5000) {
+    int spec_changed = 0;
+    kumo_controller_result result;
+    if (pass_deferred(ctl, object, &mem, &spec_changed, &result)) {
         kumo_object_destroy(object);
-        return requeue(20); /* our Machine writes have not reached the cache yet */
+        return result;
     }
-    /* At most one full pass per half status interval (Machine events, our own status writes),
-     * unless the spec changed or a creation pass is under way. */
-    const Kumo__V1alpha1__Infra *seen = (const Kumo__V1alpha1__Infra *)object;
-    int spec_changed =
-        seen->status == NULL || seen->status->observed_generation != seen->metadata->generation;
-    double quiet_ms = ctl->env.status_interval_ms * 0.5;
-    if (!spec_changed && !mem.more_to_create && now - mem.full_pass_ms < quiet_ms) {
-        kumo_object_destroy(object);
-        return requeue(quiet_ms - (now - mem.full_pass_ms));
-    }
-    mem.full_pass_ms = now;
     infra_run run;
-    memset(&run, 0, sizeof(run));
     infra_child_error child_error;
-    memset(&child_error, 0, sizeof(child_error));
-    run.child_error = &child_error;
-    run.ns = ns;
-    run.object = object;
-    run.infra = (infra_object *)object;
-    size_t n_groups = run.infra->spec ? run.infra->spec->n_groups : 0;
-    run.connections = infra_objects_in(ctl->connections, ns, &run.connection_count);
-    run.groups = calloc(n_groups + 1, sizeof(*run.groups));
-    if (run.connections == NULL || run.groups == NULL || infra_offers_build(&run) != 0 ||
-        infra_members_load(ctl->machines, &run) != 0) {
+    if (run_load(ctl, ns, object, &run, &child_error) != 0) {
         run_free(&run);
         return (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
     }
-    run.member_cap = run.member_count;
-
-    /* Machines of groups removed from the spec go. */
-    for (size_t i = 0; i < run.member_count; i++) {
-        if (run.members[i].group < 0 && !run.members[i].deleting) {
-            infra_object_delete(ctl->env.client, "Machine", ns, run.members[i].name,
-                                run.members[i].uid);
-            run.members[i].deleting = 1;
-        }
-    }
-
-    /* Candidates and failovers, group by group. */
-    for (size_t g = 0; g < n_groups; g++) {
-        infra_group_plan *plan = &run.groups[g];
-        plan->spec = run.infra->spec->groups[g];
-        plan->desired =
-            plan->spec->size_present_case == KUMO__V1ALPHA1__NODE_GROUP__SIZE_PRESENT_SIZE
-                ? plan->spec->size
-                : 1;
-        plan->explicit_placement = plan->spec->placement == NULL;
-        infra_status_exclusions(run.infra, plan->spec->name, plan);
-        for (size_t i = 0; i < run.member_count; i++) {
-            infra_member *x = &run.members[i];
-            if (x->group != (int)g || x->deleting || x->failure == NULL)
-                continue;
-            if (plan->explicit_placement) {
-                plan->capacity_blocked = 1;
-                continue;
-            }
-            infra_fail_over(plan, x);
-            infra_object_delete(ctl->env.client, "Machine", ns, x->name, x->uid);
-            x->deleting = 1;
-        }
-        infra_plan_candidates(&ctl->env, &run, plan);
-        for (size_t f = 0; f < plan->failover_count; f++) {
-            infra_failover *fo = &plan->failovers[f];
-            if (plan->candidate_count > 0) {
-                snprintf(fo->to_connection, sizeof(fo->to_connection), "%s",
-                         plan->candidates[0].offer->connection);
-                snprintf(fo->to_instance_type, sizeof(fo->to_instance_type), "%s",
-                         plan->candidates[0].offer->instance_type);
-            }
-            KUMO_LOG_INFO("controller", "group failed over",
-                          "controller=infra infra=%s group=%s from=%s to=%s reason=%s", key,
-                          plan->spec->name, fo->from_connection,
-                          fo->to_connection[0] ? fo->to_connection : "<none>", fo->reason);
-        }
-    }
-
+    removed_groups_delete(ctl, &run);
+    for (size_t g = 0; g < group_count(&run); g++)
+        group_plan(ctl, &run, g, key);
     /* Machines that no longer match their group's spec are replaced, rolling. */
-    for (size_t g = 0; g < n_groups; g++)
+    for (size_t g = 0; g < group_count(&run); g++)
         infra_rollout(ctl->env.client, ctl->env.recorder, &run, g);
-
-    /* Scale every group; create round-robin over groups so every connection gets work at
-     * once, at most CREATES_PER_PASS per pass (the rest is planned again next pass). */
-    size_t room = 0;
-    for (size_t g = 0; g < n_groups; g++)
-        room += (size_t)(run.groups[g].desired > 0 ? run.groups[g].desired : 0);
-    creation *todo = calloc(room + 1, sizeof(*todo));
-    creation *order = calloc(room + 1, sizeof(*order));
-    size_t planned = 0, pending_more = 0;
-    for (size_t g = 0; todo && order && g < n_groups; g++)
-        planned += plan_scale(ctl, &run, g, todo + planned, room - planned);
-    size_t ordered = 0;
-    if (order) {
-        size_t *cursor = calloc(n_groups + 1, sizeof(*cursor));
-        size_t *start = calloc(n_groups + 2, sizeof(*start));
-        for (size_t i = 0; cursor && start && i < planned; i++)
-            start[todo[i].group + 1]++;
-        for (size_t g = 0; cursor && start && g < n_groups; g++) {
-            start[g + 1] += start[g];
-            cursor[g] = start[g];
-        }
-        while (cursor && start && ordered < planned && ordered < CREATES_PER_PASS)
-            for (size_t g = 0; g < n_groups && ordered < CREATES_PER_PASS; g++)
-                if (cursor[g] < start[g + 1])
-                    order[ordered++] = todo[cursor[g]++];
-        free(cursor);
-        free(start);
-    }
-    pending_more = planned > ordered;
-    ordered = namespace_cap(ctl, &run, ordered);
-    /* Shared resources of every connection in use or about to be, then the Machines. */
-    int no_memory = 0;
-    for (size_t i = 0; i < run.member_count; i++)
-        no_memory |= infra_usage_add(&run, run.members[i].connection, run.members[i].group);
-    for (size_t i = 0; i < ordered; i++)
-        no_memory |= infra_usage_add(&run, order[i].offer->connection, (int)order[i].group);
-    infra_shared_env shared = {ctl->env.client, ctl->networks, ctl->security_groups,
-                               ctl->key_pairs};
-    for (size_t u = 0; u < run.usage_count; u++)
-        infra_shared_ensure(&shared, &run, &run.usage[u]);
-    size_t created = 0;
-    for (size_t i = 0; i < ordered; i++) {
-        const creation *c = &order[i];
-        if (machine_create(ctl, &run, &mem, &run.groups[c->group], c->index, c->offer) == 0 &&
-            member_add(&run, &run.groups[c->group], c->group, c->index, c->offer) == 0)
-            created++;
-    }
-    if (created > 0) /* one Event per pass, not per Machine */
-        kumo_recorder_event(ctl->env.recorder, object, KUMO_RECORDER_NORMAL, "MachinesCreated",
-                            "Create", "created %zu Machines%s", created,
-                            pending_more ? "; more follow" : "");
-    free(todo);
+    creation *order = NULL;
+    int more = 0;
+    size_t ordered = creations_plan(ctl, &run, &order, &more);
+    size_t created = creations_act(ctl, &run, &mem, order, ordered, more);
     free(order);
-    if (!no_memory)
-        infra_shared_prune(&shared, &run);
-
-    /* Status, when it changed, not more often than status_interval_ms while busy. */
-    int converged = 0;
-    kumo_controller_result result = requeue(RESYNC_MS * kumo_controller_jitter(0.1));
-    ProtobufCMessage *fresh = infra_status_build(&run, &converged);
-    if (fresh == NULL) {
-        result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
-    } else if (!kumo_meta_status_equal(fresh, object)) {
-        double since = infra_now_ms() - mem.status_written_ms;
-        int urgent = converged || created > 0 || spec_changed;
-        if (!urgent && since < ctl->env.status_interval_ms) {
-            result = requeue(ctl->env.status_interval_ms - since);
-        } else {
-            kumo_diag diag;
-            kumo_diag_init(&diag);
-            kumo_error e = kumo_client_update_status(ctl->env.client, fresh, NULL, &diag);
-            if (e == KUMO_ERROR_OK) {
-                mem.status_written_ms = infra_now_ms();
-                kumo_recorder_conditions(ctl->env.recorder, object, fresh);
-            } else if (e != KUMO_ERROR_NOT_FOUND)
-                result = (kumo_controller_result){KUMO_CONTROLLER_RETRY, 0};
-            kumo_diag_fini(&diag);
-        }
-    }
-    kumo_object_destroy(fresh);
-    int settling = 0;
-    for (size_t g = 0; g < n_groups; g++)
-        settling |= run.groups[g].settling[0] != '\0';
-    if (settling && result.outcome == KUMO_CONTROLLER_REQUEUE && result.after_ms > 500)
-        result = requeue(500); /* a new Connection has not reported yet */
-    mem.more_to_create = pending_more;
-    if (pending_more && result.outcome == KUMO_CONTROLLER_REQUEUE)
+    result = status_report(ctl, &run, &mem, created > 0 || spec_changed);
+    mem.more_to_create = more;
+    if (more && result.outcome == KUMO_CONTROLLER_REQUEUE)
         result = requeue(1); /* more Machines to create: next pass */
     memory_put(ctl, key, &mem);
     run_free(&run);
     return result;
 }
 
-/* ---- start ---------------------------------------------------------------------------- */
-
-/*
- * A Machine or shared object changed: reconcile its Infra soon, not at once, so that a burst
- * of changes (thousands of Machines booting) costs one reconcile per status interval.
- */
 static void map_owner_later(void *context, kumo_controller *controller,
                             const ProtobufCMessage *object)
 {
@@ -550,21 +604,10 @@ static void map_connection(void *context, kumo_controller *controller,
     kumo_informer_keys_free(keys, count);
 }
 
-static void free_value(void *context, const char *key, void *value)
-{
-    (void)context;
-    (void)key;
-    free(value);
-}
-
 static void infra_ctl_free(void *context)
 {
     infra_ctl *ctl = context;
-    if (ctl->memory) {
-        kumo_map_each(ctl->memory, free_value, NULL);
-        kumo_map_destroy(ctl->memory);
-    }
-    pthread_mutex_destroy(&ctl->lock);
+    kumo_keystate_destroy(ctl->memory);
     free(ctl);
 }
 
@@ -574,8 +617,7 @@ kumo_error infra_infra_start(const kumo_infra_env *env, kumo_infra_controller *o
     if (ctl == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     ctl->env = *env;
-    pthread_mutex_init(&ctl->lock, NULL);
-    ctl->memory = kumo_map_create();
+    ctl->memory = kumo_keystate_create(&memory_ops);
     out->context = ctl;
     out->context_free = infra_ctl_free;
     if (ctl->memory == NULL)

@@ -48,6 +48,13 @@
  * shrinking group removes them first; the Migration decides when they go. */
 #define KUMO_INFRA_GROUP_HOLD_PREFIX "kumo.dev/migration."
 
+/* The defaults of kumo_infra_env's zero fields. */
+#define KUMO_INFRA_DEFAULT_WORKERS                    128
+#define KUMO_INFRA_DEFAULT_DRIFT_POLL_MS              30000
+#define KUMO_INFRA_DEFAULT_PROBE_INTERVAL_MS          60000
+#define KUMO_INFRA_DEFAULT_STATUS_INTERVAL_MS         500
+#define KUMO_INFRA_DEFAULT_MAX_MACHINES_PER_NAMESPACE 50000
+
 /* What the controllers share; everything is borrowed and must outlive them. */
 typedef struct kumo_infra_env {
     kumo_client *client;

@@ -318,37 +318,45 @@ static const char *settling_connection(const infra_run *run,
     return NULL;
 }
 
+/* A group that names its connection and instance type: one candidate, checked against the
+ * connection's catalog once it has one. */
+static void plan_explicit(infra_run *run, infra_group_plan *plan)
+{
+    const Kumo__V1alpha1__NodeGroup *g = plan->spec;
+    plan->explicit_placement = 1;
+    const Kumo__V1alpha1__Connection *c = connection_named(run, g->connection);
+    kumo_placement_offer *o = &plan->explicit_offer;
+    o->connection = g->connection;
+    o->instance_type = g->instance_type;
+    o->provider = c ? provider_of(c) : "";
+    o->region = c ? c->spec->region : "";
+    for (size_t i = 0; i < run->offer_count; i++)
+        if (strcmp(run->offers[i].connection, g->connection) == 0 &&
+            strcmp(run->offers[i].instance_type, g->instance_type) == 0)
+            *o = run->offers[i];
+    plan->candidates[0].offer = o;
+    snprintf(plan->candidates[0].reason, sizeof(plan->candidates[0].reason),
+             "explicit: group %s names connection %s and instance type %s", g->name, g->connection,
+             g->instance_type);
+    plan->candidate_count = 1;
+    plan->spread = 1;
+    if (c == NULL) {
+        plan->no_placement_reason = "ConnectionNotFound";
+        snprintf(plan->no_placement, sizeof(plan->no_placement), "Connection \"%s\" not found",
+                 g->connection);
+    } else {
+        /* Its catalog checks the spec before any Machine is made: wait for it. */
+        const char *settling = settling_connection(run, NULL, g->connection);
+        snprintf(plan->settling, sizeof(plan->settling), "%s", settling ? settling : "");
+        catalog_check(c, g, plan);
+    }
+}
+
 void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_group_plan *plan)
 {
     const Kumo__V1alpha1__NodeGroup *g = plan->spec;
     if (g->placement == NULL) {
-        plan->explicit_placement = 1;
-        const Kumo__V1alpha1__Connection *c = connection_named(run, g->connection);
-        kumo_placement_offer *o = &plan->explicit_offer;
-        o->connection = g->connection;
-        o->instance_type = g->instance_type;
-        o->provider = c ? provider_of(c) : "";
-        o->region = c ? c->spec->region : "";
-        for (size_t i = 0; i < run->offer_count; i++)
-            if (strcmp(run->offers[i].connection, g->connection) == 0 &&
-                strcmp(run->offers[i].instance_type, g->instance_type) == 0)
-                *o = run->offers[i];
-        plan->candidates[0].offer = o;
-        snprintf(plan->candidates[0].reason, sizeof(plan->candidates[0].reason),
-                 "explicit: group %s names connection %s and instance type %s", g->name,
-                 g->connection, g->instance_type);
-        plan->candidate_count = 1;
-        plan->spread = 1;
-        if (c == NULL) {
-            plan->no_placement_reason = "ConnectionNotFound";
-            snprintf(plan->no_placement, sizeof(plan->no_placement), "Connection \"%s\" not found",
-                     g->connection);
-        } else {
-            /* Its catalog checks the spec before any Machine is made: wait for it. */
-            const char *settling = settling_connection(run, NULL, g->connection);
-            snprintf(plan->settling, sizeof(plan->settling), "%s", settling ? settling : "");
-            catalog_check(c, g, plan);
-        }
+        plan_explicit(run, plan);
         return;
     }
     const Kumo__V1alpha1__PlacementRequirements *r = g->placement;
@@ -379,9 +387,13 @@ void infra_plan_candidates(const kumo_infra_env *env, infra_run *run, infra_grou
         .ns = run->ns,
     };
     kumo_placement_candidate ranked[INFRA_MAX_CANDIDATES];
-    size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES,
-                                                 plan->no_placement, sizeof(plan->no_placement))
-                           : 0;
+    kumo_diag why;
+    kumo_diag_init(&why);
+    size_t total = allowed ? kumo_placement_rank(&in, ranked, INFRA_MAX_CANDIDATES, &why) : 0;
+    if (allowed)
+        snprintf(plan->no_placement, sizeof(plan->no_placement), "%.*s",
+                 (int)sizeof(plan->no_placement) - 1, total ? "" : why.message);
+    kumo_diag_fini(&why);
     size_t n = total < INFRA_MAX_CANDIDATES ? total : INFRA_MAX_CANDIDATES;
     /* The candidates point into `allowed`: repoint them at run->offers, which lives on. */
     for (size_t i = 0; i < n; i++) {

@@ -29,6 +29,7 @@
 #include "apis/map/map.h"
 #include "controllers/infra/infra.h"
 #include "controllers/runtime/meta/meta.h"
+#include "controllers/runtime/clock/clock.h"
 
 struct kumo_infra_controller {
     char name[32];
@@ -54,8 +55,6 @@ kumo_error infra_controller_run(const kumo_controller_options *options, const in
                                 size_t watch_count, kumo_infra_controller *out,
                                 kumo_controller **self, kumo_diag *diag);
 
-/* Milliseconds on the monotonic clock. */
-double infra_now_ms(void);
 /* "ns/name" into buf. */
 void infra_key(const char *ns, const char *name, char *buf, size_t size);
 
@@ -125,11 +124,10 @@ typedef struct resource_class {
      * public key). PREPARE_OK with *prepared (freed with prepared_free);
      * PREPARE_WAIT when a dependency is not ready yet, PREPARE_INVALID when
      * the spec can never work, PREPARE_ERROR on an API failure; `why` says
-     * which. May update the object through the API (the KeyPair writes its
-     * generated key first) and then replaces run->object.
+     * which (its code: NOT_FOUND, UNAVAILABLE, INVALID_ARGUMENT, ...). May update the object
+     * through the API (the KeyPair writes its generated key first) and then replaces run->object.
      */
-    int (*prepare)(resource_ctl *ctl, resource_run *run, void **prepared, char *why,
-                   size_t why_size);
+    int (*prepare)(resource_ctl *ctl, resource_run *run, void **prepared, kumo_diag *why);
     void (*prepared_free)(void *prepared);
     /* Writes what the cloud says into run->object's status; returns the resource's life. */
     resource_life (*apply)(resource_ctl *ctl, resource_run *run, const void *observed);

@@ -70,11 +70,11 @@ static void prepared_free(void *p)
 /* The provider id of a ready dependency, or a reason to wait. */
 static int dependency(resource_run *run, kumo_informer *informer, const char *kind,
                       const char *name, const char *connection, char *id, size_t id_size,
-                      ProtobufCMessage **keep, char *why, size_t why_size)
+                      ProtobufCMessage **keep, kumo_diag *why)
 {
     ProtobufCMessage *dep = resource_lookup(informer, run->ns, name);
     if (dep == NULL) {
-        snprintf(why, why_size, "%s \"%s\" not found", kind, name);
+        kumo_diag_set(why, KUMO_ERROR_NOT_FOUND, "%s \"%s\" not found", kind, name);
         return PREPARE_WAIT;
     }
     const ProtobufCMessage *spec = kumo_object_spec(dep);
@@ -83,8 +83,9 @@ static int dependency(resource_run *run, kumo_informer *informer, const char *ki
              : NULL;
     const char *dep_connection = f ? *(const char *const *)((const char *)spec + f->offset) : "";
     if (strcmp(dep_connection, connection) != 0) {
-        snprintf(why, why_size, "%s \"%s\" is on connection \"%s\", not \"%s\"", kind, name,
-                 dep_connection, connection);
+        kumo_diag_set(why, KUMO_ERROR_INVALID_ARGUMENT,
+                      "%s \"%s\" is on connection \"%s\", not \"%s\"", kind, name, dep_connection,
+                      connection);
         kumo_object_destroy(dep);
         return PREPARE_INVALID;
     }
@@ -93,12 +94,12 @@ static int dependency(resource_run *run, kumo_informer *informer, const char *ki
         /* Say why the dependency is not ready: its own failure is this machine's cause. */
         const Kumo__V1alpha1__Condition *c = kumo_object_condition_get(dep, "Ready");
         if (kumo_meta_deleting(dep))
-            snprintf(why, why_size, "%s \"%s\" is being deleted", kind, name);
+            kumo_diag_set(why, KUMO_ERROR_UNAVAILABLE, "%s \"%s\" is being deleted", kind, name);
         else if (c && c->reason[0] && strcmp(c->status, "False") == 0)
-            snprintf(why, why_size, "%s \"%s\" is not ready: %s: %s", kind, name, c->reason,
-                     c->message);
+            kumo_diag_set(why, KUMO_ERROR_UNAVAILABLE, "%s \"%s\" is not ready: %s: %s", kind, name,
+                          c->reason, c->message);
         else
-            snprintf(why, why_size, "%s \"%s\" is not ready yet", kind, name);
+            kumo_diag_set(why, KUMO_ERROR_UNAVAILABLE, "%s \"%s\" is not ready yet", kind, name);
         int failed = !kumo_meta_deleting(dep) && c && strcmp(c->status, "False") == 0 &&
                      !infra_reason_is_progress(c->reason);
         kumo_object_destroy(dep);
@@ -112,7 +113,71 @@ static int dependency(resource_run *run, kumo_informer *informer, const char *ki
     return PREPARE_OK;
 }
 
-static int prepare(resource_ctl *ctl, resource_run *run, void **out, char *why, size_t why_size)
+/* The Network's provider id and the subnet's (the named one, else the first). */
+static int prepare_network(resource_ctl *ctl, resource_run *run, prepared_machine *pm,
+                           kumo_diag *why)
+{
+    const Kumo__V1alpha1__MachineSpec *spec = ((const machine *)run->object)->spec;
+    ProtobufCMessage *net = NULL;
+    int rc = dependency(run, ctl->networks, "Network", spec->network_ref->name, spec->connection,
+                        pm->network_id, sizeof(pm->network_id), &net, why);
+    if (rc == PREPARE_OK) {
+        const Kumo__V1alpha1__Network *n = (const Kumo__V1alpha1__Network *)net;
+        const char *subnet = spec->subnet && spec->subnet[0] ? spec->subnet : NULL;
+        for (size_t i = 0; n->status && i < n->status->n_subnets; i++) {
+            if (subnet == NULL || strcmp(n->status->subnets[i]->name, subnet) == 0) {
+                snprintf(pm->subnet_id, sizeof(pm->subnet_id), "%s",
+                         n->status->subnets[i]->provider_id);
+                break;
+            }
+        }
+        if (subnet && pm->subnet_id[0] == '\0') {
+            kumo_diag_set(why, KUMO_ERROR_UNAVAILABLE, "Network \"%s\" has no ready subnet \"%s\"",
+                          spec->network_ref->name, subnet);
+            rc = PREPARE_WAIT;
+        }
+        pm->spec.network_id = pm->network_id;
+        pm->spec.subnet_id = pm->subnet_id[0] ? pm->subnet_id : NULL;
+    }
+    kumo_object_destroy(net);
+    return rc;
+}
+
+/* Every SecurityGroup's provider id, in the spec's order. */
+static int prepare_security_groups(resource_ctl *ctl, resource_run *run, prepared_machine *pm,
+                                   kumo_diag *why)
+{
+    const Kumo__V1alpha1__MachineSpec *spec = ((const machine *)run->object)->spec;
+    pm->security_group_ids = calloc(spec->n_security_group_refs, sizeof(char *));
+    int rc = pm->security_group_ids ? PREPARE_OK : PREPARE_ERROR;
+    for (size_t i = 0; rc == PREPARE_OK && i < spec->n_security_group_refs; i++) {
+        char id[128];
+        rc = dependency(run, ctl->security_groups, "SecurityGroup",
+                        spec->security_group_refs[i]->name, spec->connection, id, sizeof(id), NULL,
+                        why);
+        if (rc == PREPARE_OK && (pm->security_group_ids[i] = strdup(id)) == NULL)
+            rc = PREPARE_ERROR;
+        if (rc == PREPARE_OK)
+            pm->spec.security_group_count++;
+    }
+    pm->spec.security_group_ids = (const char *const *)pm->security_group_ids;
+    return rc;
+}
+
+static int prepare_tags(const Kumo__V1alpha1__MachineSpec *spec, prepared_machine *pm)
+{
+    pm->tags = calloc(spec->n_tags, sizeof(*pm->tags));
+    for (size_t i = 0; pm->tags && i < spec->n_tags; i++) {
+        pm->tags[i].key = spec->tags[i]->key;
+        pm->tags[i].value = spec->tags[i]->value;
+    }
+    pm->spec.tags = pm->tags;
+    pm->spec.tag_count = pm->tags ? spec->n_tags : 0;
+    return pm->tags ? PREPARE_OK : PREPARE_ERROR;
+}
+
+/* The driver's machine spec: the object's fields, then the dependencies' provider ids. */
+static int prepare(resource_ctl *ctl, resource_run *run, void **out, kumo_diag *why)
 {
     const machine *m = (const machine *)run->object;
     const Kumo__V1alpha1__MachineSpec *spec = m->spec;
@@ -130,62 +195,17 @@ static int prepare(resource_ctl *ctl, resource_run *run, void **out, char *why, 
         pm->spec.root_disk_type = spec->root_disk->type;
     }
     int rc = PREPARE_OK;
-    if (spec->network_ref && spec->network_ref->name[0]) {
-        ProtobufCMessage *net = NULL;
-        rc = dependency(run, ctl->networks, "Network", spec->network_ref->name, spec->connection,
-                        pm->network_id, sizeof(pm->network_id), &net, why, why_size);
-        if (rc == PREPARE_OK) {
-            const Kumo__V1alpha1__Network *n = (const Kumo__V1alpha1__Network *)net;
-            const char *subnet = spec->subnet && spec->subnet[0] ? spec->subnet : NULL;
-            for (size_t i = 0; n->status && i < n->status->n_subnets; i++) {
-                if (subnet == NULL || strcmp(n->status->subnets[i]->name, subnet) == 0) {
-                    snprintf(pm->subnet_id, sizeof(pm->subnet_id), "%s",
-                             n->status->subnets[i]->provider_id);
-                    break;
-                }
-            }
-            if (subnet && pm->subnet_id[0] == '\0') {
-                snprintf(why, why_size, "Network \"%s\" has no ready subnet \"%s\"",
-                         spec->network_ref->name, subnet);
-                rc = PREPARE_WAIT;
-            }
-            pm->spec.network_id = pm->network_id;
-            pm->spec.subnet_id = pm->subnet_id[0] ? pm->subnet_id : NULL;
-        }
-        kumo_object_destroy(net);
-    }
-    if (rc == PREPARE_OK && spec->n_security_group_refs > 0) {
-        pm->security_group_ids = calloc(spec->n_security_group_refs, sizeof(char *));
-        if (pm->security_group_ids == NULL)
-            rc = PREPARE_ERROR;
-        for (size_t i = 0; rc == PREPARE_OK && i < spec->n_security_group_refs; i++) {
-            char id[128];
-            rc = dependency(run, ctl->security_groups, "SecurityGroup",
-                            spec->security_group_refs[i]->name, spec->connection, id, sizeof(id),
-                            NULL, why, why_size);
-            if (rc == PREPARE_OK && (pm->security_group_ids[i] = strdup(id)) == NULL)
-                rc = PREPARE_ERROR;
-            if (rc == PREPARE_OK)
-                pm->spec.security_group_count++;
-        }
-        pm->spec.security_group_ids = (const char *const *)pm->security_group_ids;
-    }
+    if (spec->network_ref && spec->network_ref->name[0])
+        rc = prepare_network(ctl, run, pm, why);
+    if (rc == PREPARE_OK && spec->n_security_group_refs > 0)
+        rc = prepare_security_groups(ctl, run, pm, why);
     if (rc == PREPARE_OK && spec->key_pair_ref && spec->key_pair_ref->name[0]) {
         rc = dependency(run, ctl->key_pairs, "KeyPair", spec->key_pair_ref->name, spec->connection,
-                        pm->key_pair_id, sizeof(pm->key_pair_id), NULL, why, why_size);
+                        pm->key_pair_id, sizeof(pm->key_pair_id), NULL, why);
         pm->spec.key_pair_id = pm->key_pair_id;
     }
-    if (rc == PREPARE_OK && spec->n_tags > 0) {
-        pm->tags = calloc(spec->n_tags, sizeof(*pm->tags));
-        if (pm->tags == NULL)
-            rc = PREPARE_ERROR;
-        for (size_t i = 0; pm->tags && i < spec->n_tags; i++) {
-            pm->tags[i].key = spec->tags[i]->key;
-            pm->tags[i].value = spec->tags[i]->value;
-        }
-        pm->spec.tags = pm->tags;
-        pm->spec.tag_count = pm->tags ? spec->n_tags : 0;
-    }
+    if (rc == PREPARE_OK && spec->n_tags > 0)
+        rc = prepare_tags(spec, pm);
     if (rc == PREPARE_OK && ctl->env.agent_bootstrap) {
         /* Made here, handed over only to drivers whose machines run kumo-agent (create). */
         pm->ctl = ctl;

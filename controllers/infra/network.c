@@ -63,12 +63,10 @@ static struct kumo_driver_subnet *network_subnets(const resource_run *run, size_
     return subnets;
 }
 
-static int network_prepare(resource_ctl *ctl, resource_run *run, void **out, char *why,
-                           size_t why_size)
+static int network_prepare(resource_ctl *ctl, resource_run *run, void **out, kumo_diag *why)
 {
     (void)ctl;
     (void)why;
-    (void)why_size;
     const Kumo__V1alpha1__Network *n = (const Kumo__V1alpha1__Network *)run->object;
     prepared_network *pn = calloc(1, sizeof(*pn));
     size_t count = 0;
@@ -208,8 +206,7 @@ static struct kumo_driver_rule *security_rules(const Kumo__V1alpha1__SecurityGro
     return rules;
 }
 
-static int security_group_prepare(resource_ctl *ctl, resource_run *run, void **out, char *why,
-                                  size_t why_size)
+static int security_group_prepare(resource_ctl *ctl, resource_run *run, void **out, kumo_diag *why)
 {
     const Kumo__V1alpha1__SecurityGroup *sg = (const Kumo__V1alpha1__SecurityGroup *)run->object;
     prepared_security_group *ps = calloc(1, sizeof(*ps));
@@ -226,8 +223,8 @@ static int security_group_prepare(resource_ctl *ctl, resource_run *run, void **o
             resource_lookup(ctl->networks, run->ns, sg->spec->network_ref->name);
         const char *pid = net ? resource_provider_id(net) : "";
         if (pid[0] == '\0' || kumo_meta_deleting(net)) {
-            snprintf(why, why_size, "Network \"%s\" is not %s", sg->spec->network_ref->name,
-                     net ? "ready yet" : "found");
+            kumo_diag_set(why, KUMO_ERROR_UNAVAILABLE, "Network \"%s\" is not %s",
+                          sg->spec->network_ref->name, net ? "ready yet" : "found");
             kumo_object_destroy(net);
             security_group_prepared_free(ps);
             return PREPARE_WAIT;
@@ -365,8 +362,7 @@ static kumo_error store_private_key(resource_ctl *ctl, resource_run *run, const 
     return e;
 }
 
-static int key_pair_prepare(resource_ctl *ctl, resource_run *run, void **out, char *why,
-                            size_t why_size)
+static int key_pair_prepare(resource_ctl *ctl, resource_run *run, void **out, kumo_diag *why)
 {
     Kumo__V1alpha1__KeyPair *kp = (Kumo__V1alpha1__KeyPair *)run->object;
     const char *key = kp->spec->public_key;
@@ -377,7 +373,7 @@ static int key_pair_prepare(resource_ctl *ctl, resource_run *run, void **out, ch
         snprintf(secret, sizeof(secret), "%s-ssh", kp->metadata->name);
         snprintf(comment, sizeof(comment), "kumo:%s/%s", run->ns, kp->metadata->name);
         if (infra_keygen_ed25519(comment, &public_key, &private_key) != 0) {
-            snprintf(why, why_size, "cannot generate an ed25519 key pair");
+            kumo_diag_set(why, KUMO_ERROR_INTERNAL, "cannot generate an ed25519 key pair");
             return PREPARE_ERROR;
         }
         kumo_diag diag;
@@ -406,7 +402,7 @@ static int key_pair_prepare(resource_ctl *ctl, resource_run *run, void **out, ch
         kumo_diag_fini(&diag);
         free(public_key);
         if (e != KUMO_ERROR_OK) {
-            snprintf(why, why_size, "cannot store the generated key: %s", kumo_error_name(e));
+            kumo_diag_set(why, e, "cannot store the generated key: %s", kumo_error_name(e));
             return PREPARE_ERROR;
         }
         kp = (Kumo__V1alpha1__KeyPair *)run->object;

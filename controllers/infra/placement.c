@@ -259,22 +259,13 @@ static int compare_candidates(const void *pa, const void *pb)
     return strcmp(a->offer->connection, b->offer->connection);
 }
 
-size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candidate *out,
-                           size_t max, char *why, size_t why_size)
+/* Observe: one candidate per connection, its best qualifying instance type. Returns how many. */
+static size_t candidates_pick(const kumo_placement_input *in, kumo_placement_candidate *c)
 {
-    const Kumo__V1alpha1__PlacementRequirements *r = in->requirements;
-    kumo_placement_candidate *c = calloc(in->offer_count + 1, sizeof(*c));
     size_t count = 0;
-    if (why_size > 0)
-        why[0] = '\0';
-    if (c == NULL) {
-        snprintf(why, why_size, "out of memory");
-        return 0;
-    }
-    /* One candidate per connection: its best qualifying instance type. */
     for (size_t i = 0; i < in->offer_count; i++) {
         const kumo_placement_offer *o = &in->offers[i];
-        if (excluded(o->connection, in->excluded) || !meets(r, o))
+        if (excluded(o->connection, in->excluded) || !meets(in->requirements, o))
             continue;
         size_t j = 0;
         while (j < count && strcmp(c[j].offer->connection, o->connection) != 0)
@@ -284,22 +275,31 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
         else if (better_type(o, c[j].offer))
             c[j].offer = o;
     }
-    if (count == 0) {
-        char vcpu[48];
-        if (r->vcpu_max > 0)
-            snprintf(vcpu, sizeof(vcpu), "%d-%d vCPU", r->vcpu_min, r->vcpu_max);
-        else
-            snprintf(vcpu, sizeof(vcpu), "at least %d vCPU", r->vcpu_min);
-        snprintf(why, why_size,
-                 "no instance type with %s, >= %d MiB memory, >= %d GPU%s%s under "
-                 "%s among %zu offers%s",
-                 vcpu, r->memory_mib_min, r->gpu_count, r->gpu_model && r->gpu_model[0] ? " " : "",
-                 r->gpu_model ? r->gpu_model : "",
-                 r->max_price_per_hour > 0 ? "the price limit" : "any price", in->offer_count,
-                 in->excluded && in->excluded[0] ? " (after excluding failed connections)" : "");
-        free(c);
-        return 0;
-    }
+    return count;
+}
+
+/* Why no connection qualifies, in the requirements' own terms. */
+static void nothing_qualifies(const kumo_placement_input *in, kumo_diag *diag)
+{
+    const Kumo__V1alpha1__PlacementRequirements *r = in->requirements;
+    char vcpu[48];
+    if (r->vcpu_max > 0)
+        snprintf(vcpu, sizeof(vcpu), "%d-%d vCPU", r->vcpu_min, r->vcpu_max);
+    else
+        snprintf(vcpu, sizeof(vcpu), "at least %d vCPU", r->vcpu_min);
+    kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND,
+                  "no instance type with %s, >= %d MiB memory, >= %d GPU%s%s under "
+                  "%s among %zu offers%s",
+                  vcpu, r->memory_mib_min, r->gpu_count, r->gpu_model && r->gpu_model[0] ? " " : "",
+                  r->gpu_model ? r->gpu_model : "",
+                  r->max_price_per_hour > 0 ? "the price limit" : "any price", in->offer_count,
+                  in->excluded && in->excluded[0] ? " (after excluding failed connections)" : "");
+}
+
+/* Plan: latency to the users and a score by the preference (lower is better). */
+static void candidates_score(const kumo_placement_input *in, kumo_placement_candidate *c,
+                             size_t count)
+{
     double best_price = INFINITY, best_latency = INFINITY;
     for (size_t i = 0; i < count; i++) {
         int source;
@@ -311,7 +311,7 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
     for (size_t i = 0; i < count; i++) {
         double price_ratio = c[i].offer->price_per_hour / fmax(best_price, 1e-9);
         double latency_ratio = (c[i].latency_ms + 1) / (best_latency + 1);
-        switch (r->preference) {
+        switch (in->requirements->preference) {
         case KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency:
             c[i].score = latency_ratio + price_ratio * 1e-3;
             break;
@@ -323,12 +323,18 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
             break;
         }
     }
-    qsort(c, count, sizeof(*c), compare_candidates);
-    const char *pref =
-        r->preference == KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency ? "latency"
-        : r->preference == KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Balanced
-            ? "cost and latency"
-            : "cost";
+}
+
+/* Report: each candidate's reason, "rank i of n by <preference>: ...". */
+static void candidates_explain(const kumo_placement_input *in, kumo_placement_candidate *c,
+                               size_t count)
+{
+    int preference = in->requirements->preference;
+    const char *pref = preference == KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Latency
+                           ? "latency"
+                       : preference == KUMO__V1ALPHA1__PLACEMENT_REQUIREMENTS__PREFERENCE__Balanced
+                           ? "cost and latency"
+                           : "cost";
     for (size_t i = 0; i < count; i++) {
         const kumo_placement_offer *o = c[i].offer;
         char latency[64] = "";
@@ -340,6 +346,25 @@ size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candid
                  pref, o->connection, o->provider ? o->provider : "", o->region ? o->region : "",
                  o->instance_type, o->vcpu, o->memory_mib, o->price_per_hour, latency);
     }
+}
+
+size_t kumo_placement_rank(const kumo_placement_input *in, kumo_placement_candidate *out,
+                           size_t max, kumo_diag *diag)
+{
+    kumo_placement_candidate *c = calloc(in->offer_count + 1, sizeof(*c));
+    if (c == NULL) {
+        kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+        return 0;
+    }
+    size_t count = candidates_pick(in, c);
+    if (count == 0) {
+        nothing_qualifies(in, diag);
+        free(c);
+        return 0;
+    }
+    candidates_score(in, c, count);
+    qsort(c, count, sizeof(*c), compare_candidates);
+    candidates_explain(in, c, count);
     size_t n = count < max ? count : max;
     memcpy(out, c, n * sizeof(*c));
     free(c);

@@ -98,10 +98,11 @@ typedef struct kumo_placement_input {
 
 /*
  * Ranks connections. Writes at most `max` candidates (best first) and returns
- * how many connections qualified. When none does, returns 0 and explains in
- * `why` (e.g. "no instance type with >= 64 vCPU under $1.00/h among 40 offers").
+ * how many connections qualified. When none does, returns 0 with diag set:
+ * NOT_FOUND explaining in the requirements' terms (e.g. "no instance type with
+ * at least 64 vCPU, ... under the price limit among 40 offers"), or NOMEM.
  */
 size_t kumo_placement_rank(const kumo_placement_input *input, kumo_placement_candidate *out,
-                           size_t max, char *why, size_t why_size);
+                           size_t max, kumo_diag *diag);
 
 #endif

@@ -36,9 +36,28 @@
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* How long a cache older than our own last write is waited for. */
 #define STALE_CACHE_WAIT_MS 5000
+/* A machine being replaced (driftPolicy Recreate) is looked at again this soon. */
+#define RESOURCE_REPLACE_REQUEUE_MS 500
+/* A stopped machine still stopping is started again this soon after. */
+#define RESOURCE_STOPPING_REQUEUE_MS 1000
+/* How soon an object is looked at again after each outcome (most with +-20% jitter). */
+#define RESOURCE_CACHE_POLL_MS        20    /* our own write is not in the cache yet */
+#define RESOURCE_THROTTLED_MS         1000  /* the cloud throttled and named no delay */
+#define RESOURCE_UNAUTHORIZED_MS      30000 /* the credentials were refused */
+#define RESOURCE_DELETE_AGAIN_MS      500   /* still there after a delete */
+#define RESOURCE_DELETING_MS          100   /* delete accepted */
+#define RESOURCE_DELETING_PHASED_MS   300   /* delete accepted, a resource with phases */
+#define RESOURCE_DELETE_BLOCKED_MS    1000  /* something still uses it */
+#define RESOURCE_NO_CAPACITY_MS       30000 /* InsufficientCapacity */
+#define RESOURCE_NO_QUOTA_MS          60000 /* QuotaExceeded */
+#define RESOURCE_CREATE_REJECTED_MS   5000  /* DependencyNotFound, AlreadyExists */
+#define RESOURCE_DEPENDENCY_WAIT_MS   2000  /* WaitingForDependencies, DependencyFailed */
+#define RESOURCE_NO_CONNECTION_MS     10000 /* ConnectionNotFound */
+#define RESOURCE_CONNECTION_FAILED_MS 15000 /* ConnectionFailed */
 
 /* ---- results ------------------------------------------------------------------------- */
 
@@ -132,11 +151,12 @@ static kumo_controller_result driver_failed(resource_run *run, infra_call *call,
 {
     kumo_error e = kumo_driver_diag_to_kumo(rc, &call->diag, call->driver->name, op, &run->diag);
     if (rc == KUMO_DRIVER_THROTTLED)
-        return requeue((call->diag.retry_after_ms ? call->diag.retry_after_ms : 1000) *
-                       kumo_controller_jitter(0.3));
+        return requeue(
+            (call->diag.retry_after_ms ? call->diag.retry_after_ms : RESOURCE_THROTTLED_MS) *
+            kumo_controller_jitter(0.3));
     if (rc == KUMO_DRIVER_UNAUTHORIZED) {
         resource_ready(run->object, 0, "Unauthorized", "%s", run->diag.message);
-        return status_then(run, requeue(30000));
+        return status_then(run, requeue(RESOURCE_UNAUTHORIZED_MS));
     }
     KUMO_LOG_INFO("controller", "cloud call failed",
                   "controller=%s key=%s op=%s error=%s detail=\"%s\"", run->ctl->cls->name,
@@ -190,7 +210,7 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
         /* Still there: delete again (idempotent) on the next pass. */
         run->memory.next_observe_ms = 0;
         resource_memory_put(run->ctl, run->key, &run->memory);
-        return requeue(500);
+        return requeue(RESOURCE_DELETE_AGAIN_MS);
     }
     rc = cls->remove(&call, &ref);
     call_end(&call, rc, "delete");
@@ -199,13 +219,13 @@ static kumo_controller_result finalize(resource_run *run, kumo_cloud_conn *conn)
     if (rc == KUMO_DRIVER_OK) {
         run->memory.next_observe_ms = -1; /* "delete accepted" */
         resource_memory_put(run->ctl, run->key, &run->memory);
-        return requeue(cls->has_phase ? 300 : 100);
+        return requeue(cls->has_phase ? RESOURCE_DELETING_PHASED_MS : RESOURCE_DELETING_MS);
     }
     if (rc == KUMO_DRIVER_CONFLICT) {
         /* Something still uses it (machines in a network): wait for them to go. */
         kumo_driver_diag_to_kumo(rc, &call.diag, call.driver->name, "delete", &run->diag);
         resource_ready(run->object, 0, "DeleteBlocked", "%s", run->diag.message);
-        return status_then(run, requeue(1000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_DELETE_BLOCKED_MS * kumo_controller_jitter(0.2)));
     }
     return driver_failed(run, &call, rc, "delete");
 }
@@ -224,12 +244,12 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
         resource_ready(run->object, 0, "InsufficientCapacity", "%s", run->diag.message);
         if (cls->clear)
             cls->clear(run, "Pending");
-        return status_then(run, requeue(30000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_NO_CAPACITY_MS * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_QUOTA:
         resource_ready(run->object, 0, "QuotaExceeded", "%s", run->diag.message);
         if (cls->clear)
             cls->clear(run, "Pending");
-        return status_then(run, requeue(60000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_NO_QUOTA_MS * kumo_controller_jitter(0.2)));
     case KUMO_DRIVER_INVALID:
         resource_ready(run->object, 0, "InvalidSpec", "%s", run->diag.message);
         if (cls->clear)
@@ -240,7 +260,7 @@ static kumo_controller_result create_failed(resource_run *run, infra_call *call,
         resource_ready(run->object, 0,
                        rc == KUMO_DRIVER_NOT_FOUND ? "DependencyNotFound" : "AlreadyExists", "%s",
                        run->diag.message);
-        return status_then(run, requeue(5000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_CREATE_REJECTED_MS * kumo_controller_jitter(0.2)));
     default:
         return driver_failed(run, call, rc, "create");
     }
@@ -255,7 +275,7 @@ static double next_poll_ms(resource_run *run, resource_life life, const char *co
         return drift;
     double boot = resource_boot_estimate(ctl, connection_key);
     if (run->memory.created_at_ms > 0 && run->memory.polls_since_create == 0) {
-        double left = run->memory.created_at_ms + boot - infra_now_ms();
+        double left = run->memory.created_at_ms + boot - kumo_clock_now_ms();
         return left > 50 ? left : 50;
     }
     double again = boot * 0.2;
@@ -267,13 +287,17 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
     resource_ctl *ctl = run->ctl;
     const resource_class *cls = ctl->cls;
     void *prepared = NULL;
-    char why[512] = "";
-    int p = cls->prepare(ctl, run, &prepared, why, sizeof(why));
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    int p = cls->prepare(ctl, run, &prepared, &diag);
+    char why[512];
+    snprintf(why, sizeof(why), "%.*s", (int)sizeof(why) - 1, diag.message);
+    kumo_diag_fini(&diag);
     if (p == PREPARE_WAIT || p == PREPARE_BLOCKED) {
         resource_ready(run->object, 0,
                        p == PREPARE_WAIT ? "WaitingForDependencies" : "DependencyFailed", "%s",
                        why);
-        return status_then(run, requeue(2000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_DEPENDENCY_WAIT_MS * kumo_controller_jitter(0.2)));
     }
     if (p == PREPARE_INVALID) {
         resource_ready(run->object, 0, "InvalidSpec", "%s", why);
@@ -303,13 +327,13 @@ static kumo_controller_result create(resource_run *run, kumo_cloud_conn *conn)
         return create_failed(run, &call, rc);
     resource_life life = cls->apply(ctl, run, created);
     driver_free(&call, created);
-    run->memory.created_at_ms = infra_now_ms();
+    run->memory.created_at_ms = kumo_clock_now_ms();
     run->memory.polls_since_create = 0;
     run->memory.next_observe_ms =
-        infra_now_ms() + next_poll_ms(run, life, kumo_cloud_conn_key(conn));
+        kumo_clock_now_ms() + next_poll_ms(run, life, kumo_cloud_conn_key(conn));
     KUMO_LOG_DEBUG("controller", "cloud resource created", "controller=%s key=%s id=%s", cls->name,
                    run->key, resource_provider_id(run->object));
-    kumo_controller_result r = requeue(run->memory.next_observe_ms - infra_now_ms());
+    kumo_controller_result r = requeue(run->memory.next_observe_ms - kumo_clock_now_ms());
     r = status_then(run, r);
     resource_memory_put(ctl, run->key, &run->memory);
     return r;
@@ -322,13 +346,151 @@ static void drifted(resource_run *run, const char *reason, const char *message)
     kumo_object_condition_set(run->object, "Drifted", "True", reason, message);
 }
 
+/* Observe, first: 1 with *out when no cloud call is due (converged and not yet time to look,
+ * or first seen converged in this process: its poll is spread over the drift interval). */
+static int converge_deferred(resource_run *run, double now, int spec_changed, int known,
+                             kumo_controller_result *out)
+{
+    resource_ctl *ctl = run->ctl;
+    if (known && !spec_changed && run->memory.next_observe_ms > now) {
+        *out = requeue(run->memory.next_observe_ms - now);
+        return 1;
+    }
+    if (!run->memory.seen) {
+        /* First sight in this process (a start or a restart): what was converged is polled
+         * on its drift schedule, spread over the interval, not all at once. */
+        run->memory.seen = 1;
+        if (known && !spec_changed && kumo_meta_condition_is(run->object, "Ready", "True")) {
+            run->memory.next_observe_ms =
+                now + ctl->env.drift_poll_ms * 0.5 * kumo_controller_jitter(1.0);
+            resource_memory_put(ctl, run->key, &run->memory);
+            *out = requeue(run->memory.next_observe_ms - now);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Plan, for a resource that existed and is gone (deleted behind our back): report it
+ * (driftPolicy Ignore: 1 with *out) or forget its id so that it is created again (0). */
+static int vanished(resource_run *run, const char *pid, double now, kumo_controller_result *out)
+{
+    resource_ctl *ctl = run->ctl;
+    const resource_class *cls = ctl->cls;
+    resource_drift_action action = cls->drift ? cls->drift(run, LIFE_GONE) : DRIFT_REPLACE;
+    if (action == DRIFT_REPORT) {
+        drifted(run, "Vanished",
+                "the cloud resource was deleted outside kumo; driftPolicy "
+                "Ignore: not recreated");
+        resource_ready(run->object, 0, "Vanished", "the cloud resource %s no longer exists", pid);
+        if (cls->clear)
+            cls->clear(run, "Terminated");
+        run->memory.next_observe_ms = now + ctl->env.drift_poll_ms * kumo_controller_jitter(0.2);
+        resource_memory_put(ctl, run->key, &run->memory);
+        *out = status_then(run, requeue(run->memory.next_observe_ms - now));
+        return 1;
+    }
+    char message[400];
+    snprintf(message, sizeof(message), "the cloud resource %s was deleted outside kumo; recreated",
+             pid);
+    drifted(run, "Vanished", message);
+    KUMO_LOG_INFO("controller", "cloud resource vanished; recreating", "controller=%s key=%s id=%s",
+                  cls->name, run->key, pid);
+    resource_provider_id_set(run->object, "");
+    if (cls->clear)
+        cls->clear(run, "Pending");
+    return 0;
+}
+
+/* Act, for a machine stopped outside kumo: start it again, replace it or report it, by its
+ * driftPolicy. 1 with *out when the pass ends here; else *life is its state now. `ref` names
+ * `pid`, which is refreshed from the object. */
+static int stopped_repair(resource_run *run, kumo_cloud_conn *conn, infra_call *call, char *pid,
+                          size_t pid_size, const struct kumo_driver_ref *ref, resource_life *life,
+                          kumo_controller_result *out)
+{
+    resource_ctl *ctl = run->ctl;
+    const resource_class *cls = ctl->cls;
+    resource_drift_action action = cls->drift ? cls->drift(run, LIFE_STOPPED) : DRIFT_REPORT;
+    if (action != DRIFT_START && action != DRIFT_REPLACE) {
+        drifted(run, "Stopped", "the machine was stopped outside kumo; driftPolicy Ignore");
+        return 0;
+    }
+    snprintf(pid, pid_size, "%s", resource_provider_id(run->object));
+    double defer_ms = 0;
+    void *observed = NULL;
+    kumo_driver_code rc;
+    if (call_begin(run, conn, call, &defer_ms) != KUMO_ERROR_OK)
+        return *out = requeue(defer_ms), 1;
+    if (action == DRIFT_REPLACE) {
+        rc = cls->remove(call, ref);
+        call_end(call, rc, "delete");
+        if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
+            return *out = driver_failed(run, call, rc, "delete"), 1;
+        drifted(run, "Stopped",
+                "the machine was stopped outside kumo; driftPolicy Recreate: replacing it");
+        run->memory.next_observe_ms = 0;
+        resource_memory_put(ctl, run->key, &run->memory);
+        return *out = status_then(run, requeue(RESOURCE_REPLACE_REQUEUE_MS)), 1;
+    }
+    rc = cls->start(call, ref, &observed);
+    call_end(call, rc, "start");
+    if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_CONFLICT)
+        return *out = driver_failed(run, call, rc, "start"), 1;
+    drifted(run, "Stopped", "the machine was stopped outside kumo; started again");
+    *life = rc == KUMO_DRIVER_OK ? cls->apply(ctl, run, observed) : LIFE_STOPPED;
+    driver_free(call, observed);
+    if (rc == KUMO_DRIVER_CONFLICT) /* still stopping: start it once it stopped */
+        return *out = status_then(run, requeue(RESOURCE_STOPPING_REQUEUE_MS)), 1;
+    KUMO_LOG_INFO("controller", "stopped machine started again", "controller=%s key=%s id=%s",
+                  cls->name, run->key, pid);
+    return 0;
+}
+
+/* Act, when the spec changed: update in place. Takes `observed`. 1 with *out on failure. */
+static int spec_update(resource_run *run, kumo_cloud_conn *conn, infra_call *call, void *observed,
+                       resource_life *life, kumo_controller_result *out)
+{
+    const resource_class *cls = run->ctl->cls;
+    void *updated = NULL;
+    double defer_ms = 0;
+    if (call_begin(run, conn, call, &defer_ms) != KUMO_ERROR_OK) {
+        driver_free(call, observed);
+        return *out = requeue(defer_ms), 1;
+    }
+    kumo_driver_code rc = cls->update(call, run, observed, &updated);
+    call_end(call, rc, "update");
+    driver_free(call, observed);
+    if (rc != KUMO_DRIVER_OK)
+        return *out = driver_failed(run, call, rc, "update"), 1;
+    *life = cls->apply(run->ctl, run, updated);
+    driver_free(call, updated);
+    return 0;
+}
+
+/* Report: a repaired drift, the next observe by the resource's life, the status. */
+static kumo_controller_result converged_report(resource_run *run, resource_life life, double now,
+                                               const char *connection_key)
+{
+    if (life == LIFE_READY) {
+        const Kumo__V1alpha1__Condition *d = kumo_object_condition_get(run->object, "Drifted");
+        if (d && strcmp(d->status, "True") == 0)
+            kumo_object_condition_set(run->object, "Drifted", "False", "Repaired",
+                                      "in the state the spec asks for again");
+    }
+    run->memory.next_observe_ms = now + next_poll_ms(run, life, connection_key);
+    resource_memory_put(run->ctl, run->key, &run->memory);
+    return status_then(run, requeue(run->memory.next_observe_ms - now));
+}
+
+/* observe (by id or token) -> plan (gone, stopped, spec changed) -> act -> report */
 static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
 {
     resource_ctl *ctl = run->ctl;
     const resource_class *cls = ctl->cls;
     const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(run->object);
     const char *connection_key = kumo_cloud_conn_key(conn);
-    double now = infra_now_ms();
+    double now = kumo_clock_now_ms();
     KUMO_LOG_DEBUG("controller", "converge", "controller=%s key=%s rv=%s seen=%d next_in_ms=%.0f",
                    cls->name, run->key, m->resource_version, run->memory.seen,
                    run->memory.next_observe_ms - now);
@@ -338,21 +500,10 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
     int spec_changed = observed_generation == NULL || *observed_generation != generation;
     const char *provider_id = resource_provider_id(run->object);
     int known = provider_id[0] != '\0';
-    if (known && !spec_changed && run->memory.next_observe_ms > now)
-        return requeue(run->memory.next_observe_ms - now);
-    if (!run->memory.seen) {
-        /* First sight in this process (a start or a restart): what was converged is polled
-         * on its drift schedule, spread over the interval, not all at once. */
-        run->memory.seen = 1;
-        if (known && !spec_changed && kumo_meta_condition_is(run->object, "Ready", "True")) {
-            run->memory.next_observe_ms =
-                now + ctl->env.drift_poll_ms * 0.5 * kumo_controller_jitter(1.0);
-            resource_memory_put(ctl, run->key, &run->memory);
-            return requeue(run->memory.next_observe_ms - now);
-        }
-    }
+    kumo_controller_result out;
+    if (converge_deferred(run, now, spec_changed, known, &out))
+        return out;
     run->memory.observed_generation = generation;
-
     /* The marker was written by this process and no create was sent since: nothing can
      * carry this token, so skip the observe. After a restart (no memory) we always look. */
     if (!known && run->memory.intent_fresh)
@@ -369,104 +520,28 @@ static kumo_controller_result converge(resource_run *run, kumo_cloud_conn *conn)
     call_end(&call, rc, "observe");
     if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
         return driver_failed(run, &call, rc, "observe");
-    resource_life life = LIFE_GONE;
-    if (rc == KUMO_DRIVER_OK)
-        life = cls->apply(ctl, run, observed);
+    resource_life life = rc == KUMO_DRIVER_OK ? cls->apply(ctl, run, observed) : LIFE_GONE;
     if (cls->has_phase && run->memory.created_at_ms > 0 && rc == KUMO_DRIVER_OK &&
         run->memory.polls_since_create++ == 0 && (life == LIFE_PENDING || life == LIFE_READY))
         resource_boot_learn(ctl, connection_key, life == LIFE_READY,
                             now - run->memory.created_at_ms);
-
     if (life == LIFE_GONE) {
         driver_free(&call, observed);
-        if (known) {
-            /* It existed and is gone: deleted behind our back. */
-            resource_drift_action action = cls->drift ? cls->drift(run, LIFE_GONE) : DRIFT_REPLACE;
-            if (action == DRIFT_REPORT) {
-                drifted(run, "Vanished",
-                        "the cloud resource was deleted outside kumo; driftPolicy "
-                        "Ignore: not recreated");
-                resource_ready(run->object, 0, "Vanished", "the cloud resource %s no longer exists",
-                               pid);
-                if (cls->clear)
-                    cls->clear(run, "Terminated");
-                run->memory.next_observe_ms =
-                    now + ctl->env.drift_poll_ms * kumo_controller_jitter(0.2);
-                resource_memory_put(ctl, run->key, &run->memory);
-                return status_then(run, requeue(run->memory.next_observe_ms - now));
-            }
-            char message[400];
-            snprintf(message, sizeof(message),
-                     "the cloud resource %s was deleted outside kumo; recreated", pid);
-            drifted(run, "Vanished", message);
-            KUMO_LOG_INFO("controller", "cloud resource vanished; recreating",
-                          "controller=%s key=%s id=%s", cls->name, run->key, pid);
-            resource_provider_id_set(run->object, "");
-            if (cls->clear)
-                cls->clear(run, "Pending");
-        }
+        if (known && vanished(run, pid, now, &out))
+            return out;
         return create(run, conn);
     }
     if (life == LIFE_STOPPED) {
-        resource_drift_action action = cls->drift ? cls->drift(run, LIFE_STOPPED) : DRIFT_REPORT;
         driver_free(&call, observed);
-        observed = NULL;
-        if (action == DRIFT_START || action == DRIFT_REPLACE) {
-            snprintf(pid, sizeof(pid), "%s", resource_provider_id(run->object));
-            if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK)
-                return requeue(defer_ms);
-            if (action == DRIFT_START) {
-                rc = cls->start(&call, &ref, &observed);
-                call_end(&call, rc, "start");
-                if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_CONFLICT)
-                    return driver_failed(run, &call, rc, "start");
-                drifted(run, "Stopped", "the machine was stopped outside kumo; started again");
-                life = rc == KUMO_DRIVER_OK ? cls->apply(ctl, run, observed) : LIFE_STOPPED;
-                driver_free(&call, observed);
-                observed = NULL;
-                if (rc == KUMO_DRIVER_CONFLICT) /* still stopping: start it once it stopped */
-                    return status_then(run, requeue(1000));
-            } else {
-                rc = cls->remove(&call, &ref);
-                call_end(&call, rc, "delete");
-                if (rc != KUMO_DRIVER_OK && rc != KUMO_DRIVER_NOT_FOUND)
-                    return driver_failed(run, &call, rc, "delete");
-                drifted(run, "Stopped",
-                        "the machine was stopped outside kumo; driftPolicy Recreate: replacing it");
-                run->memory.next_observe_ms = 0;
-                resource_memory_put(ctl, run->key, &run->memory);
-                return status_then(run, requeue(500));
-            }
-            KUMO_LOG_INFO("controller", "stopped machine started again",
-                          "controller=%s key=%s id=%s", cls->name, run->key, pid);
-        } else {
-            drifted(run, "Stopped", "the machine was stopped outside kumo; driftPolicy Ignore");
-        }
+        if (stopped_repair(run, conn, &call, pid, sizeof(pid), &ref, &life, &out))
+            return out;
     } else if (spec_changed && cls->update && observed) {
-        void *updated = NULL;
-        if (call_begin(run, conn, &call, &defer_ms) != KUMO_ERROR_OK) {
-            driver_free(&call, observed);
-            return requeue(defer_ms);
-        }
-        rc = cls->update(&call, run, observed, &updated);
-        call_end(&call, rc, "update");
+        if (spec_update(run, conn, &call, observed, &life, &out))
+            return out;
+    } else {
         driver_free(&call, observed);
-        observed = NULL;
-        if (rc != KUMO_DRIVER_OK)
-            return driver_failed(run, &call, rc, "update");
-        life = cls->apply(ctl, run, updated);
-        driver_free(&call, updated);
     }
-    driver_free(&call, observed);
-    if (life == LIFE_READY) {
-        const Kumo__V1alpha1__Condition *d = kumo_object_condition_get(run->object, "Drifted");
-        if (d && strcmp(d->status, "True") == 0)
-            kumo_object_condition_set(run->object, "Drifted", "False", "Repaired",
-                                      "in the state the spec asks for again");
-    }
-    run->memory.next_observe_ms = now + next_poll_ms(run, life, connection_key);
-    resource_memory_put(ctl, run->key, &run->memory);
-    return status_then(run, requeue(run->memory.next_observe_ms - now));
+    return converged_report(run, life, now, connection_key);
 }
 
 /* ---- the reconcile ------------------------------------------------------------------- */
@@ -489,7 +564,7 @@ static kumo_controller_result reconcile_object(resource_run *run)
     if (run->connection == NULL) {
         resource_ready(run->object, 0, "ConnectionNotFound", "Connection \"%s\" not found",
                        connection_name);
-        return status_then(run, requeue(10000 * kumo_controller_jitter(0.2)));
+        return status_then(run, requeue(RESOURCE_NO_CONNECTION_MS * kumo_controller_jitter(0.2)));
     }
     kumo_cloud_conn *conn = NULL;
     kumo_diag_fini(&run->diag);
@@ -499,7 +574,8 @@ static kumo_controller_result reconcile_object(resource_run *run)
         int named = strncmp(run->diag.message, "Connection \"", 12) == 0;
         resource_ready(run->object, 0, "ConnectionFailed", "%s%s%s%s", named ? "" : "Connection \"",
                        named ? "" : connection_name, named ? "" : "\": ", run->diag.message);
-        return status_then(run, requeue(15000 * kumo_controller_jitter(0.2)));
+        return status_then(run,
+                           requeue(RESOURCE_CONNECTION_FAILED_MS * kumo_controller_jitter(0.2)));
     }
     if (!deleting) {
         kumo_error we = resource_record_intent(run);
@@ -530,11 +606,11 @@ static kumo_controller_result reconcile(void *context, const char *ns, const cha
         return done();
     }
     run.memory = resource_memory_get(ctl, run.key);
-    double now = infra_now_ms();
+    double now = kumo_clock_now_ms();
     kumo_controller_result r;
     if (kumo_meta_revision(run.object) < run.memory.written_revision &&
         now - run.memory.written_at_ms < STALE_CACHE_WAIT_MS) {
-        r = requeue(20); /* our own write has not reached the cache yet */
+        r = requeue(RESOURCE_CACHE_POLL_MS); /* our own write has not reached the cache yet */
         KUMO_LOG_DEBUG("controller", "cache older than our last write; waiting",
                        "controller=%s key=%s cached=%lld written=%lld", ctl->cls->name, run.key,
                        (long long)kumo_meta_revision(run.object),

@@ -15,17 +15,11 @@
 
 #include "apis/codec/codec.h"
 #include "apis/log/log.h"
+#include "controllers/runtime/clock/clock.h"
 
 #define DEFAULT_BOOT_MS 3000.0
 
 /* ---- small shared helpers -------------------------------------------------------------- */
-
-double infra_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 void infra_key(const char *ns, const char *name, char *buf, size_t size)
 {
@@ -259,7 +253,7 @@ static void adopt(resource_run *run, ProtobufCMessage *fresh)
     run->object = fresh;
     run->original = kumo_codec_message_clone(fresh);
     run->memory.written_revision = kumo_meta_revision(fresh);
-    run->memory.written_at_ms = infra_now_ms();
+    run->memory.written_at_ms = kumo_clock_now_ms();
 }
 
 /* Writes metadata and spec (finalizers, annotations). */

@@ -17,49 +17,32 @@
 #include <time.h>
 
 #include "apis/kumo/v1alpha1/connection.pb-c.h"
-
-double lb_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+#include "controllers/runtime/clock/clock.h"
 
 /* ---- memory ---------------------------------------------------------------------- */
 
-static void memory_free(lb_memory *m)
+static void memory_fini(void *state)
 {
-    if (m == NULL)
-        return;
+    lb_memory *m = state;
     free(m->sent);
     free(m->drains);
-    free(m);
 }
 
-lb_memory *lb_memory_of(kumo_lb_controller *c, const char *key)
+static const kumo_keystate_ops memory_ops = {.size = sizeof(lb_memory), .fini = memory_fini};
+
+lb_memory *lb_memory_acquire(kumo_lb_controller *c, const char *key)
 {
-    lb_memory *m = kumo_map_get(c->memory, key);
-    if (m != NULL)
-        return m;
-    if ((m = calloc(1, sizeof(*m))) == NULL || kumo_map_put(c->memory, key, m, NULL) != 0) {
-        free(m);
-        return NULL;
-    }
-    return m;
+    return kumo_keystate_acquire(c->memory, key);
+}
+
+void lb_memory_release(kumo_lb_controller *c)
+{
+    kumo_keystate_release(c->memory);
 }
 
 void lb_memory_forget(kumo_lb_controller *c, const char *key)
 {
-    pthread_mutex_lock(&c->lock);
-    memory_free(kumo_map_remove(c->memory, key));
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void memory_drop(void *context, const char *key, void *value)
-{
-    (void)context;
-    (void)key;
-    memory_free(value);
+    kumo_keystate_forget(c->memory, key);
 }
 
 /* ---- what changes enqueue ------------------------------------------------------------ */
@@ -141,9 +124,8 @@ kumo_error kumo_lb_controller_start(const kumo_lb_env *env, kumo_lb_controller *
     if (c->env.workers <= 0)
         c->env.workers = 4;
     if (c->env.poll_ms <= 0)
-        c->env.poll_ms = 1000;
-    pthread_mutex_init(&c->lock, NULL);
-    if ((c->memory = kumo_map_create()) == NULL) {
+        c->env.poll_ms = KUMO_LB_DEFAULT_POLL_MS;
+    if ((c->memory = kumo_keystate_create(&memory_ops)) == NULL) {
         kumo_lb_controller_stop(c);
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     }
@@ -183,11 +165,7 @@ void kumo_lb_controller_stop(kumo_lb_controller *c)
     if (c == NULL)
         return;
     kumo_controller_destroy(c->controller);
-    if (c->memory) {
-        kumo_map_each(c->memory, memory_drop, NULL);
-        kumo_map_destroy(c->memory);
-    }
-    pthread_mutex_destroy(&c->lock);
+    kumo_keystate_destroy(c->memory);
     free(c);
 }
 

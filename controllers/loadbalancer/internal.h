@@ -10,7 +10,7 @@
  *                 create/update/delete through the driver
  *   status.c      endpoints, counters per backend, conditions
  *
- * Locking: c->lock guards c->memory; no lock is held across a driver or API
+ * Locking: c->memory (runtime/keystate) locks itself; no lock is held across a driver or API
  * call.
  */
 #ifndef KUMO_LOADBALANCER_INTERNAL_H
@@ -24,15 +24,20 @@
 #include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
 #include "apis/map/map.h"
 #include "controllers/loadbalancer/loadbalancer.h"
+#include "controllers/runtime/clock/clock.h"
+#include "controllers/runtime/keystate/keystate.h"
 
 #define LB_LOG "loadbalancer"
+/* While a LoadBalancer is deleted: looked at again after these (ms). */
+#define LB_DELETE_BLOCKED_MS 5000 /* its Connection or driver cannot be used yet */
+#define LB_DELETING_MS       100  /* the driver accepted the delete */
+#define LB_DELETE_RETRY_MS   1000 /* the driver failed and named no delay */
 
 struct kumo_lb_controller {
     kumo_lb_env env; /* defaults filled in */
     kumo_controller *controller;
     kumo_informer *apps, *machines, *connections;
-    pthread_mutex_t lock;
-    kumo_map *memory; /* "ns/name" -> lb_memory */
+    kumo_keystate *memory; /* "ns/name" -> lb_memory */
 };
 
 /* A leaving target's drain clock. */
@@ -93,13 +98,12 @@ typedef struct lb_run {
     double now_ms;
 } lb_run;
 
-/* Milliseconds on the monotonic clock. */
-double lb_now_ms(void);
-
 /* ---- controller.c: memory ---- */
 
-/* The memory of key (created when absent); call with c->lock held. NULL: out of memory. */
-lb_memory *lb_memory_of(kumo_lb_controller *c, const char *key);
+/* The memory of key (created when absent; NULL: out of memory), with the memory locked
+ * until lb_memory_release (also after NULL). */
+lb_memory *lb_memory_acquire(kumo_lb_controller *c, const char *key);
+void lb_memory_release(kumo_lb_controller *c);
 void lb_memory_forget(kumo_lb_controller *c, const char *key);
 
 /* ---- targets.c ---- */

@@ -30,6 +30,9 @@
 #define KUMO_LB_CREATE_PENDING "kumo.dev/create-pending"
 
 /* What the controller uses; everything is borrowed and must outlive it. */
+/* How often a load balancer's health is read when kumo_lb_env.poll_ms is 0. */
+#define KUMO_LB_DEFAULT_POLL_MS 1000
+
 typedef struct kumo_lb_env {
     kumo_client *client;
     kumo_cloud *cloud;            /* driver connections */

@@ -25,6 +25,7 @@
 #include "apis/log/log.h"
 #include "controllers/runtime/meta/meta.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 static kumo_controller_result result_of(kumo_controller_outcome outcome, double after_ms)
 {
@@ -175,7 +176,7 @@ static kumo_controller_result delete_lb(lb_run *run)
         KUMO_LOG_WARN(LB_LOG, "cannot delete yet", "lb=%s reason=%s message=\"%s\"", run->key,
                       run->driver_reason, run->driver_message);
         kumo_controller_result r = write_status(run);
-        return r.outcome == KUMO_CONTROLLER_REQUEUE ? requeue(run, 5000) : r;
+        return r.outcome == KUMO_CONTROLLER_REQUEUE ? requeue(run, LB_DELETE_BLOCKED_MS) : r;
     }
     const Kumo__V1alpha1__LoadBalancerStatus *st = run->lb->status;
     struct kumo_driver_ref ref = {st ? st->provider_id : "", uid_of(run->object)};
@@ -191,7 +192,9 @@ static kumo_controller_result delete_lb(lb_run *run)
     kumo_cloud_conn_release(conn);
     if (rc == KUMO_DRIVER_NOT_FOUND)
         return remove_finalizer(run);
-    return requeue(run, rc == KUMO_DRIVER_OK ? 100 : defer_ms > 0 ? defer_ms : 1000);
+    return requeue(run, rc == KUMO_DRIVER_OK ? LB_DELETING_MS
+                        : defer_ms > 0       ? defer_ms
+                                             : LB_DELETE_RETRY_MS);
 }
 
 /* ---- converging ----------------------------------------------------------------------------- */
@@ -214,22 +217,20 @@ static int same_targets(const lb_run *run)
 
 static void remember_sent(lb_run *run, char **fingerprint)
 {
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     if (m != NULL) {
         free(m->sent);
         m->sent = *fingerprint;
         *fingerprint = NULL;
     }
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
 }
 
 static int already_sent(lb_run *run, const char *fingerprint)
 {
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     int same = m && m->sent && strcmp(m->sent, fingerprint) == 0;
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
     return same;
 }
 
@@ -294,7 +295,7 @@ static int observe(lb_run *run, kumo_cloud_conn *conn, double *defer_ms,
     if (rc == KUMO_DRIVER_NOT_FOUND && ref.provider_id[0] == '\0' &&
         kumo_meta_annotation(run->object, KUMO_LB_CREATE_PENDING) == NULL) {
         char when[64];
-        snprintf(when, sizeof(when), "%.0f", lb_now_ms());
+        snprintf(when, sizeof(when), "%.0f", kumo_clock_now_ms());
         if (kumo_meta_annotation_set(run->object, KUMO_LB_CREATE_PENDING, when) < 0)
             return 0;
         *result = write_object(run);
@@ -326,14 +327,13 @@ static kumo_controller_result write_status(lb_run *run)
     /* Counters move with every request: alone they are written at most once per poll (our
      * own write's event would otherwise reconcile again at once, for ever). */
     int write = !kumo_meta_status_equal(run->object, fresh);
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     if (write && m && run->now_ms - m->status_ms < run->c->env.poll_ms * 0.9 &&
         lb_status_only_counters(run->object, fresh))
         write = 0;
     if (write && m)
         m->status_ms = run->now_ms;
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
     if (write) {
         kumo_diag d;
         kumo_diag_init(&d);
@@ -357,7 +357,7 @@ kumo_controller_result lb_reconcile(void *context, const char *ns, const char *n
     run.c = c;
     run.ns = ns;
     run.name = name;
-    run.now_ms = lb_now_ms();
+    run.now_ms = kumo_clock_now_ms();
     snprintf(run.key, sizeof(run.key), "%s/%s", ns, name);
     run.object = kumo_informer_get(kumo_controller_informer(c->controller), ns, name);
     if (run.object == NULL) {

@@ -77,8 +77,7 @@ void lb_targets_keep_leaving(lb_run *run)
         return;
     double timeout_ms =
         (run->spec->drain_timeout_seconds > 0 ? run->spec->drain_timeout_seconds : 30) * 1000.0;
-    pthread_mutex_lock(&run->c->lock);
-    lb_memory *m = lb_memory_of(run->c, run->key);
+    lb_memory *m = lb_memory_acquire(run->c, run->key);
     for (size_t i = 0; m && i < run->seen->target_count; i++) {
         const struct kumo_driver_lb_target_status *s = run->seen->targets[i];
         int listener = 0;
@@ -108,7 +107,7 @@ void lb_targets_keep_leaving(lb_run *run)
     }
     if (m)
         drains_prune(m, run);
-    pthread_mutex_unlock(&run->c->lock);
+    lb_memory_release(run->c);
 }
 
 /* ---- the driver's spec ------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
- * manager.h - the controller manager kumod runs: it connects its own client
- * to the bus, campaigns for one lease per controller (only the leader of a
+ * manager.h - the controller manager kumod runs: it reads one table of
+ * controllers (table.h: a row per controller), connects its own client
+ * to the bus, campaigns for one lease per enabled controller (only the leader of a
  * controller runs its informers and workers; a controller whose lease is
  * lost is stopped), shares one limiter set and one cloud registry between the
  * controllers, and publishes their counters.
@@ -31,7 +32,7 @@ typedef struct kumo_manager kumo_manager;
 typedef struct kumo_manager_options {
     const char *nats_url;      /* required */
     const char *prefix;        /* NULL: kumo.v1 */
-    const char *controllers;   /* NULL or "all": every one; "none"; or "connection,machine,..." */
+    const char *controllers;   /* NULL or "all": the rows on by default; "none"; or "a,b,..." */
     const char *drivers_dir;   /* required: where kumo-driver-<name>.so live */
     const char *latency_table; /* optional measured RTT CSV for placement */
     const char *ns;            /* NULL: all namespaces */
@@ -62,11 +63,20 @@ typedef struct kumo_manager_options {
     void *measured_context;
 } kumo_manager_options;
 
+/* The name of kumod's own connections to the API bus and the agent bus. */
+#define KUMO_MANAGER_CONNECTION_NAME "kumo-controller-manager"
+
+/* The controllers of the manager's table (controllers/manager/table.c), in start order. */
+size_t kumo_manager_controller_count(void);
+/* The name of controller `index` (static storage), or NULL past the end. */
+const char *kumo_manager_controller_name(size_t index);
+
 /*
- * Checks a --controllers list. Returns 0, or -1 with a sentence in `why`
- * naming the unknown entry and the known ones.
+ * Checks a --controllers list: NULL, "all", "none" or a comma list of names
+ * of the table. Errors: INVALID_ARGUMENT naming the unknown entry and the
+ * known ones.
  */
-int kumo_manager_controllers_check(const char *list, char *why, size_t why_size);
+kumo_error kumo_manager_controllers_check(const char *list, kumo_diag *diag);
 
 /*
  * Starts: connects, loads the latency table, starts campaigning. Returns

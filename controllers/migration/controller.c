@@ -24,44 +24,33 @@ static void seen_drop(void *context, const char *key, void *value)
     free(value);
 }
 
-static void memory_free(mig_memory *m)
+static int memory_init(void *state)
 {
-    if (m == NULL)
-        return;
+    mig_memory *m = state;
+    m->step = -1;
+    return (m->seen = kumo_map_create()) != NULL ? 0 : -1;
+}
+
+static void memory_fini(void *state)
+{
+    mig_memory *m = state;
     if (m->seen) {
         kumo_map_each(m->seen, seen_drop, NULL);
         kumo_map_destroy(m->seen);
     }
-    free(m);
 }
+
+static const kumo_keystate_ops memory_ops = {
+    .size = sizeof(mig_memory), .init = memory_init, .fini = memory_fini};
 
 mig_memory *mig_memory_of(kumo_migration_controller *c, const char *key)
 {
-    pthread_mutex_lock(&c->lock);
-    mig_memory *m = kumo_map_get(c->memory, key);
-    if (m == NULL && (m = calloc(1, sizeof(*m))) != NULL) {
-        m->step = -1;
-        if ((m->seen = kumo_map_create()) == NULL || kumo_map_put(c->memory, key, m, NULL) != 0) {
-            memory_free(m);
-            m = NULL;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    return m;
+    return kumo_keystate_get(c->memory, key);
 }
 
 void mig_memory_forget(kumo_migration_controller *c, const char *key)
 {
-    pthread_mutex_lock(&c->lock);
-    memory_free(kumo_map_remove(c->memory, key));
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void memory_drop(void *context, const char *key, void *value)
-{
-    (void)context;
-    (void)key;
-    memory_free(value);
+    kumo_keystate_forget(c->memory, key);
 }
 
 /* Every Migration of the object's namespace. */
@@ -95,9 +84,8 @@ kumo_error kumo_migration_controller_start(const kumo_migration_env *env,
     if (c->env.workers <= 0)
         c->env.workers = 2;
     if (c->env.poll_ms <= 0)
-        c->env.poll_ms = 500;
-    pthread_mutex_init(&c->lock, NULL);
-    if ((c->memory = kumo_map_create()) == NULL) {
+        c->env.poll_ms = KUMO_MIGRATION_DEFAULT_POLL_MS;
+    if ((c->memory = kumo_keystate_create(&memory_ops)) == NULL) {
         kumo_migration_controller_stop(c);
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     }
@@ -139,11 +127,7 @@ void kumo_migration_controller_stop(kumo_migration_controller *c)
     if (c == NULL)
         return;
     kumo_controller_destroy(c->controller);
-    if (c->memory) {
-        kumo_map_each(c->memory, memory_drop, NULL);
-        kumo_map_destroy(c->memory);
-    }
-    pthread_mutex_destroy(&c->lock);
+    kumo_keystate_destroy(c->memory);
     free(c);
 }
 

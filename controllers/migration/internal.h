@@ -11,7 +11,7 @@
  *   reconcile.c   the phases: Pending -> Provisioning -> Deploying ->
  *                 CuttingOver -> Draining -> Completed, and RollingBack
  *
- * Locking: c->lock guards c->memory; no lock is held across an API call.
+ * Locking: c->memory (runtime/keystate) locks itself; no lock is held across an API call.
  */
 #ifndef KUMO_MIGRATION_INTERNAL_H
 #define KUMO_MIGRATION_INTERNAL_H
@@ -28,10 +28,13 @@
 #include "apis/kumo/v1alpha1/migration.pb-c.h"
 #include "apis/map/map.h"
 #include "controllers/migration/migration.h"
+#include "controllers/runtime/keystate/keystate.h"
 
 #define MIG_LOG           "migration"
 #define MIG_MAX_APPS      8
 #define MIG_TARGET_SUFFIX "-target"
+/* A Migration that cannot go on yet (world incomplete, paused) looks again this soon. */
+#define MIG_WAIT_MS 5000
 
 typedef Kumo__V1alpha1__MigrationStatus__Phase mig_phase;
 #define MIG_PHASE(x)    KUMO__V1ALPHA1__MIGRATION_STATUS__PHASE__##x
@@ -42,8 +45,7 @@ struct kumo_migration_controller {
     kumo_migration_env env;
     kumo_controller *controller;
     kumo_informer *infras, *machines, *apps, *lbs, *connections;
-    pthread_mutex_t lock;
-    kumo_map *memory; /* "ns/name" -> mig_memory */
+    kumo_keystate *memory; /* "ns/name" -> mig_memory */
 };
 
 /* What the controller remembers of one Migration between passes (lost on restart, then

@@ -26,6 +26,8 @@
 #define KUMO_MIGRATION_FINALIZER "kumo.dev/migration-rollback"
 /* Label put on the group (so on its new Machines) while a Migration runs: value its name. */
 #define KUMO_MIGRATION_LABEL "kumo.dev/migration"
+/* How often a running Migration looks again when kumo_migration_env.poll_ms is 0. */
+#define KUMO_MIGRATION_DEFAULT_POLL_MS 500
 /* Infra annotations, one per group: the Migration that holds the group, the original group. */
 #define KUMO_MIGRATION_LOCK_PREFIX     "kumo.dev/migration."
 #define KUMO_MIGRATION_ORIGINAL_PREFIX "kumo.dev/migration-original."

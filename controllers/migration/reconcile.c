@@ -167,11 +167,11 @@ static int by_name(const void *a, const void *b)
 static result pending(mig_run *run)
 {
     if (mig_world_check(run) != 0)
-        return again(run, 5000);
+        return again(run, MIG_WAIT_MS);
     if (!kumo_meta_finalizer_has(run->object, KUMO_MIGRATION_FINALIZER))
         return finalizer_write(run, 1);
     if (run->spec->paused)
-        return again(run, 5000); /* nothing changed yet: Progressing says Paused */
+        return again(run, MIG_WAIT_MS); /* nothing changed yet: Progressing says Paused */
     Kumo__V1alpha1__MigrationStatus *st = run->st;
     const Kumo__V1alpha1__NodeGroup *g = run->infra->spec->groups[run->group];
     for (size_t i = 0; i < st->n_source_machines; i++)
@@ -604,12 +604,12 @@ static result step_phase(mig_run *run)
         /* Another Migration took the group before our first edit: nothing of ours is there. */
         run->st->phase = MIG_PHASE(Pending);
         mig_step_next(run, MIG_STATE(Skipped), run->problem, NULL);
-        return again(run, 5000);
+        return again(run, MIG_WAIT_MS);
     }
     if ((run->infra == NULL || run->group < 0) && p > MIG_PHASE(Pending) && !terminal(p)) {
         snprintf(run->problem, sizeof(run->problem), "waiting for Infra and group \"%s\"",
                  run->group_name);
-        return again(run, 5000);
+        return again(run, MIG_WAIT_MS);
     }
     if (p > MIG_PHASE(Pending) && !terminal(p) && p != MIG_PHASE(Failed))
         mig_status_counters(run);

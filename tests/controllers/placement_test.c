@@ -32,8 +32,9 @@ KUMO_TEST(placement_cost_best_type_per_connection)
     Kumo__V1alpha1__PlacementRequirements r = requirements(2, 4096);
     kumo_placement_input in = {.requirements = &r, .offers = offers, .offer_count = OFFER_COUNT};
     kumo_placement_candidate c[8];
-    char why[256];
-    size_t n = kumo_placement_rank(&in, c, 8, why, sizeof(why));
+    kumo_diag why;
+    kumo_diag_init(&why);
+    size_t n = kumo_placement_rank(&in, c, 8, &why);
     KUMO_REQUIRE_INT_EQ(n, 3);
     /* Cheapest qualifying type of each connection, connections by price. */
     KUMO_EXPECT_STR_EQ(c[0].offer->instance_type, "Standard_B2s");
@@ -54,8 +55,9 @@ KUMO_TEST(placement_latency_to_users)
                                .users = &paris,
                                .user_count = 1};
     kumo_placement_candidate c[8];
-    char why[256];
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    kumo_diag why;
+    kumo_diag_init(&why);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 3);
     KUMO_EXPECT_STR_EQ(c[0].offer->connection, "gcp-euw1");
     KUMO_EXPECT_STR_EQ(c[1].offer->connection, "aws-use1");
     KUMO_EXPECT_STR_EQ(c[2].offer->connection, "az-krc");
@@ -71,27 +73,28 @@ KUMO_TEST(placement_filters_and_failover)
     r.gpu_model = "t4";
     kumo_placement_input in = {.requirements = &r, .offers = offers, .offer_count = OFFER_COUNT};
     kumo_placement_candidate c[8];
-    char why[256];
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 1);
+    kumo_diag why;
+    kumo_diag_init(&why);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 1);
     KUMO_EXPECT_STR_EQ(c[0].offer->instance_type, "g4dn.xlarge");
     /* Price cap excludes it; the reason says so. */
     r.max_price_per_hour = 0.5;
-    KUMO_EXPECT_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 0);
-    KUMO_EXPECT_CONTAINS(why, "price limit");
-    KUMO_EXPECT_CONTAINS(why, "at least 1 vCPU"); /* no maximum: not "1-9999" */
+    KUMO_EXPECT_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 0);
+    KUMO_EXPECT_CONTAINS(why.message, "price limit");
+    KUMO_EXPECT_CONTAINS(why.message, "at least 1 vCPU"); /* no maximum: not "1-9999" */
     /* Failover: an excluded connection is skipped. */
     Kumo__V1alpha1__PlacementRequirements plain = requirements(2, 4096);
     const char *failed[] = {"az-krc", NULL};
     kumo_placement_input in2 = {
         .requirements = &plain, .offers = offers, .offer_count = OFFER_COUNT, .excluded = failed};
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in2, c, 8, why, sizeof(why)), 2);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in2, c, 8, &why), 2);
     KUMO_EXPECT_STR_EQ(c[0].offer->connection, "gcp-euw1");
     /* Providers filter. */
     char *providers[] = {"aws"};
     plain.n_providers = 1;
     plain.providers = providers;
     in2.excluded = NULL;
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in2, c, 8, why, sizeof(why)), 1);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in2, c, 8, &why), 1);
     KUMO_EXPECT_STR_EQ(c[0].offer->connection, "aws-use1");
 }
 
@@ -123,8 +126,9 @@ KUMO_TEST(placement_measured_latency_table)
                                .user_count = 1,
                                .latency = t};
     kumo_placement_candidate c[8];
-    char why[256];
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    kumo_diag why;
+    kumo_diag_init(&why);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 3);
     KUMO_EXPECT_STR_EQ(c[0].offer->connection, "az-krc");
     KUMO_EXPECT_INT_LT(c[0].latency_ms, 10);
     kumo_placement_latency_destroy(t);
@@ -177,8 +181,9 @@ KUMO_TEST(placement_live_measurements)
                                .measured_context = &calls,
                                .ns = "team"};
     kumo_placement_candidate c[8];
-    char why[256];
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    kumo_diag why;
+    kumo_diag_init(&why);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 3);
     /* Seoul's own estimated 1 ms first, then Europe's measured 4.5 ms, far ahead of the US. */
     KUMO_EXPECT_STR_EQ(c[0].offer->connection, "az-krc");
     KUMO_EXPECT_STR_EQ(c[0].latency_source, "estimated"); /* no RTT within one connection */
@@ -191,7 +196,7 @@ KUMO_TEST(placement_live_measurements)
     KUMO_EXPECT(c[1].latency_ms < 5);
     /* In another namespace nothing is measured: Europe's estimate is some 90 ms. */
     in.ns = "other";
-    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, why, sizeof(why)), 3);
+    KUMO_REQUIRE_INT_EQ(kumo_placement_rank(&in, c, 8, &why), 3);
     KUMO_EXPECT_STR_EQ(c[1].offer->connection, "gcp-euw1");
     KUMO_EXPECT_STR_EQ(c[1].latency_source, "estimated");
     KUMO_EXPECT(c[1].latency_ms > 50);

@@ -25,9 +25,14 @@
 #include "apis/map/map.h"
 #include "apis/object/object.h"
 #include "drivers/loader/loader.h"
+#include "controllers/runtime/clock/clock.h"
 
 /* A failed open is not retried for the same generation before this many ms. */
 #define OPEN_FAILURE_HOLD_MS 3000
+/* A Connection's API limits when its spec.rateLimit leaves them out. */
+#define CLOUD_DEFAULT_QPS       10.0
+#define CLOUD_DEFAULT_BURST     20.0
+#define CLOUD_DEFAULT_IN_FLIGHT 8
 
 typedef struct slot slot;
 
@@ -90,13 +95,6 @@ struct kumo_cloud {
     size_t region_count, region_cap;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out, kumo_diag *diag)
 {
     *out = NULL;
@@ -112,9 +110,9 @@ kumo_error kumo_cloud_create(const kumo_cloud_options *options, kumo_cloud **out
              options->state_root ? options->state_root : "");
     c->options.state_root = c->state_root[0] ? c->state_root : NULL;
     if (c->options.call_timeout_ms <= 0)
-        c->options.call_timeout_ms = 30000;
+        c->options.call_timeout_ms = KUMO_CLOUD_DEFAULT_CALL_TIMEOUT_MS;
     if (c->options.limiter_wait_ms <= 0)
-        c->options.limiter_wait_ms = 1000;
+        c->options.limiter_wait_ms = KUMO_CLOUD_DEFAULT_LIMITER_WAIT_MS;
     c->limiters = options->limiters;
     if (c->limiters == NULL) {
         c->limiters = kumo_limiter_set_create();
@@ -240,46 +238,55 @@ static int well_known(const char *key)
 }
 
 /* Opens a new conn for the Connection. Called without the lock held. */
-static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connection *connection,
-                            kumo_driver_handle *driver_handle, kumo_cloud_conn **out,
-                            kumo_diag *diag)
+/* The Connection's Credential (*out, caller destroys; NULL when it names none), checked to
+ * be of the Connection's driver or provider. */
+static kumo_error credential_read(kumo_cloud *c, const Kumo__V1alpha1__Connection *connection,
+                                  ProtobufCMessage **out, kumo_diag *diag)
 {
     const Kumo__V1alpha1__ConnectionSpec *spec = connection->spec;
-    const char *ns = connection->metadata->namespace_;
+    *out = NULL;
+    if (!(spec->credential_ref && spec->credential_ref->name && spec->credential_ref->name[0]))
+        return KUMO_ERROR_OK;
+    if (c->options.read_credential == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_UNAVAILABLE,
+                             "Connection \"%s\": credentialRef \"%s\" cannot be read: this "
+                             "controller manager has no access to Credential data",
+                             connection->metadata->name, spec->credential_ref->name);
     ProtobufCMessage *credential = NULL;
-    kumo_error e = KUMO_ERROR_OK;
-    if (spec->credential_ref && spec->credential_ref->name && spec->credential_ref->name[0]) {
-        if (c->options.read_credential == NULL)
-            return kumo_diag_set(diag, KUMO_ERROR_UNAVAILABLE,
-                                 "Connection \"%s\": credentialRef \"%s\" cannot be read: this "
-                                 "controller manager has no access to Credential data",
-                                 connection->metadata->name, spec->credential_ref->name);
-        e = c->options.read_credential(c->options.credential_context, ns,
-                                       spec->credential_ref->name, &credential, diag);
-        if (e != KUMO_ERROR_OK) {
-            if (e == KUMO_ERROR_NOT_FOUND)
-                kumo_diag_set(diag, e, "Connection \"%s\": Credential \"%s\" not found",
-                              connection->metadata->name, spec->credential_ref->name);
-            return e;
-        }
-        const Kumo__V1alpha1__Credential *cr = (const Kumo__V1alpha1__Credential *)credential;
-        const char *type = cr->spec && cr->spec->type ? cr->spec->type : "";
-        if (strcmp(type, spec->driver) != 0 && (spec->provider == NULL || spec->provider[0] == 0 ||
-                                                strcmp(type, spec->provider) != 0)) {
-            e = kumo_diag_set(diag, KUMO_ERROR_INVALID,
-                              "Connection \"%s\": Credential \"%s\" has type \"%s\"; a %s "
-                              "Connection needs a Credential of type \"%s\"",
-                              connection->metadata->name, spec->credential_ref->name, type,
-                              spec->driver, spec->driver);
-            kumo_object_destroy(credential);
-            return e;
-        }
+    kumo_error e =
+        c->options.read_credential(c->options.credential_context, connection->metadata->namespace_,
+                                   spec->credential_ref->name, &credential, diag);
+    if (e != KUMO_ERROR_OK) {
+        if (e == KUMO_ERROR_NOT_FOUND)
+            kumo_diag_set(diag, e, "Connection \"%s\": Credential \"%s\" not found",
+                          connection->metadata->name, spec->credential_ref->name);
+        return e;
     }
-    kv_list config = {0}, creds = {0};
-    int bad = kv_add(&config, "provider", spec->provider) ||
-              kv_add(&config, "region", spec->region) || kv_add(&config, "zone", spec->zone) ||
-              kv_add(&config, "endpoint", spec->endpoint);
-    char paths[2][2048]; /* resolved state and state_dir */
+    const Kumo__V1alpha1__Credential *cr = (const Kumo__V1alpha1__Credential *)credential;
+    const char *type = cr->spec && cr->spec->type ? cr->spec->type : "";
+    if (strcmp(type, spec->driver) != 0 &&
+        (spec->provider == NULL || spec->provider[0] == 0 || strcmp(type, spec->provider) != 0)) {
+        e = kumo_diag_set(diag, KUMO_ERROR_INVALID,
+                          "Connection \"%s\": Credential \"%s\" has type \"%s\"; a %s "
+                          "Connection needs a Credential of type \"%s\"",
+                          connection->metadata->name, spec->credential_ref->name, type,
+                          spec->driver, spec->driver);
+        kumo_object_destroy(credential);
+        return e;
+    }
+    *out = credential;
+    return KUMO_ERROR_OK;
+}
+
+/* The driver's config (well-known fields, then spec.config with state paths resolved into
+ * paths[]) and credentials. 0, or -1 when out of memory. */
+static int driver_args_build(kumo_cloud *c, const Kumo__V1alpha1__ConnectionSpec *spec,
+                             const Kumo__V1alpha1__Credential *cred, kv_list *config,
+                             kv_list *creds, char paths[2][2048])
+{
+    int bad = kv_add(config, "provider", spec->provider) ||
+              kv_add(config, "region", spec->region) || kv_add(config, "zone", spec->zone) ||
+              kv_add(config, "endpoint", spec->endpoint);
     size_t path_count = 0;
     for (size_t i = 0; !bad && i < spec->n_config; i++) {
         const char *key = spec->config[i]->key, *value = spec->config[i]->value;
@@ -288,49 +295,54 @@ static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connec
         if (path_count < 2 &&
             state_path(c, key, value, paths[path_count], sizeof(paths[0])) != value)
             value = paths[path_count++];
-        bad = kv_add(&config, key, value);
+        bad = kv_add(config, key, value);
     }
-    const Kumo__V1alpha1__Credential *cred = (const Kumo__V1alpha1__Credential *)credential;
     for (size_t i = 0; !bad && cred && cred->spec && i < cred->spec->n_data; i++)
-        bad = kv_add(&creds, cred->spec->data[i]->key, cred->spec->data[i]->value);
-    kumo_cloud_conn *conn = bad ? NULL : calloc(1, sizeof(*conn));
-    if (conn == NULL) {
-        e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    } else {
-        conn->cloud = c;
-        conn->slot = s;
-        atomic_init(&conn->refs, 1);
-        conn->driver = kumo_driver_table(driver_handle);
-        conn->host = kumo_driver_host_of(driver_handle);
-        snprintf(conn->provider, sizeof(conn->provider), "%s",
-                 spec->provider && spec->provider[0] ? spec->provider : spec->driver);
-        snprintf(conn->region, sizeof(conn->region), "%s", spec->region);
-        struct kumo_driver_open_args args = {.struct_size = sizeof(args),
-                                             .connection = s->key,
-                                             .config = config.items,
-                                             .config_count = config.count,
-                                             .credentials = creds.items,
-                                             .credential_count = creds.count};
-        struct kumo_driver_diag dd;
-        memset(&dd, 0, sizeof(dd));
-        kumo_driver_code rc = conn->driver->open(&args, &conn->handle, &dd);
-        if (rc != KUMO_DRIVER_OK) {
-            e = kumo_driver_diag_to_kumo(rc, &dd, conn->driver->name, "open", diag);
-            free(conn);
-            conn = NULL;
-        }
-    }
-    free(config.items);
-    free(creds.items);
-    /* Secrets do not outlive the call: the driver copied what it keeps. */
-    for (size_t i = 0; cred && cred->spec && i < cred->spec->n_data; i++)
-        for (volatile char *p = cred->spec->data[i]->value; p && *p; p++)
-            *p = 0;
-    kumo_object_destroy(credential);
+        bad = kv_add(creds, cred->spec->data[i]->key, cred->spec->data[i]->value);
+    return bad ? -1 : 0;
+}
+
+/* Opens the driver's connection; *out NULL on failure (diag set). */
+static kumo_error driver_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__ConnectionSpec *spec,
+                              kumo_driver_handle *driver_handle, const kv_list *config,
+                              const kv_list *creds, kumo_cloud_conn **out, kumo_diag *diag)
+{
+    kumo_cloud_conn *conn = calloc(1, sizeof(*conn));
+    *out = NULL;
     if (conn == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    conn->cloud = c;
+    conn->slot = s;
+    atomic_init(&conn->refs, 1);
+    conn->driver = kumo_driver_table(driver_handle);
+    conn->host = kumo_driver_host_of(driver_handle);
+    snprintf(conn->provider, sizeof(conn->provider), "%s",
+             spec->provider && spec->provider[0] ? spec->provider : spec->driver);
+    snprintf(conn->region, sizeof(conn->region), "%s", spec->region);
+    struct kumo_driver_open_args args = {.struct_size = sizeof(args),
+                                         .connection = s->key,
+                                         .config = config->items,
+                                         .config_count = config->count,
+                                         .credentials = creds->items,
+                                         .credential_count = creds->count};
+    struct kumo_driver_diag dd;
+    memset(&dd, 0, sizeof(dd));
+    kumo_driver_code rc = conn->driver->open(&args, &conn->handle, &dd);
+    if (rc != KUMO_DRIVER_OK) {
+        kumo_error e = kumo_driver_diag_to_kumo(rc, &dd, conn->driver->name, "open", diag);
+        free(conn);
         return e;
-    double qps = 10, burst = 20;
-    int in_flight = 8;
+    }
+    *out = conn;
+    return KUMO_ERROR_OK;
+}
+
+/* The Connection's API limits (spec.rateLimit, else the defaults) and its limiter. */
+static kumo_error conn_limit(kumo_cloud *c, slot *s, const Kumo__V1alpha1__ConnectionSpec *spec,
+                             kumo_cloud_conn *conn, kumo_diag *diag)
+{
+    double qps = CLOUD_DEFAULT_QPS, burst = CLOUD_DEFAULT_BURST;
+    int in_flight = CLOUD_DEFAULT_IN_FLIGHT;
     if (spec->rate_limit) {
         if (spec->rate_limit->qps > 0)
             qps = spec->rate_limit->qps;
@@ -344,14 +356,110 @@ static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connec
     conn->qps = qps;
     /* Waiters beyond what the limiter serves within ~0.5 s are turned away. */
     conn->max_waiting = (int)fmax(fmax(2.0 * in_flight, qps / 2), 4);
-    if (conn->limiter == NULL) {
-        conn_free(conn);
+    if (conn->limiter == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    return KUMO_ERROR_OK;
+}
+
+/* credential -> driver arguments -> driver open (secrets wiped after) -> limiter */
+static kumo_error conn_open(kumo_cloud *c, slot *s, const Kumo__V1alpha1__Connection *connection,
+                            kumo_driver_handle *driver_handle, kumo_cloud_conn **out,
+                            kumo_diag *diag)
+{
+    const Kumo__V1alpha1__ConnectionSpec *spec = connection->spec;
+    ProtobufCMessage *credential = NULL;
+    kumo_error e = credential_read(c, connection, &credential, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    const Kumo__V1alpha1__Credential *cred = (const Kumo__V1alpha1__Credential *)credential;
+    kv_list config = {0}, creds = {0};
+    char paths[2][2048]; /* resolved state and state_dir */
+    kumo_cloud_conn *conn = NULL;
+    if (driver_args_build(c, spec, cred, &config, &creds, paths) != 0)
+        e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    else
+        e = driver_open(c, s, spec, driver_handle, &config, &creds, &conn, diag);
+    free(config.items);
+    free(creds.items);
+    /* Secrets do not outlive the call: the driver copied what it keeps. */
+    for (size_t i = 0; cred && cred->spec && i < cred->spec->n_data; i++)
+        for (volatile char *p = cred->spec->data[i]->value; p && *p; p++)
+            *p = 0;
+    kumo_object_destroy(credential);
+    if (conn == NULL)
+        return e;
+    if ((e = conn_limit(c, s, spec, conn, diag)) != KUMO_ERROR_OK) {
+        conn_free(conn);
+        return e;
     }
     *out = conn;
     return KUMO_ERROR_OK;
 }
 
+/* The slot of key, made when absent; NULL when out of memory. Under c->lock. */
+static slot *slot_of(kumo_cloud *c, const char *key)
+{
+    slot *s = kumo_map_get(c->slots, key);
+    if (s != NULL)
+        return s;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || kumo_map_put(c->slots, key, s, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    snprintf(s->key, sizeof(s->key), "%s", key);
+    kumo_diag_init(&s->failure);
+    return s;
+}
+
+/* 1 when the slot's open connection is this object's uid and generation. Under c->lock. */
+static int slot_current(const slot *s, const Kumo__V1alpha1__ObjectMeta *m)
+{
+    return s->current && !s->invalid && s->generation == m->generation &&
+           strcmp(s->uid, m->uid) == 0;
+}
+
+/* 1 when this uid and generation failed to open less than OPEN_FAILURE_HOLD_MS ago: the same
+ * failure is returned without asking the driver again. Under c->lock. */
+static int slot_failed_recently(const slot *s, const Kumo__V1alpha1__ObjectMeta *m)
+{
+    return s->failure.code != KUMO_ERROR_OK && s->failed_generation == m->generation &&
+           strcmp(s->failed_uid, m->uid) == 0 && !s->invalid &&
+           kumo_clock_now_ms() - s->failed_at_ms < OPEN_FAILURE_HOLD_MS;
+}
+
+/* Records a failed open. Under c->lock. */
+static void slot_fail(slot *s, const Kumo__V1alpha1__ObjectMeta *m, kumo_error e,
+                      const kumo_diag *diag)
+{
+    kumo_diag_fini(&s->failure);
+    kumo_diag_copy(&s->failure, diag);
+    if (s->failure.code == KUMO_ERROR_OK)
+        s->failure.code = e;
+    snprintf(s->failed_uid, sizeof(s->failed_uid), "%s", m->uid);
+    s->failed_generation = m->generation;
+    s->failed_at_ms = kumo_clock_now_ms();
+}
+
+/* Makes fresh the slot's connection, unless another thread installed one meanwhile. Returns
+ * the connection to release (the old one, or fresh). Under c->lock. */
+static kumo_cloud_conn *slot_install(slot *s, const Kumo__V1alpha1__ObjectMeta *m,
+                                     kumo_cloud_conn *fresh)
+{
+    if (slot_current(s, m))
+        return fresh; /* another thread opened it meanwhile: use theirs */
+    kumo_cloud_conn *old = s->current;
+    s->current = fresh;
+    s->generation = m->generation;
+    snprintf(s->uid, sizeof(s->uid), "%s", m->uid);
+    s->invalid = 0;
+    kumo_diag_fini(&s->failure);
+    KUMO_LOG_INFO("cloud", "connection opened", "connection=%s driver=%s provider=%s region=%s",
+                  s->key, fresh->driver->name, fresh->provider, fresh->region);
+    return old;
+}
+
+/* slot -> reuse (or a recent failure) -> driver -> open, unlocked -> install */
 kumo_error kumo_cloud_open(kumo_cloud *c, const ProtobufCMessage *object, kumo_cloud_conn **out,
                            kumo_diag *diag)
 {
@@ -364,72 +472,42 @@ kumo_error kumo_cloud_open(kumo_cloud *c, const ProtobufCMessage *object, kumo_c
     char key[320];
     snprintf(key, sizeof(key), "%s/%s", m->namespace_, m->name);
     pthread_mutex_lock(&c->lock);
-    slot *s = kumo_map_get(c->slots, key);
-    if (s == NULL) {
-        s = calloc(1, sizeof(*s));
-        if (s == NULL || kumo_map_put(c->slots, key, s, NULL) != 0) {
-            free(s);
-            pthread_mutex_unlock(&c->lock);
-            return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-        }
-        snprintf(s->key, sizeof(s->key), "%s", key);
-        kumo_diag_init(&s->failure);
-    }
-    snprintf(s->driver, sizeof(s->driver), "%s", connection->spec->driver);
-    if (s->current && !s->invalid && s->generation == m->generation &&
-        strcmp(s->uid, m->uid) == 0) {
+    slot *s = slot_of(c, key);
+    kumo_error e = s ? KUMO_ERROR_OK : kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    if (s)
+        snprintf(s->driver, sizeof(s->driver), "%s", connection->spec->driver);
+    if (s && slot_current(s, m)) {
         atomic_fetch_add(&s->current->refs, 1);
         *out = s->current;
         pthread_mutex_unlock(&c->lock);
         return KUMO_ERROR_OK;
     }
-    if (s->failure.code != KUMO_ERROR_OK && s->failed_generation == m->generation &&
-        strcmp(s->failed_uid, m->uid) == 0 && !s->invalid &&
-        now_ms() - s->failed_at_ms < OPEN_FAILURE_HOLD_MS) {
-        kumo_error e = s->failure.code;
+    if (s && slot_failed_recently(s, m)) {
+        e = s->failure.code;
         kumo_diag_copy(diag, &s->failure);
         pthread_mutex_unlock(&c->lock);
         return e;
     }
     kumo_driver_handle *driver = NULL;
-    kumo_error e = driver_get(c, connection->spec->driver, &driver, diag);
-    if (e == KUMO_ERROR_NOT_FOUND)
+    if (e == KUMO_ERROR_OK &&
+        (e = driver_get(c, connection->spec->driver, &driver, diag)) == KUMO_ERROR_NOT_FOUND)
         kumo_diag_set(diag, e, "Connection \"%s\": driver \"%s\" not found in %s", m->name,
                       connection->spec->driver, c->drivers_dir);
     pthread_mutex_unlock(&c->lock);
-
+    if (s == NULL)
+        return e;
     kumo_cloud_conn *fresh = NULL;
     if (e == KUMO_ERROR_OK)
         e = conn_open(c, s, connection, driver, &fresh, diag);
-
     pthread_mutex_lock(&c->lock);
     if (e != KUMO_ERROR_OK) {
-        kumo_diag_fini(&s->failure);
-        kumo_diag_copy(&s->failure, diag);
-        if (s->failure.code == KUMO_ERROR_OK)
-            s->failure.code = e;
-        snprintf(s->failed_uid, sizeof(s->failed_uid), "%s", m->uid);
-        s->failed_generation = m->generation;
-        s->failed_at_ms = now_ms();
+        slot_fail(s, m, e, diag);
         pthread_mutex_unlock(&c->lock);
         KUMO_LOG_WARN("cloud", "cannot open connection", "connection=%s error=%s detail=\"%s\"",
                       key, kumo_error_name(e), diag ? diag->message : "");
         return e;
     }
-    kumo_cloud_conn *old = NULL;
-    if (s->current && !s->invalid && s->generation == m->generation &&
-        strcmp(s->uid, m->uid) == 0) {
-        old = fresh; /* another thread opened it meanwhile: use theirs */
-    } else {
-        old = s->current;
-        s->current = fresh;
-        s->generation = m->generation;
-        snprintf(s->uid, sizeof(s->uid), "%s", m->uid);
-        s->invalid = 0;
-        kumo_diag_fini(&s->failure);
-        KUMO_LOG_INFO("cloud", "connection opened", "connection=%s driver=%s provider=%s region=%s",
-                      key, fresh->driver->name, fresh->provider, fresh->region);
-    }
+    kumo_cloud_conn *old = slot_install(s, m, fresh);
     atomic_fetch_add(&s->current->refs, 1);
     *out = s->current;
     pthread_mutex_unlock(&c->lock);

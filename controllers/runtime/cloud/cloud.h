@@ -47,6 +47,10 @@ typedef struct kumo_cloud_conn kumo_cloud_conn;
 typedef kumo_error (*kumo_cloud_credential_fn)(void *context, const char *ns, const char *name,
                                                ProtobufCMessage **credential_out, kumo_diag *diag);
 
+/* The defaults of kumo_cloud_options' zero fields. */
+#define KUMO_CLOUD_DEFAULT_CALL_TIMEOUT_MS 30000
+#define KUMO_CLOUD_DEFAULT_LIMITER_WAIT_MS 1000
+
 typedef struct kumo_cloud_options {
     const char *drivers_dir;    /* where kumo-driver-<name>.so live; required */
     kumo_limiter_set *limiters; /* shared limiters; NULL: the registry makes its own */

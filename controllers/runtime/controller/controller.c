@@ -13,6 +13,7 @@
 
 #include "apis/log/log.h"
 #include "apis/metrics/metrics.h"
+#include "controllers/runtime/clock/clock.h"
 
 enum { MAX_WATCHES = 8, MAX_WORKERS = 512, LATENCY_WINDOW = 1024 };
 
@@ -37,13 +38,6 @@ struct kumo_controller {
     size_t latency_count;
     kumo_metrics_series *reconciles_total, *errors_total, *duration, *depth; /* /metrics */
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* This controller's series of the process's metrics (docs/monitoring.md). */
 static void metrics_init(kumo_controller *c)
@@ -239,9 +233,9 @@ static void *worker(void *arg)
             *slash = '\0';
             name = slash + 1;
         }
-        double start = now_ms();
+        double start = kumo_clock_now_ms();
         kumo_controller_result r = c->options.reconcile(c->options.context, ns, name);
-        double took = now_ms() - start;
+        double took = kumo_clock_now_ms() - start;
         if (slash)
             *slash = '/';
         record(c, took,

@@ -7,6 +7,7 @@
  * thirds of the duration, which is before the key can expire for others.
  */
 #include "controllers/runtime/lease/lease.h"
+#include "controllers/runtime/clock/clock.h"
 
 #include <nats/nats.h>
 #include <pthread.h>
@@ -34,13 +35,6 @@ struct kumo_lease {
     double renewed_at_ms; /* monotonic time of the last good write */
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void set_leading(kumo_lease *l, int leading)
 {
     if (atomic_exchange(&l->leading, leading) == leading)
@@ -57,19 +51,19 @@ static void campaign_step(kumo_lease *l)
         natsStatus s = kvStore_UpdateString(&rev, l->kv, l->name, l->holder, l->revision);
         if (s == NATS_OK) {
             l->revision = rev;
-            l->renewed_at_ms = now_ms();
+            l->renewed_at_ms = kumo_clock_now_ms();
         } else if (s != NATS_TIMEOUT && s != NATS_CONNECTION_CLOSED &&
                    s != NATS_CONNECTION_DISCONNECTED) {
             set_leading(l, 0); /* someone else holds it now */
         }
         if (atomic_load(&l->leading) &&
-            now_ms() - l->renewed_at_ms > l->options.duration_ms * 2.0 / 3.0)
+            kumo_clock_now_ms() - l->renewed_at_ms > l->options.duration_ms * 2.0 / 3.0)
             set_leading(l, 0); /* could not renew in time: step down before it expires */
         return;
     }
     if (kvStore_CreateString(&rev, l->kv, l->name, l->holder) == NATS_OK) {
         l->revision = rev;
-        l->renewed_at_ms = now_ms();
+        l->renewed_at_ms = kumo_clock_now_ms();
         set_leading(l, 1);
         return;
     }
@@ -81,7 +75,7 @@ static void campaign_step(kumo_lease *l)
         strcmp(kvEntry_ValueString(entry), l->holder) == 0 &&
         kvStore_UpdateString(&rev, l->kv, l->name, l->holder, kvEntry_Revision(entry)) == NATS_OK) {
         l->revision = rev;
-        l->renewed_at_ms = now_ms();
+        l->renewed_at_ms = kumo_clock_now_ms();
         set_leading(l, 1);
     }
     kvEntry_Destroy(entry);
@@ -164,9 +158,9 @@ kumo_error kumo_lease_start(const kumo_lease_options *options, kumo_lease **out,
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     l->options = *options;
     if (l->options.duration_ms <= 0)
-        l->options.duration_ms = 15000;
-    if (l->options.duration_ms < 300)
-        l->options.duration_ms = 300; /* JetStream refuses entry ages under 100 ms */
+        l->options.duration_ms = KUMO_LEASE_DEFAULT_DURATION_MS;
+    if (l->options.duration_ms < KUMO_LEASE_MIN_DURATION_MS)
+        l->options.duration_ms = KUMO_LEASE_MIN_DURATION_MS;
     snprintf(l->name, sizeof(l->name), "%s", options->name);
     if (options->holder) {
         snprintf(l->holder, sizeof(l->holder), "%s", options->holder);

@@ -18,6 +18,9 @@
 
 typedef struct kumo_lease kumo_lease;
 
+#define KUMO_LEASE_DEFAULT_DURATION_MS 15000 /* duration_ms 0 */
+#define KUMO_LEASE_MIN_DURATION_MS     300   /* JetStream refuses entry ages under 100 ms */
+
 typedef struct kumo_lease_options {
     const char *url;  /* NATS server with JetStream */
     const char *name; /* lease name, e.g. "infra-controller" (letters, digits, - and _) */

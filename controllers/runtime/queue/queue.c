@@ -13,6 +13,7 @@
 #include "controllers/runtime/queue/queue.h"
 
 #include "apis/map/map.h"
+#include "controllers/runtime/clock/clock.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -55,13 +56,6 @@ struct kumo_queue {
     int shut_down;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 kumo_queue *kumo_queue_create(const kumo_queue_options *options)
 {
     kumo_queue *q = calloc(1, sizeof(*q));
@@ -70,15 +64,15 @@ kumo_queue *kumo_queue_create(const kumo_queue_options *options)
     if (options)
         q->options = *options;
     if (q->options.backoff_base_ms <= 0)
-        q->options.backoff_base_ms = 5;
+        q->options.backoff_base_ms = KUMO_QUEUE_DEFAULT_BACKOFF_BASE_MS;
     if (q->options.backoff_max_ms <= 0)
-        q->options.backoff_max_ms = 60000;
+        q->options.backoff_max_ms = KUMO_QUEUE_DEFAULT_BACKOFF_MAX_MS;
     if (q->options.global_qps <= 0)
-        q->options.global_qps = 50;
+        q->options.global_qps = KUMO_QUEUE_DEFAULT_GLOBAL_QPS;
     if (q->options.global_burst <= 0)
         q->options.global_burst = 300;
     q->tokens = q->options.global_burst;
-    q->tokens_at_ms = now_ms();
+    q->tokens_at_ms = kumo_clock_now_ms();
     q->entries = kumo_map_create();
     q->lanes = kumo_map_create();
     if (q->entries == NULL || q->lanes == NULL) {
@@ -328,7 +322,7 @@ int kumo_queue_add_after(kumo_queue *q, const char *key, double delay_ms)
         rc = -1;
     else if (delay_ms <= 0)
         mark_dirty(q, e);
-    else if (schedule(q, e, now_ms() + delay_ms) != 0) {
+    else if (schedule(q, e, kumo_clock_now_ms() + delay_ms) != 0) {
         rc = -1;
         release_if_idle(q, e);
     }
@@ -344,7 +338,7 @@ int kumo_queue_add(kumo_queue *q, const char *key)
 /* Takes one token from the global bucket; returns how long to wait for it. */
 static double bucket_delay(kumo_queue *q)
 {
-    double now = now_ms();
+    double now = kumo_clock_now_ms();
     double rate = q->options.global_qps / 1000.0; /* tokens per ms */
     q->tokens = fmin(q->options.global_burst, q->tokens + (now - q->tokens_at_ms) * rate);
     q->tokens_at_ms = now;
@@ -364,7 +358,7 @@ int kumo_queue_add_rate_limited(kumo_queue *q, const char *key)
     backoff = fmin(backoff, q->options.backoff_max_ms);
     e->failures++;
     double delay = fmax(backoff, bucket_delay(q));
-    int rc = schedule(q, e, now_ms() + delay);
+    int rc = schedule(q, e, kumo_clock_now_ms() + delay);
     pthread_mutex_unlock(&q->lock);
     return rc;
 }
@@ -392,7 +386,7 @@ int kumo_queue_failures(kumo_queue *q, const char *key)
 /* Moves every entry whose delay has passed into line; returns ms until the next one (or -1). */
 static double promote_due(kumo_queue *q)
 {
-    double now = now_ms();
+    double now = kumo_clock_now_ms();
     while (q->heap_count > 0 && q->heap[0]->due_ms <= now) {
         mark_dirty(q, q->heap[0]);
     }

@@ -27,6 +27,11 @@
 
 typedef struct kumo_queue kumo_queue;
 
+/* The defaults of kumo_queue_options' zero fields. */
+#define KUMO_QUEUE_DEFAULT_BACKOFF_BASE_MS 5
+#define KUMO_QUEUE_DEFAULT_BACKOFF_MAX_MS  60000
+#define KUMO_QUEUE_DEFAULT_GLOBAL_QPS      50
+
 typedef struct kumo_queue_options {
     double backoff_base_ms; /* first retry delay; 0: 5 ms */
     double backoff_max_ms;  /* cap of the per-key backoff; 0: 60000 ms */

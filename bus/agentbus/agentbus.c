@@ -1,5 +1,5 @@
 /*
- * agents.c - kumod's agent bus: starts a second nats-server (never the API
+ * agentbus.c - the agent bus kumod serves (agentbus.h): starts a second nats-server (never the API
  * bus: machines must not reach the API), derives one nkey per Machine from
  * the agent key in the data directory, and rewrites the server's
  * authorization whenever the set of agent machines changes (debounced, then
@@ -17,8 +17,7 @@
  * nothing else but kumod's own user does.
  */
 #define _GNU_SOURCE
-#include "cmd/kumod/agents.h"
-#include "cmd/kumod/orphan.h"
+#include "bus/agentbus/agentbus.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +38,13 @@
 #include "bus/client/client.h"
 #include "bus/natsd/natsd.h"
 
-#define MAX_ADVERTISE 8
+#define MAX_ADVERTISE               8
+#define AGENTBUS_LOG                "agentbus"
+#define AGENTBUS_RELOAD_DEBOUNCE_MS 100 /* Machines that come and go together: one reload */
+#define AGENTBUS_RELOAD_RETRY_S     1   /* after a reload failed */
+#define AGENTBUS_LIST_PAGE          500 /* Machines per list page at start */
 
-struct kumod_agents {
+struct kumo_agentbus {
     unsigned char key[KUMO_AGENT_KEY_SIZE];
     char password[48];
     char url[128];
@@ -80,21 +83,6 @@ static void write_int_file(const char *path, int value)
     fclose(f);
 }
 
-/* A nats-server left by a kumod that was killed holds the port: stop it. */
-static void stop_orphan(const char *pid_file)
-{
-    int pid = 0;
-    read_int_file(pid_file, &pid);
-    if (pid <= 1 || !kumod_pid_running((pid_t)pid))
-        return;
-    char args[256];
-    if (kumod_proc_read((pid_t)pid, "cmdline", args, sizeof(args)) <= 0 ||
-        strstr(args, "nats-server") == NULL)
-        return;
-    KUMO_LOG_WARN("kumod", "stopping the agent bus left behind by a previous kumod", "pid=%d", pid);
-    kumod_orphan_stop((pid_t)pid, 0); /* it keeps no state: no graceful stop needed */
-}
-
 typedef struct uid_list {
     const char **items;
     size_t count;
@@ -108,7 +96,7 @@ static void collect(void *context, const char *key, void *value)
 }
 
 /* The agent machines' uids, borrowed from the map (locked); items NULL when out of memory. */
-static uid_list uids_snapshot(kumod_agents *a)
+static uid_list uids_snapshot(kumo_agentbus *a)
 {
     uid_list l = {calloc(kumo_map_count(a->uids) + 1, sizeof(char *)), 0};
     if (l.items)
@@ -141,12 +129,12 @@ static char *bench_user_add(char *text)
 }
 
 /* The authorization text for the agent machines now known; NULL when out of memory. Locked. */
-static char *authorization(kumod_agents *a)
+static char *authorization(kumo_agentbus *a)
 {
     uid_list l = uids_snapshot(a);
     char *text = NULL;
     size_t len = 0;
-    int rc = l.items ? kumo_agent_authorization(a->key, NULL, kumod_agents_user(a), a->password,
+    int rc = l.items ? kumo_agent_authorization(a->key, NULL, kumo_agentbus_user(a), a->password,
                                                 l.items, l.count, &text, &len)
                      : -1;
     free(l.items);
@@ -161,7 +149,7 @@ static void on_machine(void *context, kumo_client_event_type type, int64_t revis
                        const ProtobufCMessage *object)
 {
     (void)revision;
-    kumod_agents *a = context;
+    kumo_agentbus *a = context;
     const Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(object);
     if (type != KUMO_CLIENT_EVENT_DELETED || m == NULL || m->uid == NULL)
         return;
@@ -174,7 +162,7 @@ static void on_machine(void *context, kumo_client_event_type type, int64_t revis
 }
 
 /* Writes the agent machines' uids (locked). */
-static void list_save(kumod_agents *a)
+static void list_save(kumo_agentbus *a)
 {
     char tmp[1200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", a->list_file);
@@ -195,7 +183,7 @@ static void list_save(kumod_agents *a)
  * Loads DIR/agent-machines, keeping the uids of Machines that still exist, and returns
  * the revision to watch from (0: an empty store). -1 on failure (diag set).
  */
-static int64_t list_load(kumod_agents *a, kumo_diag *diag)
+static int64_t list_load(kumo_agentbus *a, kumo_diag *diag)
 {
     kumo_map *saved = kumo_map_create();
     FILE *f = fopen(a->list_file, "r");
@@ -211,7 +199,7 @@ static int64_t list_load(kumod_agents *a, kumo_diag *diag)
     char *token = NULL;
     const kumo_object_kind *kind = kumo_object_kind_lookup("Machine");
     do {
-        kumo_client_list_options lo = {.limit = 500, .continue_token = token};
+        kumo_client_list_options lo = {.limit = AGENTBUS_LIST_PAGE, .continue_token = token};
         ProtobufCMessage *list = NULL;
         if (kumo_client_list(a->client, kind, NULL, &lo, &list, diag) != KUMO_ERROR_OK) {
             revision = -1;
@@ -236,10 +224,10 @@ static int64_t list_load(kumod_agents *a, kumo_diag *diag)
     return revision;
 }
 
-/* Reloads the server's users when Machines came or went (at most every 100 ms). */
+/* Reloads the server's users when Machines came or went (debounced). */
 static void *sync_main(void *arg)
 {
-    kumod_agents *a = arg;
+    kumo_agentbus *a = arg;
     pthread_mutex_lock(&a->lock);
     while (!a->stopping) {
         if (!a->dirty) {
@@ -247,7 +235,7 @@ static void *sync_main(void *arg)
             continue;
         }
         pthread_mutex_unlock(&a->lock);
-        struct timespec pause = {0, 100 * 1000 * 1000};
+        struct timespec pause = {0, AGENTBUS_RELOAD_DEBOUNCE_MS * 1000 * 1000L};
         nanosleep(&pause, NULL);
         pthread_mutex_lock(&a->lock);
         a->dirty = 0;
@@ -258,14 +246,14 @@ static void *sync_main(void *arg)
         kumo_diag d;
         kumo_diag_init(&d);
         if (text == NULL || kumo_natsd_reload(a->natsd, text, &d) != KUMO_ERROR_OK) {
-            KUMO_LOG_ERROR("kumod", "cannot update the agent bus users", "error=%s",
+            KUMO_LOG_ERROR(AGENTBUS_LOG, "cannot update the agent bus users", "error=%s",
                            text ? d.message : "out of memory");
             pthread_mutex_lock(&a->lock);
             a->dirty = 1; /* try again */
             pthread_mutex_unlock(&a->lock);
-            nanosleep(&(struct timespec){1, 0}, NULL);
+            nanosleep(&(struct timespec){AGENTBUS_RELOAD_RETRY_S, 0}, NULL);
         } else {
-            KUMO_LOG_DEBUG("kumod", "agent bus users updated", "machines=%zu", count);
+            KUMO_LOG_DEBUG(AGENTBUS_LOG, "agent bus users updated", "machines=%zu", count);
         }
         kumo_diag_fini(&d);
         free(text);
@@ -275,7 +263,7 @@ static void *sync_main(void *arg)
     return NULL;
 }
 
-static kumo_error advertise_parse(kumod_agents *a, const char *list, kumo_diag *diag)
+static kumo_error advertise_parse(kumo_agentbus *a, const char *list, kumo_diag *diag)
 {
     if (list == NULL || list[0] == '\0')
         return KUMO_ERROR_OK;
@@ -299,64 +287,64 @@ static kumo_error advertise_parse(kumod_agents *a, const char *list, kumo_diag *
     return KUMO_ERROR_OK;
 }
 
-kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out, kumo_diag *diag)
+/* The agent key from the data dir, kumod's random password, the advertised URLs. */
+static kumo_error secrets_load(kumo_agentbus *a, const kumo_agentbus_options *o, kumo_diag *diag)
 {
-    kumod_agents *a = calloc(1, sizeof(*a));
-    if (a == NULL)
-        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    pthread_mutex_init(&a->lock, NULL);
-    pthread_cond_init(&a->wake, NULL);
-    a->uids = kumo_map_create();
-    a->metrics_interval_ms = o->metrics_interval_ms;
-    char path[1100], port_file[1100];
+    char path[1100];
     snprintf(path, sizeof(path), "%s/agent.key", o->data_dir);
-    snprintf(port_file, sizeof(port_file), "%s/agent-bus.port", o->data_dir);
-    snprintf(a->pid_file, sizeof(a->pid_file), "%s/agent-bus.pid", o->data_dir);
-    snprintf(a->list_file, sizeof(a->list_file), "%s/agent-machines", o->data_dir);
     unsigned char random[18];
-    kumo_error e = a->uids ? KUMO_ERROR_OK : kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    if (e == KUMO_ERROR_OK)
-        e = advertise_parse(a, o->advertise, diag);
+    kumo_error e = advertise_parse(a, o->advertise, diag);
     if (e == KUMO_ERROR_OK)
         e = kumo_agent_key_load(path, a->key, diag);
     if (e == KUMO_ERROR_OK && RAND_bytes(random, sizeof(random)) != 1)
         e = kumo_diag_set(diag, KUMO_ERROR_INTERNAL, "no random bytes for the agent bus password");
     for (size_t i = 0; e == KUMO_ERROR_OK && i < sizeof(random); i++)
         snprintf(a->password + 2 * i, 3, "%02x", random[i]);
-    char *text = e == KUMO_ERROR_OK ? authorization(a) : NULL;
-    if (e == KUMO_ERROR_OK && text == NULL)
-        e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    if (e == KUMO_ERROR_OK) {
-        int port = o->port;
-        if (port == 0)
-            read_int_file(port_file, &port);
-        stop_orphan(a->pid_file);
-        char log_file[1100], config_file[1100];
-        snprintf(log_file, sizeof(log_file), "%s/agent-bus.log", o->data_dir);
-        snprintf(config_file, sizeof(config_file), "%s/agent-bus.conf", o->data_dir);
-        kumo_natsd_options no = {.host = o->host,
-                                 .port = port,
-                                 .log_file = log_file,
-                                 .config_text = text,
-                                 .config_path = config_file};
+    return e;
+}
+
+/* Starts nats-server on the remembered port (else a free one); it dies with this process. */
+static kumo_error server_start(kumo_agentbus *a, const kumo_agentbus_options *o, kumo_diag *diag)
+{
+    char port_file[1100], log_file[1100], config_file[1100];
+    snprintf(port_file, sizeof(port_file), "%s/agent-bus.port", o->data_dir);
+    snprintf(log_file, sizeof(log_file), "%s/agent-bus.log", o->data_dir);
+    snprintf(config_file, sizeof(config_file), "%s/agent-bus.conf", o->data_dir);
+    char *text = authorization(a);
+    if (text == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    int port = o->port;
+    if (port == 0)
+        read_int_file(port_file, &port);
+    kumo_natsd_options no = {.host = o->host,
+                             .port = port,
+                             .log_file = log_file,
+                             .config_text = text,
+                             .config_path = config_file,
+                             .die_with_owner = 1};
+    kumo_error e = kumo_natsd_start(&no, &a->natsd, diag);
+    if (e != KUMO_ERROR_OK && port != 0 && o->port == 0) {
+        KUMO_LOG_WARN(AGENTBUS_LOG, "the agent bus's remembered port is taken; picking another",
+                      "port=%d", port);
+        kumo_diag_fini(diag);
+        no.port = 0;
         e = kumo_natsd_start(&no, &a->natsd, diag);
-        if (e != KUMO_ERROR_OK && port != 0 && o->port == 0) {
-            KUMO_LOG_WARN("kumod", "the agent bus's remembered port is taken; picking another",
-                          "port=%d", port);
-            kumo_diag_fini(diag);
-            no.port = 0;
-            e = kumo_natsd_start(&no, &a->natsd, diag);
-        }
     }
     free(text);
-    if (e == KUMO_ERROR_OK) {
-        write_int_file(port_file, kumo_natsd_port(a->natsd));
-        write_int_file(a->pid_file, (int)kumo_natsd_pid(a->natsd));
-        snprintf(a->url, sizeof(a->url), "nats://127.0.0.1:%d", kumo_natsd_port(a->natsd));
-        kumo_client_options co = {
-            .url = o->api_url, .prefix = o->api_prefix, .name = "kumod-agent-bus"};
-        e = kumo_client_connect(&co, &a->client, diag);
-    }
+    if (e != KUMO_ERROR_OK)
+        return e;
+    write_int_file(port_file, kumo_natsd_port(a->natsd));
+    write_int_file(a->pid_file, (int)kumo_natsd_pid(a->natsd));
+    snprintf(a->url, sizeof(a->url), "nats://127.0.0.1:%d", kumo_natsd_port(a->natsd));
+    return KUMO_ERROR_OK;
+}
+
+/* Connects to the API, loads the agent machines still there, watches Machine deletions. */
+static kumo_error machines_follow(kumo_agentbus *a, const kumo_agentbus_options *o, kumo_diag *diag)
+{
+    kumo_client_options co = {
+        .url = o->api_url, .prefix = o->api_prefix, .name = "kumod-agent-bus"};
+    kumo_error e = kumo_client_connect(&co, &a->client, diag);
     int64_t revision = 0;
     if (e == KUMO_ERROR_OK && (revision = list_load(a, diag)) < 0)
         e = diag->code;
@@ -373,18 +361,40 @@ kumo_error kumod_agents_start(const kumod_agents_options *o, kumod_agents **out,
         else
             a->sync_started = 1;
     }
+    return e;
+}
+
+kumo_error kumo_agentbus_start(const kumo_agentbus_options *o, kumo_agentbus **out, kumo_diag *diag)
+{
+    *out = NULL;
+    kumo_agentbus *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->wake, NULL);
+    a->uids = kumo_map_create();
+    a->metrics_interval_ms = o->metrics_interval_ms;
+    snprintf(a->pid_file, sizeof(a->pid_file), "%s/%s", o->data_dir, KUMO_AGENTBUS_PID_FILE);
+    snprintf(a->list_file, sizeof(a->list_file), "%s/agent-machines", o->data_dir);
+    kumo_error e = a->uids ? KUMO_ERROR_OK : kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    if (e == KUMO_ERROR_OK)
+        e = secrets_load(a, o, diag);
+    if (e == KUMO_ERROR_OK)
+        e = server_start(a, o, diag);
+    if (e == KUMO_ERROR_OK)
+        e = machines_follow(a, o, diag);
     if (e != KUMO_ERROR_OK) {
-        kumod_agents_stop(a);
+        kumo_agentbus_stop(a);
         return e;
     }
-    KUMO_LOG_INFO("kumod", "agent bus serving", "listen=%s:%d machines=%zu",
+    KUMO_LOG_INFO(AGENTBUS_LOG, "agent bus serving", "listen=%s:%d machines=%zu",
                   o->host ? o->host : "127.0.0.1", kumo_natsd_port(a->natsd),
                   kumo_map_count(a->uids));
     *out = a;
     return KUMO_ERROR_OK;
 }
 
-void kumod_agents_stop(kumod_agents *a)
+void kumo_agentbus_stop(kumo_agentbus *a)
 {
     if (a == NULL)
         return;
@@ -409,25 +419,25 @@ void kumod_agents_stop(kumod_agents *a)
     free(a);
 }
 
-const char *kumod_agents_url(const kumod_agents *a)
+const char *kumo_agentbus_url(const kumo_agentbus *a)
 {
     return a->url;
 }
 
-const char *kumod_agents_user(const kumod_agents *a)
+const char *kumo_agentbus_user(const kumo_agentbus *a)
 {
     (void)a;
     return "kumod";
 }
 
-const char *kumod_agents_password(const kumod_agents *a)
+const char *kumo_agentbus_password(const kumo_agentbus *a)
 {
     return a->password;
 }
 
-char *kumod_agents_bootstrap(void *context, const char *ns, const char *name, const char *uid)
+char *kumo_agentbus_bootstrap(void *context, const char *ns, const char *name, const char *uid)
 {
-    kumod_agents *a = context;
+    kumo_agentbus *a = context;
     /* The Machine may be newer than our watch: let its agent in before it can knock. The uid
      * is appended to the list file before the bootstrap leaves (a kumod killed before the
      * debounced rewrite must not forget the machine: its agent would never get in). */
