@@ -379,24 +379,24 @@ int local_pid_stop(int64_t pid, uint64_t start, int hard, int64_t grace_ms, int6
         if (!local_pid_alive(pid, start))
             return 0;
         int64_t now = now_ns();
-        if (!killed && (now >= kill_at || now >= deadline_ns - 50 * 1000000)) {
+        if (!killed && (now >= kill_at || now >= deadline_ns - LOCAL_KILL_MARGIN_NS)) {
             kill((pid_t)pid, SIGKILL);
             kill(-(pid_t)pid, SIGKILL);
             killed = 1;
         }
         if (now >= deadline_ns)
             return -1;
-        nap_ms(5);
+        nap_ms(LOCAL_POLL_MS);
     }
 }
 
-int local_netns_kill_all(const char *netns)
+/* SIGKILLs every process (but this one) whose network namespace is `want`;
+ * returns how many were signalled. A zombie has left its namespaces, so it is
+ * not counted. */
+static int kill_in_netns(const struct stat *want)
 {
-    char path[LOCAL_NAME_MAX + 16], ns_path[64];
-    struct stat want, have;
-    snprintf(path, sizeof(path), "/run/netns/%s", netns);
-    if (stat(path, &want) != 0)
-        return 0;
+    char ns_path[64];
+    struct stat have;
     DIR *proc = opendir("/proc");
     if (proc == NULL)
         return 0;
@@ -408,13 +408,31 @@ int local_netns_kill_all(const char *netns)
         if (*end != '\0' || pid <= 0 || pid == (long)self)
             continue;
         snprintf(ns_path, sizeof(ns_path), "/proc/%ld/ns/net", pid);
-        if (stat(ns_path, &have) == 0 && have.st_ino == want.st_ino && have.st_dev == want.st_dev) {
+        if (stat(ns_path, &have) == 0 && have.st_ino == want->st_ino &&
+            have.st_dev == want->st_dev) {
             kill((pid_t)pid, SIGKILL);
             count++;
         }
     }
     closedir(proc);
     return count;
+}
+
+int local_netns_kill_all(const char *netns, int64_t deadline_ns)
+{
+    char path[LOCAL_NAME_MAX + 16];
+    struct stat want;
+    snprintf(path, sizeof(path), "/run/netns/%s", netns);
+    if (stat(path, &want) != 0)
+        return 0;
+    /* SIGKILL is not instant: a process keeps its namespace until it has
+     * exited, so scan again until a pass finds no one left. */
+    while (kill_in_netns(&want) > 0) {
+        if (now_ns() >= deadline_ns)
+            return -1;
+        nap_ms(LOCAL_POLL_MS);
+    }
+    return 0;
 }
 
 /* ---- Starting the machine's process ------------------------------------------- */

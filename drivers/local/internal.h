@@ -58,6 +58,10 @@
 /* A machine still building this long after its create began was cut short (a create builds
  * in tens of milliseconds, and calls on one connection never overlap): observe finishes it. */
 #define LOCAL_BUILD_STALE_NS (5 * 1000000000LL)
+/* How often a wait for a process, a namespace or a file polls. */
+#define LOCAL_POLL_MS 5
+/* A process stop sends SIGKILL at the latest this long before its deadline. */
+#define LOCAL_KILL_MARGIN_NS (50 * 1000000LL)
 
 extern const struct kumo_driver_host *local_host;
 
@@ -281,9 +285,11 @@ uint64_t local_pid_start(int64_t pid);
 /* Stops pid: SIGTERM (unless hard), up to grace_ms, then SIGKILL; waits until
  * gone or the deadline. 0 gone, -1 still there at the deadline. */
 int local_pid_stop(int64_t pid, uint64_t start, int hard, int64_t grace_ms, int64_t deadline_ns);
-/* SIGKILLs every process whose network namespace is /run/netns/<netns>;
- * returns how many were signalled. */
-int local_netns_kill_all(const char *netns);
+/* SIGKILLs every process whose network namespace is /run/netns/<netns> and
+ * waits until none is left (a process keeps the namespace, its veth and its
+ * cgroup until it has exited). 0 none left (or no such namespace), -1 some
+ * still there at deadline_ns. */
+int local_netns_kill_all(const char *netns, int64_t deadline_ns);
 
 /* ---- net.c: addresses, bridges, firewall ---------------------------------- */
 

@@ -109,8 +109,8 @@ kumo_driver_code local_machine_teardown(struct local_call *call, const char *id,
     local_netns_name(c, id, netns, sizeof(netns));
     local_veth_name(id, veth, sizeof(veth));
     snprintf(what, sizeof(what), "deleting machine %s", id);
-    local_netns_kill_all(netns);
-    if (local_pid_stop(pid, pid_start, 1, 0, call->deadline_ns) != 0)
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0 ||
+        local_pid_stop(pid, pid_start, 1, 0, call->deadline_ns) != 0)
         return local_timeout(call, what, diag);
     kumo_driver_code rc = KUMO_DRIVER_OK;
     if (local_link_exists(veth))
@@ -141,28 +141,96 @@ static int append_env(char **envp, size_t *n, size_t max, const char *key, const
     return 0;
 }
 
+/* Writes the machine's user data to data_path (set to "" when it has none). */
+static kumo_driver_code write_user_data(struct kumo_driver_conn *c, const struct local_object *m,
+                                        char *data_path, size_t size, struct kumo_driver_diag *diag)
+{
+    data_path[0] = '\0';
+    if (m->user_data == NULL || m->user_data[0] == '\0')
+        return KUMO_DRIVER_OK;
+    local_machine_file(c, m->id, "user-data", data_path, size);
+    FILE *f = fopen(data_path, "w");
+    int ok = f != NULL && fputs(m->user_data, f) >= 0;
+    if (f != NULL)
+        ok = fclose(f) == 0 && ok;
+    if (!ok)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                    "machine %s: writing its user data to %s: %s", m->id, data_path,
+                                    strerror(errno));
+    return KUMO_DRIVER_OK;
+}
+
+#define MACHINE_ENV_MAX 24
+
+/* The environment the machine's process starts with (strings malloc'd into
+ * envp, NULL-terminated, *n of them); -1 when out of memory. */
+static int machine_env(struct kumo_driver_conn *c, const struct local_object *m,
+                       const struct local_pool *pool, const char *data_path, char **envp, size_t *n)
+{
+    char gateway[32], prefix[8], agent_dir[LOCAL_NAME_MAX + 64];
+    const struct local_object *key = local_state_find_id(&c->state, LOCAL_KEY_PAIR, m->key_id);
+    local_ip_format(pool->base + 1, gateway, sizeof(gateway));
+    snprintf(prefix, sizeof(prefix), "%d", pool->prefix);
+    local_machine_file(c, m->id, "agent", agent_dir, sizeof(agent_dir));
+    const size_t max = MACHINE_ENV_MAX;
+    return append_env(envp, n, max, "PATH",
+                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") |
+           append_env(envp, n, max, "HOME", "/root") |
+           append_env(envp, n, max, "KUMO_MACHINE_UID", m->token) |
+           append_env(envp, n, max, "KUMO_MACHINE_ID", m->id) |
+           append_env(envp, n, max, "KUMO_MACHINE_NAME", m->name ? m->name : "") |
+           append_env(envp, n, max, "KUMO_MACHINE_IP", m->ip) |
+           append_env(envp, n, max, "KUMO_MACHINE_PREFIX_LENGTH", prefix) |
+           append_env(envp, n, max, "KUMO_MACHINE_GATEWAY", gateway) |
+           append_env(envp, n, max, "KUMO_MACHINE_INSTANCE_TYPE", m->type) |
+           append_env(envp, n, max, "KUMO_MACHINE_IMAGE", m->image) |
+           append_env(envp, n, max, "KUMO_MACHINE_REGION", c->cfg.region) |
+           append_env(envp, n, max, "KUMO_MACHINE_ZONE", m->zone) |
+           append_env(envp, n, max, "KUMO_CONNECTION", c->name) |
+           append_env(envp, n, max, "KUMO_MACHINE_USER_DATA_FILE",
+                      data_path[0] ? data_path : NULL) |
+           append_env(envp, n, max, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL) |
+           append_env(envp, n, max, "KUMO_AGENT_BOOTSTRAP", m->agent_bootstrap) |
+           append_env(envp, n, max, "KUMO_AGENT_DATA_DIR", m->agent_bootstrap ? agent_dir : NULL);
+}
+
+/* Runs s as the machine's process and records its pid. */
+static kumo_driver_code spawn_machine(struct local_call *call, struct local_object *m,
+                                      const struct local_spawn *s, struct kumo_driver_diag *diag)
+{
+    char err[600];
+    int64_t pid;
+    uint64_t start;
+    int started = local_spawn_start(s, call->deadline_ns, &pid, &start, err, sizeof(err));
+    int namespaces = strstr(err, "unshare") != NULL || strstr(err, "mount") != NULL;
+    if (started == -2)
+        return local_timeout(call, err, diag);
+    if (started != 0)
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id, err,
+            s->isolate && namespaces ? " (isolation=none runs it without PID and mount "
+                                       "namespaces)"
+                                     : "");
+    m->pid = pid;
+    m->pid_start = start;
+    m->launch_ns = call->now_ns;
+    return KUMO_DRIVER_OK;
+}
+
 /* Starts the machine's process (after removing any stray one). */
 static kumo_driver_code start_process(struct local_call *call, struct local_object *m,
                                       const struct local_pool *pool, struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
     char netns[LOCAL_NAME_MAX], log_path[LOCAL_NAME_MAX + 64], data_path[LOCAL_NAME_MAX + 64];
-    char gateway[32], prefix[8], procs[2][LOCAL_NAME_MAX], err[600];
+    char procs[2][LOCAL_NAME_MAX], err[600];
     local_netns_name(c, m->id, netns, sizeof(netns));
-    local_netns_kill_all(netns);
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0)
+        return local_timeout(call, "stopping a stray process of the machine", diag);
     local_machine_file(c, m->id, "log", log_path, sizeof(log_path));
-    data_path[0] = '\0';
-    if (m->user_data && m->user_data[0]) {
-        local_machine_file(c, m->id, "user-data", data_path, sizeof(data_path));
-        FILE *f = fopen(data_path, "w");
-        int ok = f != NULL && fputs(m->user_data, f) >= 0;
-        if (f != NULL)
-            ok = fclose(f) == 0 && ok;
-        if (!ok)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                                        "machine %s: writing its user data to %s: %s", m->id,
-                                        data_path, strerror(errno));
-    }
+    kumo_driver_code rc = write_user_data(c, m, data_path, sizeof(data_path), diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     const struct local_type *t = local_type_find(m->type);
     if (c->cgroup_mode != LOCAL_CGROUP_NONE &&
         local_cgroup_ensure(c, m->id, t ? t->vcpu : 1, t ? t->memory_mib : 1024, procs, err,
@@ -170,37 +238,12 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
         local_log(KUMO_DRIVER_LOG_WARN, "machine %s: %s", m->id, err);
     if (c->cgroup_mode == LOCAL_CGROUP_NONE)
         procs[0][0] = procs[1][0] = '\0';
-    const struct local_object *key = local_state_find_id(&c->state, LOCAL_KEY_PAIR, m->key_id);
-    local_ip_format(pool->base + 1, gateway, sizeof(gateway));
-    snprintf(prefix, sizeof(prefix), "%d", pool->prefix);
     /* The kumo-agent when the machine has a bootstrap and no agent_command is configured. */
     int kumo_agent = c->agent_is_placeholder && m->agent_bootstrap && m->agent_bootstrap[0];
     char *kumo_agent_argv[2] = {"kumo-agent", NULL};
-    char agent_dir[LOCAL_NAME_MAX + 64];
-    local_machine_file(c, m->id, "agent", agent_dir, sizeof(agent_dir));
-    char *envp[24] = {NULL};
+    char *envp[MACHINE_ENV_MAX] = {NULL};
     size_t n = 0;
-    int failed =
-        append_env(envp, &n, 24, "PATH",
-                   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") |
-        append_env(envp, &n, 24, "HOME", "/root") |
-        append_env(envp, &n, 24, "KUMO_MACHINE_UID", m->token) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_ID", m->id) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_NAME", m->name ? m->name : "") |
-        append_env(envp, &n, 24, "KUMO_MACHINE_IP", m->ip) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_PREFIX_LENGTH", prefix) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_GATEWAY", gateway) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_INSTANCE_TYPE", m->type) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_IMAGE", m->image) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_REGION", c->cfg.region) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_ZONE", m->zone) |
-        append_env(envp, &n, 24, "KUMO_CONNECTION", c->name) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_USER_DATA_FILE", data_path[0] ? data_path : NULL) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL) |
-        append_env(envp, &n, 24, "KUMO_AGENT_BOOTSTRAP", m->agent_bootstrap) |
-        append_env(envp, &n, 24, "KUMO_AGENT_DATA_DIR", m->agent_bootstrap ? agent_dir : NULL);
-    kumo_driver_code rc = KUMO_DRIVER_OK;
-    if (failed) {
+    if (machine_env(c, m, pool, data_path, envp, &n) != 0) {
         rc = local_nomem(diag);
     } else {
         struct local_spawn s = {netns,
@@ -210,23 +253,7 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
                                 log_path,
                                 c->cfg.isolate,
                                 {procs[0], procs[1]}};
-        int64_t pid;
-        uint64_t start;
-        int started = local_spawn_start(&s, call->deadline_ns, &pid, &start, err, sizeof(err));
-        int namespaces = strstr(err, "unshare") != NULL || strstr(err, "mount") != NULL;
-        if (started == -2) {
-            rc = local_timeout(call, err, diag);
-        } else if (started != 0) {
-            rc = kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id, err,
-                c->cfg.isolate && namespaces
-                    ? " (isolation=none runs it without PID and mount namespaces)"
-                    : "");
-        } else {
-            m->pid = pid;
-            m->pid_start = start;
-            m->launch_ns = call->now_ns;
-        }
+        rc = spawn_machine(call, m, &s, diag);
     }
     for (size_t i = 0; i < n; i++)
         free(envp[i]);
@@ -773,7 +800,8 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m),
                            c->cfg.stop_grace_ms, call.deadline_ns) != 0)
             rc = local_timeout(&call, "stopping the machine's process", diag);
-        local_netns_kill_all(netns); /* a stopped machine runs nothing */
+        if (local_netns_kill_all(netns, call.deadline_ns) != 0) /* a stopped machine runs nothing */
+            rc = local_timeout(&call, "stopping the machine's processes", diag);
         if (rc == KUMO_DRIVER_OK) {
             m->pid = 0;
             m->pid_start = 0;
