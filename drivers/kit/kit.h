@@ -146,6 +146,108 @@ char *kumo_driver_kit_pack_text(const struct kumo_driver_host *host, const char 
         }                                                                                          \
     } while (0)
 
+/* ---- Packing resources and catalog rows (record.c) ------------------------------ */
+
+/* The resource kinds a record packs into; the sim and local drivers number
+ * their own kinds the same way. */
+enum kumo_driver_kit_kind {
+    KUMO_DRIVER_KIT_MACHINE = 0,
+    KUMO_DRIVER_KIT_NETWORK,
+    KUMO_DRIVER_KIT_SECURITY_GROUP,
+    KUMO_DRIVER_KIT_KEY_PAIR,
+};
+
+/*
+ * A resource as a driver describes it for packing: every string borrowed
+ * (NULL packs as ""), only the fields of the kind packed are read. The token
+ * tag is added in front of tags.
+ */
+struct kumo_driver_kit_record {
+    const char *provider_id;
+    const char *token;
+    const char *name;
+    const char *region;
+    int64_t created_ns;
+    const struct kumo_driver_kit_tag *tags;
+    size_t tag_count;
+    /* machine */
+    int32_t phase; /* kumo_driver_machine_phase */
+    const char *provider_state;
+    const char *instance_type;
+    const char *image;
+    const char *zone;
+    const char *network_id; /* also a security group's */
+    const char *subnet_id;
+    char *const *security_group_ids;
+    size_t security_group_count;
+    const char *key_pair_id;
+    const char *private_ip;
+    const char *public_ip;
+    int64_t launch_ns;
+    double price_per_hour;
+    const char *currency; /* NULL: "USD" */
+    /* network */
+    const char *cidr;
+    const char *state; /* NULL: "available" */
+    const struct kumo_driver_kit_subnet *subnets;
+    size_t subnet_count;
+    /* security group */
+    const struct kumo_driver_kit_rule *rules;
+    size_t rule_count;
+    /* key pair */
+    const char *fingerprint;
+    const char *public_key;
+};
+
+/*
+ * A record of the fields that an object `o` keeps under the kit's usual
+ * names (id, token, name, created_ns, tags, tag_count, type, image, zone,
+ * network_id, subnet_id, key_id, sg_ids, sg_count, launch_ns, cidr, subnets,
+ * subnet_count, rules, rule_count, fingerprint, public_key): a driver whose
+ * object struct uses these names fills the rest (region, phase, addresses,
+ * price, state) itself.
+ */
+#define KUMO_DRIVER_KIT_RECORD_OF(o)                                                               \
+    ((struct kumo_driver_kit_record){                                                              \
+        .provider_id = (o)->id,                                                                    \
+        .token = (o)->token,                                                                       \
+        .name = (o)->name,                                                                         \
+        .created_ns = (o)->created_ns,                                                             \
+        .tags = (o)->tags,                                                                         \
+        .tag_count = (o)->tag_count,                                                               \
+        .instance_type = (o)->type,                                                                \
+        .image = (o)->image,                                                                       \
+        .zone = (o)->zone,                                                                         \
+        .network_id = (o)->network_id,                                                             \
+        .subnet_id = (o)->subnet_id,                                                               \
+        .security_group_ids = (o)->sg_ids,                                                         \
+        .security_group_count = (o)->sg_count,                                                     \
+        .key_pair_id = (o)->key_id,                                                                \
+        .launch_ns = (o)->launch_ns,                                                               \
+        .cidr = (o)->cidr,                                                                         \
+        .subnets = (o)->subnets,                                                                   \
+        .subnet_count = (o)->subnet_count,                                                         \
+        .rules = (o)->rules,                                                                       \
+        .rule_count = (o)->rule_count,                                                             \
+        .fingerprint = (o)->fingerprint,                                                           \
+        .public_key = (o)->public_key,                                                             \
+    })
+
+/* The driver.h result of `kind` (kumo_driver_kit_kind) for record r, e.g. a
+ * struct kumo_driver_machine; NULL while measuring. */
+const void *kumo_driver_kit_pack_record(struct kumo_driver_kit_pack *p, int kind,
+                                        const struct kumo_driver_kit_record *r);
+
+/* Copies of a catalog row given as the ABI struct with borrowed strings
+ * (struct_size is set; a NULL currency packs as "USD"); NULL while measuring. */
+const struct kumo_driver_region *kumo_driver_kit_pack_region(struct kumo_driver_kit_pack *p,
+                                                             const struct kumo_driver_region *row);
+const struct kumo_driver_instance_type *
+kumo_driver_kit_pack_instance_type(struct kumo_driver_kit_pack *p,
+                                   const struct kumo_driver_instance_type *row);
+const struct kumo_driver_image *kumo_driver_kit_pack_image(struct kumo_driver_kit_pack *p,
+                                                           const struct kumo_driver_image *row);
+
 /* ---- Declaring a driver's operations -------------------------------------------- */
 
 /* Prototypes of the five table ops of resource `kind` named <prefix>_<kind>_<op>. */

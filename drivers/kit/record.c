@@ -1,0 +1,176 @@
+/*
+ * record.c - packs a driver's resources and catalog rows into the driver.h
+ * result structs through the kit's arena: the part of every driver's packer
+ * that does not depend on its cloud. A driver describes a resource as a
+ * kumo_driver_kit_record (borrowed strings) and a catalog row as the ABI
+ * struct itself (borrowed strings); these copy them into the arena.
+ *
+ * Like every arena packer, each function takes the same pieces in its
+ * measuring and filling passes, and returns NULL while measuring.
+ */
+#include "drivers/kit/kit.h"
+
+#include <stdalign.h>
+#include <string.h>
+
+#define TAKE(p, type) ((type *)kumo_driver_kit_pack_take((p), sizeof(type), alignof(type)))
+
+static const void *pack_machine(struct kumo_driver_kit_pack *p,
+                                const struct kumo_driver_kit_record *r)
+{
+    struct kumo_driver_machine *m = TAKE(p, struct kumo_driver_machine);
+    struct kumo_driver_machine v;
+    memset(&v, 0, sizeof(v));
+    v.struct_size = sizeof(v);
+    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
+    v.token = kumo_driver_kit_pack_str(p, r->token);
+    v.name = kumo_driver_kit_pack_str(p, r->name);
+    v.phase = r->phase;
+    v.provider_state = kumo_driver_kit_pack_str(p, r->provider_state);
+    v.instance_type = kumo_driver_kit_pack_str(p, r->instance_type);
+    v.image = kumo_driver_kit_pack_str(p, r->image);
+    v.region = kumo_driver_kit_pack_str(p, r->region);
+    v.zone = kumo_driver_kit_pack_str(p, r->zone);
+    v.network_id = kumo_driver_kit_pack_str(p, r->network_id);
+    v.subnet_id = kumo_driver_kit_pack_str(p, r->subnet_id);
+    v.security_group_ids =
+        kumo_driver_kit_pack_strings(p, r->security_group_ids, r->security_group_count);
+    v.security_group_count = r->security_group_count;
+    v.key_pair_id = kumo_driver_kit_pack_str(p, r->key_pair_id);
+    v.private_ip = kumo_driver_kit_pack_str(p, r->private_ip);
+    v.public_ip = kumo_driver_kit_pack_str(p, r->public_ip);
+    v.created_ns = r->created_ns;
+    v.launch_ns = r->launch_ns;
+    v.price_per_hour = r->price_per_hour;
+    v.currency = kumo_driver_kit_pack_str(p, r->currency ? r->currency : "USD");
+    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
+    if (m != NULL)
+        *m = v;
+    return m;
+}
+
+static const void *pack_network(struct kumo_driver_kit_pack *p,
+                                const struct kumo_driver_kit_record *r)
+{
+    struct kumo_driver_network *n = TAKE(p, struct kumo_driver_network);
+    struct kumo_driver_network v;
+    memset(&v, 0, sizeof(v));
+    v.struct_size = sizeof(v);
+    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
+    v.token = kumo_driver_kit_pack_str(p, r->token);
+    v.name = kumo_driver_kit_pack_str(p, r->name);
+    v.region = kumo_driver_kit_pack_str(p, r->region);
+    v.cidr = kumo_driver_kit_pack_str(p, r->cidr);
+    v.state = kumo_driver_kit_pack_str(p, r->state ? r->state : "available");
+    v.subnets = kumo_driver_kit_pack_subnets(p, r->subnets, r->subnet_count);
+    v.subnet_count = r->subnet_count;
+    v.created_ns = r->created_ns;
+    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
+    if (n != NULL)
+        *n = v;
+    return n;
+}
+
+static const void *pack_security_group(struct kumo_driver_kit_pack *p,
+                                       const struct kumo_driver_kit_record *r)
+{
+    struct kumo_driver_security_group *g = TAKE(p, struct kumo_driver_security_group);
+    struct kumo_driver_security_group v;
+    memset(&v, 0, sizeof(v));
+    v.struct_size = sizeof(v);
+    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
+    v.token = kumo_driver_kit_pack_str(p, r->token);
+    v.name = kumo_driver_kit_pack_str(p, r->name);
+    v.region = kumo_driver_kit_pack_str(p, r->region);
+    v.network_id = kumo_driver_kit_pack_str(p, r->network_id);
+    v.rules = kumo_driver_kit_pack_rules(p, r->rules, r->rule_count);
+    v.rule_count = r->rule_count;
+    v.created_ns = r->created_ns;
+    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
+    if (g != NULL)
+        *g = v;
+    return g;
+}
+
+static const void *pack_key_pair(struct kumo_driver_kit_pack *p,
+                                 const struct kumo_driver_kit_record *r)
+{
+    struct kumo_driver_key_pair *k = TAKE(p, struct kumo_driver_key_pair);
+    struct kumo_driver_key_pair v;
+    memset(&v, 0, sizeof(v));
+    v.struct_size = sizeof(v);
+    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
+    v.token = kumo_driver_kit_pack_str(p, r->token);
+    v.name = kumo_driver_kit_pack_str(p, r->name);
+    v.region = kumo_driver_kit_pack_str(p, r->region);
+    v.fingerprint = kumo_driver_kit_pack_str(p, r->fingerprint);
+    v.public_key = kumo_driver_kit_pack_str(p, r->public_key);
+    v.created_ns = r->created_ns;
+    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
+    if (k != NULL)
+        *k = v;
+    return k;
+}
+
+const void *kumo_driver_kit_pack_record(struct kumo_driver_kit_pack *p, int kind,
+                                        const struct kumo_driver_kit_record *r)
+{
+    switch (kind) {
+    case KUMO_DRIVER_KIT_MACHINE:
+        return pack_machine(p, r);
+    case KUMO_DRIVER_KIT_NETWORK:
+        return pack_network(p, r);
+    case KUMO_DRIVER_KIT_SECURITY_GROUP:
+        return pack_security_group(p, r);
+    default:
+        return pack_key_pair(p, r);
+    }
+}
+
+/* ---- Catalog rows ------------------------------------------------------------ */
+
+const struct kumo_driver_region *kumo_driver_kit_pack_region(struct kumo_driver_kit_pack *p,
+                                                             const struct kumo_driver_region *row)
+{
+    struct kumo_driver_region *r = TAKE(p, struct kumo_driver_region);
+    struct kumo_driver_region v = *row;
+    v.struct_size = sizeof(v);
+    v.name = kumo_driver_kit_pack_str(p, row->name);
+    v.display_name = kumo_driver_kit_pack_str(p, row->display_name);
+    v.zones = kumo_driver_kit_pack_strings(p, (char *const *)row->zones, row->zone_count);
+    if (r != NULL)
+        *r = v;
+    return r;
+}
+
+const struct kumo_driver_instance_type *
+kumo_driver_kit_pack_instance_type(struct kumo_driver_kit_pack *p,
+                                   const struct kumo_driver_instance_type *row)
+{
+    struct kumo_driver_instance_type *t = TAKE(p, struct kumo_driver_instance_type);
+    struct kumo_driver_instance_type v = *row;
+    v.struct_size = sizeof(v);
+    v.name = kumo_driver_kit_pack_str(p, row->name);
+    v.gpu_model = kumo_driver_kit_pack_str(p, row->gpu_model);
+    v.arch = kumo_driver_kit_pack_str(p, row->arch);
+    v.currency = kumo_driver_kit_pack_str(p, row->currency ? row->currency : "USD");
+    if (t != NULL)
+        *t = v;
+    return t;
+}
+
+const struct kumo_driver_image *kumo_driver_kit_pack_image(struct kumo_driver_kit_pack *p,
+                                                           const struct kumo_driver_image *row)
+{
+    struct kumo_driver_image *im = TAKE(p, struct kumo_driver_image);
+    struct kumo_driver_image v;
+    v.struct_size = sizeof(v);
+    v.name = kumo_driver_kit_pack_str(p, row->name);
+    v.os = kumo_driver_kit_pack_str(p, row->os);
+    v.arch = kumo_driver_kit_pack_str(p, row->arch);
+    v.provider_id = kumo_driver_kit_pack_str(p, row->provider_id);
+    v.description = kumo_driver_kit_pack_str(p, row->description);
+    if (im != NULL)
+        *im = v;
+    return im;
+}
