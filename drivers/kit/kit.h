@@ -248,6 +248,80 @@ kumo_driver_kit_pack_instance_type(struct kumo_driver_kit_pack *p,
 const struct kumo_driver_image *kumo_driver_kit_pack_image(struct kumo_driver_kit_pack *p,
                                                            const struct kumo_driver_image *row);
 
+/* ---- IPv4 ranges (cidr.c) ---------------------------------------------------------- */
+
+/* With this flag a range whose host bits are set ("10.0.0.1/16") is refused;
+ * without it they are masked off. */
+#define KUMO_DRIVER_KIT_CIDR_EXACT 1
+
+/* "a.b.c.d/n" -> base (host order) and prefix: 0, or -1 when it is not such a range. */
+int kumo_driver_kit_cidr_parse(const char *cidr, int flags, uint32_t *base, int *prefix);
+/* True when the two ranges share an address. */
+int kumo_driver_kit_cidr_overlap(uint32_t a, int a_prefix, uint32_t b, int b_prefix);
+/* The rules subnets of the network network_cidr follow on every cloud: a name
+ * of 1 to 64 characters, given once; a range inside the network, at most /28,
+ * overlapping no other subnet. OK, or INVALID naming the subnet and the rule.
+ * The count limit, zones and ids stay the driver's. */
+kumo_driver_code kumo_driver_kit_subnets_check(const char *network_cidr, int flags,
+                                               const struct kumo_driver_subnet *subnets,
+                                               size_t count, struct kumo_driver_diag *diag);
+
+/* ---- Config as a table (settings.c) ------------------------------------------------- */
+
+typedef enum kumo_driver_kit_setting_kind {
+    KUMO_DRIVER_KIT_SETTING_STRING,  /* char[size]; at least (int)min characters */
+    KUMO_DRIVER_KIT_SETTING_DOUBLE,  /* double in [min, max] */
+    KUMO_DRIVER_KIT_SETTING_INT,     /* int64_t >= min (and <= max when max > min) */
+    KUMO_DRIVER_KIT_SETTING_LIMIT,   /* int64_t as INT, or -1 for "unlimited" (or "-1") */
+    KUMO_DRIVER_KIT_SETTING_BOOL,    /* int: true/1/on or false/0/off */
+    KUMO_DRIVER_KIT_SETTING_CHOICE,  /* int: the index of the value in choices "a|b|c" */
+    KUMO_DRIVER_KIT_SETTING_IGNORED, /* accepted and ignored */
+    KUMO_DRIVER_KIT_SETTING_CUSTOM,  /* apply() does it */
+} kumo_driver_kit_setting_kind;
+
+#define KUMO_DRIVER_KIT_SETTING_AT_OPEN (1 << 0) /* only when the connection is opened */
+#define KUMO_DRIVER_KIT_SETTING_PREFIX  (1 << 1) /* key is a prefix ("capacity.") */
+
+struct kumo_driver_kit_settings;
+
+/* One key of a driver's config. */
+struct kumo_driver_kit_setting {
+    const char *key;
+    kumo_driver_kit_setting_kind kind;
+    size_t offset;        /* of the field in the driver's config struct */
+    size_t size;          /* STRING: the field's size */
+    double min, max;      /* STRING: min length; numbers: the range */
+    const char *choices;  /* CHOICE: "a|b|c"; PREFIX: what follows the key in the key list */
+    const char *expected; /* the error's words: "milliseconds >= 0" */
+    int flags;            /* KUMO_DRIVER_KIT_SETTING_* */
+    /* CUSTOM: applies value to config; OK, or INVALID through
+     * kumo_driver_kit_setting_bad. */
+    kumo_driver_code (*apply)(const struct kumo_driver_kit_settings *settings, void *config,
+                              const char *key, const char *value, struct kumo_driver_diag *diag);
+};
+
+/* A driver's whole table. */
+struct kumo_driver_kit_settings {
+    const char *driver;       /* "sim": the messages' first word */
+    const char *unknown_code; /* the cloud code of an unknown key */
+    const struct kumo_driver_kit_setting *rows;
+    size_t count;
+};
+
+/* Applies key=value (NULL as "") to config by the row of key. INVALID with a
+ * message naming the key, the value and what was expected; for an unknown key
+ * the message lists the known ones; an AT_OPEN key after open is refused. */
+kumo_driver_code kumo_driver_kit_settings_apply(const struct kumo_driver_kit_settings *settings,
+                                                void *config, const char *key, const char *value,
+                                                int at_open, struct kumo_driver_diag *diag);
+/* INVALID: `<driver> config <key>="<value>": expected <expected>`. */
+kumo_driver_code kumo_driver_kit_setting_bad(const struct kumo_driver_kit_settings *settings,
+                                             const char *key, const char *value,
+                                             const char *expected, struct kumo_driver_diag *diag);
+/* Strict number parsing (the whole string, in range): 0 or -1. */
+int kumo_driver_kit_parse_double(const char *s, double min, double max, double *out);
+int kumo_driver_kit_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
 /* ---- Declaring a driver's operations -------------------------------------------- */
 
 /* Prototypes of the five table ops of resource `kind` named <prefix>_<kind>_<op>. */

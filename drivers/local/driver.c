@@ -269,28 +269,6 @@ kumo_driver_code local_save(struct local_call *call, const char *what,
 
 /* ---- Settings ------------------------------------------------------------------ */
 
-static const char known_keys[] =
-    "provider, region, zone, endpoint, state_dir, cidr, agent_command, isolation, cgroups, "
-    "name_prefix, stop_grace_ms, latitude, longitude";
-
-static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
-                            const char *expected)
-{
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                "local config %s=\"%s\": expected %s", key, value, expected);
-}
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Splits a command line into words: blanks separate, '...' is literal, "..."
  * and a backslash escape the next character. No shell, no expansion. */
 static int split_command(const char *line, char *words, size_t size, char **argv, int max)
@@ -333,73 +311,101 @@ static int split_command(const char *line, char *words, size_t size, char **argv
     return count;
 }
 
+static kumo_driver_code set_provider(const struct kumo_driver_kit_settings *settings, void *config,
+                                     const char *key, const char *value,
+                                     struct kumo_driver_diag *diag)
+{
+    (void)config;
+    if (value[0] != '\0' && strcmp(value, "local") != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value, "\"local\" (or nothing)", diag);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_state_dir(const struct kumo_driver_kit_settings *settings, void *config,
+                                      const char *key, const char *value,
+                                      struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    /* room for the files inside it */
+    if (value[0] != '/' || strlen(value) >= sizeof(cfg->state_dir) - 64)
+        return kumo_driver_kit_setting_bad(settings, key, value, "an absolute folder path", diag);
+    snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_cidr(const struct kumo_driver_kit_settings *settings, void *config,
+                                 const char *key, const char *value, struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    if (local_cidr_parse(value, &cfg->cidr_base, &cfg->cidr_prefix) != 0 || cfg->cidr_prefix < 16 ||
+        cfg->cidr_prefix > 28)
+        return kumo_driver_kit_setting_bad(
+            settings, key, value, "an IPv4 range from /16 to /28, like 10.254.7.0/24", diag);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_name_prefix(const struct kumo_driver_kit_settings *settings,
+                                        void *config, const char *key, const char *value,
+                                        struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    size_t n = strlen(value);
+    int ok = n >= 1 && n <= 12 && value[0] >= 'a' && value[0] <= 'z';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9');
+    if (!ok)
+        return kumo_driver_kit_setting_bad(
+            settings, key, value, "1 to 12 lowercase letters and digits, starting with a letter",
+            diag);
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", value);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_stop_grace(const struct kumo_driver_kit_settings *settings,
+                                       void *config, const char *key, const char *value,
+                                       struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    double d;
+    if (kumo_driver_kit_parse_double(value, 0, 600000, &d) != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value, "milliseconds from 0 to 600000",
+                                           diag);
+    cfg->stop_grace_ms = (int64_t)d;
+    return KUMO_DRIVER_OK;
+}
+
+#define FIELD(f) offsetof(struct local_config, f), sizeof(((struct local_config *)0)->f)
+#define CUSTOM   KUMO_DRIVER_KIT_SETTING_CUSTOM
+#define STRING   KUMO_DRIVER_KIT_SETTING_STRING
+#define CHOICE   KUMO_DRIVER_KIT_SETTING_CHOICE
+#define DOUBLE   KUMO_DRIVER_KIT_SETTING_DOUBLE
+
+static const struct kumo_driver_kit_setting rows[] = {
+    {"provider", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_provider},
+    {"region", STRING, FIELD(region), 1, 0, NULL, "a name of 1 to 63 characters", 0, NULL},
+    {"zone", STRING, FIELD(zone), 1, 0, NULL, "a name of 1 to 63 characters", 0, NULL},
+    /* the host is the endpoint */
+    {"endpoint", KUMO_DRIVER_KIT_SETTING_IGNORED, 0, 0, 0, 0, NULL, NULL, 0, NULL},
+    {"state_dir", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_state_dir},
+    {"cidr", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_cidr},
+    {"agent_command", STRING, FIELD(agent_command), 0, 0, NULL,
+     "a command line shorter than 2048 characters", 0, NULL},
+    {"isolation", CHOICE, FIELD(isolate), 0, 0, "none|pid",
+     "pid (own PID and mount namespaces) or none", 0, NULL},
+    {"cgroups", CHOICE, FIELD(cgroups_wanted), 0, 0, "off|auto", "auto or off", 0, NULL},
+    {"name_prefix", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_name_prefix},
+    {"stop_grace_ms", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_stop_grace},
+    {"latitude", DOUBLE, FIELD(latitude), -90, 90, NULL, "degrees from -90 to 90", 0, NULL},
+    {"longitude", DOUBLE, FIELD(longitude), -180, 180, NULL, "degrees from -180 to 180", 0, NULL},
+};
+
+static const struct kumo_driver_kit_settings settings = {"local", "InvalidParameter", rows,
+                                                         sizeof(rows) / sizeof(rows[0])};
+
 static kumo_driver_code set_key(struct kumo_driver_conn *c, const char *key, const char *value,
                                 struct kumo_driver_diag *diag)
 {
-    struct local_config *cfg = &c->cfg;
-    double d;
-    if (strcmp(key, "provider") == 0) {
-        if (value[0] != '\0' && strcmp(value, "local") != 0)
-            return bad(diag, key, value, "\"local\" (or nothing)");
-    } else if (strcmp(key, "endpoint") == 0) {
-        /* accepted and ignored: the host is the endpoint */
-    } else if (strcmp(key, "region") == 0 || strcmp(key, "zone") == 0) {
-        char *dst = key[0] == 'r' ? cfg->region : cfg->zone;
-        if (value[0] == '\0' || strlen(value) >= sizeof(cfg->region))
-            return bad(diag, key, value, "a name of 1 to 63 characters");
-        snprintf(dst, sizeof(cfg->region), "%s", value);
-    } else if (strcmp(key, "state_dir") == 0) {
-        if (value[0] != '/' || strlen(value) >= sizeof(cfg->state_dir) - 64)
-            return bad(diag, key, value, "an absolute folder path");
-        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
-    } else if (strcmp(key, "cidr") == 0) {
-        if (local_cidr_parse(value, &cfg->cidr_base, &cfg->cidr_prefix) != 0 ||
-            cfg->cidr_prefix < 16 || cfg->cidr_prefix > 28)
-            return bad(diag, key, value, "an IPv4 range from /16 to /28, like 10.254.7.0/24");
-    } else if (strcmp(key, "agent_command") == 0) {
-        if (strlen(value) >= sizeof(cfg->agent_command))
-            return bad(diag, key, value, "a command line shorter than 2048 characters");
-        snprintf(cfg->agent_command, sizeof(cfg->agent_command), "%s", value);
-    } else if (strcmp(key, "isolation") == 0) {
-        if (strcmp(value, "pid") == 0)
-            cfg->isolate = 1;
-        else if (strcmp(value, "none") == 0)
-            cfg->isolate = 0;
-        else
-            return bad(diag, key, value, "pid (own PID and mount namespaces) or none");
-    } else if (strcmp(key, "cgroups") == 0) {
-        if (strcmp(value, "auto") == 0)
-            cfg->cgroups_wanted = 1;
-        else if (strcmp(value, "off") == 0)
-            cfg->cgroups_wanted = 0;
-        else
-            return bad(diag, key, value, "auto or off");
-    } else if (strcmp(key, "name_prefix") == 0) {
-        size_t n = strlen(value);
-        int ok = n >= 1 && n <= 12 && value[0] >= 'a' && value[0] <= 'z';
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9');
-        if (!ok)
-            return bad(diag, key, value,
-                       "1 to 12 lowercase letters and digits, starting with a "
-                       "letter");
-        snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", value);
-    } else if (strcmp(key, "stop_grace_ms") == 0) {
-        if (parse_double(value, 0, 600000, &d) != 0)
-            return bad(diag, key, value, "milliseconds from 0 to 600000");
-        cfg->stop_grace_ms = (int64_t)d;
-    } else if (strcmp(key, "latitude") == 0 || strcmp(key, "longitude") == 0) {
-        double limit = key[1] == 'a' ? 90 : 180;
-        if (parse_double(value, -limit, limit, &d) != 0)
-            return bad(diag, key, value,
-                       key[1] == 'a' ? "degrees from -90 to 90" : "degrees from -180 to 180");
-        *(key[1] == 'a' ? &cfg->latitude : &cfg->longitude) = d;
-    } else {
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                                    "local config key \"%s\" is unknown; known keys: %s", key,
-                                    known_keys);
-    }
-    return KUMO_DRIVER_OK;
+    return kumo_driver_kit_settings_apply(&settings, &c->cfg, key, value, 1, diag);
 }
 
 /* CAP_NET_ADMIN (12) and CAP_SYS_ADMIN (21) in the effective set. */
@@ -438,8 +444,9 @@ static kumo_driver_code prepare_agent(struct kumo_driver_conn *c, struct kumo_dr
     int n =
         split_command(line, c->agent_words, sizeof(c->agent_words), c->agent_argv, LOCAL_ARGV_MAX);
     if (n <= 0)
-        return bad(diag, "agent_command", line,
-                   "a command line (words separated by blanks; quotes must be closed)");
+        return kumo_driver_kit_setting_bad(
+            &settings, "agent_command", line,
+            "a command line (words separated by blanks; quotes must be closed)", diag);
     /* Machines created with an agent bootstrap run kumo-agent when agent_command is empty. */
     c->kumo_agent_path[0] = '\0';
     if (c->agent_is_placeholder &&

@@ -46,35 +46,14 @@ void local_ip_format(uint32_t ip, char *buf, size_t size)
     snprintf(buf, size, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
-static uint32_t mask_of(int prefix)
-{
-    return prefix <= 0 ? 0 : 0xffffffffu << (32 - prefix);
-}
-
 int local_cidr_parse(const char *s, uint32_t *base, int *prefix)
 {
-    char addr[32];
-    const char *slash = s ? strchr(s, '/') : NULL;
-    if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
-        return -1;
-    memcpy(addr, s, (size_t)(slash - s));
-    addr[slash - s] = '\0';
-    char *end;
-    long p = strtol(slash + 1, &end, 10);
-    if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || p < 0 || p > 32)
-        return -1;
-    uint32_t ip;
-    if (local_ip_parse(addr, &ip) != 0)
-        return -1;
-    *prefix = (int)p;
-    *base = ip & mask_of((int)p);
-    return 0;
+    return kumo_driver_kit_cidr_parse(s, 0, base, prefix);
 }
 
 int local_cidr_overlap(uint32_t a, int pa, uint32_t b, int pb)
 {
-    int p = pa < pb ? pa : pb;
-    return (a & mask_of(p)) == (b & mask_of(p));
+    return kumo_driver_kit_cidr_overlap(a, pa, b, pb);
 }
 
 kumo_driver_code local_pool_allocate(struct kumo_driver_conn *c, const struct local_pool *pool,

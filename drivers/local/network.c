@@ -107,38 +107,20 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
                                     const struct kumo_driver_subnet *subs, size_t count,
                                     struct kumo_driver_diag *diag)
 {
-    uint32_t net, base[64];
-    int net_prefix, prefix[64];
     char id[32];
     if (count > 64)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
                                     "%zu subnets given; a local network may have at most 64",
                                     count);
-    local_cidr_parse(o->cidr, &net, &net_prefix);
+    kumo_driver_code rc = kumo_driver_kit_subnets_check(o->cidr, 0, subs, count, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     free_subnets(o);
     if (count && (o->subnets = calloc(count, sizeof(*o->subnets))) == NULL)
         return local_nomem(diag);
     for (size_t i = 0; i < count; i++) {
         const struct kumo_driver_subnet *s = &subs[i];
-        const char *name = s->name ? s->name : "";
-        if (name[0] == '\0' || strlen(name) > 64)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                        "subnet %zu: a name of 1 to 64 characters is required", i);
-        if (local_cidr_parse(s->cidr, &base[i], &prefix[i]) != 0 || prefix[i] < net_prefix ||
-            prefix[i] > 28 || !local_cidr_overlap(base[i], prefix[i], net, net_prefix))
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
-                                        "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
-                                        "network's %s",
-                                        name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(o->subnets[j].name, name) == 0)
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                            "subnet name '%s' is given twice", name);
-            if (local_cidr_overlap(base[i], prefix[i], base[j], prefix[j]))
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
-                                            "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
-                                            o->subnets[j].name, o->subnets[j].cidr);
-        }
+        const char *name = s->name;
         const char *zone = s->zone && s->zone[0] ? s->zone : call->conn->cfg.zone;
         if (strcmp(zone, call->conn->cfg.zone) != 0)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",

@@ -148,19 +148,7 @@ void sim_ip_format(uint32_t ip, char *buf, size_t size)
 
 int sim_cidr_parse(const char *cidr, uint32_t *base, int *prefix)
 {
-    unsigned a, b, c, d;
-    int n = 0, consumed = 0;
-    if (cidr == NULL || sscanf(cidr, "%3u.%3u.%3u.%3u/%2d%n", &a, &b, &c, &d, &n, &consumed) != 5)
-        return -1;
-    if (cidr[consumed] != '\0' || a > 255 || b > 255 || c > 255 || d > 255 || n < 0 || n > 32)
-        return -1;
-    uint32_t ip = (a << 24) | (b << 16) | (c << 8) | d;
-    uint32_t mask = n == 0 ? 0 : 0xffffffffu << (32 - n);
-    if ((ip & ~mask) != 0)
-        return -1; /* host bits set: "10.0.0.1/16" is not a network */
-    *base = ip;
-    *prefix = n;
-    return 0;
+    return kumo_driver_kit_cidr_parse(cidr, KUMO_DRIVER_KIT_CIDR_EXACT, base, prefix);
 }
 
 /* ---- Map ---------------------------------------------------------------- */
