@@ -322,6 +322,72 @@ kumo_driver_code kumo_driver_kit_setting_bad(const struct kumo_driver_kit_settin
 int kumo_driver_kit_parse_double(const char *s, double min, double max, double *out);
 int kumo_driver_kit_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* ---- The state file format (state.c) ------------------------------------------------ */
+
+/*
+ * One line per record: a word, then TAB-separated key=value fields; values
+ * escape '%', '=', ',' and control bytes as %XX; a list repeats its key once
+ * per element (tag=key=value, subnet=id,name,cidr,zone,
+ * rule=dir,proto,from,to,cidr,description, or a list of strings' element).
+ * A driver describes the fields of its object as a table of rows; numbers and
+ * strings are written only when set (nonzero, non-NULL).
+ */
+typedef enum kumo_driver_kit_field_kind {
+    KUMO_DRIVER_KIT_FIELD_STRING, /* char * (malloc'd) */
+    KUMO_DRIVER_KIT_FIELD_INT,    /* int */
+    KUMO_DRIVER_KIT_FIELD_INT64,  /* int64_t */
+    KUMO_DRIVER_KIT_FIELD_UINT64, /* uint64_t */
+    KUMO_DRIVER_KIT_FIELD_DOUBLE, /* double */
+    /* lists: the array at offset, its size_t count at count_offset */
+    KUMO_DRIVER_KIT_FIELD_STRINGS, /* char ** */
+    KUMO_DRIVER_KIT_FIELD_TAGS,    /* struct kumo_driver_kit_tag * */
+    KUMO_DRIVER_KIT_FIELD_SUBNETS, /* struct kumo_driver_kit_subnet * */
+    KUMO_DRIVER_KIT_FIELD_RULES,   /* struct kumo_driver_kit_rule * */
+} kumo_driver_kit_field_kind;
+
+struct kumo_driver_kit_field {
+    const char *key;
+    kumo_driver_kit_field_kind kind;
+    size_t offset;
+    size_t count_offset; /* lists only */
+};
+
+/* A row for member of struct type, and one for a list with its count. */
+#define KUMO_DRIVER_KIT_FIELD(key, kind, type, member)                                             \
+    {                                                                                              \
+        key, kind, offsetof(type, member), 0                                                       \
+    }
+#define KUMO_DRIVER_KIT_LIST(key, kind, type, member, count)                                       \
+    {                                                                                              \
+        key, kind, offsetof(type, member), offsetof(type, count)                                   \
+    }
+
+/* Appends `\tkey=value` for each field of object that is set (no newline). */
+void kumo_driver_kit_state_put(struct kumo_driver_kit_buf *b,
+                               const struct kumo_driver_kit_field *fields, size_t count,
+                               const void *object);
+/* Sets the field named key of object from its escaped text raw (a list gets
+ * one more element). 0; 0 for an unknown key (a newer writer's); -1 when raw
+ * is malformed or memory ran out. */
+int kumo_driver_kit_state_get(const struct kumo_driver_kit_field *fields, size_t count,
+                              void *object, const char *key, const char *raw);
+/* Frees object's strings and lists by the table (setting them NULL and 0). */
+void kumo_driver_kit_state_free(const struct kumo_driver_kit_field *fields, size_t count,
+                                void *object);
+/* Splits a record line in place: *word is its first word; apply is called on
+ * each key=value field in order. 0, or -1 when a field has no '=' or apply
+ * returned nonzero. */
+int kumo_driver_kit_state_line(char *line, char **word,
+                               int (*apply)(void *ctx, const char *key, const char *raw),
+                               void *ctx);
+/* Replaces the file at path with b's content atomically (PATH.tmp mode 0600,
+ * fsync, rename, fsync of the folder). 0, or -1 with err set. */
+int kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_buf *b, char *err,
+                                size_t err_size);
+/* Reads the whole file into *text (malloc'd, NUL-terminated; the caller frees
+ * it). 0; 1 when there is no such file (*text NULL); -1 with err set. */
+int kumo_driver_kit_state_read(const char *path, char **text, char *err, size_t err_size);
+
 /* ---- Declaring a driver's operations -------------------------------------------- */
 
 /* Prototypes of the five table ops of resource `kind` named <prefix>_<kind>_<op>. */
