@@ -248,6 +248,19 @@ kumo_driver_kit_pack_instance_type(struct kumo_driver_kit_pack *p,
 const struct kumo_driver_image *kumo_driver_kit_pack_image(struct kumo_driver_kit_pack *p,
                                                            const struct kumo_driver_image *row);
 
+/* A stable label of a public key: 16 bytes of two FNV-1a hashes as
+ * "aa:bb:..." (not OpenSSH's fingerprint). */
+void kumo_driver_kit_fingerprint(const char *public_key, char *buf, size_t size);
+/* NOT_FOUND: the security group group_id does not exist in region. */
+kumo_driver_code kumo_driver_kit_group_missing(const char *group_id, const char *region,
+                                               struct kumo_driver_diag *diag);
+/* OK when a machine on machine_network may use the group on group_network
+ * (NULL as ""), else INVALID naming both. */
+kumo_driver_code kumo_driver_kit_group_network_check(const char *group_id,
+                                                     const char *group_network,
+                                                     const char *machine_network,
+                                                     struct kumo_driver_diag *diag);
+
 /* ---- IPv4 ranges (cidr.c) ---------------------------------------------------------- */
 
 /* With this flag a range whose host bits are set ("10.0.0.1/16") is refused;
@@ -409,5 +422,28 @@ int kumo_driver_kit_state_read(const char *path, char **text, char *err, size_t 
     kumo_driver_code prefix##_##kind##_list(                                                       \
         struct kumo_driver_conn *c, const struct kumo_driver_filter *filter, int64_t deadline_ns,  \
         struct kumo_driver_##kind##_list **out, struct kumo_driver_diag *diag)
+
+/* Prototypes of the three catalog ops named <prefix>_catalog_<what>. */
+#define KUMO_DRIVER_KIT_DECLARE_CATALOG(prefix)                                                    \
+    kumo_driver_code prefix##_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,     \
+                                              struct kumo_driver_region_list **out,                \
+                                              struct kumo_driver_diag *diag);                      \
+    kumo_driver_code prefix##_catalog_instance_types(                                              \
+        struct kumo_driver_conn *c, int64_t deadline_ns,                                           \
+        struct kumo_driver_instance_type_list **out, struct kumo_driver_diag *diag);               \
+    kumo_driver_code prefix##_catalog_images(struct kumo_driver_conn *c, int64_t deadline_ns,      \
+                                             struct kumo_driver_image_list **out,                  \
+                                             struct kumo_driver_diag *diag)
+
+/* Designated initializers of a struct kumo_driver: the five ops of `kind`
+ * named <prefix>_<kind>_<op>, and the open, close and catalog ops. */
+#define KUMO_DRIVER_KIT_TABLE_OPS(prefix, kind)                                                    \
+    .kind##_observe = prefix##_##kind##_observe, .kind##_create = prefix##_##kind##_create,        \
+    .kind##_update = prefix##_##kind##_update, .kind##_delete = prefix##_##kind##_delete,          \
+    .kind##_list = prefix##_##kind##_list
+#define KUMO_DRIVER_KIT_TABLE_BASE(prefix)                                                         \
+    .open = prefix##_open, .close = prefix##_close, .catalog_regions = prefix##_catalog_regions,   \
+    .catalog_instance_types = prefix##_catalog_instance_types,                                     \
+    .catalog_images = prefix##_catalog_images
 
 #endif

@@ -11,6 +11,7 @@
 #include "drivers/kit/kit.h"
 
 #include <stdalign.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TAKE(p, type) ((type *)kumo_driver_kit_pack_take((p), sizeof(type), alignof(type)))
@@ -173,4 +174,43 @@ const struct kumo_driver_image *kumo_driver_kit_pack_image(struct kumo_driver_ki
     if (im != NULL)
         *im = v;
     return im;
+}
+
+/* ---- What resources check the same way on every cloud ------------------------------- */
+
+void kumo_driver_kit_fingerprint(const char *public_key, char *buf, size_t size)
+{
+    uint64_t a = 1469598103934665603ull, b = 0x9e3779b97f4a7c15ull;
+    for (const char *p = public_key; *p; p++) {
+        a = (a ^ (unsigned char)*p) * 1099511628211ull;
+        b = (b ^ (unsigned char)*p) * 0x100000001b3ull + 0x7f4a7c15u;
+    }
+    size_t n = 0;
+    for (int i = 0; i < 16 && n + 3 < size; i++) {
+        unsigned byte = (unsigned)((i < 8 ? a >> (8 * i) : b >> (8 * (i - 8))) & 255);
+        n += (size_t)snprintf(buf + n, size - n, i ? ":%02x" : "%02x", byte);
+    }
+}
+
+kumo_driver_code kumo_driver_kit_group_missing(const char *group_id, const char *region,
+                                               struct kumo_driver_diag *diag)
+{
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
+                                "The security group '%s' does not exist in %s",
+                                group_id ? group_id : "", region);
+}
+
+kumo_driver_code kumo_driver_kit_group_network_check(const char *group_id,
+                                                     const char *group_network,
+                                                     const char *machine_network,
+                                                     struct kumo_driver_diag *diag)
+{
+    const char *want = machine_network ? machine_network : "";
+    const char *have = group_network ? group_network : "";
+    if (strcmp(want, have) == 0)
+        return KUMO_DRIVER_OK;
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
+                                "security group %s belongs to network '%s' but the machine is in "
+                                "network '%s'",
+                                group_id, have, want);
 }

@@ -362,15 +362,7 @@ const char *local_image_name(size_t i);
 const char *local_image_description(size_t i);
 const char *local_arch(void);
 
-kumo_driver_code local_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                       struct kumo_driver_region_list **out,
-                                       struct kumo_driver_diag *diag);
-kumo_driver_code local_catalog_instance_types(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                              struct kumo_driver_instance_type_list **out,
-                                              struct kumo_driver_diag *diag);
-kumo_driver_code local_catalog_images(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                      struct kumo_driver_image_list **out,
-                                      struct kumo_driver_diag *diag);
+KUMO_DRIVER_KIT_DECLARE_CATALOG(local);
 
 /* ---- pack.c ---------------------------------------------------------------- */
 

@@ -378,17 +378,11 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
         const struct local_object *g =
             local_state_find_id(&call->conn->state, LOCAL_SECURITY_GROUP, ids[i]);
         if (g == NULL)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                                        "The security group '%s' does not exist in %s",
-                                        ids[i] ? ids[i] : "", call->conn->cfg.region);
-        const char *want = o->network_id ? o->network_id : "";
-        const char *have = g->network_id ? g->network_id : "";
-        if (strcmp(want, have) != 0)
-            return kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                "security group %s belongs to network '%s' but the machine is in "
-                "network '%s'",
-                g->id, have, want);
+            return kumo_driver_kit_group_missing(ids[i], call->conn->cfg.region, diag);
+        kumo_driver_code rc =
+            kumo_driver_kit_group_network_check(g->id, g->network_id, o->network_id, diag);
+        if (rc != KUMO_DRIVER_OK)
+            return rc;
         if (local_set_str(&o->sg_ids[o->sg_count], g->id) != 0)
             return local_nomem(diag);
         o->sg_count++;

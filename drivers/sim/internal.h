@@ -636,15 +636,7 @@ KUMO_DRIVER_KIT_DECLARE_OPS(sim, security_group);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, key_pair);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, load_balancer);
 
-kumo_driver_code sim_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                     struct kumo_driver_region_list **out,
-                                     struct kumo_driver_diag *diag);
-kumo_driver_code sim_catalog_instance_types(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                            struct kumo_driver_instance_type_list **out,
-                                            struct kumo_driver_diag *diag);
-kumo_driver_code sim_catalog_images(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                    struct kumo_driver_image_list **out,
-                                    struct kumo_driver_diag *diag);
+KUMO_DRIVER_KIT_DECLARE_CATALOG(sim);
 /* Behind-kumo's-back power changes for control: "stop", "start", "terminate". */
 kumo_driver_code sim_machine_force(struct kumo_driver_conn *c, const char *id, const char *action,
                                    struct kumo_driver_diag *diag);

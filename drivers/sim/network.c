@@ -342,20 +342,6 @@ SIM_DEFINE_OPS(security_group, SECURITY_GROUP, SIM_SECURITY_GROUP, security_grou
 
 /* ---- Key pairs ---------------------------------------------------------- */
 
-static void fingerprint_of(const char *key, char *buf, size_t size)
-{
-    uint64_t a = 1469598103934665603ull, b = 0x9e3779b97f4a7c15ull;
-    for (const char *p = key; *p; p++) {
-        a = (a ^ (unsigned char)*p) * 1099511628211ull;
-        b = (b ^ (unsigned char)*p) * 0x100000001b3ull + 0x7f4a7c15u;
-    }
-    size_t n = 0;
-    for (int i = 0; i < 16 && n + 3 < size; i++) {
-        unsigned byte = (unsigned)((i < 8 ? a >> (8 * i) : b >> (8 * (i - 8))) & 255);
-        n += (size_t)snprintf(buf + n, size - n, i ? ":%02x" : "%02x", byte);
-    }
-}
-
 static kumo_driver_code key_pair_create_body(struct kumo_driver_conn *c, struct sim_request *r,
                                              struct kumo_driver_diag *diag)
 {
@@ -383,7 +369,7 @@ static kumo_driver_code key_pair_create_body(struct kumo_driver_conn *c, struct 
                                         "The key pair '%s' already exists (%s)", name, k->id);
     }
     char fingerprint[64];
-    fingerprint_of(key, fingerprint, sizeof(fingerprint));
+    kumo_driver_kit_fingerprint(key, fingerprint, sizeof(fingerprint));
     struct sim_object *o = sim_object_new(SIM_KEY_PAIR);
     if (o == NULL)
         return nomem(diag);
