@@ -350,12 +350,14 @@ typedef enum kumo_driver_kit_field_kind {
     KUMO_DRIVER_KIT_FIELD_INT,    /* int */
     KUMO_DRIVER_KIT_FIELD_INT64,  /* int64_t */
     KUMO_DRIVER_KIT_FIELD_UINT64, /* uint64_t */
+    KUMO_DRIVER_KIT_FIELD_UINT32, /* uint32_t */
     KUMO_DRIVER_KIT_FIELD_DOUBLE, /* double */
     /* lists: the array at offset, its size_t count at count_offset */
     KUMO_DRIVER_KIT_FIELD_STRINGS, /* char ** */
     KUMO_DRIVER_KIT_FIELD_TAGS,    /* struct kumo_driver_kit_tag * */
     KUMO_DRIVER_KIT_FIELD_SUBNETS, /* struct kumo_driver_kit_subnet * */
     KUMO_DRIVER_KIT_FIELD_RULES,   /* struct kumo_driver_kit_rule * */
+    KUMO_DRIVER_KIT_FIELD_ROWS,    /* a driver's own structs: columns joined by ',' */
 } kumo_driver_kit_field_kind;
 
 struct kumo_driver_kit_field {
@@ -363,16 +365,27 @@ struct kumo_driver_kit_field {
     kumo_driver_kit_field_kind kind;
     size_t offset;
     size_t count_offset; /* lists only */
+    /* ROWS: the element's size and its columns (STRING and number rows whose
+     * offsets are inside the element; at most 8) */
+    size_t element_size;
+    const struct kumo_driver_kit_field *columns;
+    size_t column_count;
 };
 
-/* A row for member of struct type, and one for a list with its count. */
+/* A row for member of struct type, one for a list with its count, and one for
+ * a list of the driver's own element structs described by a columns table. */
 #define KUMO_DRIVER_KIT_FIELD(key, kind, type, member)                                             \
     {                                                                                              \
-        key, kind, offsetof(type, member), 0                                                       \
+        key, kind, offsetof(type, member), 0, 0, NULL, 0                                           \
     }
 #define KUMO_DRIVER_KIT_LIST(key, kind, type, member, count)                                       \
     {                                                                                              \
-        key, kind, offsetof(type, member), offsetof(type, count)                                   \
+        key, kind, offsetof(type, member), offsetof(type, count), 0, NULL, 0                       \
+    }
+#define KUMO_DRIVER_KIT_ROWS(key, type, member, count, element, columns)                           \
+    {                                                                                              \
+        key, KUMO_DRIVER_KIT_FIELD_ROWS, offsetof(type, member), offsetof(type, count),            \
+            sizeof(element), columns, sizeof(columns) / sizeof((columns)[0])                       \
     }
 
 /* Appends `\tkey=value` for each field of object that is set (no newline). */

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_PARTS 6
+#define MAX_PARTS 8
 
 /* ---- Writing ------------------------------------------------------------------- */
 
@@ -55,12 +55,63 @@ static void put_parts(struct kumo_driver_kit_buf *b, const char *key, char sep,
     }
 }
 
+/* The text of a number field at `at` into buf (size 24). */
+static void number_text(kumo_driver_kit_field_kind kind, const char *at, char *buf)
+{
+    if (kind == KUMO_DRIVER_KIT_FIELD_INT)
+        snprintf(buf, 24, "%d", *(const int *)at);
+    else if (kind == KUMO_DRIVER_KIT_FIELD_INT64)
+        snprintf(buf, 24, "%lld", (long long)*(const int64_t *)at);
+    else if (kind == KUMO_DRIVER_KIT_FIELD_UINT64)
+        snprintf(buf, 24, "%lld", (long long)*(const uint64_t *)at);
+    else if (kind == KUMO_DRIVER_KIT_FIELD_UINT32)
+        snprintf(buf, 24, "%u", (unsigned)*(const uint32_t *)at);
+    else
+        snprintf(buf, 24, "%.17g", *(const double *)at);
+}
+
+static int number_is_zero(kumo_driver_kit_field_kind kind, const char *at)
+{
+    switch (kind) {
+    case KUMO_DRIVER_KIT_FIELD_INT:
+        return *(const int *)at == 0;
+    case KUMO_DRIVER_KIT_FIELD_INT64:
+        return *(const int64_t *)at == 0;
+    case KUMO_DRIVER_KIT_FIELD_UINT64:
+        return *(const uint64_t *)at == 0;
+    case KUMO_DRIVER_KIT_FIELD_UINT32:
+        return *(const uint32_t *)at == 0;
+    default:
+        return *(const double *)at == 0;
+    }
+}
+
+/* One element of a ROWS list: its columns joined by ','. */
+static void put_row(struct kumo_driver_kit_buf *b, const struct kumo_driver_kit_field *f,
+                    const char *element)
+{
+    char num[MAX_PARTS][24];
+    const char *parts[MAX_PARTS];
+    for (size_t k = 0; k < f->column_count && k < MAX_PARTS; k++) {
+        const struct kumo_driver_kit_field *col = &f->columns[k];
+        if (col->kind == KUMO_DRIVER_KIT_FIELD_STRING) {
+            parts[k] = *(char *const *)(element + col->offset);
+        } else {
+            number_text(col->kind, element + col->offset, num[k]);
+            parts[k] = num[k];
+        }
+    }
+    put_parts(b, f->key, ',', parts, (int)f->column_count);
+}
+
 static void put_list(struct kumo_driver_kit_buf *b, const struct kumo_driver_kit_field *f,
                      const char *at, size_t count)
 {
     char num[4][16];
     for (size_t i = 0; i < count; i++) {
-        if (f->kind == KUMO_DRIVER_KIT_FIELD_STRINGS) {
+        if (f->kind == KUMO_DRIVER_KIT_FIELD_ROWS) {
+            put_row(b, f, *(char *const *)at + i * f->element_size);
+        } else if (f->kind == KUMO_DRIVER_KIT_FIELD_STRINGS) {
             const char *s = (*(char *const *const *)at)[i];
             put_parts(b, f->key, ',', &s, 1);
         } else if (f->kind == KUMO_DRIVER_KIT_FIELD_TAGS) {
@@ -96,21 +147,15 @@ void kumo_driver_kit_state_put(struct kumo_driver_kit_buf *b,
                 put_parts(b, f->key, ',', (const char *const *)at, 1);
             break;
         case KUMO_DRIVER_KIT_FIELD_INT:
-            if (*(const int *)at != 0)
-                kumo_driver_kit_buf_printf(b, "\t%s=%d", f->key, *(const int *)at);
-            break;
         case KUMO_DRIVER_KIT_FIELD_INT64:
-            if (*(const int64_t *)at != 0)
-                kumo_driver_kit_buf_printf(b, "\t%s=%lld", f->key, (long long)*(const int64_t *)at);
-            break;
         case KUMO_DRIVER_KIT_FIELD_UINT64:
-            if (*(const uint64_t *)at != 0)
-                kumo_driver_kit_buf_printf(b, "\t%s=%lld", f->key,
-                                           (long long)*(const uint64_t *)at);
-            break;
+        case KUMO_DRIVER_KIT_FIELD_UINT32:
         case KUMO_DRIVER_KIT_FIELD_DOUBLE:
-            if (*(const double *)at != 0)
-                kumo_driver_kit_buf_printf(b, "\t%s=%.17g", f->key, *(const double *)at);
+            if (!number_is_zero(f->kind, at)) {
+                char num[24];
+                number_text(f->kind, at, num);
+                kumo_driver_kit_buf_printf(b, "\t%s=%s", f->key, num);
+            }
             break;
         default:
             put_list(b, f, at, *(const size_t *)((const char *)object + f->count_offset));
@@ -267,6 +312,49 @@ static void *list_grow(char *at, size_t *count, size_t size)
     return slot;
 }
 
+/* Sets the number field of kind at `at` from text; 0 or -1. */
+static int set_number(kumo_driver_kit_field_kind kind, char *at, const char *text)
+{
+    long long n;
+    if (kind == KUMO_DRIVER_KIT_FIELD_DOUBLE) {
+        char *end;
+        double d = strtod(text, &end);
+        if (end == text || *end != '\0')
+            return -1;
+        memcpy(at, &d, sizeof(d));
+        return 0;
+    }
+    if (parse_ll(text, &n) != 0)
+        return -1;
+    if (kind == KUMO_DRIVER_KIT_FIELD_INT)
+        *(int *)at = (int)n;
+    else if (kind == KUMO_DRIVER_KIT_FIELD_INT64)
+        *(int64_t *)at = n;
+    else if (kind == KUMO_DRIVER_KIT_FIELD_UINT32)
+        *(uint32_t *)at = (uint32_t)n;
+    else
+        *(uint64_t *)at = (uint64_t)n;
+    return 0;
+}
+
+/* Fills a ROWS element from its parts (taking the strings); 0 or -1. */
+static int get_row(const struct kumo_driver_kit_field *f, char *element, char **parts)
+{
+    int ok = 1;
+    for (size_t k = 0; k < f->column_count; k++) {
+        const struct kumo_driver_kit_field *col = &f->columns[k];
+        if (col->kind == KUMO_DRIVER_KIT_FIELD_STRING) {
+            *(char **)(element + col->offset) = parts[k];
+            parts[k] = NULL;
+        } else {
+            ok = ok && set_number(col->kind, element + col->offset, parts[k]) == 0;
+        }
+    }
+    for (size_t k = 0; k < f->column_count; k++)
+        free(parts[k]);
+    return ok ? 0 : -1;
+}
+
 static int get_rule(struct kumo_driver_kit_rule *r, char **parts)
 {
     long long v[4];
@@ -285,6 +373,7 @@ static int get_rule(struct kumo_driver_kit_rule *r, char **parts)
 }
 
 /* One element of a list field from raw; -1 when malformed or out of memory. */
+/* One element of a list field from raw; -1 when malformed or out of memory. */
 static int get_element(const struct kumo_driver_kit_field *f, char *at, size_t *count,
                        const char *raw)
 {
@@ -297,24 +386,25 @@ static int get_element(const struct kumo_driver_kit_field *f, char *at, size_t *
         [KUMO_DRIVER_KIT_FIELD_TAGS] = sizeof(struct kumo_driver_kit_tag),
         [KUMO_DRIVER_KIT_FIELD_SUBNETS] = sizeof(struct kumo_driver_kit_subnet),
         [KUMO_DRIVER_KIT_FIELD_RULES] = sizeof(struct kumo_driver_kit_rule)};
+    int rows = f->kind == KUMO_DRIVER_KIT_FIELD_ROWS;
+    int want = rows ? (int)f->column_count : parts_of[f->kind];
     char *parts[MAX_PARTS];
-    if (split(raw, f->kind == KUMO_DRIVER_KIT_FIELD_TAGS ? '=' : ',', parts, parts_of[f->kind]) !=
-        0)
+    if (want > MAX_PARTS ||
+        split(raw, f->kind == KUMO_DRIVER_KIT_FIELD_TAGS ? '=' : ',', parts, want) != 0)
         return -1;
-    void *slot = list_grow(at, count, size_of[f->kind]);
-    if (slot != NULL && f->kind == KUMO_DRIVER_KIT_FIELD_RULES && get_rule(slot, parts) != 0) {
-        (*count)--;
-        slot = NULL;
-    } else if (slot != NULL && f->kind != KUMO_DRIVER_KIT_FIELD_RULES) {
-        memcpy(slot, parts, (size_t)parts_of[f->kind] * sizeof(char *)); /* strings in order */
+    char *slot = list_grow(at, count, rows ? f->element_size : size_of[f->kind]);
+    if (slot != NULL && rows)
+        return get_row(f, slot, parts); /* takes or frees every part */
+    if (slot != NULL && f->kind == KUMO_DRIVER_KIT_FIELD_RULES &&
+        get_rule((void *)slot, parts) == 0)
+        return 0;
+    if (slot != NULL && f->kind != KUMO_DRIVER_KIT_FIELD_RULES) {
+        memcpy(slot, parts, (size_t)want * sizeof(char *)); /* the strings, in order */
         return 0;
     }
-    if (slot == NULL) {
-        for (int i = 0; i < parts_of[f->kind]; i++)
-            free(parts[i]);
-        return -1;
-    }
-    return 0;
+    for (int i = 0; i < want; i++)
+        free(parts[i]);
+    return -1; /* a grown element stays zeroed: freed with the object */
 }
 
 int kumo_driver_kit_state_get(const struct kumo_driver_kit_field *fields, size_t count,
@@ -327,7 +417,6 @@ int kumo_driver_kit_state_get(const struct kumo_driver_kit_field *fields, size_t
     if (f == NULL)
         return 0; /* a newer writer's field */
     char *at = (char *)object + f->offset;
-    long long n;
     if (f->kind == KUMO_DRIVER_KIT_FIELD_STRING) {
         char *v = unescape(raw, strlen(raw));
         if (v == NULL)
@@ -338,23 +427,7 @@ int kumo_driver_kit_state_get(const struct kumo_driver_kit_field *fields, size_t
     }
     if (f->kind >= KUMO_DRIVER_KIT_FIELD_STRINGS)
         return get_element(f, at, (size_t *)((char *)object + f->count_offset), raw);
-    if (f->kind == KUMO_DRIVER_KIT_FIELD_DOUBLE) {
-        char *end;
-        double d = strtod(raw, &end);
-        if (end == raw || *end != '\0')
-            return -1;
-        memcpy(at, &d, sizeof(d));
-        return 0;
-    }
-    if (parse_ll(raw, &n) != 0)
-        return -1;
-    if (f->kind == KUMO_DRIVER_KIT_FIELD_INT)
-        *(int *)at = (int)n;
-    else if (f->kind == KUMO_DRIVER_KIT_FIELD_INT64)
-        *(int64_t *)at = n;
-    else
-        *(uint64_t *)at = (uint64_t)n;
-    return 0;
+    return set_number(f->kind, at, raw);
 }
 
 int kumo_driver_kit_state_line(char *line, char **word,
@@ -398,6 +471,12 @@ void kumo_driver_kit_state_free(const struct kumo_driver_kit_field *fields, size
             kumo_driver_kit_tags_free(*(struct kumo_driver_kit_tag **)at, *n);
         } else if (f->kind == KUMO_DRIVER_KIT_FIELD_SUBNETS) {
             kumo_driver_kit_subnets_free(*(struct kumo_driver_kit_subnet **)at, *n);
+        } else if (f->kind == KUMO_DRIVER_KIT_FIELD_ROWS) {
+            for (size_t k = 0; k < *n; k++)
+                for (size_t c = 0; c < f->column_count; c++)
+                    if (f->columns[c].kind == KUMO_DRIVER_KIT_FIELD_STRING)
+                        free(*(char **)(*(char **)at + k * f->element_size + f->columns[c].offset));
+            free(*(void **)at);
         } else {
             kumo_driver_kit_rules_free(*(struct kumo_driver_kit_rule **)at, *n);
         }

@@ -217,7 +217,7 @@ void sim_ip_format(uint32_t ip, char *buf, size_t size);
 /* Parses "a.b.c.d/n". 0 ok, -1 malformed. */
 int sim_cidr_parse(const char *cidr, uint32_t *base, int *prefix);
 
-/* Record payload codec: "op=put\nkind=machine\nid=...\n..." */
+/* Record payload codec: one line of the kit's state format, "put\tkind=machine\tid=..." */
 void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *out);
 /* Parses a put payload into a new object; NULL on malformed or nomem. */
 struct sim_object *sim_object_decode(const char *payload, size_t len);
