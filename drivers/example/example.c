@@ -788,9 +788,7 @@ EXAMPLE_CATALOG_OP(catalog_images, kumo_driver_image_list, pack_images(p))
 /* ---- The table and the entry point ---------------------------------------------- */
 
 static const struct kumo_driver table = {
-    .abi_major = KUMO_DRIVER_ABI_MAJOR,
-    .abi_minor = KUMO_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(struct kumo_driver),
+    KUMO_DRIVER_KIT_TABLE_VERSION,
     .name = "example",
     .description = "the reference driver: an in-memory cloud with a state file",
     .capabilities = KUMO_DRIVER_CAP_MACHINES | KUMO_DRIVER_CAP_NETWORKS | KUMO_DRIVER_CAP_CATALOG |

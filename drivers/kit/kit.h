@@ -90,6 +90,7 @@ struct kumo_driver_kit_rule {
 void kumo_driver_kit_tags_free(struct kumo_driver_kit_tag *tags, size_t count);
 void kumo_driver_kit_subnets_free(struct kumo_driver_kit_subnet *subnets, size_t count);
 void kumo_driver_kit_rules_free(struct kumo_driver_kit_rule *rules, size_t count);
+void kumo_driver_kit_strings_free(char **strings, size_t count);
 
 /* The shape every kumo_driver_*_list struct has (checked in kit.c). */
 struct kumo_driver_kit_list {
@@ -448,8 +449,12 @@ int kumo_driver_kit_state_read(const char *path, char **text, char *err, size_t 
                                              struct kumo_driver_image_list **out,                  \
                                              struct kumo_driver_diag *diag)
 
-/* Designated initializers of a struct kumo_driver: the five ops of `kind`
+/* Designated initializers of a struct kumo_driver: the ABI version and size
+ * this driver is built with; the five ops of `kind`
  * named <prefix>_<kind>_<op>, and the open, close and catalog ops. */
+#define KUMO_DRIVER_KIT_TABLE_VERSION                                                              \
+    .abi_major = KUMO_DRIVER_ABI_MAJOR, .abi_minor = KUMO_DRIVER_ABI_MINOR,                        \
+    .struct_size = sizeof(struct kumo_driver)
 #define KUMO_DRIVER_KIT_TABLE_OPS(prefix, kind)                                                    \
     .kind##_observe = prefix##_##kind##_observe, .kind##_create = prefix##_##kind##_create,        \
     .kind##_update = prefix##_##kind##_update, .kind##_delete = prefix##_##kind##_delete,          \

@@ -630,9 +630,7 @@ static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op
 /* ---- The table ---------------------------------------------------------------------- */
 
 static const struct kumo_driver table = {
-    .abi_major = KUMO_DRIVER_ABI_MAJOR,
-    .abi_minor = KUMO_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(struct kumo_driver),
+    KUMO_DRIVER_KIT_TABLE_VERSION,
     .name = "local",
     .description = "this host: machines are network namespaces on a bridge per connection, "
                    "security groups are nftables rules (needs root)",

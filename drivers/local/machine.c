@@ -361,9 +361,7 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
                                    const char *const *ids, size_t count,
                                    struct kumo_driver_diag *diag)
 {
-    for (size_t i = 0; i < o->sg_count; i++)
-        free(o->sg_ids[i]);
-    free(o->sg_ids);
+    kumo_driver_kit_strings_free(o->sg_ids, o->sg_count);
     o->sg_ids = NULL;
     o->sg_count = 0;
     if (count > LOCAL_MAX_GROUPS)

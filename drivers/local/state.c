@@ -8,13 +8,11 @@
  * effects (status "building" or "deleting"), so a crash leaves an object that
  * a repeated create or delete finishes.
  *
- * Format (text, UTF-8, one record per line, fields separated by TAB):
+ * Format: the driver kit's state records (kit.h), one object per line, its
+ * fields described by the table `fields` below:
  *     kumo-local-state 1
  *     serial<TAB>N
  *     object<TAB>kind=machine<TAB>id=m-1a2b3c4d<TAB>token=...<TAB>tag=key=value...
- * Values escape '%', TAB, newline, '=', ',' and control bytes as %XX; list
- * fields repeat (tag=, sg=, a network's subnet=id,name,cidr,zone, rule=dir,proto,from,to,
- * cidr,description). Unknown fields are ignored.
  */
 #define _GNU_SOURCE
 #include "drivers/local/internal.h"

@@ -284,9 +284,7 @@ static kumo_driver_code sim_control(struct kumo_driver_conn *c, const char *op, 
 /* ---- The table ---------------------------------------------------------- */
 
 static const struct kumo_driver table = {
-    .abi_major = KUMO_DRIVER_ABI_MAJOR,
-    .abi_minor = KUMO_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(struct kumo_driver),
+    KUMO_DRIVER_KIT_TABLE_VERSION,
     .name = "sim",
     .description = "simulated cloud: realistic catalogs, latency, limits and faults, state in a "
                    "file",
