@@ -98,12 +98,26 @@ struct config {
     double boot_seconds; /* a new machine is Pending this long */
 };
 
+/* kumod passes a Connection's provider (when set): only "example" is this cloud. */
+static kumo_driver_code set_provider(const struct kumo_driver_kit_settings *table, void *config,
+                                     const char *key, const char *value,
+                                     struct kumo_driver_diag *diag)
+{
+    (void)config;
+    if (value[0] != '\0' && strcmp(value, "example") != 0)
+        return kumo_driver_kit_setting_bad(table, key, value, "\"example\" (or nothing)", diag);
+    return KUMO_DRIVER_OK;
+}
+
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+/* The config keys: one row each (what, where, its range, the error's words). */
 static const struct kumo_driver_kit_setting setting_rows[] = {
     {"state", KUMO_DRIVER_KIT_SETTING_STRING, FIELD(state), 1, 0, NULL,
      "the path of the state file", 0, NULL},
+    {"provider", KUMO_DRIVER_KIT_SETTING_CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_provider},
     {"region", KUMO_DRIVER_KIT_SETTING_STRING, FIELD(region), 1, 0, NULL, "a region name", 0, NULL},
     {"zone", KUMO_DRIVER_KIT_SETTING_STRING, FIELD(zone), 1, 0, NULL, "a zone name", 0, NULL},
+    {"endpoint", KUMO_DRIVER_KIT_SETTING_IGNORED, 0, 0, 0, 0, NULL, NULL, 0, NULL},
     {"boot_seconds", KUMO_DRIVER_KIT_SETTING_DOUBLE, FIELD(boot_seconds), 0, 3600, NULL,
      "seconds from 0 to 3600", 0, NULL},
 };

@@ -61,7 +61,8 @@ KUMO_TEST(example_config_errors)
         {"boot_seconds=soon", "example config boot_seconds=\"soon\": expected seconds"},
         {"boot_seconds=4000", "expected seconds from 0 to 3600"},
         {"region=", "example config region=\"\": expected a region name"},
-        {"colour=blue", "known keys: state, region, zone, boot_seconds"},
+        {"colour=blue", "known keys: state, provider, region, zone, endpoint, boot_seconds"},
+        {"provider=aws", "example config provider=\"aws\": expected \"example\""},
         {"state=", "expected the path of the state file"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
