@@ -491,10 +491,97 @@ static void local_close(struct kumo_driver_conn *c)
     free(c);
 }
 
+static void config_defaults(struct local_config *cfg)
+{
+    snprintf(cfg->region, sizeof(cfg->region), "local");
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
+    cfg->isolate = 1;
+    cfg->cgroups_wanted = 1;
+    cfg->stop_grace_ms = 1000;
+    cfg->cidr_prefix = -1;
+}
+
+/* Root, `ip` and network namespaces are required; `nft` is looked up (security
+ * groups say so when it is missing); the machines' program is resolved. */
+static kumo_driver_code check_host(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    if (!privileged())
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
+            "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
+            "network namespaces, bridges and firewall rules; run kumod as root to "
+            "use connection %s",
+            c->name);
+    if (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
+        access("/proc/self/ns/net", F_OK) != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
+                                    "the local driver needs iproute2 (`ip`) and network "
+                                    "namespaces (apt-get install iproute2)");
+    if (local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
+        c->nft_path[0] = '\0';
+    return prepare_agent(c, diag);
+}
+
+/* The zone and state folder (defaults from the region and the connection's
+ * name), the connection's short id and default range, and its lock file. */
+static kumo_driver_code place_state(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = &c->cfg;
+    char real[PATH_MAX];
+    if (cfg->zone[0] == '\0')
+        snprintf(cfg->zone, sizeof(cfg->zone), "%.60s-a", cfg->region);
+    if (cfg->state_dir[0] == '\0') {
+        char safe[256];
+        snprintf(safe, sizeof(safe), "%s", c->name);
+        for (char *p = safe; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+                *p = '_';
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
+    }
+    if (make_dirs(cfg->state_dir) != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "local config state_dir=\"%s\": cannot create it: %s",
+                                    cfg->state_dir, strerror(errno));
+    if (realpath(cfg->state_dir, real) == NULL)
+        snprintf(real, sizeof(real), "%s", cfg->state_dir);
+    uint64_t h = fnv(fnv(fnv(14695981039346656037ull, cfg->prefix), c->name), real);
+    snprintf(c->short_id, sizeof(c->short_id), "%06x", (unsigned)(mix(h) & 0xffffff));
+    if (cfg->cidr_prefix < 0) {
+        cfg->cidr_base = (10u << 24) | (254u << 16) | ((1 + (unsigned)(mix(h + 1) % 254)) << 8);
+        cfg->cidr_prefix = 24;
+    }
+    snprintf(c->state_path, sizeof(c->state_path), "%s/state", real);
+    snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
+    c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (c->lock_fd < 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "opening %s: %s",
+                                    c->lock_path, strerror(errno));
+    return KUMO_DRIVER_OK;
+}
+
+/* Detects cgroups (unless off) and loads the state file under the lock. */
+static kumo_driver_code load_state(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    char err[600] = "";
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    c->cgroup_mode = c->cfg.cgroups_wanted
+                         ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
+                         : LOCAL_CGROUP_NONE;
+    if (!c->cfg.cgroups_wanted)
+        snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
+    if (c->cgroup_mode == LOCAL_CGROUP_NONE)
+        local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
+    if (flock(c->lock_fd, LOCK_EX) != 0 ||
+        local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
+    flock(c->lock_fd, LOCK_UN);
+    return rc;
+}
+
 static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
                                    struct kumo_driver_conn **out, struct kumo_driver_diag *diag)
 {
-    char real[PATH_MAX], err[600];
     if (out == NULL || args == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
                                     "open: args and out are required");
@@ -508,13 +595,7 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
     pthread_cond_init(&c->idle, NULL);
     snprintf(c->name, sizeof(c->name), "%s",
              args->connection && args->connection[0] ? args->connection : "local");
-    struct local_config *cfg = &c->cfg;
-    snprintf(cfg->region, sizeof(cfg->region), "local");
-    snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
-    cfg->isolate = 1;
-    cfg->cgroups_wanted = 1;
-    cfg->stop_grace_ms = 1000;
-    cfg->cidr_prefix = -1;
+    config_defaults(&c->cfg);
     kumo_driver_code rc = KUMO_DRIVER_OK;
     for (size_t i = 0; rc == KUMO_DRIVER_OK && i < args->config_count; i++)
         rc = args->config[i].key == NULL
@@ -522,74 +603,20 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
                                         "open: config entry %zu has no key", i)
                  : set_key(c, args->config[i].key,
                            args->config[i].value ? args->config[i].value : "", diag);
-    if (rc == KUMO_DRIVER_OK && !privileged())
-        rc = kumo_driver_kit_fail(
-            diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
-            "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
-            "network namespaces, bridges and firewall rules; run kumod as root to "
-            "use connection %s",
-            c->name);
-    if (rc == KUMO_DRIVER_OK && (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
-                                 access("/proc/self/ns/net", F_OK) != 0))
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
-                                  "the local driver needs iproute2 (`ip`) and network namespaces "
-                                  "(apt-get install iproute2)");
-    if (rc == KUMO_DRIVER_OK && local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
-        c->nft_path[0] = '\0'; /* security groups will say so */
     if (rc == KUMO_DRIVER_OK)
-        rc = prepare_agent(c, diag);
-    if (rc == KUMO_DRIVER_OK && cfg->zone[0] == '\0')
-        snprintf(cfg->zone, sizeof(cfg->zone), "%.60s-a", cfg->region);
-    if (rc == KUMO_DRIVER_OK && cfg->state_dir[0] == '\0') {
-        char safe[256];
-        snprintf(safe, sizeof(safe), "%s", c->name);
-        for (char *p = safe; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-                *p = '_';
-        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
-    }
-    if (rc == KUMO_DRIVER_OK && make_dirs(cfg->state_dir) != 0)
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                  "local config state_dir=\"%s\": cannot create it: %s",
-                                  cfg->state_dir, strerror(errno));
-    if (rc == KUMO_DRIVER_OK) {
-        if (realpath(cfg->state_dir, real) == NULL)
-            snprintf(real, sizeof(real), "%s", cfg->state_dir);
-        uint64_t h = fnv(fnv(fnv(14695981039346656037ull, cfg->prefix), c->name), real);
-        snprintf(c->short_id, sizeof(c->short_id), "%06x", (unsigned)(mix(h) & 0xffffff));
-        if (cfg->cidr_prefix < 0) {
-            cfg->cidr_base = (10u << 24) | (254u << 16) | ((1 + (unsigned)(mix(h + 1) % 254)) << 8);
-            cfg->cidr_prefix = 24;
-        }
-        snprintf(c->state_path, sizeof(c->state_path), "%s/state", real);
-        snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
-        c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (c->lock_fd < 0)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable",
-                                      "opening %s: %s", c->lock_path, strerror(errno));
-    }
-    if (rc == KUMO_DRIVER_OK) {
-        c->cgroup_mode = cfg->cgroups_wanted
-                             ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
-                             : LOCAL_CGROUP_NONE;
-        if (!cfg->cgroups_wanted)
-            snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
-        if (c->cgroup_mode == LOCAL_CGROUP_NONE)
-            local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
-        if (flock(c->lock_fd, LOCK_EX) != 0 ||
-            local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
-        flock(c->lock_fd, LOCK_UN);
-    }
+        rc = check_host(c, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = place_state(c, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = load_state(c, diag);
     if (rc != KUMO_DRIVER_OK) {
         local_close(c);
         return rc;
     }
     char range[32];
-    local_ip_format(cfg->cidr_base, range, sizeof(range));
+    local_ip_format(c->cfg.cidr_base, range, sizeof(range));
     local_log(KUMO_DRIVER_LOG_DEBUG, "connection %s opened: bridge kbr-%s %s/%d, state %s", c->name,
-              c->short_id, range, cfg->cidr_prefix, c->state_path);
+              c->short_id, range, c->cfg.cidr_prefix, c->state_path);
     *out = c;
     return KUMO_DRIVER_OK;
 }

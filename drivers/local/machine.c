@@ -389,22 +389,20 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
 }
 
 /* A new machine object from spec (not yet in the state). */
-static kumo_driver_code machine_from_spec(struct local_call *call,
-                                          const struct kumo_driver_machine_spec *spec,
-                                          const char *token, struct local_object **out,
-                                          struct kumo_driver_diag *diag)
+/* The spec's instance type and image from the catalog, and kumo-agent when
+ * the machine needs it. */
+static kumo_driver_code check_catalog(struct kumo_driver_conn *c,
+                                      const struct kumo_driver_machine_spec *spec,
+                                      const struct local_type **type, const char **image,
+                                      struct kumo_driver_diag *diag)
 {
-    struct kumo_driver_conn *c = call->conn;
-    *out = NULL;
-    const struct local_type *type = local_type_find(spec->instance_type);
-    if (type == NULL)
+    if ((*type = local_type_find(spec->instance_type)) == NULL)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
             "Invalid value '%s' for InstanceType: the local driver offers "
             "local.nano, local.small, local.medium, local.large, local.xlarge",
             spec->instance_type ? spec->instance_type : "");
-    const char *image = local_image_find(spec->image);
-    if (image == NULL)
+    if ((*image = local_image_find(spec->image)) == NULL)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
             "The image '%s' is not offered by the local driver (host, debian-12, "
@@ -418,22 +416,28 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
             "this machine needs kumo-agent, which is neither in PATH nor beside the program that "
             "loaded the driver; install it or set the connection's config agent_command");
-    struct local_pool pool;
-    kumo_driver_code rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    const char *zone = c->cfg.zone;
-    if (pool.subnet_id[0]) {
+    return KUMO_DRIVER_OK;
+}
+
+/* The machine's zone (its subnet's, else the connection's; the spec's must
+ * match), its key pair (must exist) and the size of its user data. */
+static kumo_driver_code check_placement(struct kumo_driver_conn *c,
+                                        const struct kumo_driver_machine_spec *spec,
+                                        const struct local_pool *pool, const char **zone,
+                                        struct kumo_driver_diag *diag)
+{
+    *zone = c->cfg.zone;
+    if (pool->subnet_id[0]) {
         const struct local_object *net =
-            local_state_find_id(&c->state, LOCAL_NETWORK, pool.network_id);
+            local_state_find_id(&c->state, LOCAL_NETWORK, pool->network_id);
         for (size_t i = 0; net && i < net->subnet_count; i++)
-            if (strcmp(net->subnets[i].id, pool.subnet_id) == 0)
-                zone = net->subnets[i].zone;
+            if (strcmp(net->subnets[i].id, pool->subnet_id) == 0)
+                *zone = net->subnets[i].zone;
     }
-    if (spec->zone && spec->zone[0] && strcmp(spec->zone, zone) != 0)
+    if (spec->zone && spec->zone[0] && strcmp(spec->zone, *zone) != 0)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-            "Invalid availability zone: [%s]; this machine can only be in %s", spec->zone, zone);
+            "Invalid availability zone: [%s]; this machine can only be in %s", spec->zone, *zone);
     if (spec->key_pair_id && spec->key_pair_id[0] &&
         local_state_find_id(&c->state, LOCAL_KEY_PAIR, spec->key_pair_id) == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
@@ -443,6 +447,26 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                     "User data is limited to 16384 bytes (%zu given)",
                                     strlen(spec->user_data));
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code machine_from_spec(struct local_call *call,
+                                          const struct kumo_driver_machine_spec *spec,
+                                          const char *token, struct local_object **out,
+                                          struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    const struct local_type *type;
+    const char *image, *zone;
+    struct local_pool pool;
+    *out = NULL;
+    kumo_driver_code rc = check_catalog(c, spec, &type, &image, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = check_placement(c, spec, &pool, &zone, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     struct local_object *o = local_object_new(LOCAL_MACHINE);
     if (o == NULL)
         return local_nomem(diag);
@@ -713,56 +737,33 @@ kumo_driver_code local_machine_delete(struct kumo_driver_conn *c, const struct k
     return rc;
 }
 
-kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
-                                      const struct kumo_driver_machine_update *u,
-                                      int64_t deadline_ns, struct kumo_driver_machine **out,
-                                      struct kumo_driver_diag *diag)
+/* Applies the fields of u to copy (of machine m, seen as now); *refilter: the
+ * firewall must be applied again. */
+static kumo_driver_code apply_update(struct local_call *call, const struct local_object *m,
+                                     struct local_object *copy,
+                                     const struct kumo_driver_machine_update *u,
+                                     const struct local_machine_view *now, int *refilter,
+                                     struct kumo_driver_diag *diag)
 {
-    struct local_call call;
-    if (out == NULL || u == NULL)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                                    "machine_update: update and out are required");
-    *out = NULL;
-    kumo_driver_code rc = local_call_begin(c, "machine_update", deadline_ns, &call, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag);
-    if (m == NULL) {
-        local_call_end(&call);
-        return rc;
-    }
-    struct local_machine_view now;
-    local_machine_view_of(c, m, &now);
-    if (m->status != LOCAL_READY || now.phase == KUMO_DRIVER_MACHINE_TERMINATED) {
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                                  "The instance '%s' is %s and cannot be changed", m->id,
-                                  now.provider_state);
-        local_call_end(&call);
-        return rc;
-    }
-    struct local_object *copy = local_object_clone(m);
-    if (copy == NULL) {
-        local_call_end(&call);
-        return local_nomem(diag);
-    }
-    int refilter = 0;
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    *refilter = 0;
     if ((u->fields & KUMO_DRIVER_MACHINE_SET_INSTANCE_TYPE) && u->instance_type &&
         strcmp(u->instance_type, m->type) != 0) {
         const struct local_type *t = local_type_find(u->instance_type);
         if (t == NULL)
             rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                       "Invalid value '%s' for InstanceType", u->instance_type);
-        else if (now.phase != KUMO_DRIVER_MACHINE_STOPPED)
+        else if (now->phase != KUMO_DRIVER_MACHINE_STOPPED)
             rc = kumo_driver_kit_fail(
                 diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
                 "The instance '%s' is %s; it must be stopped to change its type", m->id,
-                now.provider_state);
+                now->provider_state);
         else if (local_set_str(&copy->type, t->name) != 0)
             rc = local_nomem(diag);
     }
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_SECURITY_GROUPS)) {
-        rc = set_groups(&call, copy, u->security_group_ids, u->security_group_count, diag);
-        refilter = 1;
+        rc = set_groups(call, copy, u->security_group_ids, u->security_group_count, diag);
+        *refilter = 1;
     }
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_TAGS))
         rc = local_copy_tags(copy, u->tags, u->tag_count, diag);
@@ -774,7 +775,63 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         else
             copy->power = u->power;
     }
-    if (rc != KUMO_DRIVER_OK) {
+    return rc;
+}
+
+/* Makes the host match m's power: a stopped machine runs nothing, a running
+ * one whose process is gone is started (and repaired). */
+static kumo_driver_code apply_power(struct local_call *call, struct local_object *m,
+                                    struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    int alive = local_pid_alive(m->pid, m->pid_start);
+    if (m->power == KUMO_DRIVER_POWER_RUNNING)
+        return alive ? KUMO_DRIVER_OK : ensure_machine(call, m, diag);
+    if (!alive)
+        return KUMO_DRIVER_OK;
+    char netns[LOCAL_NAME_MAX];
+    local_netns_name(c, m->id, netns, sizeof(netns));
+    if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m), c->cfg.stop_grace_ms,
+                       call->deadline_ns) != 0)
+        rc = local_timeout(call, "stopping the machine's process", diag);
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0)
+        rc = local_timeout(call, "stopping the machine's processes", diag);
+    if (rc == KUMO_DRIVER_OK) {
+        m->pid = 0;
+        m->pid_start = 0;
+    }
+    return rc;
+}
+
+kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
+                                      const struct kumo_driver_machine_update *u,
+                                      int64_t deadline_ns, struct kumo_driver_machine **out,
+                                      struct kumo_driver_diag *diag)
+{
+    struct local_call call;
+    struct local_machine_view now;
+    int refilter = 0;
+    if (out == NULL || u == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_update: update and out are required");
+    *out = NULL;
+    kumo_driver_code rc = local_call_begin(c, "machine_update", deadline_ns, &call, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag), *copy = NULL;
+    if (m != NULL) {
+        local_machine_view_of(c, m, &now);
+        if (m->status != LOCAL_READY || now.phase == KUMO_DRIVER_MACHINE_TERMINATED)
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                                      "The instance '%s' is %s and cannot be changed", m->id,
+                                      now.provider_state);
+        else if ((copy = local_object_clone(m)) == NULL)
+            rc = local_nomem(diag);
+        else
+            rc = apply_update(&call, m, copy, u, &now, &refilter, diag);
+    }
+    if (m == NULL || rc != KUMO_DRIVER_OK) {
         local_object_free(copy);
         local_call_end(&call);
         return rc;
@@ -785,23 +842,8 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
     rc = local_save(&call, "recording the change", diag);
     if (rc == KUMO_DRIVER_OK && refilter)
         rc = local_firewall_apply(&call, diag);
-    if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_STOPPED &&
-        local_pid_alive(m->pid, m->pid_start)) {
-        char netns[LOCAL_NAME_MAX];
-        local_netns_name(c, m->id, netns, sizeof(netns));
-        if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m),
-                           c->cfg.stop_grace_ms, call.deadline_ns) != 0)
-            rc = local_timeout(&call, "stopping the machine's process", diag);
-        if (local_netns_kill_all(netns, call.deadline_ns) != 0) /* a stopped machine runs nothing */
-            rc = local_timeout(&call, "stopping the machine's processes", diag);
-        if (rc == KUMO_DRIVER_OK) {
-            m->pid = 0;
-            m->pid_start = 0;
-        }
-    } else if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_RUNNING &&
-               !local_pid_alive(m->pid, m->pid_start)) {
-        rc = ensure_machine(&call, m, diag); /* start (and repair) */
-    }
+    if (rc == KUMO_DRIVER_OK)
+        rc = apply_power(&call, m, diag);
     kumo_driver_code saved = local_save(&call, "recording the change", diag);
     if (rc == KUMO_DRIVER_OK)
         rc = saved;
