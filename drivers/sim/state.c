@@ -523,18 +523,13 @@ static int initialise(struct sim_state *st, char *err, size_t err_size)
     return rc;
 }
 
-struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
-                                 int64_t compact_bytes, int *locked, char *err, size_t err_size)
+/* A state with nothing loaded yet (fd and lock closed); NULL: no memory. */
+static struct sim_state *state_new(const char *path, int readonly, int do_fsync,
+                                   int64_t compact_bytes)
 {
-    if (locked != NULL)
-        *locked = 0;
-    struct kumo_driver_kit_buf file;
-    kumo_driver_kit_buf_init(&file);
     struct sim_state *st = calloc(1, sizeof(*st));
-    if (st == NULL) {
-        snprintf(err, err_size, "out of memory");
+    if (st == NULL)
         return NULL;
-    }
     st->fd = -1;
     st->lock_fd = -1;
     st->pid = (long)getpid();
@@ -550,8 +545,62 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
     kumo_driver_kit_buf_init(&st->writing);
     st->path = strdup(path);
     if (st->path == NULL) {
+        sim_state_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Loads file (the whole content) into st: a new or torn-header file is a new
+ * account, else the records are replayed and a torn last record is cut off. */
+static int state_load(struct sim_state *st, const struct kumo_driver_kit_buf *file, char *err,
+                      size_t err_size)
+{
+    const char *path = st->path;
+    int header_ok = file->len >= HEADER_SIZE && memcmp(file->data, HEADER, HEADER_SIZE) == 0;
+    int torn_header =
+        file->len < HEADER_SIZE && memcmp(file->data ? file->data : "", HEADER, file->len) == 0;
+    if (!header_ok && !torn_header) {
+        int older = file->len >= HEADER_SIZE && memcmp(file->data, "KUMOSIMSTATE v1\n", 16) == 0;
+        snprintf(err, err_size,
+                 older ? "%s was written by an older sim (format v1, before the driver kit's "
+                         "state records); remove it to start an empty account"
+                       : "%s is not a kumo sim state file (its first bytes are not "
+                         "\"KUMOSIMSTATE v2\")",
+                 path);
+        return -1;
+    }
+    st->rng = fresh_salt();
+    if (!header_ok) /* being created right now, or cut short: an empty account */
+        return st->readonly ? 0 : initialise(st, err, err_size);
+    size_t good_end = 0;
+    if (replay(st, file, &good_end, err, err_size) != 0)
+        return -1;
+    st->file_bytes = (int64_t)good_end;
+    if (good_end < file->len && !st->readonly) {
+        sim_log(KUMO_DRIVER_LOG_WARN,
+                "sim state %s: cut %zu bytes of a torn last record at byte %zu (a crash "
+                "during a write; no acknowledged change is lost)",
+                path, file->len - good_end, good_end);
+        if (ftruncate(st->fd, (off_t)good_end) != 0 || fsync(st->fd) != 0) {
+            snprintf(err, err_size, "cannot repair sim state %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
+                                 int64_t compact_bytes, int *locked, char *err, size_t err_size)
+{
+    if (locked != NULL)
+        *locked = 0;
+    struct kumo_driver_kit_buf file;
+    kumo_driver_kit_buf_init(&file);
+    struct sim_state *st = state_new(path, readonly, do_fsync, compact_bytes);
+    if (st == NULL) {
         snprintf(err, err_size, "out of memory");
-        goto err;
+        return NULL;
     }
     if (!readonly && take_lock(st, locked, err, err_size) != 0)
         goto err;
@@ -564,41 +613,8 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
         snprintf(err, err_size, "cannot read sim state %s: %s", path, strerror(errno));
         goto err;
     }
-    int header_ok = file.len >= HEADER_SIZE && memcmp(file.data, HEADER, HEADER_SIZE) == 0;
-    int torn_header =
-        file.len < HEADER_SIZE && memcmp(file.data ? file.data : "", HEADER, file.len) == 0;
-    if (!header_ok && !torn_header) {
-        int older = file.len >= HEADER_SIZE && memcmp(file.data, "KUMOSIMSTATE v1\n", 16) == 0;
-        snprintf(err, err_size,
-                 older ? "%s was written by an older sim (format v1, before the driver kit's "
-                         "state records); remove it to start an empty account"
-                       : "%s is not a kumo sim state file (its first bytes are not "
-                         "\"KUMOSIMSTATE v2\")",
-                 path);
+    if (state_load(st, &file, err, err_size) != 0)
         goto err;
-    }
-    st->rng = fresh_salt();
-    if (!header_ok && readonly) {
-        /* Being created right now, or cut short: an empty account. */
-    } else if (!header_ok) {
-        if (initialise(st, err, err_size) != 0)
-            goto err;
-    } else {
-        size_t good_end = 0;
-        if (replay(st, &file, &good_end, err, err_size) != 0)
-            goto err;
-        st->file_bytes = (int64_t)good_end;
-        if (good_end < file.len && !readonly) {
-            sim_log(KUMO_DRIVER_LOG_WARN,
-                    "sim state %s: cut %zu bytes of a torn last record at byte %zu (a crash "
-                    "during a write; no acknowledged change is lost)",
-                    path, file.len - good_end, good_end);
-            if (ftruncate(st->fd, (off_t)good_end) != 0 || fsync(st->fd) != 0) {
-                snprintf(err, err_size, "cannot repair sim state %s: %s", path, strerror(errno));
-                goto err;
-            }
-        }
-    }
     st->live_bytes = st->file_bytes;
     if (!readonly) {
         char stale[4096 + 16];
