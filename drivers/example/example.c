@@ -183,7 +183,6 @@ static kumo_driver_code add(struct kumo_driver_conn *c, struct object *o,
 /* Writes every object to the state file (atomically, through the kit). */
 static kumo_driver_code save(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
 {
-    char err[512];
     struct kumo_driver_kit_buf b;
     kumo_driver_kit_buf_init(&b);
     kumo_driver_kit_buf_printf(&b, "kumo-example-state 1\nserial\tnext=%llu\n",
@@ -193,10 +192,9 @@ static kumo_driver_code save(struct kumo_driver_conn *c, struct kumo_driver_diag
         kumo_driver_kit_state_put(&b, fields, FIELD_COUNT, c->objects[i]);
         kumo_driver_kit_buf_str(&b, "\n");
     }
-    int rc = kumo_driver_kit_state_write(c->cfg.state, &b, err, sizeof(err));
+    kumo_driver_code rc = kumo_driver_kit_state_write(c->cfg.state, &b, diag);
     kumo_driver_kit_buf_fini(&b);
-    return rc == 0 ? KUMO_DRIVER_OK
-                   : kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s", err);
+    return rc;
 }
 
 /* One field of a line: kind= makes the object (or reads the serial), the rest fill it. */
@@ -217,12 +215,10 @@ static int load_field(void *ctx, const char *key, const char *raw)
 
 static kumo_driver_code load(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
 {
-    char err[512], *text, *save_ptr = NULL, *word;
-    int rc = kumo_driver_kit_state_read(c->cfg.state, &text, err, sizeof(err));
-    if (rc != 0)
-        return rc > 0
-                   ? KUMO_DRIVER_OK /* a new cloud */
-                   : kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
+    char *text, *save_ptr = NULL, *word;
+    kumo_driver_code rc = kumo_driver_kit_state_read(c->cfg.state, &text, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc == KUMO_DRIVER_NOT_FOUND ? KUMO_DRIVER_OK /* a new cloud */ : rc;
     int line_no = 0;
     kumo_driver_code code = KUMO_DRIVER_OK;
     for (char *line = strtok_r(text, "\n", &save_ptr); line && code == KUMO_DRIVER_OK;

@@ -408,12 +408,15 @@ int kumo_driver_kit_state_line(char *line, char **word,
                                int (*apply)(void *ctx, const char *key, const char *raw),
                                void *ctx);
 /* Replaces the file at path with b's content atomically (PATH.tmp mode 0600,
- * fsync, rename, fsync of the folder). 0, or -1 with err set. */
-int kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_buf *b, char *err,
-                                size_t err_size);
+ * fsync, rename, fsync of the folder). OK; INTERNAL (StateUnwritable) naming
+ * the file and the system's error; NOMEM when b is incomplete. */
+kumo_driver_code kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_buf *b,
+                                             struct kumo_driver_diag *diag);
 /* Reads the whole file into *text (malloc'd, NUL-terminated; the caller frees
- * it). 0; 1 when there is no such file (*text NULL); -1 with err set. */
-int kumo_driver_kit_state_read(const char *path, char **text, char *err, size_t err_size);
+ * it). OK; NOT_FOUND when there is no such file (*text NULL, diag untouched);
+ * INTERNAL or NOMEM (StateUnreadable) naming the file. */
+kumo_driver_code kumo_driver_kit_state_read(const char *path, char **text,
+                                            struct kumo_driver_diag *diag);
 
 /* ---- Declaring a driver's operations -------------------------------------------- */
 

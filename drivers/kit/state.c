@@ -163,14 +163,13 @@ void kumo_driver_kit_state_put(struct kumo_driver_kit_buf *b,
     }
 }
 
-int kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_buf *b, char *err,
-                                size_t err_size)
+kumo_driver_code kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_buf *b,
+                                             struct kumo_driver_diag *diag)
 {
     char tmp[4096 + 8], dir[4096];
-    if (b->failed) {
-        snprintf(err, err_size, "out of memory writing %s", path);
-        return -1;
-    }
+    if (b->failed)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "StateUnwritable",
+                                    "out of memory writing %s", path);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int ok = fd >= 0;
@@ -189,9 +188,9 @@ int kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_b
     ok = ok && rename(tmp, path) == 0;
     if (!ok) {
         saved = errno ? errno : saved;
-        snprintf(err, err_size, "writing the state file %s: %s", path, strerror(saved));
         unlink(tmp);
-        return -1;
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable",
+                                    "writing the state file %s: %s", path, strerror(saved));
     }
     snprintf(dir, sizeof(dir), "%s", path);
     int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -199,35 +198,36 @@ int kumo_driver_kit_state_write(const char *path, const struct kumo_driver_kit_b
         fsync(dfd);
         close(dfd);
     }
-    return 0;
+    return KUMO_DRIVER_OK;
 }
 
 /* ---- Reading ------------------------------------------------------------------- */
 
-int kumo_driver_kit_state_read(const char *path, char **text, char *err, size_t err_size)
+kumo_driver_code kumo_driver_kit_state_read(const char *path, char **text,
+                                            struct kumo_driver_diag *diag)
 {
     *text = NULL;
     FILE *f = fopen(path, "re");
     if (f == NULL && errno == ENOENT)
-        return 1;
+        return KUMO_DRIVER_NOT_FOUND;
     struct kumo_driver_kit_buf b;
     kumo_driver_kit_buf_init(&b);
     char chunk[8192];
     size_t n;
     while (f != NULL && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         kumo_driver_kit_buf_add(&b, chunk, n);
-    int failed = f == NULL || ferror(f) || b.failed;
+    int failed = f == NULL || ferror(f);
     int saved = errno;
     if (f != NULL)
         fclose(f);
-    if (failed) {
-        snprintf(err, err_size, "reading the state file %s: %s", path,
-                 b.failed ? "out of memory" : strerror(saved));
-        kumo_driver_kit_buf_fini(&b);
-        return -1;
-    }
-    *text = b.data != NULL ? b.data : strdup("");
-    return *text != NULL ? 0 : -1;
+    if (!failed && !b.failed && (*text = b.data != NULL ? b.data : strdup("")) != NULL)
+        return KUMO_DRIVER_OK;
+    kumo_driver_kit_buf_fini(&b);
+    if (!failed)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "StateUnreadable",
+                                    "out of memory reading %s", path);
+    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable",
+                                "reading the state file %s: %s", path, strerror(saved));
 }
 
 static int hexval(int ch)

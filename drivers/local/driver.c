@@ -177,7 +177,6 @@ kumo_driver_code local_timeout(struct local_call *call, const char *what,
 kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, int64_t deadline_ns,
                                   struct local_call *call, struct kumo_driver_diag *diag)
 {
-    char err[600];
     memset(call, 0, sizeof(*call));
     call->conn = c;
     call->op = op;
@@ -225,9 +224,14 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
             nanosleep(&ts, NULL);
         }
     }
-    if (rc == KUMO_DRIVER_OK && local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0) {
-        flock(c->lock_fd, LOCK_UN);
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s: %s", op, err);
+    if (rc == KUMO_DRIVER_OK) {
+        struct kumo_driver_diag d;
+        memset(&d, 0, sizeof(d));
+        rc = local_state_load(&c->state, c->state_path, &d);
+        if (rc != KUMO_DRIVER_OK) {
+            flock(c->lock_fd, LOCK_UN);
+            kumo_driver_kit_fail(diag, rc, d.cloud_code, "%s: %s", op, d.message);
+        }
     }
     if (rc != KUMO_DRIVER_OK) {
         if (locked)
@@ -260,11 +264,12 @@ void local_call_end(struct local_call *call)
 kumo_driver_code local_save(struct local_call *call, const char *what,
                             struct kumo_driver_diag *diag)
 {
-    char err[600];
-    if (local_state_save(&call->conn->state, call->conn->state_path, err, sizeof(err)) == 0)
+    struct kumo_driver_diag d;
+    memset(&d, 0, sizeof(d));
+    kumo_driver_code rc = local_state_save(&call->conn->state, call->conn->state_path, &d);
+    if (rc == KUMO_DRIVER_OK)
         return KUMO_DRIVER_OK;
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s: %s: %s",
-                                call->op, what, err);
+    return kumo_driver_kit_fail(diag, rc, d.cloud_code, "%s: %s: %s", call->op, what, d.message);
 }
 
 /* ---- Settings ------------------------------------------------------------------ */
@@ -563,7 +568,6 @@ static kumo_driver_code place_state(struct kumo_driver_conn *c, struct kumo_driv
 /* Detects cgroups (unless off) and loads the state file under the lock. */
 static kumo_driver_code load_state(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
 {
-    char err[600] = "";
     kumo_driver_code rc = KUMO_DRIVER_OK;
     c->cgroup_mode = c->cfg.cgroups_wanted
                          ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
@@ -572,9 +576,11 @@ static kumo_driver_code load_state(struct kumo_driver_conn *c, struct kumo_drive
         snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
     if (c->cgroup_mode == LOCAL_CGROUP_NONE)
         local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
-    if (flock(c->lock_fd, LOCK_EX) != 0 ||
-        local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
+    if (flock(c->lock_fd, LOCK_EX) != 0)
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "locking %s: %s",
+                                  c->lock_path, strerror(errno));
+    else
+        rc = local_state_load(&c->state, c->state_path, diag);
     flock(c->lock_fd, LOCK_UN);
     return rc;
 }

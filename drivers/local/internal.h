@@ -157,10 +157,14 @@ struct local_object *local_state_find_id(struct local_state *st, int kind, const
 struct local_object *local_state_find_token(struct local_state *st, int kind, const char *token);
 
 /* Reloads `path` into st when it changed since the last load/save (a missing
- * file is an empty state). 0 ok; -1 with err on a read or parse failure. */
-int local_state_load(struct local_state *st, const char *path, char *err, size_t err_size);
-/* Writes st to path atomically (tmp file, fsync, rename). 0 ok; -1 with err. */
-int local_state_save(struct local_state *st, const char *path, char *err, size_t err_size);
+ * file is an empty state). OK, or INTERNAL/NOMEM (StateUnreadable) naming the
+ * file (and the damaged line). */
+kumo_driver_code local_state_load(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag);
+/* Writes st to path atomically (tmp file, fsync, rename). OK, or
+ * INTERNAL/NOMEM (StateUnwritable) naming the file. */
+kumo_driver_code local_state_save(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag);
 
 /* ---- The connection ------------------------------------------------------- */
 

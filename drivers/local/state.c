@@ -291,7 +291,8 @@ static int same_stamp(const struct local_state *st, const struct stat *sb)
            st->stamp_mtime_ns == (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
-int local_state_save(struct local_state *st, const char *path, char *err, size_t err_size)
+kumo_driver_code local_state_save(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag)
 {
     struct kumo_driver_kit_buf b;
     kumo_driver_kit_buf_init(&b);
@@ -299,10 +300,10 @@ int local_state_save(struct local_state *st, const char *path, char *err, size_t
                                (unsigned long long)st->serial);
     for (size_t i = 0; i < st->count; i++)
         put_object(&b, st->objects[i]);
-    int rc = kumo_driver_kit_state_write(path, &b, err, err_size);
+    kumo_driver_code rc = kumo_driver_kit_state_write(path, &b, diag);
     kumo_driver_kit_buf_fini(&b);
     struct stat sb;
-    if (rc == 0 && stat(path, &sb) == 0)
+    if (rc == KUMO_DRIVER_OK && stat(path, &sb) == 0)
         stamp(st, &sb);
     return rc;
 }
@@ -334,45 +335,13 @@ static struct local_object *parse_object(char *line)
     return o;
 }
 
-int local_state_load(struct local_state *st, const char *path, char *err, size_t err_size)
+/* Replaces st's objects with the lines of text; 0, or the number of the first damaged line. */
+static int parse_state(struct local_state *st, char *text)
 {
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        local_state_clear(st);
-        st->have_stamp = 0;
-        return 0;
-    }
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        snprintf(err, err_size, "reading the state file %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (same_stamp(st, &sb)) {
-        close(fd);
-        return 0;
-    }
-    char *text = malloc((size_t)sb.st_size + 1);
-    size_t len = 0;
-    while (text != NULL && len < (size_t)sb.st_size) {
-        ssize_t n = read(fd, text + len, (size_t)sb.st_size - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (text == NULL) {
-        snprintf(err, err_size, "out of memory reading %s", path);
-        return -1;
-    }
-    text[len] = '\0';
-    local_state_clear(st);
-    st->serial = 0;
     int line_no = 0, bad = 0;
     char *save = NULL;
+    local_state_clear(st);
+    st->serial = 0;
     for (char *line = strtok_r(text, "\n", &save); line != NULL && !bad;
          line = strtok_r(NULL, "\n", &save)) {
         line_no++;
@@ -387,16 +356,38 @@ int local_state_load(struct local_state *st, const char *path, char *err, size_t
                 local_object_free(o);
         }
     }
-    free(text);
-    if (bad) {
-        snprintf(err, err_size,
-                 "the state file %s is damaged at line %d (fix or remove it; `control purge` "
-                 "removes what the connection made)",
-                 path, line_no);
+    return bad ? line_no : 0;
+}
+
+kumo_driver_code local_state_load(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag)
+{
+    struct stat sb;
+    char *text = NULL;
+    int stated = stat(path, &sb) == 0; /* before the read: a newer file is read again later */
+    if (stated && same_stamp(st, &sb))
+        return KUMO_DRIVER_OK;
+    kumo_driver_code rc = kumo_driver_kit_state_read(path, &text, diag);
+    if (rc == KUMO_DRIVER_NOT_FOUND) {
         local_state_clear(st);
         st->have_stamp = 0;
-        return -1;
+        return KUMO_DRIVER_OK;
     }
-    stamp(st, &sb);
-    return 0;
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    int damaged = parse_state(st, text);
+    free(text);
+    if (damaged) {
+        local_state_clear(st);
+        st->have_stamp = 0;
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable",
+                                    "the state file %s is damaged at line %d (fix or remove it; "
+                                    "`control purge` removes what the connection made)",
+                                    path, damaged);
+    }
+    if (stated)
+        stamp(st, &sb);
+    else
+        st->have_stamp = 0;
+    return KUMO_DRIVER_OK;
 }
