@@ -16,21 +16,30 @@
 
 #define TAKE(p, type) ((type *)kumo_driver_kit_pack_take((p), sizeof(type), alignof(type)))
 
+/* The fields every resource result has (v: the result being filled), from r. */
+#define PACK_COMMON(p, v, r)                                                                       \
+    do {                                                                                           \
+        memset(&(v), 0, sizeof(v));                                                                \
+        (v).struct_size = sizeof(v);                                                               \
+        (v).provider_id = kumo_driver_kit_pack_str(p, (r)->provider_id);                           \
+        (v).token = kumo_driver_kit_pack_str(p, (r)->token);                                       \
+        (v).name = kumo_driver_kit_pack_str(p, (r)->name);                                         \
+        (v).region = kumo_driver_kit_pack_str(p, (r)->region);                                     \
+        (v).created_ns = (r)->created_ns;                                                          \
+        (v).tags =                                                                                 \
+            kumo_driver_kit_pack_tags(p, (r)->token, (r)->tags, (r)->tag_count, &(v).tag_count);   \
+    } while (0)
+
 static const void *pack_machine(struct kumo_driver_kit_pack *p,
                                 const struct kumo_driver_kit_record *r)
 {
     struct kumo_driver_machine *m = TAKE(p, struct kumo_driver_machine);
     struct kumo_driver_machine v;
-    memset(&v, 0, sizeof(v));
-    v.struct_size = sizeof(v);
-    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
-    v.token = kumo_driver_kit_pack_str(p, r->token);
-    v.name = kumo_driver_kit_pack_str(p, r->name);
+    PACK_COMMON(p, v, r);
     v.phase = r->phase;
     v.provider_state = kumo_driver_kit_pack_str(p, r->provider_state);
     v.instance_type = kumo_driver_kit_pack_str(p, r->instance_type);
     v.image = kumo_driver_kit_pack_str(p, r->image);
-    v.region = kumo_driver_kit_pack_str(p, r->region);
     v.zone = kumo_driver_kit_pack_str(p, r->zone);
     v.network_id = kumo_driver_kit_pack_str(p, r->network_id);
     v.subnet_id = kumo_driver_kit_pack_str(p, r->subnet_id);
@@ -40,11 +49,9 @@ static const void *pack_machine(struct kumo_driver_kit_pack *p,
     v.key_pair_id = kumo_driver_kit_pack_str(p, r->key_pair_id);
     v.private_ip = kumo_driver_kit_pack_str(p, r->private_ip);
     v.public_ip = kumo_driver_kit_pack_str(p, r->public_ip);
-    v.created_ns = r->created_ns;
     v.launch_ns = r->launch_ns;
     v.price_per_hour = r->price_per_hour;
     v.currency = kumo_driver_kit_pack_str(p, r->currency ? r->currency : "USD");
-    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
     if (m != NULL)
         *m = v;
     return m;
@@ -55,18 +62,11 @@ static const void *pack_network(struct kumo_driver_kit_pack *p,
 {
     struct kumo_driver_network *n = TAKE(p, struct kumo_driver_network);
     struct kumo_driver_network v;
-    memset(&v, 0, sizeof(v));
-    v.struct_size = sizeof(v);
-    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
-    v.token = kumo_driver_kit_pack_str(p, r->token);
-    v.name = kumo_driver_kit_pack_str(p, r->name);
-    v.region = kumo_driver_kit_pack_str(p, r->region);
+    PACK_COMMON(p, v, r);
     v.cidr = kumo_driver_kit_pack_str(p, r->cidr);
     v.state = kumo_driver_kit_pack_str(p, r->state ? r->state : "available");
     v.subnets = kumo_driver_kit_pack_subnets(p, r->subnets, r->subnet_count);
     v.subnet_count = r->subnet_count;
-    v.created_ns = r->created_ns;
-    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
     if (n != NULL)
         *n = v;
     return n;
@@ -77,17 +77,10 @@ static const void *pack_security_group(struct kumo_driver_kit_pack *p,
 {
     struct kumo_driver_security_group *g = TAKE(p, struct kumo_driver_security_group);
     struct kumo_driver_security_group v;
-    memset(&v, 0, sizeof(v));
-    v.struct_size = sizeof(v);
-    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
-    v.token = kumo_driver_kit_pack_str(p, r->token);
-    v.name = kumo_driver_kit_pack_str(p, r->name);
-    v.region = kumo_driver_kit_pack_str(p, r->region);
+    PACK_COMMON(p, v, r);
     v.network_id = kumo_driver_kit_pack_str(p, r->network_id);
     v.rules = kumo_driver_kit_pack_rules(p, r->rules, r->rule_count);
     v.rule_count = r->rule_count;
-    v.created_ns = r->created_ns;
-    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
     if (g != NULL)
         *g = v;
     return g;
@@ -98,16 +91,9 @@ static const void *pack_key_pair(struct kumo_driver_kit_pack *p,
 {
     struct kumo_driver_key_pair *k = TAKE(p, struct kumo_driver_key_pair);
     struct kumo_driver_key_pair v;
-    memset(&v, 0, sizeof(v));
-    v.struct_size = sizeof(v);
-    v.provider_id = kumo_driver_kit_pack_str(p, r->provider_id);
-    v.token = kumo_driver_kit_pack_str(p, r->token);
-    v.name = kumo_driver_kit_pack_str(p, r->name);
-    v.region = kumo_driver_kit_pack_str(p, r->region);
+    PACK_COMMON(p, v, r);
     v.fingerprint = kumo_driver_kit_pack_str(p, r->fingerprint);
     v.public_key = kumo_driver_kit_pack_str(p, r->public_key);
-    v.created_ns = r->created_ns;
-    v.tags = kumo_driver_kit_pack_tags(p, r->token, r->tags, r->tag_count, &v.tag_count);
     if (k != NULL)
         *k = v;
     return k;
