@@ -220,7 +220,7 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
                                       "%s: another connection held %s past the deadline", op,
                                       c->lock_path);
         else {
-            struct timespec ts = {0, 2 * 1000000};
+            struct timespec ts = {0, LOCAL_LOCK_RETRY_MS * 1000000};
             nanosleep(&ts, NULL);
         }
     }
@@ -502,7 +502,7 @@ static void config_defaults(struct local_config *cfg)
     snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
     cfg->isolate = 1;
     cfg->cgroups_wanted = 1;
-    cfg->stop_grace_ms = 1000;
+    cfg->stop_grace_ms = LOCAL_DEFAULT_STOP_GRACE_MS;
     cfg->cidr_prefix = -1;
 }
 
@@ -643,7 +643,8 @@ static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op
     if (!inventory && !purge)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
                                     "local has no control op \"%s\"; known: inventory, purge", op);
-    kumo_driver_code rc = local_call_begin(c, op, mono_now() + 60 * 1000000000ll, &call, diag);
+    kumo_driver_code rc =
+        local_call_begin(c, op, mono_now() + LOCAL_CONTROL_DEADLINE_NS, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct kumo_driver_kit_buf b;

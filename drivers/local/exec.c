@@ -225,7 +225,7 @@ static int child_pump(struct child *ch, const char *input, int64_t deadline_ns,
             timed_out = 1;
             break;
         }
-        int ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
+        int ms = left / 1000000 > LOCAL_POLL_MAX_MS ? LOCAL_POLL_MAX_MS : (int)(left / 1000000) + 1;
         if (poll(fds, (nfds_t)n, ms) < 0 && errno != EINTR)
             break;
         if (slot_in >= 0 && fds[slot_in].revents) {
@@ -624,7 +624,7 @@ static void read_reports(int fd, int64_t deadline_ns, struct report *got_pid,
         if (left <= 0)
             break;
         struct pollfd pfd = {fd, POLLIN, 0};
-        int ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
+        int ms = left / 1000000 > LOCAL_POLL_MAX_MS ? LOCAL_POLL_MAX_MS : (int)(left / 1000000) + 1;
         if (poll(&pfd, 1, ms) <= 0)
             continue;
         ssize_t n = read(fd, (char *)&r + have, sizeof(r) - have);

@@ -62,6 +62,17 @@
 #define LOCAL_POLL_MS 5
 /* A process stop sends SIGKILL at the latest this long before its deadline. */
 #define LOCAL_KILL_MARGIN_NS (50 * 1000000LL)
+/* The longest single poll() of a wait (it wakes up to check the deadline). */
+#define LOCAL_POLL_MAX_MS 1000
+/* A busy cgroup folder is tried again this often, this many times. */
+#define LOCAL_CGROUP_RETRY_MS    10
+#define LOCAL_CGROUP_RETRY_COUNT 100
+/* Another connection's hold of the state lock is polled this often. */
+#define LOCAL_LOCK_RETRY_MS 2
+/* SIGTERM to SIGKILL when stop_grace_ms is not set. */
+#define LOCAL_DEFAULT_STOP_GRACE_MS 1000
+/* The deadline of a control call (inventory, purge). */
+#define LOCAL_CONTROL_DEADLINE_NS (60 * 1000000000LL)
 
 extern const struct kumo_driver_host *local_host;
 

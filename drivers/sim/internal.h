@@ -327,7 +327,14 @@ void sim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 #define SIM_MAX_TYPES 128
 #define SIM_UNLIMITED (-1)
-#define SIM_RING      8192
+/* Timing: the retry hint of a capacity error, a load balancer's default
+ * health check interval and unhealthy threshold, how often expired objects
+ * are swept. */
+#define SIM_CAPACITY_RETRY_MS      5000
+#define SIM_LB_CHECK_INTERVAL_MS   10000
+#define SIM_LB_UNHEALTHY_THRESHOLD 3
+#define SIM_SWEEP_INTERVAL_NS      (100 * 1000000LL)
+#define SIM_RING                   8192
 
 /* The counted cloud API calls, for stats and the rate limit. */
 #define SIM_OPS(X)                                                                                 \

@@ -363,7 +363,7 @@ static kumo_driver_code check_room(struct kumo_driver_conn *c, struct sim_reques
             "We currently do not have sufficient %s capacity in the Availability Zone you "
             "requested (%s). Our system will be working on provisioning additional capacity.",
             type->name, zone);
-        diag->retry_after_ms = 5000;
+        diag->retry_after_ms = SIM_CAPACITY_RETRY_MS;
         return rc;
     }
     if (cfg->quota_machines != SIM_UNLIMITED && all >= cfg->quota_machines)

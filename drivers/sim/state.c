@@ -247,7 +247,7 @@ struct sim_object *sim_state_find_token(struct sim_state *st, int kind, const ch
 
 void sim_state_sweep(struct sim_state *st, int64_t now_ns)
 {
-    if (now_ns - st->last_sweep_ns < 100000000)
+    if (now_ns - st->last_sweep_ns < SIM_SWEEP_INTERVAL_NS)
         return;
     st->last_sweep_ns = now_ns;
     for (size_t i = 0; i < st->count;) {
