@@ -336,6 +336,10 @@ kumo_driver_code local_bridge_ensure(struct local_call *call, const char *bridge
                                      const char *what, struct kumo_driver_diag *diag);
 kumo_driver_code local_bridge_delete(struct local_call *call, const char *bridge, const char *what,
                                      struct kumo_driver_diag *diag);
+/* Deletes the link `name` (a bridge or a veth) when it exists; a link that
+ * vanishes meanwhile (its namespace torn down by the kernel) is deleted too. */
+kumo_driver_code local_link_delete(struct local_call *call, const char *name, const char *what,
+                                   struct kumo_driver_diag *diag);
 /* 1 when /sys/class/net/<name> exists. */
 int local_link_exists(const char *name);
 /* Rewrites the connection's nftables table from the state (removes it when no

@@ -112,9 +112,7 @@ kumo_driver_code local_machine_teardown(struct local_call *call, const char *id,
     if (local_netns_kill_all(netns, call->deadline_ns) != 0 ||
         local_pid_stop(pid, pid_start, 1, 0, call->deadline_ns) != 0)
         return local_timeout(call, what, diag);
-    kumo_driver_code rc = KUMO_DRIVER_OK;
-    if (local_link_exists(veth))
-        rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+    kumo_driver_code rc = local_link_delete(call, veth, what, diag);
     if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
         rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
     if (rc != KUMO_DRIVER_OK)
@@ -276,8 +274,7 @@ kumo_driver_code local_netns_attach(struct local_call *call, const char *id, con
     local_veth_name(id, veth, sizeof(veth));
     local_alias(c, id, token, alias, sizeof(alias));
     if (!local_netns_exists(netns)) {
-        if (local_link_exists(veth))
-            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+        rc = local_link_delete(call, veth, what, diag);
         /* `ip netns del` also removes the file of an add that was cut off. */
         if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
             rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
@@ -288,7 +285,7 @@ kumo_driver_code local_netns_attach(struct local_call *call, const char *id, con
         struct kumo_driver_diag scratch;
         if (local_ip(c, call->deadline_ns, what, &scratch, "-n", netns, "link", "show", "dev",
                      "eth0", NULL) != KUMO_DRIVER_OK)
-            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+            rc = local_link_delete(call, veth, what, diag);
     }
     if (rc == KUMO_DRIVER_OK && !local_link_exists(veth))
         rc = local_ip(c, call->deadline_ns, what, diag, "link", "add", "name", veth, "type", "veth",

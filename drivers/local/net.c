@@ -165,12 +165,28 @@ kumo_driver_code local_bridge_ensure(struct local_call *call, const char *bridge
     return rc;
 }
 
+kumo_driver_code local_link_delete(struct local_call *call, const char *name, const char *what,
+                                   struct kumo_driver_diag *diag)
+{
+    if (!local_link_exists(name))
+        return KUMO_DRIVER_OK;
+    struct kumo_driver_diag failed;
+    memset(&failed, 0, sizeof(failed));
+    kumo_driver_code rc =
+        local_ip(call->conn, call->deadline_ns, what, &failed, "link", "del", "dev", name, NULL);
+    /* Gone meanwhile: the kernel tears a namespace down asynchronously once its
+     * last process has exited, and takes the veth with it. */
+    if (rc == KUMO_DRIVER_OK || !local_link_exists(name))
+        return KUMO_DRIVER_OK;
+    if (diag != NULL)
+        *diag = failed;
+    return rc;
+}
+
 kumo_driver_code local_bridge_delete(struct local_call *call, const char *bridge, const char *what,
                                      struct kumo_driver_diag *diag)
 {
-    if (!local_link_exists(bridge))
-        return KUMO_DRIVER_OK;
-    return local_ip(call->conn, call->deadline_ns, what, diag, "link", "del", "dev", bridge, NULL);
+    return local_link_delete(call, bridge, what, diag);
 }
 
 /* ---- Security groups as nftables ------------------------------------------- */
