@@ -525,10 +525,40 @@ static void become_init(const struct local_spawn *s, int log_fd, int null_fd, in
     _exit(127);
 }
 
+/* Closes every descriptor from 3 up but the n in keep (async-signal-safe). A
+ * forked copy of the host's descriptors would hold the host's flock()s (kumod's
+ * store lock, the state lock) until it execs or exits, so a kumod killed at
+ * that moment could not start again at once. */
+static void close_all_but(int *keep, int n)
+{
+#ifdef SYS_close_range
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned from = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < from)
+            continue;
+        if ((unsigned)keep[i] > from)
+            syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+#else
+    (void)keep;
+    (void)n;
+#endif
+}
+
 /* The helper: runs in the child, never returns. */
 static void helper(const struct local_spawn *s, int net_fd, const int *cgroup_fds, int log_fd,
                    int null_fd, int fd)
 {
+    int keep[6] = {net_fd, cgroup_fds[0], cgroup_fds[1], log_fd, null_fd, fd};
+    close_all_but(keep, 6);
     if (setns(net_fd, CLONE_NEWNET) != 0) {
         report(fd, 'E', errno, 0, "setns");
         _exit(1);
