@@ -42,8 +42,8 @@ kumo_driver_code kumo_driver_kit_subnets_check(const char *network_cidr, int fla
                                                const struct kumo_driver_subnet *subnets,
                                                size_t count, struct kumo_driver_diag *diag)
 {
-    uint32_t net, base, other;
-    int net_prefix, prefix, other_prefix;
+    uint32_t net = 0, base = 0, other = 0;
+    int net_prefix = 0, prefix = 0, other_prefix = 0;
     if (kumo_driver_kit_cidr_parse(network_cidr, flags, &net, &net_prefix) != 0)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                     "network CIDR '%s' is not an IPv4 range",

@@ -453,8 +453,8 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
                                           struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
-    const struct local_type *type;
-    const char *image, *zone;
+    const struct local_type *type = NULL;
+    const char *image = NULL, *zone = NULL;
     struct local_pool pool;
     *out = NULL;
     kumo_driver_code rc = check_catalog(c, spec, &type, &image, diag);

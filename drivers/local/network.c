@@ -288,8 +288,8 @@ kumo_driver_code local_network_create(struct kumo_driver_conn *c,
                                       struct kumo_driver_diag *diag)
 {
     struct local_call call;
-    uint32_t base;
-    int prefix, done = 0;
+    uint32_t base = 0;
+    int prefix = 0, done = 0;
     LOCAL_NEED_OUT("network_create");
     if (spec == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
