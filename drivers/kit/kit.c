@@ -268,6 +268,13 @@ void kumo_driver_kit_rules_free(struct kumo_driver_kit_rule *rules, size_t count
     free(rules);
 }
 
+void kumo_driver_kit_strings_free(char **strings, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(strings[i]);
+    free(strings);
+}
+
 const void **kumo_driver_kit_pack_list(struct kumo_driver_kit_pack *p, size_t count)
 {
     struct kumo_driver_kit_list *list =

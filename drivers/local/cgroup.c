@@ -163,12 +163,12 @@ int local_cgroup_ensure(struct kumo_driver_conn *c, const char *machine_id, int 
 /* rmdir, waiting up to a second for processes that are still dying. */
 static void remove_dir(const char *dir)
 {
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < LOCAL_CGROUP_RETRY_COUNT; i++) {
         if (rmdir(dir) == 0 || errno == ENOENT)
             return;
         if (errno != EBUSY)
             break;
-        struct timespec ts = {0, 10 * 1000000};
+        struct timespec ts = {0, LOCAL_CGROUP_RETRY_MS * 1000000};
         nanosleep(&ts, NULL);
     }
     local_log(KUMO_DRIVER_LOG_WARN, "cannot remove cgroup %s: %s", dir, strerror(errno));

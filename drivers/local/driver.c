@@ -177,7 +177,6 @@ kumo_driver_code local_timeout(struct local_call *call, const char *what,
 kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, int64_t deadline_ns,
                                   struct local_call *call, struct kumo_driver_diag *diag)
 {
-    char err[600];
     memset(call, 0, sizeof(*call));
     call->conn = c;
     call->op = op;
@@ -221,13 +220,18 @@ kumo_driver_code local_call_begin(struct kumo_driver_conn *c, const char *op, in
                                       "%s: another connection held %s past the deadline", op,
                                       c->lock_path);
         else {
-            struct timespec ts = {0, 2 * 1000000};
+            struct timespec ts = {0, LOCAL_LOCK_RETRY_MS * 1000000};
             nanosleep(&ts, NULL);
         }
     }
-    if (rc == KUMO_DRIVER_OK && local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0) {
-        flock(c->lock_fd, LOCK_UN);
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s: %s", op, err);
+    if (rc == KUMO_DRIVER_OK) {
+        struct kumo_driver_diag d;
+        memset(&d, 0, sizeof(d));
+        rc = local_state_load(&c->state, c->state_path, &d);
+        if (rc != KUMO_DRIVER_OK) {
+            flock(c->lock_fd, LOCK_UN);
+            kumo_driver_kit_fail(diag, rc, d.cloud_code, "%s: %s", op, d.message);
+        }
     }
     if (rc != KUMO_DRIVER_OK) {
         if (locked)
@@ -260,36 +264,15 @@ void local_call_end(struct local_call *call)
 kumo_driver_code local_save(struct local_call *call, const char *what,
                             struct kumo_driver_diag *diag)
 {
-    char err[600];
-    if (local_state_save(&call->conn->state, call->conn->state_path, err, sizeof(err)) == 0)
+    struct kumo_driver_diag d;
+    memset(&d, 0, sizeof(d));
+    kumo_driver_code rc = local_state_save(&call->conn->state, call->conn->state_path, &d);
+    if (rc == KUMO_DRIVER_OK)
         return KUMO_DRIVER_OK;
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "%s: %s: %s",
-                                call->op, what, err);
+    return kumo_driver_kit_fail(diag, rc, d.cloud_code, "%s: %s: %s", call->op, what, d.message);
 }
 
 /* ---- Settings ------------------------------------------------------------------ */
-
-static const char known_keys[] =
-    "provider, region, zone, endpoint, state_dir, cidr, agent_command, isolation, cgroups, "
-    "name_prefix, stop_grace_ms, latitude, longitude";
-
-static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
-                            const char *expected)
-{
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                "local config %s=\"%s\": expected %s", key, value, expected);
-}
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Splits a command line into words: blanks separate, '...' is literal, "..."
  * and a backslash escape the next character. No shell, no expansion. */
@@ -333,73 +316,101 @@ static int split_command(const char *line, char *words, size_t size, char **argv
     return count;
 }
 
+static kumo_driver_code set_provider(const struct kumo_driver_kit_settings *settings, void *config,
+                                     const char *key, const char *value,
+                                     struct kumo_driver_diag *diag)
+{
+    (void)config;
+    if (value[0] != '\0' && strcmp(value, "local") != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value, "\"local\" (or nothing)", diag);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_state_dir(const struct kumo_driver_kit_settings *settings, void *config,
+                                      const char *key, const char *value,
+                                      struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    /* room for the files inside it */
+    if (value[0] != '/' || strlen(value) >= sizeof(cfg->state_dir) - 64)
+        return kumo_driver_kit_setting_bad(settings, key, value, "an absolute folder path", diag);
+    snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_cidr(const struct kumo_driver_kit_settings *settings, void *config,
+                                 const char *key, const char *value, struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    if (local_cidr_parse(value, &cfg->cidr_base, &cfg->cidr_prefix) != 0 || cfg->cidr_prefix < 16 ||
+        cfg->cidr_prefix > 28)
+        return kumo_driver_kit_setting_bad(
+            settings, key, value, "an IPv4 range from /16 to /28, like 10.254.7.0/24", diag);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_name_prefix(const struct kumo_driver_kit_settings *settings,
+                                        void *config, const char *key, const char *value,
+                                        struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    size_t n = strlen(value);
+    int ok = n >= 1 && n <= 12 && value[0] >= 'a' && value[0] <= 'z';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9');
+    if (!ok)
+        return kumo_driver_kit_setting_bad(
+            settings, key, value, "1 to 12 lowercase letters and digits, starting with a letter",
+            diag);
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", value);
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code set_stop_grace(const struct kumo_driver_kit_settings *settings,
+                                       void *config, const char *key, const char *value,
+                                       struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = config;
+    double d;
+    if (kumo_driver_kit_parse_double(value, 0, 600000, &d) != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value, "milliseconds from 0 to 600000",
+                                           diag);
+    cfg->stop_grace_ms = (int64_t)d;
+    return KUMO_DRIVER_OK;
+}
+
+#define FIELD(f) offsetof(struct local_config, f), sizeof(((struct local_config *)0)->f)
+#define CUSTOM   KUMO_DRIVER_KIT_SETTING_CUSTOM
+#define STRING   KUMO_DRIVER_KIT_SETTING_STRING
+#define CHOICE   KUMO_DRIVER_KIT_SETTING_CHOICE
+#define DOUBLE   KUMO_DRIVER_KIT_SETTING_DOUBLE
+
+static const struct kumo_driver_kit_setting rows[] = {
+    {"provider", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_provider},
+    {"region", STRING, FIELD(region), 1, 0, NULL, "a name of 1 to 63 characters", 0, NULL},
+    {"zone", STRING, FIELD(zone), 1, 0, NULL, "a name of 1 to 63 characters", 0, NULL},
+    /* the host is the endpoint */
+    {"endpoint", KUMO_DRIVER_KIT_SETTING_IGNORED, 0, 0, 0, 0, NULL, NULL, 0, NULL},
+    {"state_dir", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_state_dir},
+    {"cidr", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_cidr},
+    {"agent_command", STRING, FIELD(agent_command), 0, 0, NULL,
+     "a command line shorter than 2048 characters", 0, NULL},
+    {"isolation", CHOICE, FIELD(isolate), 0, 0, "none|pid",
+     "pid (own PID and mount namespaces) or none", 0, NULL},
+    {"cgroups", CHOICE, FIELD(cgroups_wanted), 0, 0, "off|auto", "auto or off", 0, NULL},
+    {"name_prefix", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_name_prefix},
+    {"stop_grace_ms", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_stop_grace},
+    {"latitude", DOUBLE, FIELD(latitude), -90, 90, NULL, "degrees from -90 to 90", 0, NULL},
+    {"longitude", DOUBLE, FIELD(longitude), -180, 180, NULL, "degrees from -180 to 180", 0, NULL},
+};
+
+static const struct kumo_driver_kit_settings settings = {"local", "InvalidParameter", rows,
+                                                         sizeof(rows) / sizeof(rows[0])};
+
 static kumo_driver_code set_key(struct kumo_driver_conn *c, const char *key, const char *value,
                                 struct kumo_driver_diag *diag)
 {
-    struct local_config *cfg = &c->cfg;
-    double d;
-    if (strcmp(key, "provider") == 0) {
-        if (value[0] != '\0' && strcmp(value, "local") != 0)
-            return bad(diag, key, value, "\"local\" (or nothing)");
-    } else if (strcmp(key, "endpoint") == 0) {
-        /* accepted and ignored: the host is the endpoint */
-    } else if (strcmp(key, "region") == 0 || strcmp(key, "zone") == 0) {
-        char *dst = key[0] == 'r' ? cfg->region : cfg->zone;
-        if (value[0] == '\0' || strlen(value) >= sizeof(cfg->region))
-            return bad(diag, key, value, "a name of 1 to 63 characters");
-        snprintf(dst, sizeof(cfg->region), "%s", value);
-    } else if (strcmp(key, "state_dir") == 0) {
-        if (value[0] != '/' || strlen(value) >= sizeof(cfg->state_dir) - 64)
-            return bad(diag, key, value, "an absolute folder path");
-        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", value);
-    } else if (strcmp(key, "cidr") == 0) {
-        if (local_cidr_parse(value, &cfg->cidr_base, &cfg->cidr_prefix) != 0 ||
-            cfg->cidr_prefix < 16 || cfg->cidr_prefix > 28)
-            return bad(diag, key, value, "an IPv4 range from /16 to /28, like 10.254.7.0/24");
-    } else if (strcmp(key, "agent_command") == 0) {
-        if (strlen(value) >= sizeof(cfg->agent_command))
-            return bad(diag, key, value, "a command line shorter than 2048 characters");
-        snprintf(cfg->agent_command, sizeof(cfg->agent_command), "%s", value);
-    } else if (strcmp(key, "isolation") == 0) {
-        if (strcmp(value, "pid") == 0)
-            cfg->isolate = 1;
-        else if (strcmp(value, "none") == 0)
-            cfg->isolate = 0;
-        else
-            return bad(diag, key, value, "pid (own PID and mount namespaces) or none");
-    } else if (strcmp(key, "cgroups") == 0) {
-        if (strcmp(value, "auto") == 0)
-            cfg->cgroups_wanted = 1;
-        else if (strcmp(value, "off") == 0)
-            cfg->cgroups_wanted = 0;
-        else
-            return bad(diag, key, value, "auto or off");
-    } else if (strcmp(key, "name_prefix") == 0) {
-        size_t n = strlen(value);
-        int ok = n >= 1 && n <= 12 && value[0] >= 'a' && value[0] <= 'z';
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (value[i] >= 'a' && value[i] <= 'z') || (value[i] >= '0' && value[i] <= '9');
-        if (!ok)
-            return bad(diag, key, value,
-                       "1 to 12 lowercase letters and digits, starting with a "
-                       "letter");
-        snprintf(cfg->prefix, sizeof(cfg->prefix), "%s", value);
-    } else if (strcmp(key, "stop_grace_ms") == 0) {
-        if (parse_double(value, 0, 600000, &d) != 0)
-            return bad(diag, key, value, "milliseconds from 0 to 600000");
-        cfg->stop_grace_ms = (int64_t)d;
-    } else if (strcmp(key, "latitude") == 0 || strcmp(key, "longitude") == 0) {
-        double limit = key[1] == 'a' ? 90 : 180;
-        if (parse_double(value, -limit, limit, &d) != 0)
-            return bad(diag, key, value,
-                       key[1] == 'a' ? "degrees from -90 to 90" : "degrees from -180 to 180");
-        *(key[1] == 'a' ? &cfg->latitude : &cfg->longitude) = d;
-    } else {
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                                    "local config key \"%s\" is unknown; known keys: %s", key,
-                                    known_keys);
-    }
-    return KUMO_DRIVER_OK;
+    return kumo_driver_kit_settings_apply(&settings, &c->cfg, key, value, 1, diag);
 }
 
 /* CAP_NET_ADMIN (12) and CAP_SYS_ADMIN (21) in the effective set. */
@@ -438,8 +449,9 @@ static kumo_driver_code prepare_agent(struct kumo_driver_conn *c, struct kumo_dr
     int n =
         split_command(line, c->agent_words, sizeof(c->agent_words), c->agent_argv, LOCAL_ARGV_MAX);
     if (n <= 0)
-        return bad(diag, "agent_command", line,
-                   "a command line (words separated by blanks; quotes must be closed)");
+        return kumo_driver_kit_setting_bad(
+            &settings, "agent_command", line,
+            "a command line (words separated by blanks; quotes must be closed)", diag);
     /* Machines created with an agent bootstrap run kumo-agent when agent_command is empty. */
     c->kumo_agent_path[0] = '\0';
     if (c->agent_is_placeholder &&
@@ -484,10 +496,98 @@ static void local_close(struct kumo_driver_conn *c)
     free(c);
 }
 
+static void config_defaults(struct local_config *cfg)
+{
+    snprintf(cfg->region, sizeof(cfg->region), "local");
+    snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
+    cfg->isolate = 1;
+    cfg->cgroups_wanted = 1;
+    cfg->stop_grace_ms = LOCAL_DEFAULT_STOP_GRACE_MS;
+    cfg->cidr_prefix = -1;
+}
+
+/* Root, `ip` and network namespaces are required; `nft` is looked up (security
+ * groups say so when it is missing); the machines' program is resolved. */
+static kumo_driver_code check_host(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    if (!privileged())
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
+            "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
+            "network namespaces, bridges and firewall rules; run kumod as root to "
+            "use connection %s",
+            c->name);
+    if (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
+        access("/proc/self/ns/net", F_OK) != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
+                                    "the local driver needs iproute2 (`ip`) and network "
+                                    "namespaces (apt-get install iproute2)");
+    if (local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
+        c->nft_path[0] = '\0';
+    return prepare_agent(c, diag);
+}
+
+/* The zone and state folder (defaults from the region and the connection's
+ * name), the connection's short id and default range, and its lock file. */
+static kumo_driver_code place_state(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    struct local_config *cfg = &c->cfg;
+    char real[PATH_MAX];
+    if (cfg->zone[0] == '\0')
+        snprintf(cfg->zone, sizeof(cfg->zone), "%.60s-a", cfg->region);
+    if (cfg->state_dir[0] == '\0') {
+        char safe[256];
+        snprintf(safe, sizeof(safe), "%s", c->name);
+        for (char *p = safe; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+                *p = '_';
+        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
+    }
+    if (make_dirs(cfg->state_dir) != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "local config state_dir=\"%s\": cannot create it: %s",
+                                    cfg->state_dir, strerror(errno));
+    if (realpath(cfg->state_dir, real) == NULL)
+        snprintf(real, sizeof(real), "%s", cfg->state_dir);
+    uint64_t h = fnv(fnv(fnv(14695981039346656037ull, cfg->prefix), c->name), real);
+    snprintf(c->short_id, sizeof(c->short_id), "%06x", (unsigned)(mix(h) & 0xffffff));
+    if (cfg->cidr_prefix < 0) {
+        cfg->cidr_base = (10u << 24) | (254u << 16) | ((1 + (unsigned)(mix(h + 1) % 254)) << 8);
+        cfg->cidr_prefix = 24;
+    }
+    snprintf(c->state_path, sizeof(c->state_path), "%s/state", real);
+    snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
+    c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (c->lock_fd < 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable", "opening %s: %s",
+                                    c->lock_path, strerror(errno));
+    return KUMO_DRIVER_OK;
+}
+
+/* Detects cgroups (unless off) and loads the state file under the lock. */
+static kumo_driver_code load_state(struct kumo_driver_conn *c, struct kumo_driver_diag *diag)
+{
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    c->cgroup_mode = c->cfg.cgroups_wanted
+                         ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
+                         : LOCAL_CGROUP_NONE;
+    if (!c->cfg.cgroups_wanted)
+        snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
+    if (c->cgroup_mode == LOCAL_CGROUP_NONE)
+        local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
+    if (flock(c->lock_fd, LOCK_EX) != 0)
+        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "locking %s: %s",
+                                  c->lock_path, strerror(errno));
+    else
+        rc = local_state_load(&c->state, c->state_path, diag);
+    flock(c->lock_fd, LOCK_UN);
+    return rc;
+}
+
 static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
                                    struct kumo_driver_conn **out, struct kumo_driver_diag *diag)
 {
-    char real[PATH_MAX], err[600];
     if (out == NULL || args == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
                                     "open: args and out are required");
@@ -501,13 +601,7 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
     pthread_cond_init(&c->idle, NULL);
     snprintf(c->name, sizeof(c->name), "%s",
              args->connection && args->connection[0] ? args->connection : "local");
-    struct local_config *cfg = &c->cfg;
-    snprintf(cfg->region, sizeof(cfg->region), "local");
-    snprintf(cfg->prefix, sizeof(cfg->prefix), "kumo");
-    cfg->isolate = 1;
-    cfg->cgroups_wanted = 1;
-    cfg->stop_grace_ms = 1000;
-    cfg->cidr_prefix = -1;
+    config_defaults(&c->cfg);
     kumo_driver_code rc = KUMO_DRIVER_OK;
     for (size_t i = 0; rc == KUMO_DRIVER_OK && i < args->config_count; i++)
         rc = args->config[i].key == NULL
@@ -515,74 +609,20 @@ static kumo_driver_code local_open(const struct kumo_driver_open_args *args,
                                         "open: config entry %zu has no key", i)
                  : set_key(c, args->config[i].key,
                            args->config[i].value ? args->config[i].value : "", diag);
-    if (rc == KUMO_DRIVER_OK && !privileged())
-        rc = kumo_driver_kit_fail(
-            diag, KUMO_DRIVER_UNAUTHORIZED, "NotRoot",
-            "the local driver needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to make "
-            "network namespaces, bridges and firewall rules; run kumod as root to "
-            "use connection %s",
-            c->name);
-    if (rc == KUMO_DRIVER_OK && (local_find_program("ip", c->ip_path, sizeof(c->ip_path)) != 0 ||
-                                 access("/proc/self/ns/net", F_OK) != 0))
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_UNAVAILABLE, "HostUnsupported",
-                                  "the local driver needs iproute2 (`ip`) and network namespaces "
-                                  "(apt-get install iproute2)");
-    if (rc == KUMO_DRIVER_OK && local_find_program("nft", c->nft_path, sizeof(c->nft_path)) != 0)
-        c->nft_path[0] = '\0'; /* security groups will say so */
     if (rc == KUMO_DRIVER_OK)
-        rc = prepare_agent(c, diag);
-    if (rc == KUMO_DRIVER_OK && cfg->zone[0] == '\0')
-        snprintf(cfg->zone, sizeof(cfg->zone), "%.60s-a", cfg->region);
-    if (rc == KUMO_DRIVER_OK && cfg->state_dir[0] == '\0') {
-        char safe[256];
-        snprintf(safe, sizeof(safe), "%s", c->name);
-        for (char *p = safe; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-                *p = '_';
-        snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/run/kumo/local/%s", safe);
-    }
-    if (rc == KUMO_DRIVER_OK && make_dirs(cfg->state_dir) != 0)
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                  "local config state_dir=\"%s\": cannot create it: %s",
-                                  cfg->state_dir, strerror(errno));
-    if (rc == KUMO_DRIVER_OK) {
-        if (realpath(cfg->state_dir, real) == NULL)
-            snprintf(real, sizeof(real), "%s", cfg->state_dir);
-        uint64_t h = fnv(fnv(fnv(14695981039346656037ull, cfg->prefix), c->name), real);
-        snprintf(c->short_id, sizeof(c->short_id), "%06x", (unsigned)(mix(h) & 0xffffff));
-        if (cfg->cidr_prefix < 0) {
-            cfg->cidr_base = (10u << 24) | (254u << 16) | ((1 + (unsigned)(mix(h + 1) % 254)) << 8);
-            cfg->cidr_prefix = 24;
-        }
-        snprintf(c->state_path, sizeof(c->state_path), "%s/state", real);
-        snprintf(c->lock_path, sizeof(c->lock_path), "%s/lock", real);
-        c->lock_fd = open(c->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (c->lock_fd < 0)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnwritable",
-                                      "opening %s: %s", c->lock_path, strerror(errno));
-    }
-    if (rc == KUMO_DRIVER_OK) {
-        c->cgroup_mode = cfg->cgroups_wanted
-                             ? local_cgroup_detect(c->cgroup_note, sizeof(c->cgroup_note))
-                             : LOCAL_CGROUP_NONE;
-        if (!cfg->cgroups_wanted)
-            snprintf(c->cgroup_note, sizeof(c->cgroup_note), "cgroups=off: no limits");
-        if (c->cgroup_mode == LOCAL_CGROUP_NONE)
-            local_log(KUMO_DRIVER_LOG_INFO, "connection %s: %s", c->name, c->cgroup_note);
-        if (flock(c->lock_fd, LOCK_EX) != 0 ||
-            local_state_load(&c->state, c->state_path, err, sizeof(err)) != 0)
-            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable", "%s", err);
-        flock(c->lock_fd, LOCK_UN);
-    }
+        rc = check_host(c, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = place_state(c, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = load_state(c, diag);
     if (rc != KUMO_DRIVER_OK) {
         local_close(c);
         return rc;
     }
     char range[32];
-    local_ip_format(cfg->cidr_base, range, sizeof(range));
+    local_ip_format(c->cfg.cidr_base, range, sizeof(range));
     local_log(KUMO_DRIVER_LOG_DEBUG, "connection %s opened: bridge kbr-%s %s/%d, state %s", c->name,
-              c->short_id, range, cfg->cidr_prefix, c->state_path);
+              c->short_id, range, c->cfg.cidr_prefix, c->state_path);
     *out = c;
     return KUMO_DRIVER_OK;
 }
@@ -603,7 +643,8 @@ static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op
     if (!inventory && !purge)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_UNSUPPORTED, "UnknownOperation",
                                     "local has no control op \"%s\"; known: inventory, purge", op);
-    kumo_driver_code rc = local_call_begin(c, op, mono_now() + 60 * 1000000000ll, &call, diag);
+    kumo_driver_code rc =
+        local_call_begin(c, op, mono_now() + LOCAL_CONTROL_DEADLINE_NS, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
     struct kumo_driver_kit_buf b;
@@ -623,9 +664,7 @@ static kumo_driver_code local_control(struct kumo_driver_conn *c, const char *op
 /* ---- The table ---------------------------------------------------------------------- */
 
 static const struct kumo_driver table = {
-    .abi_major = KUMO_DRIVER_ABI_MAJOR,
-    .abi_minor = KUMO_DRIVER_ABI_MINOR,
-    .struct_size = sizeof(struct kumo_driver),
+    KUMO_DRIVER_KIT_TABLE_VERSION,
     .name = "local",
     .description = "this host: machines are network namespaces on a bridge per connection, "
                    "security groups are nftables rules (needs root)",
@@ -634,37 +673,13 @@ static const struct kumo_driver table = {
                     KUMO_DRIVER_CAP_CATALOG | KUMO_DRIVER_CAP_CONTROL |
                     KUMO_DRIVER_CAP_MACHINE_POWER | KUMO_DRIVER_CAP_TOKENS |
                     KUMO_DRIVER_CAP_AGENTS | KUMO_DRIVER_CAP_LOAD_BALANCERS,
-    .open = local_open,
-    .close = local_close,
-    .catalog_regions = local_catalog_regions,
-    .catalog_instance_types = local_catalog_instance_types,
-    .catalog_images = local_catalog_images,
-    .machine_observe = local_machine_observe,
-    .machine_create = local_machine_create,
-    .machine_update = local_machine_update,
-    .machine_delete = local_machine_delete,
-    .machine_list = local_machine_list,
-    .network_observe = local_network_observe,
-    .network_create = local_network_create,
-    .network_update = local_network_update,
-    .network_delete = local_network_delete,
-    .network_list = local_network_list,
-    .security_group_observe = local_security_group_observe,
-    .security_group_create = local_security_group_create,
-    .security_group_update = local_security_group_update,
-    .security_group_delete = local_security_group_delete,
-    .security_group_list = local_security_group_list,
-    .key_pair_observe = local_key_pair_observe,
-    .key_pair_create = local_key_pair_create,
-    .key_pair_update = local_key_pair_update,
-    .key_pair_delete = local_key_pair_delete,
-    .key_pair_list = local_key_pair_list,
+    KUMO_DRIVER_KIT_TABLE_BASE(local),
+    KUMO_DRIVER_KIT_TABLE_OPS(local, machine),
+    KUMO_DRIVER_KIT_TABLE_OPS(local, network),
+    KUMO_DRIVER_KIT_TABLE_OPS(local, security_group),
+    KUMO_DRIVER_KIT_TABLE_OPS(local, key_pair),
     .control = local_control,
-    .load_balancer_observe = local_load_balancer_observe,
-    .load_balancer_create = local_load_balancer_create,
-    .load_balancer_update = local_load_balancer_update,
-    .load_balancer_delete = local_load_balancer_delete,
-    .load_balancer_list = local_load_balancer_list,
+    KUMO_DRIVER_KIT_TABLE_OPS(local, load_balancer),
 };
 
 __attribute__((visibility("default"))) const struct kumo_driver *

@@ -112,31 +112,30 @@ static void trim_stderr(const char *text, char *buf, size_t size)
     buf[n] = '\0';
 }
 
-kumo_driver_code local_run(const char *const *argv, const char *input, int64_t deadline_ns,
-                           const char *what, struct kumo_driver_kit_buf *out,
-                           struct kumo_driver_diag *diag)
+/* A command running with pipes on its stdin (when it has input), stdout and stderr. */
+struct child {
+    pid_t pid;
+    int in_fd, out_fd, err_fd; /* our ends; -1 once closed */
+};
+
+static void close_pair(int fds[2])
 {
-    char cmd[200], err_text[300];
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* Starts argv with the environment command_env; 0, or an errno. */
+static int child_start(const char *const *argv, int with_input, struct child *ch)
+{
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    struct kumo_driver_kit_buf err;
-    kumo_driver_kit_buf_init(&err);
-    command_line(argv, cmd, sizeof(cmd));
-    if (now_ns() >= deadline_ns)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
-                                    "%s: the deadline passed before `%s` ran", what, cmd);
-    if ((input != NULL && pipe2(in_pipe, O_CLOEXEC) != 0) || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+    if ((with_input && pipe2(in_pipe, O_CLOEXEC) != 0) || pipe2(out_pipe, O_CLOEXEC) != 0 ||
         pipe2(err_pipe, O_CLOEXEC) != 0) {
         int e = errno;
-        for (int i = 0; i < 2; i++) {
-            if (in_pipe[i] >= 0)
-                close(in_pipe[i]);
-            if (out_pipe[i] >= 0)
-                close(out_pipe[i]);
-            if (err_pipe[i] >= 0)
-                close(err_pipe[i]);
-        }
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
-                                    "%s: cannot run `%s`: %s", what, cmd, strerror(e));
+        close_pair(in_pipe);
+        close_pair(out_pipe);
+        close_pair(err_pipe);
+        return e;
     }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -144,7 +143,7 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
     sigemptyset(&none);
     sigfillset(&all);
     posix_spawn_file_actions_init(&fa);
-    if (input != NULL)
+    if (with_input)
         posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -154,104 +153,116 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int spawn_rc =
-        posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)(uintptr_t)argv, command_env);
+    int rc =
+        posix_spawn(&ch->pid, argv[0], &fa, &attr, (char *const *)(uintptr_t)argv, command_env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    if (input != NULL)
+    /* The child's ends are its own now. */
+    if (in_pipe[0] >= 0)
         close(in_pipe[0]);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    if (spawn_rc != 0) {
-        if (input != NULL)
-            close(in_pipe[1]);
-        close(out_pipe[0]);
-        close(err_pipe[0]);
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
-                                    "%s: cannot run `%s`: %s", what, cmd, strerror(spawn_rc));
+    ch->in_fd = in_pipe[1];
+    ch->out_fd = out_pipe[0];
+    ch->err_fd = err_pipe[0];
+    if (rc != 0) {
+        int ours[3] = {ch->in_fd, ch->out_fd, ch->err_fd};
+        for (int i = 0; i < 3; i++)
+            if (ours[i] >= 0)
+                close(ours[i]);
     }
-    /* Feed stdin, drain stdout and stderr, until both close or the deadline. */
+    return rc;
+}
+
+/* One poll round's reads: stdout into out (when not NULL), stderr (its first
+ * 4 KiB) into err; a pipe at its end is closed. */
+static void child_read(struct child *ch, const struct pollfd *fds, int slot_out, int slot_err,
+                       struct kumo_driver_kit_buf *out, struct kumo_driver_kit_buf *err)
+{
+    char chunk[4096];
+    int *readers[2] = {&ch->out_fd, &ch->err_fd};
+    int slots[2] = {slot_out, slot_err};
+    for (int r = 0; r < 2; r++) {
+        if (slots[r] < 0 || !fds[slots[r]].revents)
+            continue;
+        ssize_t got = read(*readers[r], chunk, sizeof(chunk));
+        if (got > 0) {
+            if (r == 0 && out != NULL)
+                kumo_driver_kit_buf_add(out, chunk, (size_t)got);
+            else if (r == 1 && err->len < 4096)
+                kumo_driver_kit_buf_add(err, chunk, (size_t)got);
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+            close(*readers[r]);
+            *readers[r] = -1;
+        }
+    }
+}
+
+/* Feeds input to stdin and drains stdout and stderr until both close or the
+ * deadline (returns 1 then, with every pipe closed). */
+static int child_pump(struct child *ch, const char *input, int64_t deadline_ns,
+                      struct kumo_driver_kit_buf *out, struct kumo_driver_kit_buf *err)
+{
     size_t fed = 0, input_len = input ? strlen(input) : 0;
-    int in_fd = input != NULL ? in_pipe[1] : -1, out_fd = out_pipe[0], err_fd = err_pipe[0];
     int timed_out = 0;
-    if (in_fd >= 0)
-        fcntl(in_fd, F_SETFL, O_NONBLOCK);
-    if (in_fd >= 0 && input_len == 0) {
-        close(in_fd);
-        in_fd = -1;
+    if (ch->in_fd >= 0)
+        fcntl(ch->in_fd, F_SETFL, O_NONBLOCK);
+    if (ch->in_fd >= 0 && input_len == 0) {
+        close(ch->in_fd);
+        ch->in_fd = -1;
     }
-    while (out_fd >= 0 || err_fd >= 0) {
+    while (ch->out_fd >= 0 || ch->err_fd >= 0) {
         struct pollfd fds[3];
         int n = 0, slot_in = -1, slot_out = -1, slot_err = -1;
-        if (in_fd >= 0) {
-            fds[n] = (struct pollfd){in_fd, POLLOUT, 0};
-            slot_in = n++;
-        }
-        if (out_fd >= 0) {
-            fds[n] = (struct pollfd){out_fd, POLLIN, 0};
-            slot_out = n++;
-        }
-        if (err_fd >= 0) {
-            fds[n] = (struct pollfd){err_fd, POLLIN, 0};
-            slot_err = n++;
-        }
+        if (ch->in_fd >= 0)
+            fds[slot_in = n++] = (struct pollfd){ch->in_fd, POLLOUT, 0};
+        if (ch->out_fd >= 0)
+            fds[slot_out = n++] = (struct pollfd){ch->out_fd, POLLIN, 0};
+        if (ch->err_fd >= 0)
+            fds[slot_err = n++] = (struct pollfd){ch->err_fd, POLLIN, 0};
         int64_t left = deadline_ns - now_ns();
         if (left <= 0) {
             timed_out = 1;
             break;
         }
-        int ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
+        int ms = left / 1000000 > LOCAL_POLL_MAX_MS ? LOCAL_POLL_MAX_MS : (int)(left / 1000000) + 1;
         if (poll(fds, (nfds_t)n, ms) < 0 && errno != EINTR)
             break;
-        char chunk[4096];
         if (slot_in >= 0 && fds[slot_in].revents) {
-            ssize_t w = write(in_fd, input + fed, input_len - fed);
+            ssize_t w = write(ch->in_fd, input + fed, input_len - fed);
             if (w > 0)
                 fed += (size_t)w;
             if ((w < 0 && errno != EAGAIN && errno != EINTR) || fed == input_len) {
-                close(in_fd);
-                in_fd = -1;
+                close(ch->in_fd);
+                ch->in_fd = -1;
             }
         }
-        int *readers[2] = {&out_fd, &err_fd};
-        int slots[2] = {slot_out, slot_err};
-        for (int r = 0; r < 2; r++) {
-            if (slots[r] < 0 || !fds[slots[r]].revents)
-                continue;
-            ssize_t got = read(*readers[r], chunk, sizeof(chunk));
-            if (got > 0) {
-                if (r == 0 && out != NULL)
-                    kumo_driver_kit_buf_add(out, chunk, (size_t)got);
-                else if (r == 1 && err.len < 4096)
-                    kumo_driver_kit_buf_add(&err, chunk, (size_t)got);
-            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-                close(*readers[r]);
-                *readers[r] = -1;
-            }
-        }
+        child_read(ch, fds, slot_out, slot_err, out, err);
     }
-    if (in_fd >= 0)
-        close(in_fd);
-    if (out_fd >= 0)
-        close(out_fd);
-    if (err_fd >= 0)
-        close(err_fd);
+    int ours[3] = {ch->in_fd, ch->out_fd, ch->err_fd};
+    for (int i = 0; i < 3; i++)
+        if (ours[i] >= 0)
+            close(ours[i]);
+    return timed_out;
+}
+
+/* The result of a finished (or, when timed_out, killed) command. */
+static kumo_driver_code child_outcome(struct child *ch, int timed_out, const char *what,
+                                      const char *cmd, const char *err_text,
+                                      struct kumo_driver_diag *diag)
+{
     if (timed_out)
-        kill(pid, SIGKILL);
+        kill(ch->pid, SIGKILL);
     int status = 0, waited;
-    while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+    while ((waited = waitpid(ch->pid, &status, 0)) < 0 && errno == EINTR)
         ;
-    int lost = waited < 0; /* ECHILD: this process ignores SIGCHLD, the status is gone */
-    trim_stderr(err.data, err_text, sizeof(err_text));
-    kumo_driver_kit_buf_fini(&err);
     if (timed_out)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_TIMEOUT, "Timeout",
             "%s: `%s` did not finish by the deadline (killed; it may have applied "
             "part of its change)",
             what, cmd);
-    if (lost)
+    if (waited < 0) /* ECHILD: this process ignores SIGCHLD, the status is gone */
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
             "%s: the exit status of `%s` is unknown (SIGCHLD is ignored in this "
@@ -268,6 +279,28 @@ kumo_driver_code local_run(const char *const *argv, const char *input, int64_t d
                                     WTERMSIG(status), err_text);
     return kumo_driver_kit_fail(diag, code, "CommandFailed", "%s: `%s` failed (exit %d): %s", what,
                                 cmd, WEXITSTATUS(status), err_text);
+}
+
+kumo_driver_code local_run(const char *const *argv, const char *input, int64_t deadline_ns,
+                           const char *what, struct kumo_driver_kit_buf *out,
+                           struct kumo_driver_diag *diag)
+{
+    char cmd[200], err_text[300];
+    struct child ch;
+    command_line(argv, cmd, sizeof(cmd));
+    if (now_ns() >= deadline_ns)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_TIMEOUT, "Timeout",
+                                    "%s: the deadline passed before `%s` ran", what, cmd);
+    int e = child_start(argv, input != NULL, &ch);
+    if (e != 0)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "CommandFailed",
+                                    "%s: cannot run `%s`: %s", what, cmd, strerror(e));
+    struct kumo_driver_kit_buf err;
+    kumo_driver_kit_buf_init(&err);
+    int timed_out = child_pump(&ch, input, deadline_ns, out, &err);
+    trim_stderr(err.data, err_text, sizeof(err_text));
+    kumo_driver_kit_buf_fini(&err);
+    return child_outcome(&ch, timed_out, what, cmd, err_text, diag);
 }
 
 kumo_driver_code local_ip_batch(struct kumo_driver_conn *c, const char *netns, const char *lines,
@@ -379,24 +412,24 @@ int local_pid_stop(int64_t pid, uint64_t start, int hard, int64_t grace_ms, int6
         if (!local_pid_alive(pid, start))
             return 0;
         int64_t now = now_ns();
-        if (!killed && (now >= kill_at || now >= deadline_ns - 50 * 1000000)) {
+        if (!killed && (now >= kill_at || now >= deadline_ns - LOCAL_KILL_MARGIN_NS)) {
             kill((pid_t)pid, SIGKILL);
             kill(-(pid_t)pid, SIGKILL);
             killed = 1;
         }
         if (now >= deadline_ns)
             return -1;
-        nap_ms(5);
+        nap_ms(LOCAL_POLL_MS);
     }
 }
 
-int local_netns_kill_all(const char *netns)
+/* SIGKILLs every process (but this one) whose network namespace is `want`;
+ * returns how many were signalled. A zombie has left its namespaces, so it is
+ * not counted. */
+static int kill_in_netns(const struct stat *want)
 {
-    char path[LOCAL_NAME_MAX + 16], ns_path[64];
-    struct stat want, have;
-    snprintf(path, sizeof(path), "/run/netns/%s", netns);
-    if (stat(path, &want) != 0)
-        return 0;
+    char ns_path[64];
+    struct stat have;
     DIR *proc = opendir("/proc");
     if (proc == NULL)
         return 0;
@@ -408,13 +441,31 @@ int local_netns_kill_all(const char *netns)
         if (*end != '\0' || pid <= 0 || pid == (long)self)
             continue;
         snprintf(ns_path, sizeof(ns_path), "/proc/%ld/ns/net", pid);
-        if (stat(ns_path, &have) == 0 && have.st_ino == want.st_ino && have.st_dev == want.st_dev) {
+        if (stat(ns_path, &have) == 0 && have.st_ino == want->st_ino &&
+            have.st_dev == want->st_dev) {
             kill((pid_t)pid, SIGKILL);
             count++;
         }
     }
     closedir(proc);
     return count;
+}
+
+int local_netns_kill_all(const char *netns, int64_t deadline_ns)
+{
+    char path[LOCAL_NAME_MAX + 16];
+    struct stat want;
+    snprintf(path, sizeof(path), "/run/netns/%s", netns);
+    if (stat(path, &want) != 0)
+        return 0;
+    /* SIGKILL is not instant: a process keeps its namespace until it has
+     * exited, so scan again until a pass finds no one left. */
+    while (kill_in_netns(&want) > 0) {
+        if (now_ns() >= deadline_ns)
+            return -1;
+        nap_ms(LOCAL_POLL_MS);
+    }
+    return 0;
 }
 
 /* ---- Starting the machine's process ------------------------------------------- */
@@ -474,10 +525,40 @@ static void become_init(const struct local_spawn *s, int log_fd, int null_fd, in
     _exit(127);
 }
 
+/* Closes every descriptor from 3 up but the n in keep (async-signal-safe). A
+ * forked copy of the host's descriptors would hold the host's flock()s (kumod's
+ * store lock, the state lock) until it execs or exits, so a kumod killed at
+ * that moment could not start again at once. */
+static void close_all_but(int *keep, int n)
+{
+#ifdef SYS_close_range
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned from = 3;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < from)
+            continue;
+        if ((unsigned)keep[i] > from)
+            syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+#else
+    (void)keep;
+    (void)n;
+#endif
+}
+
 /* The helper: runs in the child, never returns. */
 static void helper(const struct local_spawn *s, int net_fd, const int *cgroup_fds, int log_fd,
                    int null_fd, int fd)
 {
+    int keep[6] = {net_fd, cgroup_fds[0], cgroup_fds[1], log_fd, null_fd, fd};
+    close_all_but(keep, 6);
     if (setns(net_fd, CLONE_NEWNET) != 0) {
         report(fd, 'E', errno, 0, "setns");
         _exit(1);
@@ -512,64 +593,71 @@ static void helper(const struct local_spawn *s, int net_fd, const int *cgroup_fd
     _exit(0);
 }
 
-int local_spawn_start(const struct local_spawn *s, int64_t deadline_ns, int64_t *pid_out,
-                      uint64_t *start_out, char *err, size_t err_size)
+/* The files the helper needs, opened before the fork (-1: not open). */
+struct spawn_fds {
+    int net, log, null, cgroups[2], pipe[2];
+};
+
+static void spawn_fds_close(struct spawn_fds *f)
+{
+    int all[] = {f->net, f->log, f->null, f->cgroups[0], f->cgroups[1], f->pipe[0], f->pipe[1]};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (all[i] >= 0)
+            close(all[i]);
+}
+
+/* Opens the namespace, the log, /dev/null, the cgroups and the report pipe; 0 or -1 with err. */
+static int spawn_fds_open(const struct local_spawn *s, struct spawn_fds *f, char *err,
+                          size_t err_size)
 {
     char path[LOCAL_NAME_MAX + 16];
-    int net_fd = -1, log_fd = -1, null_fd = -1, cgroup_fds[2] = {-1, -1}, fds[2] = {-1, -1};
-    int rc = -1;
-    *pid_out = 0;
-    *start_out = 0;
+    *f = (struct spawn_fds){-1, -1, -1, {-1, -1}, {-1, -1}};
     snprintf(path, sizeof(path), "/run/netns/%s", s->netns);
-    if ((net_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    if ((f->net = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(err, err_size, "opening %s: %s", path, strerror(errno));
-        goto done;
+        return -1;
     }
-    if ((log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+    if ((f->log = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
         snprintf(err, err_size, "opening the log %s: %s", s->log_path, strerror(errno));
-        goto done;
+        return -1;
     }
-    if ((null_fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+    if ((f->null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
         snprintf(err, err_size, "opening /dev/null: %s", strerror(errno));
-        goto done;
+        return -1;
     }
     for (int i = 0; i < 2; i++) {
         if (s->cgroup_procs[i] == NULL || s->cgroup_procs[i][0] == '\0')
             continue;
-        if ((cgroup_fds[i] = open(s->cgroup_procs[i], O_WRONLY | O_CLOEXEC)) < 0) {
+        if ((f->cgroups[i] = open(s->cgroup_procs[i], O_WRONLY | O_CLOEXEC)) < 0) {
             snprintf(err, err_size, "opening %s: %s", s->cgroup_procs[i], strerror(errno));
-            goto done;
+            return -1;
         }
     }
-    if (pipe2(fds, O_CLOEXEC) != 0) {
+    if (pipe2(f->pipe, O_CLOEXEC) != 0) {
         snprintf(err, err_size, "pipe: %s", strerror(errno));
-        goto done;
+        return -1;
     }
-    pid_t child = fork();
-    if (child < 0) {
-        snprintf(err, err_size, "fork: %s", strerror(errno));
-        goto done;
-    }
-    if (child == 0)
-        helper(s, net_fd, cgroup_fds, log_fd, null_fd, fds[1]);
-    close(fds[1]);
-    fds[1] = -1;
-    while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-        ;
-    /* Read reports until EOF (exec closed the pipe) or the deadline. */
-    struct report r, got_pid, got_err;
-    memset(&got_pid, 0, sizeof(got_pid));
-    memset(&got_err, 0, sizeof(got_err));
+    return 0;
+}
+
+/* Reads the helper's reports until EOF (exec closed the pipe) or the deadline:
+ * the last pid report into got_pid, the last error into got_err. */
+static void read_reports(int fd, int64_t deadline_ns, struct report *got_pid,
+                         struct report *got_err)
+{
+    struct report r;
     size_t have = 0;
+    memset(got_pid, 0, sizeof(*got_pid));
+    memset(got_err, 0, sizeof(*got_err));
     for (;;) {
         int64_t left = deadline_ns - now_ns();
         if (left <= 0)
             break;
-        struct pollfd pfd = {fds[0], POLLIN, 0};
-        int ms = left / 1000000 > 1000 ? 1000 : (int)(left / 1000000) + 1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int ms = left / 1000000 > LOCAL_POLL_MAX_MS ? LOCAL_POLL_MAX_MS : (int)(left / 1000000) + 1;
         if (poll(&pfd, 1, ms) <= 0)
             continue;
-        ssize_t n = read(fds[0], (char *)&r + have, sizeof(r) - have);
+        ssize_t n = read(fd, (char *)&r + have, sizeof(r) - have);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -578,35 +666,52 @@ int local_spawn_start(const struct local_spawn *s, int64_t deadline_ns, int64_t 
         if (have < sizeof(r))
             continue;
         have = 0;
-        if (r.tag == 'P')
-            got_pid = r;
-        else
-            got_err = r;
+        *(r.tag == 'P' ? got_pid : got_err) = r;
     }
+}
+
+int local_spawn_start(const struct local_spawn *s, int64_t deadline_ns, int64_t *pid_out,
+                      uint64_t *start_out, char *err, size_t err_size)
+{
+    struct spawn_fds f;
+    struct report got_pid, got_err;
+    *pid_out = 0;
+    *start_out = 0;
+    if (spawn_fds_open(s, &f, err, err_size) != 0) {
+        spawn_fds_close(&f);
+        return -1;
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        snprintf(err, err_size, "fork: %s", strerror(errno));
+        spawn_fds_close(&f);
+        return -1;
+    }
+    if (child == 0)
+        helper(s, f.net, f.cgroups, f.log, f.null, f.pipe[1]);
+    close(f.pipe[1]);
+    f.pipe[1] = -1;
+    while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+        ;
+    read_reports(f.pipe[0], deadline_ns, &got_pid, &got_err);
+    spawn_fds_close(&f);
     if (got_err.tag == 'E') {
         snprintf(err, err_size, "starting %s in network namespace %s: %s: %s", s->path, s->netns,
                  got_err.step, strerror(got_err.err));
         if (got_pid.pid > 0) /* the init failed after the helper reported it: reap nothing */
             kill((pid_t)got_pid.pid, SIGKILL);
-        goto done;
+        return -1;
     }
     if (got_pid.pid <= 0) {
         snprintf(err, err_size, "starting %s in network namespace %s: no answer by the deadline",
                  s->path, s->netns);
-        rc = deadline_ns <= now_ns() ? -2 : -1;
-        goto done;
+        return deadline_ns <= now_ns() ? -2 : -1;
     }
     *pid_out = got_pid.pid;
     *start_out = local_pid_start(got_pid.pid);
     if (*start_out == 0) {
         snprintf(err, err_size, "%s exited at once (see %s)", s->path, s->log_path);
-        goto done;
+        return -1;
     }
-    rc = 0;
-done:;
-    int all[] = {net_fd, log_fd, null_fd, cgroup_fds[0], cgroup_fds[1], fds[0], fds[1]};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        if (all[i] >= 0)
-            close(all[i]);
-    return rc;
+    return 0;
 }

@@ -190,10 +190,8 @@ static kumo_driver_code purge_links(struct local_call *call, struct kumo_driver_
         if (got <= 0)
             continue;
         alias[got] = '\0';
-        if (strncmp(alias, head, (size_t)len) == 0 && local_link_exists(e->d_name) &&
-            rc == KUMO_DRIVER_OK)
-            rc = local_ip(call->conn, call->deadline_ns, "purge", diag, "link", "del", "dev",
-                          e->d_name, NULL);
+        if (strncmp(alias, head, (size_t)len) == 0 && rc == KUMO_DRIVER_OK)
+            rc = local_link_delete(call, e->d_name, "purge", diag);
     }
     if (d != NULL)
         closedir(d);

@@ -58,6 +58,21 @@
 /* A machine still building this long after its create began was cut short (a create builds
  * in tens of milliseconds, and calls on one connection never overlap): observe finishes it. */
 #define LOCAL_BUILD_STALE_NS (5 * 1000000000LL)
+/* How often a wait for a process, a namespace or a file polls. */
+#define LOCAL_POLL_MS 5
+/* A process stop sends SIGKILL at the latest this long before its deadline. */
+#define LOCAL_KILL_MARGIN_NS (50 * 1000000LL)
+/* The longest single poll() of a wait (it wakes up to check the deadline). */
+#define LOCAL_POLL_MAX_MS 1000
+/* A busy cgroup folder is tried again this often, this many times. */
+#define LOCAL_CGROUP_RETRY_MS    10
+#define LOCAL_CGROUP_RETRY_COUNT 100
+/* Another connection's hold of the state lock is polled this often. */
+#define LOCAL_LOCK_RETRY_MS 2
+/* SIGTERM to SIGKILL when stop_grace_ms is not set. */
+#define LOCAL_DEFAULT_STOP_GRACE_MS 1000
+/* The deadline of a control call (inventory, purge). */
+#define LOCAL_CONTROL_DEADLINE_NS (60 * 1000000000LL)
 
 extern const struct kumo_driver_host *local_host;
 
@@ -153,10 +168,14 @@ struct local_object *local_state_find_id(struct local_state *st, int kind, const
 struct local_object *local_state_find_token(struct local_state *st, int kind, const char *token);
 
 /* Reloads `path` into st when it changed since the last load/save (a missing
- * file is an empty state). 0 ok; -1 with err on a read or parse failure. */
-int local_state_load(struct local_state *st, const char *path, char *err, size_t err_size);
-/* Writes st to path atomically (tmp file, fsync, rename). 0 ok; -1 with err. */
-int local_state_save(struct local_state *st, const char *path, char *err, size_t err_size);
+ * file is an empty state). OK, or INTERNAL/NOMEM (StateUnreadable) naming the
+ * file (and the damaged line). */
+kumo_driver_code local_state_load(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag);
+/* Writes st to path atomically (tmp file, fsync, rename). OK, or
+ * INTERNAL/NOMEM (StateUnwritable) naming the file. */
+kumo_driver_code local_state_save(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag);
 
 /* ---- The connection ------------------------------------------------------- */
 
@@ -281,9 +300,11 @@ uint64_t local_pid_start(int64_t pid);
 /* Stops pid: SIGTERM (unless hard), up to grace_ms, then SIGKILL; waits until
  * gone or the deadline. 0 gone, -1 still there at the deadline. */
 int local_pid_stop(int64_t pid, uint64_t start, int hard, int64_t grace_ms, int64_t deadline_ns);
-/* SIGKILLs every process whose network namespace is /run/netns/<netns>;
- * returns how many were signalled. */
-int local_netns_kill_all(const char *netns);
+/* SIGKILLs every process whose network namespace is /run/netns/<netns> and
+ * waits until none is left (a process keeps the namespace, its veth and its
+ * cgroup until it has exited). 0 none left (or no such namespace), -1 some
+ * still there at deadline_ns. */
+int local_netns_kill_all(const char *netns, int64_t deadline_ns);
 
 /* ---- net.c: addresses, bridges, firewall ---------------------------------- */
 
@@ -315,6 +336,10 @@ kumo_driver_code local_bridge_ensure(struct local_call *call, const char *bridge
                                      const char *what, struct kumo_driver_diag *diag);
 kumo_driver_code local_bridge_delete(struct local_call *call, const char *bridge, const char *what,
                                      struct kumo_driver_diag *diag);
+/* Deletes the link `name` (a bridge or a veth) when it exists; a link that
+ * vanishes meanwhile (its namespace torn down by the kernel) is deleted too. */
+kumo_driver_code local_link_delete(struct local_call *call, const char *name, const char *what,
+                                   struct kumo_driver_diag *diag);
 /* 1 when /sys/class/net/<name> exists. */
 int local_link_exists(const char *name);
 /* Rewrites the connection's nftables table from the state (removes it when no
@@ -356,15 +381,7 @@ const char *local_image_name(size_t i);
 const char *local_image_description(size_t i);
 const char *local_arch(void);
 
-kumo_driver_code local_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                       struct kumo_driver_region_list **out,
-                                       struct kumo_driver_diag *diag);
-kumo_driver_code local_catalog_instance_types(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                              struct kumo_driver_instance_type_list **out,
-                                              struct kumo_driver_diag *diag);
-kumo_driver_code local_catalog_images(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                      struct kumo_driver_image_list **out,
-                                      struct kumo_driver_diag *diag);
+KUMO_DRIVER_KIT_DECLARE_CATALOG(local);
 
 /* ---- pack.c ---------------------------------------------------------------- */
 

@@ -109,12 +109,10 @@ kumo_driver_code local_machine_teardown(struct local_call *call, const char *id,
     local_netns_name(c, id, netns, sizeof(netns));
     local_veth_name(id, veth, sizeof(veth));
     snprintf(what, sizeof(what), "deleting machine %s", id);
-    local_netns_kill_all(netns);
-    if (local_pid_stop(pid, pid_start, 1, 0, call->deadline_ns) != 0)
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0 ||
+        local_pid_stop(pid, pid_start, 1, 0, call->deadline_ns) != 0)
         return local_timeout(call, what, diag);
-    kumo_driver_code rc = KUMO_DRIVER_OK;
-    if (local_link_exists(veth))
-        rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+    kumo_driver_code rc = local_link_delete(call, veth, what, diag);
     if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
         rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
     if (rc != KUMO_DRIVER_OK)
@@ -141,28 +139,96 @@ static int append_env(char **envp, size_t *n, size_t max, const char *key, const
     return 0;
 }
 
+/* Writes the machine's user data to data_path (set to "" when it has none). */
+static kumo_driver_code write_user_data(struct kumo_driver_conn *c, const struct local_object *m,
+                                        char *data_path, size_t size, struct kumo_driver_diag *diag)
+{
+    data_path[0] = '\0';
+    if (m->user_data == NULL || m->user_data[0] == '\0')
+        return KUMO_DRIVER_OK;
+    local_machine_file(c, m->id, "user-data", data_path, size);
+    FILE *f = fopen(data_path, "w");
+    int ok = f != NULL && fputs(m->user_data, f) >= 0;
+    if (f != NULL)
+        ok = fclose(f) == 0 && ok;
+    if (!ok)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
+                                    "machine %s: writing its user data to %s: %s", m->id, data_path,
+                                    strerror(errno));
+    return KUMO_DRIVER_OK;
+}
+
+#define MACHINE_ENV_MAX 24
+
+/* The environment the machine's process starts with (strings malloc'd into
+ * envp, NULL-terminated, *n of them); -1 when out of memory. */
+static int machine_env(struct kumo_driver_conn *c, const struct local_object *m,
+                       const struct local_pool *pool, const char *data_path, char **envp, size_t *n)
+{
+    char gateway[32], prefix[8], agent_dir[LOCAL_NAME_MAX + 64];
+    const struct local_object *key = local_state_find_id(&c->state, LOCAL_KEY_PAIR, m->key_id);
+    local_ip_format(pool->base + 1, gateway, sizeof(gateway));
+    snprintf(prefix, sizeof(prefix), "%d", pool->prefix);
+    local_machine_file(c, m->id, "agent", agent_dir, sizeof(agent_dir));
+    const size_t max = MACHINE_ENV_MAX;
+    return append_env(envp, n, max, "PATH",
+                      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") |
+           append_env(envp, n, max, "HOME", "/root") |
+           append_env(envp, n, max, "KUMO_MACHINE_UID", m->token) |
+           append_env(envp, n, max, "KUMO_MACHINE_ID", m->id) |
+           append_env(envp, n, max, "KUMO_MACHINE_NAME", m->name ? m->name : "") |
+           append_env(envp, n, max, "KUMO_MACHINE_IP", m->ip) |
+           append_env(envp, n, max, "KUMO_MACHINE_PREFIX_LENGTH", prefix) |
+           append_env(envp, n, max, "KUMO_MACHINE_GATEWAY", gateway) |
+           append_env(envp, n, max, "KUMO_MACHINE_INSTANCE_TYPE", m->type) |
+           append_env(envp, n, max, "KUMO_MACHINE_IMAGE", m->image) |
+           append_env(envp, n, max, "KUMO_MACHINE_REGION", c->cfg.region) |
+           append_env(envp, n, max, "KUMO_MACHINE_ZONE", m->zone) |
+           append_env(envp, n, max, "KUMO_CONNECTION", c->name) |
+           append_env(envp, n, max, "KUMO_MACHINE_USER_DATA_FILE",
+                      data_path[0] ? data_path : NULL) |
+           append_env(envp, n, max, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL) |
+           append_env(envp, n, max, "KUMO_AGENT_BOOTSTRAP", m->agent_bootstrap) |
+           append_env(envp, n, max, "KUMO_AGENT_DATA_DIR", m->agent_bootstrap ? agent_dir : NULL);
+}
+
+/* Runs s as the machine's process and records its pid. */
+static kumo_driver_code spawn_machine(struct local_call *call, struct local_object *m,
+                                      const struct local_spawn *s, struct kumo_driver_diag *diag)
+{
+    char err[600];
+    int64_t pid;
+    uint64_t start;
+    int started = local_spawn_start(s, call->deadline_ns, &pid, &start, err, sizeof(err));
+    int namespaces = strstr(err, "unshare") != NULL || strstr(err, "mount") != NULL;
+    if (started == -2)
+        return local_timeout(call, err, diag);
+    if (started != 0)
+        return kumo_driver_kit_fail(
+            diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id, err,
+            s->isolate && namespaces ? " (isolation=none runs it without PID and mount "
+                                       "namespaces)"
+                                     : "");
+    m->pid = pid;
+    m->pid_start = start;
+    m->launch_ns = call->now_ns;
+    return KUMO_DRIVER_OK;
+}
+
 /* Starts the machine's process (after removing any stray one). */
 static kumo_driver_code start_process(struct local_call *call, struct local_object *m,
                                       const struct local_pool *pool, struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
     char netns[LOCAL_NAME_MAX], log_path[LOCAL_NAME_MAX + 64], data_path[LOCAL_NAME_MAX + 64];
-    char gateway[32], prefix[8], procs[2][LOCAL_NAME_MAX], err[600];
+    char procs[2][LOCAL_NAME_MAX], err[600];
     local_netns_name(c, m->id, netns, sizeof(netns));
-    local_netns_kill_all(netns);
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0)
+        return local_timeout(call, "stopping a stray process of the machine", diag);
     local_machine_file(c, m->id, "log", log_path, sizeof(log_path));
-    data_path[0] = '\0';
-    if (m->user_data && m->user_data[0]) {
-        local_machine_file(c, m->id, "user-data", data_path, sizeof(data_path));
-        FILE *f = fopen(data_path, "w");
-        int ok = f != NULL && fputs(m->user_data, f) >= 0;
-        if (f != NULL)
-            ok = fclose(f) == 0 && ok;
-        if (!ok)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "InternalError",
-                                        "machine %s: writing its user data to %s: %s", m->id,
-                                        data_path, strerror(errno));
-    }
+    kumo_driver_code rc = write_user_data(c, m, data_path, sizeof(data_path), diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     const struct local_type *t = local_type_find(m->type);
     if (c->cgroup_mode != LOCAL_CGROUP_NONE &&
         local_cgroup_ensure(c, m->id, t ? t->vcpu : 1, t ? t->memory_mib : 1024, procs, err,
@@ -170,37 +236,12 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
         local_log(KUMO_DRIVER_LOG_WARN, "machine %s: %s", m->id, err);
     if (c->cgroup_mode == LOCAL_CGROUP_NONE)
         procs[0][0] = procs[1][0] = '\0';
-    const struct local_object *key = local_state_find_id(&c->state, LOCAL_KEY_PAIR, m->key_id);
-    local_ip_format(pool->base + 1, gateway, sizeof(gateway));
-    snprintf(prefix, sizeof(prefix), "%d", pool->prefix);
     /* The kumo-agent when the machine has a bootstrap and no agent_command is configured. */
     int kumo_agent = c->agent_is_placeholder && m->agent_bootstrap && m->agent_bootstrap[0];
     char *kumo_agent_argv[2] = {"kumo-agent", NULL};
-    char agent_dir[LOCAL_NAME_MAX + 64];
-    local_machine_file(c, m->id, "agent", agent_dir, sizeof(agent_dir));
-    char *envp[24] = {NULL};
+    char *envp[MACHINE_ENV_MAX] = {NULL};
     size_t n = 0;
-    int failed =
-        append_env(envp, &n, 24, "PATH",
-                   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") |
-        append_env(envp, &n, 24, "HOME", "/root") |
-        append_env(envp, &n, 24, "KUMO_MACHINE_UID", m->token) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_ID", m->id) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_NAME", m->name ? m->name : "") |
-        append_env(envp, &n, 24, "KUMO_MACHINE_IP", m->ip) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_PREFIX_LENGTH", prefix) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_GATEWAY", gateway) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_INSTANCE_TYPE", m->type) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_IMAGE", m->image) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_REGION", c->cfg.region) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_ZONE", m->zone) |
-        append_env(envp, &n, 24, "KUMO_CONNECTION", c->name) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_USER_DATA_FILE", data_path[0] ? data_path : NULL) |
-        append_env(envp, &n, 24, "KUMO_MACHINE_SSH_PUBLIC_KEY", key ? key->public_key : NULL) |
-        append_env(envp, &n, 24, "KUMO_AGENT_BOOTSTRAP", m->agent_bootstrap) |
-        append_env(envp, &n, 24, "KUMO_AGENT_DATA_DIR", m->agent_bootstrap ? agent_dir : NULL);
-    kumo_driver_code rc = KUMO_DRIVER_OK;
-    if (failed) {
+    if (machine_env(c, m, pool, data_path, envp, &n) != 0) {
         rc = local_nomem(diag);
     } else {
         struct local_spawn s = {netns,
@@ -210,23 +251,7 @@ static kumo_driver_code start_process(struct local_call *call, struct local_obje
                                 log_path,
                                 c->cfg.isolate,
                                 {procs[0], procs[1]}};
-        int64_t pid;
-        uint64_t start;
-        int started = local_spawn_start(&s, call->deadline_ns, &pid, &start, err, sizeof(err));
-        int namespaces = strstr(err, "unshare") != NULL || strstr(err, "mount") != NULL;
-        if (started == -2) {
-            rc = local_timeout(call, err, diag);
-        } else if (started != 0) {
-            rc = kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INTERNAL, "AgentFailed", "machine %s: %s%s", m->id, err,
-                c->cfg.isolate && namespaces
-                    ? " (isolation=none runs it without PID and mount namespaces)"
-                    : "");
-        } else {
-            m->pid = pid;
-            m->pid_start = start;
-            m->launch_ns = call->now_ns;
-        }
+        rc = spawn_machine(call, m, &s, diag);
     }
     for (size_t i = 0; i < n; i++)
         free(envp[i]);
@@ -249,8 +274,7 @@ kumo_driver_code local_netns_attach(struct local_call *call, const char *id, con
     local_veth_name(id, veth, sizeof(veth));
     local_alias(c, id, token, alias, sizeof(alias));
     if (!local_netns_exists(netns)) {
-        if (local_link_exists(veth))
-            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+        rc = local_link_delete(call, veth, what, diag);
         /* `ip netns del` also removes the file of an add that was cut off. */
         if (rc == KUMO_DRIVER_OK && netns_file_exists(netns))
             rc = local_ip(c, call->deadline_ns, what, diag, "netns", "del", netns, NULL);
@@ -261,7 +285,7 @@ kumo_driver_code local_netns_attach(struct local_call *call, const char *id, con
         struct kumo_driver_diag scratch;
         if (local_ip(c, call->deadline_ns, what, &scratch, "-n", netns, "link", "show", "dev",
                      "eth0", NULL) != KUMO_DRIVER_OK)
-            rc = local_ip(c, call->deadline_ns, what, diag, "link", "del", "dev", veth, NULL);
+            rc = local_link_delete(call, veth, what, diag);
     }
     if (rc == KUMO_DRIVER_OK && !local_link_exists(veth))
         rc = local_ip(c, call->deadline_ns, what, diag, "link", "add", "name", veth, "type", "veth",
@@ -334,9 +358,7 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
                                    const char *const *ids, size_t count,
                                    struct kumo_driver_diag *diag)
 {
-    for (size_t i = 0; i < o->sg_count; i++)
-        free(o->sg_ids[i]);
-    free(o->sg_ids);
+    kumo_driver_kit_strings_free(o->sg_ids, o->sg_count);
     o->sg_ids = NULL;
     o->sg_count = 0;
     if (count > LOCAL_MAX_GROUPS)
@@ -351,17 +373,11 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
         const struct local_object *g =
             local_state_find_id(&call->conn->state, LOCAL_SECURITY_GROUP, ids[i]);
         if (g == NULL)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                                        "The security group '%s' does not exist in %s",
-                                        ids[i] ? ids[i] : "", call->conn->cfg.region);
-        const char *want = o->network_id ? o->network_id : "";
-        const char *have = g->network_id ? g->network_id : "";
-        if (strcmp(want, have) != 0)
-            return kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                "security group %s belongs to network '%s' but the machine is in "
-                "network '%s'",
-                g->id, have, want);
+            return kumo_driver_kit_group_missing(ids[i], call->conn->cfg.region, diag);
+        kumo_driver_code rc =
+            kumo_driver_kit_group_network_check(g->id, g->network_id, o->network_id, diag);
+        if (rc != KUMO_DRIVER_OK)
+            return rc;
         if (local_set_str(&o->sg_ids[o->sg_count], g->id) != 0)
             return local_nomem(diag);
         o->sg_count++;
@@ -370,22 +386,20 @@ static kumo_driver_code set_groups(struct local_call *call, struct local_object 
 }
 
 /* A new machine object from spec (not yet in the state). */
-static kumo_driver_code machine_from_spec(struct local_call *call,
-                                          const struct kumo_driver_machine_spec *spec,
-                                          const char *token, struct local_object **out,
-                                          struct kumo_driver_diag *diag)
+/* The spec's instance type and image from the catalog, and kumo-agent when
+ * the machine needs it. */
+static kumo_driver_code check_catalog(struct kumo_driver_conn *c,
+                                      const struct kumo_driver_machine_spec *spec,
+                                      const struct local_type **type, const char **image,
+                                      struct kumo_driver_diag *diag)
 {
-    struct kumo_driver_conn *c = call->conn;
-    *out = NULL;
-    const struct local_type *type = local_type_find(spec->instance_type);
-    if (type == NULL)
+    if ((*type = local_type_find(spec->instance_type)) == NULL)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
             "Invalid value '%s' for InstanceType: the local driver offers "
             "local.nano, local.small, local.medium, local.large, local.xlarge",
             spec->instance_type ? spec->instance_type : "");
-    const char *image = local_image_find(spec->image);
-    if (image == NULL)
+    if ((*image = local_image_find(spec->image)) == NULL)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
             "The image '%s' is not offered by the local driver (host, debian-12, "
@@ -399,22 +413,28 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
             "this machine needs kumo-agent, which is neither in PATH nor beside the program that "
             "loaded the driver; install it or set the connection's config agent_command");
-    struct local_pool pool;
-    kumo_driver_code rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    const char *zone = c->cfg.zone;
-    if (pool.subnet_id[0]) {
+    return KUMO_DRIVER_OK;
+}
+
+/* The machine's zone (its subnet's, else the connection's; the spec's must
+ * match), its key pair (must exist) and the size of its user data. */
+static kumo_driver_code check_placement(struct kumo_driver_conn *c,
+                                        const struct kumo_driver_machine_spec *spec,
+                                        const struct local_pool *pool, const char **zone,
+                                        struct kumo_driver_diag *diag)
+{
+    *zone = c->cfg.zone;
+    if (pool->subnet_id[0]) {
         const struct local_object *net =
-            local_state_find_id(&c->state, LOCAL_NETWORK, pool.network_id);
+            local_state_find_id(&c->state, LOCAL_NETWORK, pool->network_id);
         for (size_t i = 0; net && i < net->subnet_count; i++)
-            if (strcmp(net->subnets[i].id, pool.subnet_id) == 0)
-                zone = net->subnets[i].zone;
+            if (strcmp(net->subnets[i].id, pool->subnet_id) == 0)
+                *zone = net->subnets[i].zone;
     }
-    if (spec->zone && spec->zone[0] && strcmp(spec->zone, zone) != 0)
+    if (spec->zone && spec->zone[0] && strcmp(spec->zone, *zone) != 0)
         return kumo_driver_kit_fail(
             diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-            "Invalid availability zone: [%s]; this machine can only be in %s", spec->zone, zone);
+            "Invalid availability zone: [%s]; this machine can only be in %s", spec->zone, *zone);
     if (spec->key_pair_id && spec->key_pair_id[0] &&
         local_state_find_id(&c->state, LOCAL_KEY_PAIR, spec->key_pair_id) == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidKeyPair.NotFound",
@@ -424,6 +444,26 @@ static kumo_driver_code machine_from_spec(struct local_call *call,
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                     "User data is limited to 16384 bytes (%zu given)",
                                     strlen(spec->user_data));
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code machine_from_spec(struct local_call *call,
+                                          const struct kumo_driver_machine_spec *spec,
+                                          const char *token, struct local_object **out,
+                                          struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    const struct local_type *type = NULL;
+    const char *image = NULL, *zone = NULL;
+    struct local_pool pool;
+    *out = NULL;
+    kumo_driver_code rc = check_catalog(c, spec, &type, &image, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = local_machine_pool(call, spec->network_id, spec->subnet_id, &pool, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = check_placement(c, spec, &pool, &zone, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     struct local_object *o = local_object_new(LOCAL_MACHINE);
     if (o == NULL)
         return local_nomem(diag);
@@ -694,56 +734,33 @@ kumo_driver_code local_machine_delete(struct kumo_driver_conn *c, const struct k
     return rc;
 }
 
-kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
-                                      const struct kumo_driver_machine_update *u,
-                                      int64_t deadline_ns, struct kumo_driver_machine **out,
-                                      struct kumo_driver_diag *diag)
+/* Applies the fields of u to copy (of machine m, seen as now); *refilter: the
+ * firewall must be applied again. */
+static kumo_driver_code apply_update(struct local_call *call, const struct local_object *m,
+                                     struct local_object *copy,
+                                     const struct kumo_driver_machine_update *u,
+                                     const struct local_machine_view *now, int *refilter,
+                                     struct kumo_driver_diag *diag)
 {
-    struct local_call call;
-    if (out == NULL || u == NULL)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
-                                    "machine_update: update and out are required");
-    *out = NULL;
-    kumo_driver_code rc = local_call_begin(c, "machine_update", deadline_ns, &call, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
-    struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag);
-    if (m == NULL) {
-        local_call_end(&call);
-        return rc;
-    }
-    struct local_machine_view now;
-    local_machine_view_of(c, m, &now);
-    if (m->status != LOCAL_READY || now.phase == KUMO_DRIVER_MACHINE_TERMINATED) {
-        rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
-                                  "The instance '%s' is %s and cannot be changed", m->id,
-                                  now.provider_state);
-        local_call_end(&call);
-        return rc;
-    }
-    struct local_object *copy = local_object_clone(m);
-    if (copy == NULL) {
-        local_call_end(&call);
-        return local_nomem(diag);
-    }
-    int refilter = 0;
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    *refilter = 0;
     if ((u->fields & KUMO_DRIVER_MACHINE_SET_INSTANCE_TYPE) && u->instance_type &&
         strcmp(u->instance_type, m->type) != 0) {
         const struct local_type *t = local_type_find(u->instance_type);
         if (t == NULL)
             rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                       "Invalid value '%s' for InstanceType", u->instance_type);
-        else if (now.phase != KUMO_DRIVER_MACHINE_STOPPED)
+        else if (now->phase != KUMO_DRIVER_MACHINE_STOPPED)
             rc = kumo_driver_kit_fail(
                 diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
                 "The instance '%s' is %s; it must be stopped to change its type", m->id,
-                now.provider_state);
+                now->provider_state);
         else if (local_set_str(&copy->type, t->name) != 0)
             rc = local_nomem(diag);
     }
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_SECURITY_GROUPS)) {
-        rc = set_groups(&call, copy, u->security_group_ids, u->security_group_count, diag);
-        refilter = 1;
+        rc = set_groups(call, copy, u->security_group_ids, u->security_group_count, diag);
+        *refilter = 1;
     }
     if (rc == KUMO_DRIVER_OK && (u->fields & KUMO_DRIVER_MACHINE_SET_TAGS))
         rc = local_copy_tags(copy, u->tags, u->tag_count, diag);
@@ -755,7 +772,63 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
         else
             copy->power = u->power;
     }
-    if (rc != KUMO_DRIVER_OK) {
+    return rc;
+}
+
+/* Makes the host match m's power: a stopped machine runs nothing, a running
+ * one whose process is gone is started (and repaired). */
+static kumo_driver_code apply_power(struct local_call *call, struct local_object *m,
+                                    struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    int alive = local_pid_alive(m->pid, m->pid_start);
+    if (m->power == KUMO_DRIVER_POWER_RUNNING)
+        return alive ? KUMO_DRIVER_OK : ensure_machine(call, m, diag);
+    if (!alive)
+        return KUMO_DRIVER_OK;
+    char netns[LOCAL_NAME_MAX];
+    local_netns_name(c, m->id, netns, sizeof(netns));
+    if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m), c->cfg.stop_grace_ms,
+                       call->deadline_ns) != 0)
+        rc = local_timeout(call, "stopping the machine's process", diag);
+    if (local_netns_kill_all(netns, call->deadline_ns) != 0)
+        rc = local_timeout(call, "stopping the machine's processes", diag);
+    if (rc == KUMO_DRIVER_OK) {
+        m->pid = 0;
+        m->pid_start = 0;
+    }
+    return rc;
+}
+
+kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct kumo_driver_ref *ref,
+                                      const struct kumo_driver_machine_update *u,
+                                      int64_t deadline_ns, struct kumo_driver_machine **out,
+                                      struct kumo_driver_diag *diag)
+{
+    struct local_call call;
+    struct local_machine_view now;
+    int refilter = 0;
+    if (out == NULL || u == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
+                                    "machine_update: update and out are required");
+    *out = NULL;
+    kumo_driver_code rc = local_call_begin(c, "machine_update", deadline_ns, &call, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    struct local_object *m = local_lookup(&call, LOCAL_MACHINE, ref, &rc, diag), *copy = NULL;
+    if (m != NULL) {
+        local_machine_view_of(c, m, &now);
+        if (m->status != LOCAL_READY || now.phase == KUMO_DRIVER_MACHINE_TERMINATED)
+            rc = kumo_driver_kit_fail(diag, KUMO_DRIVER_CONFLICT, "IncorrectInstanceState",
+                                      "The instance '%s' is %s and cannot be changed", m->id,
+                                      now.provider_state);
+        else if ((copy = local_object_clone(m)) == NULL)
+            rc = local_nomem(diag);
+        else
+            rc = apply_update(&call, m, copy, u, &now, &refilter, diag);
+    }
+    if (m == NULL || rc != KUMO_DRIVER_OK) {
         local_object_free(copy);
         local_call_end(&call);
         return rc;
@@ -766,22 +839,8 @@ kumo_driver_code local_machine_update(struct kumo_driver_conn *c, const struct k
     rc = local_save(&call, "recording the change", diag);
     if (rc == KUMO_DRIVER_OK && refilter)
         rc = local_firewall_apply(&call, diag);
-    if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_STOPPED &&
-        local_pid_alive(m->pid, m->pid_start)) {
-        char netns[LOCAL_NAME_MAX];
-        local_netns_name(c, m->id, netns, sizeof(netns));
-        if (local_pid_stop(m->pid, m->pid_start, local_machine_hard_stop(c, m),
-                           c->cfg.stop_grace_ms, call.deadline_ns) != 0)
-            rc = local_timeout(&call, "stopping the machine's process", diag);
-        local_netns_kill_all(netns); /* a stopped machine runs nothing */
-        if (rc == KUMO_DRIVER_OK) {
-            m->pid = 0;
-            m->pid_start = 0;
-        }
-    } else if (rc == KUMO_DRIVER_OK && m->power == KUMO_DRIVER_POWER_RUNNING &&
-               !local_pid_alive(m->pid, m->pid_start)) {
-        rc = ensure_machine(&call, m, diag); /* start (and repair) */
-    }
+    if (rc == KUMO_DRIVER_OK)
+        rc = apply_power(&call, m, diag);
     kumo_driver_code saved = local_save(&call, "recording the change", diag);
     if (rc == KUMO_DRIVER_OK)
         rc = saved;

@@ -46,35 +46,14 @@ void local_ip_format(uint32_t ip, char *buf, size_t size)
     snprintf(buf, size, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
-static uint32_t mask_of(int prefix)
-{
-    return prefix <= 0 ? 0 : 0xffffffffu << (32 - prefix);
-}
-
 int local_cidr_parse(const char *s, uint32_t *base, int *prefix)
 {
-    char addr[32];
-    const char *slash = s ? strchr(s, '/') : NULL;
-    if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
-        return -1;
-    memcpy(addr, s, (size_t)(slash - s));
-    addr[slash - s] = '\0';
-    char *end;
-    long p = strtol(slash + 1, &end, 10);
-    if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || p < 0 || p > 32)
-        return -1;
-    uint32_t ip;
-    if (local_ip_parse(addr, &ip) != 0)
-        return -1;
-    *prefix = (int)p;
-    *base = ip & mask_of((int)p);
-    return 0;
+    return kumo_driver_kit_cidr_parse(s, 0, base, prefix);
 }
 
 int local_cidr_overlap(uint32_t a, int pa, uint32_t b, int pb)
 {
-    int p = pa < pb ? pa : pb;
-    return (a & mask_of(p)) == (b & mask_of(p));
+    return kumo_driver_kit_cidr_overlap(a, pa, b, pb);
 }
 
 kumo_driver_code local_pool_allocate(struct kumo_driver_conn *c, const struct local_pool *pool,
@@ -186,12 +165,28 @@ kumo_driver_code local_bridge_ensure(struct local_call *call, const char *bridge
     return rc;
 }
 
+kumo_driver_code local_link_delete(struct local_call *call, const char *name, const char *what,
+                                   struct kumo_driver_diag *diag)
+{
+    if (!local_link_exists(name))
+        return KUMO_DRIVER_OK;
+    struct kumo_driver_diag failed;
+    memset(&failed, 0, sizeof(failed));
+    kumo_driver_code rc =
+        local_ip(call->conn, call->deadline_ns, what, &failed, "link", "del", "dev", name, NULL);
+    /* Gone meanwhile: the kernel tears a namespace down asynchronously once its
+     * last process has exited, and takes the veth with it. */
+    if (rc == KUMO_DRIVER_OK || !local_link_exists(name))
+        return KUMO_DRIVER_OK;
+    if (diag != NULL)
+        *diag = failed;
+    return rc;
+}
+
 kumo_driver_code local_bridge_delete(struct local_call *call, const char *bridge, const char *what,
                                      struct kumo_driver_diag *diag)
 {
-    if (!local_link_exists(bridge))
-        return KUMO_DRIVER_OK;
-    return local_ip(call->conn, call->deadline_ns, what, diag, "link", "del", "dev", bridge, NULL);
+    return local_link_delete(call, bridge, what, diag);
 }
 
 /* ---- Security groups as nftables ------------------------------------------- */
@@ -313,6 +308,65 @@ kumo_driver_code local_firewall_remove(struct local_call *call, struct kumo_driv
     return nft(call, script, diag);
 }
 
+/* The pieces of the connection's nftables table: the jumps of each base chain
+ * and the per-machine chains. */
+struct ruleset {
+    struct kumo_driver_kit_buf fwd_out, fwd_in, out, in, chains;
+};
+
+/* One machine's chains (in_<hex>, and out_<hex> when a group has outbound
+ * rules) and the jumps to them from the base chains. */
+static void machine_rules(struct kumo_driver_conn *c, const struct local_object *m,
+                          struct ruleset *rs)
+{
+    const struct local_object *groups[LOCAL_MAX_GROUPS];
+    char bridge[32], hex[16];
+    size_t n = groups_of(&c->state, m, groups);
+    snprintf(hex, sizeof(hex), "%s", strchr(m->id, '-') ? strchr(m->id, '-') + 1 : m->id);
+    local_bridge_name(c, m->network_id, bridge, sizeof(bridge));
+    for (int outbound = 0; outbound < 2; outbound++) {
+        if (outbound && !has_outbound(groups, n))
+            break;
+        const char *way = outbound ? "iifname" : "oifname", *addr = outbound ? "saddr" : "daddr";
+        const char *chain = outbound ? "out" : "in";
+        struct kumo_driver_kit_buf *jumps[2] = {outbound ? &rs->fwd_out : &rs->fwd_in,
+                                                outbound ? &rs->in : &rs->out};
+        for (int j = 0; j < 2; j++)
+            kumo_driver_kit_buf_printf(jumps[j], "    %s \"%s\" ip %s %s jump %s_%s\n", way, bridge,
+                                       addr, m->ip, chain, hex);
+        kumo_driver_kit_buf_printf(&rs->chains, "  chain %s_%s {\n", chain, hex);
+        int direction = outbound ? KUMO_DRIVER_OUTBOUND : KUMO_DRIVER_INBOUND;
+        for (size_t g = 0; g < n; g++)
+            for (size_t r = 0; r < groups[g]->rule_count; r++)
+                if (groups[g]->rules[r].direction == direction)
+                    rule_line(&rs->chains, &groups[g]->rules[r], !outbound);
+        kumo_driver_kit_buf_str(&rs->chains, "    drop\n  }\n");
+    }
+}
+
+/* The whole table: base chains forward, output and input with their jumps,
+ * then the machines' chains. */
+static void ruleset_text(const char *table, struct ruleset *rs, struct kumo_driver_kit_buf *b)
+{
+    static const char head[] = "    ct state established,related accept\n";
+    static const char *const hooks[3] = {"forward", "output", "input"};
+    const struct kumo_driver_kit_buf *jumps[3][2] = {
+        {&rs->fwd_out, &rs->fwd_in}, {&rs->out, NULL}, {&rs->in, NULL}};
+    kumo_driver_kit_buf_printf(b, "table inet %s\ndelete table inet %s\ntable inet %s {\n", table,
+                               table, table);
+    for (int h = 0; h < 3; h++) {
+        kumo_driver_kit_buf_printf(
+            b, "  chain %s {\n    type filter hook %s priority filter; policy accept;\n%s",
+            hooks[h], hooks[h], head);
+        for (int j = 0; j < 2; j++)
+            if (jumps[h][j] != NULL && jumps[h][j]->data != NULL)
+                kumo_driver_kit_buf_str(b, jumps[h][j]->data);
+        kumo_driver_kit_buf_str(b, "  }\n");
+    }
+    kumo_driver_kit_buf_str(b, rs->chains.data ? rs->chains.data : "");
+    kumo_driver_kit_buf_str(b, "}\n");
+}
+
 kumo_driver_code local_firewall_apply(struct local_call *call, struct kumo_driver_diag *diag)
 {
     struct kumo_driver_conn *c = call->conn;
@@ -325,77 +379,23 @@ kumo_driver_code local_firewall_apply(struct local_call *call, struct kumo_drive
     kumo_driver_code rc = check_br_netfilter(call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    char table[64], bridge[32], hex[16];
-    const struct local_object *groups[LOCAL_MAX_GROUPS];
-    struct kumo_driver_kit_buf base, chains;
-    kumo_driver_kit_buf_init(&base);
-    kumo_driver_kit_buf_init(&chains);
+    char table[64];
+    struct ruleset rs;
+    struct kumo_driver_kit_buf text;
+    struct kumo_driver_kit_buf *all[6] = {&rs.fwd_out, &rs.fwd_in, &rs.out,
+                                          &rs.in,      &rs.chains, &text};
+    int failed = 0;
+    for (int i = 0; i < 6; i++)
+        kumo_driver_kit_buf_init(all[i]);
+    for (size_t i = 0; i < st->count; i++)
+        if (filtered(st->objects[i]))
+            machine_rules(c, st->objects[i], &rs);
     local_table_name(c, table, sizeof(table));
-    kumo_driver_kit_buf_printf(&base, "table inet %s\ndelete table inet %s\ntable inet %s {\n",
-                               table, table, table);
-    struct kumo_driver_kit_buf fwd_out, fwd_in, out, in;
-    kumo_driver_kit_buf_init(&fwd_out);
-    kumo_driver_kit_buf_init(&fwd_in);
-    kumo_driver_kit_buf_init(&out);
-    kumo_driver_kit_buf_init(&in);
-    for (size_t i = 0; i < st->count; i++) {
-        const struct local_object *m = st->objects[i];
-        if (!filtered(m))
-            continue;
-        size_t n = groups_of(st, m, groups);
-        snprintf(hex, sizeof(hex), "%s", strchr(m->id, '-') ? strchr(m->id, '-') + 1 : m->id);
-        local_bridge_name(c, m->network_id, bridge, sizeof(bridge));
-        kumo_driver_kit_buf_printf(&fwd_in, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge,
-                                   m->ip, hex);
-        kumo_driver_kit_buf_printf(&out, "    oifname \"%s\" ip daddr %s jump in_%s\n", bridge,
-                                   m->ip, hex);
-        kumo_driver_kit_buf_printf(&chains, "  chain in_%s {\n", hex);
-        for (size_t g = 0; g < n; g++)
-            for (size_t r = 0; r < groups[g]->rule_count; r++)
-                if (groups[g]->rules[r].direction == KUMO_DRIVER_INBOUND)
-                    rule_line(&chains, &groups[g]->rules[r], 1);
-        kumo_driver_kit_buf_str(&chains, "    drop\n  }\n");
-        if (!has_outbound(groups, n))
-            continue;
-        kumo_driver_kit_buf_printf(&fwd_out, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge,
-                                   m->ip, hex);
-        kumo_driver_kit_buf_printf(&in, "    iifname \"%s\" ip saddr %s jump out_%s\n", bridge,
-                                   m->ip, hex);
-        kumo_driver_kit_buf_printf(&chains, "  chain out_%s {\n", hex);
-        for (size_t g = 0; g < n; g++)
-            for (size_t r = 0; r < groups[g]->rule_count; r++)
-                if (groups[g]->rules[r].direction == KUMO_DRIVER_OUTBOUND)
-                    rule_line(&chains, &groups[g]->rules[r], 0);
-        kumo_driver_kit_buf_str(&chains, "    drop\n  }\n");
-    }
-    static const char head[] = "    ct state established,related accept\n";
-    kumo_driver_kit_buf_str(
-        &base, "  chain forward {\n    type filter hook forward priority filter; policy "
-               "accept;\n");
-    kumo_driver_kit_buf_str(&base, head);
-    kumo_driver_kit_buf_str(&base, fwd_out.data ? fwd_out.data : "");
-    kumo_driver_kit_buf_str(&base, fwd_in.data ? fwd_in.data : "");
-    kumo_driver_kit_buf_str(&base,
-                            "  }\n  chain output {\n    type filter hook output priority filter; "
-                            "policy accept;\n");
-    kumo_driver_kit_buf_str(&base, head);
-    kumo_driver_kit_buf_str(&base, out.data ? out.data : "");
-    kumo_driver_kit_buf_str(&base,
-                            "  }\n  chain input {\n    type filter hook input priority filter; "
-                            "policy accept;\n");
-    kumo_driver_kit_buf_str(&base, head);
-    kumo_driver_kit_buf_str(&base, in.data ? in.data : "");
-    kumo_driver_kit_buf_str(&base, "  }\n");
-    kumo_driver_kit_buf_str(&base, chains.data ? chains.data : "");
-    kumo_driver_kit_buf_str(&base, "}\n");
-    int failed =
-        base.failed | chains.failed | fwd_out.failed | fwd_in.failed | out.failed | in.failed;
-    rc = failed ? local_nomem(diag) : nft(call, base.data, diag);
-    kumo_driver_kit_buf_fini(&base);
-    kumo_driver_kit_buf_fini(&chains);
-    kumo_driver_kit_buf_fini(&fwd_out);
-    kumo_driver_kit_buf_fini(&fwd_in);
-    kumo_driver_kit_buf_fini(&out);
-    kumo_driver_kit_buf_fini(&in);
+    ruleset_text(table, &rs, &text);
+    for (int i = 0; i < 6; i++)
+        failed |= all[i]->failed;
+    rc = failed ? local_nomem(diag) : nft(call, text.data, diag);
+    for (int i = 0; i < 6; i++)
+        kumo_driver_kit_buf_fini(all[i]);
     return rc;
 }

@@ -107,38 +107,20 @@ static kumo_driver_code set_subnets(struct local_call *call, struct local_object
                                     const struct kumo_driver_subnet *subs, size_t count,
                                     struct kumo_driver_diag *diag)
 {
-    uint32_t net, base[64];
-    int net_prefix, prefix[64];
     char id[32];
     if (count > 64)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
                                     "%zu subnets given; a local network may have at most 64",
                                     count);
-    local_cidr_parse(o->cidr, &net, &net_prefix);
+    kumo_driver_code rc = kumo_driver_kit_subnets_check(o->cidr, 0, subs, count, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     free_subnets(o);
     if (count && (o->subnets = calloc(count, sizeof(*o->subnets))) == NULL)
         return local_nomem(diag);
     for (size_t i = 0; i < count; i++) {
         const struct kumo_driver_subnet *s = &subs[i];
-        const char *name = s->name ? s->name : "";
-        if (name[0] == '\0' || strlen(name) > 64)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                        "subnet %zu: a name of 1 to 64 characters is required", i);
-        if (local_cidr_parse(s->cidr, &base[i], &prefix[i]) != 0 || prefix[i] < net_prefix ||
-            prefix[i] > 28 || !local_cidr_overlap(base[i], prefix[i], net, net_prefix))
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
-                                        "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
-                                        "network's %s",
-                                        name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(o->subnets[j].name, name) == 0)
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                            "subnet name '%s' is given twice", name);
-            if (local_cidr_overlap(base[i], prefix[i], base[j], prefix[j]))
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
-                                            "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
-                                            o->subnets[j].name, o->subnets[j].cidr);
-        }
+        const char *name = s->name;
         const char *zone = s->zone && s->zone[0] ? s->zone : call->conn->cfg.zone;
         if (strcmp(zone, call->conn->cfg.zone) != 0)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
@@ -201,6 +183,104 @@ kumo_driver_code local_network_list(struct kumo_driver_conn *c,
                            diag);
 }
 
+/* A network with token already recorded: a live one is ensured and answered
+ * (*done), an interrupted delete is finished so that the create goes on. */
+static kumo_driver_code existing_network(struct local_call *call, const char *token,
+                                         struct kumo_driver_network **out, int *done,
+                                         struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    char bridge[32];
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    struct local_object *n = local_state_find_token(&c->state, LOCAL_NETWORK, token);
+    *done = n != NULL && n->status != LOCAL_DELETING;
+    if (*done) {
+        rc = local_network_ensure(call, n->id, diag);
+        if (rc == KUMO_DRIVER_OK && n->status != LOCAL_READY) {
+            n->status = LOCAL_READY;
+            rc = local_save(call, "recording the network", diag);
+        }
+        return rc == KUMO_DRIVER_OK ? local_answer(call, n, (void **)out, diag) : rc;
+    }
+    if (n != NULL) { /* an interrupted delete of this token: finish it */
+        local_bridge_name(c, n->id, bridge, sizeof(bridge));
+        rc = local_bridge_delete(call, bridge, "finishing a network delete", diag);
+        if (rc == KUMO_DRIVER_OK)
+            local_state_remove(&c->state, n);
+    }
+    return rc;
+}
+
+/* A new network object from spec (range base/prefix) into *made, checked
+ * against the host's routes. */
+static kumo_driver_code new_network(struct local_call *call,
+                                    const struct kumo_driver_network_spec *spec, const char *token,
+                                    uint32_t base, int prefix, struct local_object **made,
+                                    struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    uint32_t bases[64];
+    int prefixes[64];
+    char id[32], bridge[32], normal[40], ip[32];
+    struct local_object *n = local_object_new(LOCAL_NETWORK);
+    *made = NULL;
+    if (n == NULL)
+        return local_nomem(diag);
+    local_new_id(c, LOCAL_NETWORK, id, sizeof(id));
+    local_ip_format(base, ip, sizeof(ip));
+    snprintf(normal, sizeof(normal), "%s/%d", ip, prefix);
+    kumo_driver_code rc = KUMO_DRIVER_OK;
+    if (local_set_str(&n->id, id) | local_set_str(&n->token, token) |
+        local_set_str(&n->name, spec->name && spec->name[0] ? spec->name : token) |
+        local_set_str(&n->cidr, normal))
+        rc = local_nomem(diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = local_copy_tags(n, spec->tags, spec->tag_count, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = set_subnets(call, n, NULL, spec->subnets, spec->subnet_count, diag);
+    local_bridge_name(c, id, bridge, sizeof(bridge));
+    size_t count = rc == KUMO_DRIVER_OK ? network_ranges(n, bases, prefixes, 64) : 0;
+    for (size_t i = 0; rc == KUMO_DRIVER_OK && i < count; i++)
+        rc = local_check_host_routes(bases[i], prefixes[i], bridge, spec->cidr, diag);
+    n->created_ns = call->now_ns;
+    n->status = LOCAL_BUILDING;
+    if (rc != KUMO_DRIVER_OK) {
+        local_object_free(n);
+        return rc;
+    }
+    *made = n;
+    return KUMO_DRIVER_OK;
+}
+
+/* Records n (building), makes its bridge, records it ready; a failure other
+ * than TIMEOUT rolls it back (n is gone then). */
+static kumo_driver_code build_network(struct local_call *call, struct local_object *n,
+                                      struct kumo_driver_network **out,
+                                      struct kumo_driver_diag *diag)
+{
+    struct kumo_driver_conn *c = call->conn;
+    char bridge[32];
+    local_bridge_name(c, n->id, bridge, sizeof(bridge));
+    if (local_state_add(&c->state, n) != 0) {
+        local_object_free(n);
+        return local_nomem(diag);
+    }
+    kumo_driver_code rc = local_save(call, "recording the new network", diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = local_network_ensure(call, n->id, diag);
+    if (rc == KUMO_DRIVER_OK) {
+        n->status = LOCAL_READY;
+        rc = local_save(call, "recording the new network", diag);
+    } else if (rc != KUMO_DRIVER_TIMEOUT) {
+        struct kumo_driver_diag scratch;
+        local_bridge_delete(call, bridge, "rolling back a network", &scratch);
+        local_state_remove(&c->state, n);
+        local_save(call, "rolling back a network", &scratch);
+        return rc;
+    }
+    return rc == KUMO_DRIVER_OK ? local_answer(call, n, (void **)out, diag) : rc;
+}
+
 kumo_driver_code local_network_create(struct kumo_driver_conn *c,
                                       const struct kumo_driver_network_spec *spec,
                                       const char *token, int64_t deadline_ns,
@@ -208,9 +288,8 @@ kumo_driver_code local_network_create(struct kumo_driver_conn *c,
                                       struct kumo_driver_diag *diag)
 {
     struct local_call call;
-    uint32_t base, bases[64];
-    int prefix, prefixes[64];
-    char id[32], bridge[32];
+    uint32_t base = 0;
+    int prefix = 0, done = 0;
     LOCAL_NEED_OUT("network_create");
     if (spec == NULL)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "MissingParameter",
@@ -220,81 +299,21 @@ kumo_driver_code local_network_create(struct kumo_driver_conn *c,
         rc = local_call_begin(c, "network_create", deadline_ns, &call, diag);
     if (rc != KUMO_DRIVER_OK)
         return rc;
-    struct local_object *n = local_state_find_token(&c->state, LOCAL_NETWORK, token);
-    if (n != NULL && n->status != LOCAL_DELETING) {
-        rc = local_network_ensure(&call, n->id, diag);
-        if (rc == KUMO_DRIVER_OK && n->status != LOCAL_READY) {
-            n->status = LOCAL_READY;
-            rc = local_save(&call, "recording the network", diag);
-        }
-        if (rc == KUMO_DRIVER_OK)
-            rc = local_answer(&call, n, (void **)out, diag);
-        local_call_end(&call);
-        return rc;
-    }
-    if (n != NULL) { /* an interrupted delete of this token: finish it */
-        local_bridge_name(c, n->id, bridge, sizeof(bridge));
-        rc = local_bridge_delete(&call, bridge, "finishing a network delete", diag);
-        if (rc == KUMO_DRIVER_OK)
-            local_state_remove(&c->state, n);
-    }
-    if (rc == KUMO_DRIVER_OK &&
+    rc = existing_network(&call, token, out, &done, diag);
+    if (rc == KUMO_DRIVER_OK && !done &&
         (local_cidr_parse(spec->cidr, &base, &prefix) != 0 || prefix < 16 || prefix > 28))
         rc =
             kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidVpc.Range",
                                  "The CIDR '%s' is invalid: expected an IPv4 range from /16 to /28",
                                  spec->cidr ? spec->cidr : "");
-    if (rc == KUMO_DRIVER_OK)
+    if (rc == KUMO_DRIVER_OK && !done)
         rc = check_overlap(&call, NULL, base, prefix, spec->cidr, diag);
-    if (rc != KUMO_DRIVER_OK) {
-        local_call_end(&call);
-        return rc;
+    if (rc == KUMO_DRIVER_OK && !done) {
+        struct local_object *n = NULL;
+        rc = new_network(&call, spec, token, base, prefix, &n, diag);
+        if (rc == KUMO_DRIVER_OK)
+            rc = build_network(&call, n, out, diag);
     }
-    n = local_object_new(LOCAL_NETWORK);
-    if (n == NULL) {
-        local_call_end(&call);
-        return local_nomem(diag);
-    }
-    local_new_id(c, LOCAL_NETWORK, id, sizeof(id));
-    char normal[40], ip[32];
-    local_ip_format(base, ip, sizeof(ip));
-    snprintf(normal, sizeof(normal), "%s/%d", ip, prefix);
-    if (local_set_str(&n->id, id) | local_set_str(&n->token, token) |
-        local_set_str(&n->name, spec->name && spec->name[0] ? spec->name : token) |
-        local_set_str(&n->cidr, normal))
-        rc = local_nomem(diag);
-    if (rc == KUMO_DRIVER_OK)
-        rc = local_copy_tags(n, spec->tags, spec->tag_count, diag);
-    if (rc == KUMO_DRIVER_OK)
-        rc = set_subnets(&call, n, NULL, spec->subnets, spec->subnet_count, diag);
-    local_bridge_name(c, id, bridge, sizeof(bridge));
-    size_t count = rc == KUMO_DRIVER_OK ? network_ranges(n, bases, prefixes, 64) : 0;
-    for (size_t i = 0; rc == KUMO_DRIVER_OK && i < count; i++)
-        rc = local_check_host_routes(bases[i], prefixes[i], bridge, spec->cidr, diag);
-    n->created_ns = call.now_ns;
-    n->status = LOCAL_BUILDING;
-    if (rc == KUMO_DRIVER_OK && local_state_add(&c->state, n) != 0)
-        rc = local_nomem(diag);
-    if (rc != KUMO_DRIVER_OK) {
-        local_object_free(n);
-        local_call_end(&call);
-        return rc;
-    }
-    rc = local_save(&call, "recording the new network", diag);
-    if (rc == KUMO_DRIVER_OK)
-        rc = local_network_ensure(&call, n->id, diag);
-    if (rc == KUMO_DRIVER_OK) {
-        n->status = LOCAL_READY;
-        rc = local_save(&call, "recording the new network", diag);
-    } else if (rc != KUMO_DRIVER_TIMEOUT) {
-        struct kumo_driver_diag scratch;
-        local_bridge_delete(&call, bridge, "rolling back a network", &scratch);
-        local_state_remove(&c->state, n);
-        n = NULL;
-        local_save(&call, "rolling back a network", &scratch);
-    }
-    if (rc == KUMO_DRIVER_OK)
-        rc = local_answer(&call, n, (void **)out, diag);
     local_call_end(&call);
     return rc;
 }

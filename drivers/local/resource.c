@@ -322,21 +322,6 @@ kumo_driver_code local_security_group_delete(struct kumo_driver_conn *c,
 
 /* ---- Key pairs ------------------------------------------------------------------ */
 
-/* 16 bytes of two FNV-1a hashes, as aa:bb:...; a stable label, not OpenSSH's. */
-static void fingerprint_of(const char *key, char *buf, size_t size)
-{
-    uint64_t a = 1469598103934665603ull, b = 0x9e3779b97f4a7c15ull;
-    for (const char *p = key; *p; p++) {
-        a = (a ^ (unsigned char)*p) * 1099511628211ull;
-        b = (b ^ (unsigned char)*p) * 0x100000001b3ull + 0x7f4a7c15u;
-    }
-    size_t n = 0;
-    for (int i = 0; i < 16 && n + 3 < size; i++) {
-        unsigned byte = (unsigned)((i < 8 ? a >> (8 * i) : b >> (8 * (i - 8))) & 255);
-        n += (size_t)snprintf(buf + n, size - n, i ? ":%02x" : "%02x", byte);
-    }
-}
-
 kumo_driver_code local_key_pair_observe(struct kumo_driver_conn *c,
                                         const struct kumo_driver_ref *ref, int64_t deadline_ns,
                                         struct kumo_driver_key_pair **out,
@@ -402,7 +387,7 @@ kumo_driver_code local_key_pair_create(struct kumo_driver_conn *c,
         rc = local_nomem(diag);
     if (k != NULL) {
         local_new_id(c, LOCAL_KEY_PAIR, id, sizeof(id));
-        fingerprint_of(key, fingerprint, sizeof(fingerprint));
+        kumo_driver_kit_fingerprint(key, fingerprint, sizeof(fingerprint));
         if (local_set_str(&k->id, id) | local_set_str(&k->token, token) |
             local_set_str(&k->name, name) | local_set_str(&k->public_key, key) |
             local_set_str(&k->fingerprint, fingerprint))

@@ -8,13 +8,11 @@
  * effects (status "building" or "deleting"), so a crash leaves an object that
  * a repeated create or delete finishes.
  *
- * Format (text, UTF-8, one record per line, fields separated by TAB):
+ * Format: the driver kit's state records (kit.h), one object per line, its
+ * fields described by the table `fields` below:
  *     kumo-local-state 1
  *     serial<TAB>N
  *     object<TAB>kind=machine<TAB>id=m-1a2b3c4d<TAB>token=...<TAB>tag=key=value...
- * Values escape '%', TAB, newline, '=', ',' and control bytes as %XX; list
- * fields repeat (tag=, sg=, a network's subnet=id,name,cidr,zone, rule=dir,proto,from,to,
- * cidr,description). Unknown fields are ignored.
  */
 #define _GNU_SOURCE
 #include "drivers/local/internal.h"
@@ -32,6 +30,41 @@ static const char *const kind_words[] = {"machine",  "network", "security_group"
                                          "key_pair", "subnet",  "load_balancer"};
 static const char *const kind_human[] = {"machine",  "network", "security group",
                                          "key pair", "subnet",  "load balancer"};
+
+/* The fields of an object in the state file, in the order they are written. */
+#define STR(key, member)                                                                           \
+    KUMO_DRIVER_KIT_FIELD(key, KUMO_DRIVER_KIT_FIELD_STRING, struct local_object, member)
+#define NUM(key, kind, member) KUMO_DRIVER_KIT_FIELD(key, kind, struct local_object, member)
+#define LIST(key, kind, member, count)                                                             \
+    KUMO_DRIVER_KIT_LIST(key, kind, struct local_object, member, count)
+static const struct kumo_driver_kit_field fields[] = {
+    NUM("status", KUMO_DRIVER_KIT_FIELD_INT, status),
+    STR("id", id),
+    STR("token", token),
+    STR("name", name),
+    NUM("created", KUMO_DRIVER_KIT_FIELD_INT64, created_ns),
+    LIST("tag", KUMO_DRIVER_KIT_FIELD_TAGS, tags, tag_count),
+    STR("type", type),
+    STR("image", image),
+    STR("zone", zone),
+    STR("network", network_id),
+    STR("subnetid", subnet_id),
+    STR("key", key_id),
+    STR("userdata", user_data),
+    STR("agentboot", agent_bootstrap),
+    STR("ip", ip),
+    LIST("sg", KUMO_DRIVER_KIT_FIELD_STRINGS, sg_ids, sg_count),
+    NUM("power", KUMO_DRIVER_KIT_FIELD_INT, power),
+    NUM("launch", KUMO_DRIVER_KIT_FIELD_INT64, launch_ns),
+    NUM("pid", KUMO_DRIVER_KIT_FIELD_INT64, pid),
+    NUM("pidstart", KUMO_DRIVER_KIT_FIELD_UINT64, pid_start),
+    STR("cidr", cidr),
+    LIST("subnet", KUMO_DRIVER_KIT_FIELD_SUBNETS, subnets, subnet_count),
+    LIST("rule", KUMO_DRIVER_KIT_FIELD_RULES, rules, rule_count),
+    STR("pubkey", public_key),
+    STR("fingerprint", fingerprint),
+};
+#define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))
 
 const char *local_kind_human(int kind)
 {
@@ -69,18 +102,7 @@ void local_object_free(struct local_object *o)
 {
     if (o == NULL)
         return;
-    free_tags(o);
-    char **strings[] = {
-        &o->id,   &o->token,      &o->name,       &o->type,        &o->image,
-        &o->zone, &o->network_id, &o->subnet_id,  &o->key_id,      &o->user_data,
-        &o->ip,   &o->cidr,       &o->public_key, &o->fingerprint, &o->agent_bootstrap};
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-        free(*strings[i]);
-    for (size_t i = 0; i < o->sg_count; i++)
-        free(o->sg_ids[i]);
-    free(o->sg_ids);
-    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
-    kumo_driver_kit_rules_free(o->rules, o->rule_count);
+    kumo_driver_kit_state_free(fields, FIELD_COUNT, o);
     free(o);
 }
 
@@ -246,84 +268,10 @@ struct local_object *local_state_find_token(struct local_state *st, int kind, co
 
 /* ---- Writing ---------------------------------------------------------------- */
 
-static void put_escaped(struct kumo_driver_kit_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '%' || *p == '=' || *p == ',' || *p < 0x20 || *p == 0x7f) {
-            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            kumo_driver_kit_buf_add(b, esc, 3);
-        } else {
-            kumo_driver_kit_buf_add(b, (const char *)p, 1);
-        }
-    }
-}
-
-static void put_field(struct kumo_driver_kit_buf *b, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    kumo_driver_kit_buf_printf(b, "\t%s=", key);
-    put_escaped(b, value);
-}
-
-static void put_int(struct kumo_driver_kit_buf *b, const char *key, long long value)
-{
-    if (value != 0)
-        kumo_driver_kit_buf_printf(b, "\t%s=%lld", key, value);
-}
-
 static void put_object(struct kumo_driver_kit_buf *b, const struct local_object *o)
 {
     kumo_driver_kit_buf_printf(b, "object\tkind=%s", kind_words[o->kind]);
-    put_int(b, "status", o->status);
-    put_field(b, "id", o->id);
-    put_field(b, "token", o->token);
-    put_field(b, "name", o->name);
-    put_int(b, "created", o->created_ns);
-    for (size_t i = 0; i < o->tag_count; i++) {
-        kumo_driver_kit_buf_str(b, "\ttag=");
-        put_escaped(b, o->tags[i].key);
-        kumo_driver_kit_buf_str(b, "=");
-        put_escaped(b, o->tags[i].value);
-    }
-    put_field(b, "type", o->type);
-    put_field(b, "image", o->image);
-    put_field(b, "zone", o->zone);
-    put_field(b, "network", o->network_id);
-    put_field(b, "subnetid", o->subnet_id);
-    put_field(b, "key", o->key_id);
-    put_field(b, "userdata", o->user_data);
-    put_field(b, "agentboot", o->agent_bootstrap);
-    put_field(b, "ip", o->ip);
-    for (size_t i = 0; i < o->sg_count; i++)
-        put_field(b, "sg", o->sg_ids[i]);
-    put_int(b, "power", o->power);
-    put_int(b, "launch", o->launch_ns);
-    put_int(b, "pid", o->pid);
-    put_int(b, "pidstart", (long long)o->pid_start);
-    put_field(b, "cidr", o->cidr);
-    for (size_t i = 0; i < o->subnet_count; i++) {
-        const struct kumo_driver_kit_subnet *s = &o->subnets[i];
-        kumo_driver_kit_buf_str(b, "\tsubnet=");
-        put_escaped(b, s->id);
-        kumo_driver_kit_buf_str(b, ",");
-        put_escaped(b, s->name);
-        kumo_driver_kit_buf_str(b, ",");
-        put_escaped(b, s->cidr);
-        kumo_driver_kit_buf_str(b, ",");
-        put_escaped(b, s->zone);
-    }
-    for (size_t i = 0; i < o->rule_count; i++) {
-        const struct kumo_driver_kit_rule *r = &o->rules[i];
-        kumo_driver_kit_buf_printf(b, "\trule=%d,%d,%d,%d,", r->direction, r->protocol,
-                                   r->from_port, r->to_port);
-        put_escaped(b, r->cidr);
-        kumo_driver_kit_buf_str(b, ",");
-        put_escaped(b, r->description);
-    }
-    put_field(b, "pubkey", o->public_key);
-    put_field(b, "fingerprint", o->fingerprint);
+    kumo_driver_kit_state_put(b, fields, FIELD_COUNT, o);
     kumo_driver_kit_buf_str(b, "\n");
 }
 
@@ -343,308 +291,57 @@ static int same_stamp(const struct local_state *st, const struct stat *sb)
            st->stamp_mtime_ns == (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
-int local_state_save(struct local_state *st, const char *path, char *err, size_t err_size)
+kumo_driver_code local_state_save(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag)
 {
     struct kumo_driver_kit_buf b;
-    char tmp[LOCAL_NAME_MAX + 32], dir[LOCAL_NAME_MAX + 32];
     kumo_driver_kit_buf_init(&b);
     kumo_driver_kit_buf_printf(&b, "kumo-local-state 1\nserial\t%llu\n",
                                (unsigned long long)st->serial);
     for (size_t i = 0; i < st->count; i++)
         put_object(&b, st->objects[i]);
-    if (b.failed) {
-        kumo_driver_kit_buf_fini(&b);
-        snprintf(err, err_size, "out of memory writing %s", path);
-        return -1;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int ok = fd >= 0;
-    size_t done = 0;
-    while (ok && done < b.len) {
-        ssize_t n = write(fd, b.data + done, b.len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        ok = n > 0;
-        done += ok ? (size_t)n : 0;
-    }
-    ok = ok && fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
-        saved = errno ? errno : saved;
-        snprintf(err, err_size, "writing the state file %s: %s", path, strerror(saved));
-        unlink(tmp);
-        kumo_driver_kit_buf_fini(&b);
-        return -1;
-    }
+    kumo_driver_code rc = kumo_driver_kit_state_write(path, &b, diag);
     kumo_driver_kit_buf_fini(&b);
-    snprintf(dir, sizeof(dir), "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
     struct stat sb;
-    if (stat(path, &sb) == 0)
+    if (rc == KUMO_DRIVER_OK && stat(path, &sb) == 0)
         stamp(st, &sb);
-    return 0;
+    return rc;
 }
 
 /* ---- Reading ---------------------------------------------------------------- */
 
-static int hexval(int ch)
+/* Applies one field of an `object` line: kind= makes the object, the rest fill it. */
+static int apply_field(void *ctx, const char *key, const char *raw)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
-/* Unescapes [s, s+n) into a new string; NULL on a bad escape or no memory. */
-static char *unescape(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; out != NULL && i < n; i++) {
-        if (s[i] != '%') {
-            out[k++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[k++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    if (out != NULL)
-        out[k] = '\0';
-    return out;
-}
-
-/* Splits value at `sep` into up to max unescaped parts; returns the count or -1. */
-static int split(const char *value, char sep, char **parts, int max)
-{
-    int n = 0;
-    const char *p = value;
-    for (;;) {
-        const char *end = strchr(p, sep);
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (n == max || (parts[n] = unescape(p, len)) == NULL) {
-            for (int i = 0; i < n; i++)
-                free(parts[i]);
-            return -1;
-        }
-        n++;
-        if (end == NULL)
-            return n;
-        p = end + 1;
-    }
-}
-
-static int parse_ll(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int grow(void **array, size_t count, size_t size)
-{
-    void *grown = realloc(*array, (count + 1) * size);
-    if (grown == NULL)
-        return -1;
-    *array = grown;
-    return 0;
-}
-
-/* Applies one `key=value` field to o; -1 when malformed. */
-static int apply_field(struct local_object *o, const char *key, const char *raw)
-{
-    char *parts[6];
-    long long n = 0;
-    struct {
-        const char *key;
-        char **dst;
-    } strings[] = {{"id", &o->id},
-                   {"token", &o->token},
-                   {"name", &o->name},
-                   {"type", &o->type},
-                   {"image", &o->image},
-                   {"zone", &o->zone},
-                   {"network", &o->network_id},
-                   {"subnetid", &o->subnet_id},
-                   {"key", &o->key_id},
-                   {"userdata", &o->user_data},
-                   {"agentboot", &o->agent_bootstrap},
-                   {"ip", &o->ip},
-                   {"cidr", &o->cidr},
-                   {"pubkey", &o->public_key},
-                   {"fingerprint", &o->fingerprint}};
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        if (strcmp(key, strings[i].key) == 0) {
-            char *v = unescape(raw, strlen(raw));
-            if (v == NULL)
+    struct local_object **o = ctx;
+    if (strcmp(key, "kind") == 0) {
+        for (int k = 0; k <= LOCAL_LOAD_BALANCER && *o == NULL; k++)
+            if (strcmp(raw, kind_words[k]) == 0 && (*o = local_object_new(k)) == NULL)
                 return -1;
-            free(*strings[i].dst);
-            *strings[i].dst = v;
-            return 0;
-        }
+        return *o == NULL ? -1 : 0;
     }
-    if (strcmp(key, "subnet") == 0) {
-        int count = split(raw, ',', parts, 4);
-        if (count != 4 || grow((void **)&o->subnets, o->subnet_count, sizeof(*o->subnets))) {
-            for (int i = 0; i < count; i++)
-                free(parts[i]);
-            return -1;
-        }
-        struct kumo_driver_kit_subnet *s = &o->subnets[o->subnet_count++];
-        s->id = parts[0];
-        s->name = parts[1];
-        s->cidr = parts[2];
-        s->zone = parts[3];
-        return 0;
-    }
-    if (strcmp(key, "tag") == 0) {
-        int count = split(raw, '=', parts, 2);
-        if (count != 2 || grow((void **)&o->tags, o->tag_count, sizeof(*o->tags))) {
-            for (int i = 0; i < count; i++)
-                free(parts[i]);
-            return -1;
-        }
-        o->tags[o->tag_count].key = parts[0];
-        o->tags[o->tag_count++].value = parts[1];
-        return 0;
-    }
-    if (strcmp(key, "sg") == 0) {
-        char *v = unescape(raw, strlen(raw));
-        if (v == NULL || grow((void **)&o->sg_ids, o->sg_count, sizeof(char *))) {
-            free(v);
-            return -1;
-        }
-        o->sg_ids[o->sg_count++] = v;
-        return 0;
-    }
-    if (strcmp(key, "rule") == 0) {
-        int count = split(raw, ',', parts, 6);
-        long long v[4];
-        int ok = count == 6;
-        for (int i = 0; ok && i < 4; i++)
-            ok = parse_ll(parts[i], &v[i]) == 0;
-        if (!ok || grow((void **)&o->rules, o->rule_count, sizeof(*o->rules))) {
-            for (int i = 0; i < count; i++)
-                free(parts[i]);
-            return -1;
-        }
-        struct kumo_driver_kit_rule *r = &o->rules[o->rule_count++];
-        r->direction = (int)v[0];
-        r->protocol = (int)v[1];
-        r->from_port = (int)v[2];
-        r->to_port = (int)v[3];
-        r->cidr = parts[4];
-        r->description = parts[5];
-        for (int i = 0; i < 4; i++)
-            free(parts[i]);
-        return 0;
-    }
-    if (parse_ll(raw, &n) != 0)
-        return strcmp(key, "kind") == 0 ? 0 : -1;
-    if (strcmp(key, "status") == 0)
-        o->status = (int)n;
-    else if (strcmp(key, "created") == 0)
-        o->created_ns = n;
-    else if (strcmp(key, "power") == 0)
-        o->power = (int)n;
-    else if (strcmp(key, "launch") == 0)
-        o->launch_ns = n;
-    else if (strcmp(key, "pid") == 0)
-        o->pid = n;
-    else if (strcmp(key, "pidstart") == 0)
-        o->pid_start = (uint64_t)n;
-    return 0; /* unknown numeric fields: newer writers */
+    return *o == NULL ? -1 : kumo_driver_kit_state_get(fields, FIELD_COUNT, *o, key, raw);
 }
 
 static struct local_object *parse_object(char *line)
 {
     struct local_object *o = NULL;
-    char *save = NULL;
-    for (char *field = strtok_r(line, "\t", &save); field != NULL;
-         field = strtok_r(NULL, "\t", &save)) {
-        char *eq = strchr(field, '=');
-        if (eq == NULL)
-            continue; /* the leading "object" */
-        *eq = '\0';
-        if (strcmp(field, "kind") == 0) {
-            for (int k = 0; k <= LOCAL_LOAD_BALANCER && o == NULL; k++)
-                if (strcmp(eq + 1, kind_words[k]) == 0 && (o = local_object_new(k)) == NULL)
-                    return NULL;
-            if (o == NULL)
-                return NULL;
-            continue;
-        }
-        if (o == NULL || apply_field(o, field, eq + 1) != 0) {
-            local_object_free(o);
-            return NULL;
-        }
-    }
-    if (o != NULL && (o->id == NULL || o->token == NULL)) {
+    char *word;
+    if (kumo_driver_kit_state_line(line, &word, apply_field, &o) != 0 || o == NULL ||
+        o->id == NULL || o->token == NULL) {
         local_object_free(o);
         return NULL;
     }
     return o;
 }
 
-int local_state_load(struct local_state *st, const char *path, char *err, size_t err_size)
+/* Replaces st's objects with the lines of text; 0, or the number of the first damaged line. */
+static int parse_state(struct local_state *st, char *text)
 {
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        local_state_clear(st);
-        st->have_stamp = 0;
-        return 0;
-    }
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        snprintf(err, err_size, "reading the state file %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (same_stamp(st, &sb)) {
-        close(fd);
-        return 0;
-    }
-    char *text = malloc((size_t)sb.st_size + 1);
-    size_t len = 0;
-    while (text != NULL && len < (size_t)sb.st_size) {
-        ssize_t n = read(fd, text + len, (size_t)sb.st_size - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (text == NULL) {
-        snprintf(err, err_size, "out of memory reading %s", path);
-        return -1;
-    }
-    text[len] = '\0';
-    local_state_clear(st);
-    st->serial = 0;
     int line_no = 0, bad = 0;
     char *save = NULL;
+    local_state_clear(st);
+    st->serial = 0;
     for (char *line = strtok_r(text, "\n", &save); line != NULL && !bad;
          line = strtok_r(NULL, "\n", &save)) {
         line_no++;
@@ -659,16 +356,38 @@ int local_state_load(struct local_state *st, const char *path, char *err, size_t
                 local_object_free(o);
         }
     }
-    free(text);
-    if (bad) {
-        snprintf(err, err_size,
-                 "the state file %s is damaged at line %d (fix or remove it; `control purge` "
-                 "removes what the connection made)",
-                 path, line_no);
+    return bad ? line_no : 0;
+}
+
+kumo_driver_code local_state_load(struct local_state *st, const char *path,
+                                  struct kumo_driver_diag *diag)
+{
+    struct stat sb;
+    char *text = NULL;
+    int stated = stat(path, &sb) == 0; /* before the read: a newer file is read again later */
+    if (stated && same_stamp(st, &sb))
+        return KUMO_DRIVER_OK;
+    kumo_driver_code rc = kumo_driver_kit_state_read(path, &text, diag);
+    if (rc == KUMO_DRIVER_NOT_FOUND) {
         local_state_clear(st);
         st->have_stamp = 0;
-        return -1;
+        return KUMO_DRIVER_OK;
     }
-    stamp(st, &sb);
-    return 0;
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    int damaged = parse_state(st, text);
+    free(text);
+    if (damaged) {
+        local_state_clear(st);
+        st->have_stamp = 0;
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INTERNAL, "StateUnreadable",
+                                    "the state file %s is damaged at line %d (fix or remove it; "
+                                    "`control purge` removes what the connection made)",
+                                    path, damaged);
+    }
+    if (stated)
+        stamp(st, &sb);
+    else
+        st->have_stamp = 0;
+    return KUMO_DRIVER_OK;
 }

@@ -51,179 +51,113 @@ void sim_config_defaults(struct sim_config *cfg)
     cfg->quota_vcpus = SIM_UNLIMITED;
 }
 
-static int parse_double(const char *s, double min, double max, double *out)
+static kumo_driver_code set_provider(const struct kumo_driver_kit_settings *settings, void *config,
+                                     const char *key, const char *value,
+                                     struct kumo_driver_diag *diag)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-        return -1;
-    *out = v;
-    return 0;
+    struct sim_config *cfg = config;
+    if (!sim_provider_known(value))
+        return kumo_driver_kit_setting_bad(settings, key, value, "one of aws, gcp, azure", diag);
+    snprintf(cfg->provider, sizeof(cfg->provider), "%s", value);
+    return KUMO_DRIVER_OK;
 }
 
-static int parse_int(const char *s, int64_t min, int64_t *out)
+static kumo_driver_code set_type_capacity(const struct kumo_driver_kit_settings *settings,
+                                          void *config, const char *key, const char *value,
+                                          struct kumo_driver_diag *diag)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min)
-        return -1;
-    *out = v;
-    return 0;
+    struct sim_config *cfg = config;
+    const char *type = key + strlen("capacity.");
+    const struct sim_type *t = sim_type_find(cfg->provider, type);
+    int64_t n;
+    if (t == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "sim config %s: \"%s\" is not an instance type of provider %s "
+                                    "(set provider before capacity.<type>)",
+                                    key, type, cfg->provider);
+    if (strcmp(value, "unlimited") == 0 || strcmp(value, "-1") == 0)
+        n = SIM_UNLIMITED;
+    else if (kumo_driver_kit_parse_int(value, 0, INT64_MAX, &n) != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value,
+                                           "a machine count >= 0 or \"unlimited\"", diag);
+    cfg->type_capacity[t - sim_types] = n;
+    return KUMO_DRIVER_OK;
 }
 
-/* A count that may be "unlimited" (or -1). */
-static int parse_limit(const char *s, int64_t *out)
+static kumo_driver_code set_seed(const struct kumo_driver_kit_settings *settings, void *config,
+                                 const char *key, const char *value, struct kumo_driver_diag *diag)
 {
-    if (strcmp(s, "unlimited") == 0 || strcmp(s, "-1") == 0) {
-        *out = SIM_UNLIMITED;
-        return 0;
-    }
-    return parse_int(s, 0, out);
+    struct sim_config *cfg = config;
+    int64_t n;
+    if (kumo_driver_kit_parse_int(value, 0, INT64_MAX, &n) != 0)
+        return kumo_driver_kit_setting_bad(settings, key, value, "an integer >= 0", diag);
+    cfg->seed = (uint64_t)n;
+    cfg->has_seed = 1;
+    return KUMO_DRIVER_OK;
 }
 
-static int parse_bool(const char *s, int *out)
-{
-    if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0 || strcmp(s, "on") == 0)
-        *out = 1;
-    else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0 || strcmp(s, "off") == 0)
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
+#define AT_OPEN  KUMO_DRIVER_KIT_SETTING_AT_OPEN
+#define FIELD(f) offsetof(struct sim_config, f), sizeof(((struct sim_config *)0)->f)
+#define STRING   KUMO_DRIVER_KIT_SETTING_STRING
+#define DOUBLE   KUMO_DRIVER_KIT_SETTING_DOUBLE
+#define INT      KUMO_DRIVER_KIT_SETTING_INT
+#define LIMIT    KUMO_DRIVER_KIT_SETTING_LIMIT
+#define CUSTOM   KUMO_DRIVER_KIT_SETTING_CUSTOM
 
-static kumo_driver_code bad(struct kumo_driver_diag *diag, const char *key, const char *value,
-                            const char *expected)
-{
-    return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                "sim config %s=\"%s\": expected %s", key, value, expected);
-}
+_Static_assert(SIM_LATENCY_UNIFORM == 0 && SIM_LATENCY_NORMAL == 1 && SIM_LATENCY_EXPONENTIAL == 2,
+               "latency_distribution's choices are in the enum's order");
 
-static const char known_keys[] =
-    "provider, region, zone, endpoint, state, fsync, compact_bytes, latency_ms, "
-    "latency_jitter_ms, latency_distribution, boot_seconds, stop_seconds, terminate_seconds, "
-    "capacity, capacity.<instance type>, quota_machines, quota_vcpus, qps, burst, fault_rate, "
-    "fault_after_rate, consistency_delay_ms, seed, auth_secret";
+static const struct kumo_driver_kit_setting rows[] = {
+    {"provider", CUSTOM, 0, 0, 0, 0, NULL, NULL, AT_OPEN, set_provider},
+    /* Resolved against the provider once every key is read. */
+    {"region", STRING, FIELD(region_name), 1, 0, NULL, "a region name of the provider", AT_OPEN,
+     NULL},
+    {"zone", STRING, FIELD(zone), 0, 0, NULL, "a zone name", AT_OPEN, NULL},
+    {"endpoint", KUMO_DRIVER_KIT_SETTING_IGNORED, 0, 0, 0, 0, NULL, NULL, AT_OPEN, NULL},
+    {"state", STRING, FIELD(state_path), 1, 0, NULL, "the path of the sim's state file", AT_OPEN,
+     NULL},
+    {"fsync", KUMO_DRIVER_KIT_SETTING_BOOL, FIELD(fsync), 0, 0, NULL, "true or false", AT_OPEN,
+     NULL},
+    {"compact_bytes", INT, FIELD(compact_bytes), 4096, 0, NULL, "a size in bytes >= 4096", AT_OPEN,
+     NULL},
+    {"latency_ms", DOUBLE, FIELD(latency_ms), 0, 600000, NULL, "milliseconds >= 0", 0, NULL},
+    {"latency_jitter_ms", DOUBLE, FIELD(latency_jitter_ms), 0, 600000, NULL, "milliseconds >= 0", 0,
+     NULL},
+    {"latency_distribution", KUMO_DRIVER_KIT_SETTING_CHOICE, FIELD(latency_shape), 0, 0,
+     "uniform|normal|exponential", "uniform, normal or exponential", 0, NULL},
+    {"boot_seconds", DOUBLE, FIELD(boot_seconds), 0, 86400, NULL, "seconds between 0 and 86400", 0,
+     NULL},
+    {"stop_seconds", DOUBLE, FIELD(stop_seconds), 0, 86400, NULL, "seconds between 0 and 86400", 0,
+     NULL},
+    {"terminate_seconds", DOUBLE, FIELD(terminate_seconds), 0, 86400, NULL,
+     "seconds between 0 and 86400", 0, NULL},
+    {"capacity", LIMIT, FIELD(capacity), 0, 0, NULL, "a machine count >= 0 or \"unlimited\"", 0,
+     NULL},
+    {"capacity.", CUSTOM, 0, 0, 0, 0, "<instance type>", NULL, KUMO_DRIVER_KIT_SETTING_PREFIX,
+     set_type_capacity},
+    {"quota_machines", LIMIT, FIELD(quota_machines), 0, 0, NULL,
+     "a machine count >= 0 or \"unlimited\"", 0, NULL},
+    {"quota_vcpus", LIMIT, FIELD(quota_vcpus), 0, 0, NULL, "a vCPU count >= 0 or \"unlimited\"", 0,
+     NULL},
+    {"qps", DOUBLE, FIELD(qps), 0, 1e6, NULL, "requests per second >= 0 (0: unlimited)", 0, NULL},
+    {"burst", DOUBLE, FIELD(burst), 1, 1e6, NULL, "a bucket size >= 1", 0, NULL},
+    {"fault_rate", DOUBLE, FIELD(fault_rate), 0, 1, NULL, "a probability between 0 and 1", 0, NULL},
+    {"fault_after_rate", DOUBLE, FIELD(fault_after_rate), 0, 1, NULL,
+     "a probability between 0 and 1", 0, NULL},
+    {"consistency_delay_ms", INT, FIELD(consistency_delay_ms), 0, 0, NULL, "milliseconds >= 0", 0,
+     NULL},
+    {"seed", CUSTOM, 0, 0, 0, 0, NULL, NULL, 0, set_seed},
+    {"auth_secret", STRING, FIELD(auth_secret), 0, 0, NULL, "a secret shorter than 128 characters",
+     AT_OPEN, NULL},
+};
+
+static const struct kumo_driver_kit_settings settings = {"sim", "UnknownParameter", rows,
+                                                         sizeof(rows) / sizeof(rows[0])};
 
 kumo_driver_code sim_config_set(struct sim_config *cfg, const char *key, const char *value,
                                 int at_open, struct kumo_driver_diag *diag)
 {
-    int64_t n;
-    double d;
-    if (value == NULL)
-        value = "";
-    if (strcmp(key, "provider") == 0 || strcmp(key, "region") == 0 || strcmp(key, "zone") == 0 ||
-        strcmp(key, "state") == 0 || strcmp(key, "fsync") == 0 ||
-        strcmp(key, "compact_bytes") == 0 || strcmp(key, "endpoint") == 0 ||
-        strcmp(key, "auth_secret") == 0) {
-        if (!at_open)
-            return kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                "sim config %s can only be set when the connection is opened", key);
-        if (strcmp(key, "provider") == 0) {
-            if (!sim_provider_known(value))
-                return bad(diag, key, value, "one of aws, gcp, azure");
-            snprintf(cfg->provider, sizeof(cfg->provider), "%s", value);
-        } else if (strcmp(key, "region") == 0) {
-            if (value[0] == '\0' || strlen(value) >= sizeof(cfg->region_name))
-                return bad(diag, key, value, "a region name of the provider");
-            /* Resolved against the provider once every key is read. */
-            snprintf(cfg->region_name, sizeof(cfg->region_name), "%s", value);
-        } else if (strcmp(key, "zone") == 0) {
-            if (strlen(value) >= sizeof(cfg->zone))
-                return bad(diag, key, value, "a zone name");
-            snprintf(cfg->zone, sizeof(cfg->zone), "%s", value);
-        } else if (strcmp(key, "state") == 0) {
-            if (value[0] == '\0' || strlen(value) >= sizeof(cfg->state_path))
-                return bad(diag, key, value, "the path of the sim's state file");
-            snprintf(cfg->state_path, sizeof(cfg->state_path), "%s", value);
-        } else if (strcmp(key, "fsync") == 0) {
-            if (parse_bool(value, &cfg->fsync) != 0)
-                return bad(diag, key, value, "true or false");
-        } else if (strcmp(key, "compact_bytes") == 0) {
-            if (parse_int(value, 4096, &cfg->compact_bytes) != 0)
-                return bad(diag, key, value, "a size in bytes >= 4096");
-        } else if (strcmp(key, "auth_secret") == 0) {
-            if (strlen(value) >= sizeof(cfg->auth_secret))
-                return bad(diag, key, value, "a secret shorter than 128 characters");
-            snprintf(cfg->auth_secret, sizeof(cfg->auth_secret), "%s", value);
-        }
-        return KUMO_DRIVER_OK; /* endpoint: accepted and ignored */
-    }
-    if (strcmp(key, "latency_ms") == 0) {
-        if (parse_double(value, 0, 600000, &cfg->latency_ms) != 0)
-            return bad(diag, key, value, "milliseconds >= 0");
-    } else if (strcmp(key, "latency_jitter_ms") == 0) {
-        if (parse_double(value, 0, 600000, &cfg->latency_jitter_ms) != 0)
-            return bad(diag, key, value, "milliseconds >= 0");
-    } else if (strcmp(key, "latency_distribution") == 0) {
-        if (strcmp(value, "uniform") == 0)
-            cfg->latency_shape = SIM_LATENCY_UNIFORM;
-        else if (strcmp(value, "normal") == 0)
-            cfg->latency_shape = SIM_LATENCY_NORMAL;
-        else if (strcmp(value, "exponential") == 0)
-            cfg->latency_shape = SIM_LATENCY_EXPONENTIAL;
-        else
-            return bad(diag, key, value, "uniform, normal or exponential");
-    } else if (strcmp(key, "boot_seconds") == 0 || strcmp(key, "stop_seconds") == 0 ||
-               strcmp(key, "terminate_seconds") == 0) {
-        if (parse_double(value, 0, 86400, &d) != 0)
-            return bad(diag, key, value, "seconds between 0 and 86400");
-        if (strcmp(key, "boot_seconds") == 0)
-            cfg->boot_seconds = d;
-        else if (strcmp(key, "stop_seconds") == 0)
-            cfg->stop_seconds = d;
-        else
-            cfg->terminate_seconds = d;
-    } else if (strcmp(key, "capacity") == 0) {
-        if (parse_limit(value, &cfg->capacity) != 0)
-            return bad(diag, key, value, "a machine count >= 0 or \"unlimited\"");
-    } else if (strncmp(key, "capacity.", 9) == 0) {
-        const struct sim_type *t = sim_type_find(cfg->provider, key + 9);
-        if (t == NULL)
-            return kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                "sim config %s: \"%s\" is not an instance type of provider %s (set "
-                "provider before capacity.<type>)",
-                key, key + 9, cfg->provider);
-        if (parse_limit(value, &n) != 0)
-            return bad(diag, key, value, "a machine count >= 0 or \"unlimited\"");
-        cfg->type_capacity[t - sim_types] = n;
-    } else if (strcmp(key, "quota_machines") == 0) {
-        if (parse_limit(value, &cfg->quota_machines) != 0)
-            return bad(diag, key, value, "a machine count >= 0 or \"unlimited\"");
-    } else if (strcmp(key, "quota_vcpus") == 0) {
-        if (parse_limit(value, &cfg->quota_vcpus) != 0)
-            return bad(diag, key, value, "a vCPU count >= 0 or \"unlimited\"");
-    } else if (strcmp(key, "qps") == 0) {
-        if (parse_double(value, 0, 1e6, &cfg->qps) != 0)
-            return bad(diag, key, value, "requests per second >= 0 (0: unlimited)");
-    } else if (strcmp(key, "burst") == 0) {
-        if (parse_double(value, 1, 1e6, &cfg->burst) != 0)
-            return bad(diag, key, value, "a bucket size >= 1");
-    } else if (strcmp(key, "fault_rate") == 0 || strcmp(key, "fault_after_rate") == 0) {
-        if (parse_double(value, 0, 1, &d) != 0)
-            return bad(diag, key, value, "a probability between 0 and 1");
-        if (strcmp(key, "fault_rate") == 0)
-            cfg->fault_rate = d;
-        else
-            cfg->fault_after_rate = d;
-    } else if (strcmp(key, "consistency_delay_ms") == 0) {
-        if (parse_int(value, 0, &cfg->consistency_delay_ms) != 0)
-            return bad(diag, key, value, "milliseconds >= 0");
-    } else if (strcmp(key, "seed") == 0) {
-        if (parse_int(value, 0, &n) != 0)
-            return bad(diag, key, value, "an integer >= 0");
-        cfg->seed = (uint64_t)n;
-        cfg->has_seed = 1;
-    } else {
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "UnknownParameter",
-                                    "sim config key \"%s\" is unknown; known keys: %s", key,
-                                    known_keys);
-    }
-    return KUMO_DRIVER_OK;
+    return kumo_driver_kit_settings_apply(&settings, cfg, key, value, at_open, diag);
 }
 
 /* ---- Randomness, time, sleeping ------------------------------------------ */

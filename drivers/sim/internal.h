@@ -217,7 +217,7 @@ void sim_ip_format(uint32_t ip, char *buf, size_t size);
 /* Parses "a.b.c.d/n". 0 ok, -1 malformed. */
 int sim_cidr_parse(const char *cidr, uint32_t *base, int *prefix);
 
-/* Record payload codec: "op=put\nkind=machine\nid=...\n..." */
+/* Record payload codec: one line of the kit's state format, "put\tkind=machine\tid=..." */
 void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *out);
 /* Parses a put payload into a new object; NULL on malformed or nomem. */
 struct sim_object *sim_object_decode(const char *payload, size_t len);
@@ -327,7 +327,14 @@ void sim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 #define SIM_MAX_TYPES 128
 #define SIM_UNLIMITED (-1)
-#define SIM_RING      8192
+/* Timing: the retry hint of a capacity error, a load balancer's default
+ * health check interval and unhealthy threshold, how often expired objects
+ * are swept. */
+#define SIM_CAPACITY_RETRY_MS      5000
+#define SIM_LB_CHECK_INTERVAL_MS   10000
+#define SIM_LB_UNHEALTHY_THRESHOLD 3
+#define SIM_SWEEP_INTERVAL_NS      (100 * 1000000LL)
+#define SIM_RING                   8192
 
 /* The counted cloud API calls, for stats and the rate limit. */
 #define SIM_OPS(X)                                                                                 \
@@ -636,15 +643,7 @@ KUMO_DRIVER_KIT_DECLARE_OPS(sim, security_group);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, key_pair);
 KUMO_DRIVER_KIT_DECLARE_OPS(sim, load_balancer);
 
-kumo_driver_code sim_catalog_regions(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                     struct kumo_driver_region_list **out,
-                                     struct kumo_driver_diag *diag);
-kumo_driver_code sim_catalog_instance_types(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                            struct kumo_driver_instance_type_list **out,
-                                            struct kumo_driver_diag *diag);
-kumo_driver_code sim_catalog_images(struct kumo_driver_conn *c, int64_t deadline_ns,
-                                    struct kumo_driver_image_list **out,
-                                    struct kumo_driver_diag *diag);
+KUMO_DRIVER_KIT_DECLARE_CATALOG(sim);
 /* Behind-kumo's-back power changes for control: "stop", "start", "terminate". */
 kumo_driver_code sim_machine_force(struct kumo_driver_conn *c, const char *id, const char *action,
                                    struct kumo_driver_diag *diag);

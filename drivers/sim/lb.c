@@ -106,8 +106,9 @@ static int keep_spec(struct sim_object *o, const struct kumo_driver_load_balance
     o->targets = ts;
     o->target_count = s->target_count;
     const struct kumo_driver_lb_health_check *hc = s->health_check;
-    int interval = hc && hc->interval_ms > 0 ? hc->interval_ms : 10000;
-    int threshold = hc && hc->unhealthy_threshold > 0 ? hc->unhealthy_threshold : 3;
+    int interval = hc && hc->interval_ms > 0 ? hc->interval_ms : SIM_LB_CHECK_INTERVAL_MS;
+    int threshold =
+        hc && hc->unhealthy_threshold > 0 ? hc->unhealthy_threshold : SIM_LB_UNHEALTHY_THRESHOLD;
     o->lb_window_ms = (int64_t)interval * threshold;
     o->lb_policy = s->policy;
     return 0;

@@ -2,10 +2,10 @@
  * model.c - the sim's resources: allocation, machine lifecycle, the string
  * map that indexes them, and the record codec of the state file.
  *
- * A record payload is text, one field per line, "key=value". Values escape
- * '\\', newline and tab; a value with several parts (a tag, a subnet, a rule)
- * separates them with a raw tab. Unknown keys are ignored, so a newer sim can
- * add fields and an older kumo-sim still reads the file.
+ * A record payload is one line of the driver kit's state format (kit.h):
+ * "put", then TAB-separated key=value fields described by the table below.
+ * Unknown keys are ignored, so a newer sim can add fields and an older
+ * kumo-sim still reads the file.
  */
 #include "drivers/sim/internal.h"
 
@@ -39,32 +39,14 @@ struct sim_object *sim_object_new(int kind)
     return o;
 }
 
+static void fields_free(struct sim_object *o);
+
 void sim_object_free(struct sim_object *o)
 {
     if (o == NULL)
         return;
-    char **strings[] = {&o->id,        &o->token,          &o->provider,   &o->region,
-                        &o->name,      &o->token_key,      &o->zone,       &o->type,
-                        &o->image,     &o->network_id,     &o->subnet_id,  &o->key_id,
-                        &o->user_data, &o->root_disk_type, &o->ip_key,     &o->public_ip_key,
-                        &o->cidr,      &o->public_key,     &o->fingerprint};
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-        free(*strings[i]);
-    kumo_driver_kit_tags_free(o->tags, o->tag_count);
-    for (size_t i = 0; i < o->sg_count; i++)
-        free(o->sg_ids[i]);
-    free(o->sg_ids);
-    kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
-    kumo_driver_kit_rules_free(o->rules, o->rule_count);
-    for (size_t i = 0; i < o->listener_count; i++)
-        free(o->listeners[i].name);
-    free(o->listeners);
-    for (size_t i = 0; i < o->target_count; i++) {
-        free(o->targets[i].name);
-        free(o->targets[i].listener);
-        free(o->targets[i].address);
-    }
-    free(o->targets);
+    free(o->token_key); /* derived, not in the record */
+    fields_free(o);
     free(o);
 }
 
@@ -148,19 +130,7 @@ void sim_ip_format(uint32_t ip, char *buf, size_t size)
 
 int sim_cidr_parse(const char *cidr, uint32_t *base, int *prefix)
 {
-    unsigned a, b, c, d;
-    int n = 0, consumed = 0;
-    if (cidr == NULL || sscanf(cidr, "%3u.%3u.%3u.%3u/%2d%n", &a, &b, &c, &d, &n, &consumed) != 5)
-        return -1;
-    if (cidr[consumed] != '\0' || a > 255 || b > 255 || c > 255 || d > 255 || n < 0 || n > 32)
-        return -1;
-    uint32_t ip = (a << 24) | (b << 16) | (c << 8) | d;
-    uint32_t mask = n == 0 ? 0 : 0xffffffffu << (32 - n);
-    if ((ip & ~mask) != 0)
-        return -1; /* host bits set: "10.0.0.1/16" is not a network */
-    *base = ip;
-    *prefix = n;
-    return 0;
+    return kumo_driver_kit_cidr_parse(cidr, KUMO_DRIVER_KIT_CIDR_EXACT, base, prefix);
 }
 
 /* ---- Map ---------------------------------------------------------------- */
@@ -259,351 +229,114 @@ void sim_map_remove(struct sim_map *m, const char *key)
     }
 }
 
-/* ---- Codec: encoding ---------------------------------------------------- */
+/* ---- Codec ------------------------------------------------------------- */
 
-static void put_escaped(struct kumo_driver_kit_buf *b, const char *s)
-{
-    for (const char *p = s ? s : ""; *p; p++) {
-        if (*p == '\\')
-            kumo_driver_kit_buf_add(b, "\\\\", 2);
-        else if (*p == '\n')
-            kumo_driver_kit_buf_add(b, "\\n", 2);
-        else if (*p == '\t')
-            kumo_driver_kit_buf_add(b, "\\t", 2);
-        else
-            kumo_driver_kit_buf_add(b, p, 1);
-    }
-}
+#define STR(key, member)                                                                           \
+    KUMO_DRIVER_KIT_FIELD(key, KUMO_DRIVER_KIT_FIELD_STRING, struct sim_object, member)
+#define NUM(key, kind, member)                                                                     \
+    KUMO_DRIVER_KIT_FIELD(key, KUMO_DRIVER_KIT_FIELD_##kind, struct sim_object, member)
+#define LIST(key, kind, member, count)                                                             \
+    KUMO_DRIVER_KIT_LIST(key, KUMO_DRIVER_KIT_FIELD_##kind, struct sim_object, member, count)
+#define COLUMN(type, key, kind, member)                                                            \
+    KUMO_DRIVER_KIT_FIELD(key, KUMO_DRIVER_KIT_FIELD_##kind, type, member)
 
-static void put_str(struct kumo_driver_kit_buf *b, const char *key, const char *value)
-{
-    if (value == NULL)
-        return;
-    kumo_driver_kit_buf_str(b, key);
-    kumo_driver_kit_buf_add(b, "=", 1);
-    put_escaped(b, value);
-    kumo_driver_kit_buf_add(b, "\n", 1);
-}
+static const struct kumo_driver_kit_field listener_columns[] = {
+    COLUMN(struct sim_lb_listener, "name", STRING, name),
+    COLUMN(struct sim_lb_listener, "port", INT, port),
+    COLUMN(struct sim_lb_listener, "protocol", INT, protocol),
+};
 
-static void put_int(struct kumo_driver_kit_buf *b, const char *key, int64_t value)
-{
-    kumo_driver_kit_buf_printf(b, "%s=%" PRId64 "\n", key, value);
-}
+static const struct kumo_driver_kit_field target_columns[] = {
+    COLUMN(struct sim_lb_target, "name", STRING, name),
+    COLUMN(struct sim_lb_target, "listener", STRING, listener),
+    COLUMN(struct sim_lb_target, "address", STRING, address),
+    COLUMN(struct sim_lb_target, "port", INT, port),
+    COLUMN(struct sim_lb_target, "weight", INT, weight),
+    COLUMN(struct sim_lb_target, "backup", INT, backup),
+    COLUMN(struct sim_lb_target, "draining", INT, draining),
+};
 
-/* key=part1<TAB>part2...; parts may be NULL (written empty). */
-static void put_parts(struct kumo_driver_kit_buf *b, const char *key, const char *const *parts,
-                      int n)
+/* A resource's fields in a state record (the kit's format), in writing order. */
+static const struct kumo_driver_kit_field fields[] = {
+    STR("id", id),
+    STR("token", token),
+    STR("provider", provider),
+    STR("region", region),
+    STR("name", name),
+    NUM("created", INT64, created_ns),
+    NUM("visible", INT64, visible_ns),
+    NUM("serial", UINT64, serial),
+    LIST("tag", TAGS, tags, tag_count),
+    STR("zone", zone),
+    STR("type", type),
+    STR("image", image),
+    STR("network", network_id),
+    STR("subnet_id", subnet_id),
+    STR("key", key_id),
+    STR("user_data", user_data),
+    STR("disk_type", root_disk_type),
+    NUM("disk_gib", UINT32, root_disk_gib),
+    LIST("sg", STRINGS, sg_ids, sg_count),
+    NUM("power", INT, power),
+    NUM("transition", INT64, transition_ns),
+    NUM("launch", INT64, launch_ns),
+    NUM("boot_ms", INT64, boot_ms),
+    NUM("stop_ms", INT64, stop_ms),
+    NUM("terminate_ms", INT64, terminate_ms),
+    NUM("private_ip", UINT32, private_ip),
+    NUM("public_ip", UINT32, public_ip),
+    STR("ip_key", ip_key),
+    STR("public_ip_key", public_ip_key),
+    NUM("price", DOUBLE, price),
+    NUM("vcpu", INT, vcpu),
+    STR("cidr", cidr),
+    LIST("subnet", SUBNETS, subnets, subnet_count),
+    LIST("rule", RULES, rules, rule_count),
+    STR("public_key", public_key),
+    STR("fingerprint", fingerprint),
+    NUM("lb_policy", INT, lb_policy),
+    NUM("lb_window_ms", INT64, lb_window_ms),
+    KUMO_DRIVER_KIT_ROWS("listener", struct sim_object, listeners, listener_count,
+                         struct sim_lb_listener, listener_columns),
+    KUMO_DRIVER_KIT_ROWS("target", struct sim_object, targets, target_count, struct sim_lb_target,
+                         target_columns),
+};
+#define FIELD_COUNT (sizeof(fields) / sizeof(fields[0]))
+
+static void fields_free(struct sim_object *o)
 {
-    kumo_driver_kit_buf_str(b, key);
-    kumo_driver_kit_buf_add(b, "=", 1);
-    for (int i = 0; i < n; i++) {
-        if (i > 0)
-            kumo_driver_kit_buf_add(b, "\t", 1);
-        put_escaped(b, parts[i]);
-    }
-    kumo_driver_kit_buf_add(b, "\n", 1);
+    kumo_driver_kit_state_free(fields, FIELD_COUNT, o);
 }
 
 void sim_object_encode(const struct sim_object *o, struct kumo_driver_kit_buf *b)
 {
-    char num[4][24];
-    kumo_driver_kit_buf_str(b, "op=put\n");
-    put_str(b, "kind", sim_kind_name(o->kind));
-    put_str(b, "id", o->id);
-    put_str(b, "token", o->token);
-    put_str(b, "provider", o->provider);
-    put_str(b, "region", o->region);
-    put_str(b, "name", o->name);
-    put_int(b, "created", o->created_ns);
-    put_int(b, "visible", o->visible_ns);
-    put_int(b, "serial", (int64_t)o->serial);
-    for (size_t i = 0; i < o->tag_count; i++) {
-        const char *parts[2] = {o->tags[i].key, o->tags[i].value};
-        put_parts(b, "tag", parts, 2);
-    }
-    switch (o->kind) {
-    case SIM_MACHINE:
-        put_str(b, "zone", o->zone);
-        put_str(b, "type", o->type);
-        put_str(b, "image", o->image);
-        put_str(b, "network", o->network_id);
-        put_str(b, "subnet", o->subnet_id);
-        put_str(b, "key", o->key_id);
-        put_str(b, "user_data", o->user_data);
-        put_str(b, "disk_type", o->root_disk_type);
-        put_int(b, "disk_gib", o->root_disk_gib);
-        for (size_t i = 0; i < o->sg_count; i++)
-            put_str(b, "sg", o->sg_ids[i]);
-        put_int(b, "power", o->power);
-        put_int(b, "transition", o->transition_ns);
-        put_int(b, "launch", o->launch_ns);
-        put_int(b, "boot_ms", o->boot_ms);
-        put_int(b, "stop_ms", o->stop_ms);
-        put_int(b, "terminate_ms", o->terminate_ms);
-        put_int(b, "private_ip", o->private_ip);
-        put_int(b, "public_ip", o->public_ip);
-        put_str(b, "ip_key", o->ip_key);
-        put_str(b, "public_ip_key", o->public_ip_key);
-        kumo_driver_kit_buf_printf(b, "price=%.17g\n", o->price);
-        put_int(b, "vcpu", o->vcpu);
-        break;
-    case SIM_NETWORK:
-        put_str(b, "cidr", o->cidr);
-        for (size_t i = 0; i < o->subnet_count; i++) {
-            const struct kumo_driver_kit_subnet *s = &o->subnets[i];
-            const char *parts[4] = {s->id, s->name, s->cidr, s->zone};
-            put_parts(b, "subnet", parts, 4);
-        }
-        break;
-    case SIM_SECURITY_GROUP:
-        put_str(b, "network", o->network_id);
-        for (size_t i = 0; i < o->rule_count; i++) {
-            const struct kumo_driver_kit_rule *r = &o->rules[i];
-            snprintf(num[0], sizeof(num[0]), "%d", r->direction);
-            snprintf(num[1], sizeof(num[1]), "%d", r->protocol);
-            snprintf(num[2], sizeof(num[2]), "%d", r->from_port);
-            snprintf(num[3], sizeof(num[3]), "%d", r->to_port);
-            const char *parts[6] = {num[0], num[1], num[2], num[3], r->cidr, r->description};
-            put_parts(b, "rule", parts, 6);
-        }
-        break;
-    case SIM_KEY_PAIR:
-        put_str(b, "public_key", o->public_key);
-        put_str(b, "fingerprint", o->fingerprint);
-        break;
-    case SIM_LOAD_BALANCER:
-        put_int(b, "public_ip", o->public_ip);
-        put_str(b, "public_ip_key", o->public_ip_key);
-        put_int(b, "lb_policy", o->lb_policy);
-        put_int(b, "lb_window_ms", o->lb_window_ms);
-        for (size_t i = 0; i < o->listener_count; i++) {
-            snprintf(num[0], sizeof(num[0]), "%d", o->listeners[i].port);
-            snprintf(num[1], sizeof(num[1]), "%d", o->listeners[i].protocol);
-            const char *parts[3] = {o->listeners[i].name, num[0], num[1]};
-            put_parts(b, "listener", parts, 3);
-        }
-        for (size_t i = 0; i < o->target_count; i++) {
-            const struct sim_lb_target *t = &o->targets[i];
-            char flags[48];
-            snprintf(num[0], sizeof(num[0]), "%d", t->port);
-            snprintf(flags, sizeof(flags), "%d %d %d", t->weight, t->backup, t->draining);
-            const char *parts[5] = {t->name, t->listener, t->address, num[0], flags};
-            put_parts(b, "target", parts, 5);
-        }
-        break;
-    }
+    kumo_driver_kit_buf_printf(b, "put\tkind=%s", sim_kind_name(o->kind));
+    kumo_driver_kit_state_put(b, fields, FIELD_COUNT, o);
 }
 
-/* ---- Codec: decoding ---------------------------------------------------- */
-
-enum { MAX_PARTS = 6 };
-
-/* Unescapes value[0..len) in place into parts split at raw tabs. */
-static int split_parts(char *value, char **parts, int max)
+/* One field of a put record: kind= makes the object, the rest fill it. */
+static int decode_field(void *ctx, const char *key, const char *raw)
 {
-    int n = 1;
-    char *w = value;
-    parts[0] = value;
-    for (char *r = value; *r; r++) {
-        if (*r == '\t') {
-            *w++ = '\0';
-            if (n == max)
-                return -1;
-            parts[n++] = w;
-        } else if (*r == '\\' && r[1]) {
-            r++;
-            *w++ = *r == 'n' ? '\n' : *r == 't' ? '\t' : *r;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return n;
-}
-
-static int parse_i64(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int push(void **array, size_t *count, size_t size)
-{
-    void *grown = realloc(*array, (*count + 1) * size);
-    if (grown == NULL)
-        return -1;
-    *array = grown;
-    memset((char *)grown + *count * size, 0, size);
-    (*count)++;
-    return 0;
-}
-
-static int decode_field(struct sim_object *o, const char *key, char *value)
-{
-    char *parts[MAX_PARTS];
-    int64_t v = 0;
-    struct {
-        const char *key;
-        char **field;
-    } strings[] = {{"id", &o->id},
-                   {"token", &o->token},
-                   {"provider", &o->provider},
-                   {"region", &o->region},
-                   {"name", &o->name},
-                   {"zone", &o->zone},
-                   {"type", &o->type},
-                   {"image", &o->image},
-                   {"network", &o->network_id},
-                   {"subnet", &o->subnet_id},
-                   {"key", &o->key_id},
-                   {"user_data", &o->user_data},
-                   {"disk_type", &o->root_disk_type},
-                   {"ip_key", &o->ip_key},
-                   {"public_ip_key", &o->public_ip_key},
-                   {"cidr", &o->cidr},
-                   {"public_key", &o->public_key},
-                   {"fingerprint", &o->fingerprint}};
-    struct {
-        const char *key;
-        int64_t *field;
-    } ints[] = {{"created", &o->created_ns},        {"visible", &o->visible_ns},
-                {"transition", &o->transition_ns},  {"launch", &o->launch_ns},
-                {"boot_ms", &o->boot_ms},           {"stop_ms", &o->stop_ms},
-                {"terminate_ms", &o->terminate_ms}, {"lb_window_ms", &o->lb_window_ms}};
-
-    if (o->kind == SIM_NETWORK && strcmp(key, "subnet") == 0) {
-        if (split_parts(value, parts, MAX_PARTS) != 4 ||
-            push((void **)&o->subnets, &o->subnet_count, sizeof(*o->subnets)) != 0)
+    struct sim_object **o = ctx;
+    if (strcmp(key, "kind") == 0) {
+        int kind = sim_kind_parse(raw);
+        if (kind < 0 || *o != NULL || (*o = sim_object_new(kind)) == NULL)
             return -1;
-        struct kumo_driver_kit_subnet *s = &o->subnets[o->subnet_count - 1];
-        return sim_set_str(&s->id, parts[0]) | sim_set_str(&s->name, parts[1]) |
-               sim_set_str(&s->cidr, parts[2]) | sim_set_str(&s->zone, parts[3]);
-    }
-    if (o->kind == SIM_LOAD_BALANCER && strcmp(key, "listener") == 0) {
-        if (split_parts(value, parts, MAX_PARTS) != 3 ||
-            push((void **)&o->listeners, &o->listener_count, sizeof(*o->listeners)) != 0)
-            return -1;
-        struct sim_lb_listener *l = &o->listeners[o->listener_count - 1];
-        l->port = atoi(parts[1]);
-        l->protocol = atoi(parts[2]);
-        return sim_set_str(&l->name, parts[0]);
-    }
-    if (o->kind == SIM_LOAD_BALANCER && strcmp(key, "target") == 0) {
-        if (split_parts(value, parts, MAX_PARTS) != 5 ||
-            push((void **)&o->targets, &o->target_count, sizeof(*o->targets)) != 0)
-            return -1;
-        struct sim_lb_target *t = &o->targets[o->target_count - 1];
-        t->port = atoi(parts[3]);
-        if (sscanf(parts[4], "%d %d %d", &t->weight, &t->backup, &t->draining) != 3)
-            return -1;
-        return sim_set_str(&t->name, parts[0]) | sim_set_str(&t->listener, parts[1]) |
-               sim_set_str(&t->address, parts[2]);
-    }
-    if (strcmp(key, "sg") == 0) {
-        split_parts(value, parts, 1);
-        if (push((void **)&o->sg_ids, &o->sg_count, sizeof(*o->sg_ids)) != 0)
-            return -1;
-        return sim_set_str(&o->sg_ids[o->sg_count - 1], parts[0]);
-    }
-    if (strcmp(key, "tag") == 0) {
-        if (split_parts(value, parts, MAX_PARTS) != 2 ||
-            push((void **)&o->tags, &o->tag_count, sizeof(*o->tags)) != 0)
-            return -1;
-        struct kumo_driver_kit_tag *t = &o->tags[o->tag_count - 1];
-        return sim_set_str(&t->key, parts[0]) | sim_set_str(&t->value, parts[1]);
-    }
-    if (strcmp(key, "rule") == 0) {
-        int64_t n[4];
-        if (split_parts(value, parts, MAX_PARTS) != 6)
-            return -1;
-        for (int i = 0; i < 4; i++)
-            if (parse_i64(parts[i], &n[i]) != 0)
-                return -1;
-        if (push((void **)&o->rules, &o->rule_count, sizeof(*o->rules)) != 0)
-            return -1;
-        struct kumo_driver_kit_rule *r = &o->rules[o->rule_count - 1];
-        r->direction = (int)n[0];
-        r->protocol = (int)n[1];
-        r->from_port = (int)n[2];
-        r->to_port = (int)n[3];
-        return sim_set_str(&r->cidr, parts[4]) | sim_set_str(&r->description, parts[5]);
-    }
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        if (strcmp(key, strings[i].key) == 0) {
-            split_parts(value, parts, 1);
-            return sim_set_str(strings[i].field, parts[0]);
-        }
-    }
-    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-        if (strcmp(key, ints[i].key) == 0)
-            return parse_i64(value, ints[i].field);
-    if (strcmp(key, "price") == 0) {
-        char *end;
-        o->price = strtod(value, &end);
-        return end == value ? -1 : 0;
-    }
-    const char *narrow[] = {"serial",    "disk_gib", "power",    "private_ip",
-                            "public_ip", "vcpu",     "lb_policy"};
-    for (size_t i = 0; i < sizeof(narrow) / sizeof(narrow[0]); i++) {
-        if (strcmp(key, narrow[i]) != 0)
-            continue;
-        if (parse_i64(value, &v) != 0)
-            return -1;
-        if (strcmp(key, "serial") == 0)
-            o->serial = (uint64_t)v;
-        else if (strcmp(key, "disk_gib") == 0)
-            o->root_disk_gib = (uint32_t)v;
-        else if (strcmp(key, "power") == 0)
-            o->power = (int)v;
-        else if (strcmp(key, "private_ip") == 0)
-            o->private_ip = (uint32_t)v;
-        else if (strcmp(key, "public_ip") == 0)
-            o->public_ip = (uint32_t)v;
-        else if (strcmp(key, "lb_policy") == 0)
-            o->lb_policy = (int)v;
-        else
-            o->vcpu = (int)v;
         return 0;
     }
-    return 0; /* unknown: a newer writer's field */
+    return *o == NULL ? -1 : kumo_driver_kit_state_get(fields, FIELD_COUNT, *o, key, raw);
 }
 
 struct sim_object *sim_object_decode(const char *payload, size_t len)
 {
-    char *text = malloc(len + 1);
+    char *text = malloc(len + 1), *word = NULL;
     struct sim_object *o = NULL;
     if (text == NULL)
         return NULL;
     memcpy(text, payload, len);
     text[len] = '\0';
-    char *save = NULL;
-    int ok = 1;
-    for (char *line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
-        char *eq = strchr(line, '=');
-        if (eq == NULL) {
-            ok = 0;
-            break;
-        }
-        *eq = '\0';
-        const char *key = line;
-        char *value = eq + 1;
-        if (strcmp(key, "op") == 0) {
-            ok = strcmp(value, "put") == 0;
-        } else if (strcmp(key, "kind") == 0) {
-            int kind = sim_kind_parse(value);
-            ok = kind >= 0 && o == NULL;
-            if (ok)
-                o = sim_object_new(kind);
-            ok = ok && o != NULL;
-        } else {
-            ok = o != NULL && decode_field(o, key, value) == 0;
-        }
-    }
+    int ok =
+        kumo_driver_kit_state_line(text, &word, decode_field, &o) == 0 && strcmp(word, "put") == 0;
     free(text);
     if (!ok || o == NULL || o->id == NULL || o->provider == NULL || o->region == NULL) {
         sim_object_free(o);

@@ -18,13 +18,6 @@ static kumo_driver_code nomem(struct kumo_driver_diag *diag)
 
 /* ---- Networks ----------------------------------------------------------- */
 
-static int overlaps(uint32_t a, int pa, uint32_t b, int pb)
-{
-    int p = pa < pb ? pa : pb;
-    uint32_t mask = p == 0 ? 0 : 0xffffffffu << (32 - p);
-    return (a & mask) == (b & mask);
-}
-
 /* Validates the subnets of a network into `o` (which holds the cidr), keeping
  * the ids of `old`'s subnets of the same name. */
 static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_request *r,
@@ -32,13 +25,14 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
                                     const struct kumo_driver_subnet *subs, size_t count,
                                     struct kumo_driver_diag *diag)
 {
-    uint32_t net, base[256];
-    int net_prefix, prefix[256];
     char id[64], zone[80];
     if (count > 200)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "SubnetLimitExceeded",
                                     "%zu subnets given; a network may have at most 200", count);
-    sim_cidr_parse(o->cidr, &net, &net_prefix);
+    kumo_driver_code rc =
+        kumo_driver_kit_subnets_check(o->cidr, KUMO_DRIVER_KIT_CIDR_EXACT, subs, count, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     kumo_driver_kit_subnets_free(o->subnets, o->subnet_count);
     o->subnets = count ? calloc(count, sizeof(*o->subnets)) : NULL;
     o->subnet_count = 0;
@@ -46,25 +40,7 @@ static kumo_driver_code set_subnets(struct kumo_driver_conn *c, struct sim_reque
         return nomem(diag);
     for (size_t i = 0; i < count; i++) {
         const struct kumo_driver_subnet *s = &subs[i];
-        const char *name = s->name ? s->name : "";
-        if (name[0] == '\0' || strlen(name) > 64)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                        "subnet %zu: a name of 1 to 64 characters is required", i);
-        if (sim_cidr_parse(s->cidr, &base[i], &prefix[i]) != 0 || prefix[i] < net_prefix ||
-            prefix[i] > 28 || !overlaps(base[i], prefix[i], net, net_prefix))
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Range",
-                                        "subnet %s: CIDR '%s' is not a /%d to /28 range inside the "
-                                        "network's %s",
-                                        name, s->cidr ? s->cidr : "", net_prefix, o->cidr);
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(o->subnets[j].name, name) == 0)
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                            "subnet name '%s' is given twice", name);
-            if (overlaps(base[i], prefix[i], base[j], prefix[j]))
-                return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidSubnet.Conflict",
-                                            "subnet %s (%s) overlaps subnet %s (%s)", name, s->cidr,
-                                            o->subnets[j].name, o->subnets[j].cidr);
-        }
+        const char *name = s->name;
         snprintf(zone, sizeof(zone), "%s", s->zone && s->zone[0] ? s->zone : r->cfg.zone);
         if (!sim_zone_valid(r->cfg.region, zone))
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
@@ -366,20 +342,6 @@ SIM_DEFINE_OPS(security_group, SECURITY_GROUP, SIM_SECURITY_GROUP, security_grou
 
 /* ---- Key pairs ---------------------------------------------------------- */
 
-static void fingerprint_of(const char *key, char *buf, size_t size)
-{
-    uint64_t a = 1469598103934665603ull, b = 0x9e3779b97f4a7c15ull;
-    for (const char *p = key; *p; p++) {
-        a = (a ^ (unsigned char)*p) * 1099511628211ull;
-        b = (b ^ (unsigned char)*p) * 0x100000001b3ull + 0x7f4a7c15u;
-    }
-    size_t n = 0;
-    for (int i = 0; i < 16 && n + 3 < size; i++) {
-        unsigned byte = (unsigned)((i < 8 ? a >> (8 * i) : b >> (8 * (i - 8))) & 255);
-        n += (size_t)snprintf(buf + n, size - n, i ? ":%02x" : "%02x", byte);
-    }
-}
-
 static kumo_driver_code key_pair_create_body(struct kumo_driver_conn *c, struct sim_request *r,
                                              struct kumo_driver_diag *diag)
 {
@@ -407,7 +369,7 @@ static kumo_driver_code key_pair_create_body(struct kumo_driver_conn *c, struct 
                                         "The key pair '%s' already exists (%s)", name, k->id);
     }
     char fingerprint[64];
-    fingerprint_of(key, fingerprint, sizeof(fingerprint));
+    kumo_driver_kit_fingerprint(key, fingerprint, sizeof(fingerprint));
     struct sim_object *o = sim_object_new(SIM_KEY_PAIR);
     if (o == NULL)
         return nomem(diag);

@@ -363,7 +363,7 @@ static kumo_driver_code check_room(struct kumo_driver_conn *c, struct sim_reques
             "We currently do not have sufficient %s capacity in the Availability Zone you "
             "requested (%s). Our system will be working on provisioning additional capacity.",
             type->name, zone);
-        diag->retry_after_ms = 5000;
+        diag->retry_after_ms = SIM_CAPACITY_RETRY_MS;
         return rc;
     }
     if (cfg->quota_machines != SIM_UNLIMITED && all >= cfg->quota_machines)
@@ -386,9 +386,7 @@ static kumo_driver_code set_groups(struct kumo_driver_conn *c, struct sim_reques
                                    struct sim_object *o, const char *const *ids, size_t count,
                                    struct kumo_driver_diag *diag)
 {
-    for (size_t i = 0; i < o->sg_count; i++)
-        free(o->sg_ids[i]);
-    free(o->sg_ids);
+    kumo_driver_kit_strings_free(o->sg_ids, o->sg_count);
     o->sg_ids = NULL;
     o->sg_count = 0;
     if (count > 16)
@@ -403,17 +401,11 @@ static kumo_driver_code set_groups(struct kumo_driver_conn *c, struct sim_reques
     for (size_t i = 0; i < count; i++) {
         const struct sim_object *g = sim_find_kind(c, r, SIM_SECURITY_GROUP, ids[i]);
         if (g == NULL)
-            return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidGroup.NotFound",
-                                        "The security group '%s' does not exist in %s",
-                                        ids[i] ? ids[i] : "", r->cfg.region->name);
-        const char *want = o->network_id ? o->network_id : "";
-        const char *have = g->network_id ? g->network_id : "";
-        if (strcmp(want, have) != 0)
-            return kumo_driver_kit_fail(
-                diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                "security group %s belongs to network '%s' but the machine is in "
-                "network '%s'",
-                g->id, have, want);
+            return kumo_driver_kit_group_missing(ids[i], r->cfg.region->name, diag);
+        kumo_driver_code rc =
+            kumo_driver_kit_group_network_check(g->id, g->network_id, o->network_id, diag);
+        if (rc != KUMO_DRIVER_OK)
+            return rc;
         if (sim_set_str(&o->sg_ids[o->sg_count], g->id) != 0)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
         o->sg_count++;
@@ -475,66 +467,63 @@ kumo_driver_code sim_public_address(struct sim_state *st, struct sim_object *o,
     return KUMO_DRIVER_OK; /* no public address left: private only */
 }
 
-static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct sim_request *r,
-                                            struct kumo_driver_diag *diag)
+/* Where a new machine goes: its network and subnet (the spec's subnet, else
+ * the spec's network and its first subnet, else none) and its zone. */
+struct placement {
+    const struct sim_object *net;
+    const struct kumo_driver_kit_subnet *sub;
+    const char *zone;
+};
+
+static kumo_driver_code place_network(struct kumo_driver_conn *c, struct sim_request *r,
+                                      const struct kumo_driver_machine_spec *spec,
+                                      struct placement *p, struct kumo_driver_diag *diag)
 {
-    const struct kumo_driver_machine_spec *spec = r->spec;
-    const struct sim_config *cfg = &r->cfg;
-    struct sim_object *existing = sim_existing(c, r);
-    if (existing != NULL)
-        return sim_result(r, existing, diag);
-
-    const struct sim_type *type = sim_type_find(cfg->provider, spec->instance_type);
-    if (type == NULL)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                    "Invalid value '%s' for InstanceType: not offered by %s in %s",
-                                    spec->instance_type ? spec->instance_type : "", cfg->provider,
-                                    cfg->region->name);
-    const struct sim_image *image = sim_image_find(cfg->provider, cfg->region, spec->image);
-    if (image == NULL)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
-                                    "The image '%s' does not exist in %s",
-                                    spec->image ? spec->image : "", cfg->region->name);
-
-    /* Where: subnet, network, zone. */
-    const struct sim_object *net = NULL;
-    const struct kumo_driver_kit_subnet *sub = NULL;
+    const char *region = r->cfg.region->name;
     if (spec->subnet_id != NULL && spec->subnet_id[0] != '\0') {
         struct sim_object *o = sim_state_find_id(c->state, spec->subnet_id);
         if (o != NULL && o->kind == SIM_NETWORK && in_scope(r, o))
             for (size_t i = 0; i < o->subnet_count; i++)
                 if (strcmp(o->subnets[i].id, spec->subnet_id) == 0)
-                    sub = &o->subnets[i];
-        if (sub == NULL)
+                    p->sub = &o->subnets[i];
+        if (p->sub == NULL)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidSubnetID.NotFound",
                                         "The subnet ID '%s' does not exist in %s", spec->subnet_id,
-                                        cfg->region->name);
-        net = o;
-        if (spec->network_id != NULL && spec->network_id[0] &&
-            strcmp(spec->network_id, net->id) != 0)
+                                        region);
+        p->net = o;
+        if (spec->network_id != NULL && spec->network_id[0] && strcmp(spec->network_id, o->id) != 0)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameter",
-                                        "subnet %s belongs to network %s, not %s", sub->id, net->id,
-                                        spec->network_id);
+                                        "subnet %s belongs to network %s, not %s", p->sub->id,
+                                        o->id, spec->network_id);
     } else if (spec->network_id != NULL && spec->network_id[0] != '\0') {
-        net = sim_find_kind(c, r, SIM_NETWORK, spec->network_id);
-        if (net == NULL)
+        p->net = sim_find_kind(c, r, SIM_NETWORK, spec->network_id);
+        if (p->net == NULL)
             return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOT_FOUND, "InvalidVpcID.NotFound",
                                         "The network ID '%s' does not exist in %s",
-                                        spec->network_id, cfg->region->name);
-        sub = net->subnet_count > 0 ? &net->subnets[0] : NULL;
+                                        spec->network_id, region);
+        p->sub = p->net->subnet_count > 0 ? &p->net->subnets[0] : NULL;
     }
+    return KUMO_DRIVER_OK;
+}
+
+static kumo_driver_code place_machine(struct kumo_driver_conn *c, struct sim_request *r,
+                                      const struct kumo_driver_machine_spec *spec,
+                                      struct placement *p, struct kumo_driver_diag *diag)
+{
+    const struct sim_config *cfg = &r->cfg;
+    *p = (struct placement){NULL, NULL, NULL};
+    kumo_driver_code rc = place_network(c, r, spec, p, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
     const char *zone = spec->zone != NULL && spec->zone[0] ? spec->zone : NULL;
-    if (sub != NULL && zone != NULL && strcmp(zone, sub->zone) != 0)
+    if (p->sub != NULL && zone != NULL && strcmp(zone, p->sub->zone) != 0)
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterCombination",
-                                    "zone %s was asked but subnet %s is in %s", zone, sub->id,
-                                    sub->zone);
-    if (sub != NULL)
-        zone = sub->zone;
-    if (zone == NULL)
-        zone = cfg->zone;
-    if (!sim_zone_valid(cfg->region, zone))
+                                    "zone %s was asked but subnet %s is in %s", zone, p->sub->id,
+                                    p->sub->zone);
+    p->zone = p->sub != NULL ? p->sub->zone : zone != NULL ? zone : cfg->zone;
+    if (!sim_zone_valid(cfg->region, p->zone))
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
-                                    "Invalid availability zone: [%s] is not a zone of %s", zone,
+                                    "Invalid availability zone: [%s] is not a zone of %s", p->zone,
                                     cfg->region->name);
     if (spec->key_pair_id != NULL && spec->key_pair_id[0] &&
         sim_find_kind(c, r, SIM_KEY_PAIR, spec->key_pair_id) == NULL)
@@ -545,24 +534,30 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
         return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
                                     "User data is limited to 16384 bytes (%zu given)",
                                     strlen(spec->user_data));
-    kumo_driver_code rc = check_room(c, r, type, zone, diag);
-    if (rc != KUMO_DRIVER_OK)
-        return rc;
+    return KUMO_DRIVER_OK;
+}
 
+/* The new machine object (its addresses not yet allocated); NULL: no memory. */
+static struct sim_object *new_machine(const struct sim_request *r, const struct sim_type *type,
+                                      const struct placement *p)
+{
+    const struct kumo_driver_machine_spec *spec = r->spec;
+    const struct sim_config *cfg = &r->cfg;
     struct sim_object *o = sim_object_new(SIM_MACHINE);
     if (o == NULL)
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
-    int nomem = sim_set_str(&o->name, spec->name ? spec->name : "") | sim_set_str(&o->zone, zone) |
-                sim_set_str(&o->type, type->name) | sim_set_str(&o->image, spec->image) |
-                sim_set_str(&o->network_id, net ? net->id : NULL) |
-                sim_set_str(&o->subnet_id, sub ? sub->id : NULL) |
+        return NULL;
+    int nomem = sim_set_str(&o->name, spec->name ? spec->name : "") |
+                sim_set_str(&o->zone, p->zone) | sim_set_str(&o->type, type->name) |
+                sim_set_str(&o->image, spec->image) |
+                sim_set_str(&o->network_id, p->net ? p->net->id : NULL) |
+                sim_set_str(&o->subnet_id, p->sub ? p->sub->id : NULL) |
                 sim_set_str(&o->key_id,
                             spec->key_pair_id && spec->key_pair_id[0] ? spec->key_pair_id : NULL) |
                 sim_set_str(&o->user_data, spec->user_data) |
                 sim_set_str(&o->root_disk_type, spec->root_disk_type);
     if (nomem) {
         sim_object_free(o);
-        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
+        return NULL;
     }
     o->root_disk_gib = spec->root_disk_gib;
     o->power = SIM_POWER_RUNNING;
@@ -572,12 +567,40 @@ static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct s
     o->terminate_ms = (int64_t)(cfg->terminate_seconds * 1000);
     o->price = sim_type_price(type, cfg->region);
     o->vcpu = type->vcpu;
+    return o;
+}
+
+static kumo_driver_code machine_create_body(struct kumo_driver_conn *c, struct sim_request *r,
+                                            struct kumo_driver_diag *diag)
+{
+    const struct kumo_driver_machine_spec *spec = r->spec;
+    const struct sim_config *cfg = &r->cfg;
+    struct placement p;
+    struct sim_object *existing = sim_existing(c, r);
+    if (existing != NULL)
+        return sim_result(r, existing, diag);
+    const struct sim_type *type = sim_type_find(cfg->provider, spec->instance_type);
+    if (type == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidParameterValue",
+                                    "Invalid value '%s' for InstanceType: not offered by %s in %s",
+                                    spec->instance_type ? spec->instance_type : "", cfg->provider,
+                                    cfg->region->name);
+    if (sim_image_find(cfg->provider, cfg->region, spec->image) == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_INVALID, "InvalidAMIID.NotFound",
+                                    "The image '%s' does not exist in %s",
+                                    spec->image ? spec->image : "", cfg->region->name);
+    kumo_driver_code rc = place_machine(c, r, spec, &p, diag);
+    if (rc == KUMO_DRIVER_OK)
+        rc = check_room(c, r, type, p.zone, diag);
+    if (rc != KUMO_DRIVER_OK)
+        return rc;
+    struct sim_object *o = new_machine(r, type, &p);
+    if (o == NULL)
+        return kumo_driver_kit_fail(diag, KUMO_DRIVER_NOMEM, "InternalError", "out of memory");
     char pool[160];
-    const char *cidr = sub ? sub->cidr : net ? net->cidr : "172.31.0.0/16";
-    if (sub != NULL)
-        snprintf(pool, sizeof(pool), "%s", sub->id);
-    else if (net != NULL)
-        snprintf(pool, sizeof(pool), "%s", net->id);
+    const char *cidr = p.sub ? p.sub->cidr : p.net ? p.net->cidr : "172.31.0.0/16";
+    if (p.sub != NULL || p.net != NULL)
+        snprintf(pool, sizeof(pool), "%s", p.sub ? p.sub->id : p.net->id);
     else
         snprintf(pool, sizeof(pool), "default:%s:%s", cfg->provider, cfg->region->name);
     rc = sim_copy_tags(o, spec->tags, spec->tag_count, diag);

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HEADER       "KUMOSIMSTATE v1\n"
+#define HEADER       "KUMOSIMSTATE v2\n" /* v2: records in the driver kit's state format */
 #define HEADER_SIZE  16
 #define RECORD_MAGIC 0x3152534bu /* "KSR1" */
 #define RECORD_HEAD  12
@@ -247,7 +247,7 @@ struct sim_object *sim_state_find_token(struct sim_state *st, int kind, const ch
 
 void sim_state_sweep(struct sim_state *st, int64_t now_ns)
 {
-    if (now_ns - st->last_sweep_ns < 100000000)
+    if (now_ns - st->last_sweep_ns < SIM_SWEEP_INTERVAL_NS)
         return;
     st->last_sweep_ns = now_ns;
     for (size_t i = 0; i < st->count;) {
@@ -270,53 +270,115 @@ struct sim_object *sim_object_clone(const struct sim_object *o)
 
 /* ---- Replay ------------------------------------------------------------- */
 
+struct meta {
+    uint64_t salt;
+    uint64_t next_serial;
+    uint32_t next_public;
+};
+
+struct del {
+    char *kind;
+    char *id;
+};
+
+static const struct kumo_driver_kit_field meta_fields[] = {
+    KUMO_DRIVER_KIT_FIELD("salt", KUMO_DRIVER_KIT_FIELD_UINT64, struct meta, salt),
+    KUMO_DRIVER_KIT_FIELD("next_serial", KUMO_DRIVER_KIT_FIELD_UINT64, struct meta, next_serial),
+    KUMO_DRIVER_KIT_FIELD("next_public", KUMO_DRIVER_KIT_FIELD_UINT32, struct meta, next_public),
+};
+
+static const struct kumo_driver_kit_field del_fields[] = {
+    KUMO_DRIVER_KIT_FIELD("kind", KUMO_DRIVER_KIT_FIELD_STRING, struct del, kind),
+    KUMO_DRIVER_KIT_FIELD("id", KUMO_DRIVER_KIT_FIELD_STRING, struct del, id),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 static void encode_meta(const struct sim_state *st, struct kumo_driver_kit_buf *b)
 {
-    kumo_driver_kit_buf_printf(
-        b, "op=meta\nsalt=%" PRIu64 "\nnext_serial=%" PRIu64 "\nnext_public=%u\n", st->salt,
-        st->next_serial, st->next_public);
+    struct meta m = {st->salt, st->next_serial, st->next_public};
+    kumo_driver_kit_buf_str(b, "meta");
+    kumo_driver_kit_state_put(b, meta_fields, COUNT(meta_fields), &m);
+}
+
+static void encode_del(const struct sim_object *o, struct kumo_driver_kit_buf *b)
+{
+    struct del d = {(char *)sim_kind_name(o->kind), o->id};
+    kumo_driver_kit_buf_str(b, "del");
+    kumo_driver_kit_state_put(b, del_fields, COUNT(del_fields), &d);
+}
+
+struct record_fields {
+    const struct kumo_driver_kit_field *fields;
+    size_t count;
+    void *into;
+};
+
+static int record_field(void *ctx, const char *key, const char *raw)
+{
+    struct record_fields *r = ctx;
+    return kumo_driver_kit_state_get(r->fields, r->count, r->into, key, raw);
+}
+
+/* Reads a meta or del payload (word says which) into `into`; 0, -1 malformed, 1 another word. */
+static int decode_small(const char *payload, size_t len, const char *want,
+                        const struct kumo_driver_kit_field *fields, size_t count, void *into)
+{
+    char text[1024], *word;
+    size_t n = strlen(want);
+    if (len <= n || memcmp(payload, want, n) != 0 || payload[n] != '\t')
+        return 1;
+    if (len >= sizeof(text))
+        return -1;
+    memcpy(text, payload, len);
+    text[len] = '\0';
+    struct record_fields r = {fields, count, into};
+    return kumo_driver_kit_state_line(text, &word, record_field, &r) == 0 ? 0 : -1;
+}
+
+static int apply_meta(struct sim_state *st, const char *payload, size_t len)
+{
+    struct meta m = {0, 0, 0};
+    int rc = decode_small(payload, len, "meta", meta_fields, COUNT(meta_fields), &m);
+    if (rc != 0)
+        return rc;
+    st->salt = m.salt;
+    if (m.next_serial > st->next_serial)
+        st->next_serial = m.next_serial;
+    if (m.next_public > st->next_public)
+        st->next_public = m.next_public;
+    return 0;
+}
+
+static int apply_del(struct sim_state *st, const char *payload, size_t len)
+{
+    struct del d = {NULL, NULL};
+    int rc = decode_small(payload, len, "del", del_fields, COUNT(del_fields), &d);
+    if (rc == 0 && (d.kind == NULL || d.id == NULL))
+        rc = -1;
+    if (rc == 0) {
+        struct sim_object *o = sim_state_find_id(st, d.id);
+        if (o != NULL && strcmp(o->id, d.id) == 0)
+            sim_state_remove(st, o);
+    }
+    kumo_driver_kit_state_free(del_fields, COUNT(del_fields), &d);
+    return rc;
 }
 
 /* Applies one payload. 0 ok, -1 malformed, -2 nomem. */
 static int apply(struct sim_state *st, const char *payload, size_t len)
 {
-    if (len >= 8 && memcmp(payload, "op=meta\n", 8) == 0) {
-        uint64_t salt = 0, serial = 0;
-        unsigned next_public = 0;
-        char text[256];
-        if (len >= sizeof(text))
-            return -1;
-        memcpy(text, payload, len);
-        text[len] = '\0';
-        if (sscanf(text, "op=meta\nsalt=%" SCNu64 "\nnext_serial=%" SCNu64 "\nnext_public=%u",
-                   &salt, &serial, &next_public) != 3)
-            return -1;
-        st->salt = salt;
-        if (serial > st->next_serial)
-            st->next_serial = serial;
-        if (next_public > st->next_public)
-            st->next_public = next_public;
-        return 0;
-    }
-    if (len >= 7 && memcmp(payload, "op=del\n", 7) == 0) {
-        char text[512], kind[64], id[256];
-        if (len >= sizeof(text))
-            return -1;
-        memcpy(text, payload, len);
-        text[len] = '\0';
-        if (sscanf(text, "op=del\nkind=%63[^\n]\nid=%255[^\n]", kind, id) != 2)
-            return -1;
-        struct sim_object *o = sim_state_find_id(st, id);
-        if (o != NULL && strcmp(o->id, id) == 0)
-            sim_state_remove(st, o);
-        return 0;
-    }
+    int rc = apply_meta(st, payload, len);
+    if (rc <= 0)
+        return rc;
+    if ((rc = apply_del(st, payload, len)) <= 0)
+        return rc;
     struct sim_object *o = sim_object_decode(payload, len);
     if (o == NULL)
         return -1;
     struct sim_object *old = sim_state_find_id(st, o->id);
-    int rc = old != NULL && strcmp(old->id, o->id) == 0 ? sim_state_replace(st, old, o)
-                                                        : sim_state_insert(st, o);
+    rc = old != NULL && strcmp(old->id, o->id) == 0 ? sim_state_replace(st, old, o)
+                                                    : sim_state_insert(st, o);
     if (rc != 0) {
         sim_object_free(o);
         return -2;
@@ -461,18 +523,13 @@ static int initialise(struct sim_state *st, char *err, size_t err_size)
     return rc;
 }
 
-struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
-                                 int64_t compact_bytes, int *locked, char *err, size_t err_size)
+/* A state with nothing loaded yet (fd and lock closed); NULL: no memory. */
+static struct sim_state *state_new(const char *path, int readonly, int do_fsync,
+                                   int64_t compact_bytes)
 {
-    if (locked != NULL)
-        *locked = 0;
-    struct kumo_driver_kit_buf file;
-    kumo_driver_kit_buf_init(&file);
     struct sim_state *st = calloc(1, sizeof(*st));
-    if (st == NULL) {
-        snprintf(err, err_size, "out of memory");
+    if (st == NULL)
         return NULL;
-    }
     st->fd = -1;
     st->lock_fd = -1;
     st->pid = (long)getpid();
@@ -488,8 +545,62 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
     kumo_driver_kit_buf_init(&st->writing);
     st->path = strdup(path);
     if (st->path == NULL) {
+        sim_state_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Loads file (the whole content) into st: a new or torn-header file is a new
+ * account, else the records are replayed and a torn last record is cut off. */
+static int state_load(struct sim_state *st, const struct kumo_driver_kit_buf *file, char *err,
+                      size_t err_size)
+{
+    const char *path = st->path;
+    int header_ok = file->len >= HEADER_SIZE && memcmp(file->data, HEADER, HEADER_SIZE) == 0;
+    int torn_header =
+        file->len < HEADER_SIZE && memcmp(file->data ? file->data : "", HEADER, file->len) == 0;
+    if (!header_ok && !torn_header) {
+        int older = file->len >= HEADER_SIZE && memcmp(file->data, "KUMOSIMSTATE v1\n", 16) == 0;
+        snprintf(err, err_size,
+                 older ? "%s was written by an older sim (format v1, before the driver kit's "
+                         "state records); remove it to start an empty account"
+                       : "%s is not a kumo sim state file (its first bytes are not "
+                         "\"KUMOSIMSTATE v2\")",
+                 path);
+        return -1;
+    }
+    st->rng = fresh_salt();
+    if (!header_ok) /* being created right now, or cut short: an empty account */
+        return st->readonly ? 0 : initialise(st, err, err_size);
+    size_t good_end = 0;
+    if (replay(st, file, &good_end, err, err_size) != 0)
+        return -1;
+    st->file_bytes = (int64_t)good_end;
+    if (good_end < file->len && !st->readonly) {
+        sim_log(KUMO_DRIVER_LOG_WARN,
+                "sim state %s: cut %zu bytes of a torn last record at byte %zu (a crash "
+                "during a write; no acknowledged change is lost)",
+                path, file->len - good_end, good_end);
+        if (ftruncate(st->fd, (off_t)good_end) != 0 || fsync(st->fd) != 0) {
+            snprintf(err, err_size, "cannot repair sim state %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
+                                 int64_t compact_bytes, int *locked, char *err, size_t err_size)
+{
+    if (locked != NULL)
+        *locked = 0;
+    struct kumo_driver_kit_buf file;
+    kumo_driver_kit_buf_init(&file);
+    struct sim_state *st = state_new(path, readonly, do_fsync, compact_bytes);
+    if (st == NULL) {
         snprintf(err, err_size, "out of memory");
-        goto err;
+        return NULL;
     }
     if (!readonly && take_lock(st, locked, err, err_size) != 0)
         goto err;
@@ -502,37 +613,8 @@ struct sim_state *sim_state_open(const char *path, int readonly, int do_fsync,
         snprintf(err, err_size, "cannot read sim state %s: %s", path, strerror(errno));
         goto err;
     }
-    int header_ok = file.len >= HEADER_SIZE && memcmp(file.data, HEADER, HEADER_SIZE) == 0;
-    int torn_header =
-        file.len < HEADER_SIZE && memcmp(file.data ? file.data : "", HEADER, file.len) == 0;
-    if (!header_ok && !torn_header) {
-        snprintf(err, err_size,
-                 "%s is not a kumo sim state file (its first bytes are not \"KUMOSIMSTATE v1\")",
-                 path);
+    if (state_load(st, &file, err, err_size) != 0)
         goto err;
-    }
-    st->rng = fresh_salt();
-    if (!header_ok && readonly) {
-        /* Being created right now, or cut short: an empty account. */
-    } else if (!header_ok) {
-        if (initialise(st, err, err_size) != 0)
-            goto err;
-    } else {
-        size_t good_end = 0;
-        if (replay(st, &file, &good_end, err, err_size) != 0)
-            goto err;
-        st->file_bytes = (int64_t)good_end;
-        if (good_end < file.len && !readonly) {
-            sim_log(KUMO_DRIVER_LOG_WARN,
-                    "sim state %s: cut %zu bytes of a torn last record at byte %zu (a crash "
-                    "during a write; no acknowledged change is lost)",
-                    path, file.len - good_end, good_end);
-            if (ftruncate(st->fd, (off_t)good_end) != 0 || fsync(st->fd) != 0) {
-                snprintf(err, err_size, "cannot repair sim state %s: %s", path, strerror(errno));
-                goto err;
-            }
-        }
-    }
     st->live_bytes = st->file_bytes;
     if (!readonly) {
         char stale[4096 + 16];
@@ -610,7 +692,7 @@ uint64_t sim_journal_delete(struct sim_state *st, const struct sim_object *o)
 {
     struct kumo_driver_kit_buf b;
     kumo_driver_kit_buf_init(&b);
-    kumo_driver_kit_buf_printf(&b, "op=del\nkind=%s\nid=%s\n", sim_kind_name(o->kind), o->id);
+    encode_del(o, &b);
     uint64_t seq = append(st, &b);
     kumo_driver_kit_buf_fini(&b);
     return seq;

@@ -1,6 +1,6 @@
-/* Cases of test_drivers: the loader, the driver contract run against the sim,
- * the sim's own behaviour, and the local driver (contract and host behaviour;
- * needs root, skips otherwise). */
+/* Cases of test_drivers: the loader, the driver contract run against the sim
+ * and the reference driver (example_*), the sim's own behaviour, and the local
+ * driver (contract and host behaviour; needs root, skips otherwise). */
 KUMO_TEST_CASE(loader_loads_sim)
 KUMO_TEST_CASE(loader_minimal_plugin)
 KUMO_TEST_CASE(loader_abi_1_1_and_1_2)
@@ -25,6 +25,19 @@ KUMO_TEST_CASE(contract_bad_input)
 KUMO_TEST_CASE(contract_load_balancer)
 KUMO_TEST_CASE(contract_eventually_consistent)
 KUMO_TEST_CASE(contract_other_providers)
+KUMO_TEST_CASE(example_contract_create_idempotent)
+KUMO_TEST_CASE(example_contract_observe_after_restart)
+KUMO_TEST_CASE(example_contract_delete_idempotent)
+KUMO_TEST_CASE(example_contract_list_by_tag)
+KUMO_TEST_CASE(example_contract_deadlines)
+KUMO_TEST_CASE(example_contract_machine_boots)
+KUMO_TEST_CASE(example_contract_machine_update)
+KUMO_TEST_CASE(example_contract_dependencies)
+KUMO_TEST_CASE(example_contract_catalog)
+KUMO_TEST_CASE(example_contract_bad_input)
+KUMO_TEST_CASE(example_config_errors)
+KUMO_TEST_CASE(example_state_file)
+KUMO_TEST_CASE(example_bad_subnets)
 KUMO_TEST_CASE(sim_persistence)
 KUMO_TEST_CASE(sim_torn_tail)
 KUMO_TEST_CASE(sim_compaction)

@@ -8,14 +8,19 @@
 
 void fixture_load(struct fixture *f)
 {
+    fixture_load_driver(f, "sim");
+}
+
+void fixture_load_driver(struct fixture *f, const char *name)
+{
     char dir[512];
     kumo_diag diag;
     memset(f, 0, sizeof(*f));
     kumo_diag_init(&diag);
     kumo_test_build_path("lib/kumo/drivers", dir, sizeof(dir));
-    kumo_error err = kumo_driver_load(dir, "sim", &f->handle, &diag);
+    kumo_error err = kumo_driver_load(dir, name, &f->handle, &diag);
     if (err != KUMO_ERROR_OK)
-        kumo_test_fail_(__FILE__, __LINE__, 1, "loading the sim: %s", diag.message);
+        kumo_test_fail_(__FILE__, __LINE__, 1, "loading the %s driver: %s", name, diag.message);
     kumo_diag_fini(&diag);
     f->drv = kumo_driver_table(f->handle);
     f->host = kumo_driver_host_of(f->handle);

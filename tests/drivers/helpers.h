@@ -21,6 +21,8 @@ struct fixture {
 
 /* Loads the sim (REQUIRE) and makes a temporary folder for its state. */
 void fixture_load(struct fixture *f);
+/* The same for the driver `name` of the build's driver folder. */
+void fixture_load_driver(struct fixture *f, const char *name);
 void fixture_unload(struct fixture *f);
 
 /* Opens a connection; `config` is "key=value;key=value" ("state" is added
