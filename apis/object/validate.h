@@ -23,7 +23,7 @@
  * Files: validate_rules.c (paths, causes, strings, labels), validate_values.c
  * (numbers, IPv4, lists, enums), validate_shared.c (types of common.proto),
  * validate_infra.c and validate_app.c (one function per kind), validate.c
- * (metadata and the kind table), default.c (defaults).
+ * (metadata), default.c (defaults); kinds.c names each kind's rules.
  */
 #ifndef KUMO_OBJECT_VALIDATE_H
 #define KUMO_OBJECT_VALIDATE_H
