@@ -24,7 +24,6 @@
 
 #define DEFAULT_NAMESPACE "default"
 
-
 /* Sets *slot to value when the enum or number is zero (macro: any enum type). */
 #define DEFAULT_ZERO(slot, value)                                                                  \
     do {                                                                                           \

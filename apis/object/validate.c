@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 enum {
     ANNOTATIONS_MAX_BYTES = 256 * 1024,
 };

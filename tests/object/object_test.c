@@ -157,8 +157,7 @@ KUMO_TEST(kind_registry_complete)
         KUMO_CHECK_(0, kind->example != NULL || kind->controller_written,
                     "%s: no example manifest in its row", name);
         if (kind->example != NULL)
-            KUMO_CHECK_(0, example_has_kind(kind), "%s: %s holds no %s", name, kind->example,
-                        name);
+            KUMO_CHECK_(0, example_has_kind(kind), "%s: %s holds no %s", name, kind->example, name);
         const ProtobufCFieldDescriptor *field = kumo_object_kind_event_field(kind);
         KUMO_CHECK_(0, field != NULL, "%s: event.proto's Event has no field \"%s\"", name,
                     kind->event_field ? kind->event_field : "(none in the row)");
