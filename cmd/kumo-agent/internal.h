@@ -20,6 +20,7 @@
 
 #include <nats/nats.h>
 
+#include "apis/error/error.h"
 #include "apis/kumo/v1alpha1/agent.pb-c.h"
 #include "apis/kumo/v1alpha1/app.pb-c.h"
 
@@ -36,6 +37,7 @@
 #define AGENT_LOG_MAX_BYTES        (1L << 20)
 #define AGENT_MAX_REPLICAS         64
 #define AGENT_ERROR_SIZE           256
+#define AGENT_APPLY_MAX_BYTES      (4 << 20) /* the largest apply request body */
 #define AGENT_LOG_MARKS            256 /* (time, size) samples of a log, for logs --since */
 #define AGENT_LOG_MARK_EVERY_MS    1000
 
@@ -147,8 +149,8 @@ void agent_strv_free(char **v);
 
 /* ---- apply.c: AgentApply -> apps and instances ------------------------------------------ */
 /* Carries out one apply request body. On error returns -1 with a message naming the field
- * in err (nothing changed); else 0. */
-int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_size);
+ * in diag (INVALID: nothing changed; NOMEM); else 0. */
+int agent_apply(agent *a, const char *body, size_t len, kumo_diag *diag);
 /* Frees an instance (its process must be gone) and unlinks it from its app. */
 void agent_instance_forget(agent *a, agent_instance *in);
 void agent_apps_free(agent *a);
