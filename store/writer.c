@@ -151,8 +151,8 @@ static int batch_end(kumo_store *s, store_txn *t, const batch_work *work)
 }
 
 /* Every request of a batch that could not be written gets the error. */
-static void batch_fail(kumo_store *s, store_request **reqs, size_t n, int failed,
-                       const char *where, const kumo_diag *diag)
+static void batch_fail(kumo_store *s, store_request **reqs, size_t n, int failed, const char *where,
+                       const kumo_diag *diag)
 {
     KUMO_LOG_ERROR("store", "write transaction failed", "path=%s where=%s lmdb=%d error=\"%s\"",
                    s->path, where, failed, mdb_strerror(failed));

@@ -497,8 +497,7 @@ static kumo_error decode_bool(const codec_decoder *dec, const codec_scalar *s, i
         *dest = s->boolean != 0;
         return KUMO_ERROR_OK;
     }
-    if (map_key && s->type == KUMO_VALUE_STRING && s->len == 4 &&
-        memcmp(s->text, "true", 4) == 0) {
+    if (map_key && s->type == KUMO_VALUE_STRING && s->len == 4 && memcmp(s->text, "true", 4) == 0) {
         *dest = 1;
         return KUMO_ERROR_OK;
     }

@@ -178,8 +178,8 @@ static kumo_error lex_unicode_escape(codec_lexer *lx, int key, const char **p, u
         return codec_lex_fail(lx, escape, "lone low surrogate in a \\u escape");
     if (*cp >= 0xD800 && *cp <= 0xDBFF) {
         unsigned low;
-        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || !hex4(q + 2, end, &low) ||
-            low < 0xDC00 || low > 0xDFFF)
+        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || !hex4(q + 2, end, &low) || low < 0xDC00 ||
+            low > 0xDFFF)
             return codec_lex_fail(lx, escape, "high surrogate without a low surrogate");
         *cp = 0x10000 + ((*cp - 0xD800) << 10) + (low - 0xDC00);
         q += 6;

@@ -356,8 +356,7 @@ static int wanted(const Kumo__V1alpha1__AgentApply *ap, const agent_instance *in
 
 /* The app of an apply in *out, added when new; *out NULL when the apply is for an
  * unknown app and empty (nothing runs, nothing to stop). -1 when out of memory. */
-static int app_for(agent *a, const Kumo__V1alpha1__AgentApply *ap, agent_app **out,
-                   kumo_diag *diag)
+static int app_for(agent *a, const Kumo__V1alpha1__AgentApply *ap, agent_app **out, kumo_diag *diag)
 {
     agent_app *app = app_find(a, ap->app);
     *out = NULL;

@@ -38,7 +38,7 @@
 #define AGENT_MAX_REPLICAS         64
 #define AGENT_ERROR_SIZE           256
 #define AGENT_APPLY_MAX_BYTES      (4 << 20) /* the largest apply request body */
-#define AGENT_LOG_MARKS            256 /* (time, size) samples of a log, for logs --since */
+#define AGENT_LOG_MARKS            256       /* (time, size) samples of a log, for logs --since */
 #define AGENT_LOG_MARK_EVERY_MS    1000
 
 typedef Kumo__V1alpha1__AppComponent agent_spec;
@@ -165,8 +165,9 @@ typedef struct agent_spawn_spec {
     const char *log_path; /* stdout and stderr appended here; NULL: /dev/null */
 } agent_spawn_spec;
 /* fork+exec in a new session; exec errors come back over a CLOEXEC pipe. 0 with *pid, or
- * -1 with a message like `exec "x": No such file or directory` in err. */
-int agent_spawn(const agent_spawn_spec *spec, pid_t *pid, char *err, size_t err_size);
+ * -1 with a message like `exec "x": No such file or directory` in diag (NOT_FOUND: no such
+ * program; IO: the log file, fork, the working directory or exec failed). */
+int agent_spawn(const agent_spawn_spec *spec, pid_t *pid, kumo_diag *diag);
 void agent_instance_start(agent *a, agent_instance *in);
 /* SIGTERM to the process group (SIGKILL after the grace period); an instance without a
  * process is settled at once (which may free it). */

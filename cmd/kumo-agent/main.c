@@ -408,9 +408,9 @@ static size_t probe_count(const agent *a)
 }
 
 enum {
-    LOG_TRIM_INTERVAL_MS = 10000, /* instance log files trimmed to their limit */
-    MEMORY_TRIM_DELAY_MS = 1000,  /* after joining the bus: start-up's memory handed back */
-    POLL_MAX_MS = 1000,           /* the loop looks at everything at least this often */
+    LOG_TRIM_INTERVAL_MS = 10000,       /* instance log files trimmed to their limit */
+    MEMORY_TRIM_DELAY_MS = 1000,        /* after joining the bus: start-up's memory handed back */
+    POLL_MAX_MS = 1000,                 /* the loop looks at everything at least this often */
     RETRY_PAUSE_NS = 100 * 1000 * 1000, /* after out of memory or a failed poll */
 };
 

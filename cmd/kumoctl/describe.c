@@ -373,8 +373,8 @@ static int describe_named(kumoctl_remote *remote, const kumoctl_targets *targets
                                "kumoctl get %s -n %s)",
                                ref, ns, kind->plural, ns);
     } else {
-        status = kumoctl_remote_fail(remote, &diag, "getting %s \"%s\"", kind->kind,
-                                     targets->names[i]);
+        status =
+            kumoctl_remote_fail(remote, &diag, "getting %s \"%s\"", kind->kind, targets->names[i]);
     }
     kumo_object_destroy(object);
     kumo_diag_fini(&diag);
