@@ -237,7 +237,7 @@ static kumo_error lex_string_escaped(codec_lexer *lx, int key, const char *run, 
         if (p[1] != 'u')
             return codec_lex_fail(lx, p, "invalid escape \"\\%c\"",
                                   p[1] >= 0x20 && p[1] < 0x7F ? p[1] : '?');
-        unsigned cp;
+        unsigned cp = 0;
         kumo_error err = lex_unicode_escape(lx, key, &p, &cp);
         if (err != KUMO_ERROR_OK)
             return err;
