@@ -24,6 +24,10 @@
 
 #define DEFAULT_NAMESPACE "default"
 
+enum {
+    LB_CHECK_MILLIS = 250, /* load balancer health checks: interval and timeout */
+};
+
 /* Sets *slot to value when the enum or number is zero (macro: any enum type). */
 #define DEFAULT_ZERO(slot, value)                                                                  \
     do {                                                                                           \
@@ -204,8 +208,8 @@ void default_load_balancer_spec(ProtobufCMessage *message, default_ctx *d)
     /* A load balancer notices a dead endpoint in about a second: 250 ms checks. */
     Kumo__V1alpha1__HealthCheck *check = spec->health_check;
     if (check != NULL && check->interval_seconds == 0 && check->interval_millis == 0) {
-        check->interval_millis = 250;
-        DEFAULT_ZERO(&check->timeout_millis, 250);
+        check->interval_millis = LB_CHECK_MILLIS;
+        DEFAULT_ZERO(&check->timeout_millis, LB_CHECK_MILLIS);
     }
     DEFAULT_ZERO(&spec->drain_timeout_seconds, 30);
     health_check(spec->health_check, d);

@@ -40,6 +40,12 @@
 #define AGENT_APPLY_MAX_BYTES      (4 << 20) /* the largest apply request body */
 #define AGENT_LOG_MARKS            256       /* (time, size) samples of a log, for logs --since */
 #define AGENT_LOG_MARK_EVERY_MS    1000
+#define AGENT_STATUS_INTERVAL_MS   2000  /* bootstrap status_interval_ms when 0 */
+#define AGENT_METRICS_INTERVAL_MS  10000 /* bootstrap metrics_interval_ms when 0 */
+#define AGENT_METRICS_INTERVAL_MIN 1000  /* ... and never more often than this */
+#define AGENT_PEER_INTERVAL_MS     10000 /* peer latency pings when the peers list says 0 */
+#define AGENT_BUS_FLUSH_MS         5000  /* subscriptions confirmed by the server */
+#define AGENT_BUS_CLOSE_MS         2000  /* the final status flushed, nats.c's threads ended */
 
 typedef Kumo__V1alpha1__AppComponent agent_spec;
 
@@ -216,6 +222,9 @@ uint8_t *agent_metrics_pack(agent *a, int with_rtts, size_t *len);
 /* The same as a message for a JSON reply: free with agent_metrics_free. NULL when out of memory. */
 Kumo__V1alpha1__AgentMetricsReport *agent_metrics_build(agent *a, int with_rtts);
 void agent_metrics_free(Kumo__V1alpha1__AgentMetricsReport *report);
+/* How often metrics are published (ms): the bootstrap's interval, or the default, never
+ * below AGENT_METRICS_INTERVAL_MIN. */
+int agent_metrics_interval(const agent *a);
 /* Takes an AgentPeers document (JSON); 0 or -1. */
 int agent_peers_set(agent *a, const char *body, size_t len);
 /* Pings every peer through the bus (the answers come back on subject_rtt). */

@@ -310,7 +310,8 @@ static int load_bootstrap(agent *a, const flags *f)
 
 static int status_interval(const agent *a)
 {
-    return a->bootstrap->status_interval_ms > 0 ? a->bootstrap->status_interval_ms : 2000;
+    return a->bootstrap->status_interval_ms > 0 ? a->bootstrap->status_interval_ms
+                                                : AGENT_STATUS_INTERVAL_MS;
 }
 
 static void publish_status(agent *a, int64_t now)
@@ -337,8 +338,7 @@ static void publish_metrics(agent *a, int64_t now)
         agent_bus_publish(a->bus, a->subject_metrics, (const char *)packed, len);
         free(packed);
     }
-    int ms = a->bootstrap->metrics_interval_ms;
-    a->metrics_due = now + (ms <= 0 ? 10000 : ms < 1000 ? 1000 : ms);
+    a->metrics_due = now + agent_metrics_interval(a);
 }
 
 static void handle_request(agent *a, natsMsg *m)
