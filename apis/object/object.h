@@ -7,8 +7,9 @@
  * (Kumo__V1alpha1__Infra, ...). Every kind message has the same first five
  * fields: api_version, kind, metadata (ObjectMeta), spec, status; this module
  * reaches them through the descriptors, so nothing here is written per kind
- * except the validation and defaulting rules (validate*.c, default.c; the
- * rule vocabulary is in validate.h).
+ * except the registry's rows (kinds.c) and the validation and defaulting
+ * rules they name (validate*.c, default.c; the rule vocabulary is in
+ * validate.h).
  *
  * Memory: messages follow codec.h's rules (free with kumo_object_destroy).
  * Thread safety: the registry is immutable; every function is re-entrant.
