@@ -33,7 +33,7 @@ void kumo_store_options_init(kumo_store_options *options)
     options->max_object_bytes = KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES;
     options->max_machines_per_infra = KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA;
     options->max_batch = KUMO_STORE_DEFAULT_MAX_BATCH;
-    options->compact_interval_ms = 1000;
+    options->compact_interval_ms = STORE_COMPACT_INTERVAL_MS;
 }
 
 kumo_error store_lmdb_error(kumo_diag *diag, int rc, const char *what)
@@ -190,15 +190,9 @@ static char *dup_string(const char *s)
     return d;
 }
 
-kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, kumo_diag *diag)
+/* The options with every 0 replaced by its default; paths point into the store. */
+static void options_fill(kumo_store *store, const kumo_store_options *options)
 {
-    *out = NULL;
-    if (options == NULL || options->path == NULL || options->path[0] == '\0')
-        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "store path is required");
-    kumo_store *store = calloc(1, sizeof(*store));
-    if (store == NULL)
-        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    store->lock_fd = -1;
     store->options = *options;
     store->read_only = options->read_only;
     store->path = dup_string(options->path);
@@ -208,22 +202,28 @@ kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, 
     else
         snprintf(key_path, sizeof(key_path), "%s/secret.key", options->path);
     store->key_path = dup_string(key_path);
-    store->options.path = store->path;
-    store->options.key_file = store->key_path;
-    if (store->options.map_size == 0)
-        store->options.map_size = KUMO_STORE_DEFAULT_MAP_SIZE;
-    if (store->options.map_size_max == 0)
-        store->options.map_size_max = KUMO_STORE_DEFAULT_MAP_SIZE_MAX;
-    if (store->options.map_size_max < store->options.map_size)
-        store->options.map_size_max = store->options.map_size;
-    if (store->options.max_object_bytes == 0)
-        store->options.max_object_bytes = KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES;
-    if (store->options.max_machines_per_infra <= 0)
-        store->options.max_machines_per_infra = KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA;
-    if (store->options.max_batch == 0)
-        store->options.max_batch = KUMO_STORE_DEFAULT_MAX_BATCH;
-    if (store->options.compact_interval_ms == 0)
-        store->options.compact_interval_ms = 1000;
+    kumo_store_options *o = &store->options;
+    o->path = store->path;
+    o->key_file = store->key_path;
+    if (o->map_size == 0)
+        o->map_size = KUMO_STORE_DEFAULT_MAP_SIZE;
+    if (o->map_size_max == 0)
+        o->map_size_max = KUMO_STORE_DEFAULT_MAP_SIZE_MAX;
+    if (o->map_size_max < o->map_size)
+        o->map_size_max = o->map_size;
+    if (o->max_object_bytes == 0)
+        o->max_object_bytes = KUMO_STORE_DEFAULT_MAX_OBJECT_BYTES;
+    if (o->max_machines_per_infra <= 0)
+        o->max_machines_per_infra = KUMO_STORE_DEFAULT_MAX_MACHINES_PER_INFRA;
+    if (o->max_batch == 0)
+        o->max_batch = KUMO_STORE_DEFAULT_MAX_BATCH;
+    if (o->compact_interval_ms == 0)
+        o->compact_interval_ms = STORE_COMPACT_INTERVAL_MS;
+}
+
+/* The locks and condition variables that kumo_store_close destroys. */
+static void sync_init(kumo_store *store)
+{
     pthread_rwlockattr_t rwattr;
     pthread_rwlockattr_init(&rwattr);
     /* a waiting resize must not starve behind a stream of readers */
@@ -238,23 +238,16 @@ kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, 
     pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
     pthread_cond_init(&store->commit_cond, &cattr);
     pthread_condattr_destroy(&cattr);
-    if (store->path == NULL || store->key_path == NULL) {
-        kumo_store_close(store);
-        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
-    }
+}
 
-    kumo_error err = store->read_only ? KUMO_ERROR_OK : make_dir(store->path, diag);
-    if (err == KUMO_ERROR_OK && !store->read_only)
-        err = lock_acquire(store, diag);
-    if (err != KUMO_ERROR_OK) {
-        kumo_store_close(store);
-        return err;
-    }
+/* The LMDB environment of store->path, and the map size it has. */
+static kumo_error env_open(kumo_store *store, kumo_diag *diag)
+{
     int rc = mdb_env_create(&store->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(store->env, 8);
+        rc = mdb_env_set_maxdbs(store->env, STORE_LMDB_MAX_DBS);
     if (rc == 0)
-        rc = mdb_env_set_maxreaders(store->env, 1024);
+        rc = mdb_env_set_maxreaders(store->env, STORE_LMDB_MAX_READERS);
     if (rc == 0)
         rc = mdb_env_set_mapsize(store->env, store->options.map_size);
     if (rc == 0)
@@ -262,27 +255,26 @@ kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, 
                           0600);
     if (rc != 0) {
         if (rc == ENOENT && store->read_only)
-            err = kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "no kumo store in %s", store->path);
-        else
-            err = kumo_diag_set_foreign(diag, KUMO_ERROR_STORAGE, "lmdb", rc,
-                                        "cannot open store %s: %s", store->path, mdb_strerror(rc));
-        kumo_store_close(store);
-        return err;
+            return kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "no kumo store in %s", store->path);
+        return kumo_diag_set_foreign(diag, KUMO_ERROR_STORAGE, "lmdb", rc,
+                                     "cannot open store %s: %s", store->path, mdb_strerror(rc));
     }
     int stale = 0;
     mdb_reader_check(store->env, &stale);
     MDB_envinfo info;
     mdb_env_info(store->env, &info);
     store->map_size = info.me_mapsize;
+    return KUMO_ERROR_OK;
+}
 
+/* The named databases, the format stamp, the revision counters and the key. */
+static kumo_error databases_open(kumo_store *store, kumo_diag *diag)
+{
     MDB_txn *txn = NULL;
-    rc = mdb_txn_begin(store->env, NULL, store->read_only ? MDB_RDONLY : 0, &txn);
-    if (rc != 0) {
-        err = store_lmdb_error(diag, rc, "begin transaction");
-        kumo_store_close(store);
-        return err;
-    }
-    err = open_databases(store, txn, diag);
+    int rc = mdb_txn_begin(store->env, NULL, store->read_only ? MDB_RDONLY : 0, &txn);
+    if (rc != 0)
+        return store_lmdb_error(diag, rc, "begin transaction");
+    kumo_error err = open_databases(store, txn, diag);
     if (err == KUMO_ERROR_OK)
         err = store_crypto_open(store, txn, store->encrypted_written, diag);
     if (err == KUMO_ERROR_OK) {
@@ -295,6 +287,31 @@ kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, 
         mdb_txn_abort(txn);
     store->committed_revision = store->revision;
     store->committed_compacted = store->compacted;
+    return err;
+}
+
+kumo_error kumo_store_open(const kumo_store_options *options, kumo_store **out, kumo_diag *diag)
+{
+    *out = NULL;
+    if (options == NULL || options->path == NULL || options->path[0] == '\0')
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "store path is required");
+    kumo_store *store = calloc(1, sizeof(*store));
+    if (store == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    store->lock_fd = -1;
+    options_fill(store, options);
+    sync_init(store);
+    if (store->path == NULL || store->key_path == NULL) {
+        kumo_store_close(store);
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    }
+    kumo_error err = store->read_only ? KUMO_ERROR_OK : make_dir(store->path, diag);
+    if (err == KUMO_ERROR_OK && !store->read_only)
+        err = lock_acquire(store, diag);
+    if (err == KUMO_ERROR_OK)
+        err = env_open(store, diag);
+    if (err == KUMO_ERROR_OK)
+        err = databases_open(store, diag);
     if (err == KUMO_ERROR_OK)
         KUMO_LOG_INFO("store", "store opened",
                       "path=%s revision=%lld compacted=%lld map_size=%zu%s", store->path,

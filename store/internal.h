@@ -45,6 +45,10 @@
 #define STORE_CRYPTO_HEADER  13 /* key version + nonce */
 #define STORE_CRYPTO_TAG     16
 
+#define STORE_LMDB_MAX_DBS        8    /* named databases (open_databases in env.c) */
+#define STORE_LMDB_MAX_READERS    1024 /* concurrent read transactions */
+#define STORE_COMPACT_INTERVAL_MS 1000 /* default kumo_store_options.compact_interval_ms */
+
 /* A growable byte buffer. */
 typedef struct store_buf {
     uint8_t *data;

@@ -81,66 +81,106 @@ typedef struct batch_work {
     int compact_more;
 } batch_work;
 
+/* Resets the transaction state for a new attempt and begins the LMDB transaction. */
+static void batch_begin(kumo_store *s, store_txn *t, batch_work *work)
+{
+    t->store = s;
+    t->revision = s->revision;
+    t->compacted = s->compacted;
+    t->now_ms = now_ms();
+    t->rc = 0;
+    t->rc_where = NULL;
+    t->wrote_encrypted = 0;
+    t->gc_queued = 0;
+    work->gc_more = work->compact_more = 0;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+    if (rc != 0) {
+        t->rc = rc;
+        t->rc_where = "begin";
+    }
+}
+
+/* The requests, then garbage collection and compaction, then the meta records. */
+static void batch_write(kumo_store *s, store_request **reqs, size_t n, store_txn *t,
+                        batch_work *work, int maintenance)
+{
+    int rc;
+    for (size_t i = 0; i < n && !t->rc; i++) {
+        kumo_diag_fini(reqs[i]->diag);
+        store_txn_apply(t, reqs[i]);
+    }
+    /* maintenance ticks also look, so that a cascade cut short by an error resumes */
+    if (!t->rc && (s->gc_pending || t->gc_queued || (maintenance && n == 0)))
+        work->gc_more = store_gc_step(t, GC_BUDGET);
+    if (!t->rc && maintenance)
+        work->compact_more = store_compact_step(t, n ? COMPACT_BUDGET / 4 + n : COMPACT_BUDGET);
+    if (!t->rc && t->wrote_encrypted && !s->encrypted_written) {
+        MDB_val k = {9, "encrypted"}, v = {1, "\1"};
+        rc = mdb_put(t->txn, s->dbi_meta, &k, &v, 0);
+        if (rc != 0)
+            store_txn_fail(t, rc, "meta");
+    }
+    if (!t->rc && t->revision != s->revision &&
+        (rc = meta_put_u64(t, "revision", (uint64_t)t->revision)))
+        store_txn_fail(t, rc, "meta");
+    if (!t->rc && t->compacted != s->compacted &&
+        (rc = meta_put_u64(t, "compacted", (uint64_t)t->compacted)))
+        store_txn_fail(t, rc, "meta");
+}
+
+/* Commits (or aborts after a failure); on success the store takes the new state. */
+static int batch_end(kumo_store *s, store_txn *t, const batch_work *work)
+{
+    if (!t->rc) {
+        int rc = mdb_txn_commit(t->txn);
+        t->txn = NULL;
+        if (rc != 0)
+            store_txn_fail(t, rc, "commit");
+    } else if (t->txn) {
+        mdb_txn_abort(t->txn);
+        t->txn = NULL;
+    }
+    if (t->rc)
+        return 0;
+    s->revision = t->revision;
+    s->compacted = t->compacted;
+    s->gc_pending = work->gc_more;
+    if (t->wrote_encrypted)
+        s->encrypted_written = 1;
+    return 1;
+}
+
+/* Every request of a batch that could not be written gets the error. */
+static void batch_fail(kumo_store *s, store_request **reqs, size_t n, int failed, const char *where,
+                       const kumo_diag *diag)
+{
+    KUMO_LOG_ERROR("store", "write transaction failed", "path=%s where=%s lmdb=%d error=\"%s\"",
+                   s->path, where, failed, mdb_strerror(failed));
+    for (size_t i = 0; i < n; i++) {
+        if (diag->code != KUMO_ERROR_OK)
+            kumo_diag_copy(reqs[i]->diag, diag);
+        else
+            kumo_diag_set_foreign(reqs[i]->diag, KUMO_ERROR_STORAGE, "lmdb", failed,
+                                  "store write failed (%s): %s", where, mdb_strerror(failed));
+        reqs[i]->err = diag->code != KUMO_ERROR_OK ? diag->code : KUMO_ERROR_STORAGE;
+        reqs[i]->revision = 0;
+    }
+    s->gc_pending = 0; /* retried at the next idle tick */
+}
+
 /*
  * Runs reqs[0..n) (n may be 0: maintenance only) in one transaction. Returns how many
- * requests were consumed (the rest go back to the queue).
+ * requests were consumed (the rest go back to the queue). A full map grows and the
+ * batch runs again; a transaction too big for LMDB runs again with half the requests.
  */
 static size_t run_batch(kumo_store *s, store_request **reqs, size_t n, store_txn *t,
                         batch_work *work, int maintenance)
 {
     for (;;) {
-        t->store = s;
-        t->revision = s->revision;
-        t->compacted = s->compacted;
-        t->now_ms = now_ms();
-        t->rc = 0;
-        t->rc_where = NULL;
-        t->wrote_encrypted = 0;
-        t->gc_queued = 0;
-        work->gc_more = work->compact_more = 0;
-        int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
-        if (rc != 0) {
-            t->rc = rc;
-            t->rc_where = "begin";
-        }
-        for (size_t i = 0; i < n && !t->rc; i++) {
-            kumo_diag_fini(reqs[i]->diag);
-            store_txn_apply(t, reqs[i]);
-        }
-        /* maintenance ticks also look, so that a cascade cut short by an error resumes */
-        if (!t->rc && (s->gc_pending || t->gc_queued || (maintenance && n == 0)))
-            work->gc_more = store_gc_step(t, GC_BUDGET);
-        if (!t->rc && maintenance)
-            work->compact_more = store_compact_step(t, n ? COMPACT_BUDGET / 4 + n : COMPACT_BUDGET);
-        if (!t->rc && t->wrote_encrypted && !s->encrypted_written) {
-            MDB_val k = {9, "encrypted"}, v = {1, "\1"};
-            rc = mdb_put(t->txn, s->dbi_meta, &k, &v, 0);
-            if (rc != 0)
-                store_txn_fail(t, rc, "meta");
-        }
-        if (!t->rc && t->revision != s->revision &&
-            (rc = meta_put_u64(t, "revision", (uint64_t)t->revision)))
-            store_txn_fail(t, rc, "meta");
-        if (!t->rc && t->compacted != s->compacted &&
-            (rc = meta_put_u64(t, "compacted", (uint64_t)t->compacted)))
-            store_txn_fail(t, rc, "meta");
-        if (!t->rc) {
-            rc = mdb_txn_commit(t->txn);
-            t->txn = NULL;
-            if (rc != 0)
-                store_txn_fail(t, rc, "commit");
-        } else if (t->txn) {
-            mdb_txn_abort(t->txn);
-            t->txn = NULL;
-        }
-        if (!t->rc) {
-            s->revision = t->revision;
-            s->compacted = t->compacted;
-            s->gc_pending = work->gc_more;
-            if (t->wrote_encrypted)
-                s->encrypted_written = 1;
+        batch_begin(s, t, work);
+        batch_write(s, reqs, n, t, work, maintenance);
+        if (batch_end(s, t, work))
             return n;
-        }
         /* the transaction is gone: nothing of it happened */
         txn_fini(t);
         kumo_diag diag;
@@ -153,19 +193,8 @@ static size_t run_batch(kumo_store *s, store_request **reqs, size_t n, store_txn
             n /= 2;
             continue;
         }
-        KUMO_LOG_ERROR("store", "write transaction failed", "path=%s where=%s lmdb=%d error=\"%s\"",
-                       s->path, where, failed, mdb_strerror(failed));
-        for (size_t i = 0; i < n; i++) {
-            if (diag.code != KUMO_ERROR_OK)
-                kumo_diag_copy(reqs[i]->diag, &diag);
-            else
-                kumo_diag_set_foreign(reqs[i]->diag, KUMO_ERROR_STORAGE, "lmdb", failed,
-                                      "store write failed (%s): %s", where, mdb_strerror(failed));
-            reqs[i]->err = diag.code != KUMO_ERROR_OK ? diag.code : KUMO_ERROR_STORAGE;
-            reqs[i]->revision = 0;
-        }
+        batch_fail(s, reqs, n, failed, where, &diag);
         kumo_diag_fini(&diag);
-        s->gc_pending = 0; /* retried at the next idle tick */
         return n;
     }
 }

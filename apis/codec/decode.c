@@ -441,9 +441,9 @@ static kumo_error store_string(const codec_decoder *dec, const ProtobufCFieldDes
     return KUMO_ERROR_OK;
 }
 
-kumo_error codec_scalar_decode(const codec_decoder *dec, const ProtobufCFieldDescriptor *field,
-                               const codec_scalar *s, int map_key, void *dest,
-                               const codec_path *path)
+/* A number field of any width: range-checked, then stored in its C type. */
+static kumo_error decode_number(const codec_decoder *dec, const ProtobufCFieldDescriptor *field,
+                                const codec_scalar *s, void *dest, const codec_path *path)
 {
     int64_t i64;
     uint64_t u64;
@@ -481,27 +481,54 @@ kumo_error codec_scalar_decode(const codec_decoder *dec, const ProtobufCFieldDes
         if (err == KUMO_ERROR_OK)
             *(float *)dest = (float)d;
         return err;
-    case PROTOBUF_C_TYPE_DOUBLE:
+    default: /* PROTOBUF_C_TYPE_DOUBLE: the caller passes only number types */
         err = decode_double(dec, s, 0, &d, path);
         if (err == KUMO_ERROR_OK)
             *(double *)dest = d;
         return err;
+    }
+}
+
+/* true or false; a map key (always a string in JSON) may also be "true" or "false". */
+static kumo_error decode_bool(const codec_decoder *dec, const codec_scalar *s, int map_key,
+                              protobuf_c_boolean *dest, const codec_path *path)
+{
+    if (s->type == KUMO_VALUE_BOOL) {
+        *dest = s->boolean != 0;
+        return KUMO_ERROR_OK;
+    }
+    if (map_key && s->type == KUMO_VALUE_STRING && s->len == 4 && memcmp(s->text, "true", 4) == 0) {
+        *dest = 1;
+        return KUMO_ERROR_OK;
+    }
+    if (map_key && s->type == KUMO_VALUE_STRING && s->len == 5 &&
+        memcmp(s->text, "false", 5) == 0) {
+        *dest = 0;
+        return KUMO_ERROR_OK;
+    }
+    return codec_fail_shape(dec, path, s, "true or false");
+}
+
+static kumo_error decode_bytes(const codec_decoder *dec, const codec_scalar *s,
+                               ProtobufCBinaryData *bd, const codec_path *path)
+{
+    if (s->type != KUMO_VALUE_STRING)
+        return codec_fail_shape(dec, path, s, "a base64 string");
+    int r = codec_base64_decode(s->text, s->len, &bd->data, &bd->len);
+    if (r < 0)
+        return codec_fail_nomem(dec);
+    if (r == 0)
+        return codec_fail_shape(dec, path, s, "a base64 string");
+    return KUMO_ERROR_OK;
+}
+
+kumo_error codec_scalar_decode(const codec_decoder *dec, const ProtobufCFieldDescriptor *field,
+                               const codec_scalar *s, int map_key, void *dest,
+                               const codec_path *path)
+{
+    switch (field->type) {
     case PROTOBUF_C_TYPE_BOOL:
-        if (s->type == KUMO_VALUE_BOOL) {
-            *(protobuf_c_boolean *)dest = s->boolean != 0;
-            return KUMO_ERROR_OK;
-        }
-        if (map_key && s->type == KUMO_VALUE_STRING && s->len == 4 &&
-            memcmp(s->text, "true", 4) == 0) {
-            *(protobuf_c_boolean *)dest = 1;
-            return KUMO_ERROR_OK;
-        }
-        if (map_key && s->type == KUMO_VALUE_STRING && s->len == 5 &&
-            memcmp(s->text, "false", 5) == 0) {
-            *(protobuf_c_boolean *)dest = 0;
-            return KUMO_ERROR_OK;
-        }
-        return codec_fail_shape(dec, path, s, "true or false");
+        return decode_bool(dec, s, map_key, (protobuf_c_boolean *)dest, path);
     case PROTOBUF_C_TYPE_ENUM:
         return decode_enum(dec, field->descriptor, s, (int32_t *)dest, path);
     case PROTOBUF_C_TYPE_STRING:
@@ -510,21 +537,13 @@ kumo_error codec_scalar_decode(const codec_decoder *dec, const ProtobufCFieldDes
         if (memchr(s->text, '\0', s->len) != NULL)
             return codec_fail(dec, KUMO_CAUSE_INVALID, path, s, "must not contain a NUL character");
         return store_string(dec, field, s->text, s->len, (char **)dest);
-    case PROTOBUF_C_TYPE_BYTES: {
-        if (s->type != KUMO_VALUE_STRING)
-            return codec_fail_shape(dec, path, s, "a base64 string");
-        ProtobufCBinaryData *bd = dest;
-        int r = codec_base64_decode(s->text, s->len, &bd->data, &bd->len);
-        if (r < 0)
-            return codec_fail_nomem(dec);
-        if (r == 0)
-            return codec_fail_shape(dec, path, s, "a base64 string");
-        return KUMO_ERROR_OK;
-    }
+    case PROTOBUF_C_TYPE_BYTES:
+        return decode_bytes(dec, s, (ProtobufCBinaryData *)dest, path);
     case PROTOBUF_C_TYPE_MESSAGE:
-        break;
+        return codec_fail_shape(dec, path, s, "an object");
+    default:
+        return decode_number(dec, field, s, dest, path);
     }
-    return codec_fail_shape(dec, path, s, "an object");
 }
 
 kumo_error codec_time_decode(const codec_decoder *dec, const codec_type *time_type,

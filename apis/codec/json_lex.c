@@ -140,6 +140,56 @@ static size_t utf8_put(char *out, unsigned cp)
     return 4;
 }
 
+/* The character a one-letter escape (the letter after '\\') stands for; 0 for 'u' and
+ * for letters JSON does not know. */
+static char simple_escape(char e)
+{
+    switch (e) {
+    case '"':
+        return '"';
+    case '\\':
+        return '\\';
+    case '/':
+        return '/';
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return 0;
+    }
+}
+
+/* Decodes the \uXXXX escape at *p (a surrogate pair when it is one) into *cp and
+ * moves *p past it. */
+static kumo_error lex_unicode_escape(codec_lexer *lx, int key, const char **p, unsigned *cp)
+{
+    const char *escape = *p, *end = lx->end;
+    if (!hex4(escape + 2, end, cp))
+        return codec_lex_fail(lx, escape, "invalid \\u escape");
+    const char *q = escape + 6;
+    if (*cp >= 0xDC00 && *cp <= 0xDFFF)
+        return codec_lex_fail(lx, escape, "lone low surrogate in a \\u escape");
+    if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+        unsigned low;
+        if (end - q < 6 || q[0] != '\\' || q[1] != 'u' || !hex4(q + 2, end, &low) || low < 0xDC00 ||
+            low > 0xDFFF)
+            return codec_lex_fail(lx, escape, "high surrogate without a low surrogate");
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (low - 0xDC00);
+        q += 6;
+    }
+    if (*cp == 0 && key)
+        return codec_lex_fail(lx, escape, "NUL character in an object key");
+    *p = q;
+    return KUMO_ERROR_OK;
+}
+
 /* Decodes the rest of a string that has escapes, from `p` (inside the
  * string), with `run` .. `p` already scanned and plain. */
 static kumo_error lex_string_escaped(codec_lexer *lx, int key, const char *run, const char *p,
@@ -178,61 +228,19 @@ static kumo_error lex_string_escaped(codec_lexer *lx, int key, const char *run, 
         }
         if (p + 1 >= end)
             return codec_lex_fail(lx, p, "unterminated string");
-        char e = p[1];
-        char simple = 0;
-        switch (e) {
-        case '"':
-            simple = '"';
-            break;
-        case '\\':
-            simple = '\\';
-            break;
-        case '/':
-            simple = '/';
-            break;
-        case 'b':
-            simple = '\b';
-            break;
-        case 'f':
-            simple = '\f';
-            break;
-        case 'n':
-            simple = '\n';
-            break;
-        case 'r':
-            simple = '\r';
-            break;
-        case 't':
-            simple = '\t';
-            break;
-        case 'u':
-            break;
-        default:
-            return codec_lex_fail(lx, p, "invalid escape \"\\%c\"",
-                                  e >= 0x20 && e < 0x7F ? e : '?');
-        }
+        char simple = simple_escape(p[1]);
         if (simple) {
             lx->scratch[n++] = simple;
             p += 2;
             continue;
         }
-        unsigned cp;
-        if (!hex4(p + 2, end, &cp))
-            return codec_lex_fail(lx, p, "invalid \\u escape");
-        const char *escape = p;
-        p += 6;
-        if (cp >= 0xDC00 && cp <= 0xDFFF)
-            return codec_lex_fail(lx, escape, "lone low surrogate in a \\u escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            unsigned low;
-            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hex4(p + 2, end, &low) ||
-                low < 0xDC00 || low > 0xDFFF)
-                return codec_lex_fail(lx, escape, "high surrogate without a low surrogate");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            p += 6;
-        }
-        if (cp == 0 && key)
-            return codec_lex_fail(lx, escape, "NUL character in an object key");
+        if (p[1] != 'u')
+            return codec_lex_fail(lx, p, "invalid escape \"\\%c\"",
+                                  p[1] >= 0x20 && p[1] < 0x7F ? p[1] : '?');
+        unsigned cp = 0;
+        kumo_error err = lex_unicode_escape(lx, key, &p, &cp);
+        if (err != KUMO_ERROR_OK)
+            return err;
         n += utf8_put(lx->scratch + n, cp);
     }
     return codec_lex_fail(lx, end, "unterminated string");

@@ -1,6 +1,6 @@
 /*
- * columns.c - the printer columns of every kind (columns.h) and how a cell
- * is read from an object's JSON form.
+ * columns.c - the printer columns of a kind (its row in the kind registry
+ * holds them, columns.h) and how a cell is read from an object's JSON form.
  */
 #include "apis/columns/columns.h"
 
@@ -10,91 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#define AGE                                                                                        \
-    {                                                                                              \
-        "AGE", KUMO_COLUMNS_AGE, NULL, NULL, 0                                                     \
-    }
-
-static const kumo_columns kind_tables[] = {
-    {"Credential", {{"TYPE", KUMO_COLUMNS_TEXT, "spec.type", NULL, 0}, AGE}},
-    {"Connection",
-     {{"DRIVER", KUMO_COLUMNS_TEXT, "spec.driver", NULL, 0},
-      {"REGION", KUMO_COLUMNS_TEXT, "spec.region", NULL, 0},
-      {"READY", KUMO_COLUMNS_CONDITION, "Ready", NULL, 0},
-      AGE,
-      {"PROVIDER", KUMO_COLUMNS_TEXT, "spec.provider", NULL, 1},
-      {"ZONE", KUMO_COLUMNS_TEXT, "spec.zone", NULL, 1},
-      {"REACHABLE", KUMO_COLUMNS_BOOL, "status.reachable", NULL, 1}}},
-    {"Infra",
-     {{"READY", KUMO_COLUMNS_RATIO, "status.ready", "status.desired|spec.groups[].size", 0},
-      {"COST/H", KUMO_COLUMNS_MONEY, "status.costPerHour", NULL, 0},
-      AGE,
-      {"GROUPS", KUMO_COLUMNS_COUNT, "spec.groups", NULL, 1},
-      {"STATUS", KUMO_COLUMNS_CONDITION_REASON, "Ready", NULL, 1}}},
-    {"Machine",
-     {{"PHASE", KUMO_COLUMNS_TEXT, "status.phase", "Pending", 0},
-      AGE,
-      {"CONNECTION", KUMO_COLUMNS_TEXT, "spec.connection", NULL, 1},
-      {"TYPE", KUMO_COLUMNS_TEXT, "spec.instanceType", NULL, 1},
-      {"IP", KUMO_COLUMNS_TEXT, "status.addresses[0].address", NULL, 1},
-      {"COST/H", KUMO_COLUMNS_MONEY, "status.costPerHour", NULL, 1}}},
-    {"Network",
-     {{"CONNECTION", KUMO_COLUMNS_TEXT, "spec.connection", NULL, 0},
-      {"READY", KUMO_COLUMNS_CONDITION, "Ready", NULL, 0},
-      AGE,
-      {"CIDR", KUMO_COLUMNS_TEXT, "spec.cidr", NULL, 1}}},
-    {"SecurityGroup",
-     {{"CONNECTION", KUMO_COLUMNS_TEXT, "spec.connection", NULL, 0},
-      {"READY", KUMO_COLUMNS_CONDITION, "Ready", NULL, 0},
-      AGE,
-      {"RULES", KUMO_COLUMNS_COUNT, "spec.rules", NULL, 1}}},
-    {"KeyPair",
-     {{"CONNECTION", KUMO_COLUMNS_TEXT, "spec.connection", NULL, 0},
-      {"READY", KUMO_COLUMNS_CONDITION, "Ready", NULL, 0},
-      AGE}},
-    {"App",
-     {{"READY", KUMO_COLUMNS_RATIO, "status.ready", "status.desired", 0},
-      {"UP-TO-DATE", KUMO_COLUMNS_NUMBER, "status.updated", NULL, 0},
-      AGE,
-      {"INFRA", KUMO_COLUMNS_TEXT, "spec.infraRef.name", NULL, 1},
-      {"COMPONENTS", KUMO_COLUMNS_COUNT, "spec.components", NULL, 1}}},
-    {"LoadBalancer",
-     {{"ADDRESS", KUMO_COLUMNS_TEXT, "status.address", "<pending>", 0},
-      {"POLICY", KUMO_COLUMNS_TEXT, "spec.policy", NULL, 0},
-      {"HEALTHY", KUMO_COLUMNS_RATIO, "status.healthyEndpoints", "status.totalEndpoints", 0},
-      {"READY", KUMO_COLUMNS_CONDITION, "Ready", NULL, 0},
-      AGE,
-      {"CONNECTION", KUMO_COLUMNS_TEXT, "spec.connection", NULL, 1},
-      {"LISTENERS", KUMO_COLUMNS_COUNT, "spec.listeners", NULL, 1},
-      {"PORT", KUMO_COLUMNS_TEXT, "spec.listeners[0].port", NULL, 1},
-      {"PROTOCOL", KUMO_COLUMNS_TEXT, "spec.listeners[0].protocol", NULL, 1}}},
-    {"Migration",
-     {{"PHASE", KUMO_COLUMNS_TEXT, "status.phase", "Pending", 0},
-      {"STEP", KUMO_COLUMNS_RATIO, "status.cutoverStep", "status.cutoverSteps", 0},
-      {"WEIGHT", KUMO_COLUMNS_PERCENT, "status.targetWeight", NULL, 0},
-      AGE,
-      {"STRATEGY", KUMO_COLUMNS_TEXT, "spec.strategy", NULL, 1},
-      {"TARGET", KUMO_COLUMNS_TEXT, "spec.target.connection", NULL, 1},
-      {"DURATION", KUMO_COLUMNS_NUMBER, "status.durationSeconds", NULL, 1},
-      {"STATUS", KUMO_COLUMNS_CONDITION_REASON, "Ready", NULL, 1}}},
-    {"Event",
-     {{"LAST SEEN", KUMO_COLUMNS_SINCE, "lastTimestamp", NULL, 0},
-      {"TYPE", KUMO_COLUMNS_TEXT, "type", NULL, 0},
-      {"REASON", KUMO_COLUMNS_TEXT, "reason", NULL, 0},
-      {"OBJECT", KUMO_COLUMNS_REFERENCE, "involvedObject", NULL, 0},
-      {"COUNT", KUMO_COLUMNS_NUMBER, "count", NULL, 0},
-      {"MESSAGE", KUMO_COLUMNS_TEXT, "message", "", 0},
-      {"FIRST SEEN", KUMO_COLUMNS_SINCE, "firstTimestamp", NULL, 1},
-      {"SOURCE", KUMO_COLUMNS_TEXT, "source.component", NULL, 1}}},
-};
-
 const kumo_columns *kumo_columns_of(const kumo_object_kind *kind)
 {
-    static const kumo_columns fallback = {"", {AGE}};
-    for (size_t i = 0; i < sizeof(kind_tables) / sizeof(kind_tables[0]); i++)
-        if (strcmp(kind_tables[i].kind, kind->kind) == 0)
-            return &kind_tables[i];
-    return &fallback;
+    static const kumo_columns fallback = {{{"AGE", KUMO_COLUMNS_AGE, NULL, NULL, 0}}};
+    return kind->columns != NULL ? kind->columns : &fallback;
 }
 
 void kumo_columns_describe(const kumo_column *c, char *buf, size_t size)

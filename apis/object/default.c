@@ -24,10 +24,9 @@
 
 #define DEFAULT_NAMESPACE "default"
 
-typedef struct default_ctx {
-    const ProtobufCMessage *object;
-    int nomem;
-} default_ctx;
+enum {
+    LB_CHECK_MILLIS = 250, /* load balancer health checks: interval and timeout */
+};
 
 /* Sets *slot to value when the enum or number is zero (macro: any enum type). */
 #define DEFAULT_ZERO(slot, value)                                                                  \
@@ -100,7 +99,7 @@ static void health_check(Kumo__V1alpha1__HealthCheck *check, default_ctx *d)
 
 /* ---- kinds -------------------------------------------------------------------- */
 
-static void connection(ProtobufCMessage *message, default_ctx *d)
+void default_connection_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__ConnectionSpec *spec = (Kumo__V1alpha1__ConnectionSpec *)message;
     default_string(d, &spec->provider, spec->driver);
@@ -113,7 +112,7 @@ static void connection(ProtobufCMessage *message, default_ctx *d)
     DEFAULT_ZERO(&limit->max_in_flight, 8);
 }
 
-static void infra(ProtobufCMessage *message, default_ctx *d)
+void default_infra_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__InfraSpec *spec = (Kumo__V1alpha1__InfraSpec *)message;
     DEFAULT_ZERO(&spec->drift_policy, KUMO__V1ALPHA1__INFRA_SPEC__DRIFT_POLICY__Recreate);
@@ -130,14 +129,14 @@ static void infra(ProtobufCMessage *message, default_ctx *d)
     }
 }
 
-static void machine(ProtobufCMessage *message, default_ctx *d)
+void default_machine_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__MachineSpec *spec = (Kumo__V1alpha1__MachineSpec *)message;
     (void)d;
     DEFAULT_ZERO(&spec->drift_policy, KUMO__V1ALPHA1__MACHINE_SPEC__DRIFT_POLICY__Recreate);
 }
 
-static void security_group(ProtobufCMessage *message, default_ctx *d)
+void default_security_group_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__SecurityGroupSpec *spec = (Kumo__V1alpha1__SecurityGroupSpec *)message;
     security_rules(spec->rules, spec->n_rules, d);
@@ -160,7 +159,7 @@ static void app_component(Kumo__V1alpha1__AppComponent *component, default_ctx *
     health_check(component->health_check, d);
 }
 
-static void app(ProtobufCMessage *message, default_ctx *d)
+void default_app_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__AppSpec *spec = (Kumo__V1alpha1__AppSpec *)message;
     Kumo__V1alpha1__AppRollingUpdate *update =
@@ -182,7 +181,7 @@ static void session_affinity(Kumo__V1alpha1__SessionAffinity *affinity, default_
         default_string(d, &affinity->cookie_name, "KUMO_SESSION");
 }
 
-static void load_balancer(ProtobufCMessage *message, default_ctx *d)
+void default_load_balancer_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__LoadBalancerSpec *spec = (Kumo__V1alpha1__LoadBalancerSpec *)message;
     DEFAULT_ZERO(&spec->policy, KUMO__V1ALPHA1__LOAD_BALANCER_SPEC__POLICY__RoundRobin);
@@ -209,8 +208,8 @@ static void load_balancer(ProtobufCMessage *message, default_ctx *d)
     /* A load balancer notices a dead endpoint in about a second: 250 ms checks. */
     Kumo__V1alpha1__HealthCheck *check = spec->health_check;
     if (check != NULL && check->interval_seconds == 0 && check->interval_millis == 0) {
-        check->interval_millis = 250;
-        DEFAULT_ZERO(&check->timeout_millis, 250);
+        check->interval_millis = LB_CHECK_MILLIS;
+        DEFAULT_ZERO(&check->timeout_millis, LB_CHECK_MILLIS);
     }
     DEFAULT_ZERO(&spec->drain_timeout_seconds, 30);
     health_check(spec->health_check, d);
@@ -235,7 +234,7 @@ static void cutover(Kumo__V1alpha1__MigrationCutover *cut, default_ctx *d)
     cut->steps[0]->weight = 100;
 }
 
-static void migration(ProtobufCMessage *message, default_ctx *d)
+void default_migration_spec(ProtobufCMessage *message, default_ctx *d)
 {
     Kumo__V1alpha1__MigrationSpec *spec = (Kumo__V1alpha1__MigrationSpec *)message;
     DEFAULT_ZERO(&spec->strategy, KUMO__V1ALPHA1__MIGRATION_SPEC__STRATEGY__BlueGreen);
@@ -258,19 +257,12 @@ static void migration(ProtobufCMessage *message, default_ctx *d)
     DEFAULT_ZERO(&timeouts->step_seconds, 120);
 }
 
-/* Spec defaults of each kind that has any; looked up by the kind's descriptor. */
-static const struct kind_defaults {
-    const ProtobufCMessageDescriptor *descriptor;
-    void (*spec)(ProtobufCMessage *spec, default_ctx *d);
-} kind_defaults[] = {
-    {&kumo__v1alpha1__connection__descriptor, connection},
-    {&kumo__v1alpha1__infra__descriptor, infra},
-    {&kumo__v1alpha1__machine__descriptor, machine},
-    {&kumo__v1alpha1__security_group__descriptor, security_group},
-    {&kumo__v1alpha1__app__descriptor, app},
-    {&kumo__v1alpha1__load_balancer__descriptor, load_balancer},
-    {&kumo__v1alpha1__migration__descriptor, migration},
-};
+/* The kinds whose spec has no defaults of its own (their row says so). */
+void default_none(ProtobufCMessage *message, default_ctx *d)
+{
+    (void)message;
+    (void)d;
+}
 
 /* apiVersion, kind and namespace. */
 static void type_and_meta(ProtobufCMessage *object, const kumo_object_kind *kind, default_ctx *d)
@@ -299,9 +291,8 @@ kumo_error kumo_object_default(ProtobufCMessage *object, kumo_diag *diag)
     ProtobufCMessage *spec = spec_field ? default_message(&d, object_field_slot(object, spec_field),
                                                           spec_field->descriptor)
                                         : NULL; /* a kind without spec (Event) */
-    for (size_t i = 0; spec != NULL && i < sizeof(kind_defaults) / sizeof(kind_defaults[0]); i++)
-        if (kind_defaults[i].descriptor == object->descriptor)
-            kind_defaults[i].spec(spec, &d);
+    if (spec != NULL)
+        kind->defaults(spec, &d);
     if (d.nomem)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory while defaulting %s \"%s\"",
                              kind->kind, kumo_object_name(object));

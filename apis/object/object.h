@@ -7,8 +7,9 @@
  * (Kumo__V1alpha1__Infra, ...). Every kind message has the same first five
  * fields: api_version, kind, metadata (ObjectMeta), spec, status; this module
  * reaches them through the descriptors, so nothing here is written per kind
- * except the validation and defaulting rules (validate*.c, default.c; the
- * rule vocabulary is in validate.h).
+ * except the registry's rows (kinds.c) and the validation and defaulting
+ * rules they name (validate*.c, default.c; the rule vocabulary is in
+ * validate.h).
  *
  * Memory: messages follow codec.h's rules (free with kumo_object_destroy).
  * Thread safety: the registry is immutable; every function is re-entrant.
@@ -27,6 +28,50 @@
 #define KUMO_API_GROUP   "kumo.dev"
 #define KUMO_API_VERSION "kumo.dev/v1alpha1"
 
+/* ---- printer columns (computed by apis/columns) ----------------------------- */
+
+typedef enum kumo_columns_type {
+    KUMO_COLUMNS_TEXT,             /* path; path2 is the text when absent (NULL: "<none>") */
+    KUMO_COLUMNS_NUMBER,           /* path; 0 when absent */
+    KUMO_COLUMNS_RATIO,            /* "path/path2"; alternatives with '|', sums with "a[].b" */
+    KUMO_COLUMNS_MONEY,            /* a price per hour, 3 decimals */
+    KUMO_COLUMNS_PERCENT,          /* "N%" */
+    KUMO_COLUMNS_COUNT,            /* items of the array at path */
+    KUMO_COLUMNS_BOOL,             /* true/false */
+    KUMO_COLUMNS_CONDITION,        /* status of condition `path`; Unknown when absent */
+    KUMO_COLUMNS_CONDITION_REASON, /* reason of condition `path` */
+    KUMO_COLUMNS_AGE,              /* since metadata.creationTimestamp */
+    KUMO_COLUMNS_SINCE,            /* since the RFC 3339 time at path */
+    KUMO_COLUMNS_REFERENCE, /* "kind/name" of the object reference at path, kind lower case */
+} kumo_columns_type;
+
+typedef struct kumo_column {
+    const char *header; /* "READY"; NULL ends a kind's list */
+    kumo_columns_type type;
+    const char *path;
+    const char *path2;
+    int wide; /* shown only with -o wide (Table priority 1) */
+} kumo_column;
+
+#define KUMO_COLUMNS_MAX 10
+
+/* A kind's columns, in display order (wide ones after AGE, as kubectl puts them). */
+typedef struct kumo_columns {
+    kumo_column columns[KUMO_COLUMNS_MAX];
+} kumo_columns;
+
+/* ---- the kind registry ----------------------------------------------------- */
+
+struct rule_ctx;    /* validate.h */
+struct default_ctx; /* internal.h */
+
+/*
+ * One row per kind holds everything that is per kind (kinds.c); the rest of
+ * kumo reads the row. Adding a kind = its .proto (and its entry in
+ * event.proto's `object` oneof), one row, its rules and an example
+ * (docs/extending.md). The object module's test fails when a row lacks any
+ * of them.
+ */
 typedef struct kumo_object_kind {
     const char *kind;               /* "Infra" */
     const char *singular;           /* "infra" */
@@ -35,6 +80,19 @@ typedef struct kumo_object_kind {
     const ProtobufCMessageDescriptor *descriptor;
     const ProtobufCMessageDescriptor *list_descriptor;
     int write_only_spec; /* Credential: spec is never returned by get/list/watch */
+    /* The kind's validation rules (validate.h): given the spec, at path "spec";
+     * a kind without spec (Event) gets the whole object at the root. */
+    void (*validate)(struct rule_ctx *v, const ProtobufCMessage *spec);
+    /* The kind's spec defaults (internal.h); default_none when it has none. */
+    void (*defaults)(ProtobufCMessage *spec, struct default_ctx *d);
+    /* Printer columns of kumoctl get and the Kubernetes API's Tables, after NAME. */
+    const kumo_columns *columns;
+    /* The example manifest, relative to the source tree ("examples/infra.yaml");
+     * NULL only for a kind that users never write (controller_written). */
+    const char *example;
+    int controller_written; /* Event: written by controllers, not by users */
+    /* The field of event.proto's Event `object` oneof that carries this kind. */
+    const char *event_field;
 } kumo_object_kind;
 
 /* Number of kinds and the i-th one (stable order, as in DESIGN.md). */
@@ -44,6 +102,9 @@ const kumo_object_kind *kumo_object_kind_at(size_t index);
 const kumo_object_kind *kumo_object_kind_lookup(const char *name);
 /* By the kind message's or list message's descriptor; NULL when not a kind. */
 const kumo_object_kind *kumo_object_kind_of(const ProtobufCMessageDescriptor *descriptor);
+/* The field of Event's `object` oneof named by the kind's row, or NULL when
+ * event.proto has no such field. Borrowed from the generated descriptor. */
+const ProtobufCFieldDescriptor *kumo_object_kind_event_field(const kumo_object_kind *kind);
 
 /* ---- generic access ----------------------------------------------------- */
 

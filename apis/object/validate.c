@@ -1,9 +1,10 @@
 /*
  * validate.c - kumo_object_validate: the rules every kind shares (apiVersion,
- * kind, metadata) and the table that hands a spec to its kind's rules.
+ * kind, metadata), then the spec rules that the kind's row (kinds.c) names.
  *
- * The per-kind rules live in validate_infra.c and validate_app.c, the shared
- * types in validate_shared.c, the vocabulary in validate_rules.c. Every
+ * The per-kind rules live in validate_infra.c, validate_app.c and
+ * validate_event.c, the shared types in validate_shared.c, the vocabulary in
+ * validate_rules.c. Every
  * problem becomes one diag cause; the diag message is the Kubernetes sentence
  * `Infra "web" is invalid: <cause>[, <cause>...]`.
  */
@@ -12,45 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apis/kumo/v1alpha1/app.pb-c.h"
-#include "apis/kumo/v1alpha1/connection.pb-c.h"
-#include "apis/kumo/v1alpha1/credential.pb-c.h"
-#include "apis/kumo/v1alpha1/infra.pb-c.h"
-#include "apis/kumo/v1alpha1/loadbalancer.pb-c.h"
-#include "apis/kumo/v1alpha1/machine.pb-c.h"
-#include "apis/kumo/v1alpha1/migration.pb-c.h"
-#include "apis/kumo/v1alpha1/network.pb-c.h"
-#include "apis/kumo/v1alpha1/recorded_event.pb-c.h"
-
 enum {
     ANNOTATIONS_MAX_BYTES = 256 * 1024,
 };
-
-/* Which rules check the spec of which kind; looked up by the kind's descriptor. */
-static const struct kind_rules {
-    const ProtobufCMessageDescriptor *descriptor;
-    rule_spec_fn spec;
-} kind_rules[] = {
-    {&kumo__v1alpha1__credential__descriptor, rule_credential_spec},
-    {&kumo__v1alpha1__connection__descriptor, rule_connection_spec},
-    {&kumo__v1alpha1__infra__descriptor, rule_infra_spec},
-    {&kumo__v1alpha1__machine__descriptor, rule_machine_spec},
-    {&kumo__v1alpha1__network__descriptor, rule_network_spec},
-    {&kumo__v1alpha1__security_group__descriptor, rule_security_group_spec},
-    {&kumo__v1alpha1__key_pair__descriptor, rule_key_pair_spec},
-    {&kumo__v1alpha1__app__descriptor, rule_app_spec},
-    {&kumo__v1alpha1__load_balancer__descriptor, rule_load_balancer_spec},
-    {&kumo__v1alpha1__migration__descriptor, rule_migration_spec},
-    {&kumo__v1alpha1__recorded_event__descriptor, rule_event_fields},
-};
-
-static rule_spec_fn spec_rules_of(const ProtobufCMessageDescriptor *descriptor)
-{
-    for (size_t i = 0; i < sizeof(kind_rules) / sizeof(kind_rules[0]); i++)
-        if (kind_rules[i].descriptor == descriptor)
-            return kind_rules[i].spec;
-    return NULL;
-}
 
 /* ---- metadata ----------------------------------------------------------------- */
 
@@ -181,8 +146,7 @@ kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag)
     if (object == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "no object to validate");
     const kumo_object_kind *kind = kumo_object_kind_of(object->descriptor);
-    rule_spec_fn rules = spec_rules_of(object->descriptor);
-    if (kind == NULL || rules == NULL)
+    if (kind == NULL || kind->descriptor != object->descriptor)
         return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT, "a %s is not a kumo object",
                              object->descriptor->name);
     rule_ctx v;
@@ -190,7 +154,7 @@ kumo_error kumo_object_validate(const ProtobufCMessage *object, kumo_diag *diag)
     v.diag = diag;
     type_meta(&v, object, kind);
     metadata(&v, kumo_object_meta(object));
-    spec(&v, object, rules);
+    spec(&v, object, kind->validate);
     if (v.nomem)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory while validating %s \"%s\"",
                              kind->kind, kumo_object_name(object));

@@ -23,7 +23,7 @@
  * Files: validate_rules.c (paths, causes, strings, labels), validate_values.c
  * (numbers, IPv4, lists, enums), validate_shared.c (types of common.proto),
  * validate_infra.c and validate_app.c (one function per kind), validate.c
- * (metadata and the kind table), default.c (defaults).
+ * (metadata), default.c (defaults); kinds.c names each kind's rules.
  */
 #ifndef KUMO_OBJECT_VALIDATE_H
 #define KUMO_OBJECT_VALIDATE_H
@@ -67,8 +67,8 @@ void rule_leave(rule_ctx *v, size_t mark);
  */
 void rule_add(rule_ctx *v, kumo_cause_type type, const char *field, const char *value,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* "Required value[: why]"; why may be NULL. */
-void rule_required(rule_ctx *v, const char *field, const char *why);
+/* "Required value[: detail]" as a cause in v's diag; detail may be NULL. */
+void rule_required(rule_ctx *v, const char *field, const char *detail);
 /* "Forbidden: <message>". */
 void rule_forbidden(rule_ctx *v, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -81,10 +81,10 @@ void rule_add(rule_ctx *v, kumo_cause_type type, const char *field, const char *
     va_end(ap);
 }
 
-void rule_required(rule_ctx *v, const char *field, const char *why)
+void rule_required(rule_ctx *v, const char *field, const char *detail)
 {
-    if (why != NULL)
-        rule_add(v, KUMO_CAUSE_REQUIRED, field, NULL, "%s", why);
+    if (detail != NULL)
+        rule_add(v, KUMO_CAUSE_REQUIRED, field, NULL, "%s", detail);
     else
         rule_add(v, KUMO_CAUSE_REQUIRED, field, NULL, NULL);
 }

@@ -1,18 +1,15 @@
-/* schema.c - lookups in the table of .proto comments (schema.h). */
+/* schema.c - schema descriptions (schema.h): .proto comments through apis/docs, and
+ * the required fields learned from validation. */
 #include "apis/schema/schema.h"
+
+#include "apis/docs/docs.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 const char *kumo_schema_doc(const ProtobufCMessageDescriptor *message, const char *field)
 {
-    for (const kumo_schema_doc_entry *e = kumo_schema_doc_entries; e->message != NULL; e++) {
-        if (strcmp(e->message, message->name) != 0)
-            continue;
-        if (field == NULL ? e->field == NULL : e->field != NULL && strcmp(e->field, field) == 0)
-            return e->text;
-    }
-    return NULL;
+    return field == NULL ? kumo_docs_type(message->name) : kumo_docs_member(message->name, field);
 }
 
 /* ---- required fields, learned from validation ---- */

@@ -1,7 +1,8 @@
 /*
- * schema.h - descriptions of kumo's schemas, taken from the .proto comments
- * at build time (protodoc.c), for whoever describes the API: the OpenAPI
- * documents of the Kubernetes-compatible API, `kumoctl explain`.
+ * schema.h - descriptions of kumo's schemas for whoever describes the API
+ * (the OpenAPI documents of the Kubernetes-compatible API): the .proto
+ * comments, as apis/docs reads them at build time (the one reader of .proto
+ * comments, shared with `kumoctl explain`), and the fields validation requires.
  *
  * Thread safety: immutable data; every function is re-entrant.
  */
@@ -11,15 +12,6 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "apis/object/object.h"
-
-typedef struct kumo_schema_doc_entry {
-    const char *message; /* full name: "kumo.v1alpha1.InfraSpec" */
-    const char *field;   /* proto field name ("ssh_public_key"); NULL: the message itself */
-    const char *text;
-} kumo_schema_doc_entry;
-
-/* The generated table, ending with a row of NULLs. */
-extern const kumo_schema_doc_entry kumo_schema_doc_entries[];
 
 /* The comment of a message (field NULL) or of one of its fields; NULL when it has none. */
 const char *kumo_schema_doc(const ProtobufCMessageDescriptor *message, const char *field);

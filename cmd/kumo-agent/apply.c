@@ -78,11 +78,11 @@ int agent_file_mode(const char *text)
 
 #define BAD(...)                                                                                   \
     do {                                                                                           \
-        snprintf(err, size, __VA_ARGS__);                                                          \
+        kumo_diag_set(diag, KUMO_ERROR_INVALID, __VA_ARGS__);                                      \
         return -1;                                                                                 \
     } while (0)
 
-static int check_health(const Kumo__V1alpha1__HealthCheck *h, size_t i, char *err, size_t size)
+static int check_health(const Kumo__V1alpha1__HealthCheck *h, size_t i, kumo_diag *diag)
 {
     if (h == NULL)
         return 0;
@@ -113,7 +113,7 @@ static int check_health(const Kumo__V1alpha1__HealthCheck *h, size_t i, char *er
 }
 
 static int check_component(const agent_spec *c, size_t i, const Kumo__V1alpha1__AgentApply *ap,
-                           char *err, size_t size)
+                           kumo_diag *diag)
 {
     if (c->name[0] == '\0')
         BAD("components[%zu].name: Required value", i);
@@ -155,10 +155,10 @@ static int check_component(const agent_spec *c, size_t i, const Kumo__V1alpha1__
     if (c->working_dir[0] && !stays_below(c->working_dir))
         BAD("components[%zu].workingDir: Invalid value: \"%s\": may not hold \"..\"", i,
             c->working_dir);
-    return check_health(c->health_check, i, err, size);
+    return check_health(c->health_check, i, diag);
 }
 
-static int check_apply(const Kumo__V1alpha1__AgentApply *ap, char *err, size_t size)
+static int check_apply(const Kumo__V1alpha1__AgentApply *ap, kumo_diag *diag)
 {
     const char *slash = strchr(ap->app, '/');
     if (ap->app[0] == '\0')
@@ -172,7 +172,7 @@ static int check_apply(const Kumo__V1alpha1__AgentApply *ap, char *err, size_t s
             "'-', '_' or '.'",
             ap->app);
     for (size_t i = 0; i < ap->n_components; i++)
-        if (check_component(ap->components[i], i, ap, err, size) != 0)
+        if (check_component(ap->components[i], i, ap, diag) != 0)
             return -1;
     return 0;
 }
@@ -354,36 +354,19 @@ static int wanted(const Kumo__V1alpha1__AgentApply *ap, const agent_instance *in
     return 0;
 }
 
-int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_size)
+/* The app of an apply in *out, added when new; *out NULL when the apply is for an
+ * unknown app and empty (nothing runs, nothing to stop). -1 when out of memory. */
+static int app_for(agent *a, const Kumo__V1alpha1__AgentApply *ap, agent_app **out, kumo_diag *diag)
 {
-    ProtobufCMessage *m = NULL;
-    kumo_diag d;
-    kumo_diag_init(&d);
-    /* Lenient: an older agent ignores fields a newer kumod adds. */
-    kumo_codec_decode_options o = {.lenient = 1, .max_bytes = 4 << 20};
-    if (kumo_codec_json_decode(&kumo__v1alpha1__agent_apply__descriptor, body ? body : "", len, &o,
-                               &m, &d) != KUMO_ERROR_OK) {
-        snprintf(err, err_size, "%s", d.message);
-        kumo_diag_fini(&d);
-        return -1;
-    }
-    kumo_diag_fini(&d);
-    Kumo__V1alpha1__AgentApply *ap = (Kumo__V1alpha1__AgentApply *)m;
-    if (check_apply(ap, err, err_size) != 0) {
-        kumo_codec_message_free(m);
-        return -1;
-    }
     agent_app *app = app_find(a, ap->app);
+    *out = NULL;
     if (app == NULL) {
-        if (ap->n_components == 0) { /* nothing runs, nothing to stop */
-            kumo_codec_message_free(m);
+        if (ap->n_components == 0)
             return 0;
-        }
         app = calloc(1, sizeof(*app));
         if (app == NULL || (app->name = strdup(ap->app)) == NULL) {
             free(app);
-            kumo_codec_message_free(m);
-            snprintf(err, err_size, "out of memory");
+            kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
             return -1;
         }
         app->next = a->apps;
@@ -397,10 +380,13 @@ int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_si
     }
     app->generation = ap->generation;
     app->forget = ap->n_components == 0;
-    KUMO_LOG_INFO(AGENT_LOG, "apply", "app=%s generation=%lld components=%zu", ap->app,
-                  (long long)ap->generation, ap->n_components);
+    *out = app;
+    return 0;
+}
 
-    /* Not wanted any more: stop (which may free them at once). */
+/* Stops the instances the apply no longer wants (which may free them, and the app). */
+static void stop_unwanted(agent *a, agent_app *app, const Kumo__V1alpha1__AgentApply *ap)
+{
     for (agent_instance *in = app->instances, *next; in; in = next) {
         next = in->next;
         if (!wanted(ap, in) && !in->removed) {
@@ -408,12 +394,11 @@ int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_si
             agent_instance_stop(a, in);
         }
     }
-    /* app may be gone now (an empty apply for an app with no process). */
-    if (ap->n_components == 0) {
-        kumo_codec_message_free(m);
-        agent_changed(a);
-        return 0;
-    }
+}
+
+/* Starts or updates every replica of every component; 0, or -1 when out of memory. */
+static int apply_components(agent *a, agent_app *app, Kumo__V1alpha1__AgentApply *ap)
+{
     int failed = 0;
     for (size_t i = 0; i < ap->n_components && !failed; i++) {
         agent_spec *c = ap->components[i];
@@ -432,11 +417,35 @@ int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_si
         }
         kumo_codec_buffer_fini(&buf);
     }
+    return failed ? -1 : 0;
+}
+
+int agent_apply(agent *a, const char *body, size_t len, kumo_diag *diag)
+{
+    ProtobufCMessage *m = NULL;
+    /* Lenient: an older agent ignores fields a newer kumod adds. */
+    kumo_codec_decode_options o = {.lenient = 1, .max_bytes = AGENT_APPLY_MAX_BYTES};
+    if (kumo_codec_json_decode(&kumo__v1alpha1__agent_apply__descriptor, body ? body : "", len, &o,
+                               &m, diag) != KUMO_ERROR_OK)
+        return -1;
+    Kumo__V1alpha1__AgentApply *ap = (Kumo__V1alpha1__AgentApply *)m;
+    agent_app *app = NULL;
+    int result = check_apply(ap, diag);
+    if (result == 0)
+        result = app_for(a, ap, &app, diag);
+    if (result != 0 || app == NULL) { /* invalid, out of memory, or nothing to do */
+        kumo_codec_message_free(m);
+        return result;
+    }
+    KUMO_LOG_INFO(AGENT_LOG, "apply", "app=%s generation=%lld components=%zu", ap->app,
+                  (long long)ap->generation, ap->n_components);
+    stop_unwanted(a, app, ap);
+    /* app may be gone now (an empty apply for an app with no process). */
+    if (ap->n_components > 0 && apply_components(a, app, ap) != 0)
+        result = -1;
     kumo_codec_message_free(m);
     agent_changed(a);
-    if (failed) {
-        snprintf(err, err_size, "out of memory");
-        return -1;
-    }
-    return 0;
+    if (result != 0)
+        kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    return result;
 }

@@ -184,7 +184,7 @@ static void *connector(void *arg)
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&subs[5], nc, a->subject_logs, on_request, bus);
     if (s == NATS_OK)
-        s = natsConnection_FlushTimeout(nc, 5000);
+        s = natsConnection_FlushTimeout(nc, AGENT_BUS_FLUSH_MS);
     if (s != NATS_OK)
         KUMO_LOG_ERROR(AGENT_LOG, "cannot subscribe", "error=\"%s\"", natsStatus_GetText(s));
     else
@@ -278,14 +278,14 @@ void agent_bus_stop(agent_bus *bus)
     pthread_mutex_unlock(&bus->lock);
     pthread_join(bus->thread, NULL);
     if (bus->nc) {
-        natsConnection_FlushTimeout(bus->nc, 2000); /* the final status */
+        natsConnection_FlushTimeout(bus->nc, AGENT_BUS_CLOSE_MS); /* the final status */
         for (int i = 0; i < SUBS; i++)
             natsSubscription_Destroy(bus->subs[i]);
         natsConnection_Close(bus->nc);
         natsConnection_Destroy(bus->nc);
     }
     /* No nats.c thread may still call on_request once bus is freed. */
-    nats_CloseAndWait(2000);
+    nats_CloseAndWait(AGENT_BUS_CLOSE_MS);
     natsMsg *m;
     while ((m = agent_bus_next(bus)) != NULL)
         natsMsg_Destroy(m);

@@ -148,19 +148,24 @@ static void start_command(agent *a, agent_instance *in, int64_t now)
 {
     const Kumo__V1alpha1__HealthCheck *h = in->spec->health_check;
     char **argv = calloc(h->n_command + 1, sizeof(char *));
-    char err[AGENT_ERROR_SIZE] = "out of memory";
+    kumo_diag diag;
+    kumo_diag_init(&diag);
     int rc = -1;
     if (argv) {
         memcpy(argv, h->command, h->n_command * sizeof(char *));
         agent_spawn_spec s = {argv, in->env, in->workdir, in->log_path};
-        rc = agent_spawn(&s, &in->health.pid, err, sizeof(err));
+        rc = agent_spawn(&s, &in->health.pid, &diag);
         free(argv);
+    } else {
+        kumo_diag_set(&diag, KUMO_ERROR_NOMEM, "out of memory");
     }
     if (rc != 0) {
         in->health.pid = 0;
-        result(a, in, 0, err, now);
+        result(a, in, 0, diag.message, now);
+        kumo_diag_fini(&diag);
         return;
     }
+    kumo_diag_fini(&diag);
     in->health.started_ns = mono_ns();
     in->health.deadline = now + (int64_t)setting(h->timeout_seconds, 1) * 1000;
 }

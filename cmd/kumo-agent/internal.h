@@ -20,6 +20,7 @@
 
 #include <nats/nats.h>
 
+#include "apis/error/error.h"
 #include "apis/kumo/v1alpha1/agent.pb-c.h"
 #include "apis/kumo/v1alpha1/app.pb-c.h"
 
@@ -36,8 +37,15 @@
 #define AGENT_LOG_MAX_BYTES        (1L << 20)
 #define AGENT_MAX_REPLICAS         64
 #define AGENT_ERROR_SIZE           256
-#define AGENT_LOG_MARKS            256 /* (time, size) samples of a log, for logs --since */
+#define AGENT_APPLY_MAX_BYTES      (4 << 20) /* the largest apply request body */
+#define AGENT_LOG_MARKS            256       /* (time, size) samples of a log, for logs --since */
 #define AGENT_LOG_MARK_EVERY_MS    1000
+#define AGENT_STATUS_INTERVAL_MS   2000  /* bootstrap status_interval_ms when 0 */
+#define AGENT_METRICS_INTERVAL_MS  10000 /* bootstrap metrics_interval_ms when 0 */
+#define AGENT_METRICS_INTERVAL_MIN 1000  /* ... and never more often than this */
+#define AGENT_PEER_INTERVAL_MS     10000 /* peer latency pings when the peers list says 0 */
+#define AGENT_BUS_FLUSH_MS         5000  /* subscriptions confirmed by the server */
+#define AGENT_BUS_CLOSE_MS         2000  /* the final status flushed, nats.c's threads ended */
 
 typedef Kumo__V1alpha1__AppComponent agent_spec;
 
@@ -147,8 +155,8 @@ void agent_strv_free(char **v);
 
 /* ---- apply.c: AgentApply -> apps and instances ------------------------------------------ */
 /* Carries out one apply request body. On error returns -1 with a message naming the field
- * in err (nothing changed); else 0. */
-int agent_apply(agent *a, const char *body, size_t len, char *err, size_t err_size);
+ * in diag (INVALID: nothing changed; NOMEM); else 0. */
+int agent_apply(agent *a, const char *body, size_t len, kumo_diag *diag);
 /* Frees an instance (its process must be gone) and unlinks it from its app. */
 void agent_instance_forget(agent *a, agent_instance *in);
 void agent_apps_free(agent *a);
@@ -163,8 +171,9 @@ typedef struct agent_spawn_spec {
     const char *log_path; /* stdout and stderr appended here; NULL: /dev/null */
 } agent_spawn_spec;
 /* fork+exec in a new session; exec errors come back over a CLOEXEC pipe. 0 with *pid, or
- * -1 with a message like `exec "x": No such file or directory` in err. */
-int agent_spawn(const agent_spawn_spec *spec, pid_t *pid, char *err, size_t err_size);
+ * -1 with a message like `exec "x": No such file or directory` in diag (NOT_FOUND: no such
+ * program; IO: the log file, fork, the working directory or exec failed). */
+int agent_spawn(const agent_spawn_spec *spec, pid_t *pid, kumo_diag *diag);
 void agent_instance_start(agent *a, agent_instance *in);
 /* SIGTERM to the process group (SIGKILL after the grace period); an instance without a
  * process is settled at once (which may free it). */
@@ -213,6 +222,9 @@ uint8_t *agent_metrics_pack(agent *a, int with_rtts, size_t *len);
 /* The same as a message for a JSON reply: free with agent_metrics_free. NULL when out of memory. */
 Kumo__V1alpha1__AgentMetricsReport *agent_metrics_build(agent *a, int with_rtts);
 void agent_metrics_free(Kumo__V1alpha1__AgentMetricsReport *report);
+/* How often metrics are published (ms): the bootstrap's interval, or the default, never
+ * below AGENT_METRICS_INTERVAL_MIN. */
+int agent_metrics_interval(const agent *a);
 /* Takes an AgentPeers document (JSON); 0 or -1. */
 int agent_peers_set(agent *a, const char *body, size_t len);
 /* Pings every peer through the bus (the answers come back on subject_rtt). */

@@ -85,15 +85,15 @@ static int64_t offset_tail(int fd, int64_t size, int lines)
     return 0;
 }
 
-/* The instance the request names; err says why none. */
-static agent_instance *find_instance(agent *a, const Kumo__V1alpha1__AgentLogsRequest *r, char *err,
-                                     size_t size)
+/* The instance the request names; diag says why none. */
+static agent_instance *find_instance(agent *a, const Kumo__V1alpha1__AgentLogsRequest *r,
+                                     kumo_diag *diag)
 {
     agent_app *app = a->apps;
     while (app && strcmp(app->name, r->app) != 0)
         app = app->next;
     if (app == NULL) {
-        snprintf(err, size, "App %s has no instance on this machine", r->app);
+        kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "App %s has no instance on this machine", r->app);
         return NULL;
     }
     agent_instance *found = NULL;
@@ -112,25 +112,28 @@ static agent_instance *find_instance(agent *a, const Kumo__V1alpha1__AgentLogsRe
             found = found ? found : in;
     }
     if (several) {
-        snprintf(err, size, "App %s has several components here (%s): say which with -c", r->app,
-                 components);
+        kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                      "App %s has several components here (%s): say which with -c", r->app,
+                      components);
         return NULL;
     }
     if (found == NULL)
-        snprintf(err, size, "App %s has no %s%s replica %d on this machine (components: %s)",
-                 r->app, r->component[0] ? "component " : "instance", r->component, r->replica,
-                 components);
+        kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND,
+                      "App %s has no %s%s replica %d on this machine (components: %s)", r->app,
+                      r->component[0] ? "component " : "instance", r->component, r->replica,
+                      components);
     return found;
 }
 
 /* Reads the piece of the log the request asks for into reply. */
 static void read_log(const agent_instance *in, const Kumo__V1alpha1__AgentLogsRequest *r,
-                     Kumo__V1alpha1__AgentLogs *reply, char *err, size_t size)
+                     Kumo__V1alpha1__AgentLogs *reply, kumo_diag *diag)
 {
     int fd = open(in->log_path, O_RDONLY | O_CLOEXEC);
     int64_t end = fd >= 0 ? file_size(in->log_path) : 0, from = 0;
     if (fd < 0 && errno != ENOENT) {
-        snprintf(err, size, "cannot read the log %s: %s", in->log_path, strerror(errno));
+        kumo_diag_set(diag, KUMO_ERROR_IO, "cannot read the log %s: %s", in->log_path,
+                      strerror(errno));
         return;
     }
     if (r->offset_present_case == KUMO__V1ALPHA1__AGENT_LOGS_REQUEST__OFFSET_PRESENT_OFFSET) {
@@ -165,22 +168,22 @@ char *agent_logs_reply(agent *a, const char *body, size_t len, size_t *out_len)
 {
     Kumo__V1alpha1__AgentLogs reply = KUMO__V1ALPHA1__AGENT_LOGS__INIT;
     ProtobufCMessage *request = NULL;
-    kumo_diag diag;
+    kumo_diag diag, why; /* why: the reply's error ("" when none) */
     kumo_diag_init(&diag);
-    char err[1200] = "";
+    kumo_diag_init(&why);
     if (kumo_codec_json_decode(&kumo__v1alpha1__agent_logs_request__descriptor, body, len, NULL,
                                &request, &diag) != KUMO_ERROR_OK) {
-        snprintf(err, sizeof(err), "logs request: %s", diag.message);
+        kumo_diag_set(&why, diag.code, "logs request: %s", diag.message);
     } else {
         const Kumo__V1alpha1__AgentLogsRequest *r =
             (const Kumo__V1alpha1__AgentLogsRequest *)request;
-        agent_instance *in = find_instance(a, r, err, sizeof(err));
+        agent_instance *in = find_instance(a, r, &why);
         if (in != NULL) {
             reply.component = in->spec->name;
-            read_log(in, r, &reply, err, sizeof(err));
+            read_log(in, r, &reply, &why);
         }
     }
-    reply.error = err;
+    reply.error = why.message;
     kumo_codec_buffer out;
     kumo_codec_buffer_init(&out);
     kumo_diag_fini(&diag);
@@ -189,6 +192,7 @@ char *agent_logs_reply(agent *a, const char *body, size_t len, size_t *out_len)
         json = kumo_codec_buffer_take(&out, out_len);
     kumo_codec_buffer_fini(&out);
     kumo_diag_fini(&diag);
+    kumo_diag_fini(&why);
     free(reply.data.data);
     kumo_codec_message_free(request);
     return json;

@@ -310,7 +310,8 @@ static int load_bootstrap(agent *a, const flags *f)
 
 static int status_interval(const agent *a)
 {
-    return a->bootstrap->status_interval_ms > 0 ? a->bootstrap->status_interval_ms : 2000;
+    return a->bootstrap->status_interval_ms > 0 ? a->bootstrap->status_interval_ms
+                                                : AGENT_STATUS_INTERVAL_MS;
 }
 
 static void publish_status(agent *a, int64_t now)
@@ -337,8 +338,7 @@ static void publish_metrics(agent *a, int64_t now)
         agent_bus_publish(a->bus, a->subject_metrics, (const char *)packed, len);
         free(packed);
     }
-    int ms = a->bootstrap->metrics_interval_ms;
-    a->metrics_due = now + (ms <= 0 ? 10000 : ms < 1000 ? 1000 : ms);
+    a->metrics_due = now + agent_metrics_interval(a);
 }
 
 static void handle_request(agent *a, natsMsg *m)
@@ -349,8 +349,6 @@ static void handle_request(agent *a, natsMsg *m)
         return;
     }
     const char *reply = natsMsg_GetReply(m);
-    char err[512] = "";
-    int ok = 1;
     if (strcmp(subject, a->subject_logs) == 0) {
         size_t len = 0;
         char *json =
@@ -360,26 +358,29 @@ static void handle_request(agent *a, natsMsg *m)
         free(json);
         return;
     }
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    int ok = 1;
     if (strcmp(subject, a->subject_apply) == 0) {
         if (a->shutting_down) {
             ok = 0;
-            snprintf(err, sizeof(err), "the agent is shutting down");
+            kumo_diag_set(&diag, KUMO_ERROR_UNAVAILABLE, "the agent is shutting down");
         } else {
-            ok = agent_apply(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), err,
-                             sizeof(err)) == 0;
+            ok = agent_apply(a, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &diag) == 0;
         }
         if (!ok)
-            KUMO_LOG_WARN(AGENT_LOG, "apply refused", "error=\"%s\"", err);
+            KUMO_LOG_WARN(AGENT_LOG, "apply refused", "error=\"%s\"", diag.message);
     }
     if (reply && reply[0]) {
         size_t len = 0;
-        char *json =
-            agent_reply_json(a, ok, ok ? NULL : err, strcmp(subject, a->subject_get) == 0, &len);
+        char *json = agent_reply_json(a, ok, ok ? NULL : diag.message,
+                                      strcmp(subject, a->subject_get) == 0, &len);
         if (json) {
             agent_bus_publish(a->bus, reply, json, len);
             free(json);
         }
     }
+    kumo_diag_fini(&diag);
 }
 
 static void begin_shutdown(agent *a)
@@ -406,111 +407,147 @@ static size_t probe_count(const agent *a)
     return n;
 }
 
+enum {
+    LOG_TRIM_INTERVAL_MS = 10000,       /* instance log files trimmed to their limit */
+    MEMORY_TRIM_DELAY_MS = 1000,        /* after joining the bus: start-up's memory handed back */
+    POLL_MAX_MS = 1000,                 /* the loop looks at everything at least this often */
+    RETRY_PAUSE_NS = 100 * 1000 * 1000, /* after out of memory or a failed poll */
+};
+
+/* The main loop's own state. */
+typedef struct loop_state {
+    int sigfd;
+    struct pollfd *fds; /* signals, the bus wake-up, then one per probe socket */
+    agent_instance **owners;
+    size_t cap, count;
+    int64_t next_trim, memory_trim; /* memory_trim 0: not yet connected; -1: done */
+} loop_state;
+
+/* The instances' processes and health checks; *deadline: when they next need a look. */
+static void loop_instances(agent *a, int64_t now, int64_t *deadline)
+{
+    agent_processes_tick(a, now, deadline);
+    for (agent_app *app = a->apps; app; app = app->next)
+        for (agent_instance *in = app->instances; in; in = in->next)
+            agent_health_tick(a, in, now, deadline);
+}
+
+/* The periodic work that is due (status, metrics, pings, logs, memory); *deadline
+ * becomes the next time anything is. */
+static void loop_periodic(agent *a, loop_state *st, int64_t now, int64_t *deadline)
+{
+    if (now >= a->status_due || (a->status_soon && now >= a->status_soon))
+        publish_status(a, now);
+    if (now >= a->metrics_due)
+        publish_metrics(a, now);
+    if (a->ping_due && now >= a->ping_due)
+        agent_peers_ping(a);
+    if (now >= st->next_trim) {
+        agent_logs_trim(a);
+        st->next_trim = now + LOG_TRIM_INTERVAL_MS;
+    }
+    agent_logs_sample(a, now);
+    /* Start-up is over once the bus is joined (nkey signing, OpenSSL's initialisation). */
+    if (st->memory_trim == 0 && agent_bus_connected(a->bus))
+        st->memory_trim = now + MEMORY_TRIM_DELAY_MS;
+    if (st->memory_trim > 0 && now >= st->memory_trim) {
+        agent_memory_trim();
+        st->memory_trim = -1;
+    }
+    if (st->memory_trim > 0)
+        agent_deadline(deadline, st->memory_trim);
+    agent_deadline(deadline, a->status_due);
+    agent_deadline(deadline, a->status_soon);
+    agent_deadline(deadline, a->metrics_due);
+    agent_deadline(deadline, a->ping_due);
+    agent_deadline(deadline, st->next_trim);
+}
+
+/* The pollfd array for this round; 0 when out of memory. */
+static int loop_fds(agent *a, loop_state *st)
+{
+    size_t n = 2 + probe_count(a);
+    if (n > st->cap) {
+        struct pollfd *f = realloc(st->fds, n * sizeof(*st->fds));
+        if (f)
+            st->fds = f;
+        agent_instance **o = realloc(st->owners, n * sizeof(*st->owners));
+        if (o)
+            st->owners = o;
+        if (f == NULL || o == NULL)
+            return 0;
+        st->cap = n;
+    }
+    st->fds[0] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
+    st->fds[1] = (struct pollfd){.fd = a->wake_read, .events = POLLIN};
+    size_t k = 2;
+    for (agent_app *app = a->apps; app; app = app->next)
+        for (agent_instance *in = app->instances; in; in = in->next)
+            if (in->health.fd >= 0) {
+                st->owners[k] = in;
+                st->fds[k++] =
+                    (struct pollfd){.fd = in->health.fd, .events = agent_health_events(in)};
+            }
+    st->count = k;
+    return 1;
+}
+
+/* What poll reported: signals, bus requests, probe sockets. */
+static void loop_ready(agent *a, loop_state *st)
+{
+    if (st->fds[0].revents & POLLIN) {
+        struct signalfd_siginfo si;
+        while (read(st->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                begin_shutdown(a);
+    }
+    if (st->fds[1].revents & POLLIN) {
+        char drain[64];
+        while (read(a->wake_read, drain, sizeof(drain)) > 0)
+            ;
+        natsMsg *m;
+        while ((m = agent_bus_next(a->bus)) != NULL) {
+            handle_request(a, m);
+            natsMsg_Destroy(m);
+        }
+    }
+    /* A probe may settle its instance, never free it: owners stay valid. */
+    int64_t now = agent_now();
+    for (size_t i = 2; i < st->count; i++)
+        if (st->fds[i].revents)
+            agent_health_on_fd(a, st->owners[i], st->fds[i].revents, now);
+}
+
 static int run(agent *a, int sigfd)
 {
     a->status_due = agent_now();
-    int64_t next_trim = 0, memory_trim = 0; /* 0: not yet connected; -1: done */
-    struct pollfd *fds = NULL;
-    agent_instance **owners = NULL;
-    size_t cap = 0;
+    loop_state st = {.sigfd = sigfd};
     for (;;) {
         agent_reap(a);
         int64_t now = agent_now();
         int64_t deadline = 0;
-        agent_processes_tick(a, now, &deadline);
-        for (agent_app *app = a->apps; app; app = app->next)
-            for (agent_instance *in = app->instances; in; in = in->next)
-                agent_health_tick(a, in, now, &deadline);
+        loop_instances(a, now, &deadline);
         if (a->shutting_down && agent_processes_alive(a) == 0)
             break;
-        if (now >= a->status_due || (a->status_soon && now >= a->status_soon))
-            publish_status(a, now);
-        if (now >= a->metrics_due)
-            publish_metrics(a, now);
-        if (a->ping_due && now >= a->ping_due)
-            agent_peers_ping(a);
-        if (now >= next_trim) {
-            agent_logs_trim(a);
-            next_trim = now + 10000;
+        loop_periodic(a, &st, now, &deadline);
+        if (!loop_fds(a, &st)) {
+            KUMO_LOG_ERROR(AGENT_LOG, "out of memory", "%s", "");
+            nanosleep(&(struct timespec){0, RETRY_PAUSE_NS}, NULL);
+            continue;
         }
-        agent_logs_sample(a, now);
-        /* Start-up is over once the bus is joined (nkey signing, OpenSSL's initialisation). */
-        if (memory_trim == 0 && agent_bus_connected(a->bus))
-            memory_trim = now + 1000;
-        if (memory_trim > 0 && now >= memory_trim) {
-            agent_memory_trim();
-            memory_trim = -1;
-        }
-        if (memory_trim > 0)
-            agent_deadline(&deadline, memory_trim);
-        agent_deadline(&deadline, a->status_due);
-        agent_deadline(&deadline, a->status_soon);
-        agent_deadline(&deadline, a->metrics_due);
-        agent_deadline(&deadline, a->ping_due);
-        agent_deadline(&deadline, next_trim);
-
-        size_t n = 2 + probe_count(a);
-        if (n > cap) {
-            struct pollfd *f = realloc(fds, n * sizeof(*fds));
-            if (f)
-                fds = f;
-            agent_instance **o = realloc(owners, n * sizeof(*owners));
-            if (o)
-                owners = o;
-            if (f == NULL || o == NULL) {
-                KUMO_LOG_ERROR(AGENT_LOG, "out of memory", "%s", "");
-                nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-                continue;
-            }
-            cap = n;
-        }
-        fds[0] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-        fds[1] = (struct pollfd){.fd = a->wake_read, .events = POLLIN};
-        size_t k = 2;
-        for (agent_app *app = a->apps; app; app = app->next)
-            for (agent_instance *in = app->instances; in; in = in->next)
-                if (in->health.fd >= 0) {
-                    owners[k] = in;
-                    fds[k++] =
-                        (struct pollfd){.fd = in->health.fd, .events = agent_health_events(in)};
-                }
         int64_t wait = deadline - agent_now();
-        if (wait < 0)
-            wait = 0;
-        if (wait > 1000)
-            wait = 1000;
-        int r = poll(fds, k, (int)wait);
+        wait = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : wait;
+        int r = poll(st.fds, st.count, (int)wait);
         if (r < 0 && errno != EINTR) {
             KUMO_LOG_ERROR(AGENT_LOG, "poll failed", "error=\"%s\"", strerror(errno));
-            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+            nanosleep(&(struct timespec){0, RETRY_PAUSE_NS}, NULL);
             continue;
         }
-        if (r <= 0)
-            continue;
-        if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-                    begin_shutdown(a);
-        }
-        if (fds[1].revents & POLLIN) {
-            char drain[64];
-            while (read(a->wake_read, drain, sizeof(drain)) > 0)
-                ;
-            natsMsg *m;
-            while ((m = agent_bus_next(a->bus)) != NULL) {
-                handle_request(a, m);
-                natsMsg_Destroy(m);
-            }
-        }
-        /* A probe may settle its instance, never free it: owners stay valid. */
-        now = agent_now();
-        for (size_t i = 2; i < k; i++)
-            if (fds[i].revents)
-                agent_health_on_fd(a, owners[i], fds[i].revents, now);
+        if (r > 0)
+            loop_ready(a, &st);
     }
-    free(fds);
-    free(owners);
+    free(st.fds);
+    free(st.owners);
     publish_status(a, agent_now());
     return 0;
 }

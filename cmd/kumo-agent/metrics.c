@@ -244,10 +244,12 @@ static void rtts(agent *a, report_t *r)
     }
 }
 
-static int metrics_interval(const agent *a)
+int agent_metrics_interval(const agent *a)
 {
     int ms = a->bootstrap->metrics_interval_ms;
-    return ms <= 0 ? 10000 : ms < 1000 ? 1000 : ms;
+    return ms <= 0                           ? AGENT_METRICS_INTERVAL_MS
+           : ms < AGENT_METRICS_INTERVAL_MIN ? AGENT_METRICS_INTERVAL_MIN
+                                             : ms;
 }
 
 report_t *agent_metrics_build(agent *a, int with_rtts)
@@ -261,7 +263,7 @@ report_t *agent_metrics_build(agent *a, int with_rtts)
     r->machine_uid = strdup(a->bootstrap->machine_uid);
     r->seq = ++a->metrics_seq;
     r->time_ms = agent_wall_ns() / 1000000;
-    r->interval_ms = metrics_interval(a);
+    r->interval_ms = agent_metrics_interval(a);
     cpu_and_count(r, hz > 0 ? hz : 100);
     memory(r);
     filesystems(r);
@@ -326,7 +328,7 @@ int agent_peers_set(agent *a, const char *body, size_t len)
     if (peers) {
         agent_strv_free(a->peers);
         a->peers = peers;
-        a->peer_interval_ms = p->interval_ms > 0 ? p->interval_ms : 10000;
+        a->peer_interval_ms = p->interval_ms > 0 ? p->interval_ms : AGENT_PEER_INTERVAL_MS;
         if (a->ping_due == 0)
             a->ping_due = agent_now();
     }
@@ -346,5 +348,6 @@ void agent_peers_ping(agent *a)
         int n = snprintf(body, sizeof(body), "%s %lld", a->peers[i], ns);
         agent_bus_request(a->bus, subject, a->subject_rtt, body, (size_t)n);
     }
-    a->ping_due = agent_now() + (a->peer_interval_ms > 0 ? a->peer_interval_ms : 10000);
+    a->ping_due =
+        agent_now() + (a->peer_interval_ms > 0 ? a->peer_interval_ms : AGENT_PEER_INTERVAL_MS);
 }

@@ -77,11 +77,11 @@ static void child_report(int fd, int stage, int err)
     _exit(127);
 }
 
-int agent_spawn(const agent_spawn_spec *s, pid_t *pid_out, char *err, size_t err_size)
+int agent_spawn(const agent_spawn_spec *s, pid_t *pid_out, kumo_diag *diag)
 {
     char path[4096];
     if (resolve(s->argv[0], s->env, path, sizeof(path)) != 0) {
-        snprintf(err, err_size, "exec \"%s\": %s", s->argv[0], strerror(ENOENT));
+        kumo_diag_set(diag, KUMO_ERROR_NOT_FOUND, "exec \"%s\": %s", s->argv[0], strerror(ENOENT));
         return -1;
     }
     int out = open(s->log_path ? s->log_path : "/dev/null",
@@ -89,8 +89,8 @@ int agent_spawn(const agent_spawn_spec *s, pid_t *pid_out, char *err, size_t err
     int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int report[2] = {-1, -1};
     if (out < 0 || in < 0 || pipe2(report, O_CLOEXEC) != 0) {
-        snprintf(err, err_size, "log %s: %s", s->log_path ? s->log_path : "/dev/null",
-                 strerror(errno));
+        kumo_diag_set(diag, KUMO_ERROR_IO, "log %s: %s", s->log_path ? s->log_path : "/dev/null",
+                      strerror(errno));
         if (out >= 0)
             close(out);
         if (in >= 0)
@@ -121,7 +121,7 @@ int agent_spawn(const agent_spawn_spec *s, pid_t *pid_out, char *err, size_t err
     close(in);
     if (pid < 0) {
         close(report[0]);
-        snprintf(err, err_size, "fork: %s", strerror(fork_errno));
+        kumo_diag_set(diag, KUMO_ERROR_IO, "fork: %s", strerror(fork_errno));
         return -1;
     }
     child_failure f;
@@ -133,9 +133,10 @@ int agent_spawn(const agent_spawn_spec *s, pid_t *pid_out, char *err, size_t err
     if (n == (ssize_t)sizeof(f)) {
         waitpid(pid, NULL, 0);
         if (f.stage == 1)
-            snprintf(err, err_size, "working directory \"%s\": %s", s->workdir, strerror(f.err));
+            kumo_diag_set(diag, KUMO_ERROR_IO, "working directory \"%s\": %s", s->workdir,
+                          strerror(f.err));
         else
-            snprintf(err, err_size, "exec \"%s\": %s", s->argv[0], strerror(f.err));
+            kumo_diag_set(diag, KUMO_ERROR_IO, "exec \"%s\": %s", s->argv[0], strerror(f.err));
         return -1;
     }
     *pid_out = pid;
@@ -208,7 +209,7 @@ static int prepare(agent *a, agent_instance *in)
     return 0;
 }
 
-static int write_one(const char *path, const Kumo__V1alpha1__AppFile *f, char *err, size_t size)
+static int write_one(const char *path, const Kumo__V1alpha1__AppFile *f, kumo_diag *diag)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
@@ -237,20 +238,23 @@ static int write_one(const char *path, const Kumo__V1alpha1__AppFile *f, char *e
         goto fail;
     return 0;
 fail:
-    snprintf(err, size, "file \"%s\": %s", path, strerror(errno));
+    kumo_diag_set(diag, KUMO_ERROR_IO, "file \"%s\": %s", path, strerror(errno));
     return -1;
 }
 
-static int write_files(agent_instance *in, char *err, size_t size)
+static int write_files(agent_instance *in, kumo_diag *diag)
 {
     if (agent_mkdirs(in->workdir, 0755) != 0) {
-        snprintf(err, size, "working directory \"%s\": %s", in->workdir, strerror(errno));
+        kumo_diag_set(diag, KUMO_ERROR_IO, "working directory \"%s\": %s", in->workdir,
+                      strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < in->spec->n_files; i++) {
         const Kumo__V1alpha1__AppFile *f = in->spec->files[i];
         char *path = f->path[0] == '/' ? strdup(f->path) : path_join(in->workdir, f->path);
-        int rc = path ? write_one(path, f, err, size) : -1;
+        int rc = path ? write_one(path, f, diag) : -1;
+        if (path == NULL)
+            kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
         free(path);
         if (rc != 0)
             return -1;
@@ -298,7 +302,8 @@ static void settle_exit(agent *a, agent_instance *in, int failed, const char *wh
 
 void agent_instance_start(agent *a, agent_instance *in)
 {
-    char err[AGENT_ERROR_SIZE];
+    kumo_diag diag;
+    kumo_diag_init(&diag);
     int64_t now = agent_now();
     in->restart_at = 0;
     if (prepare(a, in) != 0) {
@@ -313,13 +318,13 @@ void agent_instance_start(agent *a, agent_instance *in)
     char **argv = calloc(argc + 1, sizeof(char *));
     int rc = -1;
     if (argv == NULL) {
-        snprintf(err, sizeof(err), "out of memory");
-    } else if (write_files(in, err, sizeof(err)) == 0) {
+        kumo_diag_set(&diag, KUMO_ERROR_NOMEM, "out of memory");
+    } else if (write_files(in, &diag) == 0) {
         for (size_t i = 0; i < argc; i++)
             argv[i] = i < in->spec->n_command ? in->spec->command[i]
                                               : in->spec->args[i - in->spec->n_command];
         agent_spawn_spec s = {argv, in->env, in->workdir, in->log_path};
-        rc = agent_spawn(&s, &in->pid, err, sizeof(err));
+        rc = agent_spawn(&s, &in->pid, &diag);
     }
     free(argv);
     agent_changed(a);
@@ -327,10 +332,12 @@ void agent_instance_start(agent *a, agent_instance *in)
         in->pid = 0;
         KUMO_LOG_WARN(AGENT_LOG, "instance cannot start",
                       "app=%s component=%s replica=%d error=\"%s\"", in->app->name, in->spec->name,
-                      in->replica, err);
-        settle_exit(a, in, 1, err, 0);
+                      in->replica, diag.message);
+        settle_exit(a, in, 1, diag.message, 0);
+        kumo_diag_fini(&diag);
         return;
     }
+    kumo_diag_fini(&diag);
     in->phase = KUMO__V1ALPHA1__APP_INSTANCE__PHASE__Starting;
     in->ready = 0;
     in->started = now;

@@ -10,6 +10,11 @@
 
 #include <string.h>
 
+enum {
+    COMPLETION_TIMEOUT_MS = 2000, /* a shell waits for names: give up quickly */
+    COMPLETION_NAMES_MAX = 500,   /* object names offered at most */
+};
+
 const char kumoctl_completion_help[] =
     "Print a shell script that completes kumoctl's verbs, kinds, object names and\n"
     "flags.\n"
@@ -103,11 +108,11 @@ static void complete_names(const char *server, const char *ns, const kumo_object
     kumoctl_remote_init(&remote, "kumoctl __complete");
     remote.server = server;
     remote.ns = ns;
-    remote.timeout_ms = 2000;
+    remote.timeout_ms = COMPLETION_TIMEOUT_MS;
     kumo_diag diag;
     kumo_diag_init(&diag);
     ProtobufCMessage *list = NULL;
-    kumo_client_list_options lo = {NULL, NULL, 500, NULL};
+    kumo_client_list_options lo = {NULL, NULL, COMPLETION_NAMES_MAX, NULL};
     if (kumoctl_remote_connect(&remote) == KUMOCTL_EXIT_OK &&
         kumo_client_list(remote.client, kind, kumoctl_remote_namespace(&remote), &lo, &list,
                          &diag) == KUMO_ERROR_OK) {
@@ -174,53 +179,25 @@ static int flag_takes_value(const char *word)
     return 0;
 }
 
-/* words[0] is the verb, words[count - 1] the word being completed. */
-int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int count, char **words)
+static void complete_outputs(const char *current)
 {
-    const char *current = count > 0 ? words[count - 1] : "";
-    if (count <= 1) {
-        for (size_t i = 0; i < command_count; i++)
-            if (starts_with(commands[i].name, current))
-                printf("%s\n", commands[i].name);
-        return KUMOCTL_EXIT_OK;
-    }
-    const char *verb = words[0], *previous = words[count - 2];
-    const kumoctl_command *command = NULL;
-    for (size_t i = 0; i < command_count; i++)
-        if (strcmp(commands[i].name, verb) == 0)
-            command = &commands[i];
-    if (command == NULL)
-        return KUMOCTL_EXIT_OK;
-    if (current[0] == '-') {
-        complete_flags(command->help, current);
-        return KUMOCTL_EXIT_OK;
-    }
-    if (strcmp(previous, "-o") == 0 || strcmp(previous, "--output") == 0) {
-        static const char *const outputs[] = {"table",
-                                              "wide",
-                                              "yaml",
-                                              "json",
-                                              "name",
-                                              "jsonpath=",
-                                              "jsonpath-file=",
-                                              "custom-columns=",
-                                              "custom-columns-file="};
-        for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
-            if (starts_with(outputs[i], current))
-                printf("%s\n", outputs[i]);
-        return KUMOCTL_EXIT_OK;
-    }
-    if (flag_takes_value(previous))
-        return KUMOCTL_EXIT_OK;
-    if (strcmp(verb, "completion") == 0 || strcmp(verb, "help") == 0) {
-        if (strcmp(verb, "help") == 0)
-            return kumoctl_complete(commands, command_count, 1, words + count - 1);
-        printf("%s%s", starts_with("bash", current) ? "bash\n" : "",
-               starts_with("zsh", current) ? "zsh\n" : "");
-        return KUMOCTL_EXIT_OK;
-    }
-    if (!takes_kind(verb))
-        return KUMOCTL_EXIT_OK;
+    static const char *const outputs[] = {"table",
+                                          "wide",
+                                          "yaml",
+                                          "json",
+                                          "name",
+                                          "jsonpath=",
+                                          "jsonpath-file=",
+                                          "custom-columns=",
+                                          "custom-columns-file="};
+    for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++)
+        if (starts_with(outputs[i], current))
+            printf("%s\n", outputs[i]);
+}
+
+/* The kind or object name the current word of a verb that takes kinds can be. */
+static void complete_objects(const char *verb, int count, char **words, const char *current)
+{
     /* the positional words before the current one, and -n / --server */
     const char *positional[8], *ns = NULL, *server = NULL;
     int n = 0;
@@ -237,7 +214,7 @@ int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int 
     }
     if (strcmp(verb, "rollout") == 0 && n == 0) {
         printf("%s", starts_with("status", current) ? "status\n" : "");
-        return KUMOCTL_EXIT_OK;
+        return;
     }
     int kind_at = strcmp(verb, "rollout") == 0 ? 1 : 0;
     const char *slash = strchr(current, '/');
@@ -255,5 +232,37 @@ int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int 
                (kind = kumo_object_kind_lookup(positional[kind_at])) != NULL) {
         complete_names(server, ns, kind, "", current);
     }
+}
+
+/* words[0] is the verb, words[count - 1] the word being completed. */
+int kumoctl_complete(const kumoctl_command *commands, size_t command_count, int count, char **words)
+{
+    const char *current = count > 0 ? words[count - 1] : "";
+    if (count <= 1) {
+        for (size_t i = 0; i < command_count; i++)
+            if (starts_with(commands[i].name, current))
+                printf("%s\n", commands[i].name);
+        return KUMOCTL_EXIT_OK;
+    }
+    const char *verb = words[0], *previous = words[count - 2];
+    const kumoctl_command *command = NULL;
+    for (size_t i = 0; i < command_count; i++)
+        if (strcmp(commands[i].name, verb) == 0)
+            command = &commands[i];
+    if (command == NULL)
+        return KUMOCTL_EXIT_OK;
+    if (current[0] == '-')
+        complete_flags(command->help, current);
+    else if (strcmp(previous, "-o") == 0 || strcmp(previous, "--output") == 0)
+        complete_outputs(current);
+    else if (flag_takes_value(previous))
+        return KUMOCTL_EXIT_OK;
+    else if (strcmp(verb, "help") == 0)
+        return kumoctl_complete(commands, command_count, 1, words + count - 1);
+    else if (strcmp(verb, "completion") == 0)
+        printf("%s%s", starts_with("bash", current) ? "bash\n" : "",
+               starts_with("zsh", current) ? "zsh\n" : "");
+    else if (takes_kind(verb))
+        complete_objects(verb, count, words, current);
     return KUMOCTL_EXIT_OK;
 }

@@ -227,6 +227,22 @@ static void print_dependents(kumoctl_remote *remote, const char *ns, const char 
         printf("  <none>\n");
 }
 
+/* The sections some kinds add after their status (describe_<kind>.c). */
+static void kind_sections(const kumo_object_kind *kind, const ProtobufCMessage *object)
+{
+    static const struct {
+        const char *kind;
+        void (*print)(const ProtobufCMessage *object);
+    } sections[] = {
+        {"Infra", kumoctl_describe_infra},
+        {"LoadBalancer", kumoctl_describe_load_balancer},
+        {"Migration", kumoctl_describe_migration},
+    };
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+        if (strcmp(kind->kind, sections[i].kind) == 0)
+            sections[i].print(object);
+}
+
 static void describe_object(kumoctl_remote *remote, const kumo_object_kind *kind,
                             const ProtobufCMessage *object)
 {
@@ -264,50 +280,117 @@ static void describe_object(kumoctl_remote *remote, const kumo_object_kind *kind
     }
     print_section("Spec", kumo_object_spec(object), NULL);
     print_section("Status", kumo_object_status(object), "conditions");
-    if (strcmp(kind->kind, "Infra") == 0)
-        kumoctl_describe_infra(object);
-    if (strcmp(kind->kind, "LoadBalancer") == 0)
-        kumoctl_describe_load_balancer(object);
-    if (strcmp(kind->kind, "Migration") == 0)
-        kumoctl_describe_migration(object);
+    kind_sections(kind, object);
     print_conditions(object);
     print_dependents(remote, m->namespace_, m->uid);
     if (strcmp(kind->kind, "Event") != 0)
         kumoctl_describe_events(remote, m->namespace_, m->uid);
 }
 
-int kumoctl_describe_run(int argc, char **argv)
+enum { DESCRIBE_HELP_SHOWN = -2 }; /* parse_arguments printed the help: exit 0 */
+
+/* The command line: the targets, the selector and the remote's flags. */
+static int parse_arguments(int argc, char **argv, kumoctl_remote *remote, kumoctl_targets *targets,
+                           const char **selector)
 {
     static const kumoctl_flag flags[] = {
         KUMOCTL_REMOTE_FLAGS,
         {"selector", 'l', 1, KUMOCTL_FLAG_SELECTOR, "a label selector such as app=web"},
         {"help", 'h', 0, KUMOCTL_FLAG_HELP, NULL},
     };
-    kumoctl_remote remote;
-    kumoctl_targets targets;
-    memset(&targets, 0, sizeof(targets));
-    const char *selector = NULL;
-    kumoctl_remote_init(&remote, "kumoctl describe");
     kumoctl_parser parser;
-    kumoctl_parser_init(&parser, remote.command, flags, sizeof(flags) / sizeof(flags[0]), argc,
+    kumoctl_parser_init(&parser, remote->command, flags, sizeof(flags) / sizeof(flags[0]), argc,
                         argv);
     int id, status = KUMOCTL_EXIT_OK;
     while (status == KUMOCTL_EXIT_OK && (id = kumoctl_parser_next(&parser)) != KUMOCTL_PARSE_END) {
         if (id == KUMOCTL_FLAG_HELP) {
             fputs(kumoctl_describe_help, stdout);
-            return KUMOCTL_EXIT_OK;
+            return DESCRIBE_HELP_SHOWN;
         }
         if (id == KUMOCTL_PARSE_ERROR)
             return KUMOCTL_EXIT_USAGE;
         if (id == KUMOCTL_PARSE_ARGUMENT) {
-            status = kumoctl_targets_add(&targets, remote.command, parser.value);
+            status = kumoctl_targets_add(targets, remote->command, parser.value);
         } else if (id == KUMOCTL_FLAG_SELECTOR) {
-            selector = parser.value;
+            *selector = parser.value;
         } else {
-            int taken = kumoctl_remote_flag(&remote, id, parser.value);
+            int taken = kumoctl_remote_flag(remote, id, parser.value);
             status = taken == KUMOCTL_INPUT_TAKEN ? KUMOCTL_EXIT_OK : KUMOCTL_EXIT_USAGE;
         }
     }
+    return status;
+}
+
+/* Every object of the kind in the namespace (that matches the selector). */
+static int describe_list(kumoctl_remote *remote, const kumo_object_kind *kind, const char *ns,
+                         const char *selector)
+{
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    ProtobufCMessage *list = NULL;
+    int status = KUMOCTL_EXIT_OK;
+    kumo_client_list_options lo = {selector, NULL, 0, NULL};
+    if (kumo_client_list(remote->client, kind, ns, &lo, &list, &diag) != KUMO_ERROR_OK) {
+        status = kumoctl_remote_fail(remote, &diag, "listing %s", kind->plural);
+    } else {
+        const ProtobufCFieldDescriptor *fi =
+            protobuf_c_message_descriptor_get_field_by_name(list->descriptor, "items");
+        size_t count = *(const size_t *)((const char *)list + fi->quantifier_offset);
+        ProtobufCMessage *const *items =
+            *(ProtobufCMessage *const *const *)((const char *)list + fi->offset);
+        for (size_t i = 0; i < count; i++) {
+            if (i)
+                printf("\n");
+            describe_object(remote, kind, items[i]);
+        }
+        if (count == 0)
+            fprintf(stderr, "No resources found in %s namespace.\n", ns);
+    }
+    kumo_object_destroy(list);
+    kumo_diag_fini(&diag);
+    return status;
+}
+
+/* The i-th named target; a missing one says how to list what exists. */
+static int describe_named(kumoctl_remote *remote, const kumoctl_targets *targets, int i,
+                          const char *ns)
+{
+    kumo_diag diag;
+    kumo_diag_init(&diag);
+    ProtobufCMessage *object = NULL;
+    int status = KUMOCTL_EXIT_OK;
+    const kumo_object_kind *kind = targets->name_kinds[i];
+    kumo_error e = kumo_client_get(remote->client, kind, ns, targets->names[i], &object, &diag);
+    if (e == KUMO_ERROR_OK) {
+        if (i)
+            printf("\n");
+        describe_object(remote, kind, object);
+    } else if (e == KUMO_ERROR_NOT_FOUND) {
+        char ref[512];
+        kumoctl_object_ref(kind, targets->names[i], ref, sizeof(ref));
+        fflush(stdout);
+        status = kumoctl_error("%s not found in namespace \"%s\" (list what exists with: "
+                               "kumoctl get %s -n %s)",
+                               ref, ns, kind->plural, ns);
+    } else {
+        status =
+            kumoctl_remote_fail(remote, &diag, "getting %s \"%s\"", kind->kind, targets->names[i]);
+    }
+    kumo_object_destroy(object);
+    kumo_diag_fini(&diag);
+    return status;
+}
+
+int kumoctl_describe_run(int argc, char **argv)
+{
+    kumoctl_remote remote;
+    kumoctl_targets targets;
+    memset(&targets, 0, sizeof(targets));
+    const char *selector = NULL;
+    kumoctl_remote_init(&remote, "kumoctl describe");
+    int status = parse_arguments(argc, argv, &remote, &targets, &selector);
+    if (status == DESCRIBE_HELP_SHOWN)
+        return KUMOCTL_EXIT_OK;
     if (status != KUMOCTL_EXIT_OK)
         return status;
     if (targets.kind_count != 1)
@@ -317,54 +400,14 @@ int kumoctl_describe_run(int argc, char **argv)
     if (status != KUMOCTL_EXIT_OK)
         return status;
     const char *ns = kumoctl_remote_namespace(&remote);
-    kumo_diag diag;
-    kumo_diag_init(&diag);
-    ProtobufCMessage *list = NULL;
-    if (targets.name_count == 0) {
-        kumo_client_list_options lo = {selector, NULL, 0, NULL};
-        if (kumo_client_list(remote.client, targets.kinds[0], ns, &lo, &list, &diag) !=
-            KUMO_ERROR_OK) {
-            status = kumoctl_remote_fail(&remote, &diag, "listing %s", targets.kinds[0]->plural);
-        } else {
-            const ProtobufCFieldDescriptor *fi =
-                protobuf_c_message_descriptor_get_field_by_name(list->descriptor, "items");
-            size_t count = *(const size_t *)((const char *)list + fi->quantifier_offset);
-            ProtobufCMessage *const *items =
-                *(ProtobufCMessage *const *const *)((const char *)list + fi->offset);
-            for (size_t i = 0; i < count; i++) {
-                if (i)
-                    printf("\n");
-                describe_object(&remote, targets.kinds[0], items[i]);
-            }
-            if (count == 0)
-                fprintf(stderr, "No resources found in %s namespace.\n", ns);
-        }
-    }
+    if (targets.name_count == 0)
+        status = describe_list(&remote, targets.kinds[0], ns, selector);
     for (int i = 0; i < targets.name_count; i++) {
-        ProtobufCMessage *object = NULL;
-        const kumo_object_kind *kind = targets.name_kinds[i];
-        kumo_error e = kumo_client_get(remote.client, kind, ns, targets.names[i], &object, &diag);
-        if (e == KUMO_ERROR_OK) {
-            if (i)
-                printf("\n");
-            describe_object(&remote, kind, object);
-        } else if (e == KUMO_ERROR_NOT_FOUND) {
-            char ref[512];
-            kumoctl_object_ref(kind, targets.names[i], ref, sizeof(ref));
-            fflush(stdout);
-            status = kumoctl_error("%s not found in namespace \"%s\" (list what exists with: "
-                                   "kumoctl get %s -n %s)",
-                                   ref, ns, kind->plural, ns);
-        } else {
-            status = kumoctl_remote_fail(&remote, &diag, "getting %s \"%s\"", kind->kind,
-                                         targets.names[i]);
-        }
-        kumo_object_destroy(object);
-        kumo_diag_fini(&diag);
+        int one = describe_named(&remote, &targets, i, ns);
+        if (one != KUMOCTL_EXIT_OK)
+            status = one;
     }
     fflush(stdout);
-    kumo_object_destroy(list);
-    kumo_diag_fini(&diag);
     kumoctl_remote_fini(&remote);
     return status;
 }

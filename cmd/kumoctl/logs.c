@@ -162,7 +162,7 @@ static int logs_print(logs_options *o, const char *name, const char *machine)
         if (status != KUMOCTL_EXIT_OK || !o->follow)
             return status;
         if (!more)
-            usleep(500 * 1000);
+            usleep(KUMOCTL_POLL_INTERVAL_MS * 1000);
     }
 }
 

@@ -16,7 +16,7 @@ void kumoctl_remote_init(kumoctl_remote *remote, const char *command)
 {
     memset(remote, 0, sizeof(*remote));
     remote->command = command;
-    remote->timeout_ms = 10000;
+    remote->timeout_ms = KUMOCTL_REQUEST_TIMEOUT_MS;
 }
 
 void kumoctl_remote_fini(kumoctl_remote *remote)

@@ -77,6 +77,11 @@ enum {
     "      --request-timeout D    how long one request may take (default 10s)\n"                   \
     "  -h, --help                 print this help\n"
 
+enum {
+    KUMOCTL_REQUEST_TIMEOUT_MS = 10000, /* --request-timeout when not given */
+    KUMOCTL_POLL_INTERVAL_MS = 500,     /* logs -f and rollout status look again after this */
+};
+
 typedef struct kumoctl_remote {
     const char *command; /* "kumoctl get", for messages */
     const char *server;  /* --server; NULL: the client's default */

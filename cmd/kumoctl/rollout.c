@@ -118,7 +118,7 @@ static int rollout_wait(kumoctl_remote *remote, const kumo_object_kind *kind, co
         if (deadline > 0 && now_seconds() > deadline)
             return kumoctl_error("timed out after %.1fs waiting for the rollout of %s \"%s\"",
                                  (double)timeout_ms / 1000.0, kind->singular, name);
-        usleep(500 * 1000);
+        usleep(KUMOCTL_POLL_INTERVAL_MS * 1000);
     }
 }
 

@@ -118,7 +118,8 @@ static ProtobufCMessage *ask(kumoctl_remote *r, const char *what,
     natsStatus s = natsConnection_ConnectTo(&nc, kumo_client_url(r->client));
     if (s == NATS_OK)
         s = natsConnection_RequestString(&reply, nc, subject, "",
-                                         r->timeout_ms > 0 ? r->timeout_ms : 10000);
+                                         r->timeout_ms > 0 ? r->timeout_ms
+                                                           : KUMOCTL_REQUEST_TIMEOUT_MS);
     ProtobufCMessage *out = NULL;
     if (s != NATS_OK) {
         kumoctl_error("%s: kumod's monitor did not answer on %s (%s); is kumod running there?",

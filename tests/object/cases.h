@@ -1,6 +1,7 @@
 /* Cases of test_object: registry, decoding, validation rules, defaults, conditions. */
 KUMO_TEST_CASE(examples_valid)
 KUMO_TEST_CASE(kind_lookup)
+KUMO_TEST_CASE(kind_registry_complete)
 KUMO_TEST_CASE(decode_multi_document_yaml)
 KUMO_TEST_CASE(decode_json_list)
 KUMO_TEST_CASE(decode_strict_unknown_field)
