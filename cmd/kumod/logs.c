@@ -65,7 +65,7 @@ static int machine_uid(kumod_logs *l, const char *ns, const char *machine, char 
     if (e == KUMO_ERROR_NOT_FOUND)
         snprintf(err, err_size, "Machine \"%s\" not found in namespace \"%s\"", machine, ns);
     else if (e != KUMO_ERROR_OK)
-        snprintf(err, err_size, "reading Machine \"%s\": %s", machine, diag.message);
+        snprintf(err, err_size, "reading Machine \"%s\": %.400s", machine, diag.message);
     else
         snprintf(uid, size, "%s", kumo_object_meta(m)->uid);
     kumo_object_destroy(m);
