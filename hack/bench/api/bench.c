@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../timing.h"
+#include "hack/bench/timing.h"
 
 static const char *nats_url;
 static const char *data_dir;

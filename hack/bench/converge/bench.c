@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hack/bench/timing.h"
+
 static const char *regions[] = {
     "us-east-1",      "us-east-2",      "us-west-1",      "us-west-2",      "ca-central-1",
     "sa-east-1",      "eu-west-1",      "eu-west-2",      "eu-central-1",   "eu-north-1",
@@ -54,13 +56,6 @@ typedef struct options {
     double latency_ms, jitter_ms, boot_s;
     double timeout_s;
 } options;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {

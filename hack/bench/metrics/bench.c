@@ -24,13 +24,7 @@
 #include <unistd.h>
 
 #include "apis/kumo/v1alpha1/agent.pb-c.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "hack/bench/timing.h"
 
 /* utime+stime of a process in seconds, and its RSS in KiB. */
 static int proc_usage(int pid, double *cpu_s, long *rss_kib)

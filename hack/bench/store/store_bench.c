@@ -25,14 +25,8 @@
 #include "apis/kumo/v1alpha1/network.pb-c.h"
 #include "apis/log/log.h"
 #include "apis/object/object.h"
+#include "hack/bench/timing.h"
 #include "store/store.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static char *dup(const char *s)
 {
@@ -73,20 +67,6 @@ static ProtobufCMessage *make_object(const char *ns, const char *name, size_t pa
     return obj;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i];
-}
-
 /* ---- the write phase --------------------------------------------------------------- */
 
 typedef struct worker {
@@ -115,15 +95,15 @@ static void record(worker *w, double seconds)
 static void *kumo_writer(void *arg)
 {
     worker *w = arg;
-    for (long i = 0; now() < w->end; i++) {
+    for (long i = 0; now_s() < w->end; i++) {
         char name[64];
         snprintf(name, sizeof(name), "w%d-r%d-%d-%ld", w->level, w->run, w->id, i);
         ProtobufCMessage *obj = make_object("bench", name, 900);
         kumo_diag d;
         kumo_diag_init(&d);
-        double t0 = now();
+        double t0 = now_s();
         kumo_error err = kumo_store_create(w->store, obj, NULL, NULL, &d);
-        double t1 = now();
+        double t1 = now_s();
         if (err == KUMO_ERROR_OK)
             record(w, t1 - t0);
         else if (w->errors++ == 0)
@@ -160,7 +140,7 @@ static void *etcd_writer(void *arg)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     uint8_t *packed = malloc(4096);
     char *b64 = malloc(8192), *body = malloc(16384);
-    for (long i = 0; now() < w->end; i++) {
+    for (long i = 0; now_s() < w->end; i++) {
         char name[64];
         snprintf(name, sizeof(name), "w%d-r%d-%d-%ld", w->level, w->run, w->id, i);
         /* the same bytes kumo stores: the packed object */
@@ -174,9 +154,9 @@ static void *etcd_writer(void *arg)
         snprintf(body, 16384, "{\"key\":\"%s\",\"value\":\"%s\"}", kb64, b64);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         reply[0] = '\0';
-        double t0 = now();
+        double t0 = now_s();
         CURLcode rc = curl_easy_perform(c);
-        double t1 = now();
+        double t1 = now_s();
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (rc == CURLE_OK && status == 200 && strstr(reply, "\"header\"") != NULL)
@@ -204,7 +184,7 @@ static result run_level(const char *what, int level, double seconds, kumo_store 
     int run = runs++;
     worker *w = calloc((size_t)level, sizeof(*w));
     pthread_t *th = calloc((size_t)level, sizeof(*th));
-    double start = now(), end = start + seconds;
+    double start = now_s(), end = start + seconds;
     for (int i = 0; i < level; i++) {
         w[i] =
             (worker){.id = i, .level = level, .run = run, .end = end, .store = store, .etcd = etcd};
@@ -216,7 +196,7 @@ static result run_level(const char *what, int level, double seconds, kumo_store 
         total += w[i].count;
         errors += w[i].errors;
     }
-    double took = now() - start;
+    double took = now_s() - start;
     double *all = malloc((total ? total : 1) * sizeof(double));
     size_t k = 0;
     for (int i = 0; i < level; i++) {
@@ -226,7 +206,7 @@ static result run_level(const char *what, int level, double seconds, kumo_store 
             fprintf(stderr, "%s: %zu errors, first: %s\n", what, w[i].errors, w[i].err);
         free(w[i].lat);
     }
-    qsort(all, total, sizeof(double), cmp_double);
+    qsort(all, total, sizeof(double), bench_cmp_double);
     result r = {(double)total / took, percentile(all, total, 0.5) * 1e3,
                 percentile(all, total, 0.99) * 1e3, total, errors};
     printf("%-5s writers=%-3d writes=%-8zu writes/s=%-9.0f p50=%.3f ms p99=%.3f ms errors=%zu\n",
@@ -240,7 +220,7 @@ static result run_level(const char *what, int level, double seconds, kumo_store 
 
 static double median_of(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    qsort(v, (size_t)n, sizeof(double), bench_cmp_double);
     return v[n / 2];
 }
 
@@ -274,7 +254,7 @@ static void load(kumo_store *s, size_t objects, size_t list_ns_count)
 {
     enum { CHUNK = 5000 };
     ProtobufCMessage **batch = malloc(CHUNK * sizeof(*batch));
-    double start = now();
+    double start = now_s();
     size_t done = 0;
     while (done < objects) {
         size_t n = objects - done < CHUNK ? objects - done : CHUNK;
@@ -293,13 +273,13 @@ static void load(kumo_store *s, size_t objects, size_t list_ns_count)
             kumo_object_destroy(batch[i]);
         done += n;
         if (done % 100000 == 0) {
-            printf("load  %zu objects, %.0f objects/s\n", done, (double)done / (now() - start));
+            printf("load  %zu objects, %.0f objects/s\n", done, (double)done / (now_s() - start));
             fflush(stdout);
         }
     }
     free(batch);
-    printf("load  %zu objects in %.1f s (%.0f objects/s)\n", objects, now() - start,
-           (double)objects / (now() - start));
+    printf("load  %zu objects in %.1f s (%.0f objects/s)\n", objects, now_s() - start,
+           (double)objects / (now_s() - start));
 }
 
 typedef struct options {
@@ -401,15 +381,15 @@ static double list_median_s(kumo_store *s, const options *o)
     for (int r = 0; r < 5; r++) {
         kumo_store_list_options lo = {"big", NULL, NULL, 0, NULL};
         kumo_store_list_result res;
-        double t0 = now();
+        double t0 = now_s();
         if (kumo_store_list(s, net, &lo, &res, &d) != KUMO_ERROR_OK)
             fprintf(stderr, "list: %s\n", d.message);
-        runs[r] = now() - t0;
+        runs[r] = now_s() - t0;
         listed = res.count;
         kumo_store_list_result_fini(&res);
     }
     kumo_diag_fini(&d);
-    qsort(runs, 5, sizeof(double), cmp_double);
+    qsort(runs, 5, sizeof(double), bench_cmp_double);
     printf("list  %zu objects of %zu: median %.3f s (min %.3f, max %.3f)\n", listed, o->objects,
            runs[2], runs[0], runs[4]);
     return runs[2];
@@ -425,19 +405,19 @@ static void gets_pass(kumo_store *s, const options *o, int pass, double *p50, do
     double *lat = malloc(GETS * sizeof(double));
     unsigned seed = 12345u + (unsigned)pass;
     size_t misses = 0;
-    double gstart = now();
+    double gstart = now_s();
     for (int i = 0; i < GETS; i++) {
         char ns[32], name[32];
         object_key((size_t)rand_r(&seed) % o->objects, o->list_count, ns, name);
         ProtobufCMessage *got = NULL;
-        double t0 = now();
+        double t0 = now_s();
         kumo_error err = kumo_store_get(s, net, ns, name, &got, NULL, NULL);
-        lat[i] = now() - t0;
+        lat[i] = now_s() - t0;
         misses += err != KUMO_ERROR_OK;
         kumo_object_destroy(got);
     }
-    double gtook = now() - gstart;
-    qsort(lat, GETS, sizeof(double), cmp_double);
+    double gtook = now_s() - gstart;
+    qsort(lat, GETS, sizeof(double), bench_cmp_double);
     *p50 = percentile(lat, GETS, 0.5) * 1e6;
     *p99 = percentile(lat, GETS, 0.99) * 1e6;
     printf("get   %d random of %zu (%s): p50 %.1f us, p99 %.1f us, %.0f gets/s, misses %zu\n", GETS,
