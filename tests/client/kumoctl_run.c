@@ -78,12 +78,7 @@ const char *ctl_example(const char *name, char *buf, size_t size)
 
 const char *ctl_write_file(const char *name, const char *text, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", ctl_dir(), name);
-    FILE *f = fopen(buf, "w");
-    KUMO_REQUIRE(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return buf;
+    return kumo_test_write_file(ctl_dir(), name, text, buf, size);
 }
 
 void ctl_apply(const char *path)

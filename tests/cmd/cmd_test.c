@@ -167,13 +167,7 @@ static const char *write_file(const char *dir, const char *name, const char *tex
 {
     static char paths[4][1024];
     static int slot;
-    char *path = paths[slot++ % 4];
-    snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    KUMO_REQUIRE_PTR_NONNULL(f);
-    KUMO_REQUIRE(fwrite(text, 1, strlen(text), f) == strlen(text));
-    fclose(f);
-    return path;
+    return kumo_test_write_file(dir, name, text, paths[slot++ % 4], sizeof(paths[0]));
 }
 
 KUMO_TEST(convert_round_trip)
@@ -484,12 +478,7 @@ KUMO_TEST(readme_kills_only_kumo_processes)
 /* Writes text to a new file in the case's temporary directory; returns its path in buf. */
 static const char *temp_file(const char *name, const char *text, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", kumo_test_tmpdir(), name);
-    FILE *f = fopen(buf, "w");
-    KUMO_REQUIRE(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return buf;
+    return kumo_test_write_file(kumo_test_tmpdir(), name, text, buf, size);
 }
 
 KUMO_TEST(every_error_of_an_object)

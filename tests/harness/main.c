@@ -175,6 +175,21 @@ char *kumo_test_read_file(const char *path, size_t *len_out)
     return buf;
 }
 
+const char *kumo_test_write_file(const char *dir, const char *name, const char *text, char *buf,
+                                 size_t size)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+    FILE *f = fopen(buf, "wb");
+    if (f == NULL)
+        kumo_test_fail_(__FILE__, __LINE__, 1, "cannot write %s: %s", buf, strerror(errno));
+    size_t len = strlen(text);
+    int failed = fwrite(text, 1, len, f) != len;
+    failed |= fclose(f) != 0;
+    if (failed)
+        kumo_test_fail_(__FILE__, __LINE__, 1, "cannot write %s: %s", buf, strerror(errno));
+    return buf;
+}
+
 double kumo_test_now(void)
 {
     struct timespec ts;
