@@ -128,11 +128,11 @@ echo "kumo: App Ready on $machines machines in ${seconds}s; agents ${#rss[@]}, R
 echo "peer: the same $machines machines and servers by a shell loop ..." >&2
 t0=$(now)
 ip link add "$peer_bridge" type bridge
-ip addr add "10.252.$((net + 120)).1/24" dev "$peer_bridge"
+ip addr add "10.254.$net.1/24" dev "$peer_bridge"
 ip link set "$peer_bridge" up
 for i in $(seq 0 $((machines - 1))); do
   ns="${prefix}p$i"
-  addr="10.252.$((net + 120)).$((i + 10))"
+  addr="10.254.$net.$((i + 10))"
   ip netns add "$ns"
   ip link add "${prefix}v$i" type veth peer name eth0 netns "$ns"
   ip link set "${prefix}v$i" master "$peer_bridge" up
