@@ -1,7 +1,8 @@
 # Helpers shared by every module's CMakeLists.txt.
 
 # kumo_test_module(MODULE SOURCES a.c b.c LIBS lib...)
-#   Builds bin/test_MODULE from the sources and the harness, and registers one
+#   Builds bin/test_MODULE from the sources and the harness (tests/harness: main.c, compiled
+#   per module for its cases, and the kumo_test_harness library), and registers one
 #   ctest case MODULE.NAME per KUMO_TEST_CASE(NAME) line in tests/MODULE/cases.h.
 function(kumo_test_module module)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
@@ -9,7 +10,7 @@ function(kumo_test_module module)
   set(target test_${module})
   add_executable(${target} ${CMAKE_SOURCE_DIR}/tests/harness/main.c ${T_SOURCES})
   target_compile_definitions(${target} PRIVATE KUMO_TEST_CASES="${cases_file}")
-  target_link_libraries(${target} PRIVATE ${T_LIBS} Threads::Threads)
+  target_link_libraries(${target} PRIVATE ${T_LIBS} kumo_test_harness Threads::Threads)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${cases_file})
   file(STRINGS ${cases_file} lines REGEX "^KUMO_TEST_CASE\\(")
   foreach(line ${lines})

@@ -17,17 +17,8 @@
 #   KUMO_BENCH_BUILD_DIR=... KUMOD_WORKERS=... (defaults: build/bench-api, kumod's default)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-api}
-
-echo "building kumod (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod >/dev/null
-cc -O2 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-  "$root/hack/bench/api/bench.c" -o "$build/bin/bench-api" \
-  $(pkg-config --cflags --libs libnats) -lpthread
-
 . "$root/hack/bench/lib.sh"
+bench_build api "kumod and the bench client" kumod bench-api
 bench_work_init api
 bench_nats_start
 

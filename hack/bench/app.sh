@@ -26,24 +26,14 @@
 #   KUMO_BENCH_BUILD_DIR=...   (default: build/bench-app)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-app}
-machines=20
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --machines) machines=$2; shift 2 ;;
-  *) echo "usage: hack/bench/app.sh [--machines N]" >&2; exit 2 ;;
-  esac
-done
 . "$root/hack/bench/lib.sh"
+machines=20
+bench_options "usage: hack/bench/app.sh [--machines N]" machines -- "$@"
 bench_local_build app
 bench_work_init app
-prefix="kb$(($$ % 100000))"
-net=$((100 + $$ % 60))
-port=$((21000 + $$ % 9000))
+bench_local_names kb
 peer_bridge="kbp$(($$ % 100000))"
-# Connection names of this run; the Infra gives each the network 10.N.0.0/16 (N from the name).
-east="east$(($$ % 100000))"
-west="west$(($$ % 100000))"
+# The Infra gives each Connection of this run the network 10.N.0.0/16 (N from the name).
 networks="$(bench_network_of "$east") $(bench_network_of "$west")"
 peer_cleanup() {
   for i in $(seq 0 $((machines - 1))); do
@@ -129,22 +119,20 @@ for p in $(pgrep -x kumo-agent); do
     hwm+=("$(awk '/^VmHWM/ {print $2}' "/proc/$p/status")")
   fi
 done
-median_max() {
-  sort -n | awk '{v[NR]=$1} END {if (NR == 0) print "nan nan"; else print v[int((NR+1)/2)], v[NR]}'
-}
-read -r rss_med rss_max <<<"$(printf '%s\n' "${rss[@]}" | median_max)"
-read -r hwm_med _ <<<"$(printf '%s\n' "${hwm[@]}" | median_max)"
+rss_med=$(printf '%s\n' "${rss[@]}" | bench_median)
+rss_max=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+hwm_med=$(printf '%s\n' "${hwm[@]}" | bench_median)
 echo "kumo: App Ready on $machines machines in ${seconds}s; agents ${#rss[@]}, RSS median ${rss_med} KiB" >&2
 
 # ---- the peer: a shell loop doing the same by hand ---------------------------------------
 echo "peer: the same $machines machines and servers by a shell loop ..." >&2
 t0=$(now)
 ip link add "$peer_bridge" type bridge
-ip addr add "10.252.$((net + 120)).1/24" dev "$peer_bridge"
+ip addr add "10.254.$net.1/24" dev "$peer_bridge"
 ip link set "$peer_bridge" up
 for i in $(seq 0 $((machines - 1))); do
   ns="${prefix}p$i"
-  addr="10.252.$((net + 120)).$((i + 10))"
+  addr="10.254.$net.$((i + 10))"
   ip netns add "$ns"
   ip link add "${prefix}v$i" type veth peer name eth0 netns "$ns"
   ip link set "${prefix}v$i" master "$peer_bridge" up

@@ -18,37 +18,22 @@
 #   KUMO_BENCH_BUILD_DIR=...   (default: build/bench-aws)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-aws}
+. "$root/hack/bench/lib.sh"
 machines=1000
 concurrency=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --machines) machines=$2; shift 2 ;;
-    --concurrency) concurrency=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+bench_options "$(sed -n '2,20p' "$0")" machines concurrency -- "$@"
 for tool in moto_server aws python3; do
   command -v "$tool" >/dev/null || { echo "aws bench: $tool is missing (hack/deps.sh)" >&2; exit 1; }
 done
 
-echo "building kumod, kumoctl and the aws driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-driver-aws >/dev/null
-cc -O2 -std=c11 -Wall -Wextra -Werror "$root/hack/bench/aws/control.c" \
-  -o "$build/bin/aws-bench-control" $(pkg-config --cflags --libs libnats)
-
-. "$root/hack/bench/lib.sh"
+bench_build aws "kumod, kumoctl, the aws driver and the bench control client" \
+  kumod kumoctl kumo-driver-aws aws-bench-control
 bench_work_init aws
-moto_pid=""
-trap 'kill $moto_pid 2>/dev/null || true; bench_cleanup' EXIT INT TERM
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 endpoint="http://127.0.0.1:$port"
 INITIAL_NO_AUTH_ACTION_COUNT=3 moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-moto_pid=$!
+bench_stop_on_exit $!
 for _ in $(seq 1 200); do
   curl -s -o /dev/null "$endpoint/moto-api/" && break
   sleep 0.1

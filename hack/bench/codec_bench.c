@@ -24,16 +24,10 @@
 
 #include "apis/codec/codec.h"
 #include "apis/kumo/v1alpha1/machine.pb-c.h"
+#include "hack/bench/timing.h"
 
 enum { MACHINES = 1000, ROUNDS = 7 };
 static const double ROUND_SECONDS = 0.4;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void append(kumo_codec_buffer *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -164,33 +158,27 @@ static int jansson_decode_only(const char *text, size_t len, size_t *out_len)
 
 typedef int (*run_fn)(const char *text, size_t len, size_t *out_len);
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Median docs/s over ROUNDS rounds. */
 static double measure(run_fn run, const char *text, size_t len)
 {
     size_t out_len;
     int per_round = 1;
-    double start = now();
+    double start = now_s();
     if (run(text, len, &out_len) != 0)
         return -1;
-    double one = now() - start;
+    double one = now_s() - start;
     per_round = (int)(ROUND_SECONDS / (one > 1e-6 ? one : 1e-6));
     if (per_round < 3)
         per_round = 3;
     double rates[ROUNDS];
     for (int r = 0; r < ROUNDS; r++) {
-        start = now();
+        start = now_s();
         for (int i = 0; i < per_round; i++)
             if (run(text, len, &out_len) != 0)
                 return -1;
-        rates[r] = per_round / (now() - start);
+        rates[r] = per_round / (now_s() - start);
     }
-    qsort(rates, ROUNDS, sizeof(rates[0]), compare_doubles);
+    qsort(rates, ROUNDS, sizeof(rates[0]), bench_cmp_double);
     return rates[ROUNDS / 2];
 }
 

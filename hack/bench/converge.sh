@@ -27,17 +27,9 @@
 #   KUMO_BENCH_BUILD_DIR=...   (default: build/bench-converge)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-converge}
-
-echo "building kumod and the sim driver (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumo-driver-sim >/dev/null
-cc -O2 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-  "$root/hack/bench/converge/bench.c" -o "$build/bin/bench-converge" \
-  $(pkg-config --cflags --libs libnats) -lpthread
-
 . "$root/hack/bench/lib.sh"
+bench_build converge "kumod, the sim driver and the bench client" \
+  kumod kumo-driver-sim bench-converge
 bench_work_init converge
 
 mkdir -p "$work/sim"

@@ -18,17 +18,8 @@
 #   KUMO_BENCH_BUILD_DIR=... (default build/bench-kubeapi)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-kubeapi}
-
-echo "building kumod (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod >/dev/null
-cc -O2 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-  "$root/hack/bench/kubeapi/bench.c" -o "$build/bin/bench-kubeapi" \
-  $(pkg-config --cflags --libs libnats libcurl) -lpthread
-
 . "$root/hack/bench/lib.sh"
+bench_build kubeapi "kumod and the bench client" kumod bench-kubeapi
 bench_work_init kubeapi
 bench_nats_start
 bench_kumod_start --http-listen 127.0.0.1:0 --controllers none --agent-listen none

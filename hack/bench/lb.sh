@@ -23,23 +23,13 @@
 #   KUMO_BENCH_BUILD_DIR=...            (default: build/bench-lb)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-lb}
-seconds=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --seconds) seconds=$2; shift 2 ;;
-  *) echo "usage: hack/bench/lb.sh [--seconds N]" >&2; exit 2 ;;
-  esac
-done
-command -v wrk >/dev/null || { echo "hack/bench/lb.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
 . "$root/hack/bench/lib.sh"
+seconds=8
+bench_options "usage: hack/bench/lb.sh [--seconds N]" seconds -- "$@"
+command -v wrk >/dev/null || { echo "hack/bench/lb.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
 bench_local_build lb
 bench_work_init lb
-prefix="kl$(($$ % 100000))"
-net=$((100 + $$ % 60))
-port=$((21000 + $$ % 9000))
-east="east$(($$ % 100000))"
-west="west$(($$ % 100000))"
+bench_local_names kl
 flags="$work/down"
 mkdir -p "$flags"
 networks="$(bench_network_of "$east") $(bench_network_of "$west") 10.252.$net. 10.252.$((net + 60))."
@@ -52,8 +42,6 @@ cleanup_all() {
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM
-
-now_ms() { date +%s%3N; }
 
 bench_nats_start
 bench_kumod_start --drift-poll-seconds 30
@@ -157,9 +145,9 @@ import json, sys
 print(" ".join(i["machine"] for i in json.load(sys.stdin)["status"]["instances"]))')
   infra 6 | ctl apply -f - >/dev/null
   declare -A ready_at=() seen_at=()
-  deadline=$(($(now_ms) + 120000))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    t=$(now_ms)
+  deadline=$(($(bench_now_ms) + 120000))
+  while [ "$(bench_now_ms)" -lt "$deadline" ]; do
+    t=$(bench_now_ms)
     for m in $(ctl get app hello -o json | python3 -c '
 import json, sys
 for i in json.load(sys.stdin)["status"]["instances"]:
@@ -169,7 +157,7 @@ for i in json.load(sys.stdin)["status"]["instances"]:
     done
     for _ in 1 2 3 4 5 6 7 8; do
       m=$(served_by)
-      [ -n "$m" ] && [ -n "${ready_at[$m]:-}" ] && [ -z "${seen_at[$m]:-}" ] && seen_at[$m]=$(now_ms)
+      [ -n "$m" ] && [ -n "${ready_at[$m]:-}" ] && [ -z "${seen_at[$m]:-}" ] && seen_at[$m]=$(bench_now_ms)
     done
     [ "${#seen_at[@]}" -ge 2 ] && break
   done
@@ -205,7 +193,7 @@ import json, sys
 i = json.load(sys.stdin)["status"]["instances"][0]; print(i["machine"], i["address"])')
 read -r vm va <<<"$victim"
 touch "$flags/$vm"
-t0=$(now_ms)
+t0=$(bench_now_ms)
 for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
   ip -n "$ns" -4 -o addr show 2>/dev/null | grep -q " $va/" || continue
   for p in $(ip netns pids "$ns"); do
@@ -213,8 +201,8 @@ for ns in $(ip netns list | awk -v p="^$prefix-" '$1 ~ p {print $1}'); do
   done
 done
 detect_ms=""
-while [ $(($(now_ms) - t0)) -lt 10000 ]; do
-  case "$(server_status "$va")" in DOWN*) detect_ms=$(($(now_ms) - t0)); break ;; esac
+while [ $(($(bench_now_ms) - t0)) -lt 10000 ]; do
+  case "$(server_status "$va")" in DOWN*) detect_ms=$(($(bench_now_ms) - t0)); break ;; esac
   sleep 0.02
 done
 rm -f "$flags/$vm"

@@ -1,16 +1,78 @@
-# hack/bench/lib.sh - what the benches that run kumod over NATS share (sourced by api.sh and
-# converge.sh): a temporary work dir cleaned up on exit, nats-server (JetStream, random port,
-# max_payload 8 MiB) and kumod --nats, each waited for until it is ready.
+# hack/bench/lib.sh - the set-up every bench script shares (sourced after `root` is set to the
+# repository): options, a Release build of the CMake targets a bench runs, a temporary work dir
+# cleaned up on exit, nats-server (JetStream, random port, max_payload 8 MiB) and kumod --nats,
+# each waited for until it is ready, and the small helpers the scripts kept writing again.
 #
-#   bench_work_init NAME     work=<new temp dir>; on exit kumod and nats-server are stopped
-#                            and the dir removed
-#   bench_nats_start         starts nats-server in $work; sets nats_pid and url
-#   bench_kumod_start ARG..  starts $build/bin/kumod on $url with data in $work/kumod and
-#                            --log-level warn plus ARGs; sets kumod_pid
-#   bench_local_build NAME   root check, then a Release build of what a local bench runs
-#   bench_local_connections  two local Connections as YAML (app.sh, lb.sh)
-#   bench_network_of NAME    the Infra network prefix of a Connection ("10.N.")
-#   bench_host_sweep P NETS  removes what a local run with name prefix P left on the host
+#   bench_options USAGE NAME.. -- ARGS   sets $NAME from each --NAME VALUE in ARGS (a dash in NAME
+#                                        is an underscore in the variable); --help prints USAGE;
+#                                        anything else prints it on stderr and exits 2
+#   bench_build NAME WHAT TARGET..       build=${KUMO_BENCH_BUILD_DIR:-build/bench-NAME}; a
+#                                        Release build (no sanitizers, no tests) of TARGETs there
+#   bench_work_init NAME                 work=<new temp dir under ${KUMO_BENCH_DIR:-$TMPDIR}>; on
+#                                        exit the processes started here are stopped and the dir
+#                                        removed
+#   bench_stop_on_exit PID               one more process bench_cleanup stops (a peer server)
+#   bench_nats_start                     starts nats-server in $work; sets nats_pid and url
+#   bench_kumod_start ARG..              starts $build/bin/kumod on $url with data in
+#                                        $work/kumod and --log-level warn plus ARGs; sets kumod_pid
+#   bench_free_port                      prints a free TCP port on 127.0.0.1
+#   bench_median                         the median of the numbers on stdin, one a line
+#   bench_now_ms                         wall clock in milliseconds
+#   bench_local_build NAME               root check, then a Release build of what a local bench runs
+#   bench_local_names PREFIX             names unique to this run: prefix, net, port, east, west
+#   bench_local_connections              two local Connections as YAML (app.sh, lb.sh)
+#   bench_network_of NAME                the Infra network prefix of a Connection ("10.N.")
+#   bench_host_sweep P NETS              removes what a local run with name prefix P left on the host
+
+# Options: bench_options "usage: ..." machines seconds -- "$@"
+bench_options() {
+  local usage=$1 names=()
+  shift
+  while [ "$1" != "--" ]; do
+    names+=("$1")
+    shift
+  done
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+    -h | --help) printf '%s\n' "$usage"; exit 0 ;;
+    esac
+    local known=""
+    for n in "${names[@]}"; do
+      if [ "$1" = "--$n" ] && [ $# -ge 2 ]; then
+        printf -v "${n//-/_}" '%s' "$2"
+        known=1
+      fi
+    done
+    if [ -z "$known" ]; then
+      printf 'unknown option %s\n%s\n' "$1" "$usage" >&2
+      exit 2
+    fi
+    shift 2
+  done
+}
+
+# A Release build (no sanitizers, no tests) of the CMake targets $3... in
+# $build = ${KUMO_BENCH_BUILD_DIR:-$root/build/bench-$1}; $2 says what, for the log.
+bench_build() {
+  build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-$1}
+  echo "building $2 (Release) in $build ..." >&2
+  shift 2
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
+    >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target "$@" >/dev/null
+}
+
+bench_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The median of the numbers on stdin (the lower middle one of an even count), "nan" for none.
+bench_median() {
+  sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else print v[int((NR+1)/2)]}'
+}
+
+bench_now_ms() { date +%s%3N; }
 
 # A local bench ($1: its name) runs as root only; then builds kumod, kumoctl, kumo-agent and
 # the local driver (Release, no sanitizers) in $build.
@@ -19,10 +81,18 @@ bench_local_build() {
     echo "hack/bench/$1.sh needs root: the local driver makes network namespaces" >&2
     exit 2
   fi
-  echo "building kumod, kumoctl, kumo-agent and the local driver (Release) in $build ..." >&2
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-    >/dev/null
-  cmake --build "$build" -j"$(nproc)" --target kumod kumoctl kumo-agent kumo-driver-local >/dev/null
+  bench_build "$1" "kumod, kumoctl, kumo-agent and the local driver" \
+    kumod kumoctl kumo-agent kumo-driver-local
+}
+
+# Names unique to this run of a local bench ($1: the prefix of its host objects): prefix, net
+# (the third octet of its default networks), port (its servers'), east and west (its Connections).
+bench_local_names() {
+  prefix="$1$(($$ % 100000))"
+  net=$((100 + $$ % 60))
+  port=$((21000 + $$ % 9000))
+  east="east$(($$ % 100000))"
+  west="west$(($$ % 100000))"
 }
 
 # The first two octets ("10.N.") of the network the Infra controller gives Connection $1.
@@ -75,16 +145,24 @@ EOF
 }
 
 bench_work_init() {
-  work=$(mktemp -d "${TMPDIR:-/tmp}/kumo-bench-$1-XXXXXX")
+  work=$(mktemp -d "${KUMO_BENCH_DIR:-${TMPDIR:-/tmp}}/kumo-bench-$1-XXXXXX")
   nats_pid=""
   kumod_pid=""
+  bench_extra_pids=()
   trap bench_cleanup EXIT INT TERM
   mkdir -p "$work/nats" "$work/ports" "$work/kumod"
 }
 
+bench_stop_on_exit() {
+  bench_extra_pids+=("$1")
+}
+
+# Stops what the bench started (the peers, kumod, nats-server), then removes $work.
 bench_cleanup() {
-  [ -n "$kumod_pid" ] && kill "$kumod_pid" 2>/dev/null && wait "$kumod_pid" 2>/dev/null || true
-  [ -n "$nats_pid" ] && kill "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+  local p
+  for p in "${bench_extra_pids[@]}" "$kumod_pid" "$nats_pid"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 

@@ -19,39 +19,16 @@
 #   hack/bench/metrics.sh [--machines N] [--interval S] [--seconds S]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-metrics}
-machines=10000 interval=10 seconds=30
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --machines) machines=$2; shift 2 ;;
-    --interval) interval=$2; shift 2 ;;
-    --seconds) seconds=$2; shift 2 ;;
-    *) echo "usage: hack/bench/metrics.sh [--machines N] [--interval S] [--seconds S]" >&2; exit 2 ;;
-  esac
-done
-
-echo "building kumod (Release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKUMO_SANITIZE=OFF -DKUMO_TESTS=OFF \
-  >/dev/null
-cmake --build "$build" -j"$(nproc)" --target kumod kumo_proto >/dev/null
-cc -O2 -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-  -I"$root" -I"$build/gen" "$root/hack/bench/metrics/bench.c" -o "$build/bin/bench-metrics" \
-  "$build/lib/libkumo_proto.a" $(pkg-config --cflags --libs libnats libprotobuf-c) -lpthread
-
 . "$root/hack/bench/lib.sh"
+machines=10000 interval=10 seconds=30
+bench_options "usage: hack/bench/metrics.sh [--machines N] [--interval S] [--seconds S]" \
+  machines interval seconds -- "$@"
+bench_build metrics "kumod and the load generator" kumod bench-metrics
 bench_work_init metrics
 bench_nats_start
-prom_pid=""
-stop_extra() {
-  [ -n "${gen_pid:-}" ] && kill "$gen_pid" 2>/dev/null && wait "$gen_pid" 2>/dev/null || true
-  [ -n "$prom_pid" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null || true
-  bench_cleanup
-}
-trap stop_extra EXIT INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-metrics_port=$(free_port)
-agent_port=$(free_port)
+metrics_port=$(bench_free_port)
+agent_port=$(bench_free_port)
 bench_password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 KUMO_AGENT_BUS_BENCH_USER="bench:$bench_password" bench_kumod_start \
   --metrics-listen "127.0.0.1:$metrics_port" --agent-listen "127.0.0.1:$agent_port"
@@ -63,6 +40,7 @@ echo "kumod pid $kumod_pid, /metrics on 127.0.0.1:$metrics_port, agent bus :$age
   --password "$bench_password" --kumod-pid "$kumod_pid" --machines "$machines" \
   --interval "$interval" --seconds "$seconds" --hold >"$work/gen.out" &
 gen_pid=$!
+bench_stop_on_exit "$gen_pid"
 for _ in $(seq 1 $(( (interval + ${seconds%.*} + 60) * 10 ))); do
   grep -q samples_per_core_s "$work/gen.out" && break
   sleep 0.1
@@ -83,7 +61,7 @@ for _ in 1 2 3; do
   times+=("${out% *}")
   size=${out#* }
 done
-scrape_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)
+scrape_s=$(printf '%s\n' "${times[@]}" | bench_median)
 fleet=$(grep -c '^kumo_machine_up{' "$work/scrape.txt" || true)
 echo "scrape: ${times[*]} s (median $scrape_s), $size bytes, $fleet machines," \
   "$(wc -l <"$work/scrape.txt") lines" >&2
@@ -92,7 +70,7 @@ echo "scrape: ${times[*]} s (median $scrape_s), $size bytes, $fleet machines," \
 prom_samples_per_core_s=0
 ratio=0
 if command -v prometheus >/dev/null; then
-  prom_port=$(free_port)
+  prom_port=$(bench_free_port)
   mkdir -p "$work/prometheus"
   cat >"$work/prometheus/prometheus.yml" <<EOF
 global:
@@ -106,7 +84,7 @@ EOF
   prometheus --config.file="$work/prometheus/prometheus.yml" \
     --storage.tsdb.path="$work/prometheus/data" --web.listen-address="127.0.0.1:$prom_port" \
     --log.level=warn >"$work/prometheus.log" 2>&1 &
-  prom_pid=$!
+  bench_stop_on_exit $!
   for _ in $(seq 1 300); do
     curl -sf "http://127.0.0.1:$prom_port/-/ready" >/dev/null && break
     sleep 0.1

@@ -22,23 +22,13 @@
 #   KUMO_BENCH_BUILD_DIR=...            (default: build/bench-migration)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${KUMO_BENCH_BUILD_DIR:-$root/build/bench-migration}
-machines=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --machines) machines=$2; shift 2 ;;
-  *) echo "usage: hack/bench/migration.sh [--machines N]" >&2; exit 2 ;;
-  esac
-done
-command -v wrk >/dev/null || { echo "hack/bench/migration.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
 . "$root/hack/bench/lib.sh"
+machines=8
+bench_options "usage: hack/bench/migration.sh [--machines N]" machines -- "$@"
+command -v wrk >/dev/null || { echo "hack/bench/migration.sh needs wrk (hack/deps.sh)" >&2; exit 2; }
 bench_local_build migration
 bench_work_init migration
-prefix="kmig$(($$ % 100000))"
-net=$((100 + $$ % 60))
-port=$((21000 + $$ % 9000))
-east="east$(($$ % 100000))"
-west="west$(($$ % 100000))"
+bench_local_names kmig
 ctl() { "$build/bin/kumoctl" "$@"; }
 cleanup_all() {
   [ -n "${slices_pid:-}" ] && kill "$slices_pid" 2>/dev/null || true
@@ -50,7 +40,6 @@ cleanup_all() {
   bench_cleanup
 }
 trap cleanup_all EXIT INT TERM
-now_ms() { date +%s%3N; }
 
 bench_nats_start
 bench_kumod_start --drift-poll-seconds 30
@@ -98,10 +87,10 @@ EOF
 # ---- the floor: the group and its App from nothing ----------------------------------------
 echo "floor: $machines machines and their App from nothing ..." >&2
 group_and_app floor >"$work/floor.yaml"
-t0=$(now_ms)
+t0=$(bench_now_ms)
 ctl apply -f "$work/floor.yaml" >/dev/null
 ctl wait app floor --for=condition=Ready --timeout=600s >/dev/null
-floor_ms=$(($(now_ms) - t0))
+floor_ms=$(($(bench_now_ms) - t0))
 echo "floor: ${floor_ms} ms; deleting it ..." >&2
 ctl delete -f "$work/floor.yaml" --timeout 300s >/dev/null
 
@@ -154,10 +143,10 @@ spec:
   timeouts: {drainSeconds: 10}
 EOF
 echo "migration: BlueGreen $east -> $west under wrk through $lb ..." >&2
-t0=$(now_ms)
+t0=$(bench_now_ms)
 ctl apply -f "$work/migration.yaml" >/dev/null
 ctl wait --for=condition=Ready migration/move --timeout=900s >/dev/null
-migration_ms=$(($(now_ms) - t0))
+migration_ms=$(($(bench_now_ms) - t0))
 touch "$work/done"
 wait "$slices_pid" || true
 slices_pid=""

@@ -1,7 +1,7 @@
 /*
  * timing.h - clocks and percentiles shared by the benchmark clients in
- * hack/bench/ (each is one .c file compiled by its script; this header is
- * included by relative path).
+ * hack/bench/ (each a CMake target of hack/bench/CMakeLists.txt; included as
+ * "hack/bench/timing.h").
  */
 #ifndef KUMO_BENCH_TIMING_H
 #define KUMO_BENCH_TIMING_H

@@ -116,8 +116,7 @@ static void apply_text(const char *name, const char *text)
 KUMO_TEST(kumoctl_jsonpath_matches_kubectl)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     char object[700], kubectl_out[700];
     snprintf(object, sizeof(object), "%s/shape.json", ctl_dir());
     snprintf(kubectl_out, sizeof(kubectl_out), "%s/kubectl.out", ctl_dir());
@@ -154,10 +153,8 @@ KUMO_TEST(kumoctl_jsonpath_matches_kubectl)
 KUMO_TEST(kumoctl_output_formats)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    char quickstart[1024];
-    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
     /* a list's root is kubectl's List */
     KUMOCTL(&r, "get", "conn", "-o", "jsonpath={.kind}:{.items[*].metadata.name}{\"\\n\"}");
@@ -196,9 +193,7 @@ KUMO_TEST(kumoctl_output_formats)
     KUMO_EXPECT_STR_EQ(r.out, "NAME       REGION\naws-use1   us-east-1      \n"
                               "gcp-euw1   europe-west1   \n");
     ctl_done(&r);
-    KUMOCTL(&r, "get", "conn", "-o", "custom-columns=.metadata.name");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "get", "conn", "-o", "custom-columns=.metadata.name");
     /* --sort-by: text in natural order (web-2 before web-10), numbers by value */
     KUMOCTL(&r, "label", "conn", "aws-use1", "rank=web-10");
     ctl_done(&r);
@@ -239,9 +234,7 @@ KUMO_TEST(kumoctl_output_formats)
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_CONTAINS(r.err, "No resources found");
     ctl_done(&r);
-    KUMOCTL(&r, "get", "conn", "--field-selector", "oops");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "get", "conn", "--field-selector", "oops");
     /* get all: every kind that has objects, nothing for the others */
     KUMOCTL(&r, "get", "all");
     KUMO_EXPECT_INT_EQ(r.status, 0);
@@ -256,10 +249,9 @@ KUMO_TEST(kumoctl_output_formats)
 KUMO_TEST(kumoctl_completion)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    char quickstart[1024], binary[1024], script[700], check[700];
-    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
+    ctl_fixture_start(&f);
+    char binary[1024], script[700], check[700];
+    ctl_quickstart_apply();
     kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
     run r;
     KUMOCTL(&r, "__complete", "sc");
@@ -303,8 +295,6 @@ KUMO_TEST(kumoctl_completion)
     KUMOCTL(&r, "completion", "zsh");
     KUMO_EXPECT_CONTAINS(r.out, "#compdef kumoctl\n");
     ctl_done(&r);
-    KUMOCTL(&r, "completion", "fish");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "completion", "fish");
     fixture_stop(&f);
 }

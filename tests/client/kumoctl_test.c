@@ -18,8 +18,7 @@
 KUMO_TEST(kumoctl_apply_get_describe)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     char quickstart[1024];
     ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
     run r;
@@ -35,13 +34,11 @@ KUMO_TEST(kumoctl_apply_get_describe)
     ctl_done(&r);
     /* stdin, and a change: configured */
     char changed[700];
-    snprintf(changed, sizeof(changed), "%s/changed.yaml", kumo_test_tmpdir());
-    FILE *file = fopen(changed, "w");
-    KUMO_REQUIRE(file != NULL);
-    fputs("apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: aws-use1\n"
-          "  labels: {tier: web}\nspec:\n  driver: sim\n  provider: aws\n  region: us-east-1\n",
-          file);
-    fclose(file);
+    ctl_write_file("changed.yaml",
+                   "apiVersion: kumo.dev/v1alpha1\nkind: Connection\nmetadata:\n  name: aws-use1\n"
+                   "  labels: {tier: web}\nspec:\n  driver: sim\n  provider: aws\n  region: "
+                   "us-east-1\n",
+                   changed, sizeof(changed));
     ctl_start(&r, changed, "apply", "-f", "-", NULL);
     ctl_finish(&r, 60);
     KUMO_EXPECT_INT_EQ(r.status, 0);
@@ -152,8 +149,7 @@ static void make_owner_and_dependent(const fixture *f, const char *finalizer)
 KUMO_TEST(kumoctl_delete_waits_until_gone)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     make_owner_and_dependent(&f, "test.kumo.dev/hold");
     run r;
     KUMOCTL(&r, "describe", "conn", "owner");
@@ -185,9 +181,7 @@ KUMO_TEST(kumoctl_delete_waits_until_gone)
 
     /* --wait=false returns at once; a timeout names what it waited for. */
     make_owner_and_dependent(&f, "test.kumo.dev/hold2");
-    KUMOCTL(&r, "delete", "conn/owner", "--wait=false", "--cascade=orphan");
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(0, "delete", "conn/owner", "--wait=false", "--cascade=orphan");
     KUMOCTL(&r, "delete", "conn", "owner", "--timeout=1s");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "timed out");
@@ -198,9 +192,7 @@ KUMO_TEST(kumoctl_delete_waits_until_gone)
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "not found");
     ctl_done(&r);
-    KUMOCTL(&r, "delete", "conn", "nope", "--ignore-not-found");
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(0, "delete", "conn", "nope", "--ignore-not-found");
     kumo_client_destroy(c);
     fixture_stop(&f);
 }
@@ -208,8 +200,7 @@ KUMO_TEST(kumoctl_delete_waits_until_gone)
 KUMO_TEST(kumoctl_wait_for_condition)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);
@@ -231,12 +222,8 @@ KUMO_TEST(kumoctl_wait_for_condition)
     KUMOCTL(&r, "get", "conn", "web");
     KUMO_EXPECT_CONTAINS(r.out, "True");
     ctl_done(&r);
-    KUMOCTL(&r, "wait", "conn", "web", "--for=delete", "--timeout=1s");
-    KUMO_EXPECT_INT_EQ(r.status, 1);
-    ctl_done(&r);
-    KUMOCTL(&r, "wait", "conn", "nope", "--for=delete");
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(1, "wait", "conn", "web", "--for=delete", "--timeout=1s");
+    KUMOCTL_EXPECT_STATUS(0, "wait", "conn", "nope", "--for=delete");
     KUMOCTL(&r, "wait", "conn", "nope", "--for=condition=Ready");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "not found");
@@ -251,8 +238,7 @@ KUMO_TEST(kumoctl_wait_for_condition)
 KUMO_TEST(kumoctl_get_watch)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);
@@ -289,8 +275,7 @@ KUMO_TEST(kumoctl_get_watch)
 KUMO_TEST(kumoctl_errors_are_sentences)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     run r;
     KUMOCTL(&r, "get", "inf", "nope");
     KUMO_EXPECT_INT_EQ(r.status, 1);
@@ -300,37 +285,26 @@ KUMO_TEST(kumoctl_errors_are_sentences)
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "unknown resource type \"gizmos\"");
     ctl_done(&r);
-    KUMOCTL(&r, "get");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
-    KUMOCTL(&r, "get", "inf", "-o", "xml");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
-    KUMOCTL(&r, "delete", "inf", "x", "--cascade=sideways");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "get");
+    KUMOCTL_EXPECT_STATUS(2, "get", "inf", "-o", "xml");
+    KUMOCTL_EXPECT_STATUS(2, "delete", "inf", "x", "--cascade=sideways");
     KUMOCTL(&r, "get", "conn", "-l", "tier in web");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "error: listing connections:");
     ctl_done(&r);
 
     char bad[700];
-    snprintf(bad, sizeof(bad), "%s/bad.yaml", kumo_test_tmpdir());
-    FILE *file = fopen(bad, "w");
-    KUMO_REQUIRE(file != NULL);
-    fputs("apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: bad\nspec:\n"
-          "  groups:\n    - name: a\n      size: -1\n      connection: x\n"
-          "      instanceType: t3.small\n      image: ubuntu-22.04\n",
-          file);
-    fclose(file);
+    ctl_write_file("bad.yaml",
+                   "apiVersion: kumo.dev/v1alpha1\nkind: Infra\nmetadata:\n  name: bad\nspec:\n"
+                   "  groups:\n    - name: a\n      size: -1\n      connection: x\n"
+                   "      instanceType: t3.small\n      image: ubuntu-22.04\n",
+                   bad, sizeof(bad));
     KUMOCTL(&r, "apply", "-f", bad);
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "bad.yaml:1: applying infra.kumo.dev/bad");
     KUMO_EXPECT_CONTAINS(r.err, "spec.groups[0].size");
     ctl_done(&r);
-    KUMOCTL(&r, "create", "-f", bad, "-n", "Not_A_Namespace");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "create", "-f", bad, "-n", "Not_A_Namespace");
 
     /* Nothing listens / NATS without kumod. */
     KUMOCTL(&r, "get", "inf", "--server", "nats://127.0.0.1:1");
@@ -350,8 +324,7 @@ KUMO_TEST(kumoctl_errors_are_sentences)
 KUMO_TEST(kumoctl_wait_checks_observed_generation)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);
@@ -374,9 +347,7 @@ KUMO_TEST(kumoctl_wait_checks_observed_generation)
         KUMO_ERROR_OK);
     kumo_object_condition_set(now, "Ready", "True", "Reachable", "generation 2 is fine");
     KUMO_REQUIRE_INT_EQ(kumo_client_update_status(c, now, NULL, &d), KUMO_ERROR_OK);
-    KUMOCTL(&r, "wait", "conn", "web", "--for=condition=Ready", "--timeout=10s");
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(0, "wait", "conn", "web", "--for=condition=Ready", "--timeout=10s");
     kumo_object_destroy(conn);
     kumo_object_destroy(out);
     kumo_object_destroy(next);
@@ -391,8 +362,7 @@ KUMO_TEST(kumoctl_wait_checks_observed_generation)
 KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     char path[700];
     snprintf(path, sizeof(path), "%s/many.yaml", kumo_test_tmpdir());
     FILE *file = fopen(path, "w");
@@ -407,9 +377,7 @@ KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
                 i);
     fclose(file);
     run r;
-    KUMOCTL(&r, "apply", "-f", path);
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(0, "apply", "-f", path);
     KUMOCTL(&r, "delete", "-f", path);
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_CONTAINS(r.out, "connection.kumo.dev \"c299\" deleted\n"
@@ -449,8 +417,7 @@ KUMO_TEST(kumoctl_delete_order_limit_and_timeout)
 KUMO_TEST(kumoctl_get_and_describe_events)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     kumo_client *c = fixture_client(&f, KUMO_CODEC_FORMAT_JSON, 5000);
     kumo_diag d;
     kumo_diag_init(&d);

@@ -32,18 +32,11 @@ static char *jsonpath(const char *ref, const char *template)
         free(got_);                                                                                \
     } while (0)
 
-static void apply_quickstart(void)
-{
-    char quickstart[1024];
-    ctl_apply(ctl_example("quickstart.yaml", quickstart, sizeof(quickstart)));
-}
-
 KUMO_TEST(kumoctl_patch_and_scale)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
     KUMOCTL(&r, "scale", "infra/hello", "--group", "front", "--replicas", "3");
     KUMO_EXPECT_INT_EQ(r.status, 0);
@@ -58,9 +51,7 @@ KUMO_TEST(kumoctl_patch_and_scale)
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "has no group \"nope\"");
     ctl_done(&r);
-    KUMOCTL(&r, "scale", "conn", "aws-use1", "--replicas", "1");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "scale", "conn", "aws-use1", "--replicas", "1");
 
     /* JSON patch: applied, then the same again changes nothing; a failed test changes nothing */
     const char *replace = "[{\"op\":\"replace\",\"path\":\"/spec/groups/1/size\",\"value\":4}]";
@@ -87,9 +78,7 @@ KUMO_TEST(kumoctl_patch_and_scale)
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "spec.groups[0].size");
     ctl_done(&r);
-    KUMOCTL(&r, "patch", "inf", "hello", "--type", "strategic", "-p", "{}");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "patch", "inf", "hello", "--type", "strategic", "-p", "{}");
     KUMOCTL(&r, "patch", "inf", "nope", "-p", "{}");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "infra.kumo.dev/nope not found");
@@ -100,9 +89,8 @@ KUMO_TEST(kumoctl_patch_and_scale)
 KUMO_TEST(kumoctl_label_annotate)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
     KUMOCTL(&r, "label", "conn", "aws-use1", "tier=web", "team=a");
     KUMO_EXPECT_STR_EQ(r.out, "connection.kumo.dev/aws-use1 labeled\n");
@@ -130,18 +118,15 @@ KUMO_TEST(kumoctl_label_annotate)
     ctl_done(&r);
     EXPECT_JSONPATH("conn/aws-use1", "{.metadata.labels} {.metadata.annotations}",
                     "{\"tier\":\"db\",\"zone\":\"z1\"} {\"example.com/owner\":\"ops team\"}");
-    KUMOCTL(&r, "label", "conn", "aws-use1");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "label", "conn", "aws-use1");
     fixture_stop(&f);
 }
 
 KUMO_TEST(kumoctl_delete_selector_and_all)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
     KUMOCTL(&r, "label", "conn", "gcp-euw1", "doomed=yes");
     ctl_done(&r);
@@ -153,9 +138,7 @@ KUMO_TEST(kumoctl_delete_selector_and_all)
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_CONTAINS(r.err, "No resources found");
     ctl_done(&r);
-    KUMOCTL(&r, "delete", "conn", "aws-use1", "--all");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "delete", "conn", "aws-use1", "--all");
     KUMOCTL(&r, "delete", "cred", "--all", "--timeout=30s");
     KUMO_EXPECT_INT_EQ(r.status, 0);
     KUMO_EXPECT_STR_EQ(r.out, "credential.kumo.dev \"sim-account\" deleted\n");
@@ -194,8 +177,7 @@ static void write_status(const fixture *f, const char *kind, const char *name, c
 KUMO_TEST(kumoctl_apply_unchanged_examples)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
+    ctl_fixture_start(&f);
     char examples[1024];
     ctl_example("", examples, sizeof(examples));
     run r;
@@ -242,9 +224,8 @@ KUMO_TEST(kumoctl_apply_unchanged_examples)
 KUMO_TEST(kumoctl_diff_exit_codes)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     char quickstart[1024], changed[700], fresh[700];
     ctl_example("quickstart.yaml", quickstart, sizeof(quickstart));
     run r;
@@ -282,9 +263,8 @@ KUMO_TEST(kumoctl_diff_exit_codes)
 KUMO_TEST(kumoctl_edit)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
     setenv("KUMO_EDITOR", "sed -i 's/region: us-east-1/region: us-east-2/'", 1);
     KUMOCTL(&r, "edit", "conn", "aws-use1");
@@ -319,13 +299,10 @@ KUMO_TEST(kumoctl_edit)
 KUMO_TEST(kumoctl_rollout_status)
 {
     fixture f;
-    fixture_start(&f);
-    ctl_use(&f);
-    apply_quickstart();
+    ctl_fixture_start(&f);
+    ctl_quickstart_apply();
     run r;
-    KUMOCTL(&r, "scale", "infra/hello", "--group", "front", "--replicas", "3");
-    KUMO_EXPECT_INT_EQ(r.status, 0);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(0, "scale", "infra/hello", "--group", "front", "--replicas", "3");
     KUMOCTL(&r, "rollout", "status", "infra/hello", "--watch=false");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.out, "has not seen generation 2 yet");
@@ -348,9 +325,7 @@ KUMO_TEST(kumoctl_rollout_status)
     KUMO_EXPECT_INT_EQ(ctl_finish(&r, 30), 0);
     KUMO_EXPECT_CONTAINS(r.out, "infra \"hello\" successfully rolled out\n");
     ctl_done(&r);
-    KUMOCTL(&r, "rollout", "status", "conn/aws-use1");
-    KUMO_EXPECT_INT_EQ(r.status, 2);
-    ctl_done(&r);
+    KUMOCTL_EXPECT_STATUS(2, "rollout", "status", "conn/aws-use1");
     KUMOCTL(&r, "rollout", "status", "app/none", "--timeout=1s");
     KUMO_EXPECT_INT_EQ(r.status, 1);
     KUMO_EXPECT_CONTAINS(r.err, "not found");

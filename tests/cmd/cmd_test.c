@@ -1,7 +1,8 @@
 /*
  * cmd_test.c - kumoctl as a user runs it: each case starts build/bin/kumoctl
- * with fork + exec, stdout and stderr captured into files, stdin from a file
- * or a pipe, under a deadline, and checks the exit status and the output.
+ * through the harness (tests/harness/process.h: stdout and stderr captured
+ * into files, stdin from a file or a pipe, under a deadline), and checks the
+ * exit status and the output.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,123 +16,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/harness/process.h"
 #include "tests/harness/test.h"
 
 enum { RUN_DEADLINE_SECONDS = 60 };
 
-typedef struct run_result {
-    int status; /* exit code; 128 + signal when killed */
-    char *out;
-    char *err;
-    double seconds;
-    double cpu_seconds; /* user + system time of kumoctl */
-    long max_rss_kib;   /* its peak resident memory */
-} run_result;
+/* A run of kumoctl: exit status (128 + signal when killed), output, time, CPU and memory. */
+typedef kumo_test_process run_result;
+/* Its stdin: nothing, a file, or a pipe (harness/process.h). */
+typedef kumo_test_input run_input;
 
 static void run_result_free(run_result *r)
 {
-    free(r->out);
-    free(r->err);
-    memset(r, 0, sizeof(*r));
+    kumo_test_process_fini(r);
 }
 
-/* Where stdin comes from: nothing, a file, or `pipe_bytes` bytes of `pipe_fill` written to a pipe.
- */
-typedef struct run_input {
-    const char *file;
-    size_t pipe_bytes;
-    const char *pipe_head; /* written first */
-} run_input;
-
-/* Writes the pipe input; stops quietly when kumoctl closes its end. */
-static void feed_pipe(int fd, const run_input *in)
-{
-    static char chunk[1 << 16];
-    memset(chunk, 'x', sizeof(chunk));
-    size_t head = strlen(in->pipe_head), sent = 0;
-    if (write(fd, in->pipe_head, head) != (ssize_t)head)
-        return;
-    while (sent < in->pipe_bytes) {
-        size_t n = in->pipe_bytes - sent < sizeof(chunk) ? in->pipe_bytes - sent : sizeof(chunk);
-        ssize_t w = write(fd, chunk, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* EPIPE: kumoctl stopped reading, as it should */
-        sent += (size_t)w;
-    }
-}
-
-/* Runs kumoctl with `args` (NULL-terminated, without argv[0]). */
+/* Runs kumoctl with `args` (NULL-terminated, without argv[0]) to its end. */
 static void run_kumoctl(run_result *r, const run_input *in, const char *const *args)
 {
-    char binary[1024], out_path[512], err_path[512];
-    const char *tmp = getenv("TMPDIR");
+    char binary[1024];
     kumo_test_build_path("bin/kumoctl", binary, sizeof(binary));
-    snprintf(out_path, sizeof(out_path), "%s/kumoctl-out-XXXXXX", tmp ? tmp : "/tmp");
-    snprintf(err_path, sizeof(err_path), "%s/kumoctl-err-XXXXXX", tmp ? tmp : "/tmp");
-    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
-    KUMO_REQUIRE(out_fd >= 0 && err_fd >= 0);
     const char *argv[64] = {binary};
     size_t argc = 1;
     for (; args[argc - 1] != NULL && argc < 63; argc++)
         argv[argc] = args[argc - 1];
     argv[argc] = NULL;
-    int fds[2] = {-1, -1};
-    if (in && in->pipe_head)
-        KUMO_REQUIRE(pipe(fds) == 0);
-    signal(SIGPIPE, SIG_IGN);
-    double start = kumo_test_now();
-    pid_t pid = fork();
-    KUMO_REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int input = fds[0] >= 0 ? fds[0] : open(in && in->file ? in->file : "/dev/null", O_RDONLY);
-        if (input < 0)
-            _exit(126);
-        dup2(input, 0);
-        dup2(out_fd, 1);
-        dup2(err_fd, 2);
-        if (fds[1] >= 0)
-            close(fds[1]);
-        signal(SIGPIPE, SIG_DFL);
-        execv(binary, (char *const *)argv);
-        _exit(127);
-    }
-    if (fds[0] >= 0) {
-        close(fds[0]);
-        feed_pipe(fds[1], in);
-        close(fds[1]);
-    }
-    int status = 0;
-    struct rusage usage;
-    memset(&usage, 0, sizeof(usage));
-    for (;;) {
-        pid_t done = wait4(pid, &status, WNOHANG, &usage);
-        if (done == pid)
-            break;
-        if (kumo_test_now() - start > RUN_DEADLINE_SECONDS) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            kumo_test_fail_(__FILE__, __LINE__, 0, "kumoctl %s: no exit within %d s",
-                            args[0] ? args[0] : "", RUN_DEADLINE_SECONDS);
-            break;
-        }
-        struct timespec pause = {0, 5 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    r->seconds = kumo_test_now() - start;
-    r->cpu_seconds = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
-                     (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
-    r->max_rss_kib = usage.ru_maxrss;
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    close(out_fd);
-    close(err_fd);
-    r->out = kumo_test_read_file(out_path, NULL);
-    r->err = kumo_test_read_file(err_path, NULL);
-    unlink(out_path);
-    unlink(err_path);
-    KUMO_REQUIRE_PTR_NONNULL(r->out);
-    KUMO_REQUIRE_PTR_NONNULL(r->err);
+    kumo_test_process_start(r, in, argv);
+    kumo_test_process_finish(r, RUN_DEADLINE_SECONDS);
+    if (r->timed_out)
+        kumo_test_fail_(__FILE__, __LINE__, 0, "kumoctl %s: no exit within %d s",
+                        args[0] ? args[0] : "", RUN_DEADLINE_SECONDS);
 }
 
 #define RUN(r, in, ...) run_kumoctl(r, in, (const char *const[]){__VA_ARGS__, NULL})
@@ -233,7 +147,7 @@ KUMO_TEST(examples_valid)
 KUMO_TEST(stdin_input)
 {
     char file[1024];
-    run_input in = {kumo_test_source_path("examples/quickstart.yaml", file, sizeof(file)), 0, NULL};
+    run_input in = {.file = kumo_test_source_path("examples/quickstart.yaml", file, sizeof(file))};
     run_result r;
     RUN(&r, &in, "validate", "-f", "-");
     EXPECT_STATUS(&r, 0);
@@ -253,13 +167,7 @@ static const char *write_file(const char *dir, const char *name, const char *tex
 {
     static char paths[4][1024];
     static int slot;
-    char *path = paths[slot++ % 4];
-    snprintf(path, sizeof(paths[0]), "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    KUMO_REQUIRE_PTR_NONNULL(f);
-    KUMO_REQUIRE(fwrite(text, 1, strlen(text), f) == strlen(text));
-    fclose(f);
-    return path;
+    return kumo_test_write_file(dir, name, text, paths[slot++ % 4], sizeof(paths[0]));
 }
 
 KUMO_TEST(convert_round_trip)
@@ -393,7 +301,7 @@ KUMO_TEST(huge_file)
     KUMO_EXPECT_INT_LT(r.seconds, 10);
     run_result_free(&r);
     /* The same file through stdin redirected from the file. */
-    run_input in = {path, 0, NULL};
+    run_input in = {.file = path};
     RUN(&r, &in, "validate", "-f", "-");
     EXPECT_STATUS(&r, 1);
     KUMO_EXPECT_CONTAINS(r.err, "input from stdin is larger than the limit of 16777216 bytes");
@@ -404,7 +312,7 @@ KUMO_TEST(huge_file)
 KUMO_TEST(huge_stdin)
 {
     /* 100 MiB streamed through a pipe: kumoctl stops reading at the limit. */
-    run_input in = {NULL, HUGE_BYTES, huge_head};
+    run_input in = {.pipe_head = huge_head, .pipe_bytes = HUGE_BYTES};
     run_result r;
     RUN(&r, &in, "validate", "-f", "-");
     EXPECT_STATUS(&r, 1);
@@ -570,12 +478,7 @@ KUMO_TEST(readme_kills_only_kumo_processes)
 /* Writes text to a new file in the case's temporary directory; returns its path in buf. */
 static const char *temp_file(const char *name, const char *text, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s", kumo_test_tmpdir(), name);
-    FILE *f = fopen(buf, "w");
-    KUMO_REQUIRE(f != NULL);
-    fputs(text, f);
-    fclose(f);
-    return buf;
+    return kumo_test_write_file(kumo_test_tmpdir(), name, text, buf, size);
 }
 
 KUMO_TEST(every_error_of_an_object)

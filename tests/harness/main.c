@@ -44,6 +44,7 @@ static int case_failures;
 static int case_skipped;
 static char tmpdirs[MAX_TMPDIRS][256];
 static int tmpdir_count;
+static int case_dir_index = -1; /* which of tmpdirs is kumo_test_case_dir(); -1: none yet */
 
 void kumo_test_fail_(const char *file, int line, int fatal, const char *fmt, ...)
 {
@@ -114,6 +115,16 @@ const char *kumo_test_tmpdir(void)
     return dir;
 }
 
+/* Declared in process.h: one directory per case for what the case's processes write. */
+const char *kumo_test_case_dir(void)
+{
+    if (case_dir_index < 0) {
+        kumo_test_tmpdir();
+        case_dir_index = tmpdir_count - 1;
+    }
+    return tmpdirs[case_dir_index];
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -132,6 +143,7 @@ static void remove_tmpdirs(void)
             nftw(tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
     tmpdir_count = 0;
+    case_dir_index = -1;
 }
 
 char *kumo_test_read_file(const char *path, size_t *len_out)
@@ -160,6 +172,21 @@ char *kumo_test_read_file(const char *path, size_t *len_out)
     buf[len] = '\0';
     if (len_out)
         *len_out = len;
+    return buf;
+}
+
+const char *kumo_test_write_file(const char *dir, const char *name, const char *text, char *buf,
+                                 size_t size)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+    FILE *f = fopen(buf, "wb");
+    if (f == NULL)
+        kumo_test_fail_(__FILE__, __LINE__, 1, "cannot write %s: %s", buf, strerror(errno));
+    size_t len = strlen(text);
+    int failed = fwrite(text, 1, len, f) != len;
+    failed |= fclose(f) != 0;
+    if (failed)
+        kumo_test_fail_(__FILE__, __LINE__, 1, "cannot write %s: %s", buf, strerror(errno));
     return buf;
 }
 

@@ -93,6 +93,10 @@ const char *kumo_test_shared_data_path(const char *relative, char *buf, size_t s
 const char *kumo_test_tmpdir(void);
 /* Reads a whole file into a NUL-terminated heap buffer (caller frees); NULL on failure. */
 char *kumo_test_read_file(const char *path, size_t *len_out);
+/* Writes `text` to <dir>/<name> (created or truncated), its path into buf (returned); fails
+ * the case when it cannot. */
+const char *kumo_test_write_file(const char *dir, const char *name, const char *text, char *buf,
+                                 size_t size);
 /* Seconds on a monotonic clock. */
 double kumo_test_now(void);
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../timing.h"
+#include "hack/bench/timing.h"
 
 static const char *nats_url;
 static const char *data_dir;
@@ -313,7 +313,7 @@ static double event_latency(void)
     return n > 0 ? p99 : -1;
 }
 
-int main(int argc, char **argv)
+static int parse(int argc, char **argv)
 {
     static const struct option options[] = {
         {"nats", required_argument, NULL, 'n'},
@@ -348,45 +348,53 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: bench --nats URL --dir DIR [--seconds S] [--clients N] "
                             "[--event-rate R]\n");
-            return 2;
+            return -1;
         }
     }
     if (nats_url == NULL || data_dir == NULL || seconds <= 0 || clients < 1 || event_rate < 1) {
         fprintf(stderr, "bench: --nats and --dir are required\n");
-        return 2;
+        return -1;
     }
-    /* The echo peer: one subscription, replies sent at once (SendAsap, as a replier should
-     * be configured; buffered replies would wait for nats.c's flusher and flatter kumod). */
-    natsConnection *echo_nc = NULL;
-    natsOptions *echo_opts = NULL;
-    if (natsOptions_Create(&echo_opts) != NATS_OK || natsOptions_SetURL(echo_opts, nats_url) ||
-        natsOptions_SetSendAsap(echo_opts, true) ||
-        natsConnection_Connect(&echo_nc, echo_opts) != NATS_OK) {
-        fprintf(stderr, "bench: cannot connect the echo peer to %s\n", nats_url);
-        return 1;
-    }
-    natsOptions_Destroy(echo_opts);
-    natsSubscription *echo_sub = NULL;
-    natsConnection_Subscribe(&echo_sub, echo_nc, "bench.echo", echo_handler, NULL);
-    natsSubscription_SetPendingLimits(echo_sub, -1, -1);
-    natsConnection_Flush(echo_nc);
+    return 0;
+}
 
-    if (only != NULL) {
-        double a, b;
-        if (strcmp(only, "latency") == 0) {
-            latency("echo", "bench.echo", 0, 5000, &a, &b);
-            latency("apply", "kumo.v1.api.apply.connections.bench", 1, 5000, &a, &b);
-        } else if (strcmp(only, "throughput") == 0) {
-            throughput("echo", "bench.echo", 0);
-            throughput("apply", "kumo.v1.api.apply.connections.bench", 1);
-        } else {
-            event_latency();
-        }
-        natsSubscription_Destroy(echo_sub);
-        natsConnection_Destroy(echo_nc);
-        nats_Close();
-        return 0;
+/* The echo peer: one subscription, replies sent at once (SendAsap, as a replier should be
+ * configured; buffered replies would wait for nats.c's flusher and flatter kumod). Returns 0
+ * with *nc and *sub set, or -1. */
+static int echo_peer_start(natsConnection **nc, natsSubscription **sub)
+{
+    natsOptions *opts = NULL;
+    if (natsOptions_Create(&opts) != NATS_OK || natsOptions_SetURL(opts, nats_url) ||
+        natsOptions_SetSendAsap(opts, true) || natsConnection_Connect(nc, opts) != NATS_OK) {
+        fprintf(stderr, "bench: cannot connect the echo peer to %s\n", nats_url);
+        natsOptions_Destroy(opts);
+        return -1;
     }
+    natsOptions_Destroy(opts);
+    natsConnection_Subscribe(sub, *nc, "bench.echo", echo_handler, NULL);
+    natsSubscription_SetPendingLimits(*sub, -1, -1);
+    natsConnection_Flush(*nc);
+    return 0;
+}
+
+/* --only PHASE: one phase alone, for profiling (no BENCH line). */
+static void phase_run(const char *phase)
+{
+    double a, b;
+    if (strcmp(phase, "latency") == 0) {
+        latency("echo", "bench.echo", 0, 5000, &a, &b);
+        latency("apply", "kumo.v1.api.apply.connections.bench", 1, 5000, &a, &b);
+    } else if (strcmp(phase, "throughput") == 0) {
+        throughput("echo", "bench.echo", 0);
+        throughput("apply", "kumo.v1.api.apply.connections.bench", 1);
+    } else {
+        event_latency();
+    }
+}
+
+/* Every phase, the goals and the BENCH line. */
+static void all_run(void)
+{
     double echo_p50, echo_p99, apply_p50, apply_p99;
     latency("echo", "bench.echo", 0, 5000, &echo_p50, &echo_p99);
     double sync_ms = fsync_ms();
@@ -404,6 +412,20 @@ int main(int argc, char **argv)
            event_p99 >= 0 && event_p99 <= 2 ? "met" : "NOT met");
     printf("BENCH api ratio=%.2f applies_per_s=%.0f event_p99_ms=%.3f\n", ratio, applies,
            event_p99);
+}
+
+int main(int argc, char **argv)
+{
+    if (parse(argc, argv) != 0)
+        return 2;
+    natsConnection *echo_nc = NULL;
+    natsSubscription *echo_sub = NULL;
+    if (echo_peer_start(&echo_nc, &echo_sub) != 0)
+        return 1;
+    if (only != NULL)
+        phase_run(only);
+    else
+        all_run();
     natsSubscription_Destroy(echo_sub);
     natsConnection_Destroy(echo_nc);
     nats_Close();

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hack/bench/timing.h"
+
 static const char *regions[] = {
     "us-east-1",      "us-east-2",      "us-west-1",      "us-west-2",      "ca-central-1",
     "sa-east-1",      "eu-west-1",      "eu-west-2",      "eu-central-1",   "eu-north-1",
@@ -54,13 +56,6 @@ typedef struct options {
     double latency_ms, jitter_ms, boot_s;
     double timeout_s;
 } options;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -283,6 +278,255 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
+/* Creates Connections c0..c<connections> (the last one for the small Infras) and waits until
+ * every one is Ready; 0, or -1 with the reason on stderr. */
+static int connections_create(const options *o)
+{
+    for (int i = 0; i <= o->connections; i++) {
+        char *body = format(
+            "{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Connection\","
+            "\"metadata\":{\"name\":\"c%d\",\"namespace\":\"default\"},"
+            "\"spec\":{\"driver\":\"sim\",\"provider\":\"aws\",\"region\":\"%s\","
+            "\"rateLimit\":{\"qps\":%g,\"burst\":%d,\"maxInFlight\":%d},"
+            "\"config\":{\"state\":\"%s/c%d.state\",\"fsync\":\"false\",\"qps\":\"%g\","
+            "\"burst\":\"%g\",\"latency_ms\":\"%g\",\"latency_jitter_ms\":\"%g\","
+            "\"boot_seconds\":\"%g\"}}}",
+            i, regions[i % (int)(sizeof(regions) / sizeof(regions[0]))], o->qps, o->burst,
+            o->in_flight, o->state_dir, i, o->qps, o->qps, o->latency_ms, o->jitter_ms, o->boot_s);
+        char *reply = request("kumo.v1.api.apply.connections.default", NULL, body, 10000);
+        free(body);
+        if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
+            fprintf(stderr, "bench-converge: cannot create Connection c%d: %s\n", i,
+                    reply ? reply : "no reply");
+            free(reply);
+            return -1;
+        }
+        free(reply);
+    }
+    double wait_until = now_s() + 120;
+    for (int i = 0; i <= o->connections; i++)
+        while (!connection_ready(i)) {
+            if (now_s() > wait_until) {
+                fprintf(stderr, "bench-converge: Connection c%d is not Ready after 120 s\n", i);
+                return -1;
+            }
+            sleep_ms(100);
+        }
+    return 0;
+}
+
+/* The sum of every controller's reconciles in a metrics reply. */
+static double reconciles_in(const char *metrics)
+{
+    double sum = 0;
+    for (const char *p = metrics; p && (p = strstr(p, "\"reconciles\":")) != NULL; p++)
+        sum += number_after(p, "reconciles");
+    return sum;
+}
+
+/* kumod's memory, CPU time and reconciles at one moment. */
+typedef struct sample {
+    long rss_kib, anon_kib, file_kib;
+    double cpu_s, reconciles;
+} sample;
+
+static sample sample_take(int pid)
+{
+    sample s = {rss_kib(pid), status_kib(pid, "RssAnon"), status_kib(pid, "RssFile"), cpu_s(pid),
+                0};
+    char *metrics = request("kumo.v1.metrics.controllers", NULL, "", 5000);
+    s.reconciles = reconciles_in(metrics);
+    free(metrics);
+    return s;
+}
+
+/* Applies the big Infra: one group of `per` machines on each connection; 0 or -1. */
+static int big_infra_apply(const options *o, int per)
+{
+    size_t cap = (size_t)o->connections * 200 + 256, at = 0;
+    char *infra = malloc(cap);
+    at += (size_t)snprintf(infra + at, cap - at,
+                           "{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Infra\","
+                           "\"metadata\":{\"name\":\"bench\",\"namespace\":\"default\"},"
+                           "\"spec\":{\"groups\":[");
+    for (int i = 0; i < o->connections; i++)
+        at += (size_t)snprintf(infra + at, cap - at,
+                               "%s{\"name\":\"g%d\",\"size\":%d,\"connection\":\"c%d\","
+                               "\"instanceType\":\"t3.micro\",\"image\":\"ubuntu-22.04\"}",
+                               i ? "," : "", i, per, i);
+    snprintf(infra + at, cap - at, "]}}");
+    char *reply = request("kumo.v1.api.apply.infras.default", NULL, infra, 10000);
+    free(infra);
+    int failed = reply == NULL || strstr(reply, "\"kind\":\"Status\"");
+    if (failed)
+        fprintf(stderr, "bench-converge: cannot create the Infra: %s\n", reply ? reply : "none");
+    free(reply);
+    return failed ? -1 : 0;
+}
+
+/* One progress line on stderr: the controllers' counters, cloud calls, kumod's RSS and CPU. */
+static void progress_print(const options *o, double elapsed, double ready, long rss,
+                           double cpu_used)
+{
+    char *m = request("kumo.v1.metrics.controllers", NULL, "", 5000);
+    const char *mc = m ? strstr(m, "\"name\":\"machine\"") : NULL;
+    const char *ic = m ? strstr(m, "\"name\":\"infra\"") : NULL;
+    double cloud_calls = 0;
+    for (const char *p = m ? strstr(m, "\"connections\"") : NULL;
+         p && (p = strstr(p, "\"calls\":")) != NULL; p++)
+        cloud_calls += number_after(p, "calls");
+    fprintf(stderr,
+            "  %5.1f s: %.0f of %d running; machine controller: %.0f reconciles, queue "
+            "%.0f, delayed %.0f, p50 %.0f ms, p99 %.0f ms; infra reconciles %.0f (p50 %.0f "
+            "ms); cloud "
+            "calls %.0f; kumod RSS %ld MiB, CPU %.1f s\n",
+            elapsed, ready < 0 ? 0 : ready, o->machines, number_after(mc, "reconciles"),
+            number_after(mc, "queueDepth"), number_after(mc, "delayed"),
+            number_after(mc, "latencyP50Ms"), number_after(mc, "latencyP99Ms"),
+            number_after(ic, "reconciles"), number_after(ic, "latencyP50Ms"), cloud_calls,
+            rss / 1024, cpu_used);
+    free(m);
+}
+
+/* Polls the big Infra until every Machine is ready or the timeout; returns the machines ready
+ * and keeps kumod's peak RSS in *peak_rss. */
+static double big_infra_wait(const options *o, double t0, double cpu_before, long *peak_rss)
+{
+    double ready = 0, last_print = t0;
+    while (ready < o->machines && now_s() - t0 < o->timeout_s) {
+        sleep_ms(100);
+        char *json = request("kumo.v1.api.get.infras.default", "bench", "", 10000);
+        ready = json ? last_number(json, "ready") : 0;
+        free(json);
+        long rss = rss_kib(o->kumod_pid);
+        if (rss > *peak_rss)
+            *peak_rss = rss;
+        if (now_s() - last_print >= 2) {
+            progress_print(o, now_s() - t0, ready, rss, cpu_s(o->kumod_pid) - cpu_before);
+            last_print = now_s();
+        }
+    }
+    return ready;
+}
+
+/* What the sims saw, summed (peaks: the highest) over the big Infra's connections. */
+typedef struct sim_stats {
+    double calls, creates, observes, throttled, peak_qps, peak_in_flight;
+} sim_stats;
+
+static sim_stats sim_stats_collect(const options *o)
+{
+    sim_stats t = {0};
+    for (int i = 0; i < o->connections; i++) {
+        char *stats = control(i, "stats");
+        if (stats == NULL)
+            continue;
+        t.calls += number_after(stats, "calls");
+        t.throttled += number_after(stats, "throttled");
+        double pq = number_after(stats, "peakQps"), pf = number_after(stats, "peakInFlight");
+        t.peak_qps = pq > t.peak_qps ? pq : t.peak_qps;
+        t.peak_in_flight = pf > t.peak_in_flight ? pf : t.peak_in_flight;
+        const char *by = strstr(stats, "\"byOp\"");
+        t.creates += number_after(by, "machine_create");
+        t.observes += number_after(by, "machine_observe");
+        free(stats);
+    }
+    return t;
+}
+
+/* What one run measured, for the report. */
+typedef struct outcome {
+    int per, converged;
+    double elapsed, small_alone, small_behind;
+    long peak_rss;
+    sample before, after;
+    sim_stats sims;
+} outcome;
+
+static void report_print(const options *o, const outcome *r)
+{
+    /* Managed objects: Machines, 3 shared objects and a Connection per connection, the Infra;
+     * and the small Infras' (4 Machines, 2 Infras, 3 shared objects and a Connection). */
+    double objects = o->machines + 4.0 * o->connections + 1 + 10;
+    double lower = 2.0 * r->per / o->qps + o->boot_s + o->latency_ms / 1000.0;
+    /* Tighter: the last boots overlap the remaining observes when those take longer. */
+    double creates_s = r->per / o->qps, calls_s = 2.0 * r->per / o->qps;
+    double tight = (calls_s > creates_s + o->boot_s ? calls_s : creates_s + o->boot_s) +
+                   o->latency_ms / 1000.0;
+    const sample *b = &r->before, *a = &r->after;
+    double bytes_per_object = (double)(a->rss_kib - b->rss_kib) * 1024.0 / objects;
+    double anon_per_object = (double)(a->anon_kib - b->anon_kib) * 1024.0 / objects;
+    double cpu = a->cpu_s - b->cpu_s, reconciles = a->reconciles - b->reconciles;
+    double cpu_us_per_reconcile = reconciles > 0 ? cpu * 1e6 / reconciles : 0;
+    double small_ratio = r->small_alone > 0 ? r->small_behind / r->small_alone : 0;
+    const sim_stats *t = &r->sims;
+    printf("converge: %d machines over %d sim connections (latency %g+-%g ms, boot %g s, "
+           "%g QPS/burst %d/in flight %d per connection)\n",
+           o->machines, o->connections, o->latency_ms, o->jitter_ms, o->boot_s, o->qps, o->burst,
+           o->in_flight);
+    printf("  all Running after     %.2f s%s\n", r->elapsed,
+           r->converged ? "" : " (NOT converged)");
+    printf("  lower bound           %.2f s = 2 calls x %d machines / %g QPS + %g s boot + %g ms "
+           "latency\n",
+           lower, r->per, o->qps, o->boot_s, o->latency_ms);
+    printf("  ratio                 %.3f\n", r->elapsed / lower);
+    printf("  tighter bound         %.2f s = max(2 x %d / %g, %d / %g + %g s boot) + %g ms latency "
+           "(boots overlap the later calls): ratio %.3f\n",
+           tight, r->per, o->qps, r->per, o->qps, o->boot_s, o->latency_ms, r->elapsed / tight);
+    printf(
+        "  cloud calls           %.0f (%.2f per machine: %.0f creates, %.0f observes), "
+        "throttled %.0f, peak %.0f/s per connection (limit %g + burst %d), peak in flight %.0f\n",
+        t->calls, t->calls / o->machines, t->creates, t->observes, t->throttled, t->peak_qps,
+        o->qps, o->burst, t->peak_in_flight);
+    printf("  kumod RSS             %ld -> %ld KiB (peak %ld), %.0f bytes per managed object "
+           "(%.0f objects)\n",
+           b->rss_kib, a->rss_kib, r->peak_rss, bytes_per_object, objects);
+    printf(
+        "    of which            heap and stacks (RssAnon) %ld -> %ld KiB: %.0f bytes per object;"
+        " mapped files (RssFile: the store's LMDB map) %ld -> %ld KiB: %.0f bytes per object\n",
+        b->anon_kib, a->anon_kib, anon_per_object, b->file_kib, a->file_kib,
+        (double)(a->file_kib - b->file_kib) * 1024.0 / objects);
+    printf("  kumod CPU             %.2f s for %.0f reconciles: %.0f us per reconcile; %.0f us per "
+           "machine\n",
+           cpu, reconciles, cpu_us_per_reconcile, cpu * 1e6 / o->machines);
+    printf("  small Infra           2 machines on their own Connection: Ready after %.2f s alone, "
+           "%.2f s when made 3 s after the big one (ratio %.2f)\n",
+           r->small_alone, r->small_behind, small_ratio);
+    printf("BENCH converge machines=%d connections=%d time_s=%.2f lower_bound_s=%.2f ratio=%.3f "
+           "bytes_per_object=%.0f anon_bytes_per_object=%.0f cpu_us_per_reconcile=%.0f "
+           "calls_per_machine=%.2f "
+           "throttled=%.0f peak_qps=%.0f ratio_tight=%.3f converged=%d small_alone_s=%.2f "
+           "small_behind_s=%.2f small_ratio=%.2f\n",
+           o->machines, o->connections, r->elapsed, lower, r->elapsed / lower, bytes_per_object,
+           anon_per_object, cpu_us_per_reconcile, t->calls / o->machines, t->throttled, t->peak_qps,
+           r->elapsed / tight, r->converged, r->small_alone, r->small_behind, small_ratio);
+}
+
+/* The big Infra with the small one 3 s behind it, measured from before to after; 0 or -1. */
+static int measure(const options *o, outcome *r)
+{
+    for (int i = 0; i < o->connections; i++)
+        free(control(i, "reset_stats"));
+    r->before = sample_take(o->kumod_pid);
+    r->peak_rss = r->before.rss_kib;
+    double t0 = now_s();
+    behind late = {o->connections, o->timeout_s, -1};
+    pthread_t late_thread;
+    int late_started = pthread_create(&late_thread, NULL, small_behind, &late) == 0;
+    if (big_infra_apply(o, r->per) != 0)
+        return -1;
+    double ready = big_infra_wait(o, t0, r->before.cpu_s, &r->peak_rss);
+    r->elapsed = now_s() - t0;
+    r->converged = ready >= o->machines;
+    if (late_started)
+        pthread_join(late_thread, NULL);
+    r->small_behind = late.seconds;
+    sleep_ms(200);
+    r->after = sample_take(o->kumod_pid);
+    r->sims = sim_stats_collect(o);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -292,189 +536,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-converge: cannot connect to %s\n", o.url);
         return 1;
     }
-    int per = o.machines / o.connections;
-    o.machines = per * o.connections;
-    /* One more Connection, c<connections>, for the small Infras. */
-    for (int i = 0; i <= o.connections; i++) {
-        char *body =
-            format("{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Connection\","
-                   "\"metadata\":{\"name\":\"c%d\",\"namespace\":\"default\"},"
-                   "\"spec\":{\"driver\":\"sim\",\"provider\":\"aws\",\"region\":\"%s\","
-                   "\"rateLimit\":{\"qps\":%g,\"burst\":%d,\"maxInFlight\":%d},"
-                   "\"config\":{\"state\":\"%s/c%d.state\",\"fsync\":\"false\",\"qps\":\"%g\","
-                   "\"burst\":\"%g\",\"latency_ms\":\"%g\",\"latency_jitter_ms\":\"%g\","
-                   "\"boot_seconds\":\"%g\"}}}",
-                   i, regions[i % (int)(sizeof(regions) / sizeof(regions[0]))], o.qps, o.burst,
-                   o.in_flight, o.state_dir, i, o.qps, o.qps, o.latency_ms, o.jitter_ms, o.boot_s);
-        char *reply = request("kumo.v1.api.apply.connections.default", NULL, body, 10000);
-        if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
-            fprintf(stderr, "bench-converge: cannot create Connection c%d: %s\n", i,
-                    reply ? reply : "no reply");
-            return 1;
-        }
-        free(reply);
-        free(body);
-    }
-    double wait_until = now_s() + 120;
-    for (int i = 0; i <= o.connections; i++)
-        while (!connection_ready(i)) {
-            if (now_s() > wait_until) {
-                fprintf(stderr, "bench-converge: Connection c%d is not Ready after 120 s\n", i);
-                return 1;
-            }
-            sleep_ms(100);
-        }
-    sleep_ms(500); /* let the probes' status writes settle before measuring */
-    double small_alone = small_infra_s("small-alone", o.connections, 60);
-    for (int i = 0; i < o.connections; i++)
-        free(control(i, "reset_stats"));
-    long rss_before = rss_kib(o.kumod_pid);
-    long anon_before = status_kib(o.kumod_pid, "RssAnon");
-    long file_before = status_kib(o.kumod_pid, "RssFile");
-    double cpu_before = cpu_s(o.kumod_pid);
-    char *metrics_before = request("kumo.v1.metrics.controllers", NULL, "", 5000);
-    double reconciles_before = 0;
-    for (const char *p = metrics_before; p && (p = strstr(p, "\"reconciles\":")) != NULL; p++)
-        reconciles_before += number_after(p, "reconciles");
-
-    /* The Infra: one group of `per` machines per connection. */
-    size_t cap = (size_t)o.connections * 200 + 256, at = 0;
-    char *infra = malloc(cap);
-    at += (size_t)snprintf(infra + at, cap - at,
-                           "{\"apiVersion\":\"kumo.dev/v1alpha1\",\"kind\":\"Infra\","
-                           "\"metadata\":{\"name\":\"bench\",\"namespace\":\"default\"},"
-                           "\"spec\":{\"groups\":[");
-    for (int i = 0; i < o.connections; i++)
-        at += (size_t)snprintf(infra + at, cap - at,
-                               "%s{\"name\":\"g%d\",\"size\":%d,\"connection\":\"c%d\","
-                               "\"instanceType\":\"t3.micro\",\"image\":\"ubuntu-22.04\"}",
-                               i ? "," : "", i, per, i);
-    snprintf(infra + at, cap - at, "]}}");
-    double t0 = now_s();
-    behind late = {o.connections, o.timeout_s, -1};
-    pthread_t late_thread;
-    int late_started = pthread_create(&late_thread, NULL, small_behind, &late) == 0;
-    char *reply = request("kumo.v1.api.apply.infras.default", NULL, infra, 10000);
-    free(infra);
-    if (reply == NULL || strstr(reply, "\"kind\":\"Status\"")) {
-        fprintf(stderr, "bench-converge: cannot create the Infra: %s\n", reply ? reply : "none");
+    outcome r = {.per = o.machines / o.connections};
+    o.machines = r.per * o.connections;
+    if (connections_create(&o) != 0)
         return 1;
-    }
-    free(reply);
-    double ready = 0, last_print = t0;
-    long peak_rss = rss_before;
-    while (ready < o.machines && now_s() - t0 < o.timeout_s) {
-        sleep_ms(100);
-        char *json = request("kumo.v1.api.get.infras.default", "bench", "", 10000);
-        ready = json ? last_number(json, "ready") : 0;
-        free(json);
-        long rss = rss_kib(o.kumod_pid);
-        if (rss > peak_rss)
-            peak_rss = rss;
-        if (now_s() - last_print >= 2) {
-            char *m = request("kumo.v1.metrics.controllers", NULL, "", 5000);
-            const char *mc = m ? strstr(m, "\"name\":\"machine\"") : NULL;
-            const char *ic = m ? strstr(m, "\"name\":\"infra\"") : NULL;
-            double cloud_calls = 0;
-            for (const char *p = m ? strstr(m, "\"connections\"") : NULL;
-                 p && (p = strstr(p, "\"calls\":")) != NULL; p++)
-                cloud_calls += number_after(p, "calls");
-            fprintf(stderr,
-                    "  %5.1f s: %.0f of %d running; machine controller: %.0f reconciles, queue "
-                    "%.0f, delayed %.0f, p50 %.0f ms, p99 %.0f ms; infra reconciles %.0f (p50 %.0f "
-                    "ms); cloud "
-                    "calls %.0f; kumod RSS %ld MiB, CPU %.1f s\n",
-                    now_s() - t0, ready < 0 ? 0 : ready, o.machines, number_after(mc, "reconciles"),
-                    number_after(mc, "queueDepth"), number_after(mc, "delayed"),
-                    number_after(mc, "latencyP50Ms"), number_after(mc, "latencyP99Ms"),
-                    number_after(ic, "reconciles"), number_after(ic, "latencyP50Ms"), cloud_calls,
-                    rss / 1024, cpu_s(o.kumod_pid) - cpu_before);
-            free(m);
-            last_print = now_s();
-        }
-    }
-    double elapsed = now_s() - t0;
-    int converged = ready >= o.machines;
-    if (late_started)
-        pthread_join(late_thread, NULL);
-    sleep_ms(200);
-    long rss_after = rss_kib(o.kumod_pid);
-    long anon_after = status_kib(o.kumod_pid, "RssAnon");
-    long file_after = status_kib(o.kumod_pid, "RssFile");
-    double cpu_after = cpu_s(o.kumod_pid);
-    char *metrics = request("kumo.v1.metrics.controllers", NULL, "", 5000);
-    double reconciles = -reconciles_before;
-    for (const char *p = metrics; p && (p = strstr(p, "\"reconciles\":")) != NULL; p++)
-        reconciles += number_after(p, "reconciles");
-
-    double calls = 0, creates = 0, observes = 0, throttled = 0, peak_qps = 0, peak_in_flight = 0;
-    for (int i = 0; i < o.connections; i++) {
-        char *stats = control(i, "stats");
-        if (stats == NULL)
-            continue;
-        calls += number_after(stats, "calls");
-        throttled += number_after(stats, "throttled");
-        double pq = number_after(stats, "peakQps"), pf = number_after(stats, "peakInFlight");
-        peak_qps = pq > peak_qps ? pq : peak_qps;
-        peak_in_flight = pf > peak_in_flight ? pf : peak_in_flight;
-        const char *by = strstr(stats, "\"byOp\"");
-        creates += number_after(by, "machine_create");
-        observes += number_after(by, "machine_observe");
-        free(stats);
-    }
-    /* Managed objects: Machines, 3 shared objects and a Connection per connection, the Infra;
-     * and the small Infras' (4 Machines, 2 Infras, 3 shared objects and a Connection). */
-    double objects = o.machines + 4.0 * o.connections + 1 + 10;
-    double lower = 2.0 * per / o.qps + o.boot_s + o.latency_ms / 1000.0;
-    /* Tighter: the last boots overlap the remaining observes when those take longer. */
-    double creates_s = per / o.qps, calls_s = 2.0 * per / o.qps;
-    double tight =
-        (calls_s > creates_s + o.boot_s ? calls_s : creates_s + o.boot_s) + o.latency_ms / 1000.0;
-    double bytes_per_object = (double)(rss_after - rss_before) * 1024.0 / objects;
-    double cpu = cpu_after - cpu_before;
-    printf("converge: %d machines over %d sim connections (latency %g+-%g ms, boot %g s, "
-           "%g QPS/burst %d/in flight %d per connection)\n",
-           o.machines, o.connections, o.latency_ms, o.jitter_ms, o.boot_s, o.qps, o.burst,
-           o.in_flight);
-    printf("  all Running after     %.2f s%s\n", elapsed, converged ? "" : " (NOT converged)");
-    printf("  lower bound           %.2f s = 2 calls x %d machines / %g QPS + %g s boot + %g ms "
-           "latency\n",
-           lower, per, o.qps, o.boot_s, o.latency_ms);
-    printf("  ratio                 %.3f\n", elapsed / lower);
-    printf("  tighter bound         %.2f s = max(2 x %d / %g, %d / %g + %g s boot) + %g ms latency "
-           "(boots overlap the later calls): ratio %.3f\n",
-           tight, per, o.qps, per, o.qps, o.boot_s, o.latency_ms, elapsed / tight);
-    printf(
-        "  cloud calls           %.0f (%.2f per machine: %.0f creates, %.0f observes), "
-        "throttled %.0f, peak %.0f/s per connection (limit %g + burst %d), peak in flight %.0f\n",
-        calls, calls / o.machines, creates, observes, throttled, peak_qps, o.qps, o.burst,
-        peak_in_flight);
-    printf("  kumod RSS             %ld -> %ld KiB (peak %ld), %.0f bytes per managed object "
-           "(%.0f objects)\n",
-           rss_before, rss_after, peak_rss, bytes_per_object, objects);
-    printf(
-        "    of which            heap and stacks (RssAnon) %ld -> %ld KiB: %.0f bytes per object;"
-        " mapped files (RssFile: the store's LMDB map) %ld -> %ld KiB: %.0f bytes per object\n",
-        anon_before, anon_after, (double)(anon_after - anon_before) * 1024.0 / objects, file_before,
-        file_after, (double)(file_after - file_before) * 1024.0 / objects);
-    printf("  kumod CPU             %.2f s for %.0f reconciles: %.0f us per reconcile; %.0f us per "
-           "machine\n",
-           cpu, reconciles, reconciles > 0 ? cpu * 1e6 / reconciles : 0, cpu * 1e6 / o.machines);
-    printf("  small Infra           2 machines on their own Connection: Ready after %.2f s alone, "
-           "%.2f s when made 3 s after the big one (ratio %.2f)\n",
-           small_alone, late.seconds, small_alone > 0 ? late.seconds / small_alone : 0);
-    printf("BENCH converge machines=%d connections=%d time_s=%.2f lower_bound_s=%.2f ratio=%.3f "
-           "bytes_per_object=%.0f anon_bytes_per_object=%.0f cpu_us_per_reconcile=%.0f "
-           "calls_per_machine=%.2f "
-           "throttled=%.0f peak_qps=%.0f ratio_tight=%.3f converged=%d small_alone_s=%.2f "
-           "small_behind_s=%.2f small_ratio=%.2f\n",
-           o.machines, o.connections, elapsed, lower, elapsed / lower, bytes_per_object,
-           (double)(anon_after - anon_before) * 1024.0 / objects,
-           reconciles > 0 ? cpu * 1e6 / reconciles : 0, calls / o.machines, throttled, peak_qps,
-           elapsed / tight, converged, small_alone, late.seconds,
-           small_alone > 0 ? late.seconds / small_alone : 0);
-    free(metrics);
-    free(metrics_before);
+    sleep_ms(500); /* let the probes' status writes settle before measuring */
+    r.small_alone = small_infra_s("small-alone", o.connections, 60);
+    if (measure(&o, &r) != 0)
+        return 1;
+    report_print(&o, &r);
     natsConnection_Destroy(nc);
     nats_Close();
     return 0;

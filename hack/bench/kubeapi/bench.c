@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../timing.h"
+#include "hack/bench/timing.h"
 
 #define GROUP_PATH "/apis/kumo.dev/v1alpha1/namespaces/default/"
 #define MACHINES   10000

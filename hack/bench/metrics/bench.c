@@ -24,13 +24,7 @@
 #include <unistd.h>
 
 #include "apis/kumo/v1alpha1/agent.pb-c.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "hack/bench/timing.h"
 
 /* utime+stime of a process in seconds, and its RSS in KiB. */
 static int proc_usage(int pid, double *cpu_s, long *rss_kib)
@@ -128,113 +122,148 @@ static size_t machine_pack(machine *m, uint8_t *buf, size_t cap)
     return n <= cap ? protobuf_c_message_pack(&m->report.base, buf) : 0;
 }
 
-int main(int argc, char **argv)
+typedef struct options {
+    const char *url, *user, *password;
+    int pid, machines, interval, hold;
+    double seconds;
+} options;
+
+static int parse(int argc, char **argv, options *o)
 {
-    const char *url = NULL, *user = NULL, *password = NULL;
-    int pid = 0, machines = 10000, interval = 10, hold = 0;
-    double seconds = 30;
-    static const struct option options[] = {
+    *o = (options){.machines = 10000, .interval = 10, .seconds = 30};
+    static const struct option table[] = {
         {"nats", 1, NULL, 'n'},      {"user", 1, NULL, 'u'},     {"password", 1, NULL, 'p'},
         {"kumod-pid", 1, NULL, 'k'}, {"machines", 1, NULL, 'm'}, {"interval", 1, NULL, 'i'},
         {"seconds", 1, NULL, 's'},   {"hold", 0, NULL, 'h'},     {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", table, NULL)) != -1) {
         switch (c) {
         case 'n':
-            url = optarg;
+            o->url = optarg;
             break;
         case 'u':
-            user = optarg;
+            o->user = optarg;
             break;
         case 'p':
-            password = optarg;
+            o->password = optarg;
             break;
         case 'k':
-            pid = atoi(optarg);
+            o->pid = (int)strtol(optarg, NULL, 10);
             break;
         case 'm':
-            machines = atoi(optarg);
+            o->machines = (int)strtol(optarg, NULL, 10);
             break;
         case 'i':
-            interval = atoi(optarg);
+            o->interval = (int)strtol(optarg, NULL, 10);
             break;
         case 's':
-            seconds = atof(optarg);
+            o->seconds = strtod(optarg, NULL);
             break;
         case 'h':
-            hold = 1;
+            o->hold = 1;
             break;
         default:
-            return 2;
+            return -1;
         }
     }
-    if (url == NULL || user == NULL || password == NULL || pid <= 0 || machines <= 0 ||
-        interval <= 0) {
+    if (o->url == NULL || o->user == NULL || o->password == NULL || o->pid <= 0 ||
+        o->machines <= 0 || o->interval <= 0) {
         fprintf(stderr, "usage: bench --nats URL --user U --password P --kumod-pid PID "
                         "[--machines N] [--interval S] [--seconds S] [--hold]\n");
-        return 2;
+        return -1;
     }
-    natsOptions *o = NULL;
-    natsConnection *nc = NULL;
-    natsOptions_Create(&o);
-    natsOptions_SetURL(o, url);
-    natsOptions_SetUserInfo(o, user, password);
-    natsOptions_SetIOBufSize(o, 1 << 20);
-    if (natsConnection_Connect(&nc, o) != NATS_OK) {
-        fprintf(stderr, "bench: cannot join the agent bus %s: %s\n", url, nats_GetLastError(NULL));
-        return 1;
+    return 0;
+}
+
+/* The fleet's publisher: each machine reports once per interval, spread over 10 ms ticks. */
+typedef struct fleet {
+    const options *o;
+    natsConnection *nc;
+    machine *machines;
+    long reports, measured;
+    int measuring;
+} fleet;
+
+/* Publishes the reports of the machines whose turn falls in tick `tick`. */
+static void fleet_tick(fleet *f, long tick)
+{
+    uint8_t buf[4096];
+    long per_tick = (long)((double)f->o->machines * 0.01 / f->o->interval + 0.5);
+    for (long k = 0; k < (per_tick > 0 ? per_tick : 1); k++) {
+        machine *m = &f->machines[(tick * per_tick + k) % f->o->machines];
+        size_t n = machine_pack(m, buf, sizeof(buf));
+        if (n && natsConnection_Publish(f->nc, m->subject, buf, (int)n) == NATS_OK) {
+            f->reports++;
+            f->measured += f->measuring;
+        }
     }
-    machine *fleet = calloc((size_t)machines, sizeof(*fleet));
-    if (fleet == NULL)
-        return 1;
-    for (int i = 0; i < machines; i++)
-        machine_init(&fleet[i], i, interval);
+}
+
+/* One interval of warm-up, then `seconds` measured: prints kumod's CPU and RSS figures once;
+ * with hold, keeps publishing until killed. */
+static void fleet_run(fleet *f)
+{
+    const options *o = f->o;
+    size_t samples_each = 1 + 8 + 9 + 2 * 2 + 6 * 2 + 6 * 2; /* as kumod counts them */
     double cpu0 = 0, cpu1 = 0;
     long rss_before = 0, rss_after = 0;
-    proc_usage(pid, &cpu0, &rss_before);
-    uint8_t buf[4096];
-    double start = now_s(), measure_from = start + interval, until = measure_from + seconds;
-    long reports = 0, measured = 0;
-    size_t samples_each = 1 + 8 + 9 + 2 * 2 + 6 * 2 + 6 * 2; /* as kumod counts them */
-    int measuring = 0, reported = 0;
+    proc_usage(o->pid, &cpu0, &rss_before);
+    double start = now_s(), measure_from = start + o->interval, until = measure_from + o->seconds;
+    int reported = 0;
     for (long tick = 0;; tick++) {
-        /* Tick every 10 ms: machines whose turn falls in it publish. */
         double t = start + tick * 0.01;
         while (now_s() < t)
             usleep(1000);
-        long per_tick = (long)((double)machines * 0.01 / interval + 0.5);
-        for (long k = 0; k < (per_tick > 0 ? per_tick : 1); k++) {
-            machine *m = &fleet[(tick * per_tick + k) % machines];
-            size_t n = machine_pack(m, buf, sizeof(buf));
-            if (n && natsConnection_Publish(nc, m->subject, buf, (int)n) == NATS_OK) {
-                reports++;
-                measured += measuring;
-            }
+        fleet_tick(f, tick);
+        if (!f->measuring && now_s() >= measure_from) {
+            natsConnection_FlushTimeout(f->nc, 5000);
+            proc_usage(o->pid, &cpu0, &rss_after);
+            f->measuring = 1;
         }
-        if (!measuring && now_s() >= measure_from) {
-            natsConnection_FlushTimeout(nc, 5000);
-            proc_usage(pid, &cpu0, &rss_after);
-            measuring = 1;
-        }
-        if (measuring && !reported && now_s() >= until) {
-            natsConnection_FlushTimeout(nc, 5000);
+        if (f->measuring && !reported && now_s() >= until) {
+            natsConnection_FlushTimeout(f->nc, 5000);
             usleep(200 * 1000); /* let kumod take what is in flight */
-            proc_usage(pid, &cpu1, &rss_after);
+            proc_usage(o->pid, &cpu1, &rss_after);
             double cpu = cpu1 - cpu0;
+            uint8_t buf[4096];
             printf("reports=%ld samples=%ld kumod_cpu_s=%.3f samples_per_core_s=%.0f "
                    "rss_kib_before=%ld rss_kib_after=%ld bytes_per_report=%zu\n",
-                   measured, measured * (long)samples_each, cpu,
-                   cpu > 0 ? (double)measured * (double)samples_each / cpu : 0, rss_before,
-                   rss_after, machine_pack(&fleet[0], buf, sizeof(buf)));
+                   f->measured, f->measured * (long)samples_each, cpu,
+                   cpu > 0 ? (double)f->measured * (double)samples_each / cpu : 0, rss_before,
+                   rss_after, machine_pack(&f->machines[0], buf, sizeof(buf)));
             fflush(stdout);
             reported = 1;
-            if (!hold)
-                break;
+            if (!o->hold)
+                return;
         }
     }
-    natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
-    free(fleet);
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (parse(argc, argv, &o) != 0)
+        return 2;
+    natsOptions *no = NULL;
+    fleet f = {.o = &o};
+    natsOptions_Create(&no);
+    natsOptions_SetURL(no, o.url);
+    natsOptions_SetUserInfo(no, o.user, o.password);
+    natsOptions_SetIOBufSize(no, 1 << 20);
+    if (natsConnection_Connect(&f.nc, no) != NATS_OK) {
+        fprintf(stderr, "bench: cannot join the agent bus %s: %s\n", o.url,
+                nats_GetLastError(NULL));
+        return 1;
+    }
+    f.machines = calloc((size_t)o.machines, sizeof(*f.machines));
+    if (f.machines == NULL)
+        return 1;
+    for (int i = 0; i < o.machines; i++)
+        machine_init(&f.machines[i], i, o.interval);
+    fleet_run(&f);
+    natsConnection_Destroy(f.nc);
+    natsOptions_Destroy(no);
+    free(f.machines);
     nats_Close();
     return 0;
 }
