@@ -152,6 +152,10 @@ int kubeapi_discovery_serve(kumo_kubeapi *s, struct evhttp_request *req, const c
         send_doc(req, &s->openapi_root, json);
     else if (strcmp(path, "/openapi/v3/apis/" KUMO_API_VERSION) == 0)
         send_doc(req, &s->openapi_group, json);
+    else if (strcmp(path, "/openapi/v2") == 0)
+        /* kubectl asks for it only when v3 is missing or incomplete; NotFound makes it go on */
+        kubeapi_send_error(req, KUMO_ERROR_NOT_FOUND,
+                           "OpenAPI v2 is not served: kumo publishes OpenAPI v3 (/openapi/v3)");
     else
         return 0;
     return 1;

@@ -33,8 +33,13 @@
 
 /* Idle keep-alive connections and silent watches are closed after this. */
 #define KUBEAPI_CONNECTION_TIMEOUT_S 600
-/* Bodies over this are refused by evhttp itself (413) before being read whole. */
-#define KUBEAPI_MAX_BODY (KUMO_APISERVER_MAX_REQUEST_BYTES + 1)
+/*
+ * Bodies over the API's limit (16 MiB) are read, dropped and answered with a
+ * 413 Status by on_request. libevent 2.1 has no hook before a body is read,
+ * so evhttp buffers a body whole; over this larger bound it stops buffering,
+ * drains the rest and answers 413 itself (an HTML body, docs/kubeapi.md).
+ */
+#define KUBEAPI_MAX_READ_BODY ((ev_ssize_t)KUMO_APISERVER_MAX_REQUEST_BYTES * 8)
 
 void kubeapi_send(struct evhttp_request *req, int code, const char *content_type, const void *body,
                   size_t len)
@@ -335,6 +340,16 @@ static void on_request(struct evhttp_request *req, void *arg)
                            "(<data-dir>/kubeconfig)");
         return;
     }
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t body_len = evbuffer_get_length(body);
+    if (body_len > KUMO_APISERVER_MAX_REQUEST_BYTES) {
+        evbuffer_drain(body, body_len);
+        kubeapi_send_error(req, KUMO_ERROR_TOO_LARGE,
+                           "Request entity too large: the body is %zu bytes, the limit is %zu "
+                           "(16 MiB)",
+                           body_len, (size_t)KUMO_APISERVER_MAX_REQUEST_BYTES);
+        return;
+    }
     int get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
     const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
     if (mount > 0)
@@ -450,7 +465,7 @@ kumo_error kumo_kubeapi_start(const kumo_kubeapi_options *options, kumo_kubeapi 
         kumo_diag_set(diag, err, "cannot create the HTTP server (libevent)");
         goto fail;
     }
-    evhttp_set_max_body_size(s->http, KUBEAPI_MAX_BODY);
+    evhttp_set_max_body_size(s->http, KUBEAPI_MAX_READ_BODY);
     /* A body over the limit is read and dropped before the 413, so the client
      * that is still sending gets the reply instead of a reset connection. */
     evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);

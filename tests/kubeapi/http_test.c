@@ -212,8 +212,25 @@ KUMO_TEST(bad_input_keeps_serving)
     huge[big - 1] = '}';
     kube_http(&env, "POST", NS_PATH, NULL, "application/json", NULL, huge, big, &r);
     KUMO_EXPECT_INT_EQ(r.code, 413);
+    KUMO_EXPECT_CONTAINS(r.content_type, "application/json");
+    KUMO_EXPECT_CONTAINS(r.body, "\"kind\":\"Status\"");
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"RequestEntityTooLarge\"");
+    KUMO_EXPECT_CONTAINS(r.body, "\"code\":413");
+    http_reply_fini(&r);
+    /* just over the limit: the same Status */
+    kube_http(&env, "PUT", NS_PATH "/a", NULL, "application/json", NULL, huge,
+              KUMO_APISERVER_MAX_REQUEST_BYTES + 1, &r);
+    KUMO_EXPECT_INT_EQ(r.code, 413);
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"RequestEntityTooLarge\"");
     http_reply_fini(&r);
     free(huge);
+    /* OpenAPI v2 is not served: a NotFound Status, from which clients fall back to v3 */
+    kube_http(&env, "GET", "/openapi/v2", NULL, NULL,
+              "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", NULL, 0, &r);
+    KUMO_EXPECT_INT_EQ(r.code, 404);
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"NotFound\"");
+    KUMO_EXPECT_CONTAINS(r.body, "/openapi/v3");
+    http_reply_fini(&r);
     kube_http(&env, "POST", NS_PATH, NULL, "application/json", NULL, "{\"kind\":", 8, &r);
     KUMO_EXPECT_INT_EQ(r.code, 400);
     KUMO_EXPECT_CONTAINS(r.body, "\"kind\":\"Status\"");
