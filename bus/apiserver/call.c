@@ -187,6 +187,11 @@ static void serve_patch(apiserver_reply *r, kumo_store *store)
     const char *name = required_name(r, "patch");
     if (name == NULL)
         return;
+    if (req->body_format == KUMO_CODEC_FORMAT_JSON && req->strategic && req->body_len > 0 &&
+        !(req->patch_flags & KUMO_STORE_PATCH_STATUS)) {
+        apiserver_strategic_patch(r, store);
+        return;
+    }
     if (req->body_format != KUMO_CODEC_FORMAT_JSON) {
         apiserver_reply_error(r, KUMO_ERROR_UNSUPPORTED,
                               "a patch is a JSON merge patch: send it with Content-Type: %s",

@@ -223,6 +223,18 @@ kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format f
 
 #define apiserver_encode_status kumo_apiserver_status_encode
 
+/* ---- strategic.c ---- */
+
+/*
+ * Applies a strategic merge patch to an object's value tree in place (lists
+ * with a merge key are merged item by item). Errors: INVALID_ARGUMENT (a
+ * directive kumo does not take, an item without its merge key), NOMEM.
+ */
+kumo_error apiserver_strategic_apply(const kumo_object_kind *kind, kumo_value **object,
+                                     const kumo_value *patch, kumo_diag *diag);
+/* The patch verb with a strategic merge patch body (request.strategic). */
+void apiserver_strategic_patch(apiserver_reply *r, kumo_store *store);
+
 /* ---- watch.c ---- */
 
 /* The watch verb: an EventList of the changes after request->resource_version. */

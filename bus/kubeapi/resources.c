@@ -9,6 +9,7 @@
  *   POST collection                create
  *   PUT name[/status]              update | status
  *   PATCH merge-patch+json         patch (of the status with /status)
+ *   PATCH strategic-merge-patch    patch, lists merged by their merge key
  *   PATCH apply-patch+yaml         apply (server-side apply, kumo's semantics)
  *   DELETE name                    delete (DeleteOptions body or query)
  */
@@ -200,6 +201,11 @@ static int choose_verb(const kubeapi_job *job, kumo_apiserver_request *r, kumo_d
             r->patch_flags = t->status ? KUMO_STORE_PATCH_STATUS : 0;
             return 0;
         }
+        if (content_is(type, "application/strategic-merge-patch+json") && !t->status) {
+            r->verb = KUMO_PROTOCOL_VERB_PATCH;
+            r->strategic = 1;
+            return 0;
+        }
         if (content_is(type, "application/apply-patch+yaml") && !t->status) {
             r->verb = KUMO_PROTOCOL_VERB_APPLY;
             r->body_format = KUMO_CODEC_FORMAT_YAML;
@@ -207,8 +213,9 @@ static int choose_verb(const kubeapi_job *job, kumo_apiserver_request *r, kumo_d
         }
         kumo_diag_set(diag, KUMO_ERROR_UNSUPPORTED,
                       "the patch type \"%s\" is not supported: use "
-                      "application/merge-patch+json or application/apply-patch+yaml "
-                      "(server-side apply, not on /status)",
+                      "application/merge-patch+json, application/strategic-merge-patch+json "
+                      "or application/apply-patch+yaml (server-side apply); only the first "
+                      "on /status",
                       type ? type : "");
         return -1;
     case EVHTTP_REQ_DELETE:
