@@ -3,8 +3,9 @@
  * asked-for format, record the code, and never let a write-only field out.
  *
  * Every object goes through apiserver_reply_object, which strips Credential
- * spec.data first; every encoded reply goes through apiserver_reply_body,
- * which enforces the transport's reply size limit.
+ * spec.data first (also from the copy kubectl's client-side apply keeps in
+ * the last-applied-configuration annotation); every encoded reply goes through
+ * apiserver_reply_body, which enforces the transport's reply size limit.
  */
 #include "bus/apiserver/internal.h"
 
@@ -15,10 +16,38 @@
 
 #include "apis/log/log.h"
 
+#define LAST_APPLIED_ANNOTATION "kubectl.kubernetes.io/last-applied-configuration"
+
+/* The annotation's JSON without spec.data; "" when it cannot be read (never the secret). */
+static void strip_last_applied(char **text)
+{
+    static const char no_data[] = "{\"spec\":{\"data\":null}}";
+    kumo_codec_decode_options options = {.lenient = 0, .max_bytes = APISERVER_MAX_REQUEST_BYTES};
+    kumo_value *applied = NULL, *patch = NULL;
+    kumo_codec_buffer out;
+    kumo_codec_buffer_init(&out);
+    int ok = kumo_codec_value_parse_json(*text, strlen(*text), &options, &applied, NULL) ==
+                 KUMO_ERROR_OK &&
+             kumo_codec_value_parse_json(no_data, strlen(no_data), &options, &patch, NULL) ==
+                 KUMO_ERROR_OK &&
+             kumo_codec_value_merge_patch(&applied, patch, NULL) == KUMO_ERROR_OK &&
+             kumo_codec_value_to_json(applied, 0, &out) == KUMO_ERROR_OK &&
+             kumo_codec_buffer_append(&out, "\n", 2) == KUMO_ERROR_OK; /* with its NUL */
+    if (kumo_codec_string_set(text, ok ? out.data : "") != KUMO_ERROR_OK && (*text)[0] != '\0')
+        (*text)[0] = '\0';
+    kumo_codec_value_destroy(applied);
+    kumo_codec_value_destroy(patch);
+    kumo_codec_buffer_fini(&out);
+}
+
 void kumo_apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object)
 {
     if (kind == NULL || !kind->write_only_spec || object == NULL)
         return;
+    Kumo__V1alpha1__ObjectMeta *meta = kumo_object_meta(object);
+    for (size_t i = 0; meta != NULL && i < meta->n_annotations; i++)
+        if (strcmp(meta->annotations[i]->key, LAST_APPLIED_ANNOTATION) == 0)
+            strip_last_applied(&meta->annotations[i]->value);
     ProtobufCMessage *spec = kumo_object_spec(object);
     if (spec == NULL)
         return;

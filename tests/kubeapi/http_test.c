@@ -177,8 +177,8 @@ KUMO_TEST(verbs_and_status)
     KUMO_EXPECT_INT_EQ(r.code, 200);
     KUMO_EXPECT_CONTAINS(r.body, "\"tier\":\"db\"");
     http_reply_fini(&r);
-    kube_http(&env, "PATCH", NS_PATH "/a", NULL, "application/strategic-merge-patch+json", NULL,
-              patch, strlen(patch), &r);
+    kube_http(&env, "PATCH", NS_PATH "/a", NULL, "application/json-patch+json", NULL, patch,
+              strlen(patch), &r);
     KUMO_EXPECT_INT_EQ(r.code, 415);
     http_reply_fini(&r);
     kube_http(&env, "GET", NS_PATH "?labelSelector=tier%3Ddb", NULL, NULL, NULL, NULL, 0, &r);
