@@ -93,12 +93,13 @@ kumo_error kubeapi_discovery_build(kumo_kubeapi *s, kumo_diag *diag)
     kubeapi_json_raw(&s->api_doc, "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],"
                                   "\"serverAddressByClientCIDRs\":[{\"clientCIDR\":\"0.0.0.0/0\","
                                   "\"serverAddress\":\"\"}]}");
-    kubeapi_json_raw(&s->core_resources,
-                     "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
-                     "{\"name\":\"namespaces\",\"singularName\":\"namespace\",\"namespaced\":"
-                     "false,\"kind\":\"Namespace\",\"verbs\":[\"get\",\"list\"],\"shortNames\":"
-                     "[\"ns\"]},{\"name\":\"events\",\"singularName\":\"event\",\"namespaced\":"
-                     "true,\"kind\":\"Event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]}]}");
+    kubeapi_json_raw(
+        &s->core_resources,
+        "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+        "{\"name\":\"namespaces\",\"singularName\":\"namespace\",\"namespaced\":"
+        "false,\"kind\":\"Namespace\",\"verbs\":[\"get\",\"list\"],\"shortNames\":"
+        "[\"ns\"]},{\"name\":\"events\",\"singularName\":\"event\",\"namespaced\":"
+        "true,\"kind\":\"Event\",\"verbs\":[\"list\",\"watch\"],\"shortNames\":[\"ev\"]}]}");
     const char *group_fmt = "{\"name\":\"%s\",\"versions\":[{\"groupVersion\":\"%s\",\"version\":"
                             "\"v1alpha1\"}],\"preferredVersion\":{\"groupVersion\":\"%s\","
                             "\"version\":\"v1alpha1\"}}";

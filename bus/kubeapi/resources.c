@@ -467,6 +467,15 @@ static int involved_matches(const ProtobufCMessage *event, const char *selector)
     return 1;
 }
 
+void kubeapi_core_event_shape(ProtobufCMessage *event)
+{
+    Kumo__V1alpha1__RecordedEvent *e = (Kumo__V1alpha1__RecordedEvent *)event;
+    kumo_codec_string_set(&e->api_version, "v1"); /* the core/v1 shape, served as such */
+    Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(event);
+    if (m != NULL)
+        m->generation = 0; /* an int64 kumo writes as a string, which Go's decoder refuses */
+}
+
 static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag)
 {
     const kumo_object_kind *kind = kumo_object_kind_lookup("Event");
@@ -482,21 +491,33 @@ static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag
         fail(job, diag);
         return;
     }
+    /* keep the matching items (in place), in the core/v1 shape */
+    size_t n = 0;
+    for (size_t i = 0; i < result.count; i++) {
+        ProtobufCMessage *item = result.items[i];
+        result.items[i] = NULL;
+        if (involved_matches(item, fields)) {
+            kubeapi_core_event_shape(item);
+            result.items[n++] = item;
+        } else {
+            kumo_object_destroy(item);
+        }
+    }
+    result.count = n;
     job->code = 200;
+    if (kubeapi_wants_table(job->accept)) {
+        if (kubeapi_table_encode(kind, result.items, n, result.revision, NULL, 1, &job->out,
+                                 diag) != KUMO_ERROR_OK)
+            fail(job, diag);
+        kumo_store_list_result_fini(&result);
+        return;
+    }
     kubeapi_json_format(&job->out,
                         "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":"
                         "{\"resourceVersion\":\"%lld\"},\"items\":[",
                         (long long)result.revision);
-    int n = 0;
-    for (size_t i = 0; i < result.count; i++) {
-        if (!involved_matches(result.items[i], fields))
-            continue;
-        Kumo__V1alpha1__RecordedEvent *e = (Kumo__V1alpha1__RecordedEvent *)result.items[i];
-        kumo_codec_string_set(&e->api_version, "v1"); /* the core/v1 shape, served as such */
-        Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(result.items[i]);
-        if (m != NULL)
-            m->generation = 0; /* an int64 kumo writes as a string, which Go's decoder refuses */
-        if (n++ > 0)
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
             kubeapi_json_raw(&job->out, ",");
         kubeapi_object_encode(result.items[i], &job->out, NULL);
     }

@@ -96,6 +96,13 @@ const char *kubeapi_query(const char *query, const char *key, char *buf, size_t 
     return result;
 }
 
+int kubeapi_query_true(const char *query, const char *key)
+{
+    char v[16];
+    return kubeapi_query(query, key, v, sizeof(v)) != NULL &&
+           (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
 int kubeapi_wants_table(const char *accept)
 {
     return accept != NULL && strstr(accept, KUBEAPI_TABLE_ACCEPT) != NULL;
@@ -254,12 +261,19 @@ static int find_mount(const kumo_kubeapi *s, const char *path)
 
 /* The core/v1 paths kumo serves: namespaces (in use) and events (kumo's recorded Events). */
 static int serve_core(kumo_kubeapi *s, struct evhttp_request *req, const char *path,
-                      const char *query)
+                      const char *query, const char *accept)
 {
     if (strncmp(path, "/api/v1/", 8) != 0)
         return 0;
     size_t len = strlen(path);
     int events = len >= 7 && strcmp(path + len - 7, "/events") == 0;
+    if (events && kubeapi_query_true(query, "watch")) {
+        kubeapi_target t = {.kind = kumo_object_kind_lookup("Event"), .core = 1};
+        if (strncmp(path, "/api/v1/namespaces/", 19) == 0)
+            snprintf(t.ns, sizeof(t.ns), "%.*s", (int)strcspn(path + 19, "/"), path + 19);
+        kubeapi_watch_start(s, req, &t, query, accept);
+        return 1;
+    }
     if (events) {
         kubeapi_job *job = job_new(req, path, query);
         if (job != NULL) {
@@ -310,10 +324,8 @@ static void serve_resource(kumo_kubeapi *s, struct evhttp_request *req, const ch
         kumo_diag_fini(&diag);
         return;
     }
-    char watch[16];
     if (evhttp_request_get_command(req) == EVHTTP_REQ_GET && target.name[0] == '\0' &&
-        kubeapi_query(query, "watch", watch, sizeof(watch)) != NULL &&
-        (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0)) {
+        kubeapi_query_true(query, "watch")) {
         kubeapi_watch_start(s, req, &target, query, accept);
         return;
     }
@@ -356,7 +368,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         serve_mount(s, req, mount, path);
     else if (get && kubeapi_discovery_serve(s, req, path, accept))
         return;
-    else if (get && serve_core(s, req, path, query))
+    else if (get && serve_core(s, req, path, query, accept))
         return;
     else
         serve_resource(s, req, path, query, accept);

@@ -154,6 +154,40 @@ KUMO_TEST(kubectl_session)
     kube_user_stop(&u);
 }
 
+/*
+ * core/v1 events can be watched: once `kubectl get events -w` has listed what
+ * is there, scaling the Infra records an Event that arrives through the watch.
+ */
+static void watch_events(const kube_user *u)
+{
+    char file[400], pid[400], cmd[1024];
+    snprintf(file, sizeof(file), "%s/events.out", u->dir);
+    snprintf(pid, sizeof(pid), "%s/events.pid", u->dir);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 200 kubectl get events -w > %s 2>&1 < /dev/null & echo $! > %s", file, pid);
+    KUMO_REQUIRE_INT_EQ(kube_sh(u, NULL, "%s", cmd), 0);
+    snprintf(cmd, sizeof(cmd), "cat %s", file);
+    if (!kube_sh_until(u, "MachinesCreated", 60, cmd)) {
+        char *seen = must(u, cmd);
+        fprintf(stderr, "kubectl get events -w wrote:\n%s\n", seen);
+        free(seen);
+        KUMO_REQUIRE(0);
+    }
+    snprintf(cmd, sizeof(cmd), "wc -l < %s", file);
+    char *count = must(u, cmd);
+    int before = (int)strtol(count, NULL, 10);
+    free(count);
+    free(must(u, "kubectl patch infra hello --type merge -p "
+                 "'{\"spec\":{\"groups\":[{\"name\":\"front\",\"size\":3,\"connection\":"
+                 "\"aws-use1\",\"instanceType\":\"t3.small\",\"image\":\"ubuntu-22.04\"},"
+                 "{\"name\":\"workers\",\"size\":3,\"image\":\"ubuntu-22.04\",\"placement\":"
+                 "{\"vcpuMin\":2,\"memoryMibMin\":4096,\"maxPricePerHour\":0.15,\"preference\":"
+                 "\"Cost\",\"spreadConnections\":2}}]}}'"));
+    snprintf(cmd, sizeof(cmd), "test $(wc -l < %s) -gt %d && echo grown", file, before);
+    KUMO_EXPECT(kube_sh_until(u, "grown", 120, cmd));
+    kube_sh(u, NULL, "kill $(cat %s) || true", pid);
+}
+
 KUMO_TEST(kubectl_watch_wait_delete)
 {
     kube_user u;
@@ -167,6 +201,7 @@ KUMO_TEST(kubectl_watch_wait_delete)
     /* describe shows the Events kumo recorded for the object (core/v1 events) */
     expect_output(&u, "kubectl describe infra hello", "MachinesCreated");
     expect_output(&u, "kubectl get events -o json", "\"kind\": \"Infra\"");
+    watch_events(&u);
     /* a watch through kubectl sees a change made through kumoctl */
     char watch_file[400], pid_file[400];
     snprintf(watch_file, sizeof(watch_file), "%s/watch.out", u.dir);
