@@ -48,9 +48,9 @@ const char *kumo_apiserver_list_merge_key(const ProtobufCFieldDescriptor *field)
     return f != NULL && f->type == PROTOBUF_C_TYPE_STRING ? key : NULL;
 }
 
-/* ---- small value-tree edits ---- */
+/* ---- small value-tree edits (internal.h) ---- */
 
-static void member_remove(kumo_value *object, size_t i)
+void apiserver_value_remove(kumo_value *object, size_t i)
 {
     free(object->members[i].key);
     kumo_codec_value_destroy(object->members[i].value);
@@ -59,7 +59,7 @@ static void member_remove(kumo_value *object, size_t i)
     object->count--;
 }
 
-static long member_index(const kumo_value *object, const char *key)
+long apiserver_value_index(const kumo_value *object, const char *key)
 {
     for (size_t i = 0; i < object->count; i++)
         if (strcmp(object->members[i].key, key) == 0)
@@ -74,7 +74,7 @@ static void strip_directives(kumo_value *v)
         return;
     for (size_t i = v->type == KUMO_VALUE_OBJECT ? v->count : 0; i-- > 0;) {
         if (v->members[i].key[0] == '$')
-            member_remove(v, i);
+            apiserver_value_remove(v, i);
         else
             strip_directives(v->members[i].value);
     }
@@ -90,7 +90,7 @@ static kumo_value *clone_clean(const kumo_value *v)
     return c;
 }
 
-static kumo_value *value_new(kumo_value_type type)
+kumo_value *apiserver_value_new(kumo_value_type type)
 {
     kumo_value *v = calloc(1, sizeof(*v));
     if (v != NULL)
@@ -99,7 +99,7 @@ static kumo_value *value_new(kumo_value_type type)
 }
 
 /* *slot takes value (owned); NULL value means out of memory. */
-static kumo_error slot_set(kumo_value **slot, kumo_value *value)
+kumo_error apiserver_value_set(kumo_value **slot, kumo_value *value)
 {
     if (value == NULL)
         return KUMO_ERROR_NOMEM;
@@ -109,9 +109,9 @@ static kumo_error slot_set(kumo_value **slot, kumo_value *value)
 }
 
 /* The member slot for key, added (null) when absent; NULL when out of memory. */
-static kumo_value **member_slot(kumo_value *object, const char *key)
+kumo_value **apiserver_value_slot(kumo_value *object, const char *key)
 {
-    long i = member_index(object, key);
+    long i = apiserver_value_index(object, key);
     if (i >= 0)
         return &object->members[i].value;
     kumo_value_member *grown = realloc(object->members, (object->count + 1) * sizeof(*grown));
@@ -125,14 +125,14 @@ static kumo_value **member_slot(kumo_value *object, const char *key)
     return &grown[object->count++].value;
 }
 
-static const char *text_of(const kumo_value *v)
+const char *apiserver_value_text(const kumo_value *v)
 {
     return v != NULL && v->type == KUMO_VALUE_STRING ? v->text : NULL;
 }
 
 static const char *directive(const kumo_value *patch)
 {
-    return text_of(kumo_codec_value_get(patch, "$patch"));
+    return apiserver_value_text(kumo_codec_value_get(patch, "$patch"));
 }
 
 /* ---- the patch ---- */
@@ -148,7 +148,7 @@ static kumo_error apply_object(strategic *s, kumo_value **target, const kumo_val
 static long item_index(const kumo_value *list, const char *key, const char *want)
 {
     for (size_t i = 0; i < list->count; i++) {
-        const char *have = text_of(kumo_codec_value_get(list->items[i], key));
+        const char *have = apiserver_value_text(kumo_codec_value_get(list->items[i], key));
         if (have != NULL && strcmp(have, want) == 0)
             return (long)i;
     }
@@ -162,7 +162,7 @@ static void reorder(kumo_value *list, const char *key, const kumo_value *order)
         return;
     size_t placed = 0;
     for (size_t o = 0; o < order->count; o++) {
-        const char *want = text_of(kumo_codec_value_get(order->items[o], key));
+        const char *want = apiserver_value_text(kumo_codec_value_get(order->items[o], key));
         long i = want != NULL ? item_index(list, key, want) : -1;
         if (i < (long)placed)
             continue;
@@ -190,12 +190,12 @@ static kumo_error apply_list(strategic *s, kumo_value **target, const kumo_value
 {
     const char *key = kumo_apiserver_list_merge_key(f);
     if ((*target == NULL || (*target)->type != KUMO_VALUE_ARRAY) &&
-        slot_set(target, value_new(KUMO_VALUE_ARRAY)) != KUMO_ERROR_OK)
+        apiserver_value_set(target, apiserver_value_new(KUMO_VALUE_ARRAY)) != KUMO_ERROR_OK)
         return KUMO_ERROR_NOMEM;
     kumo_value *list = *target;
     for (size_t n = 0; n < patch->count; n++) {
         const kumo_value *p = patch->items[n];
-        const char *want = text_of(kumo_codec_value_get(p, key));
+        const char *want = apiserver_value_text(kumo_codec_value_get(p, key));
         if (p->type != KUMO_VALUE_OBJECT || want == NULL)
             return kumo_diag_set(s->diag, KUMO_ERROR_INVALID_ARGUMENT,
                                  "strategic merge patch: %s[%zu] needs its merge key \"%s\" (a "
@@ -233,12 +233,12 @@ static kumo_error apply_member(strategic *s, kumo_value *object, const char *key
 {
     const ProtobufCFieldDescriptor *f = d ? kumo_codec_field_find(d, key, strlen(key)) : NULL;
     if (value->type == KUMO_VALUE_NULL) {
-        long i = member_index(object, key);
+        long i = apiserver_value_index(object, key);
         if (i >= 0)
-            member_remove(object, (size_t)i);
+            apiserver_value_remove(object, (size_t)i);
         return KUMO_ERROR_OK;
     }
-    kumo_value **slot = member_slot(object, key);
+    kumo_value **slot = apiserver_value_slot(object, key);
     if (slot == NULL)
         return KUMO_ERROR_NOMEM;
     size_t len = strlen(s->path);
@@ -255,7 +255,7 @@ static kumo_error apply_member(strategic *s, kumo_value *object, const char *key
                 : NULL;
         err = apply_object(s, slot, value, sub);
     } else {
-        err = slot_set(slot, clone_clean(value));
+        err = apiserver_value_set(slot, clone_clean(value));
     }
     s->path[len] = '\0';
     return err;
@@ -266,16 +266,16 @@ static kumo_error apply_object(strategic *s, kumo_value **target, const kumo_val
 {
     const char *what = directive(patch);
     if (what != NULL && strcmp(what, "replace") == 0)
-        return slot_set(target, clone_clean(patch));
+        return apiserver_value_set(target, clone_clean(patch));
     if (what != NULL && strcmp(what, "delete") == 0)
-        return slot_set(target, value_new(KUMO_VALUE_NULL));
+        return apiserver_value_set(target, apiserver_value_new(KUMO_VALUE_NULL));
     if (what != NULL && strcmp(what, "merge") != 0)
         return kumo_diag_set(s->diag, KUMO_ERROR_INVALID_ARGUMENT,
                              "strategic merge patch: \"$patch\": \"%s\" at %s: use merge, "
                              "replace or delete",
                              what, s->path[0] ? s->path : "the top");
     if ((*target == NULL || (*target)->type != KUMO_VALUE_OBJECT) &&
-        slot_set(target, value_new(KUMO_VALUE_OBJECT)) != KUMO_ERROR_OK)
+        apiserver_value_set(target, apiserver_value_new(KUMO_VALUE_OBJECT)) != KUMO_ERROR_OK)
         return KUMO_ERROR_NOMEM;
     for (size_t i = 0; i < patch->count; i++) {
         const char *key = patch->members[i].key;

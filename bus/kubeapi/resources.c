@@ -337,12 +337,24 @@ void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_re
         return;
     }
     char labels[KUBEAPI_MAX_HEADERS], fields[KUBEAPI_MAX_HEADERS], limit[32],
-        cont[KUBEAPI_MAX_HEADERS], policy[32];
+        cont[KUBEAPI_MAX_HEADERS], policy[32], manager[256];
     delete_options del = {{0}, {0}, {0}};
     r.label_selector = kubeapi_query(job->query, "labelSelector", labels, sizeof(labels));
     r.field_selector = kubeapi_query(job->query, "fieldSelector", fields, sizeof(fields));
     r.limit = kubeapi_query(job->query, "limit", limit, sizeof(limit));
     r.continue_token = kubeapi_query(job->query, "continue", cont, sizeof(cont));
+    r.field_manager = kubeapi_query(job->query, "fieldManager", manager, sizeof(manager));
+    r.force = kubeapi_query_true(job->query, "force");
+    r.managed_fields = 1;
+    if (r.verb == KUMO_PROTOCOL_VERB_APPLY && (r.field_manager == NULL || manager[0] == '\0')) {
+        kumo_diag_add_cause(diag, KUMO_CAUSE_REQUIRED, "fieldManager", NULL,
+                            "is required for apply patch");
+        kumo_diag_set(diag, KUMO_ERROR_INVALID,
+                      "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                      "is required for apply patch");
+        fail(job, diag);
+        return;
+    }
     if (r.verb == KUMO_PROTOCOL_VERB_DELETE) {
         if (parse_delete_body(job, &del, diag) != 0) {
             fail(job, diag);

@@ -95,7 +95,7 @@ KUMO_TEST(discovery_and_auth)
     http_reply_fini(&r);
     kube_http(&env, "GET", "/openapi/v3/apis/kumo.dev/v1alpha1", NULL, NULL, NULL, NULL, 0, &r);
     KUMO_EXPECT_CONTAINS(r.body, "application/apply-patch+yaml");
-    KUMO_EXPECT(strstr(r.body, "strategic-merge-patch") == NULL);
+    KUMO_EXPECT_CONTAINS(r.body, "application/strategic-merge-patch+json");
     KUMO_EXPECT_CONTAINS(r.body, "\"name\":\"fieldValidation\"");
     /* descriptions come from the .proto comments */
     KUMO_EXPECT_CONTAINS(r.body, "CIDR of the Network made on each connection");
