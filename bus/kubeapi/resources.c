@@ -303,6 +303,46 @@ static void encode_table(kubeapi_job *job, kumo_apiserver_response *resp)
     }
 }
 
+/*
+ * Clients that read an object and write it back (client-go's Get then Update)
+ * send metadata.managedFields, which only the server writes: it is dropped
+ * from the bodies of create, update and apply (re-encoded as JSON into out).
+ */
+static kumo_error without_managed_fields(kumo_apiserver_request *r, kumo_codec_buffer *out,
+                                         kumo_diag *diag)
+{
+    int object_body = r->verb == KUMO_PROTOCOL_VERB_CREATE ||
+                      r->verb == KUMO_PROTOCOL_VERB_UPDATE || r->verb == KUMO_PROTOCOL_VERB_APPLY;
+    if (!object_body || r->body_len == 0 || strstr(r->body, "managedFields") == NULL)
+        return KUMO_ERROR_OK;
+    kumo_codec_decode_options options = {.max_bytes = KUMO_APISERVER_MAX_REQUEST_BYTES};
+    kumo_value **docs = NULL, *root = NULL;
+    size_t count = 0;
+    kumo_error err =
+        r->body_format == KUMO_CODEC_FORMAT_YAML
+            ? kumo_codec_value_parse_yaml(r->body, r->body_len, &options, &docs, &count, diag)
+            : kumo_codec_value_parse_json(r->body, r->body_len, &options, &root, diag);
+    if (err != KUMO_ERROR_OK)
+        return KUMO_ERROR_OK; /* the verb reports the syntax error */
+    kumo_value *doc = docs != NULL && count == 1 ? docs[0] : root;
+    kumo_value *meta = (kumo_value *)kumo_codec_value_get(doc, "metadata");
+    static const char patch_text[] = "{\"managedFields\":null}";
+    kumo_value *patch = NULL;
+    if (meta != NULL &&
+        kumo_codec_value_parse_json(patch_text, sizeof(patch_text) - 1, &options, &patch, diag) ==
+            KUMO_ERROR_OK &&
+        kumo_codec_value_merge_patch(&meta, patch, diag) == KUMO_ERROR_OK &&
+        kumo_codec_value_to_json(doc, 0, out) == KUMO_ERROR_OK) {
+        r->body = out->data;
+        r->body_len = out->len;
+        r->body_format = KUMO_CODEC_FORMAT_JSON;
+    }
+    kumo_codec_value_destroy(patch);
+    kumo_codec_value_destroy(root);
+    kumo_codec_value_array_destroy(docs, count);
+    return err;
+}
+
 static void fail(kubeapi_job *job, const kumo_diag *diag)
 {
     job->reply_type = "application/json";
@@ -371,7 +411,15 @@ void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_re
                  r.verb == KUMO_PROTOCOL_VERB_LIST_ALL) &&
                 kubeapi_wants_table(job->accept);
     r.objects = table;
+    kumo_codec_buffer plain;
+    kumo_codec_buffer_init(&plain);
+    if (without_managed_fields(&r, &plain, diag) != KUMO_ERROR_OK) {
+        kumo_codec_buffer_fini(&plain);
+        fail(job, diag);
+        return;
+    }
     kumo_apiserver_call(s->store, &r, resp);
+    kumo_codec_buffer_fini(&plain);
     job->code = resp->code;
     if (table && resp->code < 300)
         encode_table(job, resp);

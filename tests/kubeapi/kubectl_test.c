@@ -63,8 +63,10 @@ static void expect_output(const kube_user *u, const char *cmd, const char *text)
 static void apply_examples_twice(const kube_user *u, const char *examples)
 {
     char cmd[1024];
-    static const char list_rv[] = "kubectl get credentials -o "
-                                  "jsonpath='{range .items[*]}{.metadata.resourceVersion} {end}'";
+    /* the Credentials of examples/ (controllers may make others meanwhile) */
+    static const char list_rv[] = "kubectl get credentials aws-real-account sim-production "
+                                  "sim-account -o jsonpath='{range "
+                                  ".items[*]}{.metadata.resourceVersion} {end}'";
     const char *sets[] = {"ls *.yaml | grep -v '^migration'", "ls migration*.yaml"};
     for (int set = 0; set < 2; set++) {
         snprintf(cmd, sizeof(cmd),
@@ -90,6 +92,41 @@ static void apply_examples_twice(const kube_user *u, const char *examples)
         free(rv_before);
         free(rv_after);
     }
+}
+
+/*
+ * Server-side apply keeps field ownership: the same apply again writes
+ * nothing; another manager changing a field kubectl owns fails with the
+ * conflict until --force-conflicts.
+ */
+static void server_side_apply(const kube_user *u)
+{
+    char cmd[1024];
+    static const char rv[] = "kubectl get keypair made-by-kubectl -o "
+                             "jsonpath='{.metadata.resourceVersion}'";
+    char *before = must(u, rv);
+    snprintf(cmd, sizeof(cmd), "kubectl apply --server-side -f %s/kp.yaml", u->dir);
+    expect_output(u, cmd, "serverside-applied");
+    char *after = must(u, rv);
+    KUMO_EXPECT_STR_EQ(before, after);
+    free(before);
+    free(after);
+    expect_output(u, "kubectl get keypair made-by-kubectl -o yaml --show-managed-fields",
+                  "manager: kubectl");
+    snprintf(cmd, sizeof(cmd),
+             "sed 's/test$/other/' %s/kp.yaml > %s/kp2.yaml && kubectl apply --server-side "
+             "--field-manager other -f %s/kp2.yaml",
+             u->dir, u->dir, u->dir);
+    char *out = NULL;
+    KUMO_EXPECT_INT_NE(kube_sh(u, &out, "%s", cmd), 0);
+    KUMO_EXPECT_CONTAINS(out, "conflict with \"kubectl\": .spec.publicKey");
+    free(out);
+    snprintf(cmd, sizeof(cmd),
+             "kubectl apply --server-side --field-manager other --force-conflicts -f %s/kp2.yaml",
+             u->dir);
+    expect_output(u, cmd, "serverside-applied");
+    same_output(u, "kubectl get keypair made-by-kubectl -o jsonpath='{.spec.publicKey}'",
+                "echo -n 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB other'");
 }
 
 KUMO_TEST(kubectl_session)
@@ -135,6 +172,7 @@ KUMO_TEST(kubectl_session)
     expect_output(&u, cmd, "unchanged");
     snprintf(cmd, sizeof(cmd), "kubectl apply --server-side -f %s/kp.yaml", u.dir);
     expect_output(&u, cmd, "serverside-applied");
+    server_side_apply(&u);
     expect_output(&u,
                   "kubectl patch infra shop --type merge -p '{\"metadata\":{\"labels\":"
                   "{\"patched\":\"yes\"}}}'",
