@@ -233,6 +233,8 @@ kumo_error apiserver_value_set(kumo_value **slot, kumo_value *value);
 kumo_value **apiserver_value_slot(kumo_value *object, const char *key);
 long apiserver_value_index(const kumo_value *object, const char *key); /* -1: none */
 void apiserver_value_remove(kumo_value *object, size_t i);
+/* Appends item (owned; NULL means out of memory) to an array: NOMEM or OK. */
+kumo_error apiserver_value_append(kumo_value *list, kumo_value *item);
 const char *apiserver_value_text(const kumo_value *v); /* a string's text, else NULL */
 
 /*

@@ -374,16 +374,7 @@ static kumo_error record(kumo_value *entries, const char *manager, kumo_value *s
         }
         return apiserver_value_set(&entries->items[e], entry_new(manager, set));
     }
-    kumo_value *entry = entry_new(manager, set);
-    kumo_value **grown =
-        entry ? realloc(entries->items, (entries->count + 1) * sizeof(*grown)) : NULL;
-    if (grown == NULL) {
-        kumo_codec_value_destroy(entry);
-        return KUMO_ERROR_NOMEM;
-    }
-    entries->items = grown;
-    grown[entries->count++] = entry;
-    return KUMO_ERROR_OK;
+    return apiserver_value_append(entries, entry_new(manager, set));
 }
 
 kumo_error apiserver_managed_apply(ProtobufCMessage *manifest, const ProtobufCMessage *stored,

@@ -173,7 +173,7 @@ static void reorder(kumo_value *list, const char *key, const kumo_value *order)
     }
 }
 
-static kumo_error list_append(kumo_value *list, kumo_value *item)
+kumo_error apiserver_value_append(kumo_value *list, kumo_value *item)
 {
     kumo_value **grown = item ? realloc(list->items, (list->count + 1) * sizeof(*grown)) : NULL;
     if (grown == NULL) {
@@ -212,7 +212,7 @@ static kumo_error apply_list(strategic *s, kumo_value **target, const kumo_value
                 list->count--;
             }
         } else if (i < 0) {
-            err = list_append(list, clone_clean(p));
+            err = apiserver_value_append(list, clone_clean(p));
         } else {
             size_t len = strlen(s->path);
             snprintf(s->path + len, sizeof(s->path) - len, "[%s=%s]", key, want);
