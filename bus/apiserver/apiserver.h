@@ -55,6 +55,10 @@ typedef struct kumo_apiserver_request {
     kumo_codec_format body_format;  /* JSON for a merge patch */
     kumo_codec_format reply_format; /* of the reply body */
     unsigned patch_flags;           /* patch: KUMO_STORE_PATCH_STATUS */
+    int strategic;             /* patch: the body is a strategic merge patch (not on the status) */
+    const char *field_manager; /* apply: who applies (NULL or "": "kumoctl") */
+    int force;                 /* apply: take over fields other managers own */
+    int managed_fields;        /* 1: JSON objects show metadata.managedFields (HTTPS) */
     /* 1: hand back objects (response.object, response.list) instead of
      * encoding them; failures are still encoded Status bodies. */
     int objects;
@@ -86,7 +90,23 @@ void kumo_apiserver_response_fini(kumo_apiserver_response *response);
 void kumo_apiserver_call(kumo_store *store, const kumo_apiserver_request *request,
                          kumo_apiserver_response *response);
 
-/* Removes what a write-only kind must never return (Credential spec.data). */
+/*
+ * The merge key of a list field under a strategic merge patch: "name" for a
+ * list of messages that have one ("uid" for ownerReferences), NULL for a list
+ * that is replaced whole. The HTTPS front door publishes the same keys in its
+ * OpenAPI document, so that kubectl computes its patches with them.
+ */
+const char *kumo_apiserver_list_merge_key(const ProtobufCFieldDescriptor *field);
+/* 1 when a message field is a protobuf map (map<K, V>, a JSON object). */
+int kumo_apiserver_field_is_map(const ProtobufCFieldDescriptor *field);
+
+/* The annotation that keeps an object's managed fields (shown as metadata.managedFields). */
+#define KUMO_APISERVER_MANAGED_ANNOTATION "kumo.dev/managed-fields"
+/* The manager of an apply that names none: kumo's own NATS API (kumoctl). */
+#define KUMO_APISERVER_DEFAULT_MANAGER "kumoctl"
+
+/* Removes what a write-only kind must never return (Credential spec.data) and the
+ * managed-fields annotation of every kind. */
 void kumo_apiserver_strip(const kumo_object_kind *kind, ProtobufCMessage *object);
 
 /*

@@ -118,6 +118,49 @@ static const char *required_name(apiserver_reply *r, const char *verb)
 
 typedef enum write_verb { WRITE_CREATE, WRITE_UPDATE, WRITE_STATUS, WRITE_APPLY } write_verb;
 
+#define APPLY_RETRIES 8
+
+/*
+ * Apply with field ownership: reads the object, records the manager's fields
+ * (a CONFLICT there is the answer), and applies at the revision read, again
+ * from a fresh read when another write came first (unless the manifest names
+ * its own resourceVersion: that precondition is the client's).
+ */
+static kumo_error apply_managed(kumo_store *store, const kumo_apiserver_request *req,
+                                ProtobufCMessage *object, ProtobufCMessage **out, int *created,
+                                kumo_diag *diag)
+{
+    const char *manager =
+        present(req->field_manager) ? req->field_manager : KUMO_APISERVER_DEFAULT_MANAGER;
+    Kumo__V1alpha1__ObjectMeta *meta = kumo_object_meta_ensure(object);
+    if (meta == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
+    int precondition = present(meta->resource_version);
+    kumo_error err = KUMO_ERROR_CONFLICT;
+    for (int attempt = 0; err == KUMO_ERROR_CONFLICT && attempt < APPLY_RETRIES; attempt++) {
+        kumo_diag_fini(diag);
+        ProtobufCMessage *live = NULL;
+        err = kumo_store_get(store, req->kind, meta->namespace_, kumo_object_name(object), &live,
+                             NULL, diag);
+        if (err == KUMO_ERROR_NOT_FOUND) {
+            kumo_diag_fini(diag);
+            err = KUMO_ERROR_OK;
+        }
+        if (err == KUMO_ERROR_OK)
+            err = apiserver_managed_apply(object, live, manager, req->force, diag);
+        if (err == KUMO_ERROR_OK && !precondition)
+            err = kumo_codec_string_set(&meta->resource_version,
+                                        live ? kumo_object_meta(live)->resource_version : "");
+        kumo_object_destroy(live);
+        if (err != KUMO_ERROR_OK) /* an ownership conflict is not retried */
+            return err;
+        err = kumo_store_apply(store, object, out, NULL, created, diag);
+        if (precondition)
+            break;
+    }
+    return err;
+}
+
 static void serve_write(apiserver_reply *r, write_verb verb, kumo_store *store)
 {
     const kumo_apiserver_request *req = r->req;
@@ -148,13 +191,15 @@ static void serve_write(apiserver_reply *r, write_verb verb, kumo_store *store)
         created = 1;
         break;
     case WRITE_UPDATE:
-        err = kumo_store_update(store, object, &stored, NULL, diag);
+        err = apiserver_managed_keep(store, object, diag);
+        if (err == KUMO_ERROR_OK)
+            err = kumo_store_update(store, object, &stored, NULL, diag);
         break;
     case WRITE_STATUS:
         err = kumo_store_update_status(store, object, &stored, NULL, diag);
         break;
     case WRITE_APPLY:
-        err = kumo_store_apply(store, object, &stored, NULL, &created, diag);
+        err = apply_managed(store, req, object, &stored, &created, diag);
         break;
     }
     kumo_object_destroy(object);
@@ -187,6 +232,11 @@ static void serve_patch(apiserver_reply *r, kumo_store *store)
     const char *name = required_name(r, "patch");
     if (name == NULL)
         return;
+    if (req->body_format == KUMO_CODEC_FORMAT_JSON && req->strategic && req->body_len > 0 &&
+        !(req->patch_flags & KUMO_STORE_PATCH_STATUS)) {
+        apiserver_strategic_patch(r, store);
+        return;
+    }
     if (req->body_format != KUMO_CODEC_FORMAT_JSON) {
         apiserver_reply_error(r, KUMO_ERROR_UNSUPPORTED,
                               "a patch is a JSON merge patch: send it with Content-Type: %s",

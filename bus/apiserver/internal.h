@@ -223,6 +223,47 @@ kumo_error apiserver_encode(const ProtobufCMessage *message, kumo_codec_format f
 
 #define apiserver_encode_status kumo_apiserver_status_encode
 
+/* ---- strategic.c ---- */
+
+/* Value-tree edits shared by strategic.c and managed.c. */
+kumo_value *apiserver_value_new(kumo_value_type type); /* NULL when out of memory */
+/* *slot takes value (owned; NULL means out of memory: NOMEM). */
+kumo_error apiserver_value_set(kumo_value **slot, kumo_value *value);
+/* The member slot for key, added (NULL value) when absent; NULL when out of memory. */
+kumo_value **apiserver_value_slot(kumo_value *object, const char *key);
+long apiserver_value_index(const kumo_value *object, const char *key); /* -1: none */
+void apiserver_value_remove(kumo_value *object, size_t i);
+/* Appends item (owned; NULL means out of memory) to an array: NOMEM or OK. */
+kumo_error apiserver_value_append(kumo_value *list, kumo_value *item);
+const char *apiserver_value_text(const kumo_value *v); /* a string's text, else NULL */
+
+/*
+ * Applies a strategic merge patch to an object's value tree in place (lists
+ * with a merge key are merged item by item). Errors: INVALID_ARGUMENT (a
+ * directive kumo does not take, an item without its merge key), NOMEM.
+ */
+kumo_error apiserver_strategic_apply(const kumo_object_kind *kind, kumo_value **object,
+                                     const kumo_value *patch, kumo_diag *diag);
+/* The patch verb with a strategic merge patch body (request.strategic). */
+void apiserver_strategic_patch(apiserver_reply *r, kumo_store *store);
+
+/* ---- managed.c ---- */
+
+/*
+ * Records an apply by `manager` in the manifest's managed-fields annotation,
+ * from the stored object's (NULL when it is created). Errors: CONFLICT with
+ * one cause per field another manager owns and the manifest changes (unless
+ * force: then those fields change hands), NOMEM.
+ */
+kumo_error apiserver_managed_apply(ProtobufCMessage *manifest, const ProtobufCMessage *stored,
+                                   const char *manager, int force, kumo_diag *diag);
+/*
+ * An update replaces the annotations, and clients never see the
+ * managed-fields one: copies the stored one onto the object unless it has
+ * its own. Errors: NOMEM.
+ */
+kumo_error apiserver_managed_keep(kumo_store *store, ProtobufCMessage *object, kumo_diag *diag);
+
 /* ---- watch.c ---- */
 
 /* The watch verb: an EventList of the changes after request->resource_version. */

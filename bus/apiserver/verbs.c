@@ -111,6 +111,10 @@ void apiserver_serve(apiserver_worker *worker, natsMsg *msg)
         .body_format = in_format,
         .reply_format = out_format,
         .max_reply_bytes = apiserver_max_reply_bytes(s),
+        /* kumo's own apply replaces what it names: it records kumoctl as the
+         * manager and takes over fields others own (docs/kubeapi.md) */
+        .field_manager = KUMO_APISERVER_DEFAULT_MANAGER,
+        .force = 1,
     };
     kumo_apiserver_call(s->store, &req, resp);
     refused = 0;

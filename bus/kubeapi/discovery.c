@@ -93,12 +93,13 @@ kumo_error kubeapi_discovery_build(kumo_kubeapi *s, kumo_diag *diag)
     kubeapi_json_raw(&s->api_doc, "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"],"
                                   "\"serverAddressByClientCIDRs\":[{\"clientCIDR\":\"0.0.0.0/0\","
                                   "\"serverAddress\":\"\"}]}");
-    kubeapi_json_raw(&s->core_resources,
-                     "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
-                     "{\"name\":\"namespaces\",\"singularName\":\"namespace\",\"namespaced\":"
-                     "false,\"kind\":\"Namespace\",\"verbs\":[\"get\",\"list\"],\"shortNames\":"
-                     "[\"ns\"]},{\"name\":\"events\",\"singularName\":\"event\",\"namespaced\":"
-                     "true,\"kind\":\"Event\",\"verbs\":[\"list\"],\"shortNames\":[\"ev\"]}]}");
+    kubeapi_json_raw(
+        &s->core_resources,
+        "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+        "{\"name\":\"namespaces\",\"singularName\":\"namespace\",\"namespaced\":"
+        "false,\"kind\":\"Namespace\",\"verbs\":[\"get\",\"list\"],\"shortNames\":"
+        "[\"ns\"]},{\"name\":\"events\",\"singularName\":\"event\",\"namespaced\":"
+        "true,\"kind\":\"Event\",\"verbs\":[\"list\",\"watch\"],\"shortNames\":[\"ev\"]}]}");
     const char *group_fmt = "{\"name\":\"%s\",\"versions\":[{\"groupVersion\":\"%s\",\"version\":"
                             "\"v1alpha1\"}],\"preferredVersion\":{\"groupVersion\":\"%s\","
                             "\"version\":\"v1alpha1\"}}";
@@ -152,6 +153,10 @@ int kubeapi_discovery_serve(kumo_kubeapi *s, struct evhttp_request *req, const c
         send_doc(req, &s->openapi_root, json);
     else if (strcmp(path, "/openapi/v3/apis/" KUMO_API_VERSION) == 0)
         send_doc(req, &s->openapi_group, json);
+    else if (strcmp(path, "/openapi/v2") == 0)
+        /* kubectl asks for it only when v3 is missing or incomplete; NotFound makes it go on */
+        kubeapi_send_error(req, KUMO_ERROR_NOT_FOUND,
+                           "OpenAPI v2 is not served: kumo publishes OpenAPI v3 (/openapi/v3)");
     else
         return 0;
     return 1;

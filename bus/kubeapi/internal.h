@@ -45,6 +45,7 @@ typedef struct kubeapi_target {
     char ns[64]; /* "" when across namespaces */
     char name[254];
     int status; /* the /status subresource */
+    int core;   /* core/v1 events: kumo's Events in the core/v1 shape */
 } kubeapi_target;
 
 /* One request handed to a worker: copies of what it needs, and its reply. */
@@ -124,6 +125,8 @@ void kubeapi_send_error(struct evhttp_request *req, kumo_error code, const char 
     __attribute__((format(printf, 3, 4)));
 /* The value of query parameter `key`, or NULL; decoded into buf. */
 const char *kubeapi_query(const char *query, const char *key, char *buf, size_t size);
+/* 1 when query parameter `key` is "true" or "1". */
+int kubeapi_query_true(const char *query, const char *key);
 /* 1 when the Accept header asks for a meta.k8s.io Table. */
 int kubeapi_wants_table(const char *accept);
 
@@ -161,6 +164,8 @@ void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_re
 kumo_error kubeapi_table_encode(const kumo_object_kind *kind, ProtobufCMessage *const *objects,
                                 size_t count, int64_t revision, const char *continue_token,
                                 int with_definitions, kumo_codec_buffer *out, kumo_diag *diag);
+/* Gives a recorded Event the core/v1 shape (apiVersion v1, no 64-bit generation). */
+void kubeapi_core_event_shape(ProtobufCMessage *event);
 /* Appends the object's JSON (stripped) to out. */
 kumo_error kubeapi_object_encode(const ProtobufCMessage *object, kumo_codec_buffer *out,
                                  kumo_diag *diag);

@@ -7,10 +7,13 @@
  *
  * Every kind's schema and operations carry x-kubernetes-group-version-kind.
  * Each kind has a PATCH operation whose request body lists
- * application/merge-patch+json and application/apply-patch+yaml (not
- * strategic merge, which kumo does not serve), and a fieldValidation query
- * parameter: that is how kubectl learns that it may patch and that the
- * server validates.
+ * application/merge-patch+json, application/strategic-merge-patch+json and
+ * application/apply-patch+yaml, and a fieldValidation query parameter: that
+ * is how kubectl learns that it may patch and that the server validates.
+ * Lists with a merge key (kumo_apiserver_list_merge_key) carry
+ * x-kubernetes-patch-strategy/-merge-key and x-kubernetes-list-type map, so
+ * that kubectl's client-side apply merges their items by key rather than
+ * replacing the list (and sees no change where the server filled defaults).
  */
 #include "bus/kubeapi/internal.h"
 
@@ -66,11 +69,11 @@ static int is_time(const ProtobufCMessageDescriptor *d)
     return strcmp(d->name, "kumo.v1alpha1.Time") == 0;
 }
 
-static int is_map_entry(const ProtobufCMessageDescriptor *d)
+/* A map's entry message (map<K, V>): written as additionalProperties, not a schema. */
+static int is_map_message(const ProtobufCMessageDescriptor *d)
 {
-    size_t n = strlen(d->short_name);
-    return n > 5 && strcmp(d->short_name + n - 5, "Entry") == 0 && d->n_fields == 2 &&
-           strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0;
+    ProtobufCFieldDescriptor probe = {.type = PROTOBUF_C_TYPE_MESSAGE, .descriptor = d};
+    return kumo_apiserver_field_is_map(&probe);
 }
 
 static void add_message(walk *w, const ProtobufCMessageDescriptor *d)
@@ -78,7 +81,7 @@ static void add_message(walk *w, const ProtobufCMessageDescriptor *d)
     for (size_t i = 0; i < w->count; i++)
         if (w->seen[i] == d)
             return;
-    if (w->count == MAX_MESSAGES || is_time(d) || is_map_entry(d))
+    if (w->count == MAX_MESSAGES || is_time(d) || is_map_message(d))
         goto fields;
     w->seen[w->count++] = d;
 fields:
@@ -158,7 +161,8 @@ static void field_schema(kumo_codec_buffer *b, const ProtobufCMessageDescriptor 
                          const ProtobufCFieldDescriptor *f)
 {
     const char *doc = kumo_schema_doc(d, f->name);
-    if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_map_entry(f->descriptor)) {
+    const char *merge_key = kumo_apiserver_list_merge_key(f);
+    if (kumo_apiserver_field_is_map(f)) {
         const ProtobufCMessageDescriptor *entry = f->descriptor;
         kubeapi_json_raw(b, "{");
         description(b, doc);
@@ -168,6 +172,13 @@ static void field_schema(kumo_codec_buffer *b, const ProtobufCMessageDescriptor 
     } else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         kubeapi_json_raw(b, "{");
         description(b, doc);
+        if (merge_key != NULL)
+            kubeapi_json_format(b,
+                                "\"x-kubernetes-patch-strategy\":\"merge\","
+                                "\"x-kubernetes-patch-merge-key\":\"%s\","
+                                "\"x-kubernetes-list-type\":\"map\","
+                                "\"x-kubernetes-list-map-keys\":[\"%s\"],",
+                                merge_key, merge_key);
         kubeapi_json_raw(b, "\"type\":\"array\",\"items\":");
         value_schema(b, f, NULL);
         kubeapi_json_raw(b, "}");
@@ -232,7 +243,9 @@ static void operation(kumo_codec_buffer *b, const kumo_object_kind *k, const cha
 static void kind_paths(kumo_codec_buffer *b, const kumo_object_kind *k, int first)
 {
     static const char json_body[] = "application/json\0application/yaml\0";
-    static const char patch_body[] = "application/merge-patch+json\0application/apply-patch+yaml\0";
+    static const char patch_body[] = "application/merge-patch+json\0"
+                                     "application/strategic-merge-patch+json\0"
+                                     "application/apply-patch+yaml\0";
     const char *params = "\"parameters\":[{\"name\":\"namespace\",\"in\":\"path\",\"required\":"
                          "true,\"schema\":{\"type\":\"string\"}}";
     kubeapi_json_format(b, "%s\"/apis/%s/namespaces/{namespace}/%s\":{", first ? "" : ",",

@@ -9,6 +9,7 @@
  *   POST collection                create
  *   PUT name[/status]              update | status
  *   PATCH merge-patch+json         patch (of the status with /status)
+ *   PATCH strategic-merge-patch    patch, lists merged by their merge key
  *   PATCH apply-patch+yaml         apply (server-side apply, kumo's semantics)
  *   DELETE name                    delete (DeleteOptions body or query)
  */
@@ -200,6 +201,11 @@ static int choose_verb(const kubeapi_job *job, kumo_apiserver_request *r, kumo_d
             r->patch_flags = t->status ? KUMO_STORE_PATCH_STATUS : 0;
             return 0;
         }
+        if (content_is(type, "application/strategic-merge-patch+json") && !t->status) {
+            r->verb = KUMO_PROTOCOL_VERB_PATCH;
+            r->strategic = 1;
+            return 0;
+        }
         if (content_is(type, "application/apply-patch+yaml") && !t->status) {
             r->verb = KUMO_PROTOCOL_VERB_APPLY;
             r->body_format = KUMO_CODEC_FORMAT_YAML;
@@ -207,8 +213,9 @@ static int choose_verb(const kubeapi_job *job, kumo_apiserver_request *r, kumo_d
         }
         kumo_diag_set(diag, KUMO_ERROR_UNSUPPORTED,
                       "the patch type \"%s\" is not supported: use "
-                      "application/merge-patch+json or application/apply-patch+yaml "
-                      "(server-side apply, not on /status)",
+                      "application/merge-patch+json, application/strategic-merge-patch+json "
+                      "or application/apply-patch+yaml (server-side apply); only the first "
+                      "on /status",
                       type ? type : "");
         return -1;
     case EVHTTP_REQ_DELETE:
@@ -296,6 +303,46 @@ static void encode_table(kubeapi_job *job, kumo_apiserver_response *resp)
     }
 }
 
+/*
+ * Clients that read an object and write it back (client-go's Get then Update)
+ * send metadata.managedFields, which only the server writes: it is dropped
+ * from the bodies of create, update and apply (re-encoded as JSON into out).
+ */
+static kumo_error without_managed_fields(kumo_apiserver_request *r, kumo_codec_buffer *out,
+                                         kumo_diag *diag)
+{
+    int object_body = r->verb == KUMO_PROTOCOL_VERB_CREATE ||
+                      r->verb == KUMO_PROTOCOL_VERB_UPDATE || r->verb == KUMO_PROTOCOL_VERB_APPLY;
+    if (!object_body || r->body_len == 0 || strstr(r->body, "managedFields") == NULL)
+        return KUMO_ERROR_OK;
+    kumo_codec_decode_options options = {.max_bytes = KUMO_APISERVER_MAX_REQUEST_BYTES};
+    kumo_value **docs = NULL, *root = NULL;
+    size_t count = 0;
+    kumo_error err =
+        r->body_format == KUMO_CODEC_FORMAT_YAML
+            ? kumo_codec_value_parse_yaml(r->body, r->body_len, &options, &docs, &count, diag)
+            : kumo_codec_value_parse_json(r->body, r->body_len, &options, &root, diag);
+    if (err != KUMO_ERROR_OK)
+        return KUMO_ERROR_OK; /* the verb reports the syntax error */
+    kumo_value *doc = docs != NULL && count == 1 ? docs[0] : root;
+    kumo_value *meta = (kumo_value *)kumo_codec_value_get(doc, "metadata");
+    static const char patch_text[] = "{\"managedFields\":null}";
+    kumo_value *patch = NULL;
+    if (meta != NULL &&
+        kumo_codec_value_parse_json(patch_text, sizeof(patch_text) - 1, &options, &patch, diag) ==
+            KUMO_ERROR_OK &&
+        kumo_codec_value_merge_patch(&meta, patch, diag) == KUMO_ERROR_OK &&
+        kumo_codec_value_to_json(doc, 0, out) == KUMO_ERROR_OK) {
+        r->body = out->data;
+        r->body_len = out->len;
+        r->body_format = KUMO_CODEC_FORMAT_JSON;
+    }
+    kumo_codec_value_destroy(patch);
+    kumo_codec_value_destroy(root);
+    kumo_codec_value_array_destroy(docs, count);
+    return err;
+}
+
 static void fail(kubeapi_job *job, const kumo_diag *diag)
 {
     job->reply_type = "application/json";
@@ -330,12 +377,24 @@ void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_re
         return;
     }
     char labels[KUBEAPI_MAX_HEADERS], fields[KUBEAPI_MAX_HEADERS], limit[32],
-        cont[KUBEAPI_MAX_HEADERS], policy[32];
+        cont[KUBEAPI_MAX_HEADERS], policy[32], manager[256];
     delete_options del = {{0}, {0}, {0}};
     r.label_selector = kubeapi_query(job->query, "labelSelector", labels, sizeof(labels));
     r.field_selector = kubeapi_query(job->query, "fieldSelector", fields, sizeof(fields));
     r.limit = kubeapi_query(job->query, "limit", limit, sizeof(limit));
     r.continue_token = kubeapi_query(job->query, "continue", cont, sizeof(cont));
+    r.field_manager = kubeapi_query(job->query, "fieldManager", manager, sizeof(manager));
+    r.force = kubeapi_query_true(job->query, "force");
+    r.managed_fields = 1;
+    if (r.verb == KUMO_PROTOCOL_VERB_APPLY && (r.field_manager == NULL || manager[0] == '\0')) {
+        kumo_diag_add_cause(diag, KUMO_CAUSE_REQUIRED, "fieldManager", NULL,
+                            "is required for apply patch");
+        kumo_diag_set(diag, KUMO_ERROR_INVALID,
+                      "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: "
+                      "is required for apply patch");
+        fail(job, diag);
+        return;
+    }
     if (r.verb == KUMO_PROTOCOL_VERB_DELETE) {
         if (parse_delete_body(job, &del, diag) != 0) {
             fail(job, diag);
@@ -352,7 +411,15 @@ void kubeapi_resource_serve(kumo_kubeapi *s, kubeapi_job *job, kumo_apiserver_re
                  r.verb == KUMO_PROTOCOL_VERB_LIST_ALL) &&
                 kubeapi_wants_table(job->accept);
     r.objects = table;
+    kumo_codec_buffer plain;
+    kumo_codec_buffer_init(&plain);
+    if (without_managed_fields(&r, &plain, diag) != KUMO_ERROR_OK) {
+        kumo_codec_buffer_fini(&plain);
+        fail(job, diag);
+        return;
+    }
     kumo_apiserver_call(s->store, &r, resp);
+    kumo_codec_buffer_fini(&plain);
     job->code = resp->code;
     if (table && resp->code < 300)
         encode_table(job, resp);
@@ -460,6 +527,15 @@ static int involved_matches(const ProtobufCMessage *event, const char *selector)
     return 1;
 }
 
+void kubeapi_core_event_shape(ProtobufCMessage *event)
+{
+    Kumo__V1alpha1__RecordedEvent *e = (Kumo__V1alpha1__RecordedEvent *)event;
+    kumo_codec_string_set(&e->api_version, "v1"); /* the core/v1 shape, served as such */
+    Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(event);
+    if (m != NULL)
+        m->generation = 0; /* an int64 kumo writes as a string, which Go's decoder refuses */
+}
+
 static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag)
 {
     const kumo_object_kind *kind = kumo_object_kind_lookup("Event");
@@ -475,21 +551,33 @@ static void serve_core_events(kumo_kubeapi *s, kubeapi_job *job, kumo_diag *diag
         fail(job, diag);
         return;
     }
+    /* keep the matching items (in place), in the core/v1 shape */
+    size_t n = 0;
+    for (size_t i = 0; i < result.count; i++) {
+        ProtobufCMessage *item = result.items[i];
+        result.items[i] = NULL;
+        if (involved_matches(item, fields)) {
+            kubeapi_core_event_shape(item);
+            result.items[n++] = item;
+        } else {
+            kumo_object_destroy(item);
+        }
+    }
+    result.count = n;
     job->code = 200;
+    if (kubeapi_wants_table(job->accept)) {
+        if (kubeapi_table_encode(kind, result.items, n, result.revision, NULL, 1, &job->out,
+                                 diag) != KUMO_ERROR_OK)
+            fail(job, diag);
+        kumo_store_list_result_fini(&result);
+        return;
+    }
     kubeapi_json_format(&job->out,
                         "{\"kind\":\"EventList\",\"apiVersion\":\"v1\",\"metadata\":"
                         "{\"resourceVersion\":\"%lld\"},\"items\":[",
                         (long long)result.revision);
-    int n = 0;
-    for (size_t i = 0; i < result.count; i++) {
-        if (!involved_matches(result.items[i], fields))
-            continue;
-        Kumo__V1alpha1__RecordedEvent *e = (Kumo__V1alpha1__RecordedEvent *)result.items[i];
-        kumo_codec_string_set(&e->api_version, "v1"); /* the core/v1 shape, served as such */
-        Kumo__V1alpha1__ObjectMeta *m = kumo_object_meta(result.items[i]);
-        if (m != NULL)
-            m->generation = 0; /* an int64 kumo writes as a string, which Go's decoder refuses */
-        if (n++ > 0)
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
             kubeapi_json_raw(&job->out, ",");
         kubeapi_object_encode(result.items[i], &job->out, NULL);
     }

@@ -33,8 +33,13 @@
 
 /* Idle keep-alive connections and silent watches are closed after this. */
 #define KUBEAPI_CONNECTION_TIMEOUT_S 600
-/* Bodies over this are refused by evhttp itself (413) before being read whole. */
-#define KUBEAPI_MAX_BODY (KUMO_APISERVER_MAX_REQUEST_BYTES + 1)
+/*
+ * Bodies over the API's limit (16 MiB) are read, dropped and answered with a
+ * 413 Status by on_request. libevent 2.1 has no hook before a body is read,
+ * so evhttp buffers a body whole; over this larger bound it stops buffering,
+ * drains the rest and answers 413 itself (an HTML body, docs/kubeapi.md).
+ */
+#define KUBEAPI_MAX_READ_BODY ((ev_ssize_t)KUMO_APISERVER_MAX_REQUEST_BYTES * 8)
 
 void kubeapi_send(struct evhttp_request *req, int code, const char *content_type, const void *body,
                   size_t len)
@@ -89,6 +94,13 @@ const char *kubeapi_query(const char *query, const char *key, char *buf, size_t 
     }
     evhttp_clear_headers(&params);
     return result;
+}
+
+int kubeapi_query_true(const char *query, const char *key)
+{
+    char v[16];
+    return kubeapi_query(query, key, v, sizeof(v)) != NULL &&
+           (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 int kubeapi_wants_table(const char *accept)
@@ -249,12 +261,19 @@ static int find_mount(const kumo_kubeapi *s, const char *path)
 
 /* The core/v1 paths kumo serves: namespaces (in use) and events (kumo's recorded Events). */
 static int serve_core(kumo_kubeapi *s, struct evhttp_request *req, const char *path,
-                      const char *query)
+                      const char *query, const char *accept)
 {
     if (strncmp(path, "/api/v1/", 8) != 0)
         return 0;
     size_t len = strlen(path);
     int events = len >= 7 && strcmp(path + len - 7, "/events") == 0;
+    if (events && kubeapi_query_true(query, "watch")) {
+        kubeapi_target t = {.kind = kumo_object_kind_lookup("Event"), .core = 1};
+        if (strncmp(path, "/api/v1/namespaces/", 19) == 0)
+            snprintf(t.ns, sizeof(t.ns), "%.*s", (int)strcspn(path + 19, "/"), path + 19);
+        kubeapi_watch_start(s, req, &t, query, accept);
+        return 1;
+    }
     if (events) {
         kubeapi_job *job = job_new(req, path, query);
         if (job != NULL) {
@@ -305,10 +324,8 @@ static void serve_resource(kumo_kubeapi *s, struct evhttp_request *req, const ch
         kumo_diag_fini(&diag);
         return;
     }
-    char watch[16];
     if (evhttp_request_get_command(req) == EVHTTP_REQ_GET && target.name[0] == '\0' &&
-        kubeapi_query(query, "watch", watch, sizeof(watch)) != NULL &&
-        (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0)) {
+        kubeapi_query_true(query, "watch")) {
         kubeapi_watch_start(s, req, &target, query, accept);
         return;
     }
@@ -335,13 +352,23 @@ static void on_request(struct evhttp_request *req, void *arg)
                            "(<data-dir>/kubeconfig)");
         return;
     }
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t body_len = evbuffer_get_length(body);
+    if (body_len > KUMO_APISERVER_MAX_REQUEST_BYTES) {
+        evbuffer_drain(body, body_len);
+        kubeapi_send_error(req, KUMO_ERROR_TOO_LARGE,
+                           "Request entity too large: the body is %zu bytes, the limit is %zu "
+                           "(16 MiB)",
+                           body_len, (size_t)KUMO_APISERVER_MAX_REQUEST_BYTES);
+        return;
+    }
     int get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
     const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
     if (mount > 0)
         serve_mount(s, req, mount, path);
     else if (get && kubeapi_discovery_serve(s, req, path, accept))
         return;
-    else if (get && serve_core(s, req, path, query))
+    else if (get && serve_core(s, req, path, query, accept))
         return;
     else
         serve_resource(s, req, path, query, accept);
@@ -450,7 +477,7 @@ kumo_error kumo_kubeapi_start(const kumo_kubeapi_options *options, kumo_kubeapi 
         kumo_diag_set(diag, err, "cannot create the HTTP server (libevent)");
         goto fail;
     }
-    evhttp_set_max_body_size(s->http, KUBEAPI_MAX_BODY);
+    evhttp_set_max_body_size(s->http, KUBEAPI_MAX_READ_BODY);
     /* A body over the limit is read and dropped before the 413, so the client
      * that is still sending gets the reply instead of a reset connection. */
     evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);

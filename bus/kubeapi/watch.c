@@ -49,7 +49,7 @@ typedef struct kubeapi_watcher {
     char ns[64];
     kumo_object_selector *selector;
     kumo_map *matching; /* with a selector: ns/name of the objects the watcher has as matching */
-    int table, bookmarks;
+    int table, bookmarks, core;
     int64_t last;
     int64_t deadline_ms; /* 0: none */
     int64_t next_bookmark_ms;
@@ -126,9 +126,17 @@ static kumo_error encode_event(const kubeapi_watcher *w, const char *type, Proto
                                int64_t revision, kumo_codec_buffer *b, kumo_diag *diag)
 {
     kubeapi_json_format(b, "{\"type\":\"%s\",\"object\":", type);
-    kumo_error err = w->table
-                         ? kubeapi_table_encode(w->kind, &object, 1, revision, NULL, 1, b, diag)
-                         : kubeapi_object_encode(object, b, diag);
+    if (w->table) {
+        kumo_error err = kubeapi_table_encode(w->kind, &object, 1, revision, NULL, 1, b, diag);
+        kubeapi_json_raw(b, "}\n");
+        return err;
+    }
+    /* the object is shared by every watcher: the core/v1 shape goes on a copy */
+    ProtobufCMessage *core = w->core ? kumo_codec_message_clone(object) : NULL;
+    if (core != NULL)
+        kubeapi_core_event_shape(core);
+    kumo_error err = kubeapi_object_encode(core != NULL ? core : object, b, diag);
+    kumo_codec_message_free(core);
     kubeapi_json_raw(b, "}\n");
     return err;
 }
@@ -245,13 +253,6 @@ static kumo_error catch_up(kumo_kubeapi *s, kubeapi_watcher *w, int64_t from, ku
     return KUMO_ERROR_OK;
 }
 
-static int flag_true(const char *query, const char *key)
-{
-    char v[16];
-    return kubeapi_query(query, key, v, sizeof(v)) != NULL &&
-           (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
-}
-
 void kubeapi_watch_start(kumo_kubeapi *s, struct evhttp_request *req, const kubeapi_target *t,
                          const char *query, const char *accept)
 {
@@ -284,7 +285,8 @@ void kubeapi_watch_start(kumo_kubeapi *s, struct evhttp_request *req, const kube
     w->kind = t->kind;
     snprintf(w->ns, sizeof(w->ns), "%s", t->ns);
     w->table = kubeapi_wants_table(accept);
-    w->bookmarks = flag_true(query, "allowWatchBookmarks");
+    w->bookmarks = kubeapi_query_true(query, "allowWatchBookmarks");
+    w->core = t->core;
     w->deadline_ms = seconds > 0 ? now_ms() + seconds * 1000 : 0;
     w->next_bookmark_ms = now_ms() + s->bookmark_ms;
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);

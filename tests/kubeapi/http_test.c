@@ -95,7 +95,7 @@ KUMO_TEST(discovery_and_auth)
     http_reply_fini(&r);
     kube_http(&env, "GET", "/openapi/v3/apis/kumo.dev/v1alpha1", NULL, NULL, NULL, NULL, 0, &r);
     KUMO_EXPECT_CONTAINS(r.body, "application/apply-patch+yaml");
-    KUMO_EXPECT(strstr(r.body, "strategic-merge-patch") == NULL);
+    KUMO_EXPECT_CONTAINS(r.body, "application/strategic-merge-patch+json");
     KUMO_EXPECT_CONTAINS(r.body, "\"name\":\"fieldValidation\"");
     /* descriptions come from the .proto comments */
     KUMO_EXPECT_CONTAINS(r.body, "CIDR of the Network made on each connection");
@@ -177,8 +177,8 @@ KUMO_TEST(verbs_and_status)
     KUMO_EXPECT_INT_EQ(r.code, 200);
     KUMO_EXPECT_CONTAINS(r.body, "\"tier\":\"db\"");
     http_reply_fini(&r);
-    kube_http(&env, "PATCH", NS_PATH "/a", NULL, "application/strategic-merge-patch+json", NULL,
-              patch, strlen(patch), &r);
+    kube_http(&env, "PATCH", NS_PATH "/a", NULL, "application/json-patch+json", NULL, patch,
+              strlen(patch), &r);
     KUMO_EXPECT_INT_EQ(r.code, 415);
     http_reply_fini(&r);
     kube_http(&env, "GET", NS_PATH "?labelSelector=tier%3Ddb", NULL, NULL, NULL, NULL, 0, &r);
@@ -212,8 +212,25 @@ KUMO_TEST(bad_input_keeps_serving)
     huge[big - 1] = '}';
     kube_http(&env, "POST", NS_PATH, NULL, "application/json", NULL, huge, big, &r);
     KUMO_EXPECT_INT_EQ(r.code, 413);
+    KUMO_EXPECT_CONTAINS(r.content_type, "application/json");
+    KUMO_EXPECT_CONTAINS(r.body, "\"kind\":\"Status\"");
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"RequestEntityTooLarge\"");
+    KUMO_EXPECT_CONTAINS(r.body, "\"code\":413");
+    http_reply_fini(&r);
+    /* just over the limit: the same Status */
+    kube_http(&env, "PUT", NS_PATH "/a", NULL, "application/json", NULL, huge,
+              KUMO_APISERVER_MAX_REQUEST_BYTES + 1, &r);
+    KUMO_EXPECT_INT_EQ(r.code, 413);
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"RequestEntityTooLarge\"");
     http_reply_fini(&r);
     free(huge);
+    /* OpenAPI v2 is not served: a NotFound Status, from which clients fall back to v3 */
+    kube_http(&env, "GET", "/openapi/v2", NULL, NULL,
+              "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", NULL, 0, &r);
+    KUMO_EXPECT_INT_EQ(r.code, 404);
+    KUMO_EXPECT_CONTAINS(r.body, "\"reason\":\"NotFound\"");
+    KUMO_EXPECT_CONTAINS(r.body, "/openapi/v3");
+    http_reply_fini(&r);
     kube_http(&env, "POST", NS_PATH, NULL, "application/json", NULL, "{\"kind\":", 8, &r);
     KUMO_EXPECT_INT_EQ(r.code, 400);
     KUMO_EXPECT_CONTAINS(r.body, "\"kind\":\"Status\"");

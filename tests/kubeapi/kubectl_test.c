@@ -53,6 +53,82 @@ static void expect_output(const kube_user *u, const char *cmd, const char *text)
     free(out);
 }
 
+/*
+ * Applies every file of examples/ with client-side apply, then again: the
+ * second time every object is unchanged. Credentials are the exception: their
+ * data is write-only, so kubectl cannot see it is the same and sends it again
+ * ("configured"), which writes nothing (the resourceVersion stays). The
+ * migrations come last, as they change the Infras they move.
+ */
+static void apply_examples_twice(const kube_user *u, const char *examples)
+{
+    char cmd[1024];
+    /* the Credentials of examples/ (controllers may make others meanwhile) */
+    static const char list_rv[] = "kubectl get credentials aws-real-account sim-production "
+                                  "sim-account -o jsonpath='{range "
+                                  ".items[*]}{.metadata.resourceVersion} {end}'";
+    const char *sets[] = {"ls *.yaml | grep -v '^migration'", "ls migration*.yaml"};
+    for (int set = 0; set < 2; set++) {
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && for f in $(%s); do kubectl apply -f \"$f\" || exit 1; done", examples,
+                 sets[set]);
+        char *first = must(u, cmd);
+        KUMO_EXPECT_CONTAINS(first, set == 0 ? "infra.kumo.dev/shop created"
+                                             : "migration.kumo.dev/web-to-west created");
+        free(first);
+        char *rv_before = must(u, list_rv);
+        char *second = must(u, cmd);
+        char *rv_after = must(u, list_rv);
+        KUMO_EXPECT_STR_EQ(rv_before, rv_after);
+        int lines = 0;
+        for (char *line = strtok(second, "\n"); line != NULL; line = strtok(NULL, "\n"), lines++) {
+            int credential = strncmp(line, "credential.kumo.dev/", 20) == 0;
+            if (strstr(line, credential ? " configured" : " unchanged") == NULL)
+                fprintf(stderr, "second apply: %s\n", line);
+            KUMO_EXPECT(strstr(line, credential ? " configured" : " unchanged") != NULL);
+        }
+        KUMO_EXPECT_INT_GE(lines, set == 0 ? 20 : 2);
+        free(second);
+        free(rv_before);
+        free(rv_after);
+    }
+}
+
+/*
+ * Server-side apply keeps field ownership: the same apply again writes
+ * nothing; another manager changing a field kubectl owns fails with the
+ * conflict until --force-conflicts.
+ */
+static void server_side_apply(const kube_user *u)
+{
+    char cmd[1024];
+    static const char rv[] = "kubectl get keypair made-by-kubectl -o "
+                             "jsonpath='{.metadata.resourceVersion}'";
+    char *before = must(u, rv);
+    snprintf(cmd, sizeof(cmd), "kubectl apply --server-side -f %s/kp.yaml", u->dir);
+    expect_output(u, cmd, "serverside-applied");
+    char *after = must(u, rv);
+    KUMO_EXPECT_STR_EQ(before, after);
+    free(before);
+    free(after);
+    expect_output(u, "kubectl get keypair made-by-kubectl -o yaml --show-managed-fields",
+                  "manager: kubectl");
+    snprintf(cmd, sizeof(cmd),
+             "sed 's/test$/other/' %s/kp.yaml > %s/kp2.yaml && kubectl apply --server-side "
+             "--field-manager other -f %s/kp2.yaml",
+             u->dir, u->dir, u->dir);
+    char *out = NULL;
+    KUMO_EXPECT_INT_NE(kube_sh(u, &out, "%s", cmd), 0);
+    KUMO_EXPECT_CONTAINS(out, "conflict with \"kubectl\": .spec.publicKey");
+    free(out);
+    snprintf(cmd, sizeof(cmd),
+             "kubectl apply --server-side --field-manager other --force-conflicts -f %s/kp2.yaml",
+             u->dir);
+    expect_output(u, cmd, "serverside-applied");
+    same_output(u, "kubectl get keypair made-by-kubectl -o jsonpath='{.spec.publicKey}'",
+                "echo -n 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB other'");
+}
+
 KUMO_TEST(kubectl_session)
 {
     kube_user u;
@@ -61,9 +137,7 @@ KUMO_TEST(kubectl_session)
     kumo_test_source_path("examples", examples, sizeof(examples));
     expect_output(&u, "kubectl api-resources", "kumo.dev/v1alpha1");
     expect_output(&u, "kubectl api-resources --categories=kumo -o name", "infras.kumo.dev");
-    snprintf(cmd, sizeof(cmd), "for f in %s/*.yaml; do kubectl apply -f \"$f\" || exit 1; done",
-             examples);
-    expect_output(&u, cmd, "infra.kumo.dev/shop created");
+    apply_examples_twice(&u, examples);
     /* the same table as kumoctl, from the same printer columns */
     same_output(&u, "kubectl get infras", "$kumoctl get infras");
     same_output(&u, "kubectl get connections", "$kumoctl get connections");
@@ -98,6 +172,7 @@ KUMO_TEST(kubectl_session)
     expect_output(&u, cmd, "unchanged");
     snprintf(cmd, sizeof(cmd), "kubectl apply --server-side -f %s/kp.yaml", u.dir);
     expect_output(&u, cmd, "serverside-applied");
+    server_side_apply(&u);
     expect_output(&u,
                   "kubectl patch infra shop --type merge -p '{\"metadata\":{\"labels\":"
                   "{\"patched\":\"yes\"}}}'",
@@ -117,6 +192,40 @@ KUMO_TEST(kubectl_session)
     kube_user_stop(&u);
 }
 
+/*
+ * core/v1 events can be watched: once `kubectl get events -w` has listed what
+ * is there, scaling the Infra records an Event that arrives through the watch.
+ */
+static void watch_events(const kube_user *u)
+{
+    char file[400], pid[400], cmd[1024];
+    snprintf(file, sizeof(file), "%s/events.out", u->dir);
+    snprintf(pid, sizeof(pid), "%s/events.pid", u->dir);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 200 kubectl get events -w > %s 2>&1 < /dev/null & echo $! > %s", file, pid);
+    KUMO_REQUIRE_INT_EQ(kube_sh(u, NULL, "%s", cmd), 0);
+    snprintf(cmd, sizeof(cmd), "cat %s", file);
+    if (!kube_sh_until(u, "MachinesCreated", 60, cmd)) {
+        char *seen = must(u, cmd);
+        fprintf(stderr, "kubectl get events -w wrote:\n%s\n", seen);
+        free(seen);
+        KUMO_REQUIRE(0);
+    }
+    snprintf(cmd, sizeof(cmd), "wc -l < %s", file);
+    char *count = must(u, cmd);
+    int before = (int)strtol(count, NULL, 10);
+    free(count);
+    free(must(u, "kubectl patch infra hello --type merge -p "
+                 "'{\"spec\":{\"groups\":[{\"name\":\"front\",\"size\":3,\"connection\":"
+                 "\"aws-use1\",\"instanceType\":\"t3.small\",\"image\":\"ubuntu-22.04\"},"
+                 "{\"name\":\"workers\",\"size\":3,\"image\":\"ubuntu-22.04\",\"placement\":"
+                 "{\"vcpuMin\":2,\"memoryMibMin\":4096,\"maxPricePerHour\":0.15,\"preference\":"
+                 "\"Cost\",\"spreadConnections\":2}}]}}'"));
+    snprintf(cmd, sizeof(cmd), "test $(wc -l < %s) -gt %d && echo grown", file, before);
+    KUMO_EXPECT(kube_sh_until(u, "grown", 120, cmd));
+    kube_sh(u, NULL, "kill $(cat %s) || true", pid);
+}
+
 KUMO_TEST(kubectl_watch_wait_delete)
 {
     kube_user u;
@@ -130,6 +239,7 @@ KUMO_TEST(kubectl_watch_wait_delete)
     /* describe shows the Events kumo recorded for the object (core/v1 events) */
     expect_output(&u, "kubectl describe infra hello", "MachinesCreated");
     expect_output(&u, "kubectl get events -o json", "\"kind\": \"Infra\"");
+    watch_events(&u);
     /* a watch through kubectl sees a change made through kumoctl */
     char watch_file[400], pid_file[400];
     snprintf(watch_file, sizeof(watch_file), "%s/watch.out", u.dir);
