@@ -119,7 +119,7 @@ static int one_connection(const options *o, kumo_driver_handle *handle, const ch
     }
     drv->close(conn);
     if (o->purge && status == 0) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 8]; /* dir + "/state" */
         const char *files[] = {"state", "lock"};
         for (size_t i = 0; i < 2; i++) {
             snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
