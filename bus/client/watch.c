@@ -624,21 +624,14 @@ static char *dup_or_null(const char *text)
     return text && text[0] ? strdup(text) : NULL;
 }
 
-kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *kind,
-                                   const char *ns, const kumo_client_watch_options *options,
-                                   kumo_client_watch_fn fn, void *context, kumo_client_watch **out,
-                                   kumo_diag *diag)
+/* In *out, a watch of kind in ns ("" or NULL: all namespaces) with its selectors parsed;
+ * not yet subscribed. */
+static kumo_error watch_new(kumo_client *client, const kumo_object_kind *kind, const char *ns,
+                            const kumo_client_watch_options *o, kumo_client_watch_fn fn,
+                            void *context, kumo_client_watch **out, kumo_diag *diag)
 {
-    kumo_client_watch_options defaults = {0};
-    const kumo_client_watch_options *o = options ? options : &defaults;
-    *out = NULL;
-    if (kind == NULL || fn == NULL)
-        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
-                             "a watch needs a kind and a callback");
-    if (ns && ns[0] && !kumo_object_namespace_is_valid(ns))
-        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
-                             "namespace \"%s\" is not a DNS-1123 label", ns);
     kumo_client_watch *w = calloc(1, sizeof(*w));
+    *out = NULL;
     if (w == NULL)
         return kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     w->client = client;
@@ -660,55 +653,88 @@ kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *
         e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "out of memory");
     if (e == KUMO_ERROR_OK)
         e = kumo_object_selector_parse(w->label_selector, w->field_selector, &w->selector, diag);
+    if (e != KUMO_ERROR_OK)
+        watch_free(w);
+    else
+        *out = w;
+    return e;
+}
 
-    char events_subject[512];
+/* Subscribes w to its kind's events (and its bookmarks) and to the replies of its own
+ * lists, and makes sure the server knows both before anything is read. */
+static kumo_error watch_subscribe(kumo_client_watch *w, kumo_diag *diag)
+{
+    kumo_client *client = w->client;
+    const char *plural = w->kind->plural;
+    char events_subject[512], replies_subject[160];
     if (w->all) {
-        snprintf(events_subject, sizeof(events_subject), "%s.events.%s.>", client->prefix,
-                 kind->plural);
+        snprintf(events_subject, sizeof(events_subject), "%s.events.%s.>", client->prefix, plural);
         snprintf(w->bookmark_subject, sizeof(w->bookmark_subject), "%s.events.%s.%s.%s",
-                 client->prefix, kind->plural, KUMO_PROTOCOL_ALL_TOKEN,
-                 KUMO_PROTOCOL_BOOKMARK_TOKEN);
+                 client->prefix, plural, KUMO_PROTOCOL_ALL_TOKEN, KUMO_PROTOCOL_BOOKMARK_TOKEN);
     } else {
         snprintf(events_subject, sizeof(events_subject), "%s.events.%s.%s.>", client->prefix,
-                 kind->plural, w->ns);
+                 plural, w->ns);
         snprintf(w->bookmark_subject, sizeof(w->bookmark_subject), "%s.events.%s.%s.%s",
-                 client->prefix, kind->plural, w->ns, KUMO_PROTOCOL_BOOKMARK_TOKEN);
+                 client->prefix, plural, w->ns, KUMO_PROTOCOL_BOOKMARK_TOKEN);
     }
-    natsStatus s = NATS_OK;
-    if (e == KUMO_ERROR_OK) {
-        natsInbox *inbox = NULL;
-        s = natsInbox_Create(&inbox);
-        if (s == NATS_OK) {
-            snprintf(w->inbox, sizeof(w->inbox), "%s", (const char *)inbox);
-            natsInbox_Destroy(inbox);
-        }
-        char replies_subject[160];
-        snprintf(replies_subject, sizeof(replies_subject), "%s.*", w->inbox);
-        if (s == NATS_OK)
-            s = natsConnection_SubscribeSync(&w->events, client->conn, events_subject);
-        if (s == NATS_OK)
-            s = natsSubscription_SetPendingLimits(w->events, WATCH_PENDING_MSGS,
-                                                  WATCH_PENDING_BYTES);
-        if (s == NATS_OK)
-            s = natsConnection_SubscribeSync(&w->replies, client->conn, replies_subject);
-        /* The server must know the subscription before we read: nothing slips between. */
-        if (s == NATS_OK)
-            s = natsConnection_FlushTimeout(client->conn, client->timeout_ms);
-        if (s != NATS_OK)
-            e = client_nats_error(client, s, "subscribing to events", diag);
+    natsInbox *inbox = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        snprintf(w->inbox, sizeof(w->inbox), "%s", (const char *)inbox);
+        natsInbox_Destroy(inbox);
     }
-    if (e == KUMO_ERROR_OK) {
-        snapshot first;
-        e = watch_list(w, &first, diag);
-        if (e == KUMO_ERROR_OK && o->from_revision <= 0) {
-            w->initial = first;
-            w->has_initial = 1;
-        } else if (e == KUMO_ERROR_OK) {
-            apply_snapshot(w, &first, 0, o->from_revision);
-            snapshot_free(&first);
-            atomic_store(&w->synced, 1);
-        }
+    snprintf(replies_subject, sizeof(replies_subject), "%s.*", w->inbox);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&w->events, client->conn, events_subject);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(w->events, WATCH_PENDING_MSGS, WATCH_PENDING_BYTES);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&w->replies, client->conn, replies_subject);
+    /* The server must know the subscription before we read: nothing slips between. */
+    if (s == NATS_OK)
+        s = natsConnection_FlushTimeout(client->conn, client->timeout_ms);
+    return s == NATS_OK ? KUMO_ERROR_OK
+                        : client_nats_error(client, s, "subscribing to events", diag);
+}
+
+/* The first list: kept for the watch thread to deliver (from the start), or applied now
+ * when the caller resumes from a revision. */
+static kumo_error watch_first_list(kumo_client_watch *w, int64_t from_revision, kumo_diag *diag)
+{
+    snapshot first;
+    kumo_error e = watch_list(w, &first, diag);
+    if (e == KUMO_ERROR_OK && from_revision <= 0) {
+        w->initial = first;
+        w->has_initial = 1;
+    } else if (e == KUMO_ERROR_OK) {
+        apply_snapshot(w, &first, 0, from_revision);
+        snapshot_free(&first);
+        atomic_store(&w->synced, 1);
     }
+    return e;
+}
+
+kumo_error kumo_client_watch_start(kumo_client *client, const kumo_object_kind *kind,
+                                   const char *ns, const kumo_client_watch_options *options,
+                                   kumo_client_watch_fn fn, void *context, kumo_client_watch **out,
+                                   kumo_diag *diag)
+{
+    kumo_client_watch_options defaults = {0};
+    const kumo_client_watch_options *o = options ? options : &defaults;
+    *out = NULL;
+    if (kind == NULL || fn == NULL)
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                             "a watch needs a kind and a callback");
+    if (ns && ns[0] && !kumo_object_namespace_is_valid(ns))
+        return kumo_diag_set(diag, KUMO_ERROR_INVALID_ARGUMENT,
+                             "namespace \"%s\" is not a DNS-1123 label", ns);
+    kumo_client_watch *w = NULL;
+    kumo_error e = watch_new(client, kind, ns, o, fn, context, &w, diag);
+    if (e != KUMO_ERROR_OK)
+        return e;
+    e = watch_subscribe(w, diag);
+    if (e == KUMO_ERROR_OK)
+        e = watch_first_list(w, o->from_revision, diag);
     if (e == KUMO_ERROR_OK) {
         if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
             e = kumo_diag_set(diag, KUMO_ERROR_NOMEM, "cannot start the watch thread");
