@@ -566,6 +566,15 @@ static kumo_controller_result reconcile_object(resource_run *run)
                        connection_name);
         return status_then(run, requeue(RESOURCE_NO_CONNECTION_MS * kumo_controller_jitter(0.2)));
     }
+    if (!deleting && !intent_known && kumo_meta_deleting(run->connection)) {
+        /* The Connection waits for the objects that name it; what has asked nothing of the
+         * cloud yet asks nothing through a Connection on its way out (a create racing the
+         * Connection's last look at its users would outlive it). */
+        resource_ready(run->object, 0, "ConnectionDeleting",
+                       "Connection \"%s\" is being deleted: nothing new is created through it",
+                       connection_name);
+        return status_then(run, requeue(RESOURCE_NO_CONNECTION_MS * kumo_controller_jitter(0.2)));
+    }
     kumo_cloud_conn *conn = NULL;
     kumo_diag_fini(&run->diag);
     kumo_error e = kumo_cloud_open(ctl->env.cloud, run->connection, &conn, &run->diag);

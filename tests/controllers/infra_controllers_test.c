@@ -376,16 +376,36 @@ KUMO_TEST(connection_kept_while_in_use)
     c = api_get(&f, "Connection", "c0");
     KUMO_EXPECT(c != NULL && kumo_meta_deleting(c)); /* held by the Machine */
     kumo_object_destroy(c);
-    KUMO_EXPECT_INT_EQ(kumo_client_delete(f.client, kumo_object_kind_lookup("Machine"), "default",
-                                          "m1", NULL, NULL, &d),
-                       KUMO_ERROR_OK);
-    const char *machine[2] = {"Machine", "m1"}, *conn[2] = {"Connection", "c0"};
+
+    /* A new Machine naming the Connection on its way out asks nothing of the cloud. */
+    KUMO_REQUIRE(api_apply(&f, plain_machine, "m2", "") == 0);
+    condition_want cw = {"Machine", "m2", "Ready", "False", "ConnectionDeleting"};
+    int waiting = api_wait(&f, 15, has_condition, &cw);
+    if (!waiting)
+        print_condition(&f, "Machine", "m2", "Ready");
+    KUMO_EXPECT(waiting);
+    ProtobufCMessage *m2 = api_get(&f, "Machine", "m2");
+    KUMO_REQUIRE(m2 != NULL);
+    char uid2[64];
+    snprintf(uid2, sizeof(uid2), "%s", kumo_object_meta(m2)->uid);
+    KUMO_EXPECT(kumo_meta_annotation(m2, KUMO_INFRA_CREATE_PENDING) == NULL);
+    kumo_object_destroy(m2);
+
+    const char *const machines[] = {"m1", "m2"};
+    for (size_t i = 0; i < 2; i++)
+        KUMO_EXPECT_INT_EQ(kumo_client_delete(f.client, kumo_object_kind_lookup("Machine"),
+                                              "default", machines[i], NULL, NULL, &d),
+                           KUMO_ERROR_OK);
+    const char *machine[2] = {"Machine", "m1"}, *machine2[2] = {"Machine", "m2"},
+               *conn[2] = {"Connection", "c0"};
     KUMO_EXPECT(api_wait(&f, 15, object_gone, machine)); /* deleted through the Connection */
+    KUMO_EXPECT(api_wait(&f, 15, object_gone, machine2));
     KUMO_EXPECT(api_wait(&f, 15, object_gone, conn));
     kumo_driver_handle *handle = NULL;
     struct kumo_driver_conn *sc = sim_open(&f, &handle);
     KUMO_REQUIRE(sc != NULL);
     KUMO_EXPECT_INT_EQ(sim_machines_with_token(handle, sc, uid), 0);
+    KUMO_EXPECT_INT_EQ(sim_machines_with_token(handle, sc, uid2), 0);
     kumo_driver_table(handle)->close(sc);
     kumo_driver_unload(handle);
     kumo_diag_fini(&d);
